@@ -1,0 +1,303 @@
+"""Checking a page before anything is built: types, ports, links, pin values, cycles.
+
+``analyse(page)`` resolves every block type against the registry, parses every pin value, checks every
+link, and collects every problem at once, each naming its block and port. It needs no TensorFlow
+when the block types are hand-declared or the catalogue cache is present. Its result also carries the
+page's *structure signature*: two pages with the same signature build the same TensorFlow graph, so
+a run after a value edit feeds the new values into the graph already built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from app.page import Link, Page
+from app.values import ValueParseError, parse_attr, parse_tensor
+from blocks.base import REGISTRY, Block, Port, Registry, list_length, split_indexed
+
+
+@dataclass
+class BuildError:
+    """A problem with a page, a block or a port, as shown to a person."""
+
+    block: str | None
+    port: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"block": self.block, "port": self.port, "message": self.message}
+
+    def __str__(self) -> str:
+        where = []
+        if self.block is not None:
+            where.append(f"block '{self.block}'")
+        if self.port is not None:
+            where.append(f"port '{self.port}'")
+        return (", ".join(where) + ": " if where else "") + self.message
+
+
+@dataclass
+class SessionPlan:
+    """What the page's ClientSession asks for (or None values when the page has none)."""
+
+    block: str | None = None
+    fetches: list[tuple[str, str]] = field(default_factory=list)
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    steps: int = 1
+    infinite: bool = False
+    device: str = ""
+    show_debug: bool = False
+
+
+@dataclass
+class Analysis:
+    """Everything known about a page before building it."""
+
+    page: Page
+    decls: dict[str, Block]
+    attrs: dict[str, dict[str, Any]]
+    values: dict[str, dict[str, np.ndarray]]
+    inputs: dict[str, dict[str, list[Link]]]
+    dag: nx.DiGraph
+    errors: list[BuildError]
+    bad: set[str]
+    plan: SessionPlan
+    signature: str = ""
+
+    def order(self) -> list[str]:
+        """Blocks in dependency order (producers first); blocks on cycles are left out."""
+        g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic)
+        return list(nx.topological_sort(g))
+
+    cyclic: set[str] = field(default_factory=set)
+
+
+def _port_map(ports: tuple[Port, ...]) -> dict[str, Port]:
+    return {p.name: p for p in ports}
+
+
+def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -> Analysis:
+    """Check ``page`` and parse its pins; never raises for a problem of the page itself."""
+    errors: list[BuildError] = []
+    bad: set[str] = set()
+    decls: dict[str, Block] = {}
+    attrs: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, np.ndarray]] = {}
+    inputs: dict[str, dict[str, list[Link]]] = {}
+    dag = nx.DiGraph()
+
+    def err(block: str | None, port: str | None, message: str) -> None:
+        errors.append(BuildError(block, port, message))
+        if block is not None:
+            bad.add(block)
+
+    sessions: list[str] = []
+    for b in page:
+        dag.add_node(b.id)
+        decl = registry.get(b.type)
+        if decl is None:
+            hint = registry.suggest(b.type)
+            more = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+            err(b.id, None, f"unknown block type '{b.type}'{more}")
+            continue
+        decls[b.id] = decl
+        inputs[b.id] = {}
+        if decl.name == "ClientSession":
+            sessions.append(b.id)
+        if decl.unavailable:
+            err(b.id, None, f"{decl.name} cannot run here: {decl.unavailable}")
+        if decl.io and not allow_io:
+            err(b.id, None, f"{decl.name} reads or writes files or acts on the process; it runs only when "
+                            f"allowed (enuflow run --allow-io, or confirm in the editor)")
+
+    # links
+    for ln in page.links:
+        if ln.src not in page or ln.dst not in page:
+            missing = ln.src if ln.src not in page else ln.dst
+            err(None, None, f"link {ln} names block '{missing}', which is not on the page")
+            continue
+        dag.add_edge(ln.src, ln.dst)
+        sd, dd = decls.get(ln.src), decls.get(ln.dst)
+        if sd is not None:
+            src_attrs = page.block(ln.src).pins
+            if not sd.has_output(ln.src_port, _raw_list_counts(sd, src_attrs)):
+                base, _ = split_indexed(ln.src_port)
+                if sd.input(base) is not None:
+                    err(ln.dst, ln.dst_port, f"link from '{ln.src}.{ln.src_port}': that is an input port; "
+                                             "wires go from an output to an input")
+                else:
+                    names = ", ".join(sd.output_names(_raw_list_counts(sd, src_attrs))) or "none"
+                    err(ln.src, ln.src_port, f"{sd.name} has no output '{ln.src_port}' (outputs: {names})")
+        if dd is not None:
+            port = dd.input(ln.dst_port)
+            if port is None:
+                if dd.attr(ln.dst_port) is not None:
+                    err(ln.dst, ln.dst_port, f"'{ln.dst_port}' is a setting of {dd.name}, not an input; "
+                                             "it cannot be wired")
+                elif dd.has_output(ln.dst_port):
+                    err(ln.dst, ln.dst_port, f"link from '{ln.src}.{ln.src_port}' ends at an output port")
+                else:
+                    names = ", ".join(p.name for p in dd.inputs) or "none"
+                    err(ln.dst, ln.dst_port, f"{dd.name} has no input '{ln.dst_port}' (inputs: {names})")
+                continue
+            inputs[ln.dst].setdefault(ln.dst_port, []).append(ln)
+
+    for bid, ports in inputs.items():
+        decl = decls[bid]
+        for pname, lns in ports.items():
+            port = decl.input(pname)
+            if port is not None and not port.is_list and len(lns) > 1:
+                srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in lns)
+                err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
+
+    # cycles
+    cyclic: set[str] = set()
+    for comp in nx.strongly_connected_components(dag):
+        if len(comp) > 1 or any(dag.has_edge(n, n) for n in comp):
+            names = [b.id for b in page if b.id in comp]
+            cyclic.update(comp)
+            for n in names:
+                bad.add(n)
+            errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
+                                     + " (a dataflow page cannot feed a block its own output)"))
+
+    # pins
+    for b in page:
+        decl = decls.get(b.id)
+        if decl is None:
+            continue
+        battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err)
+        attrs[b.id] = battrs
+        values[b.id] = bvals
+        for port in decl.inputs:
+            if port.name in inputs[b.id] or port.name in bvals or port.optional:
+                continue
+            err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+
+    plan = _session_plan(page, decls, attrs, inputs, sessions, err)
+    an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
+    an.cyclic = cyclic
+    an.signature = signature(page, an)
+    return an
+
+
+def _raw_list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
+    """Counts of list outputs from raw pin values (before parsing), for checking link ports."""
+    out: dict[str, Any] = {}
+    for p in decl.outputs:
+        if p.number_attr and p.number_attr in pins:
+            try:
+                out[p.number_attr] = parse_attr(pins[p.number_attr], "int")
+            except ValueParseError:
+                pass
+    return out
+
+
+def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, list[Link]],
+                err: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    attrs: dict[str, Any] = {}
+    vals: dict[str, np.ndarray] = {}
+    decl_attrs = {a.name: a for a in decl.attrs}
+    decl_inputs = {p.name: p for p in decl.inputs}
+    for name, raw in pins.items():
+        if name.startswith("result_"):
+            continue  # display pins hold results, never inputs
+        a = decl_attrs.get(name)
+        try:
+            if a is not None:
+                if a.type == "value":
+                    continue  # parsed below, once its dtype and shape pins are known
+                if raw is None or raw == "":
+                    continue
+                attrs[name] = parse_attr(raw, a.type)
+            elif name in decl_inputs:
+                if name in wired:
+                    continue  # a wire wins over a value typed into the pin
+                port = decl_inputs[name]
+                dtype = None
+                if port.dtype is not None:
+                    if port.dtype in decl_attrs:
+                        t = pins.get(port.dtype)
+                        dtype = t if t not in (None, "") else None
+                    else:
+                        dtype = port.dtype
+                if raw is None or raw == "":
+                    continue
+                if port.kind in ("resource", "variant", "ref"):
+                    err(bid, name, f"input '{name}' takes a {port.kind} and must be wired")
+                    continue
+                vals[name] = parse_tensor(raw, dtype)
+            else:
+                err(bid, name, f"{decl.name} has no pin '{name}'")
+        except ValueParseError as e:
+            err(bid, name, f"pin '{name}': {e}")
+    for a in decl.attrs:
+        if a.type == "value":
+            raw = pins.get(a.name)
+            if raw is None or raw == "":
+                if a.required:
+                    err(bid, a.name, f"pin '{a.name}' needs a value")
+                continue
+            try:
+                dtype = attrs.get(a.dtype_pin) if a.dtype_pin else None
+                shape = None
+                if a.shape_pin and attrs.get(a.shape_pin) is not None and decl.name != "Placeholder":
+                    shape = attrs[a.shape_pin]
+                vals[a.name] = parse_tensor(raw, dtype, shape)
+            except ValueParseError as e:
+                err(bid, a.name, f"pin '{a.name}': {e}")
+        elif a.required and a.name not in attrs:
+            if a.name in pins and pins[a.name] not in (None, ""):
+                continue  # already reported as unparsable
+            err(bid, a.name, f"pin '{a.name}' ({a.type}) must be set")
+    return attrs, vals
+
+
+def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str, Any]],
+                  inputs: dict[str, dict[str, list[Link]]], sessions: list[str], err: Any) -> SessionPlan:
+    if not sessions:
+        return SessionPlan()
+    if len(sessions) > 1:
+        for s in sessions[1:]:
+            err(s, None, f"a page has one ClientSession; '{sessions[0]}' is already it")
+    sid = sessions[0]
+    a = attrs.get(sid, {})
+    plan = SessionPlan(block=sid, steps=int(a.get("steps", 1) or 1), infinite=bool(a.get("INFINITE_LOOP", False)),
+                       device=str(a.get("device", "") or ""), show_debug=bool(a.get("SHOW_DEBUG", False)))
+    if plan.steps < 1:
+        err(sid, "steps", "steps must be at least 1")
+        plan.steps = 1
+    for ln in inputs.get(sid, {}).get("fetch_outputs", []):
+        plan.fetches.append((ln.src, ln.src_port))
+    for ln in inputs.get(sid, {}).get("run_outputs", []):
+        plan.targets.append((ln.src, ln.src_port))
+    return plan
+
+
+def signature(page: Page, an: Analysis) -> str:
+    """A digest of everything that shapes the TensorFlow graph (not the values that are fed)."""
+    h = hashlib.blake2b(digest_size=16)
+    for b in page:
+        vals = an.values.get(b.id, {})
+        structural = {k: v for k, v in b.pins.items() if k not in vals and not k.startswith("result_")
+                      and not (an.decls.get(b.id) and _is_value_pin(an.decls[b.id], k))}
+        h.update(json.dumps([b.id, b.type, b.device, structural, b.id in an.bad,
+                             [(k, str(v.dtype), v.shape) for k, v in sorted(vals.items())]],
+                            sort_keys=True, default=str).encode())
+    for ln in page.links:
+        h.update(f"\0{ln.src}\0{ln.src_port}\0{ln.dst}\0{ln.dst_port}".encode())
+    return h.hexdigest()
+
+
+def _is_value_pin(decl: Block, name: str) -> bool:
+    a = decl.attr(name)
+    return a is not None and a.type == "value"
+
+
+__all__ = ["Analysis", "BuildError", "SessionPlan", "analyse", "list_length"]

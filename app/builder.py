@@ -1,0 +1,267 @@
+"""Page -> TensorFlow graph.
+
+``build(page)`` analyses the page (``app.analysis``), then builds every block that has no problem, in
+dependency order, into a fresh ``tf.Graph``: each block's ``build(scope, **inputs)`` receives the
+tensors wired into it. Pin values are not baked into the graph: each becomes a placeholder that the
+runner feeds, so a value edit reuses the graph. Blocks downstream of a failed block are not built.
+The result, ``BuiltGraph``, maps every (block, output) to its tensor, every op back to its block, and
+lists the values to feed. Build problems are returned as ``BuildError`` values, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.analysis import Analysis, BuildError, analyse
+from app.page import Page
+from blocks.base import BuildFailure
+from blocks.tf import attr_value, load
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+@dataclass
+class ValueSlot:
+    """A pin value fed at run time: which block and pin, its placeholder, and the dtype it is fed as."""
+
+    block: str
+    pin: str
+    placeholder: Any
+    dtype: str
+
+
+@dataclass
+class BuiltGraph:
+    """A page built into a ``tf.Graph``, ready for the runner."""
+
+    graph: Any
+    signature: str
+    analysis: Analysis
+    tensors: dict[tuple[str, str], Any] = field(default_factory=dict)
+    operations: dict[tuple[str, str], Any] = field(default_factory=dict)
+    slots: list[ValueSlot] = field(default_factory=list)
+    op_block: dict[str, str] = field(default_factory=dict)
+    init_ops: list[Any] = field(default_factory=list)
+    errors: list[BuildError] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+
+    def feed_values(self, analysis: Analysis | None = None) -> list[np.ndarray]:
+        """The arrays to feed, in slot order, from ``analysis`` (a page with the same signature)."""
+        an = analysis or self.analysis
+        out = []
+        for s in self.slots:
+            arr = an.values[s.block][s.pin]
+            out.append(convert_value(arr, s.dtype))
+        return out
+
+    def block_of_op(self, op_name: str) -> str | None:
+        top = op_name.split("/", 1)[0]
+        return self.op_block.get(top)
+
+
+def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
+    """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
+    if dtype == "string" or str(arr.dtype) == dtype:
+        return arr
+    from app.values import numpy_dtype  # noqa: PLC0415
+
+    target = np.dtype(numpy_dtype(dtype))
+    if arr.dtype.kind == "O" or target.kind == "O":
+        raise BuildFailure(f"a {arr.dtype} value cannot be used as {dtype}")
+    with np.errstate(all="ignore"):
+        conv = arr.astype(target)
+        back = conv.astype(arr.dtype)
+    same = np.array_equal(back, arr, equal_nan=arr.dtype.kind in "fc")
+    if not same:
+        if arr.dtype.kind in "f" and target.kind == "f":
+            return conv  # float -> narrower float: rounding is what the user asks for
+        raise BuildFailure(f"value {arr.reshape(-1)[:4].tolist()} does not fit {dtype}")
+    return conv
+
+
+class PageScope:
+    """The per-page scope: the graph, the device, names, fed values and initialisers."""
+
+    def __init__(self, graph: Any, built: BuiltGraph, device: str = "") -> None:
+        self.graph = graph
+        self.built = built
+        self.device = device
+        self._used: set[str] = set()
+
+    def op_name_for(self, block_id: str) -> str:
+        name = _NAME_OK.sub("_", block_id)
+        if not name or not (name[0].isalnum() or name[0] == "."):
+            name = "b" + name
+        base, i = name, 2
+        while name.lower() in self._used:
+            name = f"{base}_{i}"
+            i += 1
+        self._used.add(name.lower())
+        self.built.op_block[name] = block_id
+        return name
+
+
+class BlockScope:
+    """What a block's ``build`` receives: the graph, its attrs, its fed values and op creation."""
+
+    def __init__(self, page_scope: PageScope, block_id: str, attrs: dict[str, Any],
+                 values: dict[str, np.ndarray]) -> None:
+        self.page = page_scope
+        self.graph = page_scope.graph
+        self.block_id = block_id
+        self.attrs = attrs
+        self._values = values
+        self.name = page_scope.op_name_for(block_id)
+        self._made: set[str] = set()
+
+    def has_value(self, pin: str) -> bool:
+        return pin in self._values
+
+    def value(self, pin: str, dtype: str | None = None, shape: Any = None) -> Any:
+        """A placeholder fed with the pin's value at each run (as ``dtype`` when given)."""
+        if pin not in self._values:
+            raise BuildFailure(f"pin '{pin}' has no value", pin)
+        arr = self._values[pin]
+        dt = dtype or ("string" if arr.dtype.kind == "O" else str(arr.dtype))
+        try:
+            convert_value(arr, dt)
+        except BuildFailure as e:
+            raise BuildFailure(f"pin '{pin}': {e.message}", pin) from None
+        if shape is None:
+            shp = list(arr.shape)
+        else:
+            shp = None if shape is None else [None if d is None or d < 0 else d for d in shape]
+            if shp is not None and (len(shp) != arr.ndim
+                                    or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
+                raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
+                                   f"{['?' if d is None else d for d in shp]}", pin)
+        tf = load()
+        attrs = {"dtype": attr_value(dt, "type"), "shape": attr_value(shp, "shape")}
+        op = self.create_op("Placeholder", [], attrs, suffix=pin)
+        self.page.built.slots.append(ValueSlot(self.block_id, pin, op.outputs[0], dt))
+        del tf
+        return op.outputs[0]
+
+    def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
+        """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
+        if suffix is None and self.name not in self._made:
+            name = self.name
+        else:
+            k = suffix or op_type
+            name = f"{self.name}/{_NAME_OK.sub('_', k)}"
+            i = 2
+            while name in self._made:
+                name = f"{self.name}/{_NAME_OK.sub('_', k)}_{i}"
+                i += 1
+        self._made.add(name)
+        return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)  # noqa: SLF001
+
+    def add_initializer(self, op: Any) -> None:
+        """Register an op to run once before the first step (e.g. a Variable's Assign)."""
+        self.page.built.init_ops.append(op)
+
+
+def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "") -> BuiltGraph:
+    """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``."""
+    tf = load()
+    an = analysis or analyse(page, allow_io=allow_io)
+    graph = tf.Graph()
+    built = BuiltGraph(graph=graph, signature=an.signature, analysis=an, errors=list(an.errors))
+    dev = device or an.plan.device
+    scope = PageScope(graph, built, dev)
+    failed: set[str] = set(an.bad)
+    session_id = an.plan.block
+    with graph.as_default():
+        for bid in an.order():
+            if bid == session_id or bid not in an.decls:
+                continue
+            if bid in failed:
+                continue
+            preds = list(an.dag.predecessors(bid))
+            if any(p in failed for p in preds):
+                failed.add(bid)
+                continue
+            decl = an.decls[bid]
+            inst = page.block(bid)
+            wired: dict[str, Any] = {}
+            missing = None
+            for pname, lns in an.inputs[bid].items():
+                port = decl.input(pname)
+                ts = []
+                for ln in lns:
+                    t = built.tensors.get((ln.src, ln.src_port))
+                    if t is None:
+                        t = built.operations.get((ln.src, ln.src_port))
+                    if t is None:
+                        missing = (pname, ln)
+                        break
+                    ts.append(t)
+                if missing:
+                    break
+                wired[pname] = ts if port is not None and port.is_list else ts[0]
+            if missing:
+                pname, ln = missing
+                built.errors.append(BuildError(bid, pname, f"'{ln.src}.{ln.src_port}' gives no tensor to wire"))
+                failed.add(bid)
+                continue
+            bscope = BlockScope(scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
+            dev_here = inst.device or dev
+            try:
+                with graph.device(dev_here or None):
+                    outs = decl.build(bscope, **wired)
+                if isinstance(outs, (tuple, list)):
+                    outs = dict(zip(decl.output_names(bscope.attrs), outs))
+            except BuildFailure as e:
+                port = e.port
+                msg = e.message
+                if port and port in an.inputs[bid]:
+                    srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in an.inputs[bid][port])
+                    msg += f" (wired from {srcs})"
+                built.errors.append(BuildError(bid, port, msg))
+                failed.add(bid)
+                continue
+            except (ValueError, TypeError, tf.errors.OpError, KeyError, IndexError) as e:
+                built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
+                failed.add(bid)
+                continue
+            for port_name, t in (outs or {}).items():
+                if isinstance(t, tf.Operation):
+                    built.operations[(bid, port_name)] = t
+                else:
+                    built.tensors[(bid, port_name)] = t
+            built.built.append(bid)
+    return built
+
+
+_NOISE = (
+    re.compile(r"^Graph execution error:\s*$"),
+    re.compile(r"^Detected at node .*"),
+    re.compile(r"^\s*File \".*"),
+    re.compile(r"^\s*\[\[\{\{node .*\}\}\]\]\s*$"),
+    re.compile(r"^Node: '.*'$"),
+)
+
+
+def clean_message(text: str) -> str:
+    """TensorFlow's message without Python stack lines and node markers; the core sentence kept."""
+    lines = []
+    skipping_stack = False
+    for line in str(text).splitlines():
+        if line.startswith("Detected at node") or line.startswith("Detected unsupported operations"):
+            skipping_stack = True
+            continue
+        if skipping_stack and (line.startswith("  ") or line.strip() == ""):
+            continue
+        skipping_stack = False
+        if any(p.match(line) for p in _NOISE):
+            continue
+        if line.strip():
+            lines.append(line.strip())
+    msg = " ".join(lines) if lines else str(text).strip()
+    msg = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\]", "", msg)
+    msg = re.sub(r"for '\{\{node ([^}]*)\}\} = [^']*'", r"for node '\1'", msg)
+    return msg.strip()

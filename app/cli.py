@@ -1,0 +1,385 @@
+"""The ``enuflow`` command: open the editor, run pages headless, list blocks, import and export.
+
+A thin face over ``app.formats``, ``app.builder`` and ``app.runner``. Mistakes in a page or on the
+command line print a message naming the file, block and port, and set the exit status (0 all ran,
+1 a block failed, 2 the file could not be read); no Python traceback reaches the user for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from app import __version__
+from app.formats import PageFileError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PAGE = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
+SUBCOMMANDS = ("run", "blocks", "import", "export")
+#: tensors with more elements than this are summarised in --json output
+JSON_FULL_LIMIT = 100_000
+
+EPILOG = """\
+commands:
+  enuflow                      open the editor on the default page (headless run without a display)
+  enuflow PAGE                 open the editor on PAGE
+  enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
+  enuflow blocks [NAME]        list the block types, or show one block's doc
+  enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) to enuflow's format
+  enuflow export PAGE ...      export a page as Python, a GraphDef, or a PNG/SVG picture
+
+exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
+2 the file could not be read as a page (or the command line was wrong).
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``enuflow`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] in SUBCOMMANDS:
+            return _subcommand(args)
+        return _editor(args)
+    except KeyboardInterrupt:
+        print("enuflow: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+# -- the editor ---------------------------------------------------------------------------------
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "") not in ("", "xcb", "wayland"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
+
+
+def _editor(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="enuflow", description="A visual dataflow editor for TensorFlow.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    parser.add_argument("page", nargs="?", help="page to open (default: the SparseFillEmptyRowsGrad page)")
+    parser.add_argument("--headless", action="store_true",
+                        help="do not open a window: run the page and print its results")
+    parser.add_argument("--version", action="version", version=f"enuflow {__version__}")
+    ns = parser.parse_args(args)
+    page = ns.page or str(DEFAULT_PAGE)
+    if ns.headless or not _has_display():
+        if not ns.headless:
+            print("enuflow: no display found; running the page headless instead of opening the editor.",
+                  file=sys.stderr)
+        return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
+                                          device="", target="", save_results=None))
+    try:
+        from app.gui.main import run_editor  # noqa: PLC0415 - Qt only when a window is wanted
+    except ImportError as e:
+        print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
+        return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
+                                          device="", target="", save_results=None))
+    return run_editor(page if ns.page or DEFAULT_PAGE.exists() else None)
+
+
+# -- sub-commands ---------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="enuflow", description="A visual dataflow editor for TensorFlow.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a page headless and print its results",
+                       description="Build and run PAGE (enuflow .json, or an enuSpace .json/.svg page), then "
+                                   "print every fetched result as a table. Exit status 0 when every block "
+                                   "ran, 1 when a block failed (the others' results are still printed), "
+                                   "2 when the file could not be read as a page.")
+    r.add_argument("page", help="the page file")
+    r.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="session runs (overrides the ClientSession's steps and INFINITE_LOOP)")
+    r.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object {ok, page, results, errors} on stdout; tensors over "
+                        f"{JSON_FULL_LIMIT:,} elements give their first values in 'head' and 'truncated': true")
+    r.add_argument("--allow-io", action="store_true",
+                   help="allow blocks that read or write files or act on the process")
+    r.add_argument("--data-dir", metavar="DIR", help="look for data files named by imported pages in DIR")
+    r.add_argument("--device", default="", metavar="D", help="device for the page's ops, e.g. /cpu:0")
+    r.add_argument("--target", default="", metavar="grpc://host:port",
+                   help="run on a TensorFlow cluster (a grpc session target)")
+    r.add_argument("--save-results", metavar="FILE",
+                   help="also save the page with its results to FILE (format v1)")
+
+    b = sub.add_parser("blocks", help="list block types", description="List block types, or show one.")
+    b.add_argument("name", nargs="?", help="show this block's full declaration and doc")
+    b.add_argument("--category", metavar="C", help="only blocks of category C")
+    b.add_argument("--search", metavar="TEXT", help="only blocks whose name or doc contain TEXT")
+    b.add_argument("--json", action="store_true", help="print JSON")
+
+    i = sub.add_parser("import", help="convert an enuSpace page to enuflow's format",
+                       description="Read an enuSpace page (.svg page, or .json task export) and write it in "
+                                   "enuflow's page format v1.")
+    i.add_argument("source", help="the enuSpace page")
+    i.add_argument("-o", "--output", required=True, help="the page file to write")
+    i.add_argument("--data-dir", metavar="DIR", help="look for data files named by the page in DIR")
+
+    e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
+                       description="Export PAGE in another form.")
+    e.add_argument("page")
+    g = e.add_mutually_exclusive_group(required=True)
+    g.add_argument("--python", metavar="FILE", help="a Python script that builds and runs the same graph")
+    g.add_argument("--graphdef", metavar="FILE", help="the TensorFlow GraphDef (binary protobuf; .pbtxt for text)")
+    g.add_argument("--png", metavar="FILE", help="a picture of the page with its results")
+    g.add_argument("--svg", metavar="FILE", help="a picture of the page with its results (SVG)")
+    e.add_argument("--allow-io", action="store_true", help="allow IO blocks when building")
+    return parser
+
+
+def _subcommand(args: list[str]) -> int:
+    parser = _parser()
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else 2
+    if ns.command == "run":
+        return cmd_run(ns)
+    if ns.command == "blocks":
+        return cmd_blocks(ns)
+    if ns.command == "import":
+        return cmd_import(ns)
+    return cmd_export(ns)
+
+
+def _load(path: str, data_dir: str | None = None) -> Any:
+    from app.formats import load  # noqa: PLC0415
+
+    return load(path, data_dir=data_dir)
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    """``enuflow run``: build and run a page, print results; returns the exit status."""
+    try:
+        page = _load(ns.page, ns.data_dir)
+    except PageFileError as e:
+        return _fail(ns, str(e), 2)
+    if ns.steps is not None and ns.steps < 0:
+        return _fail(ns, "--steps must be 0 or more", 2)
+
+    from app.runner import Runner  # noqa: PLC0415 - loads TensorFlow
+
+    cancel = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    runner = Runner(target=ns.target, device=ns.device)
+    try:
+        report = runner.run(page, steps=ns.steps, allow_io=ns.allow_io, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        runner.close()
+    status = 1 if report.errors else 0
+    if getattr(ns, "save_results", None):
+        page.results = results_json(report.results.values, limit=JSON_FULL_LIMIT)
+        from app.formats import save  # noqa: PLC0415
+
+        try:
+            save(page, ns.save_results)
+        except PageFileError as e:
+            print(f"enuflow: {e}", file=sys.stderr)
+            status = max(status, 1)
+    if ns.json:
+        doc = {"ok": not report.errors, "page": ns.page,
+               "results": results_json(report.results.values, limit=JSON_FULL_LIMIT),
+               "errors": [e.to_json() for e in report.errors]}
+        if report.stopped:
+            doc["stopped"] = True
+        doc["steps"] = report.steps_done
+        sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
+    else:
+        print(format_results(page, report.results.values))
+        if report.steps_done != 1:
+            print(f"\n{report.steps_done} steps{' (stopped)' if report.stopped else ''}")
+        for e in report.errors:
+            print(f"error: {e}", file=sys.stderr)
+    return status
+
+
+def _fail(ns: argparse.Namespace, message: str, status: int) -> int:
+    if getattr(ns, "json", False):
+        sys.stdout.write(json.dumps({"ok": False, "page": getattr(ns, "page", None), "results": {},
+                                     "errors": [{"block": None, "port": None, "message": message}]}) + "\n")
+    else:
+        print(f"enuflow: {message}", file=sys.stderr)
+    return status
+
+
+# -- output -----------------------------------------------------------------------------------
+
+def _json_scalar(v: Any) -> Any:
+    if isinstance(v, (bytes, np.bytes_)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, (complex, np.complexfloating)):
+        return [_json_scalar(float(v.real)), _json_scalar(float(v.imag))]
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "NaN"
+        if math.isinf(f):
+            return "Infinity" if f > 0 else "-Infinity"
+        return f
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def _json_value(arr: np.ndarray) -> Any:
+    if arr.dtype.kind in "fc" or arr.dtype.kind in "OSU" or arr.dtype.kind == "V":
+        flat = [_json_scalar(x) for x in arr.reshape(-1).tolist()] if arr.dtype.kind != "V" else \
+            [_json_scalar(float(x)) for x in arr.reshape(-1).astype(np.float64)]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat if flat else []
+        return out.reshape(arr.shape).tolist() if arr.ndim else flat[0]
+    return arr.tolist()
+
+
+def tensor_json(arr: np.ndarray, limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
+    """{"dtype", "shape", "value"} for one result (large tensors: "head" + "truncated")."""
+    a = np.asarray(arr)
+    dtype = "string" if a.dtype.kind in "OSU" else str(a.dtype)
+    d: dict[str, Any] = {"dtype": dtype, "shape": list(a.shape)}
+    if a.size > limit:
+        d["value"] = None
+        d["truncated"] = True
+        d["head"] = _json_value(a.reshape(-1)[:100])
+    else:
+        d["value"] = _json_value(a)
+    return d
+
+
+def results_json(values: dict[tuple[str, str], np.ndarray], limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = {}
+    for (block, port), arr in values.items():
+        out.setdefault(block, {})[port] = tensor_json(arr, limit)
+    return out
+
+
+def format_tensor(arr: np.ndarray) -> str:
+    a = np.asarray(arr)
+    if a.dtype.kind == "O":
+        a = np.vectorize(lambda x: x.decode("utf-8", "replace") if isinstance(x, bytes) else x, otypes=[object])(a) \
+            if a.size else a
+    with np.printoptions(threshold=24, edgeitems=3, linewidth=100, precision=6, suppress=True):
+        text = np.array2string(a, separator=" ") if a.ndim else str(a.item() if a.dtype.kind != "O" else a)
+    return text
+
+
+def format_results(page: Any, values: dict[tuple[str, str], np.ndarray]) -> str:
+    """Readable tables: one section per block, one row per output (large tensors summarised)."""
+    lines = []
+    by_block: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for (b, p), v in values.items():
+        by_block.setdefault(b, []).append((p, v))
+    if not by_block:
+        return "(no results)"
+    for b in page:
+        rows = by_block.get(b.id)
+        if not rows:
+            continue
+        title = b.id if not b.label or b.label == b.id else f"{b.id} ({b.label})"
+        lines.append(f"{title}  [{b.type}]")
+        width = max(len(p) for p, _ in rows)
+        for p, v in rows:
+            a = np.asarray(v)
+            dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
+            head = f"  {p.ljust(width)}  {dt} {list(a.shape)}"
+            body = format_tensor(a)
+            if "\n" in body:
+                lines.append(head)
+                lines.extend("      " + ln for ln in body.splitlines())
+            else:
+                lines.append(f"{head}  {body}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_blocks(ns: argparse.Namespace) -> int:
+    """``enuflow blocks``: list block types (or show one)."""
+    from app import catalogue_index  # noqa: PLC0415
+
+    return catalogue_index.cli(ns)
+
+
+def cmd_import(ns: argparse.Namespace) -> int:
+    """``enuflow import``: read an enuSpace page and write it as format v1."""
+    from app.formats import save  # noqa: PLC0415
+
+    try:
+        page = _load(ns.source, ns.data_dir)
+        save(page, ns.output)
+    except PageFileError as e:
+        print(f"enuflow: {e}", file=sys.stderr)
+        return 2
+    for w in page.extra.get("import_warnings", []) if isinstance(page.extra.get("import_warnings"), list) else []:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {ns.output} ({len(page)} blocks, {len(page.links)} links)")
+    return 0
+
+
+def cmd_export(ns: argparse.Namespace) -> int:
+    """``enuflow export``: write the page as a GraphDef, Python, or a picture."""
+    try:
+        page = _load(ns.page)
+    except PageFileError as e:
+        print(f"enuflow: {e}", file=sys.stderr)
+        return 2
+    if ns.graphdef:
+        from app.builder import build  # noqa: PLC0415
+
+        built = build(page, allow_io=ns.allow_io)
+        for e in built.errors:
+            print(f"error: {e}", file=sys.stderr)
+        gd = built.graph.as_graph_def()
+        from app.formats.native import write_atomic  # noqa: PLC0415
+
+        try:
+            if ns.graphdef.endswith((".pbtxt", ".txt")):
+                write_atomic(ns.graphdef, str(gd))
+            else:
+                tmp = Path(ns.graphdef)
+                data = gd.SerializeToString()
+                fd_path = tmp.with_name(f".{tmp.name}.tmp")
+                fd_path.write_bytes(data)
+                os.replace(fd_path, tmp)
+        except (PageFileError, OSError) as e:
+            print(f"enuflow: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
+        return 1 if built.errors else 0
+    if ns.python:
+        from app.export_python import export_python  # noqa: PLC0415
+
+        return export_python(page, ns.python)
+    try:
+        from app.gui.export import export_picture  # noqa: PLC0415
+    except ImportError as e:
+        print(f"enuflow: pictures need the editor's Qt libraries ({e})", file=sys.stderr)
+        return 2
+    return export_picture(page, ns.png or ns.svg, "png" if ns.png else "svg")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

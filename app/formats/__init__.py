@@ -1,0 +1,67 @@
+"""Reading and writing page files.
+
+``load(path)`` opens any page file enuflow understands (format v1, enuSpace JSON task exports and SVG
+pages) and returns a ``Page``; ``save(page, path)`` writes format v1 atomically. Problems raise
+``PageFileError``, whose message names the file and, where it can, the line or block.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.formats.errors import PageFileError
+from app.page import Page
+
+__all__ = ["PageFileError", "load", "save", "read_text"]
+
+
+def read_text(path: str | Path) -> tuple[str, bytes]:
+    """The file's text (UTF-8, or UTF-16 with a BOM) and its raw bytes; raises PageFileError."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise PageFileError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise PageFileError(str(path), "is a folder, not a page file") from None
+    except OSError as e:
+        raise PageFileError(str(path), f"cannot be read: {e.strerror or e}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), raw
+        except UnicodeDecodeError as e:
+            raise PageFileError(str(path), f"is not valid UTF-16 text (byte {e.start})") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw_text = raw[3:]
+    else:
+        raw_text = raw
+    try:
+        return raw_text.decode("utf-8"), raw
+    except UnicodeDecodeError as e:
+        raise PageFileError(str(path), f"is not UTF-8 or UTF-16 text (bad byte at offset {e.start})") from None
+
+
+def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
+    """Open a page file of any supported format; raises PageFileError."""
+    text, raw = read_text(path)
+    stripped = text.lstrip()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".svg" or stripped.startswith("<"):
+        from app.formats import enuspace  # noqa: PLC0415 - only for enuSpace pages
+
+        return enuspace.load_svg(path, text, data_dir=data_dir)
+    from app.formats import native  # noqa: PLC0415
+
+    doc = native.parse_json(path, text)
+    if isinstance(doc, dict) and "object" in doc and "blocks" not in doc:
+        from app.formats import enuspace  # noqa: PLC0415
+
+        return enuspace.load_json_doc(path, doc, data_dir=data_dir)
+    return native.page_from_doc(path, doc, text)
+
+
+def save(page: Page, path: str | Path) -> None:
+    """Write ``page`` in format v1, atomically; raises PageFileError."""
+    from app.formats import native  # noqa: PLC0415
+
+    native.save(page, path)

@@ -1,0 +1,197 @@
+"""enuflow's own page format, version 1 (UTF-8 JSON), as set out in ARCHITECTURE.md section 4.
+
+Reading first checks the document's shape and turns it into a ``Page``; block types are not resolved
+here (the builder does that and reports unknown ones). Fields this version does not know are kept
+and written back unchanged. Saving writes a temporary file beside the target and renames it over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.formats.errors import PageFileError
+from app.page import BlockInstance, Link, Page
+
+FORMAT = "enuflow.page"
+VERSION = 1
+_BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
+_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results"}
+
+
+def parse_json(path: str | Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PageFileError(str(path), f"is not valid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    except RecursionError:
+        raise PageFileError(str(path), "is nested too deeply to be a page") from None
+
+
+def _locate(text_lines: list[str] | None, needle: str) -> int | None:
+    if not text_lines:
+        return None
+    for i, line in enumerate(text_lines, 1):
+        if needle in line:
+            return i
+    return None
+
+
+def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
+    """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
+    p = str(path)
+    if not isinstance(doc, dict):
+        raise PageFileError(p, "is not an enuflow page (expected a JSON object at the top)")
+    fmt = doc.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise PageFileError(p, f"has format {fmt!r}, not {FORMAT!r}")
+    version = doc.get("version", VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PageFileError(p, f"has a version that is not a number: {version!r}")
+    if version > VERSION:
+        raise PageFileError(p, f"was written by a newer enuflow (page format version {version}; "
+                               f"this one reads up to {VERSION})")
+    blocks = doc.get("blocks", [])
+    links = doc.get("links", [])
+    if not isinstance(blocks, list):
+        raise PageFileError(p, "'blocks' must be a list")
+    if not isinstance(links, list):
+        raise PageFileError(p, "'links' must be a list")
+    name = doc.get("name", Path(p).stem)
+    page = Page(str(name) if name is not None else Path(p).stem)
+    lines = text.splitlines() if text else None
+
+    for i, b in enumerate(blocks):
+        if not isinstance(b, dict):
+            raise PageFileError(p, f"blocks[{i}] is not an object")
+        bid = b.get("id")
+        if not isinstance(bid, str) or not bid:
+            raise PageFileError(p, f"blocks[{i}] has no id (a non-empty text)")
+        where = dict(block=bid, line=_locate(lines, json.dumps(bid)))
+        btype = b.get("type")
+        if not isinstance(btype, str) or not btype:
+            raise PageFileError(p, "has no type", **where)
+        if bid in page:
+            raise PageFileError(p, "appears twice (block ids must be unique)", **where)
+        pos = b.get("pos", [0, 0])
+        if (not isinstance(pos, (list, tuple)) or len(pos) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+            raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where)
+        pins = b.get("pins", {})
+        if not isinstance(pins, dict):
+            raise PageFileError(p, "has 'pins' that is not an object", **where)
+        label = b.get("label")
+        collapsed = b.get("collapsed")
+        device = b.get("device")
+        if label is not None and not isinstance(label, str):
+            raise PageFileError(p, "has a label that is not text", **where)
+        if device is not None and not isinstance(device, str):
+            raise PageFileError(p, "has a device that is not text", **where)
+        extra = {k: v for k, v in b.items() if k not in _BLOCK_KEYS}
+        page.add_block(BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins), label,
+                                     collapsed if isinstance(collapsed, bool) else None, device, extra))
+
+    for i, ln in enumerate(links):
+        if not isinstance(ln, dict):
+            raise PageFileError(p, f"links[{i}] is not an object")
+        ends = []
+        for key in ("from", "to"):
+            end = ln.get(key)
+            if (not isinstance(end, (list, tuple)) or len(end) != 2
+                    or not all(isinstance(x, str) and x for x in end)):
+                raise PageFileError(p, f"links[{i}].{key} must be [block id, port name], got {end!r}")
+            if end[0] not in page:
+                raise PageFileError(p, f"links[{i}].{key} names block {end[0]!r}, which is not on the page",
+                                    line=_locate(lines, json.dumps(end[0])))
+            ends.append(end)
+        link = Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+        if link in page.links:
+            raise PageFileError(p, f"links[{i}] repeats the link {link}")
+        page.add_link(link)
+        extra = {k: v for k, v in ln.items() if k not in ("from", "to")}
+        if extra:
+            page.link_extra[link] = extra
+
+    view = doc.get("view")
+    page.view = view if isinstance(view, dict) else None
+    if view is not None and not isinstance(view, dict):
+        page.extra["view"] = view
+    results = doc.get("results")
+    page.results = results if isinstance(results, dict) else None
+    page.extra.update({k: v for k, v in doc.items() if k not in _TOP_KEYS})
+    return page
+
+
+def load(path: str | Path) -> Page:
+    """Read a format-v1 page file; raises PageFileError."""
+    from app.formats import read_text  # noqa: PLC0415
+
+    text, _ = read_text(path)
+    return page_from_doc(path, parse_json(path, text), text)
+
+
+def page_to_doc(page: Page) -> dict[str, Any]:
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": page.name}
+    blocks = []
+    for b in page:
+        d: dict[str, Any] = {"id": b.id, "type": b.type, "pos": [_num(b.pos[0]), _num(b.pos[1])],
+                             "pins": b.pins}
+        if b.label is not None:
+            d["label"] = b.label
+        if b.collapsed is not None:
+            d["collapsed"] = b.collapsed
+        if b.device is not None:
+            d["device"] = b.device
+        d.update(b.extra)
+        blocks.append(d)
+    doc["blocks"] = blocks
+    links = []
+    for ln in page.links:
+        d = {"from": [ln.src, ln.src_port], "to": [ln.dst, ln.dst_port]}
+        d.update(page.link_extra.get(ln, {}))
+        links.append(d)
+    doc["links"] = links
+    if page.view is not None:
+        doc["view"] = page.view
+    if page.results is not None:
+        doc["results"] = page.results
+    doc.update(page.extra)
+    return doc
+
+
+def _num(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else round(float(v), 3)
+
+
+def dumps(page: Page) -> str:
+    return json.dumps(page_to_doc(page), indent=1, ensure_ascii=False) + "\n"
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
+
+
+def save(page: Page, path: str | Path) -> None:
+    """Save ``page`` as format v1, atomically. ``page.results`` (stored results) is written when set."""
+    write_atomic(path, dumps(page))

@@ -1,0 +1,218 @@
+"""The page a person edits and saves: blocks, their pin values, and the links between ports.
+
+``Page`` is the document (the "scheme" in orange-canvas-core's terms). It knows nothing of TensorFlow
+or Qt: it can be opened, checked and saved without either. Every change goes through a method that
+tells the listeners (``Page.subscribe``), so an editor's scene can follow the model and undo commands
+only need to call these methods.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+
+@dataclass
+class BlockInstance:
+    """One block on a page: its id, type name, canvas position and the values of its unwired pins.
+
+    ``extra`` keeps fields this version does not know, so they survive a load and save.
+    """
+
+    id: str
+    type: str
+    pos: tuple[float, float] = (0.0, 0.0)
+    pins: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    collapsed: bool | None = None
+    device: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> BlockInstance:
+        return BlockInstance(self.id, self.type, tuple(self.pos), copy.deepcopy(self.pins), self.label,
+                             self.collapsed, self.device, copy.deepcopy(self.extra))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A wire from an output port of one block to an input port of another."""
+
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Page:
+    """The document: an ordered set of blocks and an ordered list of links.
+
+    Events sent to listeners (name, details): ``block_added`` {block, index}, ``block_removed``
+    {block, index}, ``block_moved`` {id, pos}, ``pin_changed`` {id, pin, value}, ``block_changed``
+    {id, field, value}, ``link_added`` {link, index}, ``link_removed`` {link, index},
+    ``page_changed`` {field}, ``reset`` {}.
+    """
+
+    def __init__(self, name: str = "untitled") -> None:
+        self.name = name
+        self._blocks: dict[str, BlockInstance] = {}
+        self._links: list[Link] = []
+        self.view: dict[str, Any] | None = None
+        self.results: dict[str, Any] | None = None
+        self.extra: dict[str, Any] = {}
+        self.link_extra: dict[Link, dict[str, Any]] = {}
+        self._listeners: list[Listener] = []
+
+    # -- listeners --------------------------------------------------------------------------
+    def subscribe(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def unsubscribe(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _emit(self, event: str, **details: Any) -> None:
+        for fn in list(self._listeners):
+            fn(event, details)
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def blocks(self) -> list[BlockInstance]:
+        return list(self._blocks.values())
+
+    @property
+    def links(self) -> list[Link]:
+        return list(self._links)
+
+    def block(self, block_id: str) -> BlockInstance:
+        return self._blocks[block_id]
+
+    def get(self, block_id: str) -> BlockInstance | None:
+        return self._blocks.get(block_id)
+
+    def __contains__(self, block_id: str) -> bool:
+        return block_id in self._blocks
+
+    def __iter__(self) -> Iterator[BlockInstance]:
+        return iter(self._blocks.values())
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def block_index(self, block_id: str) -> int:
+        return list(self._blocks).index(block_id)
+
+    def links_of(self, block_id: str) -> list[Link]:
+        return [ln for ln in self._links if ln.src == block_id or ln.dst == block_id]
+
+    def links_into(self, block_id: str, port: str | None = None) -> list[Link]:
+        return [ln for ln in self._links if ln.dst == block_id and (port is None or ln.dst_port == port)]
+
+    def new_id(self, base: str) -> str:
+        """A block id not yet used on this page, derived from ``base`` (``Add``, ``Add_2``, ...)."""
+        stem = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in base) or "block"
+        if stem not in self._blocks:
+            return stem
+        i = 2
+        while f"{stem}_{i}" in self._blocks:
+            i += 1
+        return f"{stem}_{i}"
+
+    # -- edits ------------------------------------------------------------------------------
+    def add_block(self, block: BlockInstance, index: int | None = None) -> BlockInstance:
+        """Add ``block`` (its id must be new); ``index`` puts it at that place in the block order."""
+        if not block.id:
+            raise ValueError("a block id must not be empty")
+        if block.id in self._blocks:
+            raise ValueError(f"block id {block.id!r} is already on the page")
+        items = list(self._blocks.items())
+        if index is None or index >= len(items):
+            self._blocks[block.id] = block
+            index = len(items)
+        else:
+            items.insert(index, (block.id, block))
+            self._blocks = dict(items)
+        self._emit("block_added", block=block, index=index)
+        return block
+
+    def remove_block(self, block_id: str) -> tuple[BlockInstance, list[tuple[int, Link]]]:
+        """Remove a block and its links; returns them (links with their former indices) for undo."""
+        removed_links = [(i, ln) for i, ln in enumerate(self._links) if block_id in (ln.src, ln.dst)]
+        for i, ln in reversed(removed_links):
+            self.remove_link(ln)
+        index = self.block_index(block_id)
+        block = self._blocks.pop(block_id)
+        self._emit("block_removed", block=block, index=index)
+        return block, removed_links
+
+    def move_block(self, block_id: str, pos: tuple[float, float]) -> None:
+        b = self._blocks[block_id]
+        b.pos = (float(pos[0]), float(pos[1]))
+        self._emit("block_moved", id=block_id, pos=b.pos)
+
+    def set_pin(self, block_id: str, pin: str, value: Any) -> None:
+        """Set a pin's value; ``None`` removes it (the block's default applies)."""
+        b = self._blocks[block_id]
+        if value is None:
+            b.pins.pop(pin, None)
+        else:
+            b.pins[pin] = value
+        self._emit("pin_changed", id=block_id, pin=pin, value=value)
+
+    def set_block_field(self, block_id: str, name: str, value: Any) -> None:
+        """Set ``label``, ``collapsed`` or ``device`` of a block."""
+        if name not in ("label", "collapsed", "device"):
+            raise ValueError(f"unknown block field {name}")
+        setattr(self._blocks[block_id], name, value)
+        self._emit("block_changed", id=block_id, field=name, value=value)
+
+    def add_link(self, link: Link, index: int | None = None) -> Link:
+        if link in self._links:
+            raise ValueError(f"link {link} is already on the page")
+        if index is None or index >= len(self._links):
+            self._links.append(link)
+            index = len(self._links) - 1
+        else:
+            self._links.insert(index, link)
+        self._emit("link_added", link=link, index=index)
+        return link
+
+    def remove_link(self, link: Link) -> int:
+        index = self._links.index(link)
+        del self._links[index]
+        self.link_extra.pop(link, None)
+        self._emit("link_removed", link=link, index=index)
+        return index
+
+    def rename(self, name: str) -> None:
+        self.name = name
+        self._emit("page_changed", field="name")
+
+    def replace_with(self, other: Page) -> None:
+        """Take over the whole content of ``other`` (used by Open and by restore); listeners stay."""
+        self.name = other.name
+        self._blocks = dict(other._blocks)
+        self._links = list(other._links)
+        self.view = other.view
+        self.results = other.results
+        self.extra = other.extra
+        self.link_extra = other.link_extra
+        self._emit("reset")
+
+    # -- structure ---------------------------------------------------------------------------
+    def copy(self) -> Page:
+        p = Page(self.name)
+        for b in self._blocks.values():
+            p._blocks[b.id] = b.copy()
+        p._links = list(self._links)
+        p.view = copy.deepcopy(self.view)
+        p.results = copy.deepcopy(self.results)
+        p.extra = copy.deepcopy(self.extra)
+        p.link_extra = copy.deepcopy(self.link_extra)
+        return p

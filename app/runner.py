@@ -1,0 +1,241 @@
+"""The session runner: runs a built page, stores every result tensor, steps, stops.
+
+``Runner.run(page)`` builds the page (or reuses the graph and session it built before when the page's
+structure is unchanged: only values changed, so they are fed), then runs the session ``steps`` times.
+Results land in a ``ResultStore`` keyed by (block, output), as the arrays the session returned (no
+extra copy); scalars also keep a per-step history for trend plots. A TensorFlow error is attributed
+to the block whose op raised it; the run goes on without that block and everything downstream of it,
+so the other blocks still report their results.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import networkx as nx
+import numpy as np
+
+from app.analysis import Analysis, BuildError, analyse
+from app.builder import BuiltGraph, build, clean_message
+from app.page import Page
+from blocks.base import BuildFailure
+from blocks.tf import load
+
+#: scalar history kept per result pin (oldest steps are dropped beyond this)
+HISTORY_LIMIT = 100_000
+_UNFETCHABLE = ("resource", "variant")
+
+
+@dataclass
+class ResultStore:
+    """Result tensors of a run: ``values[(block, output)]`` and per-step ``history`` of scalars."""
+
+    values: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    history: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def get(self, block: str, port: str) -> np.ndarray | None:
+        return self.values.get((block, port))
+
+    def of_block(self, block: str) -> dict[str, np.ndarray]:
+        return {p: v for (b, p), v in self.values.items() if b == block}
+
+    def clear(self) -> None:
+        self.values.clear()
+        self.history.clear()
+
+
+@dataclass
+class RunReport:
+    """What a page run gives back: results, errors, steps done, and whether the graph was rebuilt."""
+
+    results: ResultStore
+    errors: list[BuildError]
+    steps_done: int = 0
+    rebuilt: bool = False
+    stopped: bool = False
+    seconds: float = 0.0
+    failed_blocks: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Prepared:
+    """A built graph with its session and the callables made for it."""
+
+    def __init__(self, built: BuiltGraph, session: Any, allow_io: bool) -> None:
+        self.built = built
+        self.session = session
+        self.allow_io = allow_io
+        self.callables: dict[tuple, Any] = {}
+
+
+class Runner:
+    """Runs pages; keeps the last built graph and session to reuse while the structure is unchanged."""
+
+    def __init__(self, target: str = "", device: str = "") -> None:
+        self.target = target
+        self.device = device
+        self._prepared: _Prepared | None = None
+        self.builds = 0
+
+    def close(self) -> None:
+        if self._prepared is not None:
+            self._prepared.session.close()
+            self._prepared = None
+
+    # -- building ---------------------------------------------------------------------------
+    def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
+        """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
+        an = analyse(page, allow_io=allow_io)
+        p = self._prepared
+        if p is not None and p.built.signature == an.signature and p.allow_io == allow_io:
+            return p, an, False
+        tf = load()
+        self.close()
+        built = build(page, an, allow_io=allow_io, device=self.device)
+        self.builds += 1
+        config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
+        self._prepared = _Prepared(built, session, allow_io)
+        return self._prepared, an, True
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, page: Page, steps: int | None = None, allow_io: bool = False,
+            on_step: Callable[[int, ResultStore], None] | None = None,
+            cancel: threading.Event | None = None, reset: bool = True) -> RunReport:
+        """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
+
+        ``on_step(step, results)`` is called after every step. ``reset`` re-initialises Variables
+        before the first step (a fresh run); False continues from their current values.
+        Never raises for a problem of the page: problems come back in ``RunReport.errors``.
+        """
+        t0 = time.perf_counter()
+        tf = load()
+        prepared, an, rebuilt = self.prepare(page, allow_io)
+        built = prepared.built
+        results = ResultStore()
+        report = RunReport(results, list(built.errors), rebuilt=rebuilt)
+        try:
+            feeds = built.feed_values(an)
+        except BuildFailure as e:
+            report.errors.append(BuildError(None, None, e.message))
+            return report
+        plan = an.plan
+        if steps is None:
+            n_steps = 0 if plan.infinite else plan.steps
+        else:
+            n_steps = steps
+        fetch_keys, target_keys = self._selection(built, an)
+        excluded: set[str] = set()
+        session = prepared.session
+
+        if reset and built.init_ops:
+            try:
+                session.run(built.init_ops, feed_dict=dict(zip((s.placeholder for s in built.slots), feeds)))
+            except tf.errors.OpError as e:
+                bid = self._blame(built, e)
+                report.errors.append(BuildError(bid, None, "initialising: " + clean_message(e.message)))
+                report.failed_blocks.add(bid or "")
+                return report
+
+        step = 0
+        while n_steps == 0 or step < n_steps:
+            if cancel is not None and cancel.is_set():
+                report.stopped = True
+                break
+            keys = [k for k in fetch_keys if k[0] not in excluded]
+            targets = [k for k in target_keys if k[0] not in excluded]
+            if not keys and not targets:
+                break
+            fn = self._callable(prepared, keys, targets)
+            try:
+                out = fn(*feeds)
+            except tf.errors.OpError as e:
+                bid = self._blame(built, e)
+                if bid is None or bid in excluded:
+                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                    break
+                report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                report.failed_blocks.add(bid)
+                excluded.add(bid)
+                excluded.update(nx.descendants(an.dag, bid))
+                continue  # the same step again, without the failed block and its dependants
+            for k, v in zip(keys, out):
+                arr = v if isinstance(v, np.ndarray) else np.asarray(v)
+                results.values[k] = arr
+                if arr.size == 1 and arr.dtype.kind in "biuf":
+                    h = results.history.setdefault(k, [])
+                    h.append(float(arr.reshape(-1)[0]))
+                    if len(h) > HISTORY_LIMIT:
+                        del h[: len(h) - HISTORY_LIMIT]
+            step += 1
+            report.steps_done = step
+            if on_step is not None:
+                on_step(step, results)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    @staticmethod
+    def _blame(built: BuiltGraph, e: Any) -> str | None:
+        op = getattr(e, "op", None)
+        name = getattr(op, "name", None) if op is not None else None
+        if name is None:
+            nd = getattr(e, "node_def", None)
+            name = getattr(nd, "name", None) if nd is not None else None
+        if name is None:
+            import re  # noqa: PLC0415
+
+            m = re.search(r"node '?([A-Za-z0-9_.\-/]+)", str(getattr(e, "message", "")))
+            name = m.group(1) if m else None
+        return built.block_of_op(name) if name else None
+
+    @staticmethod
+    def _selection(built: BuiltGraph, an: Analysis) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(outputs to fetch for display, ops to run) for one step."""
+        plan = an.plan
+        if plan.block is None:
+            blocks = set(built.built)
+            targets = [k for k in built.operations if k[0] in blocks]
+        else:
+            wanted = {b for b, _ in plan.fetches} | {b for b, _ in plan.targets}
+            blocks = set()
+            for b in wanted:
+                blocks.add(b)
+                blocks.update(nx.ancestors(an.dag, b))
+            blocks &= set(built.built)
+            targets = [k for k in plan.targets + plan.fetches if k in built.operations]
+        keys = [k for k, t in built.tensors.items() if k[0] in blocks and t.dtype.base_dtype.name not in _UNFETCHABLE]
+        return keys, targets
+
+    @staticmethod
+    def _callable(prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]]) -> Any:
+        sig = (tuple(keys), tuple(targets))
+        fn = prepared.callables.get(sig)
+        if fn is None:
+            built = prepared.built
+            fetches = [built.tensors[k] for k in keys]
+            ops = [built.operations[k] for k in targets]
+            feed_list = [s.placeholder for s in built.slots]
+            inner = prepared.session.make_callable(fetches + ops, feed_list=feed_list)
+            n = len(fetches)
+
+            def fn(*feeds: Any, _inner: Any = inner, _n: int = n) -> list[Any]:
+                return _inner(*feeds)[:_n]
+
+            prepared.callables[sig] = fn
+        return fn
+
+
+def run_page(page: Page, steps: int | None = None, allow_io: bool = False, device: str = "",
+             target: str = "", **kw: Any) -> RunReport:
+    """Build and run ``page`` once with a fresh runner."""
+    runner = Runner(target=target, device=device)
+    try:
+        return runner.run(page, steps=steps, allow_io=allow_io, **kw)
+    finally:
+        runner.close()

@@ -1,0 +1,15 @@
+"""The block library: hand-declared blocks, and the generated catalogue of every TensorFlow op."""
+
+from blocks import core, sparse_ops  # noqa: F401 - importing registers the hand-declared blocks
+from blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
+
+
+def _generated() -> dict:
+    from blocks import catalogue  # noqa: PLC0415 - needs TensorFlow; loaded on first use
+
+    return catalogue.generate()
+
+
+REGISTRY.generated_loader = _generated
+
+__all__ = ["REGISTRY", "Attr", "Block", "BuildFailure", "Port"]

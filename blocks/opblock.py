@@ -1,0 +1,279 @@
+"""The generic op block: a Block declared from a TensorFlow OpDef, and how any op is built.
+
+``declare(op_def, input_names)`` turns one OpDef into the declaration hand-written blocks use: ports
+in OpDef order named as ``tf.raw_ops`` names them, attrs with defaults, allowed values and minimums,
+and the type and length attrs that wiring decides marked ``inferred``. ``build_op`` is the one place
+that creates a TensorFlow op from wired tensors, pin values and attrs; hand-declared blocks that wrap
+a single op call it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks.base import Attr, Block, BuildFailure, Port
+from blocks.tf import attr_value, load
+
+
+def dtype_name(enum: int) -> str:
+    return load().as_dtype(enum).name
+
+
+def _attr_default(av: Any, attr_type: str) -> Any:
+    """A Python value for an OpDef attr default (AttrValue proto)."""
+    which = av.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "list":
+        lst = av.list
+        if attr_type == "list(int)":
+            return list(lst.i)
+        if attr_type == "list(float)":
+            return list(lst.f)
+        if attr_type == "list(bool)":
+            return list(lst.b)
+        if attr_type == "list(string)":
+            return [s.decode("utf-8", "replace") for s in lst.s]
+        if attr_type == "list(type)":
+            return [dtype_name(t) for t in lst.type]
+        if attr_type == "list(shape)":
+            return [_shape(s) for s in lst.shape]
+        return []
+    if which == "i":
+        return int(av.i)
+    if which == "f":
+        return float(av.f)
+    if which == "b":
+        return bool(av.b)
+    if which == "s":
+        return av.s.decode("utf-8", "replace")
+    if which == "type":
+        return dtype_name(av.type)
+    if which == "shape":
+        return _shape(av.shape)
+    if which == "tensor":
+        return "<tensor>"
+    if which == "func":
+        return av.func.name
+    return None
+
+
+def _shape(proto: Any) -> list[int] | None:
+    if proto.unknown_rank:
+        return None
+    return [int(d.size) for d in proto.dim]
+
+
+def declare(op_def: Any, input_names: list[str] | None = None) -> tuple[tuple[Port, ...], tuple[Port, ...],
+                                                                          tuple[Attr, ...]]:
+    """Ports and attrs of a block from an OpDef. ``input_names`` renames inputs by position."""
+    inferred: set[str] = set()
+    for arg in op_def.input_arg:
+        if arg.type_attr:
+            inferred.add(arg.type_attr)
+        if arg.number_attr:
+            inferred.add(arg.number_attr)
+        if arg.type_list_attr:
+            inferred.add(arg.type_list_attr)
+    allowed_types: dict[str, tuple[str, ...]] = {}
+    attrs: list[Attr] = []
+    for a in op_def.attr:
+        allowed = None
+        if a.HasField("allowed_values"):
+            lst = a.allowed_values.list
+            if a.type in ("type", "list(type)"):
+                allowed = tuple(dtype_name(t) for t in lst.type)
+                allowed_types[a.name] = allowed
+            elif lst.s:
+                allowed = tuple(s.decode() for s in lst.s)
+        has_default = a.HasField("default_value")
+        attrs.append(Attr(
+            name=a.name, type=a.type,
+            default=_attr_default(a.default_value, a.type) if has_default else None,
+            has_default=has_default, allowed=allowed,
+            minimum=int(a.minimum) if a.has_minimum else None,
+            doc=a.description, inferred=a.name in inferred,
+            required=not has_default and a.name not in inferred,
+        ))
+
+    def port(arg: Any, name: str, is_input: bool) -> Port:
+        kind = "ref" if arg.is_ref else "tensor"
+        if arg.type_attr:
+            dtype = arg.type_attr
+        elif arg.type_list_attr:
+            dtype = None
+        else:
+            dtype = dtype_name(arg.type)
+            if dtype in ("resource", "variant"):
+                kind = dtype
+        list_of = "number" if arg.number_attr else "type_list" if arg.type_list_attr else None
+        return Port(name=name, dtype=dtype, doc=arg.description, list_of=list_of,
+                    number_attr=arg.number_attr or None, type_list_attr=arg.type_list_attr or None,
+                    kind=kind, allowed=allowed_types.get(arg.type_attr) if arg.type_attr else None)
+
+    names = list(input_names or [])
+    ins = tuple(port(arg, names[i] if i < len(names) else arg.name, True)
+                for i, arg in enumerate(op_def.input_arg))
+    outs = tuple(port(arg, arg.name, False) for arg in op_def.output_arg)
+    if not outs:
+        outs = (Port("operation", kind="operation", doc="the op itself, to wire into ClientSession.run_outputs"),)
+    return ins, outs, tuple(attrs)
+
+
+class OpBlock(Block):
+    """A block for one TensorFlow op, declared from its OpDef."""
+
+    origin = "opdef"
+
+    def __init__(self, op_def: Any, input_names: list[str] | None = None, doc: str = "",
+                 category: str = "other") -> None:
+        self.name = op_def.name
+        self.op_name = op_def.name
+        self.category = category
+        self.doc = doc
+        self.inputs, self.outputs, self.attrs = declare(op_def, input_names)
+        self.deprecation = op_def.deprecation.explanation if op_def.HasField("deprecation") else ""
+        self.deprecated_version = op_def.deprecation.version if op_def.HasField("deprecation") else 0
+        self.stateful = bool(op_def.is_stateful)
+
+    def build(self, scope: Any, **inputs: Any) -> dict[str, Any]:
+        return build_op(scope, self, inputs)
+
+
+# -- building any op ------------------------------------------------------------------------
+
+def _base_name(t: Any) -> str:
+    return t.dtype.base_dtype.name
+
+
+def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | None = None) -> dict[str, Any]:
+    """Create the op of ``block`` in ``scope``'s graph; returns {output port: tensor or op}.
+
+    ``inputs`` holds wired tensors (lists for list ports); unwired inputs take the block's pin value
+    (fed at run time through ``scope.value``). Type attrs are inferred from what is wired; a clash
+    raises BuildFailure naming the port.
+    """
+    op_type = op_type or block.op_name or block.name
+    attr_decl = {a.name: a for a in block.attrs}
+    attrs: dict[str, Any] = {k: v for k, v in scope.attrs.items() if k in attr_decl}
+    decided: dict[str, tuple[str, str]] = {}  # type attr -> (dtype, port that decided it)
+
+    def settle(port: Port, dt: str, t: Any = None) -> None:
+        if port.rank is not None and t is not None:
+            rank = t.shape.rank
+            if rank is not None and rank != port.rank:
+                raise BuildFailure(f"input '{port.name}' needs rank {port.rank}, but gets rank {rank} "
+                                   f"(shape {t.shape.as_list()})", port.name)
+        if port.dtype is None:
+            return
+        if port.dtype in attr_decl:
+            name = port.dtype
+            have = attrs.get(name)
+            if have is not None and have != dt:
+                who = decided.get(name, (have, None))[1]
+                by = f" (set by input '{who}')" if who else f" (attr {name} is {have})"
+                raise BuildFailure(f"input '{port.name}' gets {dt}, but {name} is {have}{by}", port.name)
+            if port.allowed and dt not in port.allowed:
+                raise BuildFailure(f"input '{port.name}' gets {dt}; {op_type} accepts "
+                                   f"{', '.join(port.allowed)}", port.name)
+            attrs[name] = dt
+            decided.setdefault(name, (dt, port.name))
+        elif dt != port.dtype:
+            raise BuildFailure(f"input '{port.name}' needs {port.dtype}, but gets {dt}", port.name)
+
+    # pass 1: wired inputs decide the type and length attrs
+    for port in block.inputs:
+        v = inputs.get(port.name)
+        if v is None:
+            continue
+        if port.list_of == "number":
+            for t in v:
+                settle(port, _base_name(t))
+            attrs[port.number_attr] = len(v)
+        elif port.list_of == "type_list":
+            attrs[port.type_list_attr] = [_base_name(t) for t in v]
+        elif port.list_of == "any":
+            pass
+        else:
+            settle(port, _base_name(v), v)
+
+    # pass 2: unwired inputs take their pin values, in the type wiring decided
+    resolved: dict[str, Any] = {}
+    for port in block.inputs:
+        v = inputs.get(port.name)
+        if v is not None:
+            resolved[port.name] = v
+            continue
+        if not scope.has_value(port.name):
+            if port.optional:
+                continue
+            raise BuildFailure(f"input '{port.name}' is not wired and has no value", port.name)
+        want = None
+        if port.dtype is not None:
+            want = attrs.get(port.dtype) if port.dtype in attr_decl else port.dtype
+        t = scope.value(port.name, dtype=want)
+        if port.list_of == "number":
+            settle(port, _base_name(t))
+            attrs[port.number_attr] = 1
+            resolved[port.name] = [t]
+        elif port.list_of == "type_list":
+            attrs[port.type_list_attr] = [_base_name(t)]
+            resolved[port.name] = [t]
+        else:
+            settle(port, _base_name(t), t)
+            resolved[port.name] = t
+
+    flat: list[Any] = []
+    for port in block.inputs:
+        v = resolved.get(port.name)
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple)):
+            flat.extend(v)
+        else:
+            flat.append(v)
+
+    for a in block.attrs:
+        v = attrs.get(a.name)
+        if v is None:
+            if a.inferred and not a.has_default:
+                raise BuildFailure(f"cannot tell {a.name} from what is wired; wire the inputs that decide it "
+                                   f"or set the pin '{a.name}'", a.name)
+            continue
+        if a.allowed is not None and a.type in ("type", "string") and v not in a.allowed:
+            raise BuildFailure(f"{a.name} = {v!r} is not allowed; choose one of {', '.join(map(str, a.allowed))}",
+                               a.name)
+        if a.minimum is not None and a.type == "int" and v < a.minimum:
+            raise BuildFailure(f"{a.name} = {v} is below its minimum {a.minimum}", a.name)
+    protos = {}
+    for k, v in attrs.items():
+        if v is None:
+            continue
+        try:
+            protos[k] = attr_value(v, attr_decl[k].type)
+        except (TypeError, ValueError) as e:
+            raise BuildFailure(f"attr {k}: {e}", k) from None
+    op = scope.create_op(op_type, flat, protos)
+    return op_outputs(block, op)
+
+
+def op_outputs(block: Block, op: Any) -> dict[str, Any]:
+    """Map an op's outputs to the block's output port names (list outputs as ``name[i]``)."""
+    outs: dict[str, Any] = {}
+    idx = 0
+    for port in block.outputs:
+        if port.kind == "operation":
+            outs[port.name] = op
+            continue
+        if port.is_list:
+            if port.number_attr:
+                n = int(op.get_attr(port.number_attr))
+            else:
+                n = len(op.get_attr(port.type_list_attr))
+            for i in range(n):
+                outs[f"{port.name}[{i}]"] = op.outputs[idx]
+                idx += 1
+        else:
+            outs[port.name] = op.outputs[idx]
+            idx += 1
+    return outs

@@ -1,0 +1,111 @@
+"""Loading TensorFlow quietly, once, and the small conversions every block needs.
+
+TensorFlow prints start-up lines (oneDNN, CUDA stubs) on the C++ side before its log level is read;
+``load()`` silences file descriptor 2 while importing so that a normal run prints nothing of TensorFlow's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_tf: Any = None
+
+
+def load() -> Any:
+    """Import TensorFlow (once) with its start-up log noise suppressed; returns the module."""
+    global _tf
+    if _tf is not None:
+        return _tf
+    with _lock:
+        if _tf is not None:
+            return _tf
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        saved = None
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            saved = None
+        try:
+            import tensorflow as tf  # noqa: PLC0415 - deliberate lazy import
+
+            tf.get_logger().setLevel("ERROR")
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+        _tf = tf
+        return tf
+
+
+def as_dtype(name: str) -> Any:
+    """A ``tf.DType`` from a canonical dtype name (``"float32"``)."""
+    return load().as_dtype(name)
+
+
+def attr_value(value: Any, attr_type: str) -> Any:
+    """Convert a parsed attr value (``blocks``/``app.values`` forms) to an ``AttrValue`` proto."""
+    tf = load()
+    from tensorflow.core.framework import attr_value_pb2, tensor_shape_pb2  # noqa: PLC0415
+
+    av = attr_value_pb2.AttrValue()
+
+    def shape_proto(s: Any) -> Any:
+        if s is None:
+            return tensor_shape_pb2.TensorShapeProto(unknown_rank=True)
+        return tf.TensorShape([None if d is None or d < 0 else d for d in s]).as_proto()
+
+    if attr_type.startswith("list("):
+        inner = attr_type[5:-1]
+        items = list(value)
+        lst = av.list
+        if inner == "int":
+            lst.i.extend(int(v) for v in items)
+        elif inner == "float":
+            lst.f.extend(float(v) for v in items)
+        elif inner == "bool":
+            lst.b.extend(bool(v) for v in items)
+        elif inner == "string":
+            lst.s.extend(v.encode() if isinstance(v, str) else bytes(v) for v in items)
+        elif inner == "type":
+            lst.type.extend(as_dtype(v).as_datatype_enum for v in items)
+        elif inner == "shape":
+            lst.shape.extend(shape_proto(v) for v in items)
+        elif inner == "tensor":
+            lst.tensor.extend(tf.make_tensor_proto(v) for v in items)
+        elif inner == "func":
+            for v in items:
+                lst.func.add(name=str(v))
+        else:
+            raise ValueError(f"unsupported attr type {attr_type}")
+        if not items:
+            # an empty list still has to be marked as a list
+            av.list.SetInParent()
+        return av
+    if attr_type == "int":
+        av.i = int(value)
+    elif attr_type == "float":
+        av.f = float(value)
+    elif attr_type == "bool":
+        av.b = bool(value)
+    elif attr_type == "string":
+        av.s = value.encode() if isinstance(value, str) else bytes(value)
+    elif attr_type == "type":
+        av.type = as_dtype(value).as_datatype_enum
+    elif attr_type == "shape":
+        av.shape.CopyFrom(shape_proto(value))
+    elif attr_type == "tensor":
+        av.tensor.CopyFrom(tf.make_tensor_proto(value))
+    elif attr_type == "func":
+        av.func.name = str(value)
+    else:
+        raise ValueError(f"unsupported attr type {attr_type}")
+    return av
