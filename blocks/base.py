@@ -105,6 +105,13 @@ class Block:
     origin: str = "hand"
     op_name: str | None = None
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "doc" not in cls.__dict__ and cls.__doc__:
+            import inspect  # noqa: PLC0415
+
+            cls.doc = inspect.cleandoc(cls.__doc__)
+
     # -- declaration queries ------------------------------------------------------------------
     @property
     def summary(self) -> str:
