@@ -5,9 +5,10 @@ from blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
 
 
 def _generated() -> dict:
-    from blocks import catalogue  # noqa: PLC0415 - needs TensorFlow; loaded on first use
+    from blocks import catalogue
 
-    return catalogue.generate()
+    # from the catalogue cache when present (no TensorFlow import); generated and cached otherwise
+    return catalogue.load_catalogue()
 
 
 REGISTRY.generated_loader = _generated

@@ -136,6 +136,25 @@ class OpBlock(Block):
         self.deprecated_version = op_def.deprecation.version if op_def.HasField("deprecation") else 0
         self.stateful = bool(op_def.is_stateful)
 
+    @classmethod
+    def from_declaration(cls, name: str, inputs: tuple[Port, ...], outputs: tuple[Port, ...],
+                         attrs: tuple[Attr, ...], **fields: Any) -> OpBlock:
+        """An OpBlock from an already derived declaration (the catalogue cache); needs no OpDef.
+
+        ``fields`` sets the other declaration fields (``doc``, ``category``, ``io``, ``dangerous``,
+        ``unavailable``, ``deprecation``, ``deprecated_version``, ``stateful``, ``op_name``).
+        """
+        self = cls.__new__(cls)
+        self.name = name
+        self.op_name = fields.pop("op_name", None) or name
+        self.inputs, self.outputs, self.attrs = tuple(inputs), tuple(outputs), tuple(attrs)
+        self.deprecation = ""
+        self.deprecated_version = 0
+        self.stateful = False
+        for key, value in fields.items():
+            setattr(self, key, value)
+        return self
+
     def build(self, scope: Any, **inputs: Any) -> dict[str, Any]:
         return build_op(scope, self, inputs)
 
