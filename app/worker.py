@@ -1,0 +1,522 @@
+"""The run worker, editor side: runs pages in a warm child process that has TensorFlow loaded.
+
+The editor never imports TensorFlow. ``WorkerClient`` starts ``python -m app.worker_child`` and talks
+to it over its stdin/stdout with length-prefixed JSON messages (4-byte big-endian length, then UTF-8
+JSON; no pickle anywhere, page documents are untrusted input). The child keeps one ``Runner`` across
+runs, so a value-only edit does not rebuild the graph. Events come back to ``on_event`` on a background
+thread: "ready", "step" (rate-limited), "done" (results as numpy views over shared memory written once
+by the child, see ``app.shm``), "log", and "crashed" when the child dies (an ``Abort`` op, a segfault,
+``kill()``): it names the signal, carries the tail of the child's log, and lists the page's blocks
+known to crash or hang. The next ``run`` starts a fresh child. ``run``, ``stop`` and ``kill`` never
+wait on the child. This module imports neither TensorFlow nor Qt.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import os
+import queue
+import re
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from app import shm
+
+#: block types that crash or hang the process they run in, even where the catalogue does not say so
+KNOWN_DANGEROUS = frozenset({
+    "Abort", "ParseExample", "ParseExampleV2", "ParseSingleExample", "Unbatch", "UnbatchGrad",
+    "StagePeek", "MapPeek", "OrderedMapPeek", "Unstage", "MapUnstage", "MapUnstageNoKey",
+    "OrderedMapUnstage", "OrderedMapUnstageNoKey",
+})
+#: largest message accepted from the child (a longer length prefix means the stream is corrupt)
+MAX_MESSAGE = 1 << 30
+#: lines of the child's log put into a "crashed" message
+LOG_TAIL_LINES = 25
+_HEADER = struct.Struct(">I")
+_NATIVE_FRAME = re.compile(r"^\s*@\s+0x")
+_FATAL = re.compile(r"^F\d{4} [^\]]*\] (.*)$")
+
+
+# -- the wire: length-prefixed JSON ------------------------------------------------------------
+
+def encode_message(msg: dict[str, Any]) -> bytes:
+    """One message as bytes on the wire."""
+    data = json.dumps(msg, separators=(",", ":")).encode("utf-8")
+    return _HEADER.pack(len(data)) + data
+
+
+def write_message(stream: IO[bytes], msg: dict[str, Any]) -> None:
+    stream.write(encode_message(msg))
+    stream.flush()
+
+
+def read_message(stream: IO[bytes]) -> dict[str, Any] | None:
+    """The next message, or None at the end of the stream; raises ValueError on a corrupt stream."""
+    head = _read_exact(stream, _HEADER.size)
+    if head is None:
+        return None
+    (n,) = _HEADER.unpack(head)
+    if n > MAX_MESSAGE:
+        raise ValueError(f"message of {n} bytes announced: the stream is corrupt")
+    body = _read_exact(stream, n)
+    if body is None:
+        return None
+    msg = json.loads(body.decode("utf-8"))
+    if not isinstance(msg, dict):
+        raise TypeError("a message is not a JSON object")
+    return msg
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
+    parts = []
+    left = n
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def keyed(rows: list[list[Any]]) -> dict[tuple[str, str], Any]:
+    """``[[block, port, value], ...]`` (JSON has no tuple keys) -> ``{(block, port): value}``."""
+    return {(str(r[0]), str(r[1])): r[2] for r in rows}
+
+
+def rows(d: dict[tuple[str, str], Any]) -> list[list[Any]]:
+    """The inverse of ``keyed``."""
+    return [[b, p, v] for (b, p), v in d.items()]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+@dataclass
+class WorkerEvent:
+    """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed" or "log"."""
+
+    kind: str
+    run_id: int = 0
+    step: int = 0                      # "step": the step just finished
+    scalars: dict[tuple[str, str], float] = field(default_factory=dict)   # "step": scalar results of that step
+    results: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # "done": every result tensor
+    history: dict[tuple[str, str], list[float]] = field(default_factory=dict)   # "done": per-step scalars
+    errors: list[dict] = field(default_factory=list)   # "done"/"crashed": {"block", "port", "message"}
+    steps_done: int = 0
+    stopped: bool = False
+    rebuilt: bool = False
+    message: str = ""                  # "crashed"/"log": human text
+    blocks: list[str] = field(default_factory=list)    # "crashed": blocks suspected (dangerous ones on the page)
+    seconds: float = 0.0               # "done": time the child spent on the run; "ready": start-up time
+    signal: str = ""                   # "crashed": the signal's name (SIGABRT, SIGSEGV, SIGKILL) or ""
+    exit_code: int | None = None       # "crashed": the child's exit status (negative: killed by a signal)
+    log_tail: str = ""                 # "crashed": the last lines of the child's log
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for enuflow (``$XDG_CACHE_HOME/enuflow``), or a temp folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    d = Path(base) / "enuflow"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if os.access(d, os.W_OK):
+            return d
+    except OSError:
+        pass
+    d = Path(tempfile.gettempdir()) / f"enuflow-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def describe_exit(code: int) -> tuple[str, str]:
+    """(signal name or "", words) for a child's exit status from ``Popen.returncode``."""
+    if code < 0:
+        try:
+            sig = signal.Signals(-code)
+            name = sig.name
+            words = signal.strsignal(sig) or name
+        except ValueError:
+            name, words = f"signal {-code}", "unknown signal"
+        return name, f"was killed by {name} ({words})"
+    if code == 0:
+        return "", "ended unexpectedly"
+    return "", f"ended with exit status {code}"
+
+
+def suspects_of(page_doc: dict[str, Any]) -> list[str]:
+    """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed)."""
+    from blocks.base import REGISTRY  # hand-declared blocks only; never the generated ones
+
+    out = []
+    for b in page_doc.get("blocks", []) if isinstance(page_doc, dict) else []:
+        if not isinstance(b, dict):
+            continue
+        t = b.get("type")
+        decl = REGISTRY.hand.get(t) if isinstance(t, str) else None
+        if t in KNOWN_DANGEROUS or (decl is not None and decl.dangerous):
+            out.append(str(b.get("id")))
+    return out
+
+
+# -- the client --------------------------------------------------------------------------------
+
+class _Child:
+    """One child process with its writer and reader threads."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path, log_start: int) -> None:
+        self.proc = proc
+        self.log_path = log_path
+        self.log_start = log_start
+        self.outbox: queue.Queue[bytes | None] = queue.Queue()
+        self.killed = False       # kill() asked for it
+        self.closing = False      # close() asked for it: its end is no crash
+        self.ready = False
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.outbox.put(encode_message(msg))
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_start)
+                data = f.read()
+        except OSError:
+            return ""
+        if len(data) > 64_000:
+            data = data[-64_000:]
+        text = data.decode("utf-8", "replace")
+        # native stack frames and the list of extension modules say nothing to a person
+        kept = [ln for ln in text.splitlines()
+                if ln.strip() and not _NATIVE_FRAME.match(ln) and not ln.startswith("Extension modules:")]
+        return "\n".join(kept[-lines:])
+
+    def fatal_reason(self) -> str:
+        """TensorFlow's last fatal log message in the child's log (``F... file.cc:N] text``), or ""."""
+        reason = ""
+        for ln in self.log_tail(100_000).splitlines():
+            m = _FATAL.match(ln)
+            if m:
+                reason = m.group(1).strip()
+        return reason
+
+
+_clients: weakref.WeakSet[WorkerClient] = weakref.WeakSet()
+
+
+class WorkerClient:
+    """Runs pages in a warm child process; reports through ``on_event`` (called on a background thread).
+
+    One run at a time. ``run``/``stop``/``kill`` return at once. Result arrays of a "done" event are views
+    over shared memory; they stay valid while referenced (at least until the next "done" or ``close()``).
+    """
+
+    def __init__(self, on_event: Callable[[WorkerEvent], None]) -> None:
+        self.on_event = on_event
+        self._lock = threading.RLock()
+        self._child: _Child | None = None
+        self._ids = itertools.count(1)
+        self._run_id = 0              # the run in progress (0: none)
+        self._suspects: list[str] = []
+        self._segment_name = ""       # the segment the run in progress will write
+        self._segments: list[shm.Segment] = []   # holding the last "done" results
+        self._closed = False
+        self._crashed = False
+        self._token = f"{id(self):x}"
+        self._log_path = cache_dir() / f"worker-{os.getpid()}-{self._token}.log"
+        shm.sweep(dead_owners=True)   # segments left by editors that died with their worker
+        _clients.add(self)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """True from ``run()`` until its "done" or "crashed" event."""
+        return self._run_id != 0
+
+    @property
+    def alive(self) -> bool:
+        """True while a child process is running (it may still be loading TensorFlow)."""
+        c = self._child
+        return c is not None and c.proc.poll() is None
+
+    @property
+    def ready(self) -> bool:
+        """True once the current child has said "ready" (TensorFlow and the catalogue loaded)."""
+        c = self._child
+        return c is not None and c.ready and c.proc.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        """The file the child's stderr goes to."""
+        return self._log_path
+
+    # -- commands ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the child now unless one is running; returns at once ("ready" follows)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker client is closed")
+            if not self.alive:
+                self._spawn()
+
+    def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True) -> int:
+        """Run ``page_doc`` (``app.formats.native.page_to_doc(page)``); returns the run id at once.
+
+        ``steps`` overrides the page's ClientSession (0 = until stopped). Starts the child if needed
+        (also after a crash). Raises RuntimeError while another run is in progress.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker client is closed")
+            if self._run_id:
+                raise RuntimeError("a run is already in progress")
+            # serialised here, on the caller's thread, so later edits of the page cannot race with it
+            body = {"cmd": "run", "page": page_doc, "steps": steps, "allow_io": bool(allow_io),
+                    "reset": bool(reset)}
+            suspects = suspects_of(page_doc)
+            if not self.alive:
+                self._spawn()
+            child = self._child
+            assert child is not None
+            rid = next(self._ids)
+            name = f"{shm.owner_prefix()}{self._token}-{rid}"
+            body["run_id"] = rid
+            body["segment"] = name
+            child.outbox.put(encode_message(body))
+            self._run_id = rid
+            self._suspects = suspects
+            self._segment_name = name
+            return rid
+
+    def stop(self) -> None:
+        """Ask the run in progress to stop between steps ("done" with ``stopped`` follows)."""
+        with self._lock:
+            c = self._child
+            if self._run_id and c is not None:
+                c.send({"cmd": "stop", "run_id": self._run_id})
+
+    def kill(self) -> None:
+        """Kill the child now (for an op that hangs); a "crashed" event follows, the next run restarts."""
+        with self._lock:
+            c = self._child
+            if c is None or c.proc.poll() is not None:
+                return
+            c.killed = True
+            try:
+                c.proc.kill()
+            except OSError:
+                pass
+
+    def close(self, timeout: float = 3.0) -> None:
+        """End the child and free shared memory; the client cannot be used afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            c = self._child
+            self._child = None
+            self._run_id = 0
+        if c is not None:
+            c.closing = True
+            c.send({"cmd": "quit"})
+            c.outbox.put(None)
+            try:
+                c.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                c.proc.kill()
+                try:
+                    c.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+        self._release_segments()
+        self._sweep_own()
+        if not self._crashed:
+            try:
+                self._log_path.unlink()
+            except OSError:
+                pass
+        _clients.discard(self)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        """Start a child process (with the lock held)."""
+        old = self._child
+        if old is not None:
+            old.closing = True
+            old.outbox.put(None)
+        log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            start = log.tell()
+            env = dict(os.environ)
+            root = str(Path(__file__).resolve().parent.parent)
+            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            env["PYTHONUNBUFFERED"] = "1"
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            proc = subprocess.Popen([sys.executable, "-m", "app.worker_child"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, env=env, close_fds=True)
+        finally:
+            log.close()
+        child = _Child(proc, self._log_path, start)
+        self._child = child
+        threading.Thread(target=self._write_loop, args=(child,), name="enuflow-worker-writer",
+                         daemon=True).start()
+        threading.Thread(target=self._read_loop, args=(child,), name="enuflow-worker-reader",
+                         daemon=True).start()
+
+    @staticmethod
+    def _write_loop(child: _Child) -> None:
+        stdin = child.proc.stdin
+        assert stdin is not None
+        while True:
+            data = child.outbox.get()
+            if data is None:
+                break
+            try:
+                stdin.write(data)
+                stdin.flush()
+            except (OSError, ValueError):
+                break  # the child is gone; the reader reports it
+        try:
+            stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    def _read_loop(self, child: _Child) -> None:
+        stdout = child.proc.stdout
+        assert stdout is not None
+        corrupt = ""
+        while True:
+            try:
+                msg = read_message(stdout)
+            except (OSError, ValueError, TypeError) as e:
+                corrupt = f"its messages could not be read ({e})"
+                msg = None
+            if msg is None:
+                break
+            try:
+                self._dispatch(child, msg)
+            except Exception as e:  # noqa: BLE001 - a bad message or a failing handler must not end the reader
+                self._emit(WorkerEvent("log", message=f"worker message not handled: {e}"))
+        if corrupt and child.proc.poll() is None:
+            child.proc.kill()
+        try:
+            stdout.close()
+        except OSError:
+            pass
+        code = child.proc.wait()
+        self._ended(child, code, corrupt)
+
+    def _dispatch(self, child: _Child, msg: dict[str, Any]) -> None:
+        kind = msg.get("kind")
+        rid = int(msg.get("run_id") or 0)
+        if kind == "ready":
+            child.ready = True
+            self._emit(WorkerEvent("ready", seconds=float(msg.get("seconds", 0.0)), message=str(msg.get("message", ""))))
+        elif kind == "log":
+            self._emit(WorkerEvent("log", run_id=rid, message=str(msg.get("message", ""))))
+        elif kind == "suspects":
+            with self._lock:
+                if rid == self._run_id:
+                    self._suspects = sorted(set(self._suspects) | {str(b) for b in msg.get("blocks", [])})
+        elif kind == "step":
+            self._emit(WorkerEvent("step", run_id=rid, step=int(msg.get("step", 0)),
+                                   scalars={k: float(v) for k, v in keyed(msg.get("scalars", [])).items()},
+                                   steps_done=int(msg.get("step", 0))))
+        elif kind == "done":
+            results: dict[tuple[str, str], np.ndarray] = {}
+            seg = None
+            errors = [e for e in msg.get("errors", []) if isinstance(e, dict)]
+            desc = msg.get("results")
+            if isinstance(desc, dict):
+                try:
+                    results, seg = shm.read_results(desc)
+                except (OSError, ValueError, KeyError, TypeError) as e:
+                    errors.append({"block": None, "port": None,
+                                   "message": f"the results could not be read from shared memory: {e}"})
+            with self._lock:
+                old = self._segments
+                self._segments = [seg] if seg is not None else []
+                if rid == self._run_id:
+                    self._run_id = 0
+            for s in old:
+                s.release()
+            ev = WorkerEvent("done", run_id=rid, results=results,
+                             history={k: [float(x) for x in v] for k, v in keyed(msg.get("history", [])).items()},
+                             errors=errors, steps_done=int(msg.get("steps_done", 0)),
+                             stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
+                             seconds=float(msg.get("seconds", 0.0)))
+            self._emit(ev)
+
+    def _ended(self, child: _Child, code: int, corrupt: str) -> None:
+        """The child's stdout closed and it exited: report a crash unless it was asked to end."""
+        with self._lock:
+            current = self._child is child
+            if current:
+                self._child = None
+            if child.closing or not current:
+                return
+            rid = self._run_id
+            self._run_id = 0
+            suspects = list(self._suspects) if rid else []
+            name = self._segment_name
+            self._crashed = True
+        if rid and name:
+            shm.remove(name)
+        sig, words = describe_exit(code)
+        if child.killed:
+            what = "The worker process was killed on request"
+        else:
+            what = f"The worker process {words}" + (f"; {corrupt}" if corrupt else "")
+        if rid:
+            what += " while running the page"
+            if suspects:
+                what += "; blocks that can crash or hang a process: " + ", ".join(suspects)
+        elif not child.ready:
+            what += " while starting"
+        reason = "" if child.killed else child.fatal_reason()
+        if reason:
+            what += f". TensorFlow said: {reason}"
+        what += ". The next run starts a fresh worker."
+        tail = child.log_tail()
+        message = what + (f"\nLast lines of its log ({self._log_path}):\n{tail}" if tail else "")
+        errors = [{"block": b, "port": None, "message": f"may have crashed the worker ({sig or words})"}
+                  for b in suspects] if not child.killed else []
+        self._emit(WorkerEvent("crashed", run_id=rid, message=message, blocks=suspects, errors=errors,
+                               signal=sig, exit_code=code, log_tail=tail))
+
+    def _emit(self, ev: WorkerEvent) -> None:
+        try:
+            self.on_event(ev)
+        except Exception as e:  # noqa: BLE001 - the editor's handler failing must not kill the reader
+            print(f"enuflow: worker event handler failed: {e}", file=sys.stderr)
+
+    def _release_segments(self) -> None:
+        with self._lock:
+            old = self._segments
+            self._segments = []
+        for s in old:
+            s.release()
+
+    def _sweep_own(self) -> None:
+        shm.sweep(os.getpid(), token=self._token)
+
+
+@atexit.register
+def _close_all() -> None:
+    for c in list(_clients):
+        try:
+            c.close(timeout=1.0)
+        except Exception:  # noqa: BLE001,S110 - leaving the program anyway
+            pass

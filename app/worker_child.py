@@ -1,0 +1,221 @@
+"""The run worker's child process (``python -m app.worker_child``): TensorFlow loaded once, pages run on request.
+
+It reads length-prefixed JSON commands on stdin ("run", "stop", "quit"; see ``app.worker``) on a
+thread, and runs pages on its main thread with one ``Runner`` kept across runs (a value-only edit
+feeds new values into the graph built before). It answers on the original stdout; file descriptor 1
+is pointed at stderr (the log file) so that nothing printed by TensorFlow or a block can corrupt the
+message stream. "step" events are rate-limited (the last step is always reported); a "stop" sets the
+runner's cancel event, checked between steps. Results are copied once into a shared-memory segment
+(``app.shm``) named by the editor. When stdin ends (the editor is gone) or "quit" arrives, the child
+removes any segment it made that the editor may not have taken, and exits at once.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from app import shm
+from app.worker import KNOWN_DANGEROUS, read_message, rows, write_message
+
+#: at most this many "step" messages per second
+STEP_RATE = 30.0
+
+
+class Child:
+    """The child's state: the message stream, the queue of runs, and the cancel event of the current run."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.runs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.current = 0
+        self.cancel = threading.Event()
+        self.stopped_early: set[int] = set()
+        self.segments: list[Path] = []   # made by this child and perhaps not yet taken by the editor
+        self.exiting = False
+
+    def send(self, msg: dict[str, Any]) -> None:
+        with self.lock:
+            write_message(self.out, msg)
+
+    # -- the command reader (a thread) --------------------------------------------------------------
+    def read_commands(self, inp: IO[bytes]) -> None:
+        while True:
+            try:
+                msg = read_message(inp)
+            except (OSError, ValueError, TypeError):
+                msg = None
+            if msg is None or msg.get("cmd") == "quit":
+                self.exit_now()
+                return
+            cmd = msg.get("cmd")
+            if cmd == "run":
+                self.runs.put(msg)
+            elif cmd == "stop":
+                rid = int(msg.get("run_id") or 0)
+                with self.lock:
+                    if rid == self.current or rid == 0:
+                        self.cancel.set()
+                    else:
+                        self.stopped_early.add(rid)
+
+    def exit_now(self) -> None:
+        """The editor is gone or asked us to end: remove segments it may not have taken, and exit."""
+        with self.lock:
+            self.exiting = True
+            for p in self.segments:
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+            self.segments.clear()
+        sys.stderr.flush()
+        os._exit(0)
+
+    # -- the main loop --------------------------------------------------------------------------
+    def serve(self) -> None:
+        t0 = time.perf_counter()
+        from blocks import REGISTRY
+        from blocks.tf import load
+
+        load()
+        REGISTRY.generated()  # the catalogue (and its JSON cache, where the catalogue keeps one)
+        from app.runner import Runner
+
+        runner = Runner()
+        self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
+                   "message": f"TensorFlow loaded in {time.perf_counter() - t0:.1f} s"})
+        while True:
+            msg = self.runs.get()
+            if msg is None:
+                return
+            try:
+                self.run_one(runner, msg)
+            except Exception as e:  # noqa: BLE001 - a bug must come back as an error, not end the worker
+                traceback.print_exc()
+                try:
+                    runner.close()
+                except Exception:  # noqa: BLE001,S110
+                    pass
+                runner = Runner()
+                self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
+                           "errors": [{"block": None, "port": None,
+                                       "message": f"internal error in the run worker: {type(e).__name__}: {e}"}]})
+
+    def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
+        from app.formats.errors import PageFileError
+        from app.formats.native import page_from_doc
+        from blocks import REGISTRY
+
+        rid = int(msg.get("run_id") or 0)
+        with self.lock:
+            self.current = rid
+            self.cancel = threading.Event()
+            if rid in self.stopped_early:
+                self.stopped_early.discard(rid)
+                self.cancel.set()
+            cancel = self.cancel
+        try:
+            page = page_from_doc("page", msg.get("page"))
+        except PageFileError as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+            return
+        suspects = []
+        for b in page:
+            decl = REGISTRY.get(b.type)
+            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
+                suspects.append(b.id)
+        self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
+
+        sent = {"step": 0, "at": 0.0}
+        period = 1.0 / STEP_RATE
+
+        def on_step(step: int, results: Any) -> None:
+            now = time.monotonic()
+            if now - sent["at"] >= period:
+                sent["at"] = now
+                sent["step"] = step
+                self.send({"kind": "step", "run_id": rid, "step": step, "scalars": rows(scalars(results.values))})
+
+        steps = msg.get("steps")
+        report = runner.run(page, steps=int(steps) if steps is not None else None,
+                            allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
+                            reset=bool(msg.get("reset", True)))
+        with self.lock:
+            self.current = 0
+        if report.steps_done and sent["step"] != report.steps_done:
+            self.send({"kind": "step", "run_id": rid, "step": report.steps_done,
+                       "scalars": rows(scalars(report.results.values))})
+        errors = [e.to_json() for e in report.errors]
+        desc = None
+        name = str(msg.get("segment") or "")
+        if report.results.values:
+            if not name.startswith(shm.PREFIX) or "/" in name:
+                errors.append({"block": None, "port": None, "message": "no valid shared-memory name was given"})
+            else:
+                with self.lock:
+                    if self.exiting:
+                        return
+                    # the editor took (and removed) the segments of earlier runs when it read their "done"
+                    self.segments = []
+                try:
+                    desc = shm.write_results(report.results.values, name, created=self.segments)
+                except OSError as e:
+                    with self.lock:
+                        for p in self.segments:
+                            shm.remove(p.name)
+                        self.segments = []
+                    errors.append({"block": None, "port": None,
+                                   "message": f"the results could not be put in shared memory: {e.strerror or e}"})
+        self.send({"kind": "done", "run_id": rid, "results": desc,
+                   "history": rows(report.results.history), "errors": errors,
+                   "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
+                   "seconds": report.seconds})
+
+
+def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:
+    """The one-element numeric results of a step, as floats."""
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
+            out[k] = float(v.reshape(-1)[0])
+    return out
+
+
+def main() -> None:
+    # the message stream gets private copies of fds 0 and 1; fd 1 then goes to the log like stderr
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    inp = os.fdopen(os.dup(0), "rb")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    faulthandler.enable(file=sys.stderr)
+    # Ctrl+C in the editor's terminal is for the editor; it ends us by closing our stdin
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    child = Child(out)
+    threading.Thread(target=child.read_commands, args=(inp,), name="commands", daemon=True).start()
+    try:
+        child.serve()
+    except BaseException:  # noqa: BLE001 - report start-up failures in the log, then end
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(3)
+    child.exit_now()
+
+
+if __name__ == "__main__":
+    main()
