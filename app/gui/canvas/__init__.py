@@ -1,0 +1,1 @@
+"""The canvas: the scene that draws a page, its items (blocks, ports, wires) and the view."""

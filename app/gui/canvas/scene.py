@@ -1,0 +1,258 @@
+"""The canvas scene: draws a ``Page`` and follows its events; turns gestures into requests.
+
+The scene never edits the page. It creates, updates and removes items when the page says a block or
+link was added, moved, changed or removed. A person's gestures (drag a wire, move blocks) come out as
+Qt signals (``link_requested``, ``blocks_moved``) that the window turns into undo commands.
+Wiring is a small state machine (``_WireDrag``): press on a port, move (the port under the cursor
+shows green or red), release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
+
+from app.gui import blocktypes
+from app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
+from app.page import Link, Page
+
+
+class _WireDrag:
+    """The wire being drawn: where it starts and what the port under the cursor would allow."""
+
+    def __init__(self, scene: PageScene, item: BlockItem, port: str, is_output: bool) -> None:
+        self.scene = scene
+        self.item = item
+        self.port = port
+        self.is_output = is_output
+        self.start = item.port_scene_pos(port, is_output)
+        self.path = QGraphicsPathItem()
+        self.path.setPen(QPen(QColor("#ff9800"), 2, Qt.PenStyle.DashLine))
+        self.path.setZValue(10)
+        scene.addItem(self.path)
+        self.target: BlockItem | None = None
+        self.check: blocktypes.LinkCheck | None = None
+
+    def move(self, pos: QPointF) -> None:
+        a, b = (self.start, pos) if self.is_output else (pos, self.start)
+        self.path.setPath(curve(a, b))
+        hit = self.scene.port_at(pos)
+        if self.target is not None and (hit is None or hit[0] is not self.target):
+            self.target.highlight = None
+            self.target.update()
+            self.target = None
+        self.check = None
+        if hit is None:
+            return
+        item, port, is_output = hit
+        self.check = blocktypes.check_link(self.scene.page, self.item.block_id, self.port, self.is_output,
+                                           item.block_id, port, is_output)
+        item.highlight = (port, is_output, self.check.ok)
+        item.setToolTip(self.check.reason if not self.check.ok else "")
+        item.update()
+        self.target = item
+
+    def finish(self) -> blocktypes.LinkCheck | None:
+        self.scene.removeItem(self.path)
+        if self.target is not None:
+            self.target.highlight = None
+            self.target.setToolTip("\n".join(self.target.errors))
+            self.target.update()
+        return self.check
+
+
+class PageScene(QGraphicsScene):
+    """Draws the page; emits what a person asks for."""
+
+    link_requested = Signal(object)        # Link
+    link_refused = Signal(str)             # why
+    blocks_moved = Signal(dict, dict)      # old {id: pos}, new {id: pos}
+
+    def __init__(self, page: Page, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.page = page
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.blocks: dict[str, BlockItem] = {}
+        self.wires: dict[Link, WireItem] = {}
+        self._drag: _WireDrag | None = None
+        self._press_pos: dict[str, tuple[float, float]] = {}
+        self._results: dict[tuple[str, str], Any] = {}
+        page.subscribe(self._on_page)
+        self.rebuild()
+
+    # -- following the page -------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        for w in self.wires.values():
+            self.removeItem(w)
+        for b in self.blocks.values():
+            self.removeItem(b)
+        self.wires.clear()
+        self.blocks.clear()
+        for b in self.page:
+            self._add_block(b)
+        for ln in self.page.links:
+            self._add_wire(ln)
+        self._apply_results()
+
+    def _add_block(self, block: Any) -> None:
+        item = BlockItem(block)
+        self.blocks[block.id] = item
+        self.addItem(item)
+
+    def _add_wire(self, ln: Link) -> None:
+        w = WireItem(ln, self.blocks.get(ln.src), self.blocks.get(ln.dst))
+        self.wires[ln] = w
+        self.addItem(w)
+
+    def _remove_wire(self, ln: Link) -> None:
+        w = self.wires.pop(ln, None)
+        if w is not None:
+            w.detach()
+            self.removeItem(w)
+
+    def _on_page(self, event: str, d: dict[str, Any]) -> None:
+        if event == "block_added":
+            self._add_block(d["block"])
+            self._apply_results(d["block"].id)
+        elif event == "block_removed":
+            item = self.blocks.pop(d["block"].id, None)
+            if item is not None:
+                for w in list(item.wires):
+                    self._remove_wire(w.link)
+                self.removeItem(item)
+        elif event == "block_moved":
+            item = self.blocks.get(d["id"])
+            if item is not None and (item.pos().x(), item.pos().y()) != tuple(d["pos"]):
+                item.setPos(d["pos"][0], d["pos"][1])
+        elif event in ("pin_changed", "block_changed"):
+            item = self.blocks.get(d["id"])
+            if item is not None:
+                item.refresh(self.page.block(d["id"]))
+                for w in item.wires:
+                    w.adjust()
+                item.update()
+        elif event == "link_added":
+            self._add_wire(d["link"])
+        elif event == "link_removed":
+            self._remove_wire(d["link"])
+        elif event == "reset":
+            self.rebuild()
+
+    def refresh_types(self) -> None:
+        """Re-read every block's declaration (after the catalogue became known)."""
+        for bid, item in self.blocks.items():
+            item.refresh(self.page.block(bid))
+            for w in item.wires:
+                w.adjust()
+        self.update()
+
+    # -- results and errors -------------------------------------------------------------------------
+    def set_results(self, values: dict[tuple[str, str], Any]) -> None:
+        self._results = values
+        self._apply_results()
+
+    def _apply_results(self, only: str | None = None) -> None:
+        per: dict[str, dict[str, str]] = {}
+        for (bid, port), arr in self._results.items():
+            if only is not None and bid != only:
+                continue
+            try:
+                per.setdefault(bid, {})[port] = preview_text(arr)
+            except Exception:  # noqa: BLE001 - an odd result must not break drawing
+                per.setdefault(bid, {})[port] = "?"
+        for bid, item in self.blocks.items():
+            if only is not None and bid != only:
+                continue
+            item.set_previews(per.get(bid, {}))
+
+    def set_errors(self, errors: dict[str, list[str]]) -> None:
+        for bid, item in self.blocks.items():
+            item.set_errors(errors.get(bid, []))
+
+    # -- hit tests ------------------------------------------------------------------------------------
+    def block_at(self, pos: QPointF) -> BlockItem | None:
+        for it in self.items(pos):
+            if isinstance(it, BlockItem):
+                return it
+        return None
+
+    def port_at(self, pos: QPointF) -> tuple[BlockItem, str, bool] | None:
+        for it in self.items(pos):
+            if isinstance(it, BlockItem):
+                hit = it.port_at(it.mapFromScene(pos))
+                if hit is not None:
+                    return it, hit[0], hit[1]
+        return None
+
+    def selected_block_ids(self) -> list[str]:
+        ids = {it.block_id for it in self.selectedItems() if isinstance(it, BlockItem)}
+        return [b.id for b in self.page if b.id in ids]
+
+    def selected_links(self) -> list[Link]:
+        return [it.link for it in self.selectedItems() if isinstance(it, WireItem)]
+
+    def select_blocks(self, ids: list[str]) -> None:
+        self.clearSelection()
+        for bid in ids:
+            if bid in self.blocks:
+                self.blocks[bid].setSelected(True)
+
+    # -- gestures -----------------------------------------------------------------------------------
+    def start_wire(self, item: BlockItem, port: str, is_output: bool) -> None:
+        self._drag = _WireDrag(self, item, port, is_output)
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            hit = self.port_at(event.scenePos())
+            if hit is not None:
+                self.start_wire(*hit)
+                self._drag.move(event.scenePos())
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_pos = {bid: (it.pos().x(), it.pos().y()) for bid, it in self.blocks.items()
+                               if it.isSelected()}
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._drag is not None:
+            self._drag.move(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._drag is not None:
+            self.finish_wire()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self.finish_move()
+
+    def finish_wire(self) -> None:
+        drag, self._drag = self._drag, None
+        if drag is None:
+            return
+        check = drag.finish()
+        if check is None:
+            return
+        if check.ok and check.link is not None:
+            self.link_requested.emit(check.link)
+        else:
+            self.link_refused.emit(check.reason)
+
+    def finish_move(self) -> None:
+        old, new = {}, {}
+        for bid, pos in self._press_pos.items():
+            it = self.blocks.get(bid)
+            if it is None:
+                continue
+            now = (it.pos().x(), it.pos().y())
+            if now != pos:
+                old[bid], new[bid] = pos, now
+        self._press_pos = {}
+        if new:
+            self.blocks_moved.emit(old, new)

@@ -1,0 +1,160 @@
+"""Undo commands: every edit a person makes, as a QUndoCommand that changes only the ``Page``.
+
+Each command calls ``app.page.Page`` methods and nothing else; the canvas follows the page's events,
+so undo and redo can never leave the drawing out of step with the model. Compound edits (delete
+blocks with their links, paste) are one command holding the steps to replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from app.page import BlockInstance, Link, Page
+
+MOVE_ID = 1001
+PIN_ID = 1002
+
+
+class AddBlocksCommand(QUndoCommand):
+    """Add blocks (and links between them, e.g. a paste); undo removes them."""
+
+    def __init__(self, page: Page, blocks: list[BlockInstance], links: list[Link] | None = None,
+                 text: str = "Add block") -> None:
+        super().__init__(text)
+        self.page = page
+        self.blocks = [b.copy() for b in blocks]
+        self.links = list(links or [])
+
+    def redo(self) -> None:
+        for b in self.blocks:
+            self.page.add_block(b.copy())
+        for ln in self.links:
+            self.page.add_link(ln)
+
+    def undo(self) -> None:
+        for ln in reversed(self.links):
+            if ln in self.page.links:
+                self.page.remove_link(ln)
+        for b in reversed(self.blocks):
+            self.page.remove_block(b.id)
+
+
+class RemoveCommand(QUndoCommand):
+    """Remove blocks (with every link touching them) and loose links; undo puts all back in place."""
+
+    def __init__(self, page: Page, block_ids: list[str], links: list[Link] | None = None,
+                 text: str = "Delete") -> None:
+        super().__init__(text)
+        self.page = page
+        self.block_ids = [b for b in block_ids if b in page]
+        self.loose = [ln for ln in (links or []) if ln.src not in self.block_ids and ln.dst not in self.block_ids]
+        self._saved_blocks: list[tuple[int, BlockInstance]] = []
+        self._saved_links: list[tuple[int, Link, dict[str, Any] | None]] = []
+
+    def redo(self) -> None:
+        page = self.page
+        ids = set(self.block_ids)
+        all_links = page.links
+        self._saved_links = [(i, ln, page.link_extra.get(ln)) for i, ln in enumerate(all_links)
+                             if ln.src in ids or ln.dst in ids or ln in self.loose]
+        for _, ln, _ in reversed(self._saved_links):
+            page.remove_link(ln)
+        order = [b.id for b in page]
+        self._saved_blocks = sorted(((order.index(b), page.block(b).copy()) for b in self.block_ids),
+                                    key=lambda t: t[0])
+        for _, b in reversed(self._saved_blocks):
+            page.remove_block(b.id)
+
+    def undo(self) -> None:
+        for index, b in self._saved_blocks:
+            self.page.add_block(b.copy(), index)
+        for index, ln, extra in self._saved_links:
+            self.page.add_link(ln, index)
+            if extra:
+                self.page.link_extra[ln] = dict(extra)
+
+
+class AddLinkCommand(QUndoCommand):
+    def __init__(self, page: Page, link: Link) -> None:
+        super().__init__(f"Link {link}")
+        self.page = page
+        self.link = link
+
+    def redo(self) -> None:
+        self.page.add_link(self.link)
+
+    def undo(self) -> None:
+        self.page.remove_link(self.link)
+
+
+class MoveCommand(QUndoCommand):
+    """Move blocks from ``old`` to ``new`` positions ({id: (x, y)})."""
+
+    def __init__(self, page: Page, old: dict[str, tuple[float, float]], new: dict[str, tuple[float, float]],
+                 text: str = "Move") -> None:
+        super().__init__(text)
+        self.page = page
+        self.old = dict(old)
+        self.new = dict(new)
+
+    def id(self) -> int:
+        return MOVE_ID
+
+    def redo(self) -> None:
+        for bid, pos in self.new.items():
+            if bid in self.page:
+                self.page.move_block(bid, pos)
+
+    def undo(self) -> None:
+        for bid, pos in self.old.items():
+            if bid in self.page:
+                self.page.move_block(bid, pos)
+
+
+class SetPinCommand(QUndoCommand):
+    """Set one pin of one block (``None`` clears it, so the default applies)."""
+
+    def __init__(self, page: Page, block_id: str, pin: str, value: Any) -> None:
+        super().__init__(f"Set {block_id}.{pin}")
+        self.page = page
+        self.block_id = block_id
+        self.pin = pin
+        self.value = value
+        self.old = page.block(block_id).pins.get(pin)
+
+    def id(self) -> int:
+        return PIN_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        # typing into one field gives one undo step per field, not per keystroke
+        if isinstance(other, SetPinCommand) and (other.block_id, other.pin) == (self.block_id, self.pin) \
+                and getattr(other, "merge", False):
+            self.value = other.value
+            return True
+        return False
+
+    def redo(self) -> None:
+        self.page.set_pin(self.block_id, self.pin, self.value)
+
+    def undo(self) -> None:
+        self.page.set_pin(self.block_id, self.pin, self.old)
+
+
+class SetFieldCommand(QUndoCommand):
+    """Set a block's label, collapsed flag or device."""
+
+    def __init__(self, page: Page, block_id: str, name: str, value: Any) -> None:
+        super().__init__(f"Set {block_id} {name}")
+        self.page = page
+        self.block_id = block_id
+        self.name = name
+        self.value = value
+        self.old = getattr(page.block(block_id), name)
+
+    def redo(self) -> None:
+        self.page.set_block_field(self.block_id, self.name, self.value)
+
+    def undo(self) -> None:
+        self.page.set_block_field(self.block_id, self.name, self.old)

@@ -1,0 +1,132 @@
+"""Page edits computed without Qt: copying blocks with their internal links, pasting them under new
+ids, and the left-to-right auto-layout by dependency (networkx topological generations).
+
+These functions only read the page and return what an undo command should apply.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import networkx as nx
+
+from app.page import BlockInstance, Link, Page
+
+CLIP_FORMAT = "enuflow.clip"
+MIME_CLIP = "application/x-enuflow-blocks"
+COLUMN = 250.0
+GAP = 30.0
+
+
+def copy_blocks(page: Page, ids: list[str]) -> dict[str, Any]:
+    """A clip of blocks and the links between them (links leaving the selection are not copied)."""
+    chosen = set(ids)
+    blocks = []
+    for b in page:
+        if b.id in chosen:
+            d: dict[str, Any] = {"id": b.id, "type": b.type, "pos": list(b.pos), "pins": copy.deepcopy(b.pins)}
+            if b.label is not None:
+                d["label"] = b.label
+            if b.collapsed is not None:
+                d["collapsed"] = b.collapsed
+            if b.device is not None:
+                d["device"] = b.device
+            if b.extra:
+                d["extra"] = copy.deepcopy(b.extra)
+            blocks.append(d)
+    links = [[ln.src, ln.src_port, ln.dst, ln.dst_port] for ln in page.links
+             if ln.src in chosen and ln.dst in chosen]
+    return {"format": CLIP_FORMAT, "blocks": blocks, "links": links}
+
+
+def clip_text(clip: dict[str, Any]) -> str:
+    return json.dumps(clip)
+
+
+def parse_clip(text: str) -> dict[str, Any] | None:
+    """A clip from the clipboard's text, or None if it is not one (never evaluates anything)."""
+    try:
+        clip = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT:
+        return None
+    if not isinstance(clip.get("blocks"), list) or not isinstance(clip.get("links"), list):
+        return None
+    return clip
+
+
+def paste_blocks(page: Page, clip: dict[str, Any], offset: tuple[float, float] = (30.0, 30.0),
+                 at: tuple[float, float] | None = None) -> tuple[list[BlockInstance], list[Link]]:
+    """New blocks (fresh ids) and links for a clip; ``at`` puts the clip's top-left corner there."""
+    raw = [b for b in clip.get("blocks", []) if isinstance(b, dict) and isinstance(b.get("id"), str)
+           and isinstance(b.get("type"), str)]
+    if not raw:
+        return [], []
+    xs = [float(b.get("pos", [0, 0])[0]) for b in raw]
+    ys = [float(b.get("pos", [0, 0])[1]) for b in raw]
+    if at is not None:
+        dx, dy = at[0] - min(xs), at[1] - min(ys)
+    else:
+        dx, dy = offset
+    taken = {b.id for b in page}
+    mapping: dict[str, str] = {}
+    blocks = []
+    for b in raw:
+        new = _fresh_id(b["id"], taken)
+        taken.add(new)
+        mapping[b["id"]] = new
+        pos = b.get("pos", [0, 0])
+        blocks.append(BlockInstance(new, b["type"], (float(pos[0]) + dx, float(pos[1]) + dy),
+                                    copy.deepcopy(b.get("pins", {})), b.get("label"), b.get("collapsed"),
+                                    b.get("device"), copy.deepcopy(b.get("extra", {}))))
+    links = []
+    for ln in clip.get("links", []):
+        if isinstance(ln, list) and len(ln) == 4 and ln[0] in mapping and ln[2] in mapping:
+            links.append(Link(mapping[ln[0]], str(ln[1]), mapping[ln[2]], str(ln[3])))
+    return blocks, links
+
+
+def _fresh_id(base: str, taken: set[str]) -> str:
+    stem = base
+    # "Add_3" pasted becomes "Add_4", not "Add_3_2"
+    head, _, tail = base.rpartition("_")
+    if head and tail.isdigit():
+        stem = head
+    if stem not in taken:
+        return stem
+    i = 2
+    while f"{stem}_{i}" in taken:
+        i += 1
+    return f"{stem}_{i}"
+
+
+def auto_layout(page: Page, heights: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """New positions: one column per topological generation, left to right, blocks stacked in page order.
+
+    Blocks on a cycle (an invalid page) go into a last column.
+    """
+    heights = heights or {}
+    g = nx.DiGraph()
+    g.add_nodes_from(b.id for b in page)
+    g.add_edges_from((ln.src, ln.dst) for ln in page.links if ln.src in page and ln.dst in page)
+    order = {b.id: i for i, b in enumerate(page)}
+    cyclic: set[str] = set()
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) > 1:
+            cyclic |= comp
+    dag = g.subgraph(n for n in g if n not in cyclic)
+    columns = [sorted(gen, key=order.__getitem__) for gen in nx.topological_generations(dag)]
+    if cyclic:
+        columns.append(sorted(cyclic, key=order.__getitem__))
+    x0 = min((b.pos[0] for b in page), default=0.0)
+    y0 = min((b.pos[1] for b in page), default=0.0)
+    out: dict[str, tuple[float, float]] = {}
+    for c, col in enumerate(columns):
+        y = y0
+        for bid in col:
+            out[bid] = (x0 + c * COLUMN, y)
+            y += heights.get(bid, 80.0) + GAP
+    return out

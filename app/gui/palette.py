@@ -1,0 +1,248 @@
+"""The block palette (blocks grouped by category, a search box, each block's doc) and the quick
+search popup that places a block at the cursor.
+
+The palette lists the hand-declared blocks at once and the whole catalogue once the worker says it is
+ready (``app.catalogue_index``); it never loads TensorFlow. Dragging an entry starts a real ``QDrag``
+carrying the block type under ``MIME_BLOCK``, which the canvas accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, Signal
+from PySide6.QtGui import QBrush, QDrag, QKeyEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui import blocktypes
+from app.gui.canvas.view import MIME_BLOCK
+from app.gui.style import category_colour
+
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass
+class Entry:
+    name: str
+    category: str
+    summary: str
+    doc: str
+
+    def matches(self, words: list[str]) -> bool:
+        hay = f"{self.name} {self.doc}".lower()
+        return all(w in hay for w in words)
+
+
+def _entry(e: Any) -> Entry | None:
+    get = e.get if isinstance(e, dict) else (lambda k, d=None: getattr(e, k, d))
+    name = get("name")
+    if not name:
+        return None
+    doc = get("doc") or ""
+    summary = get("summary") or (doc.strip().splitlines()[0] if doc.strip() else "")
+    return Entry(str(name), str(get("category") or "other"), str(summary), str(doc or summary))
+
+
+def known_entries(full: bool) -> list[Entry]:
+    """Hand-declared blocks; with ``full``, also every catalogue entry (from its TF-free index)."""
+    out: dict[str, Entry] = {}
+    if full:
+        try:
+            from app import catalogue_index
+
+            entries = getattr(catalogue_index, "entries", None)
+            if callable(entries):
+                for e in entries():
+                    en = _entry(e)
+                    if en is not None:
+                        out[en.name] = en
+        except Exception:  # noqa: BLE001, S110 - a broken cache leaves the hand-declared blocks
+            pass
+    for b in blocktypes.registry().hand.values():
+        out[b.name] = Entry(b.name, b.category, b.summary, b.doc or b.summary)
+    return sorted(out.values(), key=lambda e: (e.category, e.name.lower()))
+
+
+class _Tree(QTreeWidget):
+    def mimeData(self, items: Iterable[QTreeWidgetItem]) -> QMimeData:
+        md = QMimeData()
+        for it in items:
+            name = it.data(0, NAME_ROLE)
+            if name:
+                md.setData(MIME_BLOCK, name.encode("utf-8"))
+                md.setText(name)
+                break
+        return md
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_BLOCK]
+
+    def startDrag(self, actions: Qt.DropAction) -> None:
+        it = self.currentItem()
+        if it is None or not it.data(0, NAME_ROLE):
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.mimeData([it]))
+        drag.exec(Qt.DropAction.CopyAction)
+
+
+class Palette(QWidget):
+    """Categories of blocks with a search box and a help panel."""
+
+    block_activated = Signal(str)   # double-click or Enter: place this block in the middle of the view
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search blocks (name or doc words)")
+        self.search.setClearButtonEnabled(True)
+        self.tree = _Tree()
+        self.tree.setHeaderHidden(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QTreeWidget.DragDropMode.DragOnly)
+        self.help = QTextBrowser()
+        self.help.setOpenExternalLinks(False)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tree)
+        split.addWidget(self.help)
+        split.setSizes([500, 160])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.search)
+        lay.addWidget(split)
+        self.entries: list[Entry] = []
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.search.textChanged.connect(self.apply_filter)
+        self.tree.currentItemChanged.connect(self._show_help)
+        self.tree.itemActivated.connect(self._activated)
+        self.fill(full=False)
+
+    def fill(self, full: bool) -> None:
+        """(Re)list the blocks; ``full`` once the catalogue is ready."""
+        self.entries = known_entries(full)
+        self.tree.clear()
+        self.items.clear()
+        groups: dict[str, QTreeWidgetItem] = {}
+        for e in self.entries:
+            g = groups.get(e.category)
+            if g is None:
+                g = QTreeWidgetItem([e.category])
+                g.setForeground(0, QBrush(category_colour(e.category)))
+                g.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                groups[e.category] = g
+            it = QTreeWidgetItem(g, [e.name])
+            it.setData(0, NAME_ROLE, e.name)
+            it.setToolTip(0, f"<b>{e.name}</b> [{e.category}]<br>{_html(e.doc[:900])}")
+            it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            self.items[e.name] = it
+        self.tree.addTopLevelItems([groups[k] for k in sorted(groups)])
+        self.apply_filter(self.search.text())
+
+    def apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        for i in range(self.tree.topLevelItemCount()):
+            g = self.tree.topLevelItem(i)
+            shown = 0
+            for j in range(g.childCount()):
+                it = g.child(j)
+                e = self._entry(it.data(0, NAME_ROLE))
+                ok = e is not None and (not words or e.matches(words))
+                it.setHidden(not ok)
+                shown += ok
+            g.setHidden(shown == 0)
+            g.setExpanded(bool(words) or g.text(0) in ("core", "sparse_ops"))
+
+    def _entry(self, name: str) -> Entry | None:
+        if not hasattr(self, "_by_name") or self._by_name_len != len(self.entries):
+            self._by_name = {e.name: e for e in self.entries}
+            self._by_name_len = len(self.entries)
+        return self._by_name.get(name)
+
+    def visible_names(self) -> list[str]:
+        return [n for n, it in self.items.items() if not it.isHidden() and not it.parent().isHidden()]
+
+    def _show_help(self, cur: QTreeWidgetItem | None, _prev: Any = None) -> None:
+        name = cur.data(0, NAME_ROLE) if cur is not None else None
+        e = self._entry(name) if name else None
+        self.help.setHtml(f"<b>{e.name}</b> <i>[{e.category}]</i><p>{_html(e.doc)}</p>" if e else "")
+
+    def _activated(self, it: QTreeWidgetItem, _col: int) -> None:
+        name = it.data(0, NAME_ROLE)
+        if name:
+            self.block_activated.emit(name)
+
+
+def _html(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n\n", "<p>").replace("\n", " "))
+
+
+class QuickSearch(QDialog):
+    """A small popup: type to filter, Enter places the chosen block at ``pos``."""
+
+    chosen = Signal(str, QPointF)
+
+    def __init__(self, entries: list[Entry], pos: QPointF, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.pos_scene = pos
+        self.entries = entries
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("Block name or doc words")
+        self.list = QListWidget()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.edit)
+        lay.addWidget(self.list)
+        self.resize(320, 300)
+        self.edit.textChanged.connect(self.refilter)
+        self.list.itemActivated.connect(lambda it: self.choose(it.text()))
+        self.edit.installEventFilter(self)
+        self.refilter("")
+
+    def refilter(self, text: str) -> None:
+        words = text.lower().split()
+        self.list.clear()
+        names = [e for e in self.entries if not words or e.matches(words)]
+        # names that start with the text first
+        names.sort(key=lambda e: (not e.name.lower().startswith(text.lower()), e.name.lower()))
+        for e in names[:200]:
+            it = QListWidgetItem(e.name)
+            it.setToolTip(e.summary)
+            self.list.addItem(it)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            it = self.list.currentItem()
+            if it is not None:
+                self.choose(it.text())
+            return
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+            self.list.keyPressEvent(event)
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if obj is self.edit and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Down, Qt.Key.Key_Up):
+            self.keyPressEvent(event)
+            return True
+        return super().eventFilter(obj, event)
+
+    def choose(self, name: str) -> None:
+        self.chosen.emit(name, self.pos_scene)
+        self.accept()

@@ -1,0 +1,267 @@
+"""The results dock: the selected block's result pins as a table, a heat map and a trend plot.
+
+The table is a ``QAbstractTableModel`` that reads the numpy array cell by cell as the view scrolls,
+so a tensor of millions of elements is never copied into widgets. The heat map samples at most
+512x512 cells of a 2-D result with a strided view. The trend plot draws a scalar's value per step
+(looped runs, and ``page.extra["trends"]`` when a page carries stored trends).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    if isinstance(v, (complex, np.complexfloating)):
+        return f"{complex(v):.4g}"
+    return str(v)
+
+
+class ArrayTableModel(QAbstractTableModel):
+    """A numpy array as rows and columns (0-D: one cell; 1-D: one column; N-D: last axis as columns)."""
+
+    def __init__(self, arr: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.set_array(arr)
+
+    def set_array(self, arr: np.ndarray | None) -> None:
+        self.beginResetModel()
+        if arr is None:
+            self.arr = np.zeros((0, 0))
+        else:
+            a = np.asarray(arr)
+            if a.ndim == 0:
+                a = a.reshape(1, 1)
+            elif a.ndim == 1:
+                a = a.reshape(-1, 1)
+            elif a.ndim > 2:
+                a = a.reshape(-1, a.shape[-1])  # a view for contiguous arrays, never a per-cell copy
+            self.arr = a
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else int(self.arr.shape[0])
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else int(self.arr.shape[1]) if self.arr.ndim == 2 else 0
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
+            return _cell(self.arr[index.row(), index.column()])
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return str(section)
+        return None
+
+
+def heat_image(arr: np.ndarray, limit: int = 512) -> QImage | None:
+    """A blue-to-red image of a 2-D numeric array (sampled to at most ``limit`` cells a side)."""
+    a = np.asarray(arr)
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+    if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "biuf":
+        return None
+    sr = max(1, -(-a.shape[0] // limit))
+    sc = max(1, -(-a.shape[1] // limit))
+    s = np.asarray(a[::sr, ::sc], dtype=np.float64)
+    finite = np.isfinite(s)
+    if not finite.any():
+        return None
+    lo, hi = float(s[finite].min()), float(s[finite].max())
+    t = np.zeros_like(s) if hi == lo else (np.where(finite, s, lo) - lo) / (hi - lo)
+    rgb = np.empty(s.shape + (4,), dtype=np.uint8)
+    rgb[..., 0] = (255 * t).astype(np.uint8)           # B
+    rgb[..., 1] = (80 * (1 - np.abs(2 * t - 1))).astype(np.uint8)
+    rgb[..., 2] = (255 * (1 - t)).astype(np.uint8)     # R
+    rgb[..., 3] = 255
+    rgb = rgb[..., [2, 1, 0, 3]]  # Format_RGB32 is BGRA in memory on little-endian machines
+    h, w = s.shape
+    img = QImage(rgb.tobytes(), w, h, 4 * w, QImage.Format.Format_RGB32)
+    return img.copy()
+
+
+class TrendPlot(QWidget):
+    """A line of values over steps, painted directly."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.values: list[float] = []
+        self.title = ""
+        self.setMinimumHeight(120)
+
+    def set_values(self, title: str, values: list[float]) -> None:
+        self.title = title
+        self.values = [float(v) for v in values]
+        self.update()
+
+    def paintEvent(self, _event: Any) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        p.setPen(QColor("#444444"))
+        p.drawText(6, 14, self.title if self.values else "No trend: run a looped page, or pick a scalar")
+        vals = [v for v in self.values if np.isfinite(v)]
+        if len(vals) < 1:
+            return
+        area = QRectF(40, 22, self.width() - 50, self.height() - 40)
+        lo, hi = min(vals), max(vals)
+        if hi == lo:
+            lo, hi = lo - 1, hi + 1
+        p.setPen(QPen(QColor("#bbbbbb"), 1))
+        p.drawRect(area)
+        p.drawText(2, int(area.top()) + 8, f"{hi:.4g}")
+        p.drawText(2, int(area.bottom()), f"{lo:.4g}")
+        p.drawText(int(area.right()) - 40, int(area.bottom()) + 14, f"step {len(self.values)}")
+        n = max(len(self.values) - 1, 1)
+        path = QPainterPath()
+        for i, v in enumerate(self.values):
+            if not np.isfinite(v):
+                continue
+            pt = QPointF(area.left() + area.width() * i / n, area.bottom() - area.height() * (v - lo) / (hi - lo))
+            if path.elementCount() == 0:
+                path.moveTo(pt)
+            else:
+                path.lineTo(pt)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(QPen(QColor("#1565c0"), 2))
+        p.drawPath(path)
+        p.end()
+
+
+class ResultsDock(QWidget):
+    """The selected block's results: a pin chooser, then table / heat map / trend tabs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.values: dict[tuple[str, str], Any] = {}
+        self.history: dict[tuple[str, str], list[float]] = {}
+        self.page_trends: dict[str, list[float]] = {}
+        self.block_id: str | None = None
+        self.pin = QComboBox()
+        self.info = QLabel()
+        self.table_model = ArrayTableModel()
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.verticalHeader().setDefaultSectionSize(18)
+        self.heat = QLabel()
+        self.heat.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heat.setMinimumSize(120, 120)
+        self.trend = TrendPlot()
+        self.trend_choice = QComboBox()
+        trend_host = QWidget()
+        tl = QVBoxLayout(trend_host)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.trend_choice)
+        tl.addWidget(self.trend)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Table")
+        self.tabs.addTab(self.heat, "Heat map")
+        self.tabs.addTab(trend_host, "Trend")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Result"))
+        top.addWidget(self.pin, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(self.info)
+        lay.addWidget(self.tabs)
+        self.pin.currentTextChanged.connect(self._show_pin)
+        self.trend_choice.currentTextChanged.connect(self._show_trend)
+
+    def set_results(self, values: dict[tuple[str, str], Any], history: dict[tuple[str, str], list[float]]) -> None:
+        self.values = values
+        self.history = history
+        self.show_block(self.block_id)
+
+    def set_page_trends(self, trends: Any) -> None:
+        """Trends stored with a page: {name: [numbers]} or [{"name", "values"}]."""
+        out: dict[str, list[float]] = {}
+        if isinstance(trends, dict):
+            items = trends.items()
+        elif isinstance(trends, list):
+            items = [(t.get("name", f"trend {i}"), t.get("values", [])) for i, t in enumerate(trends)
+                     if isinstance(t, dict)]
+        else:
+            items = []
+        for k, v in items:
+            if isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                out[str(k)] = [float(x) for x in v]
+        self.page_trends = out
+        self._fill_trends()
+
+    def show_block(self, block_id: str | None) -> None:
+        self.block_id = block_id
+        ports = [p for (b, p) in self.values if b == block_id]
+        cur = self.pin.currentText()
+        self.pin.blockSignals(True)
+        self.pin.clear()
+        self.pin.addItems(ports)
+        if cur in ports:
+            self.pin.setCurrentText(cur)
+        self.pin.blockSignals(False)
+        self._show_pin(self.pin.currentText())
+        self._fill_trends()
+
+    def current_array(self) -> np.ndarray | None:
+        key = (self.block_id, self.pin.currentText())
+        return self.values.get(key) if self.block_id else None
+
+    def _show_pin(self, port: str) -> None:
+        arr = self.values.get((self.block_id, port)) if self.block_id and port else None
+        self.table_model.set_array(arr)
+        if arr is None:
+            self.info.setText("No results for this block yet: press Run (F5)." if self.block_id else
+                              "Select a block to see its results.")
+            self.heat.clear()
+            return
+        a = np.asarray(arr)
+        dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
+        self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}")
+        img = heat_image(a)
+        if img is None:
+            self.heat.setText("(heat map: 1-D or 2-D numbers only)")
+        else:
+            self.heat.setPixmap(QPixmap.fromImage(img).scaled(
+                max(self.heat.width(), 160), max(self.heat.height(), 160), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation))
+
+    def _fill_trends(self) -> None:
+        names = [f"{b}.{p}" for (b, p), h in self.history.items() if (b == self.block_id or not self.block_id) and h]
+        names += list(self.page_trends)
+        cur = self.trend_choice.currentText()
+        self.trend_choice.blockSignals(True)
+        self.trend_choice.clear()
+        self.trend_choice.addItems(names)
+        if cur in names:
+            self.trend_choice.setCurrentText(cur)
+        self.trend_choice.blockSignals(False)
+        self._show_trend(self.trend_choice.currentText())
+
+    def _show_trend(self, name: str) -> None:
+        if name in self.page_trends:
+            self.trend.set_values(name, self.page_trends[name])
+            return
+        b, _, p = name.partition(".")
+        self.trend.set_values(name, self.history.get((b, p), []))
+
+    def add_step(self, scalars: dict[tuple[str, str], float]) -> None:
+        """A step of a running loop: extend the live trend."""
+        for k, v in scalars.items():
+            self.history.setdefault(k, []).append(float(v))
+        name = self.trend_choice.currentText()
+        if not name:
+            self._fill_trends()
+        else:
+            self._show_trend(name)

@@ -1,0 +1,39 @@
+"""Colours and fonts of the editor: category colours come from ``assets/categories.json``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QFont
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+@lru_cache(maxsize=1)
+def _category_table() -> dict[str, str]:
+    try:
+        data = json.loads((ASSETS / "categories.json").read_text(encoding="utf-8"))
+        return {k: v for k, v in data.items() if not k.startswith("_") and isinstance(v, str)}
+    except (OSError, ValueError):
+        return {}
+
+
+@lru_cache(maxsize=256)
+def category_colour(category: str) -> QColor:
+    """The header colour of a category (a stable colour derived from the name when unlisted)."""
+    hexcode = _category_table().get(category)
+    if hexcode:
+        return QColor(hexcode)
+    h = int(hashlib.md5(category.encode()).hexdigest()[:4], 16) % 360
+    return QColor.fromHsv(h, 140, 150)
+
+
+@lru_cache(maxsize=8)
+def font(size: int = 8, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSize(size)
+    f.setBold(bold)
+    return f
