@@ -41,9 +41,11 @@ class Entry:
     summary: str
     doc: str
 
+    def __post_init__(self) -> None:
+        self.hay = f"{self.name} {self.doc}".lower()
+
     def matches(self, words: list[str]) -> bool:
-        hay = f"{self.name} {self.doc}".lower()
-        return all(w in hay for w in words)
+        return all(w in self.hay for w in words)
 
 
 def _entry(e: Any) -> Entry | None:
@@ -216,8 +218,10 @@ class QuickSearch(QDialog):
         words = text.lower().split()
         self.list.clear()
         names = [e for e in self.entries if not words or e.matches(words)]
-        # names that start with the text first
-        names.sort(key=lambda e: (not e.name.lower().startswith(text.lower()), e.name.lower()))
+        # names that start with the text first, then names containing it, then doc matches
+        t = text.lower().strip()
+        names.sort(key=lambda e: (not e.name.lower().startswith(t), t not in e.name.lower(), len(e.name),
+                                  e.name.lower()))
         for e in names[:200]:
             it = QListWidgetItem(e.name)
             it.setToolTip(e.summary)
