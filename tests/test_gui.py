@@ -14,13 +14,13 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.formats import load  # noqa: E402
-from app.formats.native import page_to_doc  # noqa: E402
-from app.gui.window import MainWindow  # noqa: E402
+from app.formats import load
+from app.formats.native import page_to_doc
+from app.gui.window import MainWindow
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
@@ -320,7 +320,7 @@ def test_export_picture_png_and_svg(tmp_path):
     for fmt in ("png", "svg"):
         out = tmp_path / f"page.{fmt}"
         r = subprocess.run([sys.executable, "-m", "app.cli", "export", str(DEFAULT), f"--{fmt}", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
         assert r.returncode == 0, r.stderr
         assert out.stat().st_size > 1000
@@ -333,6 +333,6 @@ def test_editor_process_never_imports_tensorflow():
             f"w = make_window({str(DEFAULT)!r}, start_worker=False, offer_restore=False);"
             "w.revalidate(); w.palette.fill(full=True); w.scene.refresh_types();"
             "print('TF' if 'tensorflow' in sys.modules else 'noTF', len(w.scene.blocks))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert r.stdout.split()[-2:] == ["noTF", "4"], r.stdout + r.stderr
