@@ -151,17 +151,15 @@ def write_results(values: dict[tuple[str, str], np.ndarray], name: str,
     if created is not None:
         created.append(path)
     try:
-        mm = mmap.mmap(fd, size)
-    finally:
-        os.close(fd)
-    try:
+        # pwrite copies straight into the segment's pages: no page faults on a fresh mapping
         for arr, offset in packed:
             if arr.nbytes:
-                dst = np.ndarray(arr.shape, dtype=arr.dtype, buffer=mm, offset=offset)
-                dst[...] = arr
-                del dst
+                raw = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+                done = 0
+                while done < len(raw):
+                    done += os.pwrite(fd, raw[done:], offset + done)
     finally:
-        mm.close()
+        os.close(fd)
     desc["path"] = str(path)
     desc["size"] = size
     return desc
@@ -234,7 +232,8 @@ def _unlink(path: Path) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -265,6 +264,6 @@ def sweep(pid: int | None = None, dead_owners: bool = False, token: str | None =
             if not owner.isdigit():
                 continue
             mine = pid is not None and int(owner) == pid and (token is None or rest.startswith(token + "-"))
-            if mine or (dead_owners and not _alive(int(owner))):
+            if mine or (dead_owners and not alive(int(owner))):
                 removed += _unlink(folder / n)
     return removed

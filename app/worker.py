@@ -35,12 +35,21 @@ import numpy as np
 
 from app import shm
 
-#: block types that crash or hang the process they run in, even where the catalogue does not say so
-KNOWN_DANGEROUS = frozenset({
-    "Abort", "ParseExample", "ParseExampleV2", "ParseSingleExample", "Unbatch", "UnbatchGrad",
-    "StagePeek", "MapPeek", "OrderedMapPeek", "Unstage", "MapUnstage", "MapUnstageNoKey",
-    "OrderedMapUnstage", "OrderedMapUnstageNoKey",
-})
+
+def _known_dangerous() -> frozenset[str]:
+    try:
+        from blocks.catalogue import DANGEROUS_OPS  # a TensorFlow-free list kept by the catalogue
+    except ImportError:
+        DANGEROUS_OPS = frozenset()
+    return frozenset(DANGEROUS_OPS) | {
+        "Abort", "ParseExample", "ParseExampleV2", "ParseSingleExample", "Unbatch", "UnbatchGrad",
+        "StagePeek", "MapPeek", "OrderedMapPeek", "Unstage", "MapUnstage", "MapUnstageNoKey",
+        "OrderedMapUnstage", "OrderedMapUnstageNoKey",
+    }
+
+
+#: block types that crash or hang the process they run in, even where a declaration does not say so
+KNOWN_DANGEROUS = _known_dangerous()
 #: largest message accepted from the child (a longer length prefix means the stream is corrupt)
 MAX_MESSAGE = 1 << 30
 #: lines of the child's log put into a "crashed" message
@@ -237,6 +246,7 @@ class WorkerClient:
         self._token = f"{id(self):x}"
         self._log_path = cache_dir() / f"worker-{os.getpid()}-{self._token}.log"
         shm.sweep(dead_owners=True)   # segments left by editors that died with their worker
+        _prune_logs(self._log_path.parent)
         _clients.add(self)
 
     # -- state ---------------------------------------------------------------------------------
@@ -511,6 +521,23 @@ class WorkerClient:
 
     def _sweep_own(self) -> None:
         shm.sweep(os.getpid(), token=self._token)
+
+
+def _prune_logs(folder: Path, keep: int = 5) -> None:
+    """Remove the logs of earlier editors' workers (kept after a crash), all but the newest ``keep``."""
+    old = []
+    for p in folder.glob("worker-*-*.log"):
+        owner = p.name.split("-")[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not shm.alive(int(owner)):
+            try:
+                old.append((p.stat().st_mtime, p))
+            except OSError:
+                pass
+    for _, p in sorted(old, reverse=True)[keep:]:
+        try:
+            p.unlink()
+        except OSError:
+            pass
 
 
 @atexit.register
