@@ -115,16 +115,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
 
         self._actions()
-        self.scene.link_requested.connect(lambda ln: self.undo.push(AddLinkCommand(self.page, ln)))
-        self.scene.link_refused.connect(lambda why: self.status_label.setText(f"Link refused: {why}"))
-        self.scene.blocks_moved.connect(lambda old, new: self.undo.push(MoveCommand(self.page, old, new)))
+        self.scene.link_requested.connect(self._link_requested)
+        self.scene.link_refused.connect(self._link_refused)
+        self.scene.blocks_moved.connect(self._blocks_moved)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.block_requested.connect(self.add_block_at)
         self.view.quick_search_requested.connect(self.quick_search)
-        self.palette.block_activated.connect(
-            lambda name: self.add_block_at(name, self.view.mapToScene(self.view.viewport().rect().center())))
+        self.palette.block_activated.connect(self._palette_activated)
         self.problems.itemClicked.connect(self._problem_clicked)
-        self.undo.cleanChanged.connect(lambda _clean: self._update_title())
+        self.undo.cleanChanged.connect(self._clean_changed)
 
         self._analysis_timer = QTimer(self)
         self._analysis_timer.setSingleShot(True)
@@ -295,6 +294,21 @@ class MainWindow(QMainWindow):
             self.results.show_block(bid)
 
     # -- edits ------------------------------------------------------------------------------------------
+    def _link_requested(self, link: Link) -> None:
+        self.undo.push(AddLinkCommand(self.page, link))
+
+    def _link_refused(self, why: str) -> None:
+        self.status_label.setText(f"Link refused: {why}")
+
+    def _blocks_moved(self, old: dict, new: dict) -> None:
+        self.undo.push(MoveCommand(self.page, old, new))
+
+    def _palette_activated(self, name: str) -> None:
+        self.add_block_at(name, self.view.mapToScene(self.view.viewport().rect().center()))
+
+    def _clean_changed(self, _clean: bool) -> None:
+        self._update_title()
+
     def add_block_at(self, type_name: str, pos: QPointF) -> str | None:
         """Place a new block of ``type_name`` with its top-left corner near ``pos``; returns its id."""
         decl = blocktypes.lookup(type_name)

@@ -1,0 +1,250 @@
+"""The editor running pages through its warm worker process: results in the results dock and on the
+blocks, a failing block's badge while the others keep their results, Stop and Kill of a looped run,
+an Abort page that kills the worker but not the editor, and unsaved work restored after the editor
+itself is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QMessageBox
+
+from app.formats import load
+from app.formats.native import page_to_doc
+from app.gui.main import make_window
+from app.gui.window import MainWindow
+from tests.test_gui import build_grad_page
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path
+
+
+@pytest.fixture
+def window(qtbot, env):
+    w = MainWindow(start_worker=True)
+    qtbot.addWidget(w)
+    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
+    w.warn = lambda title, text: None
+    w.show()
+    yield w
+    if w.worker is not None:
+        w.worker.close()
+        w.worker = None
+
+
+def run_and_wait(qtbot, w: MainWindow, kinds=("done", "crashed")) -> object:
+    rid = w.run_page()
+    assert rid is not None
+    qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind in kinds
+                    and w.last_event.run_id in (rid, 0) and not w.worker.busy, timeout=RUN_TIMEOUT_MS)
+    return w.last_event
+
+
+def results_dock_values(w: MainWindow, block: str) -> dict[str, list]:
+    """What the results dock shows for ``block``: every result pin's table, read cell by cell."""
+    w.scene.select_blocks([block])
+    out = {}
+    for i in range(w.results.pin.count()):
+        w.results.pin.setCurrentIndex(i)
+        m = w.results.table_model
+        cells = [float(m.data(m.index(r, c))) for r in range(m.rowCount()) for c in range(m.columnCount())]
+        out[w.results.pin.currentText()] = cells
+    return out
+
+
+def page_file(tmp: Path, name: str, blocks: list[dict], links: list[dict]) -> str:
+    p = tmp / f"{name}.json"
+    p.write_text(json.dumps({"format": "enuflow.page", "version": 1, "name": name, "blocks": blocks,
+                             "links": links}), encoding="utf-8")
+    return str(p)
+
+
+def test_draw_then_run_and_read_results_dock(qtbot, window):
+    w = window
+    build_grad_page(w)
+    ev = run_and_wait(qtbot, w)
+    assert ev.kind == "done" and not ev.errors, ev.errors
+    shown = results_dock_values(w, "SparseFillEmptyRowsGrad")
+    assert shown == {"d_values": [2.0, 1.0], "d_default_value": [3.0]}
+    # the block shows a compact preview of its results
+    assert w.block_item("SparseFillEmptyRowsGrad").previews["d_default_value"] == "3"
+    assert not w.block_item("SparseFillEmptyRowsGrad").errors
+    # a value edit and a second run on the warm worker: the graph is not rebuilt
+    w.scene.select_blocks(["Const_2"])
+    w.inspector.fields["val"].setText("10,1,2,3")
+    w.inspector.fields["val"].editingFinished.emit()
+    ev = run_and_wait(qtbot, w)
+    assert ev.kind == "done" and not ev.rebuilt
+    assert results_dock_values(w, "SparseFillEmptyRowsGrad") == {"d_values": [2.0, 1.0], "d_default_value": [13.0]}
+
+
+def test_failing_block_badge_while_others_keep_results(qtbot, window, env):
+    w = window
+    path = page_file(env, "bad", [
+        {"id": "rim", "type": "Const", "pos": [0, 0], "pins": {"val": [7, 1], "dtype": "int64"}},
+        {"id": "grad", "type": "Const", "pos": [0, 150], "pins": {"val": "0,1,2,3", "dtype": "float32"}},
+        {"id": "g", "type": "SparseFillEmptyRowsGrad", "pos": [250, 60], "pins": {}}],
+        [{"from": ["rim", "output"], "to": ["g", "reverse_index_map"]},
+         {"from": ["grad", "output"], "to": ["g", "grad_values"]}])
+    assert w.open_path(path, ask=False)
+    ev = run_and_wait(qtbot, w)
+    assert ev.kind == "done"
+    badge = w.block_item("g").errors
+    assert badge and "reverse index" in badge[0]
+    assert w.block_item("g").toolTip() == "\n".join(badge)
+    assert not w.block_item("rim").errors and not w.block_item("grad").errors
+    assert np.array_equal(w.values[("rim", "output")], [7, 1])
+    assert results_dock_values(w, "grad") == {"output": [0.0, 1.0, 2.0, 3.0]}
+    # the problems list names the block; clicking it selects the block
+    items = [w.problems.item(i) for i in range(w.problems.count())]
+    hit = [it for it in items if "reverse index" in it.text()]
+    assert hit
+    w.scene.clearSelection()
+    w._problem_clicked(hit[0])
+    assert w.scene.selected_block_ids() == ["g"]
+
+
+def test_abort_page_leaves_editor_alive_with_page_and_undo(qtbot, window, env):
+    w = window
+    path = page_file(env, "abort", [
+        {"id": "c", "type": "Const", "pos": [0, 0], "pins": {"val": 1}},
+        {"id": "abort", "type": "Abort", "pos": [250, 0], "pins": {"error_msg": "boom"}}], [])
+    assert w.open_path(path, ask=False)
+    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Yes  # allow the io block
+    w.add_block_at("Const", QPointF(0, 200))
+    before = page_to_doc(w.page)
+    undo_count = w.undo.count()
+    ev = run_and_wait(qtbot, w)
+    assert ev.kind == "crashed"
+    assert "abort" in ev.blocks
+    assert w.isVisible() and page_to_doc(w.page) == before and w.undo.count() == undo_count
+    assert any("crash" in m for m in w.block_item("abort").errors)
+    assert w.run_action.isEnabled()
+    # the next run starts a fresh worker (without the Abort block it completes)
+    w.undo.push(__import__("app.gui.commands", fromlist=["RemoveCommand"]).RemoveCommand(w.page, ["abort"]))
+    ev = run_and_wait(qtbot, w)
+    assert ev.kind == "done" and np.array_equal(w.values[("c", "output")], 1)
+    w.undo.undo()
+    assert "abort" in w.page
+
+
+def test_looped_run_progress_stop_and_kill(qtbot, window, env):
+    w = window
+    path = page_file(env, "loop", [
+        {"id": "x", "type": "Const", "pos": [0, 0], "pins": {"val": 2.0}},
+        {"id": "session", "type": "ClientSession", "pos": [250, 0], "pins": {"INFINITE_LOOP": True}}],
+        [{"from": ["x", "output"], "to": ["session", "fetch_outputs"]}])
+    assert w.open_path(path, ask=False)
+    rid = w.run_page()
+    qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind == "step" and w.last_event.step >= 3,
+                    timeout=RUN_TIMEOUT_MS)
+    assert w.progress.isVisible() and w.stop_action.isEnabled()
+    w.stop_run()
+    qtbot.waitUntil(lambda: w.last_event.kind == "done" and w.last_event.run_id == rid, timeout=RUN_TIMEOUT_MS)
+    assert w.last_event.stopped and w.last_event.steps_done >= 3
+    assert not w.progress.isVisible()
+    w.results.show_block("x")
+    assert len(w.results.history.get(("x", "output"), [])) >= 3
+    assert w.results.trend.values[:3] == [2.0, 2.0, 2.0]
+    # a run that will not stop by itself is killed; the editor stays, the next run restarts the worker
+    rid = w.run_page()
+    qtbot.waitUntil(lambda: w.last_event.kind == "step" and w.last_event.run_id == rid, timeout=RUN_TIMEOUT_MS)
+    w.kill_run()
+    qtbot.waitUntil(lambda: w.last_event.kind == "crashed", timeout=RUN_TIMEOUT_MS)
+    assert w.isVisible() and len(w.page) == 2
+
+
+RECOVERY_CHILD = r"""
+import os, sys, time
+from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF
+app = QApplication([])
+from app.gui.main import make_window
+w = make_window(sys.argv[1], start_worker=False, offer_restore=False)
+w.show()
+w.add_block_at("Const", QPointF(100, 400))
+w.undo.push(__import__("app.gui.commands", fromlist=["SetPinCommand"]).SetPinCommand(w.page, "Const", "val", [5, 6]))
+w.page.block("rim")  # still there
+w.add_link("Const", "output", "session", "fetch_outputs")
+deadline = time.time() + 20
+while time.time() < deadline and not w.recovery.path.exists():
+    app.processEvents(); time.sleep(0.02)
+w.recovery.flush()
+print("edited", flush=True)
+while True:
+    app.processEvents(); time.sleep(0.05)
+"""
+
+
+def test_sigkilled_editor_is_restored_on_next_start(qtbot, env, monkeypatch, tmp_path):
+    page = tmp_path / "work.json"
+    page.write_text(DEFAULT.read_text(encoding="utf-8"), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-c", RECOVERY_CHILD, str(page)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "edited"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    asked = []
+
+    def yes(parent, title, text, buttons):
+        asked.append(title)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", yes)
+    w = make_window(None, start_worker=False, offer_restore=True)
+    qtbot.addWidget(w)
+    assert asked == ["Restore unsaved work?"]
+    assert w.page.block("Const").pins == {"val": [5, 6]}
+    assert any(ln.src == "Const" and ln.dst == "session" for ln in w.page.links)
+    assert w.path == str(page) and w.dirty
+    assert load(page).get("Const") is None  # the file itself was never saved
+    w.prompt = lambda *a: QMessageBox.StandardButton.Discard
+    w.close()
+    # restored once: the next start does not ask again
+    asked.clear()
+    w2 = make_window(None, start_worker=False, offer_restore=True)
+    qtbot.addWidget(w2)
+    assert asked == []
+    w2.close()
+
+
+def test_recovery_written_after_each_edit(qtbot, env):
+    w = MainWindow(start_worker=False)
+    qtbot.addWidget(w)
+    w.add_block_at("Const", QPointF(0, 0))
+    qtbot.waitUntil(lambda: w.recovery.path.exists(), timeout=5000)
+    w.recovery.flush()
+    data = json.loads(w.recovery.path.read_text(encoding="utf-8"))
+    assert [b["id"] for b in data["page"]["blocks"]] == ["Const"]
+    w.add_block_at("Const", QPointF(0, 200))
+    w.recovery.flush()
+    qtbot.waitUntil(lambda: len(json.loads(w.recovery.path.read_text(encoding="utf-8"))["page"]["blocks"]) == 2,
+                    timeout=5000)
+    w.prompt = lambda *a: QMessageBox.StandardButton.Discard
+    w.close()
+    assert not w.recovery.path.exists()
+    time.sleep(0.01)
