@@ -76,6 +76,8 @@ class Analysis:
         return list(nx.topological_sort(g))
 
     cyclic: set[str] = field(default_factory=set)
+    #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
+    warnings: list[BuildError] = field(default_factory=list)
 
 
 def _port_map(ports: tuple[Port, ...]) -> dict[str, Port]:
@@ -98,6 +100,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             bad.add(block)
 
     sessions: list[str] = []
+    warnings: list[BuildError] = []
     for b in page:
         dag.add_node(b.id)
         decl = registry.get(b.type)
@@ -108,6 +111,9 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             continue
         decls[b.id] = decl
         inputs[b.id] = {}
+        if getattr(decl, "inert", False):
+            warnings.append(BuildError(b.id, None, f"'{b.label or b.id}' is kept as an inert block ({decl.name}): "
+                                                   "it builds nothing and the run skips it"))
         if decl.name == "ClientSession":
             sessions.append(b.id)
         if decl.unavailable:
@@ -124,6 +130,8 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             continue
         dag.add_edge(ln.src, ln.dst)
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
+        if getattr(sd, "inert", False) or getattr(dd, "inert", False):
+            continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
         if sd is not None:
             src_attrs = page.block(ln.src).pins
             if not sd.has_output(ln.src_port, _raw_list_counts(sd, src_attrs)):
@@ -170,7 +178,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     # pins
     for b in page:
         decl = decls.get(b.id)
-        if decl is None:
+        if decl is None or getattr(decl, "inert", False):
             continue
         battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err)
         attrs[b.id] = battrs
@@ -183,6 +191,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     plan = _session_plan(page, decls, attrs, inputs, sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
     an.cyclic = cyclic
+    an.warnings = warnings
     an.signature = signature(page, an)
     return an
 

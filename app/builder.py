@@ -199,7 +199,10 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                     if t is None:
                         missing = (pname, ln)
                         break
-                    ts.append(t)
+                    if isinstance(t, list):
+                        ts.extend(t)  # a list output (InputList) passes its tensors in order
+                    else:
+                        ts.append(t)
                 if missing:
                     break
                 wired[pname] = ts if port is not None and port.is_list else ts[0]

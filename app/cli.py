@@ -205,12 +205,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
                "errors": [e.to_json() for e in report.errors]}
         if report.stopped:
             doc["stopped"] = True
+        if report.warnings:
+            doc["warnings"] = [w.to_json() for w in report.warnings]
         doc["steps"] = report.steps_done
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
         print(format_results(page, report.results.values))
         if report.steps_done != 1:
             print(f"\n{report.steps_done} steps{' (stopped)' if report.stopped else ''}")
+        for w in report.warnings:
+            print(f"warning: {w}", file=sys.stderr)
         for e in report.errors:
             print(f"error: {e}", file=sys.stderr)
     return status

@@ -58,6 +58,8 @@ class RunReport:
     stopped: bool = False
     seconds: float = 0.0
     failed_blocks: set[str] = field(default_factory=set)
+    #: problems that did not stop the run (e.g. inert blocks skipped)
+    warnings: list[BuildError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +122,7 @@ class Runner:
         built = prepared.built
         results = ResultStore()
         report = RunReport(results, list(built.errors), rebuilt=rebuilt)
+        report.warnings = list(an.warnings)
         try:
             feeds = built.feed_values(an)
         except BuildFailure as e:
@@ -209,7 +212,8 @@ class Runner:
                 blocks.update(nx.ancestors(an.dag, b))
             blocks &= set(built.built)
             targets = [k for k in plan.targets + plan.fetches if k in built.operations]
-        keys = [k for k, t in built.tensors.items() if k[0] in blocks and t.dtype.base_dtype.name not in _UNFETCHABLE]
+        keys = [k for k, t in built.tensors.items() if k[0] in blocks and hasattr(t, "dtype")
+                and t.dtype.base_dtype.name not in _UNFETCHABLE]
         return keys, targets
 
     @staticmethod

@@ -292,7 +292,17 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
     ``dtype``: a dtype name (any form ``parse_dtype`` takes) or None to infer (ints -> int32,
     reals -> float32, as TensorFlow does). ``shape``: any form ``parse_shape`` takes, or None to take
     the value's own shape. A single value fills a given shape. Raises ValueParseError.
+    A typed value ``{"dtype": ..., "shape": ..., "value": ...}`` (the form ``enuflow run --json`` writes
+    results in) carries its own dtype and shape, which take precedence over the arguments.
     """
+    if isinstance(value, dict):
+        if "value" not in value:
+            raise ValueParseError("a typed value needs a 'value' entry")
+        dtype = value.get("dtype") or dtype
+        shape = value.get("shape", shape)
+        value = value["value"]
+        if isinstance(value, dict):
+            raise ValueParseError("a typed value cannot hold another typed value")
     dt = parse_dtype(dtype) if dtype not in (None, "") else None
     want = parse_shape(shape) if shape not in (None, "") else None
     if want is not None and any(d is None for d in want):

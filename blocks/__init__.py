@@ -1,6 +1,6 @@
 """The block library: hand-declared blocks, and the generated catalogue of every TensorFlow op."""
 
-from blocks import core, sparse_ops  # noqa: F401 - importing registers the hand-declared blocks
+from blocks import core, enuspace_blocks, sparse_ops  # noqa: F401 - importing registers the hand-declared blocks
 from blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
 
 
