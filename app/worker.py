@@ -133,6 +133,7 @@ class WorkerEvent:
     signal: str = ""                   # "crashed": the signal's name (SIGABRT, SIGSEGV, SIGKILL) or ""
     exit_code: int | None = None       # "crashed": the child's exit status (negative: killed by a signal)
     log_tail: str = ""                 # "crashed": the last lines of the child's log
+    warnings: list[dict] = field(default_factory=list)  # "done": problems that did not stop the run
 
 
 def cache_dir() -> Path:
@@ -465,6 +466,7 @@ class WorkerClient:
             ev = WorkerEvent("done", run_id=rid, results=results,
                              history={k: [float(x) for x in v] for k, v in keyed(msg.get("history", [])).items()},
                              errors=errors, steps_done=int(msg.get("steps_done", 0)),
+                             warnings=[w for w in msg.get("warnings", []) if isinstance(w, dict)],
                              stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
                              seconds=float(msg.get("seconds", 0.0)))
             self._emit(ev)
@@ -501,8 +503,11 @@ class WorkerClient:
         what += ". The next run starts a fresh worker."
         tail = child.log_tail()
         message = what + (f"\nLast lines of its log ({self._log_path}):\n{tail}" if tail else "")
-        errors = [{"block": b, "port": None, "message": f"may have crashed the worker ({sig or words})"}
-                  for b in suspects] if not child.killed else []
+        if child.killed:
+            blame = "was running when the worker was killed (it can hang)"
+        else:
+            blame = f"may have crashed the worker ({sig or words})"
+        errors = [{"block": b, "port": None, "message": blame} for b in suspects]
         self._emit(WorkerEvent("crashed", run_id=rid, message=message, blocks=suspects, errors=errors,
                                signal=sig, exit_code=code, log_tail=tail))
 

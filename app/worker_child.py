@@ -181,6 +181,7 @@ class Child:
                                    "message": f"the results could not be put in shared memory: {e.strerror or e}"})
         self.send({"kind": "done", "run_id": rid, "results": desc,
                    "history": rows(report.results.history), "errors": errors,
+                   "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "seconds": report.seconds})
 

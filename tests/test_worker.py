@@ -233,6 +233,7 @@ def test_kill_ends_a_run_hung_inside_one_op(worker) -> None:
     assert time.monotonic() - t < 1.0  # kill returns at once
     ev = events.wait("crashed", rid)
     assert ev.signal == "SIGKILL" and ev.blocks == ["peek"] and "killed on request" in ev.message
+    assert [e["block"] for e in ev.errors] == ["peek"]
     assert not client.busy
     done = run(worker, default_doc())
     assert done.errors == [] and float(done.results[("g", "d_default_value")]) == 3.0
@@ -254,3 +255,35 @@ def test_close_leaves_no_shared_memory() -> None:
     assert int(kept[999]) == 999  # views held by the caller stay valid after close
     with pytest.raises(RuntimeError):
         client.run(default_doc())
+
+
+def test_segments_of_dead_editors_are_swept() -> None:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    folder = shm.segment_dirs()[0]
+    stale = folder / f"{shm.PREFIX}{p.pid}-dead-1"
+    stale.write_bytes(b"x" * 64)
+    live = folder / f"{shm.owner_prefix()}other-1"  # this process is alive: its segments stay
+    live.write_bytes(b"y")
+    try:
+        client = WorkerClient(lambda ev: None)  # sweeps on creation
+        client.close()
+        assert not stale.exists() and live.exists()
+    finally:
+        stale.unlink(missing_ok=True)
+        live.unlink(missing_ok=True)
+
+
+def test_exit_status_in_words_and_no_tensorflow_in_the_editor() -> None:
+    import subprocess
+    import sys
+
+    from app.worker import describe_exit
+
+    assert describe_exit(-11) == ("SIGSEGV", "was killed by SIGSEGV (Segmentation fault)")
+    assert describe_exit(3) == ("", "ended with exit status 3")
+    code = "import sys, app.worker, app.shm; sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT).returncode == 0
