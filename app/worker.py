@@ -61,9 +61,18 @@ _FATAL = re.compile(r"^F\d{4} [^\]]*\] (.*)$")
 
 # -- the wire: length-prefixed JSON ------------------------------------------------------------
 
+def _plain(o: Any) -> Any:
+    """numpy values that found their way into a page's pins, as plain JSON values."""
+    if isinstance(o, (np.ndarray, np.generic)):
+        return o.tolist()
+    if isinstance(o, (tuple, set, frozenset)):
+        return list(o)
+    raise TypeError(f"a {type(o).__name__} cannot be sent to the worker")
+
+
 def encode_message(msg: dict[str, Any]) -> bytes:
-    """One message as bytes on the wire."""
-    data = json.dumps(msg, separators=(",", ":")).encode("utf-8")
+    """One message as bytes on the wire; raises TypeError for a value JSON cannot hold."""
+    data = json.dumps(msg, separators=(",", ":"), default=_plain).encode("utf-8")
     return _HEADER.pack(len(data)) + data
 
 
@@ -293,19 +302,18 @@ class WorkerClient:
                 raise RuntimeError("the worker client is closed")
             if self._run_id:
                 raise RuntimeError("a run is already in progress")
+            rid = next(self._ids)
+            name = f"{shm.owner_prefix()}{self._token}-{rid}"
             # serialised here, on the caller's thread, so later edits of the page cannot race with it
-            body = {"cmd": "run", "page": page_doc, "steps": steps, "allow_io": bool(allow_io),
-                    "reset": bool(reset)}
+            data = encode_message({"cmd": "run", "run_id": rid, "segment": name, "page": page_doc,
+                                   "steps": None if steps is None else int(steps),
+                                   "allow_io": bool(allow_io), "reset": bool(reset)})
             suspects = suspects_of(page_doc)
             if not self.alive:
                 self._spawn()
             child = self._child
             assert child is not None
-            rid = next(self._ids)
-            name = f"{shm.owner_prefix()}{self._token}-{rid}"
-            body["run_id"] = rid
-            body["segment"] = name
-            child.outbox.put(encode_message(body))
+            child.outbox.put(data)
             self._run_id = rid
             self._suspects = suspects
             self._segment_name = name
