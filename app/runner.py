@@ -204,6 +204,9 @@ class Runner:
         if plan.block is None:
             blocks = set(built.built)
             targets = [k for k in built.operations if k[0] in blocks]
+            # a block whose outputs cannot be fetched (resources, variants) still runs once
+            targets += [k for k, t in built.tensors.items() if k[0] in blocks and hasattr(t, "dtype")
+                        and t.dtype.base_dtype.name in _UNFETCHABLE]
         else:
             wanted = {b for b, _ in plan.fetches} | {b for b, _ in plan.targets}
             blocks = set()
@@ -223,7 +226,7 @@ class Runner:
         if fn is None:
             built = prepared.built
             fetches = [built.tensors[k] for k in keys]
-            ops = [built.operations[k] for k in targets]
+            ops = [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
             feed_list = [s.placeholder for s in built.slots]
             inner = prepared.session.make_callable(fetches + ops, feed_list=feed_list)
             n = len(fetches)
