@@ -1,7 +1,8 @@
 """Time from ``WorkerClient.run()`` to its "done" event on a warm worker, against ``Runner().run(page)``
 in-process (warm), for the default page and for a page with a 10,000,000-element result.
 
-Also prints how long ``run()`` itself holds the caller (the GUI thread). Last line: ``ratio <number>``
+Also prints how long ``run()`` itself holds the caller (the GUI thread), and the longest gap of a
+1 ms ticker thread in the editor process while a looped run streams steps for 5 s and returns. Last line: ``ratio <number>``
 = worker round trip / in-process run for the default page (medians).
 Usage: ``.venv/bin/python bench/worker_roundtrip.py [--repeat N]``
 """
@@ -67,6 +68,44 @@ def in_worker(client: WorkerClient, events: queue.Queue, doc: dict, repeat: int)
     return times, held
 
 
+def longest_gap(client: WorkerClient, events: queue.Queue, doc: dict, seconds: float) -> tuple[float, int, int]:
+    """Longest gap between 1 ms ticks of the calling thread while a looped run streams for ``seconds``
+    and then stops; also (steps done, step events seen)."""
+    import threading
+
+    gaps = [0.0]
+    end = threading.Event()
+
+    def ticker() -> None:
+        last = time.perf_counter()
+        while not end.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            gaps[0] = max(gaps[0], now - last)
+            last = now
+
+    th = threading.Thread(target=ticker)
+    th.start()
+    rid = client.run(doc)
+    t = time.perf_counter()
+    stepped = 0
+    while True:
+        left = seconds - (time.perf_counter() - t)
+        try:
+            ev = events.get(timeout=max(left, 0.01))
+        except queue.Empty:
+            ev = None
+        if ev is not None and ev.kind == "step":
+            stepped += 1
+        if ev is not None and ev.kind == "done" and ev.run_id == rid:
+            break
+        if left <= 0 and client.busy:
+            client.stop()
+    end.set()
+    th.join()
+    return gaps[0], ev.steps_done, stepped
+
+
 def ms(xs: list[float]) -> str:
     return f"median {statistics.median(xs) * 1e3:8.2f} ms   min {min(xs) * 1e3:8.2f} ms"
 
@@ -87,6 +126,11 @@ def main() -> None:
     try:
         w_default, held = in_worker(client, events, default, ns.repeat)
         w_big, held_big = in_worker(client, events, BIG, max(5, ns.repeat // 10))
+        looped = json.loads(json.dumps(default))
+        for b in looped["blocks"]:
+            if b["type"] == "ClientSession":
+                b["pins"]["INFINITE_LOOP"] = True
+        gap, steps_done, stepped = longest_gap(client, events, looped, 5.0)
     finally:
         client.close()
     p_default = in_process(default, ns.repeat)
@@ -97,6 +141,8 @@ def main() -> None:
     print(f"Range 10,000,000 int32, in-process:     {ms(p_big)}")
     print(f"Range 10,000,000 int32, worker:         {ms(w_big)}")
     print(f"run() holds the caller: max {max(held + held_big) * 1e3:.2f} ms")
+    print(f"5 s looped run: {steps_done} steps, {stepped} step events; longest gap of a 1 ms ticker in the "
+          f"editor process: {gap * 1e3:.1f} ms")
     print(f"ratio {statistics.median(w_default) / statistics.median(p_default):.2f}")
 
 
