@@ -10,11 +10,15 @@ that an imported page keeps it, its pins and its wires, and runs without it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from blocks.base import Attr, Block, BuildFailure, Port, register
 from blocks.core import Const
 from blocks.tf import attr_value, load
+
+#: a variable larger than this (elements) is refused rather than allocated (the pin-value limit)
+MAX_VARIABLE_ELEMENTS = 1 << 27
 
 
 def _attrs_string(text: str) -> dict[str, str]:
@@ -85,6 +89,9 @@ class Variable(Block):
             shape = tuple(init_shape.as_list())
         if any(d is None for d in shape):
             raise BuildFailure(f"a variable's shape must be fully known, got {list(shape)}", "shape")
+        if math.prod(shape) > MAX_VARIABLE_ELEMENTS:
+            raise BuildFailure(f"shape {list(shape)} has {math.prod(shape):,} elements, more than the "
+                               f"{MAX_VARIABLE_ELEMENTS:,} a variable may hold here", "shape")
         if init_shape.is_fully_defined() and tuple(init_shape.as_list()) != tuple(shape):
             if init_shape.num_elements() != 1:
                 raise BuildFailure(f"initvalues has shape {init_shape.as_list()}, but the variable's shape is "

@@ -111,6 +111,9 @@ def load_svg(path: str | Path, text: str, data_dir: str | Path | None = None) ->
     from defusedxml import DefusedXmlException
 
     p = str(path)
+    if "\x00" in text[:4096]:
+        raise PageFileError(p, "holds NUL characters: UTF-16 text without its byte-order mark, or not text at all "
+                               "(enuSpace files are UTF-16 LE starting with the bytes FF FE)")
     body = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)  # the text is decoded already
     try:
         root = DET.fromstring(body)
@@ -463,6 +466,8 @@ class _Importer:
             except ValueError as e:
                 self.warn(rb.id, f"pin '{name}': {e}; kept as written (the run will report it)")
                 pins.setdefault(sym.pin(name), rp.value)
+                if rp.shape and sym.block in ("Const", "Variable") and name in ("val", "initvalues"):
+                    pins.setdefault("shape", rp.shape)
         if sym.block == "Variable" and "initvalues" in wired:
             self.variable_from_const(rb, by_id.get(wired["initvalues"]), syms.get(wired["initvalues"]), pins)
         extra: dict[str, Any] = {}
@@ -584,7 +589,7 @@ class _Importer:
         if self.data_dir is not None and base and (self.data_dir / base).exists():
             return str(self.data_dir / base)
         where = f"in {self.data_dir}" if self.data_dir else "here"
-        self.warn(rb.id, f"pin '{name}' names the data file {original!r}, which is not {where}; pass "
+        self.warn(rb.id, f"pin '{name}' names the data file '{original}', which is not {where}; pass "
                          f"--data-dir DIR (or remap it in the inspector) to use the copy in DIR")
         return original
 
