@@ -75,8 +75,8 @@ class EnuPage:
         ver = "4.0.3.0" if new else "3.0.3.0"
         sep = " " if new else "\n\t\t"
         out = ['<?xml version="1.0" encoding="UTF-16"?>',
-               f'<svg id="ID_PAGE" enuspace-version="{ver}" xmlns="http://www.w3.org/2000/svg" '
-               'xmlns:xlink="http://www.w3.org/1999/xlink" width="1920" height="1080">']
+               (f'<svg id="ID_PAGE" enuspace-version="{ver}" xmlns="http://www.w3.org/2000/svg" '
+               'xmlns:xlink="http://www.w3.org/1999/xlink" width="1920" height="1080">')]
         for text, (x, y) in self.texts:
             out.append(f'\t<text id="T{len(out)}" transform="translate({x},{y}) rotate(0) scale(1, 1)" '
                        f'font-size="20.0">\n{text}\n\t</text>')

@@ -3,6 +3,7 @@ both SVG generations, the JSON export, UTF-16), the error cases, and the shared 
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from pathlib import Path
@@ -373,7 +374,7 @@ def test_shared_gradient_descent() -> None:
     seen: list[float] = []
     r = Runner().run(page, steps=100, on_step=lambda i, res: seen.append(float(res.get("ID_W", "ref")[0])))
     assert r.errors == [] and seen[0] <= 100
-    assert all(b <= a for a, b in zip(seen, seen[1:]))
+    assert all(b <= a for a, b in itertools.pairwise(seen))
     assert abs(seen[-1] - 1.0) < 1e-3
 
 
