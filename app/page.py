@@ -63,6 +63,7 @@ class Page:
         self.name = name
         self._blocks: dict[str, BlockInstance] = {}
         self._links: list[Link] = []
+        self._link_set: set[Link] = set()
         self.view: dict[str, Any] | None = None
         self.results: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
@@ -108,6 +109,9 @@ class Page:
     def block_index(self, block_id: str) -> int:
         return list(self._blocks).index(block_id)
 
+    def has_link(self, link: Link) -> bool:
+        return link in self._link_set
+
     def links_of(self, block_id: str) -> list[Link]:
         return [ln for ln in self._links if ln.src == block_id or ln.dst == block_id]
 
@@ -131,11 +135,11 @@ class Page:
             raise ValueError("a block id must not be empty")
         if block.id in self._blocks:
             raise ValueError(f"block id {block.id!r} is already on the page")
-        items = list(self._blocks.items())
-        if index is None or index >= len(items):
+        if index is None or index >= len(self._blocks):
             self._blocks[block.id] = block
-            index = len(items)
+            index = len(self._blocks) - 1
         else:
+            items = list(self._blocks.items())
             items.insert(index, (block.id, block))
             self._blocks = dict(items)
         self._emit("block_added", block=block, index=index)
@@ -173,8 +177,9 @@ class Page:
         self._emit("block_changed", id=block_id, field=name, value=value)
 
     def add_link(self, link: Link, index: int | None = None) -> Link:
-        if link in self._links:
+        if link in self._link_set:
             raise ValueError(f"link {link} is already on the page")
+        self._link_set.add(link)
         if index is None or index >= len(self._links):
             self._links.append(link)
             index = len(self._links) - 1
@@ -186,6 +191,7 @@ class Page:
     def remove_link(self, link: Link) -> int:
         index = self._links.index(link)
         del self._links[index]
+        self._link_set.discard(link)
         self.link_extra.pop(link, None)
         self._emit("link_removed", link=link, index=index)
         return index
@@ -199,6 +205,7 @@ class Page:
         self.name = other.name
         self._blocks = dict(other._blocks)
         self._links = list(other._links)
+        self._link_set = set(other._links)
         self.view = other.view
         self.results = other.results
         self.extra = other.extra
@@ -211,6 +218,7 @@ class Page:
         for b in self._blocks.values():
             p._blocks[b.id] = b.copy()
         p._links = list(self._links)
+        p._link_set = set(self._links)
         p.view = copy.deepcopy(self.view)
         p.results = copy.deepcopy(self.results)
         p.extra = copy.deepcopy(self.extra)

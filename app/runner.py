@@ -155,8 +155,8 @@ class Runner:
             targets = [k for k in target_keys if k[0] not in excluded]
             if not keys and not targets:
                 break
-            fn = self._callable(prepared, keys, targets)
             try:
+                fn = self._callable(prepared, keys, targets)
                 out = fn(*feeds)
             except tf.errors.OpError as e:
                 bid = self._blame(built, e)
@@ -225,14 +225,36 @@ class Runner:
         fn = prepared.callables.get(sig)
         if fn is None:
             built = prepared.built
-            fetches = [built.tensors[k] for k in keys]
-            ops = [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
             feed_list = [s.placeholder for s in built.slots]
-            inner = prepared.session.make_callable(fetches + ops, feed_list=feed_list)
-            n = len(fetches)
+            fed_at = {id(t): i for i, t in enumerate(feed_list)}
+            # a fed placeholder (a Const's value) cannot also be fetched: its result is the value fed
+            plan: list[tuple[bool, int]] = []
+            fetches = []
+            for k in keys:
+                t = built.tensors[k]
+                if id(t) in fed_at:
+                    plan.append((True, fed_at[id(t)]))
+                else:
+                    plan.append((False, len(fetches)))
+                    fetches.append(t)
+            ops = [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
+            # CallableOptions give a compiled step that takes the feeds positionally; Session.make_callable
+            # with a feed_list falls back to Session.run's slow per-call feed and fetch handling
+            from tensorflow.core.protobuf import config_pb2  # noqa: PLC0415
 
-            def fn(*feeds: Any, _inner: Any = inner, _n: int = n) -> list[Any]:
-                return _inner(*feeds)[:_n]
+            opts = config_pb2.CallableOptions()
+            opts.feed.extend(t.name for t in feed_list)
+            opts.fetch.extend(t.name for t in fetches)
+            opts.target.extend(op.name for op in ops)
+            if fetches or ops:
+                inner = prepared.session._make_callable_from_options(opts)  # noqa: SLF001
+            else:
+                def inner(*feeds: Any) -> list[Any]:
+                    return []
+
+            def fn(*feeds: Any, _inner: Any = inner, _plan: list = plan) -> list[Any]:
+                out = _inner(*feeds)
+                return [feeds[i] if fed else out[i] for fed, i in _plan]
 
             prepared.callables[sig] = fn
         return fn

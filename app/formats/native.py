@@ -40,6 +40,17 @@ def _locate(text_lines: list[str] | None, needle: str) -> int | None:
     return None
 
 
+class _Where:
+    """Where a block is in the file, found only when an error needs it (keeps loading linear)."""
+
+    def __init__(self, block: str, lines: list[str] | None) -> None:
+        self.block = block
+        self.lines = lines
+
+    def kw(self) -> dict[str, Any]:
+        return {"block": self.block, "line": _locate(self.lines, json.dumps(self.block))}
+
+
 def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
     p = str(path)
@@ -70,26 +81,26 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
         bid = b.get("id")
         if not isinstance(bid, str) or not bid:
             raise PageFileError(p, f"blocks[{i}] has no id (a non-empty text)")
-        where = dict(block=bid, line=_locate(lines, json.dumps(bid)))
+        where = _Where(bid, lines)
         btype = b.get("type")
         if not isinstance(btype, str) or not btype:
-            raise PageFileError(p, "has no type", **where)
+            raise PageFileError(p, "has no type", **where.kw())
         if bid in page:
-            raise PageFileError(p, "appears twice (block ids must be unique)", **where)
+            raise PageFileError(p, "appears twice (block ids must be unique)", **where.kw())
         pos = b.get("pos", [0, 0])
         if (not isinstance(pos, (list, tuple)) or len(pos) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
-            raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where)
+            raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where.kw())
         pins = b.get("pins", {})
         if not isinstance(pins, dict):
-            raise PageFileError(p, "has 'pins' that is not an object", **where)
+            raise PageFileError(p, "has 'pins' that is not an object", **where.kw())
         label = b.get("label")
         collapsed = b.get("collapsed")
         device = b.get("device")
         if label is not None and not isinstance(label, str):
-            raise PageFileError(p, "has a label that is not text", **where)
+            raise PageFileError(p, "has a label that is not text", **where.kw())
         if device is not None and not isinstance(device, str):
-            raise PageFileError(p, "has a device that is not text", **where)
+            raise PageFileError(p, "has a device that is not text", **where.kw())
         extra = {k: v for k, v in b.items() if k not in _BLOCK_KEYS}
         page.add_block(BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins), label,
                                      collapsed if isinstance(collapsed, bool) else None, device, extra))
@@ -108,7 +119,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
                                     line=_locate(lines, json.dumps(end[0])))
             ends.append(end)
         link = Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
-        if link in page.links:
+        if page.has_link(link):
             raise PageFileError(p, f"links[{i}] repeats the link {link}")
         page.add_link(link)
         extra = {k: v for k, v in ln.items() if k not in ("from", "to")}

@@ -1,0 +1,121 @@
+"""Load + validate + build time of big generated pages, against building the same ops by hand.
+
+Pages of 1,000 / 5,000 / 10,000 blocks: a third are scalar Consts, the rest Add and Mul blocks in
+chains (x = the previous block) with fan-ins (y = a random earlier block). enuflow's time covers
+reading the page file, validating it and building its tf.Graph; the hand-written side builds the
+same ops with `tf.Graph.create_op` (TensorFlow's fastest graph-mode path). Prints both times at each
+size and the per-block cost (linear growth keeps it flat); the last line is
+`ratio <enuflow / hand-written at 10,000 blocks>` (target <= 1.5).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.analysis import analyse  # noqa: E402
+from app.builder import build  # noqa: E402
+from app.formats import load  # noqa: E402
+from blocks.tf import load as load_tf  # noqa: E402
+
+SIZES = (1_000, 5_000, 10_000)
+
+
+def generate(n: int, seed: int = 0) -> dict:
+    """A page of n blocks: every third a Const; Add and Mul alternate along one long chain (x = the
+    previous op), Add's y fans in from a random earlier block, Mul's y is a Const in [0.25, 0.5] (so the
+    values stay finite however long the chain)."""
+    rng = random.Random(seed)
+    blocks: list[dict] = []
+    links: list[dict] = []
+    consts: list[str] = []
+    earlier: list[tuple[str, str]] = []  # (id, output port)
+    prev: tuple[str, str] | None = None
+    for i in range(n):
+        bid = f"b{i}"
+        pos = [i % 100 * 200, i // 100 * 120]
+        if i % 3 == 0 or prev is None:
+            val = round(rng.uniform(0.25, 0.5), 3) if consts else 1.0
+            blocks.append({"id": bid, "type": "Const", "pos": pos, "pins": {"val": val, "dtype": "float32"}})
+            consts.append(bid)
+            earlier.append((bid, "output"))
+            if prev is None:
+                prev = (bid, "output")
+            continue
+        kind = "Add" if i % 2 else "Mul"
+        blocks.append({"id": bid, "type": kind, "pos": pos, "pins": {}})
+        links.append({"from": list(prev), "to": [bid, "x"]})
+        y = earlier[rng.randrange(len(earlier))] if kind == "Add" else (rng.choice(consts), "output")
+        links.append({"from": list(y), "to": [bid, "y"]})
+        prev = (bid, "z")
+        earlier.append(prev)
+    return {"format": "enuflow.page", "version": 1, "name": f"scale {n}", "blocks": blocks, "links": links}
+
+
+def by_hand(doc: dict) -> float:
+    tf = load_tf()
+    t = time.perf_counter()
+    g = tf.Graph()
+    made: dict[str, object] = {}
+    f32 = tf.compat.v1.AttrValue(type=tf.float32.as_datatype_enum)
+    incoming: dict[str, dict[str, str]] = {}
+    for ln in doc["links"]:
+        incoming.setdefault(ln["to"][0], {})[ln["to"][1]] = ln["from"][0]
+    with g.as_default():
+        for b in doc["blocks"]:
+            if b["type"] == "Const":
+                value = tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(b["pins"]["val"], tf.float32))
+                op = g.create_op("Const", [], attrs={"dtype": f32, "value": value}, name=b["id"])
+            else:
+                ins = incoming[b["id"]]
+                op = g.create_op("AddV2" if b["type"] == "Add" else "Mul", [made[ins["x"]], made[ins["y"]]],
+                                 attrs={"T": f32}, name=b["id"])
+            made[b["id"]] = op.outputs[0]
+    return time.perf_counter() - t
+
+
+def ours(path: Path) -> tuple[float, float, float]:
+    t0 = time.perf_counter()
+    page = load(path)
+    t1 = time.perf_counter()
+    an = analyse(page)
+    t2 = time.perf_counter()
+    built = build(page, an)
+    t3 = time.perf_counter()
+    assert not built.errors, built.errors[:3]
+    assert len(built.built) == len(page)
+    return t3 - t0, t1 - t0, t2 - t1
+
+
+def main() -> None:
+    load_tf()
+    from blocks import REGISTRY
+
+    REGISTRY.get("Add")  # the catalogue is loaded once per process, outside the timings
+    ratio = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'blocks':>7} {'enuflow s':>10} {'(load':>7} {'check)':>7} {'by hand s':>10} {'us/block':>9} ratio")
+        for n in SIZES:
+            doc = generate(n)
+            path = Path(tmp) / f"p{n}.json"
+            path.write_text(json.dumps(doc))
+            runs_o, runs_h = [], []
+            for _ in range(3):
+                runs_o.append(ours(path))
+                runs_h.append(by_hand(doc))
+            o = min(runs_o, key=lambda r: r[0])
+            h = statistics.median(runs_h)
+            ratio = o[0] / h
+            print(f"{n:>7} {o[0]:>10.3f} {o[1]:>7.3f} {o[2]:>7.3f} {h:>10.3f} {o[0] / n * 1e6:>9.1f} {ratio:.2f}")
+    print(f"ratio {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""A value edit must not rebuild the graph: first full run vs. the run after editing one Const.
+
+A generated page of 1,000 blocks (the build_scale generator: Consts, Add and Mul chains with fan-ins).
+The full run analyses, builds the TensorFlow graph, opens a session and runs; then one Const's value
+is changed and the page is run again through the same Runner, which only feeds the new value. Checks
+that the edit changed the result and that no rebuild happened. The last line is
+`ratio <full-run time / edited-run time>` (target >= 10).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from build_scale import generate  # noqa: E402
+
+from app.formats.native import page_from_doc  # noqa: E402
+from app.runner import Runner  # noqa: E402
+from blocks.tf import load  # noqa: E402
+
+N = 1_000
+
+
+def main() -> None:
+    load()
+    from blocks import REGISTRY
+
+    REGISTRY.get("Add")
+    doc = generate(N)
+    last = [b["id"] for b in doc["blocks"] if b["type"] != "Const"][-1]
+    full, edited = [], []
+    for rep_i in range(3):
+        page = page_from_doc("generated.json", doc)
+        runner = Runner()
+        t = time.perf_counter()
+        r1 = runner.run(page)
+        full.append(time.perf_counter() - t)
+        assert not r1.errors, r1.errors[:3]
+        before = r1.results.get(last, "z").item()
+        for k in range(5):
+            page.set_pin("b0", "val", 2.0 + k + rep_i)
+            t = time.perf_counter()
+            r2 = runner.run(page)
+            edited.append(time.perf_counter() - t)
+            assert not r2.rebuilt and runner.builds == 1
+        assert r2.results.get(last, "z").item() != before
+        runner.close()
+    f = statistics.median(full)
+    e = statistics.median(edited)
+    print(f"{N} blocks: full run (build + session + run) {f * 1e3:.1f} ms; "
+          f"run after a value edit {e * 1e3:.1f} ms (no rebuild)")
+    print(f"ratio {f / e:.1f}")
+
+
+if __name__ == "__main__":
+    main()
