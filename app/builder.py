@@ -67,7 +67,7 @@ def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
     """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
     if dtype == "string" or str(arr.dtype) == dtype:
         return arr
-    from app.values import numpy_dtype  # noqa: PLC0415
+    from app.values import numpy_dtype
 
     target = np.dtype(numpy_dtype(dtype))
     if arr.dtype.kind == "O" or target.kind == "O":
@@ -158,7 +158,7 @@ class BlockScope:
                 name = f"{self.name}/{_NAME_OK.sub('_', k)}_{i}"
                 i += 1
         self._made.add(name)
-        return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)  # noqa: SLF001
+        return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)
 
     def add_initializer(self, op: Any) -> None:
         """Register an op to run once before the first step (e.g. a Variable's Assign)."""
@@ -254,7 +254,7 @@ def clean_message(text: str) -> str:
     lines = []
     skipping_stack = False
     for line in str(text).splitlines():
-        if line.startswith("Detected at node") or line.startswith("Detected unsupported operations"):
+        if line.startswith(("Detected at node", "Detected unsupported operations")):
             skipping_stack = True
             continue
         if skipping_stack and (line.startswith("  ") or line.strip() == ""):

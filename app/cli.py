@@ -14,8 +14,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def _editor(args: list[str]) -> int:
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
                                           device="", target="", save_results=None))
     try:
-        from app.gui.main import run_editor  # noqa: PLC0415 - Qt only when a window is wanted
+        from app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
@@ -157,7 +158,7 @@ def _subcommand(args: list[str]) -> int:
 
 
 def _load(path: str, data_dir: str | None = None) -> Any:
-    from app.formats import load  # noqa: PLC0415
+    from app.formats import load
 
     return load(path, data_dir=data_dir)
 
@@ -171,7 +172,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.steps is not None and ns.steps < 0:
         return _fail(ns, "--steps must be 0 or more", 2)
 
-    from app.runner import Runner  # noqa: PLC0415 - loads TensorFlow
+    from app.runner import Runner
 
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -192,7 +193,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     status = 1 if report.errors else 0
     if getattr(ns, "save_results", None):
         page.results = results_json(report.results.values, limit=JSON_FULL_LIMIT)
-        from app.formats import save  # noqa: PLC0415
+        from app.formats import save
 
         try:
             save(page, ns.save_results)
@@ -322,14 +323,14 @@ def format_results(page: Any, values: dict[tuple[str, str], np.ndarray]) -> str:
 
 def cmd_blocks(ns: argparse.Namespace) -> int:
     """``enuflow blocks``: list block types (or show one)."""
-    from app import catalogue_index  # noqa: PLC0415
+    from app import catalogue_index
 
     return catalogue_index.cli(ns)
 
 
 def cmd_import(ns: argparse.Namespace) -> int:
     """``enuflow import``: read an enuSpace page and write it as format v1."""
-    from app.formats import save  # noqa: PLC0415
+    from app.formats import save
 
     try:
         page = _load(ns.source, ns.data_dir)
@@ -351,13 +352,13 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
     if ns.graphdef:
-        from app.builder import build  # noqa: PLC0415
+        from app.builder import build
 
         built = build(page, allow_io=ns.allow_io)
         for e in built.errors:
             print(f"error: {e}", file=sys.stderr)
         gd = built.graph.as_graph_def()
-        from app.formats.native import write_atomic  # noqa: PLC0415
+        from app.formats.native import write_atomic
 
         try:
             if ns.graphdef.endswith((".pbtxt", ".txt")):
@@ -374,11 +375,11 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
     if ns.python:
-        from app.export_python import export_python  # noqa: PLC0415
+        from app.export_python import export_python
 
         return export_python(page, ns.python)
     try:
-        from app.gui.export import export_picture  # noqa: PLC0415
+        from app.gui.export import export_picture
     except ImportError as e:
         print(f"enuflow: pictures need the editor's Qt libraries ({e})", file=sys.stderr)
         return 2

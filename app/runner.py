@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -191,7 +192,7 @@ class Runner:
             nd = getattr(e, "node_def", None)
             name = getattr(nd, "name", None) if nd is not None else None
         if name is None:
-            import re  # noqa: PLC0415
+            import re
 
             m = re.search(r"node '?([A-Za-z0-9_.\-/]+)", str(getattr(e, "message", "")))
             name = m.group(1) if m else None
@@ -240,14 +241,14 @@ class Runner:
             ops = [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
             # CallableOptions give a compiled step that takes the feeds positionally; Session.make_callable
             # with a feed_list falls back to Session.run's slow per-call feed and fetch handling
-            from tensorflow.core.protobuf import config_pb2  # noqa: PLC0415
+            from tensorflow.core.protobuf import config_pb2
 
             opts = config_pb2.CallableOptions()
             opts.feed.extend(t.name for t in feed_list)
             opts.fetch.extend(t.name for t in fetches)
             opts.target.extend(op.name for op in ops)
             if fetches or ops:
-                inner = prepared.session._make_callable_from_options(opts)  # noqa: SLF001
+                inner = prepared.session._make_callable_from_options(opts)
             else:
                 def inner(*feeds: Any) -> list[Any]:
                     return []

@@ -60,12 +60,10 @@ def parse_dtype(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueParseError(f"expected a dtype name such as float32, got {value!r}")
     text = value.strip()
-    if text.startswith("tf."):
-        text = text[3:]
+    text = text.removeprefix("tf.")
     if text.upper().startswith("DT_"):
         core = text[3:].upper()
-        if core.endswith("_REF"):
-            core = core[:-4]
+        core = core.removesuffix("_REF")
         if core in _ENU:
             return _ENU[core]
     low = text.lower()
@@ -81,7 +79,7 @@ def numpy_dtype(name: str) -> Any:
         return NUMPY_DTYPES[name]
     except KeyError:
         if name == "bfloat16":
-            import ml_dtypes  # noqa: PLC0415 - ships with TensorFlow; only needed for bfloat16
+            import ml_dtypes
 
             return ml_dtypes.bfloat16
         raise ValueParseError(f"dtype {name} cannot hold a literal value") from None
@@ -416,8 +414,7 @@ def parse_attrs_string(text: str) -> dict[str, str]:
     def store() -> None:
         k = "".join(key)
         v = "".join(val)
-        if k.endswith("_"):
-            k = k[:-1]
+        k = k.removesuffix("_")
         if k and v and k not in pairs:
             pairs[k] = v
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.analysis import analyse  # noqa: E402
-from app.builder import build  # noqa: E402
-from app.formats import load  # noqa: E402
-from blocks.tf import load as load_tf  # noqa: E402
+from app.analysis import analyse
+from app.builder import build
+from app.formats import load
+from blocks.tf import load as load_tf
 
 SIZES = (1_000, 5_000, 10_000)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from app.page import BlockInstance, Link, Page  # noqa: E402
-from app.runner import Runner  # noqa: E402
-from blocks.tf import load  # noqa: E402
+from app.page import BlockInstance, Link, Page
+from app.runner import Runner
+from blocks.tf import load
 
 N_FULL = 10_000_000
 N = 8_000_000

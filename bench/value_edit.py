@@ -17,11 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_scale import generate  # noqa: E402
+from build_scale import generate
 
-from app.formats.native import page_from_doc  # noqa: E402
-from app.runner import Runner  # noqa: E402
-from blocks.tf import load  # noqa: E402
+from app.formats.native import page_from_doc
+from app.runner import Runner
+from blocks.tf import load
 
 N = 1_000
 

@@ -13,8 +13,9 @@ scope that carries the graph, and only blocks that build import TensorFlow (lazi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class Block:
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if "doc" not in cls.__dict__ and cls.__doc__:
-            import inspect  # noqa: PLC0415
+            import inspect
 
             cls.doc = inspect.cleandoc(cls.__doc__)
 

@@ -35,7 +35,7 @@ def load() -> Any:
         except OSError:
             saved = None
         try:
-            import tensorflow as tf  # noqa: PLC0415 - deliberate lazy import
+            import tensorflow as tf
 
             tf.get_logger().setLevel("ERROR")
         finally:
@@ -54,7 +54,7 @@ def as_dtype(name: str) -> Any:
 def attr_value(value: Any, attr_type: str) -> Any:
     """Convert a parsed attr value (``blocks``/``app.values`` forms) to an ``AttrValue`` proto."""
     tf = load()
-    from tensorflow.core.framework import attr_value_pb2, tensor_shape_pb2  # noqa: PLC0415
+    from tensorflow.core.framework import attr_value_pb2, tensor_shape_pb2
 
     av = attr_value_pb2.AttrValue()
 

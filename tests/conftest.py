@@ -10,13 +10,13 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.page import BlockInstance, Link, Page  # noqa: E402
+from app.page import BlockInstance, Link, Page
 
 
 def make_page(blocks: list[tuple[str, str, dict[str, Any]]], links: list[tuple[str, str, str, str]],

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from app.values import (
-    MAX_ELEMENTS, ValueParseError, parse_attr, parse_attrs_string, parse_bool, parse_dtype, parse_shape, parse_tensor,
+    MAX_ELEMENTS,
+    ValueParseError,
+    parse_attr,
+    parse_attrs_string,
+    parse_bool,
+    parse_dtype,
+    parse_shape,
+    parse_tensor,
 )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from app.formats.errors import PageFileError
 from app.page import Page
 
-__all__ = ["PageFileError", "load", "save", "read_text"]
+__all__ = ["PageFileError", "load", "read_text", "save"]
 
 
 def read_text(path: str | Path) -> tuple[str, bytes]:
@@ -43,18 +43,18 @@ def read_text(path: str | Path) -> tuple[str, bytes]:
 
 def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
     """Open a page file of any supported format; raises PageFileError."""
-    text, raw = read_text(path)
+    text, _raw = read_text(path)
     stripped = text.lstrip()
     suffix = Path(path).suffix.lower()
     if suffix == ".svg" or stripped.startswith("<"):
-        from app.formats import enuspace  # noqa: PLC0415 - only for enuSpace pages
+        from app.formats import enuspace
 
         return enuspace.load_svg(path, text, data_dir=data_dir)
-    from app.formats import native  # noqa: PLC0415
+    from app.formats import native
 
     doc = native.parse_json(path, text)
     if isinstance(doc, dict) and "object" in doc and "blocks" not in doc:
-        from app.formats import enuspace  # noqa: PLC0415
+        from app.formats import enuspace
 
         return enuspace.load_json_doc(path, doc, data_dir=data_dir)
     return native.page_from_doc(path, doc, text)
@@ -62,6 +62,6 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
 
 def save(page: Page, path: str | Path) -> None:
     """Write ``page`` in format v1, atomically; raises PageFileError."""
-    from app.formats import native  # noqa: PLC0415
+    from app.formats import native
 
     native.save(page, path)

@@ -138,7 +138,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
 
 def load(path: str | Path) -> Page:
     """Read a format-v1 page file; raises PageFileError."""
-    from app.formats import read_text  # noqa: PLC0415
+    from app.formats import read_text
 
     text, _ = read_text(path)
     return page_from_doc(path, parse_json(path, text), text)
