@@ -325,3 +325,22 @@ def test_sparse_grad_dtypes_through_page(dtype: str) -> None:
     assert rep.errors == []
     assert str(rep.results.get("g", "d_values").dtype) == dtype
     assert rep.results.get("g", "d_default_value").item() == 3
+
+
+def test_device_pin_and_soft_placement() -> None:
+    page = load_default()
+    page.set_pin("session", "device", "/gpu:0")  # no GPU here: ops fall back to the CPU
+    rep = run_page(page)
+    assert rep.errors == [] and rep.results.get("g", "d_values").tolist() == [2.0, 1.0]
+    rep = run_page(load_default(), device="/cpu:0")
+    assert rep.errors == []
+
+
+def test_runs_on_a_grpc_target() -> None:
+    from blocks.tf import load as load_tf
+
+    tf = load_tf()
+    server = tf.distribute.Server.create_local_server()
+    rep = run_page(load_default(), target=server.target)
+    assert server.target.startswith("grpc://")
+    assert rep.errors == [] and rep.results.get("g", "d_default_value").item() == 3.0
