@@ -274,10 +274,46 @@ def _plain(arr: np.ndarray) -> Any:
     return arr.tolist()
 
 
+_DTYPE_NAMES = {np.dtype(n): n for n in ("float64", "float32", "float16", "int64", "int32", "int16", "int8",
+                                         "uint8", "uint16", "bool")}
+#: a plain decimal number, as both the original's C parser and ``app.values`` read it alike
+_SIMPLE_TOKEN = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?\s*$")
+_INT_TOKEN = re.compile(r"\s*[-+]?\d+\s*$")
+
+
+def dtype_name(arr: np.ndarray) -> str:
+    return "string" if arr.dtype.kind == "O" else _DTYPE_NAMES.get(arr.dtype) or dtype_name(arr)
+
+
+def _simple(text: str, dtype: str, braces: bool) -> bool:
+    """True when ``app.values`` reads ``text`` as ``dtype`` exactly as the original did, without trying:
+    plain decimal items (whole ones for integer dtypes); one level of braces, or braces as d.2 nests them."""
+    if dtype not in ("float64", "float32", "int32", "int64"):
+        return False
+    body = text.strip()
+    if not braces:
+        if "{" in body or "}" in body:
+            if not (body.startswith("{") and body.endswith("}") and body.count("{") == 1 and body.count("}") == 1):
+                return False
+            body = body[1:-1]
+        items = re.split(r"[,;]", body)
+        if len(items) > 1 and items[-1].strip() == "":
+            items.pop()
+    else:
+        if ";" in body:
+            return False
+        items = re.split(r"[,{}]", body)
+        items = [x for x in items if x.strip() != ""]
+    token = _INT_TOKEN if dtype.startswith("int") else _SIMPLE_TOKEN
+    return bool(items) and all(token.match(x) for x in items)
+
+
 def pin_value(text: str, arr: np.ndarray, hint: str | None = None) -> Any:
     """How to store ``arr`` (parsed from ``text``) so that ``app.values`` reads it back unchanged:
     the text itself when it already reads so, else a typed value ``{"dtype", "shape", "value"}``."""
-    dtype = "string" if arr.dtype.kind == "O" else str(arr.dtype)
+    dtype = dtype_name(arr)
+    if arr.size and _simple(text, dtype, braces=True):
+        return text if dtype == (hint or "int32") else {"dtype": dtype, "value": text}
     for candidate in (text, {"dtype": dtype, "value": text}):
         try:
             if _same(parse_tensor(candidate, hint), arr):
@@ -337,9 +373,12 @@ class _Importer:
         page = Page(Path(self.path).stem)
         depth: dict[str, int] = {}
         rows: dict[int, int] = {}
+        preds: dict[str, list[str]] = {}
+        for ln in kept:
+            preds.setdefault(ln.dst, []).append(ln.src)
         for bid in order:
             rb = by_id[bid]
-            d = max((depth[ln.src] + 1 for ln in kept if ln.dst == bid and ln.src in depth), default=0)
+            d = max((depth[s] + 1 for s in preds.get(bid, ()) if s in depth), default=0)
             depth[bid] = d
             if rb.pos is None:
                 rows[d] = rows.get(d, 0) + 1
@@ -515,11 +554,12 @@ class _Importer:
             if rp.save != "binary":
                 arr = ev.flat_list(rp.value, dtype, dims)
                 arr = self.paths(rb, name, arr, info)
-            pins["dtype"] = str(arr.dtype) if arr.dtype.kind != "O" else "string"
+            pins["dtype"] = dtype_name(arr)
             if dims:
                 pins["shape"] = ev.dims_text(dims)
             try:
-                same = _same(parse_tensor(rp.value, pins["dtype"], pins.get("shape")), arr)
+                same = rp.save != "binary" and (_simple(rp.value, pins["dtype"], braces=False) or _same(
+                    parse_tensor(rp.value, pins["dtype"], pins.get("shape")), arr))
             except ValueParseError:
                 same = False
             pins["val"] = rp.value if same and rp.save != "binary" else _plain(arr)
@@ -538,9 +578,9 @@ class _Importer:
                 dims = ev.parse_dims(rp.shape)
                 arr = ev.flat_list(rp.value, ev.VAR_TYPES.get(rp.var_type, "float64"), dims)
                 pins["shape"] = ev.dims_text(dims) or "[]"
-            pins["dtype"] = str(arr.dtype)
+            pins["dtype"] = dtype_name(arr)
             pins["initvalues"] = pin_value(rp.value, arr, pins["dtype"]) if rp.save != "binary" else \
-                {"dtype": str(arr.dtype), "shape": list(arr.shape), "value": _plain(arr)}
+                {"dtype": dtype_name(arr), "shape": list(arr.shape), "value": _plain(arr)}
             return
         if rp.save != "binary":
             if _is_word(rp.value):
@@ -553,7 +593,7 @@ class _Importer:
             pins[target] = pin_value(rp.value, arr) if not info.get("paths", {}).get(name) else {
                 "dtype": "string", "shape": list(arr.shape), "value": _plain(arr)}
         else:
-            pins[target] = {"dtype": str(arr.dtype), "shape": list(arr.shape), "value": _plain(arr)}
+            pins[target] = {"dtype": dtype_name(arr), "shape": list(arr.shape), "value": _plain(arr)}
 
     def variable_from_const(self, rb: RawBlock, src: RawBlock | None, sym: Symbol | None,
                             pins: dict[str, Any]) -> None:
