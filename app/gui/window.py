@@ -73,7 +73,9 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
 
 
 class MainWindow(QMainWindow):
-    """One page in one window."""
+    """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
+
+    event_handled = Signal(object)
 
     def __init__(self, page: Page | None = None, path: str | None = None, start_worker: bool = True) -> None:
         super().__init__()
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
         self.last_event: Any = None
         self.run_id = 0
         self._restored_dirty = False
+        self.analysis: Any = None
 
         self.scene = PageScene(self.page, self)
         self.view = CanvasView(self.scene, self)
@@ -239,6 +242,7 @@ class MainWindow(QMainWindow):
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
         an = blocktypes.analyse_safely(self.page)
+        self.analysis = an
         self.static_errors = {}
         self.page_errors = []
         if an is not None:
@@ -557,7 +561,10 @@ class MainWindow(QMainWindow):
             allow_io = self.prompt("Run blocks that use files?",
                                    "These blocks read or write files or act on the process: "
                                    + ", ".join(io_blocks) + ". Allow them for this run?", B.Yes | B.No) == B.Yes
-        an = blocktypes.analyse_safely(self.page)
+        if self._analysis_timer.isActive():  # an edit not checked yet: check it now
+            self._analysis_timer.stop()
+            self.revalidate()
+        an = self.analysis  # the last check (parsing large pin values again would stall the window)
         total = 0
         if an is not None and an.plan.block is not None and not an.plan.infinite:
             total = an.plan.steps if steps is None else steps
@@ -624,6 +631,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(first)
         elif ev.kind == "log":
             self.statusBar().showMessage(ev.message[:200], 5000)
+        self.event_handled.emit(ev)
 
     # -- queries for tests and tools --------------------------------------------------------------------
     def block_item(self, block_id: str) -> BlockItem:
