@@ -11,7 +11,6 @@ whole catalogue takes well under a millisecond.
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import re
 import sys
@@ -23,69 +22,105 @@ from blocks.base import Attr, Block, Port
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
+def _bits(mask: int) -> list[int]:
+    """The indices of the set bits of ``mask``, ascending."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
 class _Index:
-    """Entries of one registry state with their precomputed search haystacks."""
+    """Entries of one registry state, with what search needs precomputed.
+
+    Each entry's haystack is its lowercase name and the distinct words of its doc. For speed, every
+    substring of one to three characters of every word maps to a bitmask of the entries having it:
+    a term of up to three characters is answered by one lookup; a longer one by AND-ing the masks of its
+    trigrams, then checking the few candidates. The gram table is built on the first search.
+    """
 
     def __init__(self, blocks: list[Block]) -> None:
         self.blocks = blocks
         self.entries: list[dict[str, Any]] = []
         self.names: list[str] = []
-        parts: list[str] = []
-        self.starts: list[int] = []
-        pos = 0
+        self.words: list[frozenset[str]] = []
         for b in blocks:
             d = b.describe()
             d["doc"] = b.doc
             self.entries.append(d)
             self.names.append(b.name.lower())
-            # the distinct words of the doc, once each: a much shorter haystack than the doc itself
-            words = " ".join(sorted(set(_WORD.findall((b.doc or "").lower()))))
-            hay = f"{b.name.lower()} {words}\n"
-            self.starts.append(pos)
-            parts.append(hay)
-            pos += len(hay)
-        self.hay = "".join(parts)
+            self.words.append(frozenset(_WORD.findall((b.doc or "").lower())) | {b.name.lower()})
         self.categories = sorted({d["category"] for d in self.entries})
+        self._grams: dict[str, int] | None = None
+        self._hays: list[str] = []
+        self._cat_masks: dict[str, int] = {}
 
-    def _matching(self, term: str) -> set[int]:
-        """Indices of entries whose name or doc words contain ``term`` (one scan of the joined haystack)."""
-        found: set[int] = set()
-        hay, starts = self.hay, self.starts
-        n = len(starts)
-        pos = hay.find(term)
-        while pos != -1:
-            i = bisect.bisect_right(starts, pos) - 1
-            found.add(i)
-            if i + 1 >= n:
-                break
-            pos = hay.find(term, starts[i + 1])
-        return found
+    def _build(self) -> dict[str, int]:
+        word_mask: dict[str, int] = {}
+        for i, ws in enumerate(self.words):
+            bit = 1 << i
+            for w in ws:
+                word_mask[w] = word_mask.get(w, 0) | bit
+        grams: dict[str, int] = {}
+        for w, m in word_mask.items():
+            n = len(w)
+            for size in (1, 2, 3):
+                for j in range(n - size + 1):
+                    g = w[j:j + size]
+                    grams[g] = grams.get(g, 0) | m
+        self._hays = [" ".join(ws) for ws in self.words]
+        for i, e in enumerate(self.entries):
+            self._cat_masks[e["category"]] = self._cat_masks.get(e["category"], 0) | (1 << i)
+        self._grams = grams
+        return grams
+
+    def _mask(self, term: str) -> int:
+        grams = self._grams if self._grams is not None else self._build()
+        if len(term) <= 3:
+            return grams.get(term, 0)
+        mask = -1
+        for j in range(len(term) - 2):
+            mask &= grams.get(term[j:j + 3], 0)
+            if not mask:
+                return 0
+        hays = self._hays
+        for i in _bits(mask):
+            if term not in hays[i]:
+                mask &= ~(1 << i)
+        return mask
 
     def search(self, text: str, category: str | None = None) -> list[dict[str, Any]]:
-        terms = [t for t in re.split(r"\s+", text.lower().strip()) if t]
+        terms = _WORD.findall(text.lower())
+        entries = self.entries
         if not terms:
-            hits = range(len(self.entries))
-        else:
-            sets = sorted((self._matching(t) for t in terms), key=len)
-            hit_set = sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
-            hits = sorted(hit_set)
-        whole = text.lower().strip()
-        ranked: list[tuple[int, int]] = []
-        for i in hits:
-            if category is not None and self.entries[i]["category"] != category:
-                continue
-            name = self.names[i]
-            if not terms or name == whole:
-                rank = 0
-            elif name.startswith(terms[0]) and all(t in name for t in terms):
-                rank = 1
-            elif all(t in name for t in terms):
-                rank = 2
+            return [e for e in entries if category is None or e["category"] == category]
+        mask = -1
+        for t in terms:
+            mask &= self._mask(t)
+        if category is not None:
+            mask &= self._cat_masks.get(category, 0)
+        names = self.names
+        whole = "".join(terms)
+        first = terms[0]
+        # name matches first: the exact name, names starting with the first word, names containing every
+        # word; then doc matches; each group stays in name order (entries are sorted by name)
+        exact: list[int] = []
+        starts: list[int] = []
+        inside: list[int] = []
+        doc: list[int] = []
+        for i in _bits(mask):
+            name = names[i]
+            if first not in name:
+                doc.append(i)
+            elif name == whole:
+                exact.append(i)
+            elif len(terms) > 1 and not all(t in name for t in terms):
+                doc.append(i)
             else:
-                rank = 3
-            ranked.append((rank, i))
-        ranked.sort()
-        return [self.entries[i] for _, i in ranked]
+                (starts if name.startswith(first) else inside).append(i)
+        return [entries[i] for i in exact + starts + inside + doc]
 
 
 _index: _Index | None = None

@@ -18,6 +18,7 @@ is ignored and rewritten.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import inspect
@@ -211,6 +212,7 @@ _DIST_NAMES = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-i
                "tf-nightly-cpu")
 
 
+@functools.lru_cache(maxsize=1)
 def tensorflow_version() -> str | None:
     """The installed TensorFlow's version from its distribution metadata (no import), or None."""
     for dist in _DIST_NAMES:
@@ -317,7 +319,7 @@ def write_cache(blocks: dict[str, Block], path: Path, version: str) -> None:
 
 
 #: the last cache read: ((path, mtime, size, version), blocks), so a second read of an unchanged file is free
-_memo: tuple[tuple[Any, ...], dict[str, Block]] | None = None
+_memo: tuple[tuple[Any, ...], dict[str, Block] | None] | None = None
 
 
 def read_cache(path: Path | None = None, version: str | None = None) -> dict[str, Block] | None:
@@ -331,7 +333,8 @@ def read_cache(path: Path | None = None, version: str | None = None) -> dict[str
         st = path.stat()
         key = (str(path), st.st_mtime_ns, st.st_size, version)
         if _memo is not None and _memo[0] == key:
-            return dict(_memo[1])
+            return dict(_memo[1]) if _memo[1] is not None else None
+        _memo = (key, None)  # until proven valid: an unchanged bad file is not parsed again
         doc = json.loads(path.read_text(encoding="utf-8"))
         if (not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT or doc.get("schema") != CACHE_SCHEMA
                 or doc.get("tensorflow") != version or doc.get("generator") != generator_digest()):
