@@ -46,8 +46,8 @@ def _link(i: int, a: str, ap: str, b: str, bp: str) -> str:
 def generate(n_blocks: int) -> str:
     """An enuSpace 3.x page of about ``n_blocks`` blocks."""
     parts = ['<?xml version="1.0" encoding="UTF-16"?>',
-             '<svg\n\tid="ID_PAGE"\n\tenuspace-version="3.0.3.0"\n\txmlns="http://www.w3.org/2000/svg"\n'
-             '\txmlns:xlink="http://www.w3.org/1999/xlink"\n\twidth="30000"\n\theight="30000"\n>']
+             ('<svg\n\tid="ID_PAGE"\n\tenuspace-version="3.0.3.0"\n\txmlns="http://www.w3.org/2000/svg"\n'
+             '\txmlns:xlink="http://www.w3.org/1999/xlink"\n\twidth="30000"\n\theight="30000"\n>')]
     scope = ("scope", "", "string", "scope")
     n_links = 0
     chain = 0

@@ -65,10 +65,6 @@ FLOAT_ATTRS_TRUNCATED = {"FusedBatchNorm": ("epsilon",), "FusedBatchNormGrad": (
 #: attrs keys in the library's defaults that name no attr of the op (misspelt): the original ignored them
 UNKNOWN_ATTR_KEYS = {"dialtions", "output_rangegiven", "element_shape_except0", "kip_header_lines"}
 UNKNOWN_ATTR_KEYS_OF = {"AddSparseToTensorsMap": {"seed", "seed2"}}
-#: blocks of these categories ignore inline text on unwired Input pins in the original (section e)
-TEXT_INPUTS_IGNORED_FILES = ("nn", "sparse", "training", "state", "random", "string", "parsing", "logging",
-                             "candidate")
-
 # name [block] | tensor inputs (name[:forced dtype]) | outputs | renames old>new | pins the op lacks
 _TABLE = """\
 Abort||operation
