@@ -117,11 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--save-results", metavar="FILE",
                    help="also save the page with its results to FILE (format v1)")
 
-    b = sub.add_parser("blocks", help="list block types", description="List block types, or show one.")
+    b = sub.add_parser("blocks", help="list block types",
+                       description="List block types (every TensorFlow op, and the hand-declared blocks) with "
+                                   "category, ports, settable attrs and a one-line summary, or show one block's "
+                                   "full doc, ports and attrs. Marks: [unavailable] cannot run here, [io] runs "
+                                   "only with --allow-io, [dangerous] may crash or hang the process. An unknown "
+                                   "NAME exits with status 2 and suggestions.")
     b.add_argument("name", nargs="?", help="show this block's full declaration and doc")
-    b.add_argument("--category", metavar="C", help="only blocks of category C")
-    b.add_argument("--search", metavar="TEXT", help="only blocks whose name or doc contain TEXT")
-    b.add_argument("--json", action="store_true", help="print JSON")
+    b.add_argument("--category", metavar="C", help="only blocks of category C (math, nn, array_ops, ...)")
+    b.add_argument("--search", metavar="TEXT",
+                   help="only blocks whose name or doc contain every word of TEXT (name matches first)")
+    b.add_argument("--json", action="store_true",
+                   help="print JSON: a list of declarations, or one declaration with its doc")
 
     i = sub.add_parser("import", help="convert an enuSpace page to enuflow's format",
                        description="Read an enuSpace page (.svg page, or .json task export) and write it in "
