@@ -389,3 +389,23 @@ def test_shared_round_trip(tmp_path: Path, name: str) -> None:
     for k, v in direct.results.values.items():
         if k[0] not in ("ID_W", "ID_DESCENT", "ID_1eRwbs0"):  # the session's reads race its own Assign
             np.testing.assert_array_equal(again.results.values[k], v)
+
+
+def test_variable_initialised_from_a_wired_const(tmp_path: Path) -> None:
+    pg = EnuPage()
+    pg.block("ID_INIT", "Const", (0, 0), val=("1,2,3,4", "float", "[2][2]"), output=out_pin())
+    pg.block("ID_V", "Variable", (0, 0), attrs="container_ =;shared_name_ =shared_v;", shape="{9}",
+             dtype="DT_DOUBLE", initvalues="", ref=out_pin("ref"))
+    pg.block("ID_ADD", "AssignAdd", (0, 0), ref="", value="{{1.0f,1.0f},{1.0f,1.0f}}", attrs="use_locking_ = false;")
+    pg.block("ID_S", "ClientSession", (0, 0), fetch_outputs="", INFINITE_LOOP=("TRUE", "bool"))
+    pg.link("ID_INIT", "output", "ID_V", "initvalues")
+    pg.link("ID_V", "ref", "ID_ADD", "ref")
+    pg.link("ID_ADD", "output_ref", "ID_S", "fetch_outputs")
+    page = load(write(tmp_path, pg, "json"))
+    assert "dtype" not in page.block("ID_V").pins and "shape" not in page.block("ID_V").pins  # the Const's
+    warnings = " ".join(page.extra["import_warnings"])
+    assert "INFINITE_LOOP" in warnings and "shared_name_" in warnings
+    r = run(page, steps=3)
+    assert r.errors == []
+    out = r.results.get("ID_ADD", "output_ref")
+    assert out.dtype == np.float32 and out.tolist() == [[4, 5], [6, 7]]

@@ -71,6 +71,7 @@ def load_svg(path: str | Path, text: str, data_dir: str | Path | None = None) ->
     links: list[RawLink] = []
     trends: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
+    scripts = 0
     stack = list(root)
     stack.reverse()
     while stack:
@@ -94,13 +95,19 @@ def load_svg(path: str | Path, text: str, data_dir: str | Path | None = None) ->
             if content and content.strip():
                 texts.append({"text": content.strip("\n").rstrip(), "pos": list(_translate(el)),
                               "font_size": _float(el.get("font-size")), "color": el.get("stroke")})
+        elif tag == "script":
+            scripts += 1
         elif tag == "g":
             stack.extend(reversed(list(el)))
     info = {"format": "svg", "version": root.get("enuspace-version", "")}
     for k in ("width", "height"):
         if _float(root.get(k)) is not None:
             info[k] = _float(root.get(k))
-    return Importer(p, text, data_dir).page(blocks, links, trends, texts, info)
+    importer = Importer(p, text, data_dir)
+    if scripts:
+        importer.warn(None, f"the page's {scripts} Lua script(s) are left out: enuflow does not run Lua (trend "
+                            "plots are kept in the page's 'trends')")
+    return importer.page(blocks, links, trends, texts, info)
 
 
 def _float(v: Any) -> float | None:

@@ -330,6 +330,12 @@ class Importer:
                 pins.setdefault(sym.pin(name), rp.value)
                 if rp.shape and sym.block in ("Const", "Variable") and name in ("val", "initvalues"):
                     pins.setdefault("shape", rp.shape)
+        if sym.name == "ClientSession" and str(pins.get("INFINITE_LOOP", "")).strip() in ("TRUE", "true", "1"):
+            self.warn(rb.id, "INFINITE_LOOP is TRUE: the page runs until stopped (Ctrl+C, or Stop in the editor); "
+                             "enuflow run --steps N runs it N times")
+        if sym.block == "Variable" and parse_attrs_string(pins.get("attrs", "")).get("shared_name"):
+            self.warn(rb.id, "the original passed shared_name_ to the container setter (a defect); enuflow sets "
+                             "shared_name as written")
         if sym.block == "Variable" and "initvalues" in wired:
             self.variable_from_const(rb, by_id.get(wired["initvalues"]), syms.get(wired["initvalues"]), pins)
         extra: dict[str, Any] = {}
