@@ -190,7 +190,9 @@ class Page:
         return link
 
     def remove_link(self, link: Link) -> int:
-        index = self._links.index(link)
+        last = len(self._links) - 1
+        # removing from the end (undo of an add, deleting many) must not scan the whole list each time
+        index = last if last >= 0 and self._links[last] == link else self._links.index(link)
         del self._links[index]
         self._link_set.discard(link)
         self.link_extra.pop(link, None)

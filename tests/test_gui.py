@@ -86,7 +86,7 @@ def wire(w: MainWindow, src: str, src_port: str, dst: str, dst_port: str) -> Non
 
 
 def set_field(w: MainWindow, block: str, pin: str, text: str) -> None:
-    w.scene.select_blocks([block])
+    w.select([block])
     assert w.inspector.block_id == block
     field = w.inspector.fields[pin]
     if hasattr(field, "setCurrentText"):
@@ -180,7 +180,7 @@ def test_invalid_links_are_refused(window):
 def test_inspector_validates_as_you_type(window):
     w = window
     c = drop_from_palette(w, "Const", QPointF(0, 0))
-    w.scene.select_blocks([c])
+    w.select([c])
     w.inspector.fields["dtype"].setCurrentText("int64")
     w.inspector.fields["val"].setText("1, 2, x")
     assert "x" in w.inspector.field_error("val") or w.inspector.field_error("val")
@@ -202,15 +202,15 @@ def test_select_all_copy_paste_duplicate_delete(window):
     assert len(new) == 3 and len(w.page) == 6
     assert len(w.page.links) == 4  # the internal links came along, between the new blocks
     assert all(ln.src in new and ln.dst in new for ln in w.page.links[2:])
-    w.scene.select_blocks(["Const"])
+    w.select(["Const"])
     dup = w.duplicate()
     assert len(dup) == 1 and w.page.block(dup[0]).pins == w.page.block("Const").pins
-    w.scene.select_blocks(new)
+    w.select(new)
     w.delete_selection()
     assert len(w.page) == 4 and len(w.page.links) == 2
     w.undo.undo()
     assert len(w.page) == 7 and len(w.page.links) == 4
-    w.scene.select_blocks(["Const"])
+    w.select(["Const"])
     w.cut()
     assert "Const" not in w.page and len(w.page.links) == 3
     w.undo.undo()

@@ -62,7 +62,7 @@ def run_and_wait(qtbot, w: MainWindow, kinds=("done", "crashed")) -> object:
 
 def results_dock_values(w: MainWindow, block: str) -> dict[str, list]:
     """What the results dock shows for ``block``: every result pin's table, read cell by cell."""
-    w.scene.select_blocks([block])
+    w.select([block])
     out = {}
     for i in range(w.results.pin.count()):
         w.results.pin.setCurrentIndex(i)
@@ -90,7 +90,7 @@ def test_draw_then_run_and_read_results_dock(qtbot, window):
     assert w.block_item("SparseFillEmptyRowsGrad").previews["d_default_value"] == "3"
     assert not w.block_item("SparseFillEmptyRowsGrad").errors
     # a value edit and a second run on the warm worker: the graph is not rebuilt
-    w.scene.select_blocks(["Const_2"])
+    w.select(["Const_2"])
     w.inspector.fields["val"].setText("10,1,2,3")
     w.inspector.fields["val"].editingFinished.emit()
     ev = run_and_wait(qtbot, w)

@@ -17,6 +17,11 @@ MOVE_ID = 1001
 PIN_ID = 1002
 
 
+def _has_link(page: Page, link: Link) -> bool:
+    has = getattr(page, "has_link", None)
+    return has(link) if has is not None else link in page.links
+
+
 class AddBlocksCommand(QUndoCommand):
     """Add blocks (and links between them, e.g. a paste); undo removes them."""
 
@@ -35,7 +40,7 @@ class AddBlocksCommand(QUndoCommand):
 
     def undo(self) -> None:
         for ln in reversed(self.links):
-            if ln in self.page.links:
+            if _has_link(self.page, ln):
                 self.page.remove_link(ln)
         for b in reversed(self.blocks):
             self.page.remove_block(b.id)
@@ -56,13 +61,13 @@ class RemoveCommand(QUndoCommand):
     def redo(self) -> None:
         page = self.page
         ids = set(self.block_ids)
-        all_links = page.links
-        self._saved_links = [(i, ln, page.link_extra.get(ln)) for i, ln in enumerate(all_links)
-                             if ln.src in ids or ln.dst in ids or ln in self.loose]
+        loose = set(self.loose)
+        self._saved_links = [(i, ln, page.link_extra.get(ln)) for i, ln in enumerate(page.links)
+                             if ln.src in ids or ln.dst in ids or ln in loose]
         for _, ln, _ in reversed(self._saved_links):
             page.remove_link(ln)
-        order = [b.id for b in page]
-        self._saved_blocks = sorted(((order.index(b), page.block(b).copy()) for b in self.block_ids),
+        order = {b.id: i for i, b in enumerate(page)}
+        self._saved_blocks = sorted(((order[b], page.block(b).copy()) for b in self.block_ids),
                                     key=lambda t: t[0])
         for _, b in reversed(self._saved_blocks):
             page.remove_block(b.id)

@@ -121,7 +121,12 @@ class MainWindow(QMainWindow):
         self.scene.link_requested.connect(self._link_requested)
         self.scene.link_refused.connect(self._link_refused)
         self.scene.blocks_moved.connect(self._blocks_moved)
-        self.scene.selectionChanged.connect(self._selection_changed)
+        # selecting thousands of blocks sends thousands of signals: follow the selection once per batch
+        self._selection_timer = QTimer(self)
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.setInterval(0)
+        self._selection_timer.timeout.connect(self._selection_changed)
+        self.scene.selectionChanged.connect(self._selection_timer.start)
         self.view.block_requested.connect(self.add_block_at)
         self.view.quick_search_requested.connect(self.quick_search)
         self.palette.block_activated.connect(self._palette_activated)
@@ -285,8 +290,14 @@ class MainWindow(QMainWindow):
     def _problem_clicked(self, item: QListWidgetItem) -> None:
         bid = item.data(Qt.ItemDataRole.UserRole)
         if bid and bid in self.scene.blocks:
-            self.scene.select_blocks([bid])
+            self.select([bid])
             self.view.centerOn(self.scene.blocks[bid])
+
+    def select(self, ids: list[str]) -> None:
+        """Select these blocks and show the first in the inspector and results at once."""
+        self.scene.select_blocks(ids)
+        self._selection_timer.stop()
+        self._selection_changed()
 
     def _selection_changed(self) -> None:
         ids = self.scene.selected_block_ids()
@@ -324,7 +335,7 @@ class MainWindow(QMainWindow):
         bid = self.page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
         self.undo.push(AddBlocksCommand(self.page, [block], text=f"Add {type_name}"))
-        self.scene.select_blocks([bid])
+        self.select([bid])
         return bid
 
     def quick_search(self, pos: QPointF) -> QuickSearch:
