@@ -331,6 +331,7 @@ def test_editor_process_never_imports_tensorflow():
     code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
             "from app.gui.main import make_window;"
             f"w = make_window({str(DEFAULT)!r}, start_worker=False, offer_restore=False);"
+            "from app.gui import blocktypes; blocktypes.refresh();"
             "w.revalidate(); w.palette.fill(full=True); w.scene.refresh_types();"
             "print('TF' if 'tensorflow' in sys.modules else 'noTF', len(w.scene.blocks))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,

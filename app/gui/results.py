@@ -115,7 +115,7 @@ class TrendPlot(QWidget):
         vals = [v for v in self.values if np.isfinite(v)]
         if len(vals) < 1:
             return
-        area = QRectF(40, 22, self.width() - 50, self.height() - 40)
+        area = QRectF(56, 22, self.width() - 66, self.height() - 40)
         lo, hi = min(vals), max(vals)
         if hi == lo:
             lo, hi = lo - 1, hi + 1

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.run_id = 0
         self._restored_dirty = False
         self.analysis: Any = None
+        self._catalogue_loaded = False
 
         self.scene = PageScene(self.page, self)
         self.view = CanvasView(self.scene, self)
@@ -219,6 +220,21 @@ class MainWindow(QMainWindow):
         self.view.fit()
         if self._want_worker:
             self.ensure_worker()
+        # a catalogue cache left by an earlier run: the whole palette right after the first frame
+        QTimer.singleShot(50, self.load_catalogue)
+
+    def load_catalogue(self) -> bool:
+        """Make every cached op block known (palette, ports, checks); False while there is no cache."""
+        if self._catalogue_loaded:
+            return True
+        blocktypes.refresh()
+        if not blocktypes.catalogue_ready():
+            return False
+        self._catalogue_loaded = True
+        self.palette.fill(full=True)
+        self.scene.refresh_types()
+        self.revalidate()
+        return True
 
     def ensure_worker(self) -> Any:
         if self.worker is None:
@@ -612,11 +628,7 @@ class MainWindow(QMainWindow):
     def _on_worker_event(self, ev: Any) -> None:
         self.last_event = ev
         if ev.kind == "ready":
-            blocktypes.refresh()
-            if blocktypes.catalogue_ready():
-                self.palette.fill(full=True)
-                self.scene.refresh_types()
-                self.revalidate()
+            self.load_catalogue()
             self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
         elif ev.kind == "step" and ev.run_id == self.run_id:
             if self.progress.maximum() > 0:

@@ -71,6 +71,7 @@ class BlockItem(QGraphicsItem):
         self.wires: set[WireItem] = set()
         self.errors: list[str] = []
         self.previews: dict[str, str] = {}
+        self._preview_lines: list[str] = []
         self.highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
         self.refresh(block)
         self.setPos(block.pos[0], block.pos[1])
@@ -107,6 +108,9 @@ class BlockItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self.previews = dict(previews)
+        fm = QFontMetricsF(font(7))
+        self._preview_lines = [fm.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, WIDTH - 12)
+                               for k, v in self.previews.items()]
         self._layout()
         self.update()
         for w in self.wires:
@@ -212,9 +216,8 @@ class BlockItem(QGraphicsItem):
             painter.setPen(QPen(QColor("#cccccc"), 0.5))
             painter.drawLine(QPointF(4, y - 1), QPointF(WIDTH - 4, y - 1))
             painter.setPen(_PREVIEW)
-            for name, text in self.previews.items():
-                painter.drawText(QRectF(6, y, WIDTH - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter,
-                                 f"{name}: {text}")
+            for text in self._preview_lines:
+                painter.drawText(QRectF(6, y, WIDTH - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter, text)
                 y += PREVIEW_ROW
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_BLACK)
