@@ -337,3 +337,49 @@ def test_editor_process_never_imports_tensorflow():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert r.stdout.split()[-2:] == ["noTF", "4"], r.stdout + r.stderr
+
+
+def test_double_click_on_background_opens_quick_search(window):
+    w = window
+    vp = w.view.viewport()
+    pt = QPoint(200, 200)
+    ev = QMouseEvent(QEvent.Type.MouseButtonDblClick, QPointF(pt), QPointF(vp.mapToGlobal(pt)),
+                     Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, ev)
+    qs = w._quick
+    assert qs.isVisible() and qs.pos_scene == w.view.mapToScene(pt)
+    qs.edit.setText("const")
+    qs.choose(qs.list.item(0).text())
+    assert [b.type for b in w.page] == ["Const"]
+
+
+def test_stored_results_show_on_blocks_and_in_dock(window, tmp_path):
+    w = window
+    doc = page_to_doc(load(DEFAULT))
+    doc["results"] = {"g": {"d_values": {"dtype": "float32", "shape": [2], "value": [2.0, 1.0]},
+                            "d_default_value": {"dtype": "float32", "shape": [], "value": 3.0}}}
+    doc["trends"] = {"loss": [3.0, 2.0, 1.5]}
+    path = tmp_path / "stored.json"
+    path.write_text(__import__("json").dumps(doc), encoding="utf-8")
+    assert w.open_path(str(path), ask=False)
+    assert w.block_item("g").previews == {"d_values": "float32[2] [2, 1]", "d_default_value": "3"}
+    w.select(["g"])
+    assert w.results.info.text() == "g.d_values: float32 shape [2]"
+    w.results.trend_choice.setCurrentText("loss")
+    assert w.results.trend.values == [3.0, 2.0, 1.5]
+
+
+def test_port_tooltips_and_saved_view(window, tmp_path):
+    w = window
+    w.open_path(str(DEFAULT), ask=False)
+    item = w.block_item("g")
+    assert item.port_tip("reverse_index_map", False).startswith("input reverse_index_map: int64")
+    w.view.resetTransform()
+    w.view.scale(0.5, 0.5)
+    w.view.centerOn(300, 120)
+    path = str(tmp_path / "v.json")
+    assert w.save_to(path)
+    assert load(path).view["zoom"] == 0.5
+    w.view.fit()
+    w.open_path(path, ask=False)
+    assert w.view.zoom() == pytest.approx(0.5)

@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
 
     # -- start-up ---------------------------------------------------------------------------------------
     def _after_show(self) -> None:
-        self.view.fit()
+        self.restore_view()
         if self._want_worker:
             self.ensure_worker()
         # a catalogue cache left by an earlier run: the whole palette right after the first frame
@@ -483,7 +483,21 @@ class MainWindow(QMainWindow):
         self.inspector.show_block(None)
         self._update_title()
         self.revalidate()
-        self.view.fit()
+        self.restore_view()
+
+    def restore_view(self) -> None:
+        """The zoom and centre saved with the page, else the whole page fitted into the window."""
+        v = self.page.view
+        try:
+            zoom = float(v["zoom"])
+            cx, cy = (float(x) for x in v["center"])
+        except (TypeError, KeyError, ValueError):
+            self.view.fit()
+            return
+        self.view.resetTransform()
+        z = min(max(zoom, 0.03), 6.0)
+        self.view.scale(z, z)
+        self.view.centerOn(cx, cy)
 
     def _load_page_extras(self) -> None:
         stored = results_from_json(self.page.results) if self.page.results else {}
@@ -508,6 +522,8 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: str) -> bool:
         """Save atomically to ``path``; on failure the message is shown and False returned."""
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self.page.view = {"zoom": round(self.view.zoom(), 4), "center": [round(centre.x(), 1), round(centre.y(), 1)]}
         try:
             save(self.page, path)
         except PageFileError as e:

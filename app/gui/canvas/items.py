@@ -158,6 +158,28 @@ class BlockItem(QGraphicsItem):
         return None
 
     # -- events ---------------------------------------------------------------------------------
+    def hoverMoveEvent(self, event: Any) -> None:  # noqa: N802
+        """The tooltip names the port under the cursor (dtype, doc), else the block's problems."""
+        hit = self.port_at(event.pos())
+        tip = "\n".join(self.errors)
+        if hit is not None:
+            tip = self.port_tip(*hit)
+        elif not tip and -6 <= event.pos().x() <= 6 and event.pos().y() <= 12:
+            tip = "scope: the page's graph, name scope and device (automatic, never wired)"
+        if self.toolTip() != tip:
+            self.setToolTip(tip)
+        super().hoverMoveEvent(event)
+
+    def port_tip(self, name: str, is_output: bool) -> str:
+        decl = blocktypes.lookup(self.type_name)
+        port = (blocktypes.output_port(decl, name) if is_output else decl.input(name)) if decl else None
+        if port is None:
+            return name
+        kind = "output" if is_output else "input"
+        dtype = port.dtype or "any dtype"
+        lst = " (list)" if port.is_list else ""
+        return f"{kind} {name}: {dtype}{lst}" + (f"\n{port.doc}" if port.doc else "")
+
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
             for w in self.wires:
