@@ -158,7 +158,7 @@ class BlockItem(QGraphicsItem):
         return None
 
     # -- events ---------------------------------------------------------------------------------
-    def hoverMoveEvent(self, event: Any) -> None:  # noqa: N802
+    def hoverMoveEvent(self, event: Any) -> None:
         """The tooltip names the port under the cursor (dtype, doc), else the block's problems."""
         hit = self.port_at(event.pos())
         tip = "\n".join(self.errors)
