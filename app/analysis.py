@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from app.gcpause import paused_gc
 from app.page import Link, Page
 from app.values import ValueParseError, parse_attr, parse_tensor
 from blocks.base import REGISTRY, Block, Port, Registry, list_length, split_indexed
@@ -84,6 +85,7 @@ def _port_map(ports: tuple[Port, ...]) -> dict[str, Port]:
     return {p.name: p for p in ports}
 
 
+@paused_gc
 def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -> Analysis:
     """Check ``page`` and parse its pins; never raises for a problem of the page itself."""
     errors: list[BuildError] = []

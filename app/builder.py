@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.analysis import Analysis, BuildError, analyse
+from app.gcpause import paused_gc
 from app.page import Page
 from blocks.base import BuildFailure
 from blocks.tf import attr_value, load
@@ -165,6 +166,7 @@ class BlockScope:
         self.page.built.init_ops.append(op)
 
 
+@paused_gc
 def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "") -> BuiltGraph:
     """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``."""
     tf = load()

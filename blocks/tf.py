@@ -51,8 +51,38 @@ def as_dtype(name: str) -> Any:
     return load().as_dtype(name)
 
 
+_memo: dict[tuple[str, Any], Any] = {}
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_key(v) for v in value)
+    if isinstance(value, tuple):
+        return ("t",) + tuple(_key(v) for v in value)
+    return (type(value).__name__, value)
+
+
 def attr_value(value: Any, attr_type: str) -> Any:
-    """Convert a parsed attr value (``blocks``/``app.values`` forms) to an ``AttrValue`` proto."""
+    """Convert a parsed attr value (``blocks``/``app.values`` forms) to an ``AttrValue`` proto.
+
+    Protos of hashable values are memoised: graph building copies them into each NodeDef, never
+    changes them, and the same dtype or shape attrs recur on most ops of a page.
+    """
+    if attr_type in ("tensor", "list(tensor)"):
+        return _attr_value(value, attr_type)
+    try:
+        key = (attr_type, _key(value))
+        hit = _memo.get(key)
+    except TypeError:
+        return _attr_value(value, attr_type)
+    if hit is None:
+        hit = _attr_value(value, attr_type)
+        if len(_memo) < 4096:
+            _memo[key] = hit
+    return hit
+
+
+def _attr_value(value: Any, attr_type: str) -> Any:
     tf = load()
     from tensorflow.core.framework import attr_value_pb2, tensor_shape_pb2
 

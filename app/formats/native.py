@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.formats.errors import PageFileError
+from app.gcpause import paused_gc
 from app.page import BlockInstance, Link, Page
 
 FORMAT = "enuflow.page"
@@ -51,6 +52,7 @@ class _Where:
         return {"block": self.block, "line": _locate(self.lines, json.dumps(self.block))}
 
 
+@paused_gc
 def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
     p = str(path)
