@@ -10,8 +10,10 @@ Prints the figures and ends with ``ratio <ours at 2,000 / NodeGraphQt at 2,000>`
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -22,9 +24,11 @@ os.environ.setdefault("ENUFLOW_RECOVERY_DIR", tempfile.mkdtemp(prefix="enuflow-b
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 SIZES = (200, 1000, 2000)
+REPEATS = 3
 NODEGRAPHQT_DOCUMENTED_2000 = 13.0
 
 
@@ -55,6 +59,7 @@ def ours(app: QApplication, n: int, folder: Path) -> float:
 
     path = folder / f"page{n}.json"
     path.write_text(json.dumps(page_doc(n)), encoding="utf-8")
+    gc.collect()
     t0 = time.perf_counter()
     w = make_window(str(path), start_worker=False, offer_restore=False)
     w.show()
@@ -68,7 +73,9 @@ def ours(app: QApplication, n: int, folder: Path) -> float:
     w.undo.setClean()
     w.close()
     w.deleteLater()
-    app.processEvents()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    del w
+    gc.collect()
     return dt
 
 
@@ -117,15 +124,15 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="enuflow-bench-"))
     mine = {}
     for n in SIZES:
-        mine[n] = ours(app, n, folder)
-        print(f"enuflow     {n:5d} blocks {2 * (n - 2):5d} links: {mine[n]:7.3f} s")
+        mine[n] = statistics.median(ours(app, n, folder) for _ in range(REPEATS))
+        print(f"enuflow     {n:5d} blocks {2 * (n - 2):5d} links: {mine[n]:7.3f} s (median of {REPEATS})")
     peer = {}
     for n in SIZES:
-        t = nodegraphqt(app, n)
-        if t is None:
+        times = [nodegraphqt(app, n) for _ in range(REPEATS)]
+        if None in times:
             break
-        peer[n] = t
-        print(f"NodeGraphQt {n:5d} nodes  {2 * (n - 2):5d} links: {t:7.3f} s")
+        peer[n] = statistics.median(times)
+        print(f"NodeGraphQt {n:5d} nodes  {2 * (n - 2):5d} links: {peer[n]:7.3f} s (median of {REPEATS})")
     lin = mine[2000] / mine[200] / 10
     print(f"growth 200 -> 2,000 blocks: x{mine[2000] / mine[200]:.1f} (x10 is linear; relative {lin:.2f})")
     if 2000 in peer:

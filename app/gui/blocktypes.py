@@ -24,7 +24,12 @@ _state: dict[str, Any] = {"catalogue": False}
 
 
 def catalogue_ready() -> bool:
-    """True when the catalogue's JSON cache exists, so op blocks resolve without TensorFlow."""
+    """True when the catalogue's JSON cache exists, so op blocks resolve without TensorFlow.
+
+    Once true it stays true for this process (the cache is read once; checking it again costs a read).
+    """
+    if _state["catalogue"]:
+        return True
     try:
         from app import catalogue_index
 
@@ -36,6 +41,8 @@ def catalogue_ready() -> bool:
 
 def refresh() -> None:
     """Call after the worker says "ready": op blocks from the catalogue cache become known."""
+    if _state["catalogue"] and _view._generated:
+        return  # already loaded from the cache
     _state["catalogue"] = catalogue_ready()
     _view._generated = None
 

@@ -227,6 +227,8 @@ class MainWindow(QMainWindow):
         """Make every cached op block known (palette, ports, checks); False while there is no cache."""
         if self._catalogue_loaded:
             return True
+        if not self.isVisible():
+            return False  # a closed (or never shown) window: nothing to fill
         blocktypes.refresh()
         if not blocktypes.catalogue_ready():
             return False

@@ -7,6 +7,7 @@ point. Zoomed out, a block is painted as a plain coloured box (level of detail).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,11 @@ _NO_BRUSH = QBrush(QColor("#e53935"))
 _BLACK = QBrush(QColor("#111111"))
 _TEXT = QColor("#222222")
 _PREVIEW = QColor("#0d47a1")
+
+
+@lru_cache(maxsize=8)
+def _metrics(size: int, bold: bool) -> QFontMetricsF:
+    return QFontMetricsF(font(size, bold))
 
 
 def preview_text(arr: Any) -> str:
@@ -85,7 +91,7 @@ class BlockItem(QGraphicsItem):
         self.known = decl is not None
         title = block.label or block.id
         subtitle = block.type if title != block.type else ""
-        fm_title, fm_sub = QFontMetricsF(font(9, True)), QFontMetricsF(font(7))
+        fm_title, fm_sub = _metrics(9, True), _metrics(7, False)
         room = WIDTH - 24
         sub_w = min(fm_sub.horizontalAdvance(subtitle), room * 0.45) if subtitle else 0.0
         self.subtitle = fm_sub.elidedText(subtitle, Qt.TextElideMode.ElideRight, sub_w + 1) if subtitle else ""
@@ -108,7 +114,7 @@ class BlockItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self.previews = dict(previews)
-        fm = QFontMetricsF(font(7))
+        fm = _metrics(7, False)
         self._preview_lines = [fm.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, WIDTH - 12)
                                for k, v in self.previews.items()]
         self._layout()

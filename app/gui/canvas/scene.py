@@ -142,8 +142,10 @@ class PageScene(QGraphicsScene):
             self.rebuild()
 
     def refresh_types(self) -> None:
-        """Re-read every block's declaration (after the catalogue became known)."""
+        """Re-read the declarations of blocks whose type was not known (after the catalogue became known)."""
         for bid, item in self.blocks.items():
+            if item.known:
+                continue
             item.refresh(self.page.block(bid))
             for w in item.wires:
                 w.adjust()
