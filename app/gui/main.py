@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.formats import PageFileError, load
 from app.gui import recovery
-from app.gui.window import MainWindow
+from app.gui.window import MainWindow, is_native_page
 from app.page import Page
 
 
@@ -19,7 +19,7 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
     if page_path:
         try:
             page = load(page_path)
-            path = page_path if page_path.lower().endswith(".json") else None
+            path = page_path if is_native_page(page_path) else None
         except PageFileError as e:
             problem = str(e)
     win = MainWindow(page, path, start_worker=start_worker)

@@ -31,7 +31,7 @@ def category_colour(category: str) -> QColor:
     return QColor.fromHsv(h, 140, 150)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def font(size: int = 8, bold: bool = False) -> QFont:
     f = QFont()
     f.setPointSize(size)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.formats import PageFileError, load, save
+from app.formats import PageFileError, load, read_text, save
 from app.formats.native import page_to_doc
 from app.gui import blocktypes, editing, recovery
 from app.gui.canvas.items import BlockItem
@@ -60,6 +60,18 @@ def config_dir() -> Path:
     if env:
         return Path(env)
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "enuflow"
+
+
+def is_native_page(path: str) -> bool:
+    """True for an enuflow page file (Save may write over it); False for an enuSpace page (imported)."""
+    if path.lower().endswith(".svg"):
+        return False
+    try:
+        text, _ = read_text(path)
+        doc = json.loads(text)
+    except (PageFileError, ValueError):
+        return False
+    return isinstance(doc, dict) and "blocks" in doc and doc.get("format", "enuflow.page") == "enuflow.page"
 
 
 class _WorkerBridge(QObject):
@@ -464,10 +476,10 @@ class MainWindow(QMainWindow):
         except PageFileError as e:
             self.warn("Cannot open page", str(e))
             return False
-        native = path.lower().endswith(".json") and page.extra.get("import_warnings") is None
+        native = is_native_page(path)
         self._set_page(page, path if native else None)
-        if not native:
-            self.status_label.setText(f"Imported {path}; Save As to keep it in enuflow's format")
+        self.status_label.setText(f"Opened {path}" if native else
+                                  f"Imported {path}; Save As to keep it in enuflow's format")
         self._add_recent(path)
         return True
 

@@ -25,6 +25,7 @@ ROW = 17.0
 PREVIEW_ROW = 14.0
 PORT_R = 4.5
 LOD_SIMPLE = 0.45
+LOD_NAMES = 0.2
 
 _PEN_BORDER = QPen(QColor("#333333"), 1.0)
 _PEN_SELECTED = QPen(QColor("#ff9800"), 2.5)
@@ -203,6 +204,13 @@ class BlockItem(QGraphicsItem):
             if self.errors:
                 painter.setBrush(_NO_BRUSH)
                 painter.drawRect(QRectF(WIDTH - 40, 0, 40, 40))
+            if lod >= LOD_NAMES:
+                # mid zoom: the name, in a font that stays readable on screen
+                size = min(int(8 / lod), 40)
+                painter.setPen(QColor("white"))
+                painter.setFont(font(size, True))
+                painter.drawText(self._rect.adjusted(6, 2, -6, -2), Qt.AlignmentFlag.AlignLeft
+                                 | Qt.AlignmentFlag.AlignTop, self.title)
             return
         r = self._rect
         painter.setPen(_PEN_SELECTED if selected else _PEN_BORDER)
