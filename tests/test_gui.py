@@ -383,3 +383,37 @@ def test_port_tooltips_and_saved_view(window, tmp_path):
     w.view.fit()
     w.open_path(path, ask=False)
     assert w.view.zoom() == pytest.approx(0.5)
+
+
+def test_open_enuspace_page_as_import(window, tmp_path):
+    w = window
+    svg = Path("/work/shared/enuspace/basic_2.0.1.svg")
+    src = svg if svg.exists() else None
+    if src is None:
+        pytest.skip("no enuSpace sample page here")
+    copy_path = tmp_path / "basic.svg"
+    copy_path.write_bytes(src.read_bytes())
+    assert w.open_path(str(copy_path), ask=False)
+    assert len(w.page) > 0 and w.path is None  # Save asks where: the enuSpace file is never overwritten
+    assert len(w.scene.blocks) == len(w.page) and len(w.scene.wires) == len(w.page.links)
+    assert copy_path.read_bytes() == src.read_bytes()
+
+
+def test_rubber_band_selects_blocks(window):
+    w = window
+    w.open_path(str(DEFAULT), ask=False)
+    w.view.resetTransform()
+    w.view.centerOn(300, 150)
+    rim, grad = w.block_item("rim"), w.block_item("grad")
+    a = rim.sceneBoundingRect().topLeft() - QPointF(15, 15)
+    b = grad.sceneBoundingRect().bottomRight() + QPointF(15, 15)
+    vp = w.view.viewport()
+    pa, pb = w.view.mapFromScene(a), w.view.mapFromScene(b)
+    left = Qt.MouseButton.LeftButton
+    for kind, p, btn, btns in ((QEvent.Type.MouseButtonPress, pa, left, left),
+                               (QEvent.Type.MouseMove, (pa + pb) / 2, Qt.MouseButton.NoButton, left),
+                               (QEvent.Type.MouseMove, pb, Qt.MouseButton.NoButton, left),
+                               (QEvent.Type.MouseButtonRelease, pb, left, Qt.MouseButton.NoButton)):
+        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)), btn, btns,
+                                               Qt.KeyboardModifier.NoModifier))
+    assert sorted(w.scene.selected_block_ids()) == ["grad", "rim"]
