@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.formats import PageFileError, load
 from app.gui import recovery
-from app.gui.window import MainWindow, is_native_page
+from app.gui.files import is_native_page
+from app.gui.window import MainWindow
 from app.page import Page
 
 

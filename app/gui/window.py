@@ -2,25 +2,21 @@
 
 It owns one ``Page`` and its ``QUndoStack``. Gestures from the canvas, palette and inspector become
 undo commands (``app.gui.commands``) that change only the page; the canvas and inspector follow the
-page's events. Runs go to a warm worker process (``app.worker.WorkerClient``) whose events arrive on a
-background thread and are forwarded through a Qt signal. File handling (New/Open/Save/Save As, recent
-files, the unsaved mark, prompts) and the recovery file live here too.
+page's events. File commands live in ``app.gui.files`` and running in ``app.gui.running`` (parts of the
+window, as mixins); this module builds the window and handles editing, selection and problems.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -31,8 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.formats import PageFileError, load, read_text, save
-from app.formats.native import page_to_doc
 from app.gui import blocktypes, editing, recovery
 from app.gui.canvas.items import BlockItem
 from app.gui.canvas.scene import PageScene
@@ -45,46 +39,22 @@ from app.gui.commands import (
     SetFieldCommand,
     SetPinCommand,
 )
+from app.gui.files import FileCommands
 from app.gui.inspector import Inspector
 from app.gui.palette import Palette, QuickSearch
 from app.gui.results import ResultsDock
-from app.gui.stored import results_from_json
+from app.gui.running import RunCommands, _WorkerBridge
 from app.page import BlockInstance, Link, Page
 
 Prompt = Callable[[str, str, Any], Any]
 MAX_RECENT = 8
 
 
-def config_dir() -> Path:
-    env = os.environ.get("ENUFLOW_CONFIG_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "enuflow"
-
-
-def is_native_page(path: str) -> bool:
-    """True for an enuflow page file (Save may write over it); False for an enuSpace page (imported)."""
-    if path.lower().endswith(".svg"):
-        return False
-    try:
-        text, _ = read_text(path)
-        doc = json.loads(text)
-    except (PageFileError, ValueError):
-        return False
-    return isinstance(doc, dict) and "blocks" in doc and doc.get("format", "enuflow.page") == "enuflow.page"
-
-
-class _WorkerBridge(QObject):
-    """Carries worker events from its reader thread to the GUI thread."""
-
-    event = Signal(object)
-
-
 def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.question(parent, title, text, buttons)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileCommands, RunCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -231,7 +201,10 @@ class MainWindow(QMainWindow):
     def _after_show(self) -> None:
         self.restore_view()
         if self._want_worker:
-            self.ensure_worker()
+            try:
+                self.ensure_worker()
+            except (ImportError, OSError, RuntimeError) as e:
+                self.status_label.setText(f"The run worker cannot start: {e}")
         # a catalogue cache left by an earlier run: the whole palette right after the first frame
         QTimer.singleShot(50, self.load_catalogue)
 
@@ -249,14 +222,6 @@ class MainWindow(QMainWindow):
         self.scene.refresh_types()
         self.revalidate()
         return True
-
-    def ensure_worker(self) -> Any:
-        if self.worker is None:
-            from app.worker import WorkerClient
-
-            self.worker = WorkerClient(self.bridge.event.emit)
-            self.worker.start()
-        return self.worker
 
     # -- title, dirty state --------------------------------------------------------------------------
     @property
@@ -441,250 +406,6 @@ class MainWindow(QMainWindow):
         if changed:
             self.undo.push(MoveCommand(self.page, {k: old[k] for k in changed}, changed, text="Auto layout"))
         self.view.fit()
-
-    # -- files ------------------------------------------------------------------------------------------
-    def maybe_save(self) -> bool:
-        """Ask before unsaved work is dropped; True when it is fine to go on."""
-        if not self.dirty:
-            return True
-        B = QMessageBox.StandardButton
-        answer = self.prompt("Unsaved changes", f"Save the changes to '{self.page.name}' first?",
-                             B.Save | B.Discard | B.Cancel)
-        if answer == B.Save:
-            return self.save()
-        return answer == B.Discard
-
-    def new_page(self) -> None:
-        if not self.maybe_save():
-            return
-        self._set_page(Page("untitled"), None)
-
-    def open_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open page", str(Path(self.path).parent) if self.path else "",
-                                              "Pages (*.json *.svg);;All files (*)")
-        if path:
-            self.open_path(path, ask=False)
-
-    def open_path(self, path: str, ask: bool = True) -> bool:
-        """Open a page file (enuflow .json, or an enuSpace .json/.svg page); False when it failed."""
-        if ask and not self.maybe_save():
-            return False
-        try:
-            page = load(path)
-        except PageFileError as e:
-            self.warn("Cannot open page", str(e))
-            return False
-        native = is_native_page(path)
-        self._set_page(page, path if native else None)
-        self.status_label.setText(f"Opened {path}" if native else
-                                  f"Imported {path}; Save As to keep it in enuflow's format")
-        self._add_recent(path)
-        return True
-
-    def _set_page(self, page: Page, path: str | None) -> None:
-        self.page.replace_with(page)
-        self.path = path
-        self.undo.clear()
-        self.undo.setClean()
-        self._restored_dirty = False
-        self.recovery.discard()
-        self.recovery.attach(self.page, path)
-        self.run_errors = []
-        self.values, self.history = {}, {}
-        self._load_page_extras()
-        self.inspector.show_block(None)
-        self._update_title()
-        self.revalidate()
-        self.restore_view()
-
-    def restore_view(self) -> None:
-        """The zoom and centre saved with the page, else the whole page fitted into the window."""
-        v = self.page.view
-        try:
-            zoom = float(v["zoom"])
-            cx, cy = (float(x) for x in v["center"])
-        except (TypeError, KeyError, ValueError):
-            self.view.fit()
-            return
-        self.view.resetTransform()
-        z = min(max(zoom, 0.03), 6.0)
-        self.view.scale(z, z)
-        self.view.centerOn(cx, cy)
-
-    def _load_page_extras(self) -> None:
-        stored = results_from_json(self.page.results) if self.page.results else {}
-        self.values = stored
-        self.scene.set_results(stored)
-        self.results.set_results(stored, {})
-        self.results.set_page_trends(self.page.extra.get("trends"))
-
-    def save(self) -> bool:
-        if not self.path:
-            return self.save_as()
-        return self.save_to(self.path)
-
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save page as", self.path or f"{self.page.name}.json",
-                                              "enuflow pages (*.json)")
-        if not path:
-            return False
-        if not path.endswith(".json"):
-            path += ".json"
-        return self.save_to(path)
-
-    def save_to(self, path: str) -> bool:
-        """Save atomically to ``path``; on failure the message is shown and False returned."""
-        centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.page.view = {"zoom": round(self.view.zoom(), 4), "center": [round(centre.x(), 1), round(centre.y(), 1)]}
-        try:
-            save(self.page, path)
-        except PageFileError as e:
-            self.warn("Cannot save page", str(e))
-            return False
-        self.path = path
-        self.undo.setClean()
-        self._restored_dirty = False
-        self.recovery.discard()
-        self.recovery.attach(self.page, path)
-        self._add_recent(path)
-        self._update_title()
-        self.status_label.setText(f"Saved {path}")
-        return True
-
-    def recent_files(self) -> list[str]:
-        try:
-            data = json.loads((config_dir() / "recent.json").read_text(encoding="utf-8"))
-            return [p for p in data if isinstance(p, str)][:MAX_RECENT] if isinstance(data, list) else []
-        except (OSError, ValueError):
-            return []
-
-    def _add_recent(self, path: str) -> None:
-        full = str(Path(path).resolve())
-        items = [full] + [p for p in self.recent_files() if p != full]
-        try:
-            config_dir().mkdir(parents=True, exist_ok=True)
-            from app.formats.native import write_atomic
-
-            write_atomic(config_dir() / "recent.json", json.dumps(items[:MAX_RECENT]))
-        except (OSError, PageFileError):
-            pass
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.recent_files():
-            a = self.recent_menu.addAction(p)
-            a.triggered.connect(lambda _c=False, p=p: self.open_path(p))
-        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
-
-    def restore_from(self, path: Path) -> bool:
-        """Take over the page kept in a recovery file; it stays marked unsaved."""
-        try:
-            page, source = recovery.read(path)
-        except ValueError as e:
-            self.warn("Cannot restore", str(e))
-            return False
-        self._set_page(page, source)
-        self._restored_dirty = True
-        recovery.remove(path)
-        self.recovery.touch()
-        self._update_title()
-        self.status_label.setText("Restored unsaved work from the recovery file")
-        return True
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
-            event.ignore()
-            return
-        self.recovery.discard()
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
-        event.accept()
-
-    # -- running ---------------------------------------------------------------------------------------
-    def run_page(self, steps: int | None = None) -> int | None:
-        """Run the page in the worker; returns the run id (None if a run is in progress)."""
-        worker = self.ensure_worker()
-        if worker.busy:
-            self.status_label.setText("A run is in progress: Stop it first")
-            return None
-        allow_io = False
-        io_blocks = [b.id for b in self.page if (d := blocktypes.lookup(b.type)) is not None and d.io]
-        if io_blocks:
-            B = QMessageBox.StandardButton
-            allow_io = self.prompt("Run blocks that use files?",
-                                   "These blocks read or write files or act on the process: "
-                                   + ", ".join(io_blocks) + ". Allow them for this run?", B.Yes | B.No) == B.Yes
-        if self._analysis_timer.isActive():  # an edit not checked yet: check it now
-            self._analysis_timer.stop()
-            self.revalidate()
-        an = self.analysis  # the last check (parsing large pin values again would stall the window)
-        total = 0
-        if an is not None and an.plan.block is not None and not an.plan.infinite:
-            total = an.plan.steps if steps is None else steps
-        elif an is not None and an.plan.block is None:
-            total = 1 if steps is None else steps
-        self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io)
-        self.history = {}
-        self.results.history = {}
-        self.progress.setRange(0, max(total, 0))
-        self.progress.setValue(0)
-        self.progress.setFormat("step %v / %m" if total else "running...")
-        self.progress.show()
-        self.run_action.setEnabled(False)
-        self.stop_action.setEnabled(True)
-        self.kill_action.setEnabled(True)
-        self.status_label.setText("Running..." if worker.ready else "Running (TensorFlow is still loading)...")
-        return self.run_id
-
-    def stop_run(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.status_label.setText("Stopping after this step...")
-
-    def kill_run(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-
-    def _run_ended(self) -> None:
-        self.progress.hide()
-        self.run_action.setEnabled(True)
-        self.stop_action.setEnabled(False)
-        self.kill_action.setEnabled(False)
-
-    def _on_worker_event(self, ev: Any) -> None:
-        self.last_event = ev
-        if ev.kind == "ready":
-            self.load_catalogue()
-            self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
-        elif ev.kind == "step" and ev.run_id == self.run_id:
-            if self.progress.maximum() > 0:
-                self.progress.setValue(min(ev.step, self.progress.maximum()))
-            else:
-                self.progress.setFormat(f"step {ev.step}")
-            self.results.add_step(ev.scalars)
-        elif ev.kind == "done" and ev.run_id == self.run_id:
-            self._run_ended()
-            self.values = ev.results
-            self.history = ev.history
-            self.run_errors = list(ev.errors)
-            self.scene.set_results(self.values)
-            self.results.set_results(self.values, self.history)
-            self._show_errors()
-            what = "stopped" if ev.stopped else "done"
-            self.status_label.setText(f"Run {what}: {ev.steps_done} step(s), {len(ev.errors)} error(s)")
-        elif ev.kind == "crashed":
-            self._run_ended()
-            self.run_errors = list(ev.errors) or [{"block": None, "port": None, "message": ev.message.splitlines()[0]}]
-            self._show_errors()
-            first = ev.message.splitlines()[0] if ev.message else "The worker process ended."
-            self.status_label.setText(first)
-        elif ev.kind == "log":
-            self.statusBar().showMessage(ev.message[:200], 5000)
-        self.event_handled.emit(ev)
 
     # -- queries for tests and tools --------------------------------------------------------------------
     def block_item(self, block_id: str) -> BlockItem:

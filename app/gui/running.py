@@ -1,0 +1,127 @@
+"""Running the page from the editor window: the warm worker process, Run/Stop/Kill, the progress
+of steps, and showing what comes back (results, per-step trends, errors, crashes).
+
+``RunCommands`` is a part of ``MainWindow`` (a mixin). The worker (``app.worker.WorkerClient``) reports
+on a background thread; ``_WorkerBridge`` carries its events to the GUI thread through a Qt signal.
+No TensorFlow is loaded here: the worker's child process loads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from app.formats.native import page_to_doc
+from app.gui import blocktypes
+
+
+class _WorkerBridge(QObject):
+    """Carries worker events from its reader thread to the GUI thread."""
+
+    event = Signal(object)
+
+
+class RunCommands:
+    """Run (F5), Stop, Kill and the worker's events (part of MainWindow)."""
+
+    worker: Any
+
+    def ensure_worker(self) -> Any:
+        if self.worker is None:
+            from app.worker import WorkerClient
+
+            self.worker = WorkerClient(self.bridge.event.emit)
+            self.worker.start()
+        return self.worker
+
+    # -- running ---------------------------------------------------------------------------------------
+    def run_page(self, steps: int | None = None) -> int | None:
+        """Run the page in the worker; returns the run id (None if a run is in progress)."""
+        try:
+            worker = self.ensure_worker()
+        except (ImportError, OSError, RuntimeError) as e:
+            self.status_label.setText(f"The run worker cannot start: {e}")
+            return None
+        if worker.busy:
+            self.status_label.setText("A run is in progress: Stop it first")
+            return None
+        allow_io = False
+        io_blocks = [b.id for b in self.page if (d := blocktypes.lookup(b.type)) is not None and d.io]
+        if io_blocks:
+            B = QMessageBox.StandardButton
+            allow_io = self.prompt("Run blocks that use files?",
+                                   "These blocks read or write files or act on the process: "
+                                   + ", ".join(io_blocks) + ". Allow them for this run?", B.Yes | B.No) == B.Yes
+        if self._analysis_timer.isActive():  # an edit not checked yet: check it now
+            self._analysis_timer.stop()
+            self.revalidate()
+        an = self.analysis  # the last check (parsing large pin values again would stall the window)
+        total = 0
+        if an is not None and an.plan.block is not None and not an.plan.infinite:
+            total = an.plan.steps if steps is None else steps
+        elif an is not None and an.plan.block is None:
+            total = 1 if steps is None else steps
+        try:
+            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io)
+        except (OSError, RuntimeError) as e:
+            self.status_label.setText(f"The page could not be sent to the run worker: {e}")
+            return None
+        self.history = {}
+        self.results.history = {}
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(0)
+        self.progress.setFormat("step %v / %m" if total else "running...")
+        self.progress.show()
+        self.run_action.setEnabled(False)
+        self.stop_action.setEnabled(True)
+        self.kill_action.setEnabled(True)
+        self.status_label.setText("Running..." if worker.ready else "Running (TensorFlow is still loading)...")
+        return self.run_id
+
+    def stop_run(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.status_label.setText("Stopping after this step...")
+
+    def kill_run(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+
+    def _run_ended(self) -> None:
+        self.progress.hide()
+        self.run_action.setEnabled(True)
+        self.stop_action.setEnabled(False)
+        self.kill_action.setEnabled(False)
+
+    def _on_worker_event(self, ev: Any) -> None:
+        self.last_event = ev
+        if ev.kind == "ready":
+            self.load_catalogue()
+            self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
+        elif ev.kind == "step" and ev.run_id == self.run_id:
+            if self.progress.maximum() > 0:
+                self.progress.setValue(min(ev.step, self.progress.maximum()))
+            else:
+                self.progress.setFormat(f"step {ev.step}")
+            self.results.add_step(ev.scalars)
+        elif ev.kind == "done" and ev.run_id == self.run_id:
+            self._run_ended()
+            self.values = ev.results
+            self.history = ev.history
+            self.run_errors = list(ev.errors)
+            self.scene.set_results(self.values)
+            self.results.set_results(self.values, self.history)
+            self._show_errors()
+            what = "stopped" if ev.stopped else "done"
+            self.status_label.setText(f"Run {what}: {ev.steps_done} step(s), {len(ev.errors)} error(s)")
+        elif ev.kind == "crashed":
+            self._run_ended()
+            self.run_errors = list(ev.errors) or [{"block": None, "port": None, "message": ev.message.splitlines()[0]}]
+            self._show_errors()
+            first = ev.message.splitlines()[0] if ev.message else "The worker process ended."
+            self.status_label.setText(first)
+        elif ev.kind == "log":
+            self.statusBar().showMessage(ev.message[:200], 5000)
+        self.event_handled.emit(ev)
