@@ -157,8 +157,8 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
         return LinkCheck(False, f"input '{dp}' takes one link and already has one (from {taken.src}.{taken.src_port})")
     out_port = output_port(sdecl, sp)
     if in_port is not None and out_port is not None:
-        if in_port.kind != out_port.kind and "operation" in (in_port.kind, out_port.kind) and in_port.is_list is False:
-            return LinkCheck(False, f"'{dp}' takes a {in_port.kind}, '{sp}' gives a {out_port.kind}")
+        if out_port.kind == "operation" and in_port.kind != "operation" and not in_port.is_list:
+            return LinkCheck(False, f"'{sp}' is an op to run, not a tensor; '{dp}' takes a {in_port.kind}")
         st = port_dtype(sdecl, sb.pins, out_port)
         dt = port_dtype(ddecl, db.pins, in_port)
         if st and dt and st != dt:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
 from app.gui import blocktypes
@@ -299,4 +298,4 @@ def _check_attr(text: str, kind: str) -> str:
     return ""
 
 
-__all__ = ["Inspector", "Qt", "text_value", "value_text"]
+__all__ = ["Inspector", "text_value", "value_text"]
