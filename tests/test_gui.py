@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.formats import load
@@ -417,3 +417,31 @@ def test_rubber_band_selects_blocks(window):
         QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)), btn, btns,
                                                Qt.KeyboardModifier.NoModifier))
     assert sorted(w.scene.selected_block_ids()) == ["grad", "rim"]
+
+
+def test_wheel_zooms_around_cursor_and_space_drag_pans(window):
+    w = window
+    w.open_path(str(DEFAULT), ask=False)
+    w.view.resetTransform()
+    w.view.centerOn(300, 150)
+    vp = w.view.viewport()
+    at = QPoint(150, 120)
+    before = w.view.mapToScene(at)
+    wheel = QWheelEvent(QPointF(at), QPointF(vp.mapToGlobal(at)), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(vp, wheel)
+    assert w.view.zoom() == pytest.approx(1.15 ** 2)
+    after = w.view.mapToScene(at)
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+    # Space held: a left drag on the background pans instead of selecting
+    QApplication.sendEvent(w.view, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier))
+    v = w.view.verticalScrollBar().value()
+    left = Qt.MouseButton.LeftButton
+    for kind, p, btn, btns in ((QEvent.Type.MouseButtonPress, QPoint(300, 300), left, left),
+                               (QEvent.Type.MouseMove, QPoint(300, 260), Qt.MouseButton.NoButton, left),
+                               (QEvent.Type.MouseButtonRelease, QPoint(300, 260), left, Qt.MouseButton.NoButton)):
+        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)), btn, btns,
+                                               Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(w.view, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier))
+    assert w.view.verticalScrollBar().value() == v + 40
+    assert not w.scene.selectedItems()

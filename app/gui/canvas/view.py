@@ -24,7 +24,7 @@ class CanvasView(QGraphicsView):
         super().__init__(scene, parent)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAcceptDrops(True)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
@@ -44,7 +44,17 @@ class CanvasView(QGraphicsView):
         factor = 1.15 ** steps
         z = self.zoom() * factor
         if 0.03 <= z <= 6.0:
-            self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor fixed
+            self.zoom_at(factor, event.position().toPoint())
+
+    def zoom_at(self, factor: float, at: QPoint) -> None:
+        """Zoom by ``factor`` keeping the page point under ``at`` (viewport pixels) where it is."""
+        before = self.mapToScene(at)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        moved = self.mapFromScene(before) - at
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
 
     def zoom_by(self, factor: float) -> None:
         self.scale(factor, factor)
