@@ -92,14 +92,19 @@ class BlockItem(QGraphicsItem):
         self.known = decl is not None
         title = block.label or block.id
         subtitle = block.type if title != block.type else ""
+        self.inputs = [p.name for p in decl.inputs] if decl else []
+        self.outputs = blocktypes.output_ports(decl, block.pins)
+        # wide enough that the longest input and output labels never overlap
+        fm_port = _metrics(7, False)
+        w_in = max((fm_port.horizontalAdvance(n) for n in self.inputs), default=0.0)
+        w_out = max((fm_port.horizontalAdvance(n) for n in self.outputs), default=0.0)
+        self.width = max(WIDTH, float(int(w_in + w_out + 40)))
         fm_title, fm_sub = _metrics(9, True), _metrics(7, False)
-        room = WIDTH - 24
+        room = self.width - 24
         sub_w = min(fm_sub.horizontalAdvance(subtitle), room * 0.45) if subtitle else 0.0
         self.subtitle = fm_sub.elidedText(subtitle, Qt.TextElideMode.ElideRight, sub_w + 1) if subtitle else ""
         self.title = fm_title.elidedText(title, Qt.TextElideMode.ElideRight, room - sub_w - 6)
         self.colour = category_colour(decl.category if decl else "unknown")
-        self.inputs = [p.name for p in decl.inputs] if decl else []
-        self.outputs = blocktypes.output_ports(decl, block.pins)
         self._layout()
 
     def _layout(self) -> None:
@@ -107,7 +112,7 @@ class BlockItem(QGraphicsItem):
         self.body_h = HEADER + rows * ROW + 4
         n_prev = len(self.previews)
         self.height = self.body_h + (n_prev * PREVIEW_ROW + 2 if n_prev else 0) + 8
-        self._rect = QRectF(0, 0, WIDTH, self.height)
+        self._rect = QRectF(0, 0, self.width, self.height)
         self._bounds = self._rect.adjusted(-PORT_R - 4, -8, PORT_R + 4, 10)
 
     def set_previews(self, previews: dict[str, str]) -> None:
@@ -116,7 +121,7 @@ class BlockItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.previews = dict(previews)
         fm = _metrics(7, False)
-        self._preview_lines = [fm.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, WIDTH - 12)
+        self._preview_lines = [fm.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, self.width - 12)
                                for k, v in self.previews.items()]
         self._layout()
         self.update()
@@ -144,12 +149,12 @@ class BlockItem(QGraphicsItem):
         if name not in names:
             return None
         i = names.index(name)
-        return QPointF(WIDTH if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
+        return QPointF(self.width if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
 
     def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
         local = self.port_local(name, is_output)
         if local is None:  # a port the declaration does not know (yet): the middle of the side
-            local = QPointF(WIDTH if is_output else 0.0, HEADER / 2)
+            local = QPointF(self.width if is_output else 0.0, HEADER / 2)
         return self.mapToScene(local)
 
     def port_at(self, local: QPointF) -> tuple[str, bool] | None:
@@ -160,7 +165,7 @@ class BlockItem(QGraphicsItem):
         i = int((y - HEADER - 2) // ROW)
         if abs(x) <= 10 and 0 <= i < len(self.inputs):
             return self.inputs[i], False
-        if abs(x - WIDTH) <= 10 and 0 <= i < len(self.outputs):
+        if abs(x - self.width) <= 10 and 0 <= i < len(self.outputs):
             return self.outputs[i], True
         return None
 
@@ -203,7 +208,7 @@ class BlockItem(QGraphicsItem):
             painter.drawRect(self._rect)
             if self.errors:
                 painter.setBrush(_NO_BRUSH)
-                painter.drawRect(QRectF(WIDTH - 40, 0, 40, 40))
+                painter.drawRect(QRectF(self.width - 40, 0, 40, 40))
             if lod >= LOD_NAMES:
                 # mid zoom: the name, in a font that stays readable on screen
                 size = min(int(8 / lod), 40)
@@ -218,48 +223,48 @@ class BlockItem(QGraphicsItem):
         painter.drawRoundedRect(r, 4, 4)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.colour if self.known else QColor("#9e9e9e"))
-        painter.drawRoundedRect(QRectF(0.5, 0.5, WIDTH - 1, HEADER), 4, 4)
+        painter.drawRoundedRect(QRectF(0.5, 0.5, self.width - 1, HEADER), 4, 4)
         painter.setPen(QColor("white"))
         painter.setFont(font(9, True))
-        painter.drawText(QRectF(12, 0, WIDTH - 18, HEADER), Qt.AlignmentFlag.AlignVCenter, self.title)
+        painter.drawText(QRectF(12, 0, self.width - 18, HEADER), Qt.AlignmentFlag.AlignVCenter, self.title)
         # the automatic scope pin: black, top left, never wired
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_BLACK)
         painter.drawRect(QRectF(-3, 3, 7, 7))
-        if lod < 0.8:
+        if lod < 0.55:
             self._paint_ports_only(painter)
             self._paint_badge(painter)
             return
         painter.setFont(font(7))
         if self.subtitle:
             painter.setPen(QColor("#dddddd"))
-            painter.drawText(QRectF(12, 0, WIDTH - 18, HEADER), Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(QRectF(12, 0, self.width - 18, HEADER), Qt.AlignmentFlag.AlignVCenter
                              | Qt.AlignmentFlag.AlignRight, self.subtitle)
         if not self.known:
             painter.setPen(QColor("#7a7a7a"))
-            painter.drawText(QRectF(8, HEADER, WIDTH - 16, ROW), Qt.AlignmentFlag.AlignVCenter,
+            painter.drawText(QRectF(8, HEADER, self.width - 16, ROW), Qt.AlignmentFlag.AlignVCenter,
                              "ports known when TensorFlow is ready")
         self._paint_ports_only(painter)
         painter.setPen(_TEXT)
         for i, name in enumerate(self.inputs):
-            painter.drawText(QRectF(8, HEADER + i * ROW + 2, WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(QRectF(8, HEADER + i * ROW + 2, self.width - 16, ROW), Qt.AlignmentFlag.AlignVCenter, name)
         for i, name in enumerate(self.outputs):
-            painter.drawText(QRectF(WIDTH / 2 - 8, HEADER + i * ROW + 2, WIDTH / 2, ROW),
+            painter.drawText(QRectF(8, HEADER + i * ROW + 2, self.width - 16, ROW),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
         # result pins along the bottom, with their previews above
         if self.previews:
             y = self.body_h + 1
             painter.setPen(QPen(QColor("#cccccc"), 0.5))
-            painter.drawLine(QPointF(4, y - 1), QPointF(WIDTH - 4, y - 1))
+            painter.drawLine(QPointF(4, y - 1), QPointF(self.width - 4, y - 1))
             painter.setPen(_PREVIEW)
             for text in self._preview_lines:
-                painter.drawText(QRectF(6, y, WIDTH - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter, text)
+                painter.drawText(QRectF(6, y, self.width - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter, text)
                 y += PREVIEW_ROW
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_BLACK)
         n = len(self.outputs)
         for i in range(n):
-            x = WIDTH * (i + 1) / (n + 1)
+            x = self.width * (i + 1) / (n + 1)
             painter.drawRect(QRectF(x - 3, self.height - 3, 6, 6))
         self._paint_badge(painter)
 
@@ -267,7 +272,7 @@ class BlockItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         for is_output, names, brush in ((False, self.inputs, _IN_BRUSH), (True, self.outputs, _OUT_BRUSH)):
             for i, name in enumerate(names):
-                c = QPointF(WIDTH if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
+                c = QPointF(self.width if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
                 b = brush
                 if self.highlight and self.highlight[0] == name and self.highlight[1] == is_output:
                     b = _OK_BRUSH if self.highlight[2] else _NO_BRUSH
@@ -282,7 +287,7 @@ class BlockItem(QGraphicsItem):
             return
         painter.setPen(QPen(QColor("white"), 1.5))
         painter.setBrush(_NO_BRUSH)
-        c = QPointF(WIDTH - 2, 0)
+        c = QPointF(self.width - 2, 0)
         painter.drawEllipse(c, 8, 8)
         painter.setFont(font(8, True))
         painter.drawText(QRectF(c.x() - 8, c.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
