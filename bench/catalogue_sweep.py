@@ -73,6 +73,8 @@ CANDIDATES = (
     {"name": "matrix+range", "shape": [2, 2], "int_shape": [2], "int_fill": "range"},
     {"name": "vector+indices", "shape": [4], "int_shape": [4], "int_fill": 0},
 )
+#: crashes of one op on one path before the remaining candidates are given up
+MAX_CRASHES = 3
 _RANK = {"ran": 3, "run error": 2, "build error": 1, "skipped": 0}
 
 
@@ -349,24 +351,41 @@ class Worker:
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self.done = 0
+        self._buf = b""
 
     def start(self) -> None:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, bufsize=1, env=env, cwd=str(ROOT))
+        self._buf = b""
         line = self._readline(120.0)
         if not line or line.strip() != "READY":
             raise RuntimeError("a sweep worker did not start")
         self.done = 0
 
     def _readline(self, timeout: float) -> str | None:
-        """The next line; None on timeout, "" when the worker died (end of its output)."""
+        """The next line; None on timeout, "" when the worker died (end of its output).
+
+        Reads the pipe with ``os.read`` into our own buffer: a buffered file object could hold a whole
+        line already read while ``select`` waits on the empty pipe.
+        """
         assert self.proc is not None and self.proc.stdout is not None
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            return None
-        return self.proc.stdout.readline()
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return ""
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode("utf-8", "replace") + "\n"
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -388,7 +407,10 @@ class Worker:
             if "crash" not in res:
                 break
             crashes.append(f"{CANDIDATES[tried]['name']}: {res['crash']}" if tried is not None else res["crash"])
-            if tried is None or tried + 1 >= len(CANDIDATES):
+            # a fast death (a failed CHECK) depends on the inputs: try the next candidate; a hang (waiting
+            # for data that never comes) does not, and each try would cost the whole timeout
+            if (tried is None or tried + 1 >= len(CANDIDATES) or res["crash"].startswith("hung")
+                    or len(crashes) >= MAX_CRASHES):
                 res = {"op": op, "path": path, "outcome": "skipped", "detail": "", "candidate": None}
                 break
             start = tried + 1
@@ -415,7 +437,6 @@ class Worker:
             t0 = time.monotonic()
             line = self._readline(self.timeout)
             if not line:
-                self.proc.poll() if line == "" else None
                 if line == "":
                     self.proc.wait()
                 code = self.proc.returncode
@@ -543,6 +564,7 @@ def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -278,7 +278,7 @@ def test_io_and_dangerous_marks() -> None:
         assert g[name].io, name
     assert not g["Print"].io and not g["MatMul"].io
     for name in ("Abort", "ParseExampleV2", "Unbatch", "BoostedTreesAggregateStats", "MapPeek", "Unstage",
-                 "OrderedMapUnstageNoKey", "QueueDequeueV2"):
+                 "OrderedMapUnstageNoKey", "QueueDequeueV2", "AvgPoolGrad"):
         assert g[name].dangerous, name
     assert not g["AddN"].dangerous
     assert g["ReadFile"].describe()["io"] is True
