@@ -55,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a fault of enuflow itself, not of the user's page: say so, briefly
+        if os.environ.get("ENUFLOW_DEBUG"):
+            raise
+        print(f"enuflow: internal error ({type(e).__name__}: {e}); set ENUFLOW_DEBUG=1 to see where, and please "
+              "report it", file=sys.stderr)
+        return 1
 
 
 # -- the editor ---------------------------------------------------------------------------------
