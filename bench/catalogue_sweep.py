@@ -111,14 +111,17 @@ def _pick_type(allowed: tuple[str, ...] | None) -> str:
     raise Skip(f"no automatic dtype among {', '.join(allowed or ())}")
 
 
-def make_case(block: Any, cand: dict[str, Any]) -> dict[str, Any]:
-    """Inputs (per port: one or several (dtype, shape, value)) and attrs for ``block`` under ``cand``."""
+def make_case(block: Any, cand: dict[str, Any], ref_ok: bool = True) -> dict[str, Any]:
+    """Inputs (per port: one or several (dtype, shape, value)) and attrs for ``block`` under ``cand``.
+
+    A ref input gets a variable initialised with the value (``ref_ok``: the page has a Variable block).
+    """
     attrs_decl = {a.name: a for a in block.attrs}
     types: dict[str, Any] = {}
     counts: dict[str, int] = {}
     inputs: dict[str, list[tuple[str, list[int], Any]]] = {}
     for p in block.inputs:
-        if p.kind in ("ref", "resource", "variant"):
+        if p.kind in ("resource", "variant") or (p.kind == "ref" and not ref_ok):
             raise Skip(f"input '{p.name}' needs a {p.kind}")
         if p.list_of == "type_list":
             a = attrs_decl[p.type_list_attr]
@@ -192,9 +195,15 @@ def page_path(block: Any, case: dict[str, Any], runner_cls: Any) -> tuple[str, s
 
     page = Page("sweep")
     links = []
+    refs = {p.name for p in block.inputs if p.kind == "ref"}
     for pname, vals in case["inputs"].items():
         for i, (dt, shape, v) in enumerate(vals):
             cid = f"in_{pname}_{i}"
+            if pname in refs:  # a variable holding the value, assigned before the first step
+                page.add_block(BlockInstance(cid, "Variable", (0.0, 0.0), {"initvalues": v, "dtype": dt,
+                                                                            "shape": shape if shape else "[]"}))
+                links.append(Link(cid, "ref", "op", pname))
+                continue
             page.add_block(BlockInstance(cid, "Const", (0.0, 0.0), {"val": v, "dtype": dt,
                                                                      "shape": shape if shape else "[]"}))
             links.append(Link(cid, "output", "op", pname))
@@ -221,8 +230,16 @@ def direct_path(block: Any, case: dict[str, Any], tf: Any, fn: Any) -> tuple[str
     with g.as_default():
         try:
             kwargs: dict[str, Any] = {}
+            inits: list[Any] = []
             for p in block.inputs:
                 ts = [tf.constant(v, dtype=tf.as_dtype(dt)) for dt, _, v in case["inputs"][p.name]]
+                if p.kind == "ref":  # a variable holding the value, assigned before running the op
+                    refs = []
+                    for t in ts:
+                        var = tf.raw_ops.VariableV2(shape=t.shape, dtype=t.dtype)
+                        inits.append(tf.raw_ops.Assign(ref=var, value=t))
+                        refs.append(var)
+                    ts = refs
                 kwargs[p.name] = ts if p.is_list else ts[0]
             for k, v in case["attrs"].items():
                 a = block.attr(k)
@@ -251,6 +268,8 @@ def direct_path(block: Any, case: dict[str, Any], tf: Any, fn: Any) -> tuple[str
         config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
         with tf.compat.v1.Session(graph=g, config=config) as sess:
             try:
+                if inits:
+                    sess.run(inits)
                 out = sess.run(fetches + ops)
             except Exception as e:  # noqa: BLE001
                 return "run error", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", {}
@@ -309,7 +328,7 @@ def worker() -> int:
                     continue
                 real_stdout.write(json.dumps({"try": k}) + "\n")
                 try:
-                    case = make_case(block, cand)
+                    case = make_case(block, cand, ref_ok="Variable" in REGISTRY.hand)
                 except Skip as e:
                     if used is None:
                         outcome, detail = "skipped", str(e)

@@ -245,6 +245,25 @@ def test_ref_ports() -> None:
     np.testing.assert_array_equal(got, np.float32([1.5, 2.5]) ** 2)
 
 
+def test_ref_input_from_variable_block_matches_raw_ops() -> None:
+    # a training op: the generated ApplyGradientDescent updates the hand-declared Variable through its ref
+    page = make_page([("v", "Variable", {"initvalues": [1.0, 2.0], "dtype": "float32"}),
+                      ("d", "Const", {"val": [1.0, -1.0], "dtype": "float32"}),
+                      ("gd", "ApplyGradientDescent", {"alpha": 0.25})],
+                     [("v", "ref", "gd", "var"), ("d", "output", "gd", "delta")])
+    res = run_ok(page)
+    g = tf.Graph()
+    with g.as_default():
+        var = tf.raw_ops.VariableV2(shape=[2], dtype=tf.float32)
+        init = tf.raw_ops.Assign(ref=var, value=tf.constant([1.0, 2.0]))
+        out = tf.raw_ops.ApplyGradientDescent(var=var, alpha=tf.constant(0.25), delta=tf.constant([1.0, -1.0]))
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(init)
+            want = sess.run(out)
+    np.testing.assert_array_equal(res.get("gd", "out"), want)
+    np.testing.assert_array_equal(want, np.float32([0.75, 2.25]))
+
+
 def test_no_output_op_runs_as_target() -> None:
     page = make_page([("n", "NoOp", {})], [])
     report = run_page(page)
