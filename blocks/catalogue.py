@@ -140,6 +140,8 @@ DANGEROUS_OPS = frozenset({
 RUNS_WITHOUT_KERNEL = frozenset({"AccumulateNV2"})
 
 _NO_KERNEL_WHY = re.compile(r"TPU|Xla|Nccl|Cudnn|Infeed|Outfeed|SparseCore")
+_NEEDS = {"TPU": "a TPU", "Xla": "XLA compilation for a TPU", "Nccl": "NCCL (several GPUs)",
+          "Cudnn": "cuDNN (a GPU)", "Infeed": "a TPU", "Outfeed": "a TPU", "SparseCore": "a TPU's SparseCore"}
 
 
 def category_of(module: str) -> str:
@@ -176,7 +178,7 @@ def unavailable_reason(op_def: Any, graph_def_version: int, has_cpu_kernel: bool
                 + (f" ({why})" if why else ""))
     if not has_cpu_kernel and op_def.name not in RUNS_WITHOUT_KERNEL:
         m = _NO_KERNEL_WHY.search(op_def.name)
-        what = f"; it needs {m.group(0).upper() if m.group(0) != 'Cudnn' else 'cuDNN (a GPU)'}" if m else ""
+        what = f"; it needs {_NEEDS[m.group(0)]}" if m else ""
         return f"TensorFlow has no CPU kernel for {op_def.name}{what}"
     return ""
 

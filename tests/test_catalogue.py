@@ -275,7 +275,7 @@ def test_no_output_op_runs_as_target() -> None:
 def test_unavailable_marks() -> None:
     g = REGISTRY.generated()
     assert "GraphDef version 7" in g["TopK"].unavailable and "TopKV2" in g["TopK"].unavailable
-    assert "no CPU kernel" in g["NcclAllReduce"].unavailable
+    assert "no CPU kernel" in g["NcclAllReduce"].unavailable and "NCCL" in g["NcclAllReduce"].unavailable
     assert "TPU" in g["TPUReplicatedInput"].unavailable
     assert g["TopKV2"].unavailable == "" and g["AccumulateNV2"].unavailable == ""
     gdv = tf.version.GRAPH_DEF_VERSION
