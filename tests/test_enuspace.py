@@ -16,6 +16,7 @@ from fixtures_enuspace import EnuPage, EnuPin, basic_add, out_pin, write_utf16
 from app.cli import main
 from app.formats import PageFileError, load, save
 from app.formats.enuspace_names import lookup, symbols
+from app.formats.enuspace_page import SPREAD
 from app.formats.enuspace_values import brace_literal, flat_list
 from app.runner import Runner
 
@@ -58,7 +59,7 @@ def test_utf8_svg_and_positions(tmp_path: Path) -> None:
     path = tmp_path / "p.svg"
     path.write_text(basic_add().svg(4).replace('encoding="UTF-16"', 'encoding="UTF-8"'), encoding="utf-8")
     page = load(path)
-    assert page.block("ID_ADD").pos == (300.0, 200.0)
+    assert page.block("ID_ADD").pos == (300.0 * SPREAD[0], 200.0 * SPREAD[1])  # spread for wider blocks
     assert page.extra["enuspace"]["version"] == "4.0.3.0"
 
 

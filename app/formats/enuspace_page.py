@@ -43,6 +43,10 @@ _ATTRS_PIN = re.compile(r"attrs(_\d+)?$")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 INDEXED = re.compile(r"^(.*?)((?:\[\d+\])*)$")
 
+#: enuSpace draws symbols about 100 units wide; enuflow's blocks are 180 or more, with labelled ports.
+#: Positions from a drawn page are spread by this much so the original arrangement keeps its gaps.
+SPREAD = (1.9, 1.4)
+
 
 @dataclass
 class RawPin:
@@ -208,6 +212,8 @@ class Importer:
             if rb.pos is None:
                 rows[d] = rows.get(d, 0) + 1
                 rb.pos = (40.0 + 240.0 * d, 40.0 + 150.0 * (rows[d] - 1))
+            else:
+                rb.pos = (rb.pos[0] * SPREAD[0], rb.pos[1] * SPREAD[1])
             page.add_block(self.block(rb, syms[bid], wired.get(bid, {}), by_id, syms))
         for link in kept:
             page.add_link(link)

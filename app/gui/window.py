@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -278,6 +278,18 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
                 self.problems.addItem(it)
         for m in loose:
             self.problems.addItem(QListWidgetItem(m))
+        # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
+        warn_colour = QColor("#8a6d00")
+        warnings = [(w.block, str(w)) for w in (self.analysis.warnings if self.analysis is not None else [])]
+        extra = self.page.extra.get("import_warnings")
+        if isinstance(extra, list):
+            warnings += [(None, str(w)) for w in extra]
+        for bid, text in warnings:
+            it = QListWidgetItem(f"warning: {text}")
+            it.setForeground(warn_colour)
+            if bid and bid in self.page:
+                it.setData(Qt.ItemDataRole.UserRole, bid)
+            self.problems.addItem(it)
         sel = self.scene.selected_block_ids()
         self.inspector.set_problems(errors.get(sel[0], []) if len(sel) == 1 else [])
         self.block_errors = errors
