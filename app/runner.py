@@ -28,6 +28,7 @@ from blocks.tf import load
 #: scalar history kept per result pin (oldest steps are dropped beyond this)
 HISTORY_LIMIT = 100_000
 _UNFETCHABLE = ("resource", "variant")
+_SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
 
 
 @dataclass
@@ -147,6 +148,7 @@ class Runner:
                 report.failed_blocks.add(bid or "")
                 return report
 
+        untaken: set[tuple[str, str]] = set()
         step = 0
         while n_steps == 0 or step < n_steps:
             if cancel is not None and cancel.is_set():
@@ -170,6 +172,10 @@ class Runner:
                 excluded.update(nx.descendants(an.dag, bid))
                 continue  # the same step again, without the failed block and its dependants
             for k, v in zip(keys, out):
+                if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
+                    results.values.pop(k, None)
+                    untaken.add(k)
+                    continue
                 arr = v if isinstance(v, np.ndarray) else np.asarray(v)
                 results.values[k] = arr
                 if arr.size == 1 and arr.dtype.kind in "biuf":
@@ -181,6 +187,9 @@ class Runner:
             report.steps_done = step
             if on_step is not None:
                 on_step(step, results)
+        for b, p in sorted(k for k in untaken if k not in results.values):
+            report.warnings.append(BuildError(b, p, f"'{p}' has no value: it lies on a branch that a Switch did "
+                                                    "not take"))
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -253,8 +262,17 @@ class Runner:
                 def inner(*feeds: Any) -> list[Any]:
                     return []
 
-            def fn(*feeds: Any, _inner: Any = inner, _plan: list = plan) -> list[Any]:
+            # TensorFlow hands back an empty array for a tensor on an untaken Switch branch ("dead");
+            # where the graph has Switches, a result whose shape contradicts the static shape is such a one
+            switchy = any(op.type in _SWITCHES for op in built.graph.get_operations())
+            checks = [(j, fetches[j].shape) for j in range(len(fetches))] if switchy else []
+
+            def fn(*feeds: Any, _inner: Any = inner, _plan: list = plan, _checks: list = checks) -> list[Any]:
                 out = _inner(*feeds)
+                for j, static in _checks:
+                    arr = out[j]
+                    if arr.ndim == 1 and arr.shape[0] == 0 and not static.is_compatible_with(arr.shape):
+                        out[j] = None
                 return [feeds[i] if fed else out[i] for fed, i in _plan]
 
             prepared.callables[sig] = fn

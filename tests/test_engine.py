@@ -344,3 +344,17 @@ def test_runs_on_a_grpc_target() -> None:
     rep = run_page(load_default(), target=server.target)
     assert server.target.startswith("grpc://")
     assert rep.errors == [] and rep.results.get("g", "d_default_value").item() == 3.0
+
+
+def test_untaken_switch_branch_has_no_value() -> None:
+    page = make_page([("d", "Const", {"val": [1.0, 2.0]}), ("p", "Const", {"val": False}), ("s", "Switch", {}),
+                      ("n", "Neg", {})],
+                     [("d", "output", "s", "data"), ("p", "output", "s", "pred"), ("s", "output_true", "n", "x")])
+    rep = run_page(page)
+    assert rep.errors == []
+    assert rep.results.get("s", "output_false").tolist() == [1.0, 2.0]
+    assert rep.results.get("s", "output_true") is None and rep.results.get("n", "y") is None
+    assert {(w.block, w.port) for w in rep.warnings} == {("s", "output_true"), ("n", "y")}
+    page.set_pin("p", "val", True)
+    rep = run_page(page)
+    assert rep.results.get("n", "y").tolist() == [-1.0, -2.0] and rep.results.get("s", "output_false") is None
