@@ -98,6 +98,7 @@ class FileCommands:
         self.recovery.discard()
         self.recovery.attach(self.page, path)
         self.run_errors = []
+        self.run_warnings = []
         self.values, self.history = {}, {}
         self._load_page_extras()
         self.inspector.show_block(None)

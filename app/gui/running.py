@@ -111,6 +111,7 @@ class RunCommands:
             self.values = ev.results
             self.history = ev.history
             self.run_errors = list(ev.errors)
+            self.run_warnings = list(getattr(ev, "warnings", []) or [])
             self.scene.set_results(self.values)
             self.results.set_results(self.values, self.history)
             self._show_errors()

@@ -70,6 +70,7 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.history: dict[tuple[str, str], list[float]] = {}
         self.static_errors: dict[str, list[str]] = {}
         self.run_errors: list[dict[str, Any]] = []
+        self.run_warnings: list[dict[str, Any]] = []
         self.page_errors: list[str] = []
         self.last_event: Any = None
         self.run_id = 0
@@ -281,9 +282,16 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
         warn_colour = QColor("#8a6d00")
         warnings = [(w.block, str(w)) for w in (self.analysis.warnings if self.analysis is not None else [])]
+        for w in self.run_warnings:
+            bid, port = w.get("block"), w.get("port")
+            where = [f"block '{bid}'"] if bid else []
+            where += [f"port '{port}'"] if port else []
+            warnings.append((bid, (", ".join(where) + ": " if where else "") + str(w.get("message"))))
         extra = self.page.extra.get("import_warnings")
         if isinstance(extra, list):
             warnings += [(None, str(w)) for w in extra]
+        seen: set[str] = set()
+        warnings = [w for w in warnings if not (w[1] in seen or seen.add(w[1]))]
         for bid, text in warnings:
             it = QListWidgetItem(f"warning: {text}")
             it.setForeground(warn_colour)
