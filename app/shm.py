@@ -233,14 +233,20 @@ def _unlink(path: Path) -> bool:
 
 
 def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists."""
+    """Whether process ``pid`` exists and has not ended (a zombie, killed but not reaped, has ended)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
 
 
 def remove(name: str) -> bool:

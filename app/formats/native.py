@@ -103,7 +103,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
             raise PageFileError(p, "has a label that is not text", **where.kw())
         if device is not None and not isinstance(device, str):
             raise PageFileError(p, "has a device that is not text", **where.kw())
-        extra = {k: v for k, v in b.items() if k not in _BLOCK_KEYS}
+        extra = block_extra(b)
         page.add_block(BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins), label,
                                      collapsed if isinstance(collapsed, bool) else None, device, extra))
 
@@ -146,21 +146,27 @@ def load(path: str | Path) -> Page:
     return page_from_doc(path, parse_json(path, text), text)
 
 
+def block_to_doc(b: BlockInstance) -> dict[str, Any]:
+    """One block as format v1 writes it (its ``pins`` and unknown fields shared, not copied)."""
+    d: dict[str, Any] = {"id": b.id, "type": b.type, "pos": [_num(b.pos[0]), _num(b.pos[1])], "pins": b.pins}
+    if b.label is not None:
+        d["label"] = b.label
+    if b.collapsed is not None:
+        d["collapsed"] = b.collapsed
+    if b.device is not None:
+        d["device"] = b.device
+    d.update(b.extra)
+    return d
+
+
+def block_extra(d: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a block object that format v1 does not know (kept as they are)."""
+    return {k: v for k, v in d.items() if k not in _BLOCK_KEYS}
+
+
 def page_to_doc(page: Page) -> dict[str, Any]:
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": page.name}
-    blocks = []
-    for b in page:
-        d: dict[str, Any] = {"id": b.id, "type": b.type, "pos": [_num(b.pos[0]), _num(b.pos[1])],
-                             "pins": b.pins}
-        if b.label is not None:
-            d["label"] = b.label
-        if b.collapsed is not None:
-            d["collapsed"] = b.collapsed
-        if b.device is not None:
-            d["device"] = b.device
-        d.update(b.extra)
-        blocks.append(d)
-    doc["blocks"] = blocks
+    doc["blocks"] = [block_to_doc(b) for b in page]
     links = []
     for ln in page.links:
         d = {"from": [ln.src, ln.src_port], "to": [ln.dst, ln.dst_port]}

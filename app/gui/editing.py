@@ -12,6 +12,7 @@ from typing import Any
 
 import networkx as nx
 
+from app.formats.native import block_extra, block_to_doc
 from app.page import BlockInstance, Link, Page
 
 CLIP_FORMAT = "enuflow.clip"
@@ -23,19 +24,7 @@ GAP = 30.0
 def copy_blocks(page: Page, ids: list[str]) -> dict[str, Any]:
     """A clip of blocks and the links between them (links leaving the selection are not copied)."""
     chosen = set(ids)
-    blocks = []
-    for b in page:
-        if b.id in chosen:
-            d: dict[str, Any] = {"id": b.id, "type": b.type, "pos": list(b.pos), "pins": copy.deepcopy(b.pins)}
-            if b.label is not None:
-                d["label"] = b.label
-            if b.collapsed is not None:
-                d["collapsed"] = b.collapsed
-            if b.device is not None:
-                d["device"] = b.device
-            if b.extra:
-                d["extra"] = copy.deepcopy(b.extra)
-            blocks.append(d)
+    blocks = [copy.deepcopy(block_to_doc(b)) for b in page if b.id in chosen]
     links = [[ln.src, ln.src_port, ln.dst, ln.dst_port] for ln in page.links
              if ln.src in chosen and ln.dst in chosen]
     return {"format": CLIP_FORMAT, "blocks": blocks, "links": links}
@@ -81,7 +70,7 @@ def paste_blocks(page: Page, clip: dict[str, Any], offset: tuple[float, float] =
         pos = b.get("pos", [0, 0])
         blocks.append(BlockInstance(new, b["type"], (float(pos[0]) + dx, float(pos[1]) + dy),
                                     copy.deepcopy(b.get("pins", {})), b.get("label"), b.get("collapsed"),
-                                    b.get("device"), copy.deepcopy(b.get("extra", {}))))
+                                    b.get("device"), copy.deepcopy(block_extra(b))))
     links = []
     for ln in clip.get("links", []):
         if isinstance(ln, list) and len(ln) == 4 and ln[0] in mapping and ln[2] in mapping:

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from app.formats.native import page_from_doc, page_to_doc, write_atomic
 from app.page import Page
+from app.shm import alive
 
 FORMAT = "enuflow.recovery"
 
@@ -35,19 +36,8 @@ def recovery_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
+    """Whether another editor process ``pid`` still runs (this process's own files are never stale)."""
+    return pid != os.getpid() and alive(pid)
 
 
 def snapshot(page: Page) -> dict[str, Any]:
