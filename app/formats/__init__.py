@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.formats.errors import PageFileError
+from app.gcpause import paused_gc
 from app.page import Page
 
 __all__ = ["PageFileError", "load", "read_text", "save"]
@@ -41,6 +42,7 @@ def read_text(path: str | Path) -> tuple[str, bytes]:
         raise PageFileError(str(path), f"is not UTF-8 or UTF-16 text (bad byte at offset {e.start})") from None
 
 
+@paused_gc
 def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
     """Open a page file of any supported format; raises PageFileError."""
     text, _raw = read_text(path)
