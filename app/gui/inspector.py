@@ -43,6 +43,14 @@ def text_value(text: str) -> Any:
                 return v
         except ValueError:
             pass
+    if t.startswith('{"'):
+        # a typed value {"dtype", "shape", "value"} (as imports and run --json write them) stays one
+        try:
+            v = json.loads(t)
+            if isinstance(v, dict) and "value" in v:
+                return v
+        except ValueError:
+            pass
     return text
 
 
