@@ -148,6 +148,7 @@ class ResultsDock(QWidget):
         self.values: dict[tuple[str, str], Any] = {}
         self.history: dict[tuple[str, str], list[float]] = {}
         self.page_trends: dict[str, list[float]] = {}
+        self.page_trend_defs: dict[str, list[tuple[str, str]]] = {}
         self.block_id: str | None = None
         self.pin = QComboBox()
         self.info = QLabel()
@@ -186,19 +187,34 @@ class ResultsDock(QWidget):
         self.show_block(self.block_id)
 
     def set_page_trends(self, trends: Any) -> None:
-        """Trends stored with a page: {name: [numbers]} or [{"name", "values"}]."""
+        """Trends stored with a page: stored values ({name: [numbers]} or [{"name", "values"}]), or trend
+        definitions as imported pages and scenes carry them ([{"title", "series": [{"block", "pin"}]}]),
+        which plot the run's history of that result."""
         out: dict[str, list[float]] = {}
+        defs: dict[str, list[tuple[str, str]]] = {}
         if isinstance(trends, dict):
-            items = trends.items()
+            items = list(trends.items())
         elif isinstance(trends, list):
-            items = [(t.get("name", f"trend {i}"), t.get("values", [])) for i, t in enumerate(trends)
-                     if isinstance(t, dict)]
+            items = []
+            for i, t in enumerate(trends):
+                if not isinstance(t, dict):
+                    continue
+                name = str(t.get("title") or t.get("name") or t.get("id") or f"trend {i}")
+                series = t.get("series")
+                if isinstance(series, list):
+                    keys = [(str(x.get("block")), str(x.get("pin"))) for x in series
+                            if isinstance(x, dict) and x.get("block") and x.get("pin")]
+                    if keys:
+                        defs[f"{name} (page trend)"] = keys
+                    continue
+                items.append((name, t.get("values", [])))
         else:
             items = []
         for k, v in items:
             if isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
                 out[str(k)] = [float(x) for x in v]
         self.page_trends = out
+        self.page_trend_defs = defs
         self._fill_trends()
 
     def show_block(self, block_id: str | None) -> None:
@@ -238,7 +254,8 @@ class ResultsDock(QWidget):
                 Qt.TransformationMode.FastTransformation))
 
     def _fill_trends(self) -> None:
-        names = [f"{b}.{p}" for (b, p), h in self.history.items() if (b == self.block_id or not self.block_id) and h]
+        names = list(self.page_trend_defs)
+        names += [f"{b}.{p}" for (b, p), h in self.history.items() if (b == self.block_id or not self.block_id) and h]
         names += list(self.page_trends)
         cur = self.trend_choice.currentText()
         self.trend_choice.blockSignals(True)
@@ -250,6 +267,11 @@ class ResultsDock(QWidget):
         self._show_trend(self.trend_choice.currentText())
 
     def _show_trend(self, name: str) -> None:
+        if name in self.page_trend_defs:
+            keys = self.page_trend_defs[name]
+            key = next((k for k in keys if self.history.get(k)), keys[0])
+            self.trend.set_values(f"{key[0]}.{key[1]}", self.history.get(key, []))
+            return
         if name in self.page_trends:
             self.trend.set_values(name, self.page_trends[name])
             return
