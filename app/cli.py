@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "2 when the file could not be read as a page.")
     r.add_argument("page", help="the page file")
     r.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="session runs (overrides the ClientSession's steps and INFINITE_LOOP)")
+                   help="session runs (overrides the ClientSession's steps and INFINITE_LOOP; 0 runs until "
+                        "stopped with Ctrl+C)")
     r.add_argument("--json", action="store_true",
                    help="print exactly one JSON object {ok, page, results, errors} on stdout; tensors over "
                         f"{JSON_FULL_LIMIT:,} elements give their first values in 'head' and 'truncated': true")
