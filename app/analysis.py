@@ -113,7 +113,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             continue
         decls[b.id] = decl
         inputs[b.id] = {}
-        if getattr(decl, "inert", False):
+        if decl.inert:
             warnings.append(BuildError(b.id, None, f"'{b.label or b.id}' is kept as an inert block ({decl.name}): "
                                                    "it builds nothing and the run skips it"))
         if decl.name == "ClientSession":
@@ -132,7 +132,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             continue
         dag.add_edge(ln.src, ln.dst)
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
-        if getattr(sd, "inert", False) or getattr(dd, "inert", False):
+        if (sd is not None and sd.inert) or (dd is not None and dd.inert):
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
         if sd is not None:
             src_attrs = page.block(ln.src).pins
@@ -180,7 +180,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     # pins
     for b in page:
         decl = decls.get(b.id)
-        if decl is None or getattr(decl, "inert", False):
+        if decl is None or decl.inert:
             continue
         battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err)
         attrs[b.id] = battrs

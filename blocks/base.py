@@ -102,6 +102,8 @@ class Block:
     unavailable: str = ""
     #: may crash or hang the process it runs in (Abort, ParseExample, ...)
     dangerous: bool = False
+    #: kept from an imported page, builds nothing; a run skips it with a warning
+    inert: bool = False
     #: where the block comes from: "hand" or "opdef"
     origin: str = "hand"
     op_name: str | None = None
