@@ -137,7 +137,8 @@ def _current() -> _Index:
     if _index is None or key != _index_key:
         merged: dict[str, Block] = dict(generated or {})
         merged.update(REGISTRY.hand)
-        _index = _Index([merged[k] for k in sorted(merged)])
+        # inert blocks only stand in for unknown symbols of imported pages: nobody places one by hand
+        _index = _Index([merged[k] for k in sorted(merged) if not merged[k].inert])
         _index_key = key
     return _index
 

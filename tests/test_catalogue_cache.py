@@ -132,7 +132,7 @@ def test_listing_from_cache_needs_no_tensorflow(cache_dir) -> None:
     r = _python(code, cache_dir)
     assert r.returncode == 0, r.stderr
     n, ready, first, errors, origin, tf_loaded = json.loads(r.stdout.strip().splitlines()[-1])
-    assert n == len(REGISTRY.names()) and ready and first == "AddN" and errors == 0 and origin == "opdef"
+    assert n == len(placeable()) and ready and first == "AddN" and errors == 0 and origin == "opdef"
     assert tf_loaded is False
     # the CLI's listing too
     r = _python("import sys\nfrom app.cli import main\nrc = main(['blocks', '--json'])\n"
@@ -151,16 +151,21 @@ def test_without_cache_entries_are_hand_declared_only(tmp_path) -> None:
     ready, names, origins, tf_loaded = json.loads(r.stdout.strip().splitlines()[-1])
     assert ready is False and tf_loaded is False and origins == ["hand"]
     assert {"Const", "ClientSession", "SparseFillEmptyRowsGrad"} <= set(names)
-    assert sorted(names) == sorted(REGISTRY.hand)
+    assert sorted(names) == sorted(k for k, b in REGISTRY.hand.items() if not b.inert)
 
 
 # -- the index -----------------------------------------------------------------------------------
+
+def placeable() -> list[str]:
+    """Every block type a person can place: all but the inert stand-ins of imported pages."""
+    return [n for n in REGISTRY.names() if not REGISTRY.get(n).inert]
+
 
 def test_entries_hand_declared_win() -> None:
     catalogue_index.ensure_cache()
     assert catalogue_index.cache_ready()
     es = {e["name"]: e for e in catalogue_index.entries()}
-    assert len(es) == len(REGISTRY.names())
+    assert set(es) == set(placeable()) and "enuSpace.Inert" not in es  # inert blocks are never placed by hand
     assert es["SparseFillEmptyRowsGrad"]["origin"] == "hand" and es["AddN"]["origin"] == "opdef"
     assert es["Const"]["origin"] == "hand" and "ClientSession" in es
     assert es["AddN"]["doc"].startswith("Add all input tensors") and es["AddN"]["summary"]
