@@ -62,6 +62,8 @@ class RunReport:
     failed_blocks: set[str] = field(default_factory=set)
     #: problems that did not stop the run (e.g. inert blocks skipped)
     warnings: list[BuildError] = field(default_factory=list)
+    #: Variables were (re)initialised before the first step of this run
+    initialised: bool = False
 
     @property
     def ok(self) -> bool:
@@ -76,6 +78,7 @@ class _Prepared:
         self.session = session
         self.allow_io = allow_io
         self.callables: dict[tuple, Any] = {}
+        self.initialised = False  # Variables hold values (their initialisers have run in this session)
 
 
 class Runner:
@@ -115,7 +118,8 @@ class Runner:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
         ``on_step(step, results)`` is called after every step. ``reset`` re-initialises Variables
-        before the first step (a fresh run); False continues from their current values.
+        before the first step (a fresh run); False continues from their current values (step by step),
+        initialising them only when this graph has not run yet (a new or changed structure).
         Never raises for a problem of the page: problems come back in ``RunReport.errors``.
         """
         t0 = time.perf_counter()
@@ -139,7 +143,7 @@ class Runner:
         excluded: set[str] = set()
         session = prepared.session
 
-        if reset and built.init_ops:
+        if built.init_ops and (reset or not prepared.initialised):
             try:
                 session.run(built.init_ops, feed_dict=dict(zip((s.placeholder for s in built.slots), feeds)))
             except tf.errors.OpError as e:
@@ -147,6 +151,8 @@ class Runner:
                 report.errors.append(BuildError(bid, None, "initialising: " + clean_message(e.message)))
                 report.failed_blocks.add(bid or "")
                 return report
+            prepared.initialised = True
+            report.initialised = True
 
         untaken: set[tuple[str, str]] = set()
         step = 0

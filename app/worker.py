@@ -136,6 +136,7 @@ class WorkerEvent:
     steps_done: int = 0
     stopped: bool = False
     rebuilt: bool = False
+    initialised: bool = False          # "done": Variables were (re)initialised before this run's first step
     message: str = ""                  # "crashed"/"log": human text
     blocks: list[str] = field(default_factory=list)    # "crashed": blocks suspected (dangerous ones on the page)
     seconds: float = 0.0               # "done": time the child spent on the run; "ready": start-up time
@@ -476,6 +477,7 @@ class WorkerClient:
                              errors=errors, steps_done=int(msg.get("steps_done", 0)),
                              warnings=[w for w in msg.get("warnings", []) if isinstance(w, dict)],
                              stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
+                             initialised=bool(msg.get("initialised")),
                              seconds=float(msg.get("seconds", 0.0)))
             self._emit(ev)
 

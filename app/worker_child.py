@@ -183,6 +183,7 @@ class Child:
                    "history": rows(report.results.history), "errors": errors,
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
+                   "initialised": report.initialised,
                    "seconds": report.seconds})
 
 

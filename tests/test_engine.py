@@ -358,3 +358,22 @@ def test_untaken_switch_branch_has_no_value() -> None:
     page.set_pin("p", "val", True)
     rep = run_page(page)
     assert rep.results.get("n", "y").tolist() == [-1.0, -2.0] and rep.results.get("s", "output_false") is None
+
+
+def test_step_by_step_continues_variables(root) -> None:
+    page = load(root / "scenes" / "linear_regression.json")
+    runner = Runner()
+    try:
+        first = runner.run(page, steps=1, reset=False)  # nothing ran yet: Variables start from their initial values
+        assert first.errors == [] and first.initialised
+        costs = [first.results.get("cost", "output").item()]
+        for _ in range(4):
+            r = runner.run(page, steps=1, reset=False)
+            assert not r.initialised and not r.rebuilt
+            costs.append(r.results.get("cost", "output").item())
+        whole = runner.run(page, steps=5)  # reset: a fresh run of 5 steps gives the same costs
+        assert whole.initialised
+        np.testing.assert_allclose(whole.results.history[("cost", "output")], costs, rtol=1e-6)
+        assert costs[-1] < costs[0]
+    finally:
+        runner.close()

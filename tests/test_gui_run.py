@@ -248,3 +248,27 @@ def test_recovery_written_after_each_edit(qtbot, env):
     w.close()
     assert not w.recovery.path.exists()
     time.sleep(0.01)
+
+
+def test_step_continues_training_and_the_trend_goes_on(qtbot, env):
+    w = make_window(str(ROOT / "scenes" / "linear_regression.json"), start_worker=True, offer_restore=False)
+    qtbot.addWidget(w)
+    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
+    w.warn = lambda title, text: None
+    try:
+        costs = []
+        for _ in range(3):  # Step (F10): one step each, Variables carried on
+            rid = w.step_page()
+            assert rid is not None
+            qtbot.waitUntil(lambda rid=rid: w.last_event is not None and w.last_event.kind == "done"
+                            and w.last_event.run_id == rid and not w.worker.busy, timeout=RUN_TIMEOUT_MS)
+            costs.append(float(np.asarray(w.values[("cost", "output")])))
+        assert costs[0] > costs[1] > costs[2]
+        assert w.history[("cost", "output")] == pytest.approx(costs)  # the trend spans the steps
+        ev = run_and_wait(qtbot, w)  # Run starts afresh: Variables re-initialised, the full loop runs
+        assert ev.kind == "done" and ev.initialised and ev.steps_done == 300
+        assert w.history[("cost", "output")][:3] == pytest.approx(costs)
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None

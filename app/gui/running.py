@@ -37,8 +37,15 @@ class RunCommands:
         return self.worker
 
     # -- running ---------------------------------------------------------------------------------------
-    def run_page(self, steps: int | None = None) -> int | None:
-        """Run the page in the worker; returns the run id (None if a run is in progress)."""
+    def step_page(self) -> int | None:
+        """One more step, continuing from the Variables' current values (the first Step starts them)."""
+        return self.run_page(steps=1, reset=False)
+
+    def run_page(self, steps: int | None = None, reset: bool = True) -> int | None:
+        """Run the page in the worker; returns the run id (None if a run is in progress).
+
+        ``reset=False`` continues from where the last run left the Variables (Step), and the trends go on.
+        """
         try:
             worker = self.ensure_worker()
         except (ImportError, OSError, RuntimeError) as e:
@@ -64,17 +71,23 @@ class RunCommands:
         elif an is not None and an.plan.block is None:
             total = 1 if steps is None else steps
         try:
-            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io)
+            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io, reset=reset)
         except (OSError, RuntimeError) as e:
             self.status_label.setText(f"The page could not be sent to the run worker: {e}")
             return None
-        self.history = {}
-        self.results.history = {}
+        self.continuing = not reset
+        if reset:
+            self.history = {}
+            self.results.history = {}
+        else:  # the trends before this Step; the live steps go into the dock's own copy
+            self.history = {k: list(v) for k, v in self.history.items()}
+            self.results.history = {k: list(v) for k, v in self.history.items()}
         self.progress.setRange(0, max(total, 0))
         self.progress.setValue(0)
         self.progress.setFormat("step %v / %m" if total else "running...")
         self.progress.show()
         self.run_action.setEnabled(False)
+        self.step_action.setEnabled(False)
         self.stop_action.setEnabled(True)
         self.kill_action.setEnabled(True)
         self.status_label.setText("Running..." if worker.ready else "Running (TensorFlow is still loading)...")
@@ -92,6 +105,7 @@ class RunCommands:
     def _run_ended(self) -> None:
         self.progress.hide()
         self.run_action.setEnabled(True)
+        self.step_action.setEnabled(True)
         self.stop_action.setEnabled(False)
         self.kill_action.setEnabled(False)
 
@@ -109,7 +123,14 @@ class RunCommands:
         elif ev.kind == "done" and ev.run_id == self.run_id:
             self._run_ended()
             self.values = ev.results
-            self.history = ev.history
+            if self.continuing and not ev.initialised:
+                # a Step: the trends go on from the steps before
+                merged = {k: list(v) for k, v in self.history.items()}
+                for k, v in ev.history.items():
+                    merged.setdefault(k, []).extend(v)
+                self.history = merged
+            else:
+                self.history = ev.history
             self.run_errors = list(ev.errors)
             self.run_warnings = list(getattr(ev, "warnings", []) or [])
             self.scene.set_results(self.values)

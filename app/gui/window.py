@@ -71,6 +71,7 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.static_errors: dict[str, list[str]] = {}
         self.run_errors: list[dict[str, Any]] = []
         self.run_warnings: list[dict[str, Any]] = []
+        self.continuing = False  # the run in progress is a Step that continues the last one
         self.page_errors: list[str] = []
         self.last_event: Any = None
         self.run_id = 0
@@ -192,6 +193,8 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         r = mb.addMenu("&Run")
         tb.addSeparator()
         self.run_action = self._act(r, "&Run", self.run_page, "F5", tb)
+        self.step_action = self._act(r, "S&tep", self.step_page, "F10", tb)
+        self.step_action.setToolTip("One more step, continuing from the Variables' current values (F10)")
         self.stop_action = self._act(r, "&Stop", self.stop_run, "Shift+F5", tb)
         self.kill_action = self._act(r, "&Kill Worker", self.kill_run, "Ctrl+F5", tb)
         self.stop_action.setEnabled(False)
