@@ -74,7 +74,8 @@ def known_entries(full: bool) -> list[Entry]:
         except Exception:  # noqa: BLE001, S110 - a broken cache leaves the hand-declared blocks
             pass
     for b in blocktypes.registry().hand.values():
-        out[b.name] = Entry(b.name, b.category, b.summary, b.doc or b.summary)
+        if not b.inert:  # the stand-in for unknown symbols of imported pages is never placed by hand
+            out[b.name] = Entry(b.name, b.category, b.summary, b.doc or b.summary)
     return sorted(out.values(), key=lambda e: (e.category, e.name.lower()))
 
 
