@@ -66,9 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- the editor ---------------------------------------------------------------------------------
 
 def _has_display() -> bool:
+    """Whether a window can be shown: a Qt platform chosen by the user, a Wayland or X display that is
+    there (a local X display whose socket is missing would make Qt abort), or Windows/macOS."""
     if os.environ.get("QT_QPA_PLATFORM", "") not in ("", "xcb", "wayland"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
+    if sys.platform in ("win32", "darwin") or os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return False
+    host, _, rest = display.rpartition(":")
+    if host in ("", "unix"):  # a local display: its socket must exist
+        number = rest.split(".", 1)[0]
+        return number.isdigit() and Path(f"/tmp/.X11-unix/X{number}").exists()
+    return True
 
 
 def _editor(args: list[str]) -> int:

@@ -104,6 +104,11 @@ def test_headless_editor_command_without_display() -> None:
     assert "d_default_value" in r.stdout and "3.0" in r.stdout
 
 
+def test_display_without_a_server_runs_headless() -> None:
+    r = enuflow(env={"DISPLAY": ":97", "WAYLAND_DISPLAY": "", "QT_QPA_PLATFORM": ""})
+    assert r.returncode == 0 and "no display found" in r.stderr and "d_default_value" in r.stdout
+
+
 def test_help_lists_commands() -> None:
     r = enuflow("--help")
     assert r.returncode == 0
