@@ -386,15 +386,9 @@ def cmd_export(ns: argparse.Namespace) -> int:
         from app.formats.native import write_atomic
 
         try:
-            if ns.graphdef.endswith((".pbtxt", ".txt")):
-                write_atomic(ns.graphdef, str(gd))
-            else:
-                tmp = Path(ns.graphdef)
-                data = gd.SerializeToString()
-                fd_path = tmp.with_name(f".{tmp.name}.tmp")
-                fd_path.write_bytes(data)
-                os.replace(fd_path, tmp)
-        except (PageFileError, OSError) as e:
+            text = str(gd) if ns.graphdef.endswith((".pbtxt", ".txt")) else gd.SerializeToString()
+            write_atomic(ns.graphdef, text)
+        except PageFileError as e:
             print(f"enuflow: {e}", file=sys.stderr)
             return 2
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")

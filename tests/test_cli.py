@@ -129,6 +129,14 @@ def test_export_graphdef(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert 'op: "SparseFillEmptyRowsGrad"' in text
+    binary = tmp_path / "g.pb"
+    r = enuflow("export", DEFAULT, "--graphdef", str(binary))
+    assert r.returncode == 0, r.stderr
+    from tensorflow.core.framework import graph_pb2
+
+    gd = graph_pb2.GraphDef.FromString(binary.read_bytes())
+    assert "SparseFillEmptyRowsGrad" in {n.op for n in gd.node}
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["g.pb", "g.pbtxt"]  # no temporary left behind
 
 
 @pytest.mark.parametrize("flag", ["--save-results"])

@@ -189,8 +189,9 @@ def dumps(page: Page) -> str:
     return json.dumps(page_to_doc(page), indent=1, ensure_ascii=False) + "\n"
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
+    folder and ``os.replace``; raises PageFileError naming the file."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:
@@ -198,7 +199,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     except OSError as e:
         raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        mode = {"mode": "wb"} if isinstance(text, bytes) else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
+        with os.fdopen(fd, **mode) as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
