@@ -20,7 +20,7 @@ import numpy as np
 from app.gcpause import paused_gc
 from app.page import Link, Page
 from app.values import ValueParseError, parse_attr, parse_tensor
-from blocks.base import REGISTRY, Block, Port, Registry, list_length, split_indexed
+from blocks.base import REGISTRY, Block, Registry, split_indexed
 
 
 @dataclass
@@ -79,10 +79,6 @@ class Analysis:
     cyclic: set[str] = field(default_factory=set)
     #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
     warnings: list[BuildError] = field(default_factory=list)
-
-
-def _port_map(ports: tuple[Port, ...]) -> dict[str, Port]:
-    return {p.name: p for p in ports}
 
 
 @paused_gc
@@ -311,4 +307,4 @@ def _is_value_pin(decl: Block, name: str) -> bool:
     return a is not None and a.type == "value"
 
 
-__all__ = ["Analysis", "BuildError", "SessionPlan", "analyse", "list_length"]
+__all__ = ["Analysis", "BuildError", "SessionPlan", "analyse"]
