@@ -13,31 +13,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from blocks.attrs_text import parse_attrs_string
 from blocks.base import Attr, Block, BuildFailure, Port, register
 from blocks.core import Const
 from blocks.tf import attr_value, load
 
 #: a variable larger than this (elements) is refused rather than allocated (the pin-value limit)
 MAX_VARIABLE_ELEMENTS = 1 << 27
-
-
-def _attrs_string(text: str) -> dict[str, str]:
-    """enuSpace's ``"container_ =;shared_name_ =;"`` -> {"container": "", ...} (first occurrence wins)."""
-    pairs: dict[str, str] = {}
-    key: list[str] = []
-    val: list[str] = []
-    in_value = False
-    for ch in (text or "") + ";":
-        if ch == "=":
-            in_value = True
-        elif ch == ";":
-            k = "".join(key).removesuffix("_")
-            if k and k not in pairs:
-                pairs[k] = "".join(val)
-            key, val, in_value = [], [], False
-        elif ch not in " \r\n":
-            (val if in_value else key).append(ch)
-    return pairs
 
 
 def _const(scope: Any, value: Any, dtype: str, suffix: str) -> Any:
@@ -100,7 +82,7 @@ class Variable(Block):
             init = scope.create_op("BroadcastTo", [init, dims], {"T": attr_value(dtype, "type"),
                                                                   "Tidx": attr_value("int32", "type")},
                                    suffix="fill").outputs[0]
-        settings = _attrs_string(scope.attrs.get("attrs", ""))
+        settings = parse_attrs_string(scope.attrs.get("attrs", "") or "")
         var = scope.create_op("VariableV2", [], {
             "shape": attr_value(list(shape), "shape"), "dtype": attr_value(dtype, "type"),
             "container": attr_value(settings.get("container", ""), "string"),

@@ -9,12 +9,12 @@ from app.values import (
     MAX_ELEMENTS,
     ValueParseError,
     parse_attr,
-    parse_attrs_string,
     parse_bool,
     parse_dtype,
     parse_shape,
     parse_tensor,
 )
+from blocks.attrs_text import parse_attrs_string
 
 
 @pytest.mark.parametrize("text,want", [

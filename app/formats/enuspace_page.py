@@ -35,7 +35,8 @@ from app.formats.enuspace_names import (
 )
 from app.formats.errors import PageFileError
 from app.page import BlockInstance, Link, Page
-from app.values import ValueParseError, parse_attrs_string, parse_tensor
+from app.values import ValueParseError, parse_tensor
+from blocks.attrs_text import parse_attrs_string
 
 INERT = "enuSpace.Inert"
 _TF_LIBRARIES = ("", "tensorflow", "enu_tensorflow2_0")
