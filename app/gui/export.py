@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+from app.formats import PageFileError
+from app.formats.native import write_atomic
 from app.page import Page
 
 MARGIN = 40
@@ -15,7 +17,7 @@ def export_picture(page: Page, path: str, fmt: str) -> int:
     """Render ``page`` to ``path`` as "png" or "svg"; returns the exit status (0 written, 2 failed)."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize
     from PySide6.QtGui import QColor, QImage, QPainter
     from PySide6.QtWidgets import QApplication
 
@@ -30,12 +32,15 @@ def export_picture(page: Page, path: str, fmt: str) -> int:
     if rect.isEmpty():
         rect = QRectF(0, 0, 200, 100)
     size = QSize(int(rect.width()), int(rect.height()))
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
     try:
         if fmt == "svg":
             from PySide6.QtSvg import QSvgGenerator
 
             gen = QSvgGenerator()
-            gen.setFileName(path)
+            gen.setOutputDevice(buf)
             gen.setSize(size)
             gen.setViewBox(QRectF(0, 0, size.width(), size.height()))
             gen.setTitle(page.name)
@@ -43,7 +48,7 @@ def export_picture(page: Page, path: str, fmt: str) -> int:
             p.fillRect(QRectF(0, 0, size.width(), size.height()), QColor("white"))
             scene.render(p, QRectF(0, 0, size.width(), size.height()), rect)
             p.end()
-            ok = os.path.exists(path)
+            ok = data.size() > 0
         else:
             scale = 1.0 if rect.width() * rect.height() < 40e6 else (40e6 / (rect.width() * rect.height())) ** 0.5
             img = QImage(max(1, int(size.width() * scale)), max(1, int(size.height() * scale)),
@@ -54,12 +59,15 @@ def export_picture(page: Page, path: str, fmt: str) -> int:
             p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
             scene.render(p, QRectF(0, 0, img.width(), img.height()), rect)
             p.end()
-            ok = img.save(path)
-    except OSError as e:
-        print(f"enuflow: {path}: cannot be written ({e})", file=sys.stderr)
+            ok = img.save(buf, "PNG")
+        buf.close()
+        if ok:  # rendered in memory, then saved atomically like every file enuflow writes
+            write_atomic(path, bytes(data.data()))
+    except PageFileError as e:
+        print(f"enuflow: {e}", file=sys.stderr)
         return 2
     if not ok:
-        print(f"enuflow: {path}: cannot be written", file=sys.stderr)
+        print(f"enuflow: {path}: the picture could not be drawn", file=sys.stderr)
         return 2
     print(f"wrote {path} ({len(page)} blocks, {len(page.links)} links)")
     return 0
