@@ -132,13 +132,13 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
         if sd is not None:
             src_attrs = page.block(ln.src).pins
-            if not sd.has_output(ln.src_port, _raw_list_counts(sd, src_attrs)):
+            if not sd.has_output(ln.src_port, list_counts(sd, src_attrs)):
                 base, _ = split_indexed(ln.src_port)
                 if sd.input(base) is not None:
                     err(ln.dst, ln.dst_port, f"link from '{ln.src}.{ln.src_port}': that is an input port; "
                                              "wires go from an output to an input")
                 else:
-                    names = ", ".join(sd.output_names(_raw_list_counts(sd, src_attrs))) or "none"
+                    names = ", ".join(sd.output_names(list_counts(sd, src_attrs))) or "none"
                     err(ln.src, ln.src_port, f"{sd.name} has no output '{ln.src_port}' (outputs: {names})")
         if dd is not None:
             port = dd.input(ln.dst_port)
@@ -194,15 +194,17 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     return an
 
 
-def _raw_list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
-    """Counts of list outputs from raw pin values (before parsing), for checking link ports."""
+def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
+    """The count attrs of a block's list outputs (number attrs, type-list attrs) read from raw pin values,
+    for naming its numbered output ports before the page is built; unparsable values are left out."""
     out: dict[str, Any] = {}
     for p in decl.outputs:
-        if p.number_attr and p.number_attr in pins:
-            try:
-                out[p.number_attr] = parse_attr(pins[p.number_attr], "int")
-            except ValueParseError:
-                pass
+        for key, kind in ((p.number_attr, "int"), (p.type_list_attr, "list(type)")):
+            if key and key in pins:
+                try:
+                    out[key] = parse_attr(pins[key], kind)
+                except ValueParseError:
+                    pass
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from app.analysis import Analysis, analyse
+from app.analysis import Analysis, analyse, list_counts
 from app.page import Link, Page
 from app.values import ValueParseError, parse_dtype
 from blocks import REGISTRY
@@ -81,15 +81,7 @@ def output_ports(decl: Block | None, pins: dict[str, Any]) -> list[str]:
     """The output port names of an instance (list outputs numbered from the pins' count attrs)."""
     if decl is None:
         return []
-    attrs: dict[str, Any] = {}
-    for p in decl.outputs:
-        for key in (p.number_attr, p.type_list_attr):
-            if key and key in pins:
-                v = pins[key]
-                if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-                    v = int(v)
-                attrs[key] = v
-    names = decl.output_names(attrs)
+    names = decl.output_names(list_counts(decl, pins))
     # a list output whose count is unknown still gets one numbered port so it can be wired
     for p in decl.outputs:
         if p.is_list and not any(n.startswith(p.name + "[") for n in names):
@@ -143,7 +135,7 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     if src == dst:
         return LinkCheck(False, "a block cannot feed itself")
     link = Link(src, sp, dst, dp)
-    if link in page.links:
+    if page.has_link(link):
         return LinkCheck(False, "these ports are already linked")
     sb, db = page.get(src), page.get(dst)
     if sb is None or db is None:
@@ -152,8 +144,9 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     in_port = ddecl.input(dp) if ddecl is not None else None
     if ddecl is not None and in_port is None:
         return LinkCheck(False, f"{ddecl.name} has no input '{dp}'")
-    if in_port is not None and not in_port.is_list and page.links_into(dst, dp):
-        taken = page.links_into(dst, dp)[0]
+    taken_by = page.links_into(dst, dp) if in_port is not None and not in_port.is_list else []
+    if taken_by:
+        taken = taken_by[0]
         return LinkCheck(False, f"input '{dp}' takes one link and already has one (from {taken.src}.{taken.src_port})")
     out_port = output_port(sdecl, sp)
     if in_port is not None and out_port is not None:
