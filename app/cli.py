@@ -1,6 +1,6 @@
 """The ``enuflow`` command: open the editor, run pages headless, list blocks, import and export.
 
-A thin face over ``app.formats``, ``app.builder`` and ``app.runner``. Mistakes in a page or on the
+A thin face over ``app.document.formats``, ``app.engine.builder`` and ``app.engine.runner``. Mistakes in a page or on the
 command line print a message naming the file, block and port, and set the exit status (0 all ran,
 1 a block failed, 2 the file could not be read); no Python traceback reaches the user for them.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app import __version__
-from app.formats import PageFileError
+from app.document.formats import PageFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAGE = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
@@ -183,7 +183,7 @@ def _subcommand(args: list[str]) -> int:
 
 
 def _load(path: str, data_dir: str | None = None) -> Any:
-    from app.formats import load
+    from app.document.formats import load
 
     return load(path, data_dir=data_dir)
 
@@ -197,7 +197,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.steps is not None and ns.steps < 0:
         return _fail(ns, "--steps must be 0 or more", 2)
 
-    from app.runner import Runner
+    from app.engine.runner import Runner
 
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -218,7 +218,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     status = 1 if report.errors else 0
     if getattr(ns, "save_results", None):
         page.results = results_json(report.results.values, limit=JSON_FULL_LIMIT)
-        from app.formats import save
+        from app.document.formats import save
 
         try:
             save(page, ns.save_results)
@@ -348,14 +348,14 @@ def format_results(page: Any, values: dict[tuple[str, str], np.ndarray]) -> str:
 
 def cmd_blocks(ns: argparse.Namespace) -> int:
     """``enuflow blocks``: list block types (or show one)."""
-    from app import catalogue_index
+    from blocks import catalogue_index
 
     return catalogue_index.cli(ns)
 
 
 def cmd_import(ns: argparse.Namespace) -> int:
     """``enuflow import``: read an enuSpace page and write it as format v1."""
-    from app.formats import save
+    from app.document.formats import save
 
     try:
         page = _load(ns.source, ns.data_dir)
@@ -377,13 +377,13 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
     if ns.graphdef:
-        from app.builder import build
+        from app.engine.builder import build
 
         built = build(page, allow_io=ns.allow_io)
         for e in built.errors:
             print(f"error: {e}", file=sys.stderr)
         gd = built.graph.as_graph_def()
-        from app.formats.native import write_atomic
+        from app.document.formats.native import write_atomic
 
         try:
             text = str(gd) if ns.graphdef.endswith((".pbtxt", ".txt")) else gd.SerializeToString()
@@ -394,7 +394,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
     if ns.python:
-        from app.export_python import export_python
+        from app.engine.export_python import export_python
 
         return export_python(page, ns.python)
     try:

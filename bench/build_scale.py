@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.analysis import analyse
-from app.builder import build
-from app.formats import load
+from app.engine.analysis import analyse
+from app.engine.builder import build
+from app.document.formats import load
 from blocks.tf import load as load_tf
 
 SIZES = (1_000, 5_000, 10_000)

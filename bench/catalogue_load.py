@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(blocks_t) * 1000:.0f})")
     print(f"python -c 'import tensorflow':                    median {t * 1000:.0f} ms (min {min(tf_t) * 1000:.0f})")
 
-    from app import catalogue_index
+    from blocks import catalogue_index
 
     catalogue_index.ensure_cache()
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ a scalar, a vector, a 1x2x2x1 image; integer inputs named like axes or counts as
 defaults, or simple values for required attrs). The same candidates, in the same order, go through:
 
 - the *page* path: a page of Const blocks wired into one block of the op's type, analysed, built and run
-  by ``app.analysis`` / ``app.builder`` / ``app.runner`` (IO allowed);
+  by ``app.engine.analysis`` / ``app.engine.builder`` / ``app.engine.runner`` (IO allowed);
 - the *direct* path: ``tf.raw_ops.<Op>(...)`` on ``tf.constant`` inputs in a graph, run in a session.
 
 Each path stops at its first candidate that runs. Work runs in isolated worker processes (one task = one
@@ -191,7 +191,7 @@ def _attr_value(a: Any, cand: dict[str, Any]) -> Any:
 
 def page_path(block: Any, case: dict[str, Any], runner_cls: Any) -> tuple[str, str, dict[str, Any]]:
     """Run ``case`` through a page; returns (outcome, detail, {output: array})."""
-    from app.page import BlockInstance, Link, Page
+    from app.document.page import BlockInstance, Link, Page
 
     page = Page("sweep")
     links = []
@@ -303,7 +303,7 @@ def worker() -> int:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # ops that print must not corrupt the answers
     import numpy as np
 
-    from app.runner import Runner
+    from app.engine.runner import Runner
     from blocks import REGISTRY
     from blocks.tf import load
 

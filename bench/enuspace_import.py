@@ -2,7 +2,7 @@
 
 Generates an enuSpace 3.x page SVG (UTF-16 LE with BOM, one attribute per line as enuSpace 3.x saves)
 of 2,000 blocks in chains of Const -> Multiply -> Subtract -> Mean -> MatMul with attrs strings, inline
-values, links and a trend, then times ``app.formats.load`` (decode, defusedxml parse, records, name
+values, links and a trend, then times ``app.document.formats.load`` (decode, defusedxml parse, records, name
 mapping, value grammars, ordering, Page) against reading, decoding and parsing the same file with
 ``defusedxml.ElementTree`` alone. Prints both times (median of the runs) and, last, ``ratio <n>``
 (import / parse; target <= 3).
@@ -93,7 +93,7 @@ def main() -> int:
     ns = ap.parse_args()
     import defusedxml.ElementTree as DET
 
-    from app.formats import load
+    from app.document.formats import load
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big_page.svg"

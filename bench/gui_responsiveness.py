@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.formats import load
-from app.formats.native import page_from_doc
+from app.document.formats import load
+from app.document.formats.native import page_from_doc
 
 DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
 BUSY_SECONDS = 5.0
@@ -136,7 +136,7 @@ def main() -> None:
     w.worker.close()
     w.worker = None
 
-    from app.runner import Runner
+    from app.engine.runner import Runner
 
     page = load(DEFAULT)
     runner = Runner()

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from app.page import BlockInstance, Link, Page
-from app.runner import Runner
+from app.document.page import BlockInstance, Link, Page
+from app.engine.runner import Runner
 from blocks.tf import load
 
 N_FULL = 10_000_000

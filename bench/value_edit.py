@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_scale import generate
 
-from app.formats.native import page_from_doc
-from app.runner import Runner
+from app.document.formats.native import page_from_doc
+from app.engine.runner import Runner
 from blocks.tf import load
 
 N = 1_000

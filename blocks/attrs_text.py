@@ -1,6 +1,6 @@
 """enuSpace's attrs text (``"transpose_a_ = false;transpose_b_ =true;"``), read as the original read it.
 
-One grammar for the whole project: ``app.values`` (pin values of imported pages) and the blocks that
+One grammar for the whole project: ``app.document.values`` (pin values of imported pages) and the blocks that
 take such text (``Variable.attrs``) both call ``parse_attrs_string``. Imports nothing.
 """
 

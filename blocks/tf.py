@@ -63,7 +63,7 @@ def _key(value: Any) -> Any:
 
 
 def attr_value(value: Any, attr_type: str) -> Any:
-    """Convert a parsed attr value (``blocks``/``app.values`` forms) to an ``AttrValue`` proto.
+    """Convert a parsed attr value (``blocks``/``app.document.values`` forms) to an ``AttrValue`` proto.
 
     Protos of hashable values are memoised: graph building copies them into each NodeDef, never
     changes them, and the same dtype or shape attrs recur on most ops of a page.

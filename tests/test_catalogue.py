@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.analysis import analyse
-from app.runner import run_page
+from app.engine.analysis import analyse
+from app.engine.runner import run_page
 from blocks import REGISTRY, catalogue
 from blocks.tf import load
 
@@ -233,7 +233,7 @@ def test_ref_ports() -> None:
                      [("v", "ref", "a", "ref"), ("c", "output", "a", "value"), ("a", "output_ref", "sq", "x")])
     an = analyse(page)
     assert an.errors == []
-    from app.builder import build
+    from app.engine.builder import build
 
     built = build(page, an)
     assert built.errors == []

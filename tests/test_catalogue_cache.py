@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_page
 
-from app import catalogue_index
-from app.analysis import analyse
-from app.builder import build
+from blocks import catalogue_index
+from app.engine.analysis import analyse
+from app.engine.builder import build
 from app.cli import main
 from blocks import REGISTRY, catalogue
 from blocks.base import Registry
@@ -117,10 +117,10 @@ def test_unwritable_cache_is_not_an_error(monkeypatch, tmp_path, fresh) -> None:
 
 def test_listing_from_cache_needs_no_tensorflow(cache_dir) -> None:
     code = ("import sys, json\n"
-            "from app import catalogue_index as c\n"
+            "from blocks import catalogue_index as c\n"
             "from blocks import REGISTRY\n"
-            "from app.analysis import analyse\n"
-            "from app.page import Page, BlockInstance, Link\n"
+            "from app.engine.analysis import analyse\n"
+            "from app.document.page import Page, BlockInstance, Link\n"
             "e = c.entries()\n"
             "p = Page('t')\n"
             "p.add_block(BlockInstance('a', 'Const', (0, 0), {'val': [1.0, 2.0]}))\n"
@@ -142,7 +142,7 @@ def test_listing_from_cache_needs_no_tensorflow(cache_dir) -> None:
 
 
 def test_without_cache_entries_are_hand_declared_only(tmp_path) -> None:
-    code = ("import sys, json\nfrom app import catalogue_index as c\n"
+    code = ("import sys, json\nfrom blocks import catalogue_index as c\n"
             "e = c.entries()\n"
             "print(json.dumps([c.cache_ready(), sorted(x['name'] for x in e), sorted({x['origin'] for x in e}),\n"
             "                  'tensorflow' in sys.modules]))\n")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.analysis import analyse
-from app.formats import load
-from app.runner import Runner, run_page
+from app.engine.analysis import analyse
+from app.document.formats import load
+from app.engine.runner import Runner, run_page
 from blocks import REGISTRY
 from blocks.base import Port
 
@@ -159,7 +159,7 @@ def test_default_page_runs() -> None:
 def test_run_time_error_attributed_and_others_still_run() -> None:
     page = load_default()
     page.set_pin("rim", "val", [2, -1])
-    from app.page import BlockInstance, Link
+    from app.document.page import BlockInstance, Link
 
     page.add_block(BlockInstance("other", "Const", pins={"val": [5.0]}))
     page.add_link(Link("other", "output", "session", "fetch_outputs"))

@@ -14,11 +14,11 @@ from conftest import ROOT
 from fixtures_enuspace import EnuPage, EnuPin, basic_add, out_pin, write_utf16
 
 from app.cli import main
-from app.formats import PageFileError, load, save
-from app.formats.enuspace_names import lookup, symbols
-from app.formats.enuspace_page import SPREAD
-from app.formats.enuspace_values import brace_literal, flat_list
-from app.runner import Runner
+from app.document.formats import PageFileError, load, save
+from app.document.formats.enuspace_names import lookup, symbols
+from app.document.formats.enuspace_page import SPREAD
+from app.document.formats.enuspace_values import brace_literal, flat_list
+from app.engine.runner import Runner
 
 SHARED = ROOT.parent / "shared" / "enuspace"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the enuSpace sample files are not at {SHARED}")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, make_page
 
-from app.export_python import ExportProblem, page_to_python
-from app.formats import load
-from app.runner import run_page
-from app.values import parse_tensor
+from app.engine.export_python import ExportProblem, page_to_python
+from app.document.formats import load
+from app.engine.runner import run_page
+from app.document.values import parse_tensor
 
 
 def run_script(text: str, tmp_path: Path) -> dict[str, list]:

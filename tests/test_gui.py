@@ -18,8 +18,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.formats import load
-from app.formats.native import page_to_doc
+from app.document.formats import load
+from app.document.formats.native import page_to_doc
 from app.gui.window import MainWindow
 
 ROOT = Path(__file__).resolve().parent.parent

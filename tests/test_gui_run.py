@@ -21,8 +21,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QMessageBox
 
-from app.formats import load
-from app.formats.native import page_to_doc
+from app.document.formats import load
+from app.document.formats.native import page_to_doc
 from app.gui.main import make_window
 from app.gui.window import MainWindow
 from tests.test_gui import build_grad_page

@@ -15,7 +15,7 @@ from PySide6.QtGui import QFont, QImage, QPainter
 
 from app.gui.commands import AddBlocksCommand, MoveCommand
 from app.gui.window import MainWindow
-from app.page import BlockInstance, Link
+from app.document.page import BlockInstance, Link
 
 N = 3000
 

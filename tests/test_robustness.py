@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from app.analysis import analyse
-from app.formats import PageFileError
-from app.formats.native import page_from_doc
-from app.runner import Runner
+from app.engine.analysis import analyse
+from app.document.formats import PageFileError
+from app.document.formats.native import page_from_doc
+from app.engine.runner import Runner
 
 TYPES = ["Const", "Placeholder", "ClientSession", "SparseFillEmptyRowsGrad", "SparseFillEmptyRows", "Add", "MatMul",
          "Range", "Split", "AddN", "ConcatV2", "Cast", "Mean", "Reshape", "Variable", "Assign", "ApplyGradientDescent",

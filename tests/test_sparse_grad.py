@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.runner import Runner
+from app.engine.runner import Runner
 from blocks.tf import load
 
 
@@ -108,8 +108,8 @@ def test_matches_tensorflow_gradient_of_fill_empty_rows() -> None:
 
 
 def test_roundtrip_scene(root) -> None:
-    from app.formats import load as load_page
-    from app.runner import run_page
+    from app.document.formats import load as load_page
+    from app.engine.runner import run_page
 
     rep = run_page(load_page(root / "scenes" / "sparse_fill_empty_rows_roundtrip.json"))
     assert rep.errors == []

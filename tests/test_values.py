@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.values import (
+from app.document.values import (
     MAX_ELEMENTS,
     ValueParseError,
     parse_attr,

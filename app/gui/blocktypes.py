@@ -2,8 +2,8 @@
 
 ``blocks.REGISTRY.get`` falls back to the generated catalogue, which may import TensorFlow when its JSON
 cache is missing. The editor must stay TensorFlow-free, so it looks block types up here: hand-declared
-blocks always, catalogue blocks only once ``app.catalogue_index.cache_ready()`` says the cache exists
-(the worker child builds it). ``analyse_safely`` runs ``app.analysis.analyse`` against that view, and
+blocks always, catalogue blocks only once ``blocks.catalogue_index.cache_ready()`` says the cache exists
+(the worker child builds it). ``analyse_safely`` runs ``app.engine.analysis.analyse`` against that view, and
 ``check_link`` decides whether a wire may be drawn (direction, single input taken, dtype clash, cycle).
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import networkx as nx
 
-from app.analysis import Analysis, analyse, list_counts
-from app.page import Link, Page
-from app.values import ValueParseError, parse_dtype
+from app.engine.analysis import Analysis, analyse, list_counts
+from app.document.page import Link, Page
+from app.document.values import ValueParseError, parse_dtype
 from blocks import REGISTRY
 from blocks.base import Block, Port, Registry, split_indexed
 
@@ -31,7 +31,7 @@ def catalogue_ready() -> bool:
     if _state["catalogue"]:
         return True
     try:
-        from app import catalogue_index
+        from blocks import catalogue_index
 
         ready = getattr(catalogue_index, "cache_ready", None)
         return bool(ready()) if callable(ready) else False

@@ -1,6 +1,6 @@
 """Undo commands: every edit a person makes, as a QUndoCommand that changes only the ``Page``.
 
-Each command calls ``app.page.Page`` methods and nothing else; the canvas follows the page's events,
+Each command calls ``app.document.page.Page`` methods and nothing else; the canvas follows the page's events,
 so undo and redo can never leave the drawing out of step with the model. Compound edits (delete
 blocks with their links, paste) are one command holding the steps to replay.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.page import BlockInstance, Link, Page
+from app.document.page import BlockInstance, Link, Page
 
 MOVE_ID = 1001
 PIN_ID = 1002

@@ -12,8 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from app.formats.native import block_extra, block_to_doc
-from app.page import BlockInstance, Link, Page
+from app.document.formats.native import block_extra, block_to_doc
+from app.document.page import BlockInstance, Link, Page
 
 CLIP_FORMAT = "enuflow.clip"
 MIME_CLIP = "application/x-enuflow-blocks"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-from app.formats import PageFileError
-from app.formats.native import write_atomic
-from app.page import Page
+from app.document.formats import PageFileError
+from app.document.formats.native import write_atomic
+from app.document.page import Page
 
 MARGIN = 40
 

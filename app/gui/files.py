@@ -2,7 +2,7 @@
 files, the prompt before unsaved work is dropped, restoring from a recovery file, and closing.
 
 ``FileCommands`` is a part of ``MainWindow`` (a mixin); it uses the window's page, undo stack, scene,
-view, docks and recovery file. Saves are atomic (``app.formats.save``).
+view, docks and recovery file. Saves are atomic (``app.document.formats.save``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.formats import PageFileError, load, read_text, save
+from app.document.formats import PageFileError, load, read_text, save
 from app.gui import recovery
 from app.gui.stored import results_from_json
-from app.page import Page
+from app.document.page import Page
 
 MAX_RECENT = 8
 
@@ -172,7 +172,7 @@ class FileCommands:
         items = [full] + [p for p in self.recent_files() if p != full]
         try:
             config_dir().mkdir(parents=True, exist_ok=True)
-            from app.formats.native import write_atomic
+            from app.document.formats.native import write_atomic
 
             write_atomic(config_dir() / "recent.json", json.dumps(items[:MAX_RECENT]))
         except (OSError, PageFileError):

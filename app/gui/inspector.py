@@ -2,7 +2,7 @@
 
 Each pin gets a fitting widget (a check box for booleans, a choice of allowed values for dtypes and
 enumerations, a text field for numbers, lists, shapes and tensor values). Text is checked as it is
-typed with ``app.values`` (no eval), the problem shown under the field; a finished edit becomes one
+typed with ``app.document.values`` (no eval), the problem shown under the field; a finished edit becomes one
 ``SetPinCommand`` on the undo stack. Wired inputs are shown but not edited.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
 from app.gui import blocktypes
-from app.page import Page
-from app.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
+from app.document.page import Page
+from app.document.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
 from blocks.base import Attr, Block
 
 ERROR_STYLE = "color: #c62828; font-size: 8pt;"

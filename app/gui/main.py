@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.formats import PageFileError, load
+from app.document.formats import PageFileError, load
 from app.gui import recovery
 from app.gui.files import is_native_page
 from app.gui.window import MainWindow
-from app.page import Page
+from app.document.page import Page
 
 
 def make_window(page_path: str | None, start_worker: bool = True, offer_restore: bool = True) -> MainWindow:

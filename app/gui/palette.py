@@ -2,7 +2,7 @@
 search popup that places a block at the cursor.
 
 The palette lists the hand-declared blocks at once and the whole catalogue once the worker says it is
-ready (``app.catalogue_index``); it never loads TensorFlow. Dragging an entry starts a real ``QDrag``
+ready (``blocks.catalogue_index``); it never loads TensorFlow. Dragging an entry starts a real ``QDrag``
 carrying the block type under ``MIME_BLOCK``, which the canvas accepts.
 """
 
@@ -63,7 +63,7 @@ def known_entries(full: bool) -> list[Entry]:
     out: dict[str, Entry] = {}
     if full:
         try:
-            from app import catalogue_index
+            from blocks import catalogue_index
 
             entries = getattr(catalogue_index, "entries", None)
             if callable(entries):

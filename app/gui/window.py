@@ -44,7 +44,7 @@ from app.gui.inspector import Inspector
 from app.gui.palette import Palette, QuickSearch
 from app.gui.results import ResultsDock
 from app.gui.running import RunCommands, _WorkerBridge
-from app.page import BlockInstance, Link, Page
+from app.document.page import BlockInstance, Link, Page
 
 Prompt = Callable[[str, str, Any], Any]
 MAX_RECENT = 8

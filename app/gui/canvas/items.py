@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from app.gui import blocktypes
 from app.gui.style import category_colour, font
-from app.page import BlockInstance, Link
+from app.document.page import BlockInstance, Link
 
 WIDTH = 180.0
 HEADER = 22.0

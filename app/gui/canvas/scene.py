@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneM
 
 from app.gui import blocktypes
 from app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
-from app.page import Link, Page
+from app.document.page import Link, Page
 
 
 class _WireDrag:

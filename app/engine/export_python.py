@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from app.analysis import Analysis, analyse
-from app.formats import PageFileError
-from app.formats.native import write_atomic
-from app.page import Page
+from app.engine.analysis import Analysis, analyse
+from app.document.formats import PageFileError
+from app.document.formats.native import write_atomic
+from app.document.page import Page
 from blocks.base import Block
 
 _IDENT = re.compile(r"[^0-9A-Za-z_]")

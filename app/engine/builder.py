@@ -1,6 +1,6 @@
 """Page -> TensorFlow graph.
 
-``build(page)`` analyses the page (``app.analysis``), then builds every block that has no problem, in
+``build(page)`` analyses the page (``app.engine.analysis``), then builds every block that has no problem, in
 dependency order, into a fresh ``tf.Graph``: each block's ``build(scope, **inputs)`` receives the
 tensors wired into it. Pin values are not baked into the graph: each becomes a placeholder that the
 runner feeds, so a value edit reuses the graph. Blocks downstream of a failed block are not built.
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from app.analysis import Analysis, BuildError, analyse
+from app.engine.analysis import Analysis, BuildError, analyse
 from app.gcpause import paused_gc
-from app.page import Page
+from app.document.page import Page
 from blocks.base import BuildFailure
 from blocks.tf import attr_value, load
 
@@ -68,7 +68,7 @@ def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
     """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
     if dtype == "string" or str(arr.dtype) == dtype:
         return arr
-    from app.values import numpy_dtype
+    from app.document.values import numpy_dtype
 
     target = np.dtype(numpy_dtype(dtype))
     if arr.dtype.kind == "O" or target.kind == "O":

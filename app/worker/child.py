@@ -1,12 +1,12 @@
-"""The run worker's child process (``python -m app.worker_child``): TensorFlow loaded once, pages run on request.
+"""The run worker's child process (``python -m app.worker.child``): TensorFlow loaded once, pages run on request.
 
-It reads length-prefixed JSON commands on stdin ("run", "stop", "quit"; see ``app.worker``) on a
+It reads length-prefixed JSON commands on stdin ("run", "stop", "quit"; see ``app.worker.client``) on a
 thread, and runs pages on its main thread with one ``Runner`` kept across runs (a value-only edit
 feeds new values into the graph built before). It answers on the original stdout; file descriptor 1
 is pointed at stderr (the log file) so that nothing printed by TensorFlow or a block can corrupt the
 message stream. "step" events are rate-limited (the last step is always reported); a "stop" sets the
 runner's cancel event, checked between steps. Results are copied once into a shared-memory segment
-(``app.shm``) named by the editor. When stdin ends (the editor is gone) or "quit" arrives, the child
+(``app.worker.shm``) named by the editor. When stdin ends (the editor is gone) or "quit" arrives, the child
 removes any segment it made that the editor may not have taken, and exits at once.
 """
 
@@ -25,8 +25,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from app import shm
-from app.worker import KNOWN_DANGEROUS, read_message, rows, write_message
+from app.worker import shm
+from app.worker.client import KNOWN_DANGEROUS, read_message, rows, write_message
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
@@ -91,7 +91,7 @@ class Child:
 
         load()
         REGISTRY.generated()  # the catalogue (and its JSON cache, where the catalogue keeps one)
-        from app.runner import Runner
+        from app.engine.runner import Runner
 
         runner = Runner()
         self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
@@ -114,8 +114,8 @@ class Child:
                                        "message": f"internal error in the run worker: {type(e).__name__}: {e}"}]})
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
-        from app.formats.errors import PageFileError
-        from app.formats.native import page_from_doc
+        from app.document.formats.errors import PageFileError
+        from app.document.formats.native import page_from_doc
         from blocks import REGISTRY
 
         rid = int(msg.get("run_id") or 0)

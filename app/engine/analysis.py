@@ -18,8 +18,8 @@ import networkx as nx
 import numpy as np
 
 from app.gcpause import paused_gc
-from app.page import Link, Page
-from app.values import ValueParseError, parse_attr, parse_tensor
+from app.document.page import Link, Page
+from app.document.values import ValueParseError, parse_attr, parse_tensor
 from blocks.base import REGISTRY, Block, Registry, split_indexed
 
 

@@ -1,9 +1,9 @@
 """enuSpace page records -> a ``Page``: name mapping, pin values, attrs, data files, order, warnings.
 
-The readers in ``app.formats.enuspace`` turn a page SVG or a JSON task export into plain records
+The readers in ``app.document.formats.enuspace`` turn a page SVG or a JSON task export into plain records
 (``RawBlock`` with its ``RawPin`` values, ``RawLink``); ``Importer.page`` resolves them: each library
 symbol becomes the block type the original plugin ran (``enuspace_names``), pin values are parsed with
-the original's grammars (``enuspace_values``) and stored so that ``app.values`` reads them back the same
+the original's grammars (``enuspace_values``) and stored so that ``app.document.values`` reads them back the same
 (explicit dtype and shape, or a typed value), attrs strings become attr pins, ``.dat`` binary values are
 read (``data_dir`` remaps where data files and absolute Windows paths are looked for), links are checked,
 and blocks are ordered producers first. Symbols of other libraries are kept as inert blocks; known
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from app.formats import enuspace_values as ev
-from app.formats.enuspace_names import (
+from app.document.formats import enuspace_values as ev
+from app.document.formats.enuspace_names import (
     ATTRS_IGNORED,
     FLOAT_ATTRS_TRUNCATED,
     HOST_ONLY,
@@ -33,9 +33,9 @@ from app.formats.enuspace_names import (
     Symbol,
     lookup,
 )
-from app.formats.errors import PageFileError
-from app.page import BlockInstance, Link, Page
-from app.values import ValueParseError, parse_tensor
+from app.document.formats.errors import PageFileError
+from app.document.page import BlockInstance, Link, Page
+from app.document.values import ValueParseError, parse_tensor
 from blocks.attrs_text import parse_attrs_string
 
 INERT = "enuSpace.Inert"
@@ -106,7 +106,7 @@ def _plain(arr: np.ndarray) -> Any:
 
 _DTYPE_NAMES = {np.dtype(n): n for n in ("float64", "float32", "float16", "int64", "int32", "int16", "int8",
                                          "uint8", "uint16", "bool")}
-#: a plain decimal number, as both the original's C parser and ``app.values`` read it alike
+#: a plain decimal number, as both the original's C parser and ``app.document.values`` read it alike
 _SIMPLE_TOKEN = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?\s*$")
 _INT_TOKEN = re.compile(r"\s*[-+]?\d+\s*$")
 
@@ -116,7 +116,7 @@ def dtype_name(arr: np.ndarray) -> str:
 
 
 def _simple(text: str, dtype: str, braces: bool) -> bool:
-    """True when ``app.values`` reads ``text`` as ``dtype`` exactly as the original did, without trying:
+    """True when ``app.document.values`` reads ``text`` as ``dtype`` exactly as the original did, without trying:
     plain decimal items (whole ones for integer dtypes); one level of braces, or braces as d.2 nests them."""
     if dtype not in ("float64", "float32", "int32", "int64"):
         return False
@@ -139,7 +139,7 @@ def _simple(text: str, dtype: str, braces: bool) -> bool:
 
 
 def pin_value(text: str, arr: np.ndarray, hint: str | None = None) -> Any:
-    """How to store ``arr`` (parsed from ``text``) so that ``app.values`` reads it back unchanged:
+    """How to store ``arr`` (parsed from ``text``) so that ``app.document.values`` reads it back unchanged:
     the text itself when it already reads so, else a typed value ``{"dtype", "shape", "value"}``."""
     dtype = dtype_name(arr)
     if arr.size and _simple(text, dtype, braces=True):

@@ -1,11 +1,11 @@
 """The run worker, editor side: runs pages in a warm child process that has TensorFlow loaded.
 
-The editor never imports TensorFlow. ``WorkerClient`` starts ``python -m app.worker_child`` and talks
+The editor never imports TensorFlow. ``WorkerClient`` starts ``python -m app.worker.child`` and talks
 to it over its stdin/stdout with length-prefixed JSON messages (4-byte big-endian length, then UTF-8
 JSON; no pickle anywhere, page documents are untrusted input). The child keeps one ``Runner`` across
 runs, so a value-only edit does not rebuild the graph. Events come back to ``on_event`` on a background
 thread: "ready", "step" (rate-limited), "done" (results as numpy views over shared memory written once
-by the child, see ``app.shm``), "log", and "crashed" when the child dies (an ``Abort`` op, a segfault,
+by the child, see ``app.worker.shm``), "log", and "crashed" when the child dies (an ``Abort`` op, a segfault,
 ``kill()``): it names the signal, carries the tail of the child's log, and lists the page's blocks
 known to crash or hang. The next ``run`` starts a fresh child. ``run``, ``stop`` and ``kill`` never
 wait on the child. This module imports neither TensorFlow nor Qt.
@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from app import shm
+from app.worker import shm
 
 
 def _known_dangerous() -> frozenset[str]:
@@ -293,7 +293,7 @@ class WorkerClient:
                 self._spawn()
 
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True) -> int:
-        """Run ``page_doc`` (``app.formats.native.page_to_doc(page)``); returns the run id at once.
+        """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). Starts the child if needed
         (also after a crash). Raises RuntimeError while another run is in progress.
@@ -380,11 +380,11 @@ class WorkerClient:
         try:
             start = log.tell()
             env = dict(os.environ)
-            root = str(Path(__file__).resolve().parent.parent)
+            root = str(Path(__file__).resolve().parents[2])  # the folder that holds app/ and blocks/
             env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             env["PYTHONUNBUFFERED"] = "1"
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            proc = subprocess.Popen([sys.executable, "-m", "app.worker_child"], stdin=subprocess.PIPE,
+            proc = subprocess.Popen([sys.executable, "-m", "app.worker.child"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=env, close_fds=True)
         finally:
             log.close()

@@ -1,7 +1,7 @@
 """Opening enuSpace-Tensorflow pages: page SVGs (3.x and 4.x) and JSON task exports.
 
 ``load_svg`` and ``load_json_doc`` read a file into plain records (blocks with their pin values,
-links, trends, texts); ``app.formats.enuspace_page.Importer`` turns the records into a ``Page`` (name
+links, trends, texts); ``app.document.formats.enuspace_page.Importer`` turns the records into a ``Page`` (name
 mapping, value grammars, attrs, ``.dat`` data, order, warnings in ``page.extra["import_warnings"]``).
 A file that cannot be read as a page raises ``PageFileError``. XML is parsed with defusedxml (no
 entities, no DTD, no external references). Imports neither TensorFlow nor Qt.
@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.formats.enuspace_page import INDEXED, Importer, RawBlock, RawLink, RawPin, line_of
-from app.formats.errors import PageFileError
-from app.page import Page
+from app.document.formats.enuspace_page import INDEXED, Importer, RawBlock, RawLink, RawPin, line_of
+from app.document.formats.errors import PageFileError
+from app.document.page import Page
 
 _TRANSLATE = re.compile(r"translate\(\s*([-+0-9.eE]+)[\s,]+([-+0-9.eE]+)\s*\)")
 

@@ -19,9 +19,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from app.analysis import Analysis, BuildError, analyse
-from app.builder import BuiltGraph, build, clean_message
-from app.page import Page
+from app.engine.analysis import Analysis, BuildError, analyse
+from app.engine.builder import BuiltGraph, build, clean_message
+from app.document.page import Page
 from blocks.base import BuildFailure
 from blocks.tf import load
 
