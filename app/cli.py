@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from app import __version__
-from app.document.formats import PageFileError
+from enuflow.app import __version__
+from enuflow.app.document.formats import PageFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAGE = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
@@ -99,7 +99,7 @@ def _editor(args: list[str]) -> int:
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
                                           device="", target="", save_results=None))
     try:
-        from app.gui.main import run_editor
+        from enuflow.app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
@@ -183,7 +183,7 @@ def _subcommand(args: list[str]) -> int:
 
 
 def _load(path: str, data_dir: str | None = None) -> Any:
-    from app.document.formats import load
+    from enuflow.app.document.formats import load
 
     return load(path, data_dir=data_dir)
 
@@ -197,7 +197,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     if ns.steps is not None and ns.steps < 0:
         return _fail(ns, "--steps must be 0 or more", 2)
 
-    from app.engine.runner import Runner
+    from enuflow.app.engine.runner import Runner
 
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -218,7 +218,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     status = 1 if report.errors else 0
     if getattr(ns, "save_results", None):
         page.results = results_json(report.results.values, limit=JSON_FULL_LIMIT)
-        from app.document.formats import save
+        from enuflow.app.document.formats import save
 
         try:
             save(page, ns.save_results)
@@ -348,14 +348,14 @@ def format_results(page: Any, values: dict[tuple[str, str], np.ndarray]) -> str:
 
 def cmd_blocks(ns: argparse.Namespace) -> int:
     """``enuflow blocks``: list block types (or show one)."""
-    from blocks import catalogue_index
+    from enuflow.blocks import catalogue_index
 
     return catalogue_index.cli(ns)
 
 
 def cmd_import(ns: argparse.Namespace) -> int:
     """``enuflow import``: read an enuSpace page and write it as format v1."""
-    from app.document.formats import save
+    from enuflow.app.document.formats import save
 
     try:
         page = _load(ns.source, ns.data_dir)
@@ -377,13 +377,13 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
     if ns.graphdef:
-        from app.engine.builder import build
+        from enuflow.app.engine.builder import build
 
         built = build(page, allow_io=ns.allow_io)
         for e in built.errors:
             print(f"error: {e}", file=sys.stderr)
         gd = built.graph.as_graph_def()
-        from app.document.formats.native import write_atomic
+        from enuflow.app.document.formats.native import write_atomic
 
         try:
             text = str(gd) if ns.graphdef.endswith((".pbtxt", ".txt")) else gd.SerializeToString()
@@ -394,11 +394,11 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
     if ns.python:
-        from app.engine.export_python import export_python
+        from enuflow.app.engine.export_python import export_python
 
         return export_python(page, ns.python)
     try:
-        from app.gui.export import export_picture
+        from enuflow.app.gui.export import export_picture
     except ImportError as e:
         print(f"enuflow: pictures need the editor's Qt libraries ({e})", file=sys.stderr)
         return 2

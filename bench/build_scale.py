@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.engine.analysis import analyse
-from app.engine.builder import build
-from app.document.formats import load
-from blocks.tf import load as load_tf
+from enuflow.app.engine.analysis import analyse
+from enuflow.app.engine.builder import build
+from enuflow.app.document.formats import load
+from enuflow.blocks.tf import load as load_tf
 
 SIZES = (1_000, 5_000, 10_000)
 
@@ -109,7 +109,7 @@ def ours(path: Path) -> tuple[float, float, float]:
 
 def main() -> None:
     load_tf()
-    from blocks import REGISTRY
+    from enuflow.blocks import REGISTRY
 
     REGISTRY.get("Add")  # the catalogue is loaded once per process, outside the timings
     ratio = 0.0

@@ -28,7 +28,7 @@ WORDS = ("sparsefillemptyrows", "conv2d", "matmul", "gradient", "reduce", "image
 
 def _enuflow() -> list[str]:
     script = Path(sys.executable).with_name("enuflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "enuflow.app.cli"]
 
 
 def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, bytes]:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(blocks_t) * 1000:.0f})")
     print(f"python -c 'import tensorflow':                    median {t * 1000:.0f} ms (min {min(tf_t) * 1000:.0f})")
 
-    from blocks import catalogue_index
+    from enuflow.blocks import catalogue_index
 
     catalogue_index.ensure_cache()
     t0 = time.perf_counter()

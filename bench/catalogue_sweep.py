@@ -191,7 +191,7 @@ def _attr_value(a: Any, cand: dict[str, Any]) -> Any:
 
 def page_path(block: Any, case: dict[str, Any], runner_cls: Any) -> tuple[str, str, dict[str, Any]]:
     """Run ``case`` through a page; returns (outcome, detail, {output: array})."""
-    from app.document.page import BlockInstance, Link, Page
+    from enuflow.app.document.page import BlockInstance, Link, Page
 
     page = Page("sweep")
     links = []
@@ -303,9 +303,9 @@ def worker() -> int:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # ops that print must not corrupt the answers
     import numpy as np
 
-    from app.engine.runner import Runner
-    from blocks import REGISTRY
-    from blocks.tf import load
+    from enuflow.app.engine.runner import Runner
+    from enuflow.blocks import REGISTRY
+    from enuflow.blocks.tf import load
 
     tf = load()
     REGISTRY.generated()
@@ -507,7 +507,7 @@ def sweep(ops: list[str], n_workers: int, timeout: float, progress: bool = True)
 
 
 def _op_list(ns: argparse.Namespace) -> list[str]:
-    from blocks import catalogue
+    from enuflow.blocks import catalogue
 
     if ns.ops:
         return [o.strip() for o in ns.ops.split(",") if o.strip()]

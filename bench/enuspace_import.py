@@ -93,7 +93,7 @@ def main() -> int:
     ns = ap.parse_args()
     import defusedxml.ElementTree as DET
 
-    from app.document.formats import load
+    from enuflow.app.document.formats import load
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big_page.svg"

@@ -55,7 +55,7 @@ def render(view) -> None:
 
 
 def ours(app: QApplication, n: int, folder: Path) -> float:
-    from app.gui.main import make_window
+    from enuflow.app.gui.main import make_window
 
     path = folder / f"page{n}.json"
     path.write_text(json.dumps(page_doc(n)), encoding="utf-8")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.document.formats import load
-from app.document.formats.native import page_from_doc
+from enuflow.app.document.formats import load
+from enuflow.app.document.formats.native import page_from_doc
 
 DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
 BUSY_SECONDS = 5.0
@@ -77,7 +77,7 @@ class Waiter:
 
 def main() -> None:
     app = QApplication.instance() or QApplication([])
-    from app.gui.window import MainWindow
+    from enuflow.app.gui.window import MainWindow
 
     w = MainWindow(busy_page(), None, start_worker=True)
     w.show()
@@ -136,7 +136,7 @@ def main() -> None:
     w.worker.close()
     w.worker = None
 
-    from app.engine.runner import Runner
+    from enuflow.app.engine.runner import Runner
 
     page = load(DEFAULT)
     runner = Runner()

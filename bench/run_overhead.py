@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from app.document.page import BlockInstance, Link, Page
-from app.engine.runner import Runner
-from blocks.tf import load
+from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.engine.runner import Runner
+from enuflow.blocks.tf import load
 
 N_FULL = 10_000_000
 N = 8_000_000

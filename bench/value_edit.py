@@ -19,16 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_scale import generate
 
-from app.document.formats.native import page_from_doc
-from app.engine.runner import Runner
-from blocks.tf import load
+from enuflow.app.document.formats.native import page_from_doc
+from enuflow.app.engine.runner import Runner
+from enuflow.blocks.tf import load
 
 N = 1_000
 
 
 def main() -> None:
     load()
-    from blocks import REGISTRY
+    from enuflow.blocks import REGISTRY
 
     REGISTRY.get("Add")
     doc = generate(N)

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.document.formats.native import page_from_doc
-from app.worker.client import WorkerClient, WorkerEvent
+from enuflow.app.document.formats.native import page_from_doc
+from enuflow.app.worker.client import WorkerClient, WorkerEvent
 
 BIG = {"format": "enuflow.page", "version": 1, "name": "big",
        "blocks": [{"id": "r", "type": "Range", "pos": [0, 0], "pins": {"start": 0, "limit": 10_000_000, "delta": 1}}],
@@ -29,7 +29,7 @@ BIG = {"format": "enuflow.page", "version": 1, "name": "big",
 
 
 def in_process(doc: dict, repeat: int) -> list[float]:
-    from app.engine.runner import Runner
+    from enuflow.app.engine.runner import Runner
 
     runner = Runner()
     page = page_from_doc("bench", doc)

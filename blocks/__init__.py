@@ -1,11 +1,11 @@
 """The block library: hand-declared blocks, and the generated catalogue of every TensorFlow op."""
 
-from blocks import core, enuspace_blocks, sparse_ops  # noqa: F401 - importing registers the hand-declared blocks
-from blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
+from enuflow.blocks import core, enuspace_blocks, sparse_ops  # noqa: F401 - importing registers the hand-declared blocks
+from enuflow.blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
 
 
 def _generated() -> dict:
-    from blocks import catalogue
+    from enuflow.blocks import catalogue
 
     # from the catalogue cache when present (no TensorFlow import); generated and cached otherwise
     return catalogue.load_catalogue()

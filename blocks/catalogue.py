@@ -30,8 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from blocks.base import Attr, Block, Port
-from blocks.opblock import OpBlock
+from enuflow.blocks.base import Attr, Block, Port
+from enuflow.blocks.opblock import OpBlock
 
 #: bump when the cache layout changes (the generator digest covers changes of this file's tables)
 CACHE_SCHEMA = 1
@@ -154,7 +154,7 @@ def category_of(module: str) -> str:
 
 
 def raw_op_names() -> list[str]:
-    from blocks.tf import load
+    from enuflow.blocks.tf import load
 
     tf = load()
     return sorted(n for n in dir(tf.raw_ops) if not n.startswith("_"))
@@ -185,7 +185,7 @@ def unavailable_reason(op_def: Any, graph_def_version: int, has_cpu_kernel: bool
 
 def generate() -> dict[str, Block]:
     """Every ``tf.raw_ops`` op as a block, keyed by op name (imports TensorFlow)."""
-    from blocks.tf import load
+    from enuflow.blocks.tf import load
 
     tf = load()
     from tensorflow.python.framework import op_def_registry
@@ -373,7 +373,7 @@ def load_catalogue() -> dict[str, Block]:
         return cached
     blocks = generate()
     if version is None:
-        from blocks.tf import load
+        from enuflow.blocks.tf import load
 
         version = str(load().__version__)
         path = cache_path(version)

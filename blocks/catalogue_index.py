@@ -16,8 +16,8 @@ import re
 import sys
 from typing import Any
 
-from blocks import REGISTRY, catalogue
-from blocks.base import Attr, Block, Port
+from enuflow.blocks import REGISTRY, catalogue
+from enuflow.blocks.base import Attr, Block, Port
 
 _WORD = re.compile(r"[a-z0-9_]+")
 

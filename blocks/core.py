@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.base import Attr, Block, BuildFailure, Port, register
+from enuflow.blocks.base import Attr, Block, BuildFailure, Port, register
 
 
 @register

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from blocks.attrs_text import parse_attrs_string
-from blocks.base import Attr, Block, BuildFailure, Port, register
-from blocks.core import Const
-from blocks.tf import attr_value, load
+from enuflow.blocks.attrs_text import parse_attrs_string
+from enuflow.blocks.base import Attr, Block, BuildFailure, Port, register
+from enuflow.blocks.core import Const
+from enuflow.blocks.tf import attr_value, load
 
 #: a variable larger than this (elements) is refused rather than allocated (the pin-value limit)
 MAX_VARIABLE_ELEMENTS = 1 << 27

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.base import Attr, Block, BuildFailure, Port
-from blocks.tf import attr_value, load
+from enuflow.blocks.base import Attr, Block, BuildFailure, Port
+from enuflow.blocks.tf import attr_value, load
 
 
 def dtype_name(enum: int) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.base import Attr, Block, Port, register
-from blocks.opblock import build_op
+from enuflow.blocks.base import Attr, Block, Port, register
+from enuflow.blocks.opblock import build_op
 
 NUMERIC = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
            "uint8", "uint16", "uint32", "uint64", "complex64", "complex128")

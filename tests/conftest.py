@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 
 def make_page(blocks: list[tuple[str, str, dict[str, Any]]], links: list[tuple[str, str, str, str]],

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.engine.analysis import analyse
-from app.engine.runner import run_page
-from blocks import REGISTRY, catalogue
-from blocks.tf import load
+from enuflow.app.engine.analysis import analyse
+from enuflow.app.engine.runner import run_page
+from enuflow.blocks import REGISTRY, catalogue
+from enuflow.blocks.tf import load
 
 tf = load()
 from tensorflow.python.framework import op_def_registry
@@ -233,7 +233,7 @@ def test_ref_ports() -> None:
                      [("v", "ref", "a", "ref"), ("c", "output", "a", "value"), ("a", "output_ref", "sq", "x")])
     an = analyse(page)
     assert an.errors == []
-    from app.engine.builder import build
+    from enuflow.app.engine.builder import build
 
     built = build(page, an)
     assert built.errors == []

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_page
 
-from blocks import catalogue_index
-from app.engine.analysis import analyse
-from app.engine.builder import build
-from app.cli import main
-from blocks import REGISTRY, catalogue
-from blocks.base import Registry
+from enuflow.blocks import catalogue_index
+from enuflow.app.engine.analysis import analyse
+from enuflow.app.engine.builder import build
+from enuflow.app.cli import main
+from enuflow.blocks import REGISTRY, catalogue
+from enuflow.blocks.base import Registry
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +117,10 @@ def test_unwritable_cache_is_not_an_error(monkeypatch, tmp_path, fresh) -> None:
 
 def test_listing_from_cache_needs_no_tensorflow(cache_dir) -> None:
     code = ("import sys, json\n"
-            "from blocks import catalogue_index as c\n"
-            "from blocks import REGISTRY\n"
-            "from app.engine.analysis import analyse\n"
-            "from app.document.page import Page, BlockInstance, Link\n"
+            "from enuflow.blocks import catalogue_index as c\n"
+            "from enuflow.blocks import REGISTRY\n"
+            "from enuflow.app.engine.analysis import analyse\n"
+            "from enuflow.app.document.page import Page, BlockInstance, Link\n"
             "e = c.entries()\n"
             "p = Page('t')\n"
             "p.add_block(BlockInstance('a', 'Const', (0, 0), {'val': [1.0, 2.0]}))\n"

@@ -18,7 +18,7 @@ def enuflow(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess
     e = dict(os.environ)
     e.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command must keep TensorFlow quiet by itself
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, capture_output=True, text=True, check=False,
+    return subprocess.run([sys.executable, "-m", "enuflow.app.cli", *args], cwd=cwd, capture_output=True, text=True, check=False,
                           env=e, timeout=120)
 
 

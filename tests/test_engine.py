@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.engine.analysis import analyse
-from app.document.formats import load
-from app.engine.runner import Runner, run_page
-from blocks import REGISTRY
-from blocks.base import Port
+from enuflow.app.engine.analysis import analyse
+from enuflow.app.document.formats import load
+from enuflow.app.engine.runner import Runner, run_page
+from enuflow.blocks import REGISTRY
+from enuflow.blocks.base import Port
 
 
 def errors_of(page, **kw):
@@ -159,7 +159,7 @@ def test_default_page_runs() -> None:
 def test_run_time_error_attributed_and_others_still_run() -> None:
     page = load_default()
     page.set_pin("rim", "val", [2, -1])
-    from app.document.page import BlockInstance, Link
+    from enuflow.app.document.page import BlockInstance, Link
 
     page.add_block(BlockInstance("other", "Const", pins={"val": [5.0]}))
     page.add_link(Link("other", "output", "session", "fetch_outputs"))
@@ -337,7 +337,7 @@ def test_device_pin_and_soft_placement() -> None:
 
 
 def test_runs_on_a_grpc_target() -> None:
-    from blocks.tf import load as load_tf
+    from enuflow.blocks.tf import load as load_tf
 
     tf = load_tf()
     server = tf.distribute.Server.create_local_server()

@@ -13,12 +13,12 @@ import pytest
 from conftest import ROOT
 from fixtures_enuspace import EnuPage, EnuPin, basic_add, out_pin, write_utf16
 
-from app.cli import main
-from app.document.formats import PageFileError, load, save
-from app.document.formats.enuspace_names import lookup, symbols
-from app.document.formats.enuspace_page import SPREAD
-from app.document.formats.enuspace_values import brace_literal, flat_list
-from app.engine.runner import Runner
+from enuflow.app.cli import main
+from enuflow.app.document.formats import PageFileError, load, save
+from enuflow.app.document.formats.enuspace_names import lookup, symbols
+from enuflow.app.document.formats.enuspace_page import SPREAD
+from enuflow.app.document.formats.enuspace_values import brace_literal, flat_list
+from enuflow.app.engine.runner import Runner
 
 SHARED = ROOT.parent / "shared" / "enuspace"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the enuSpace sample files are not at {SHARED}")
@@ -281,7 +281,7 @@ def test_name_table() -> None:
 
 
 def test_every_symbol_maps_to_a_known_block() -> None:
-    from blocks import REGISTRY
+    from enuflow.blocks import REGISTRY
 
     missing = [s.name for s in symbols().values() if s.block not in ("FeedType", "Input_Initializer", "Tensor",
                                                                        "Input", "Status", "Link")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from app.document.formats import load
-from app.engine.runner import Runner
+from enuflow.app.document.formats import load
+from enuflow.app.engine.runner import Runner
 
 
 def test_linear_regression_learns() -> None:

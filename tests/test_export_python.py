@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, make_page
 
-from app.engine.export_python import ExportProblem, page_to_python
-from app.document.formats import load
-from app.engine.runner import run_page
-from app.document.values import parse_tensor
+from enuflow.app.engine.export_python import ExportProblem, page_to_python
+from enuflow.app.document.formats import load
+from enuflow.app.engine.runner import run_page
+from enuflow.app.document.values import parse_tensor
 
 
 def run_script(text: str, tmp_path: Path) -> dict[str, list]:

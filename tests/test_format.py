@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.document.formats import PageFileError, load, save
-from app.document.formats.native import dumps, page_to_doc
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.formats import PageFileError, load, save
+from enuflow.app.document.formats.native import dumps, page_to_doc
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 
 def test_default_page_loads(root: Path) -> None:
@@ -132,9 +132,9 @@ def test_save_is_atomic(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_page_module_needs_no_tensorflow_or_qt(root: Path) -> None:
-    code = ("import sys; import app.document.page, app.document.values, app.document.formats, "
-            "app.document.formats.native, app.engine.analysis; "
-            "from app.document.formats import load; load('scenes/sparse_fill_empty_rows_grad.json'); "
+    code = ("import sys; import enuflow.app.document.page, enuflow.app.document.values, enuflow.app.document.formats, "
+            "enuflow.app.document.formats.native, enuflow.app.engine.analysis; "
+            "from enuflow.app.document.formats import load; load('scenes/sparse_fill_empty_rows_grad.json'); "
             "bad=[m for m in sys.modules if m.split('.')[0] in ('tensorflow','PySide6')]; print(bad); "
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)

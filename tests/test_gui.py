@@ -18,9 +18,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.document.formats import load
-from app.document.formats.native import page_to_doc
-from app.gui.window import MainWindow
+from enuflow.app.document.formats import load
+from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.gui.window import MainWindow
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
@@ -168,7 +168,7 @@ def test_invalid_links_are_refused(window):
     mouse_drag(w, a, b)
     assert len(w.page.links) == n and "both ends are outputs" in w.status_label.text()
     # dtype clash: float32 into an int64 input
-    w.undo.push(__import__("app.gui.commands", fromlist=["RemoveCommand"]).RemoveCommand(
+    w.undo.push(__import__("enuflow.app.gui.commands", fromlist=["RemoveCommand"]).RemoveCommand(
         w.page, [], [ln for ln in w.page.links if ln.dst_port == "reverse_index_map"]))
     wire(w, "Const_2", "output", "SparseFillEmptyRowsGrad", "reverse_index_map")
     assert "dtype clash" in w.status_label.text()
@@ -319,7 +319,7 @@ def test_zoom_fit_and_pan(window):
 def test_export_picture_png_and_svg(tmp_path):
     for fmt in ("png", "svg"):
         out = tmp_path / f"page.{fmt}"
-        r = subprocess.run([sys.executable, "-m", "app.cli", "export", str(DEFAULT), f"--{fmt}", str(out)],
+        r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "export", str(DEFAULT), f"--{fmt}", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
         assert r.returncode == 0, r.stderr
@@ -329,9 +329,9 @@ def test_export_picture_png_and_svg(tmp_path):
 
 def test_editor_process_never_imports_tensorflow():
     code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-            "from app.gui.main import make_window;"
+            "from enuflow.app.gui.main import make_window;"
             f"w = make_window({str(DEFAULT)!r}, start_worker=False, offer_restore=False);"
-            "from app.gui import blocktypes; blocktypes.refresh();"
+            "from enuflow.app.gui import blocktypes; blocktypes.refresh();"
             "w.revalidate(); w.palette.fill(full=True); w.scene.refresh_types();"
             "print('TF' if 'tensorflow' in sys.modules else 'noTF', len(w.scene.blocks))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,

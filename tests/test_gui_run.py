@@ -21,10 +21,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QMessageBox
 
-from app.document.formats import load
-from app.document.formats.native import page_to_doc
-from app.gui.main import make_window
-from app.gui.window import MainWindow
+from enuflow.app.document.formats import load
+from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.gui.main import make_window
+from enuflow.app.gui.window import MainWindow
 from tests.test_gui import build_grad_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def test_abort_page_leaves_editor_alive_with_page_and_undo(qtbot, window, env):
     assert any("crash" in m for m in w.block_item("abort").errors)
     assert w.run_action.isEnabled()
     # the next run starts a fresh worker (without the Abort block it completes)
-    w.undo.push(__import__("app.gui.commands", fromlist=["RemoveCommand"]).RemoveCommand(w.page, ["abort"]))
+    w.undo.push(__import__("enuflow.app.gui.commands", fromlist=["RemoveCommand"]).RemoveCommand(w.page, ["abort"]))
     ev = run_and_wait(qtbot, w)
     assert ev.kind == "done" and np.array_equal(w.values[("c", "output")], 1)
     w.undo.undo()
@@ -179,11 +179,11 @@ import os, sys, time
 from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QPointF
 app = QApplication([])
-from app.gui.main import make_window
+from enuflow.app.gui.main import make_window
 w = make_window(sys.argv[1], start_worker=False, offer_restore=False)
 w.show()
 w.add_block_at("Const", QPointF(100, 400))
-w.undo.push(__import__("app.gui.commands", fromlist=["SetPinCommand"]).SetPinCommand(w.page, "Const", "val", [5, 6]))
+w.undo.push(__import__("enuflow.app.gui.commands", fromlist=["SetPinCommand"]).SetPinCommand(w.page, "Const", "val", [5, 6]))
 w.page.block("rim")  # still there
 w.add_link("Const", "output", "session", "fetch_outputs")
 deadline = time.time() + 20

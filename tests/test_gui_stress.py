@@ -13,9 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont, QImage, QPainter
 
-from app.gui.commands import AddBlocksCommand, MoveCommand
-from app.gui.window import MainWindow
-from app.document.page import BlockInstance, Link
+from enuflow.app.gui.commands import AddBlocksCommand, MoveCommand
+from enuflow.app.gui.window import MainWindow
+from enuflow.app.document.page import BlockInstance, Link
 
 N = 3000
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.gui.inspector import text_value, value_text
+from enuflow.app.gui.inspector import text_value, value_text
 
 
 def test_round_trips() -> None:

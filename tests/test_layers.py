@@ -23,7 +23,8 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
             names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
+    # installed, the folders are the packages enuflow.app and enuflow.blocks
+    return {n.removeprefix("enuflow.") for n in names}
 
 
 def _layer_imports(folder: str) -> dict[str, set[str]]:
@@ -67,8 +68,9 @@ def test_worker_client_imports_no_tensorflow():
 def test_checker_sees_lazy_imports(tmp_path):
     """The rule is not vacuous: an import inside a function is found."""
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    import tensorflow as tf\n    from PySide6.QtCore import Qt\n")
-    assert {"tensorflow", "PySide6.QtCore", "PySide6.QtCore.Qt"} <= _imports(f)
+    f.write_text("def f():\n    import tensorflow as tf\n    from PySide6.QtCore import Qt\n"
+                 "    from enuflow.app.gui import window\n")
+    assert {"tensorflow", "PySide6.QtCore", "PySide6.QtCore.Qt", "app.gui.window"} <= _imports(f)
 
 
 def test_layers_are_packages_with_a_docstring():

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from app.engine.analysis import analyse
-from app.document.formats import PageFileError
-from app.document.formats.native import page_from_doc
-from app.engine.runner import Runner
+from enuflow.app.engine.analysis import analyse
+from enuflow.app.document.formats import PageFileError
+from enuflow.app.document.formats.native import page_from_doc
+from enuflow.app.engine.runner import Runner
 
 TYPES = ["Const", "Placeholder", "ClientSession", "SparseFillEmptyRowsGrad", "SparseFillEmptyRows", "Add", "MatMul",
          "Range", "Split", "AddN", "ConcatV2", "Cast", "Mean", "Reshape", "Variable", "Assign", "ApplyGradientDescent",

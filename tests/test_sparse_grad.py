@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_page
 
-from app.engine.runner import Runner
-from blocks.tf import load
+from enuflow.app.engine.runner import Runner
+from enuflow.blocks.tf import load
 
 
 def reference(rim: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +108,8 @@ def test_matches_tensorflow_gradient_of_fill_empty_rows() -> None:
 
 
 def test_roundtrip_scene(root) -> None:
-    from app.document.formats import load as load_page
-    from app.engine.runner import run_page
+    from enuflow.app.document.formats import load as load_page
+    from enuflow.app.engine.runner import run_page
 
     rep = run_page(load_page(root / "scenes" / "sparse_fill_empty_rows_roundtrip.json"))
     assert rep.errors == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.document.values import (
+from enuflow.app.document.values import (
     MAX_ELEMENTS,
     ValueParseError,
     parse_attr,
@@ -14,7 +14,7 @@ from app.document.values import (
     parse_shape,
     parse_tensor,
 )
-from blocks.attrs_text import parse_attrs_string
+from enuflow.blocks.attrs_text import parse_attrs_string
 
 
 @pytest.mark.parametrize("text,want", [

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.worker import shm
-from app.worker.client import WorkerClient, WorkerEvent, read_message, write_message
+from enuflow.app.worker import shm
+from enuflow.app.worker.client import WorkerClient, WorkerEvent, read_message, write_message
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120.0
@@ -281,9 +281,9 @@ def test_exit_status_in_words_and_no_tensorflow_in_the_editor() -> None:
     import subprocess
     import sys
 
-    from app.worker.client import describe_exit
+    from enuflow.app.worker.client import describe_exit
 
     assert describe_exit(-11) == ("SIGSEGV", "was killed by SIGSEGV (Segmentation fault)")
     assert describe_exit(3) == ("", "ended with exit status 3")
-    code = "import sys, app.worker.client, app.worker.shm; sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, enuflow.app.worker.client, enuflow.app.worker.shm; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT).returncode == 0

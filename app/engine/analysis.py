@@ -17,10 +17,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from app.gcpause import paused_gc
-from app.document.page import Link, Page
-from app.document.values import ValueParseError, parse_attr, parse_tensor
-from blocks.base import REGISTRY, Block, Registry, split_indexed
+from enuflow.app.gcpause import paused_gc
+from enuflow.app.document.page import Link, Page
+from enuflow.app.document.values import ValueParseError, parse_attr, parse_tensor
+from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
 
 
 @dataclass

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from app.engine.analysis import Analysis, BuildError, analyse
-from app.gcpause import paused_gc
-from app.document.page import Page
-from blocks.base import BuildFailure
-from blocks.tf import attr_value, load
+from enuflow.app.engine.analysis import Analysis, BuildError, analyse
+from enuflow.app.gcpause import paused_gc
+from enuflow.app.document.page import Page
+from enuflow.blocks.base import BuildFailure
+from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -68,7 +68,7 @@ def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
     """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
     if dtype == "string" or str(arr.dtype) == dtype:
         return arr
-    from app.document.values import numpy_dtype
+    from enuflow.app.document.values import numpy_dtype
 
     target = np.dtype(numpy_dtype(dtype))
     if arr.dtype.kind == "O" or target.kind == "O":

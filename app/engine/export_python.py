@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from app.engine.analysis import Analysis, analyse
-from app.document.formats import PageFileError
-from app.document.formats.native import write_atomic
-from app.document.page import Page
-from blocks.base import Block
+from enuflow.app.engine.analysis import Analysis, analyse
+from enuflow.app.document.formats import PageFileError
+from enuflow.app.document.formats.native import write_atomic
+from enuflow.app.document.page import Page
+from enuflow.blocks.base import Block
 
 _IDENT = re.compile(r"[^0-9A-Za-z_]")
 

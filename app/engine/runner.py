@@ -19,11 +19,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from app.engine.analysis import Analysis, BuildError, analyse
-from app.engine.builder import BuiltGraph, build, clean_message
-from app.document.page import Page
-from blocks.base import BuildFailure
-from blocks.tf import load
+from enuflow.app.engine.analysis import Analysis, BuildError, analyse
+from enuflow.app.engine.builder import BuiltGraph, build, clean_message
+from enuflow.app.document.page import Page
+from enuflow.blocks.base import BuildFailure
+from enuflow.blocks.tf import load
 
 #: scalar history kept per result pin (oldest steps are dropped beyond this)
 HISTORY_LIMIT = 100_000

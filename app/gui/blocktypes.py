@@ -14,11 +14,11 @@ from typing import Any
 
 import networkx as nx
 
-from app.engine.analysis import Analysis, analyse, list_counts
-from app.document.page import Link, Page
-from app.document.values import ValueParseError, parse_dtype
-from blocks import REGISTRY
-from blocks.base import Block, Port, Registry, split_indexed
+from enuflow.app.engine.analysis import Analysis, analyse, list_counts
+from enuflow.app.document.page import Link, Page
+from enuflow.app.document.values import ValueParseError, parse_dtype
+from enuflow.blocks import REGISTRY
+from enuflow.blocks.base import Block, Port, Registry, split_indexed
 
 _state: dict[str, Any] = {"catalogue": False}
 
@@ -31,7 +31,7 @@ def catalogue_ready() -> bool:
     if _state["catalogue"]:
         return True
     try:
-        from blocks import catalogue_index
+        from enuflow.blocks import catalogue_index
 
         ready = getattr(catalogue_index, "cache_ready", None)
         return bool(ready()) if callable(ready) else False

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 MOVE_ID = 1001
 PIN_ID = 1002

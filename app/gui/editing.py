@@ -12,8 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from app.document.formats.native import block_extra, block_to_doc
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.formats.native import block_extra, block_to_doc
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 CLIP_FORMAT = "enuflow.clip"
 MIME_CLIP = "application/x-enuflow-blocks"

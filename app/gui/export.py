@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-from app.document.formats import PageFileError
-from app.document.formats.native import write_atomic
-from app.document.page import Page
+from enuflow.app.document.formats import PageFileError
+from enuflow.app.document.formats.native import write_atomic
+from enuflow.app.document.page import Page
 
 MARGIN = 40
 
@@ -21,8 +21,8 @@ def export_picture(page: Page, path: str, fmt: str) -> int:
     from PySide6.QtGui import QColor, QImage, QPainter
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.canvas.scene import PageScene
-    from app.gui.stored import results_from_json
+    from enuflow.app.gui.canvas.scene import PageScene
+    from enuflow.app.gui.stored import results_from_json
 
     app = QApplication.instance() or QApplication(["enuflow"])  # noqa: F841 - needed for fonts
     scene = PageScene(page)

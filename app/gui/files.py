@@ -14,10 +14,10 @@ from pathlib import Path
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.document.formats import PageFileError, load, read_text, save
-from app.gui import recovery
-from app.gui.stored import results_from_json
-from app.document.page import Page
+from enuflow.app.document.formats import PageFileError, load, read_text, save
+from enuflow.app.gui import recovery
+from enuflow.app.gui.stored import results_from_json
+from enuflow.app.document.page import Page
 
 MAX_RECENT = 8
 
@@ -172,7 +172,7 @@ class FileCommands:
         items = [full] + [p for p in self.recent_files() if p != full]
         try:
             config_dir().mkdir(parents=True, exist_ok=True)
-            from app.document.formats.native import write_atomic
+            from enuflow.app.document.formats.native import write_atomic
 
             write_atomic(config_dir() / "recent.json", json.dumps(items[:MAX_RECENT]))
         except (OSError, PageFileError):

@@ -14,10 +14,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
-from app.gui import blocktypes
-from app.document.page import Page
-from app.document.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
-from blocks.base import Attr, Block
+from enuflow.app.gui import blocktypes
+from enuflow.app.document.page import Page
+from enuflow.app.document.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
+from enuflow.blocks.base import Attr, Block
 
 ERROR_STYLE = "color: #c62828; font-size: 8pt;"
 

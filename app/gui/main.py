@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.document.formats import PageFileError, load
-from app.gui import recovery
-from app.gui.files import is_native_page
-from app.gui.window import MainWindow
-from app.document.page import Page
+from enuflow.app.document.formats import PageFileError, load
+from enuflow.app.gui import recovery
+from enuflow.app.gui.files import is_native_page
+from enuflow.app.gui.window import MainWindow
+from enuflow.app.document.page import Page
 
 
 def make_window(page_path: str | None, start_worker: bool = True, offer_restore: bool = True) -> MainWindow:

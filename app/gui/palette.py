@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import blocktypes
-from app.gui.canvas.view import MIME_BLOCK
-from app.gui.style import category_colour
+from enuflow.app.gui import blocktypes
+from enuflow.app.gui.canvas.view import MIME_BLOCK
+from enuflow.app.gui.style import category_colour
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -63,7 +63,7 @@ def known_entries(full: bool) -> list[Entry]:
     out: dict[str, Entry] = {}
     if full:
         try:
-            from blocks import catalogue_index
+            from enuflow.blocks import catalogue_index
 
             entries = getattr(catalogue_index, "entries", None)
             if callable(entries):

@@ -20,9 +20,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.document.formats.native import page_from_doc, page_to_doc, write_atomic
-from app.document.page import Page
-from app.worker.shm import alive
+from enuflow.app.document.formats.native import page_from_doc, page_to_doc, write_atomic
+from enuflow.app.document.page import Page
+from enuflow.app.worker.shm import alive
 
 FORMAT = "enuflow.recovery"
 

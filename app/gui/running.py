@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from app.document.formats.native import page_to_doc
-from app.gui import blocktypes
+from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.gui import blocktypes
 
 
 class _WorkerBridge(QObject):
@@ -30,7 +30,7 @@ class RunCommands:
 
     def ensure_worker(self) -> Any:
         if self.worker is None:
-            from app.worker.client import WorkerClient
+            from enuflow.app.worker.client import WorkerClient
 
             self.worker = WorkerClient(self.bridge.event.emit)
             self.worker.start()

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from app.document.values import numpy_dtype
+from enuflow.app.document.values import numpy_dtype
 
 
 def _number(v: Any) -> Any:

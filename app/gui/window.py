@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui import blocktypes, editing, recovery
-from app.gui.canvas.items import BlockItem
-from app.gui.canvas.scene import PageScene
-from app.gui.canvas.view import CanvasView
-from app.gui.commands import (
+from enuflow.app.gui import blocktypes, editing, recovery
+from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.canvas.scene import PageScene
+from enuflow.app.gui.canvas.view import CanvasView
+from enuflow.app.gui.commands import (
     AddBlocksCommand,
     AddLinkCommand,
     MoveCommand,
@@ -39,12 +39,12 @@ from app.gui.commands import (
     SetFieldCommand,
     SetPinCommand,
 )
-from app.gui.files import FileCommands
-from app.gui.inspector import Inspector
-from app.gui.palette import Palette, QuickSearch
-from app.gui.results import ResultsDock
-from app.gui.running import RunCommands, _WorkerBridge
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.gui.files import FileCommands
+from enuflow.app.gui.inspector import Inspector
+from enuflow.app.gui.palette import Palette, QuickSearch
+from enuflow.app.gui.results import ResultsDock
+from enuflow.app.gui.running import RunCommands, _WorkerBridge
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 Prompt = Callable[[str, str, Any], Any]
 MAX_RECENT = 8

@@ -25,8 +25,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from app.worker import shm
-from app.worker.client import KNOWN_DANGEROUS, read_message, rows, write_message
+from enuflow.app.worker import shm
+from enuflow.app.worker.client import KNOWN_DANGEROUS, read_message, rows, write_message
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
@@ -86,12 +86,12 @@ class Child:
     # -- the main loop --------------------------------------------------------------------------
     def serve(self) -> None:
         t0 = time.perf_counter()
-        from blocks import REGISTRY
-        from blocks.tf import load
+        from enuflow.blocks import REGISTRY
+        from enuflow.blocks.tf import load
 
         load()
         REGISTRY.generated()  # the catalogue (and its JSON cache, where the catalogue keeps one)
-        from app.engine.runner import Runner
+        from enuflow.app.engine.runner import Runner
 
         runner = Runner()
         self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
@@ -114,9 +114,9 @@ class Child:
                                        "message": f"internal error in the run worker: {type(e).__name__}: {e}"}]})
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
-        from app.document.formats.errors import PageFileError
-        from app.document.formats.native import page_from_doc
-        from blocks import REGISTRY
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.blocks import REGISTRY
 
         rid = int(msg.get("run_id") or 0)
         with self.lock:

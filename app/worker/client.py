@@ -33,12 +33,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from app.worker import shm
+from enuflow.app.worker import shm
 
 
 def _known_dangerous() -> frozenset[str]:
     try:
-        from blocks.catalogue import DANGEROUS_OPS  # a TensorFlow-free list kept by the catalogue
+        from enuflow.blocks.catalogue import DANGEROUS_OPS  # a TensorFlow-free list kept by the catalogue
     except ImportError:
         DANGEROUS_OPS = frozenset()
     return frozenset(DANGEROUS_OPS) | {
@@ -178,7 +178,7 @@ def describe_exit(code: int) -> tuple[str, str]:
 
 def suspects_of(page_doc: dict[str, Any]) -> list[str]:
     """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed)."""
-    from blocks.base import REGISTRY  # hand-declared blocks only; never the generated ones
+    from enuflow.blocks.base import REGISTRY  # hand-declared blocks only; never the generated ones
 
     out = []
     for b in page_doc.get("blocks", []) if isinstance(page_doc, dict) else []:
@@ -380,11 +380,9 @@ class WorkerClient:
         try:
             start = log.tell()
             env = dict(os.environ)
-            root = str(Path(__file__).resolve().parents[2])  # the folder that holds app/ and blocks/
-            env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             env["PYTHONUNBUFFERED"] = "1"
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            proc = subprocess.Popen([sys.executable, "-m", "app.worker.child"], stdin=subprocess.PIPE,
+            proc = subprocess.Popen([sys.executable, "-m", "enuflow.app.worker.child"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=env, close_fds=True)
         finally:
             log.close()

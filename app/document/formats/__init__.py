@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.document.formats.errors import PageFileError
-from app.gcpause import paused_gc
-from app.document.page import Page
+from enuflow.app.document.formats.errors import PageFileError
+from enuflow.app.gcpause import paused_gc
+from enuflow.app.document.page import Page
 
 __all__ = ["PageFileError", "load", "read_text", "save"]
 
@@ -49,14 +49,14 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
     stripped = text.lstrip()
     suffix = Path(path).suffix.lower()
     if suffix == ".svg" or stripped.startswith("<"):
-        from app.document.formats import enuspace
+        from enuflow.app.document.formats import enuspace
 
         return enuspace.load_svg(path, text, data_dir=data_dir)
-    from app.document.formats import native
+    from enuflow.app.document.formats import native
 
     doc = native.parse_json(path, text)
     if isinstance(doc, dict) and "object" in doc and "blocks" not in doc:
-        from app.document.formats import enuspace
+        from enuflow.app.document.formats import enuspace
 
         return enuspace.load_json_doc(path, doc, data_dir=data_dir)
     return native.page_from_doc(path, doc, text)
@@ -64,6 +64,6 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
 
 def save(page: Page, path: str | Path) -> None:
     """Write ``page`` in format v1, atomically; raises PageFileError."""
-    from app.document.formats import native
+    from enuflow.app.document.formats import native
 
     native.save(page, path)

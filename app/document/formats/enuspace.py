@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.document.formats.enuspace_page import INDEXED, Importer, RawBlock, RawLink, RawPin, line_of
-from app.document.formats.errors import PageFileError
-from app.document.page import Page
+from enuflow.app.document.formats.enuspace_page import INDEXED, Importer, RawBlock, RawLink, RawPin, line_of
+from enuflow.app.document.formats.errors import PageFileError
+from enuflow.app.document.page import Page
 
 _TRANSLATE = re.compile(r"translate\(\s*([-+0-9.eE]+)[\s,]+([-+0-9.eE]+)\s*\)")
 

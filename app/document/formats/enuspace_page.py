@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from app.document.formats import enuspace_values as ev
-from app.document.formats.enuspace_names import (
+from enuflow.app.document.formats import enuspace_values as ev
+from enuflow.app.document.formats.enuspace_names import (
     ATTRS_IGNORED,
     FLOAT_ATTRS_TRUNCATED,
     HOST_ONLY,
@@ -33,10 +33,10 @@ from app.document.formats.enuspace_names import (
     Symbol,
     lookup,
 )
-from app.document.formats.errors import PageFileError
-from app.document.page import BlockInstance, Link, Page
-from app.document.values import ValueParseError, parse_tensor
-from blocks.attrs_text import parse_attrs_string
+from enuflow.app.document.formats.errors import PageFileError
+from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.values import ValueParseError, parse_tensor
+from enuflow.blocks.attrs_text import parse_attrs_string
 
 INERT = "enuSpace.Inert"
 _TF_LIBRARIES = ("", "tensorflow", "enu_tensorflow2_0")

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from app.document.values import MAX_ELEMENTS
+from enuflow.app.document.values import MAX_ELEMENTS
 
 #: page ``var-type`` / JSON ``pin-type`` -> dtype
 VAR_TYPES = {"double": "float64", "float": "float32", "int": "int32", "bool": "bool", "string": "string"}

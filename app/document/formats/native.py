@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from app.document.formats.errors import PageFileError
-from app.gcpause import paused_gc
-from app.document.page import BlockInstance, Link, Page
+from enuflow.app.document.formats.errors import PageFileError
+from enuflow.app.gcpause import paused_gc
+from enuflow.app.document.page import BlockInstance, Link, Page
 
 FORMAT = "enuflow.page"
 VERSION = 1
@@ -140,7 +140,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
 
 def load(path: str | Path) -> Page:
     """Read a format-v1 page file; raises PageFileError."""
-    from app.document.formats import read_text
+    from enuflow.app.document.formats import read_text
 
     text, _ = read_text(path)
     return page_from_doc(path, parse_json(path, text), text)

@@ -15,9 +15,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
-from app.gui import blocktypes
-from app.gui.style import category_colour, font
-from app.document.page import BlockInstance, Link
+from enuflow.app.gui import blocktypes
+from enuflow.app.gui.style import category_colour, font
+from enuflow.app.document.page import BlockInstance, Link
 
 WIDTH = 180.0
 HEADER = 22.0

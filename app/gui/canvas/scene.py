@@ -15,9 +15,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
-from app.gui import blocktypes
-from app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
-from app.document.page import Link, Page
+from enuflow.app.gui import blocktypes
+from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
+from enuflow.app.document.page import Link, Page
 
 
 class _WireDrag:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
-from app.gui.canvas.items import BlockItem
+from enuflow.app.gui.canvas.items import BlockItem
 
 MIME_BLOCK = "application/x-enuflow-block"
 
