@@ -1,3 +1,9 @@
 """enuflow: a visual dataflow editor for TensorFlow."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    #: the installed distribution's version; pyproject.toml is its one source
+    __version__ = version("enuflow")
+except PackageNotFoundError:  # the folders imported without installing the distribution
+    __version__ = "0+unknown"

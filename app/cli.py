@@ -20,11 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from enuflow.app import __version__
+from enuflow.app import __version__, bundled
 from enuflow.app.document.formats import PageFileError
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PAGE = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
 SUBCOMMANDS = ("run", "blocks", "import", "export")
 #: tensors with more elements than this are summarised in --json output
 JSON_FULL_LIMIT = 100_000
@@ -34,6 +32,7 @@ commands:
   enuflow                      open the editor on the default page (headless run without a display)
   enuflow PAGE                 open the editor on PAGE
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
+  enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) to enuflow's format
   enuflow export PAGE ...      export a page as Python, a GraphDef, or a PNG/SVG picture
@@ -91,7 +90,14 @@ def _editor(args: list[str]) -> int:
                         help="do not open a window: run the page and print its results")
     parser.add_argument("--version", action="version", version=f"enuflow {__version__}")
     ns = parser.parse_args(args)
-    page = ns.page or str(DEFAULT_PAGE)
+    if ns.page:
+        page = ns.page
+    else:
+        try:
+            page = str(bundled.default_page())
+        except bundled.UnknownScene as e:
+            print(f"enuflow: the default page is missing from this installation ({e})", file=sys.stderr)
+            return 2
     if ns.headless or not _has_display():
         if not ns.headless:
             print("enuflow: no display found; running the page headless instead of opening the editor.",
@@ -104,7 +110,7 @@ def _editor(args: list[str]) -> int:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
                                           device="", target="", save_results=None))
-    return run_editor(page if ns.page or DEFAULT_PAGE.exists() else None)
+    return run_editor(page)
 
 
 # -- sub-commands ---------------------------------------------------------------------------------
@@ -119,7 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "print every fetched result as a table. Exit status 0 when every block "
                                    "ran, 1 when a block failed (the others' results are still printed), "
                                    "2 when the file could not be read as a page.")
-    r.add_argument("page", help="the page file")
+    r.add_argument("page", nargs="?", help="the page file")
+    r.add_argument("--scene", metavar="NAME",
+                   help="run the example page NAME that ships with enuflow instead of a file: "
+                        + ", ".join(bundled.scene_names()))
     r.add_argument("--steps", type=int, default=None, metavar="N",
                    help="session runs (overrides the ClientSession's steps and INFINITE_LOOP; 0 runs until "
                         "stopped with Ctrl+C)")
@@ -190,6 +199,15 @@ def _load(path: str, data_dir: str | None = None) -> Any:
 
 def cmd_run(ns: argparse.Namespace) -> int:
     """``enuflow run``: build and run a page, print results; returns the exit status."""
+    if getattr(ns, "scene", None):
+        if ns.page:
+            return _fail(ns, "give either PAGE or --scene NAME, not both", 2)
+        try:
+            ns.page = str(bundled.scene_path(ns.scene))
+        except bundled.UnknownScene as e:
+            return _fail(ns, str(e), 2)
+    elif not ns.page:
+        return _fail(ns, "name a page file, or --scene NAME (" + ", ".join(bundled.scene_names()) + ")", 2)
     try:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:

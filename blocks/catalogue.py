@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import importlib.resources
 import inspect
 import json
 import os
@@ -255,7 +256,7 @@ def generator_digest() -> str:
     if _digest is None:
         h = hashlib.blake2b(digest_size=12)
         h.update(str(CACHE_SCHEMA).encode())
-        here = Path(__file__).resolve().parent
+        here = importlib.resources.files(__package__)  # the installed package, wherever it lives
         for f in ("catalogue.py", "opblock.py", "base.py"):
             try:
                 h.update((here / f).read_bytes())

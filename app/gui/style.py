@@ -1,21 +1,20 @@
-"""Colours and fonts of the editor: category colours come from ``assets/categories.json``."""
+"""Colours and fonts of the editor: category colours come from the shipped asset ``categories.json``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtGui import QColor, QFont
 
-ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+from enuflow.app import bundled
 
 
 @lru_cache(maxsize=1)
 def _category_table() -> dict[str, str]:
     try:
-        data = json.loads((ASSETS / "categories.json").read_text(encoding="utf-8"))
+        data = json.loads(bundled.asset_text("categories.json"))
         return {k: v for k, v in data.items() if not k.startswith("_") and isinstance(v, str)}
     except (OSError, ValueError):
         return {}
