@@ -9,6 +9,7 @@ only need to call these methods.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,12 @@ class BlockInstance:
 
 @dataclass(frozen=True)
 class Link:
-    """A wire from an output port of one block to an input port of another."""
+    """A wire from an output port of one block to an input port of another.
+
+    Links are values: two wires between the same ports are equal. A page may hold the same link more than once
+    (``AddN(a, b, a)`` wires ``a`` twice into the list port ``inputs``); whether the port takes that is for the
+    page's checks to say (``app.engine.analysis``), not for the page.
+    """
 
     src: str
     src_port: str
@@ -52,7 +58,8 @@ Listener = Callable[[str, dict[str, Any]], None]
 
 
 class Page:
-    """The document: an ordered set of blocks and an ordered list of links.
+    """The document: an ordered set of blocks and an ordered list of links (the same link may appear more than
+    once: a list port takes its links in order, repeats included).
 
     Events sent to listeners (name, details): ``block_added`` {block, index}, ``block_removed``
     {block, index}, ``block_moved`` {id, pos}, ``pin_changed`` {id, pin, value}, ``block_changed``
@@ -64,7 +71,7 @@ class Page:
         self.name = name
         self._blocks: dict[str, BlockInstance] = {}
         self._links: list[Link] = []
-        self._link_set: set[Link] = set()
+        self._link_count: Counter[Link] = Counter()
         self.view: dict[str, Any] | None = None
         self.results: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
@@ -111,7 +118,27 @@ class Page:
         return list(self._blocks).index(block_id)
 
     def has_link(self, link: Link) -> bool:
-        return link in self._link_set
+        return link in self._link_count
+
+    def link_count(self, link: Link | None = None) -> int:
+        """How many times ``link`` is on the page; with no link, how many links the page has."""
+        return len(self._links) if link is None else self._link_count.get(link, 0)
+
+    def occurrence(self, link: Link, index: int) -> int:
+        """How many links equal to ``link`` come before position ``index`` (0 for the first of its repeats)."""
+        if link not in self._link_count:
+            return 0
+        return sum(1 for ln in self._links[:index] if ln == link)
+
+    def link_index(self, link: Link, occurrence: int = 0) -> int:
+        """The position of the ``occurrence``-th copy of ``link`` in the link list; raises ValueError if none."""
+        seen = -1
+        for i, ln in enumerate(self._links):
+            if ln == link:
+                seen += 1
+                if seen == occurrence:
+                    return i
+        raise ValueError(f"link {link} is not on the page {occurrence + 1} times")
 
     def links_of(self, block_id: str) -> list[Link]:
         return [ln for ln in self._links if ln.src == block_id or ln.dst == block_id]
@@ -178,9 +205,8 @@ class Page:
         self._emit("block_changed", id=block_id, field=name, value=value)
 
     def add_link(self, link: Link, index: int | None = None) -> Link:
-        if link in self._link_set:
-            raise ValueError(f"link {link} is already on the page")
-        self._link_set.add(link)
+        """Add ``link`` at the end of the link list (or at ``index``); a link already there is added again."""
+        self._link_count[link] += 1
         if index is None or index >= len(self._links):
             self._links.append(link)
             index = len(self._links) - 1
@@ -189,13 +215,29 @@ class Page:
         self._emit("link_added", link=link, index=index)
         return link
 
-    def remove_link(self, link: Link) -> int:
-        last = len(self._links) - 1
-        # removing from the end (undo of an add, deleting many) must not scan the whole list each time
-        index = last if last >= 0 and self._links[last] == link else self._links.index(link)
+    def remove_link(self, link: Link, index: int | None = None) -> int:
+        """Remove the link at ``index`` (which must hold ``link``), or else the last copy of ``link``; returns
+        the position it had. Raises ValueError when the link is not there."""
+        if index is not None:
+            if not 0 <= index < len(self._links) or self._links[index] != link:
+                raise ValueError(f"link {link} is not at position {index}")
+        else:
+            count = self._link_count.get(link, 0)
+            last = len(self._links) - 1
+            # removing from the end (undo of an add, deleting many) must not scan the whole list each time
+            if last >= 0 and self._links[last] == link:
+                index = last
+            elif count == 1:
+                index = self._links.index(link)
+            elif count > 1:
+                index = next(i for i in range(last, -1, -1) if self._links[i] == link)
+            else:
+                raise ValueError(f"link {link} is not on the page")
         del self._links[index]
-        self._link_set.discard(link)
-        self.link_extra.pop(link, None)
+        self._link_count[link] -= 1
+        if not self._link_count[link]:
+            del self._link_count[link]
+            self.link_extra.pop(link, None)
         self._emit("link_removed", link=link, index=index)
         return index
 
@@ -208,7 +250,7 @@ class Page:
         self.name = other.name
         self._blocks = dict(other._blocks)
         self._links = list(other._links)
-        self._link_set = set(other._links)
+        self._link_count = Counter(other._links)
         self.view = other.view
         self.results = other.results
         self.extra = other.extra
@@ -221,7 +263,7 @@ class Page:
         for b in self._blocks.values():
             p._blocks[b.id] = b.copy()
         p._links = list(self._links)
-        p._link_set = set(self._links)
+        p._link_count = Counter(self._links)
         p.view = copy.deepcopy(self.view)
         p.results = copy.deepcopy(self.results)
         p.extra = copy.deepcopy(self.extra)

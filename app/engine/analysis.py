@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,10 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
         for pname, lns in ports.items():
             port = decl.input(pname)
             if port is not None and not port.is_list and len(lns) > 1:
-                srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in lns)
+                # a list port takes its links in order, the same one repeated too (AddN(a, b, a)); one input does not
+                counts = Counter(lns)
+                srcs = ", ".join(f"'{x.src}.{x.src_port}'" + (f" {counts[x]} times" if counts[x] > 1 else "")
+                                 for x in counts)
                 err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
 
     # cycles

@@ -135,8 +135,6 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     if src == dst:
         return LinkCheck(False, "a block cannot feed itself")
     link = Link(src, sp, dst, dp)
-    if page.has_link(link):
-        return LinkCheck(False, "these ports are already linked")
     sb, db = page.get(src), page.get(dst)
     if sb is None or db is None:
         return LinkCheck(False, "block not on the page")
@@ -144,6 +142,9 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     in_port = ddecl.input(dp) if ddecl is not None else None
     if ddecl is not None and in_port is None:
         return LinkCheck(False, f"{ddecl.name} has no input '{dp}'")
+    # a list port takes the same output again, in order (AddN(a, b, a)); any other port only once
+    if page.has_link(link) and (in_port is None or not in_port.is_list):
+        return LinkCheck(False, "these ports are already linked")
     taken_by = page.links_into(dst, dp) if in_port is not None and not in_port.is_list else []
     if taken_by:
         taken = taken_by[0]

@@ -47,14 +47,19 @@ class AddBlocksCommand(QUndoCommand):
 
 
 class RemoveCommand(QUndoCommand):
-    """Remove blocks (with every link touching them) and loose links; undo puts all back in place."""
+    """Remove blocks (with every link touching them) and loose links; undo puts all back in place.
+
+    ``links`` removes every copy of each link given; ``link_indices`` removes single links by their position in
+    the page's link list as it is now (one of two equal wires into a list port, say).
+    """
 
     def __init__(self, page: Page, block_ids: list[str], links: list[Link] | None = None,
-                 text: str = "Delete") -> None:
+                 text: str = "Delete", link_indices: list[int] | None = None) -> None:
         super().__init__(text)
         self.page = page
         self.block_ids = [b for b in block_ids if b in page]
         self.loose = [ln for ln in (links or []) if ln.src not in self.block_ids and ln.dst not in self.block_ids]
+        self.loose_at = set(link_indices or ())
         self._saved_blocks: list[tuple[int, BlockInstance]] = []
         self._saved_links: list[tuple[int, Link, dict[str, Any] | None]] = []
 
@@ -63,9 +68,9 @@ class RemoveCommand(QUndoCommand):
         ids = set(self.block_ids)
         loose = set(self.loose)
         self._saved_links = [(i, ln, page.link_extra.get(ln)) for i, ln in enumerate(page.links)
-                             if ln.src in ids or ln.dst in ids or ln in loose]
-        for _, ln, _ in reversed(self._saved_links):
-            page.remove_link(ln)
+                             if ln.src in ids or ln.dst in ids or ln in loose or i in self.loose_at]
+        for i, ln, _ in reversed(self._saved_links):
+            page.remove_link(ln, i)
         order = {b.id: i for i, b in enumerate(page)}
         self._saved_blocks = sorted(((order[b], page.block(b).copy()) for b in self.block_ids),
                                     key=lambda t: t[0])
@@ -82,16 +87,20 @@ class RemoveCommand(QUndoCommand):
 
 
 class AddLinkCommand(QUndoCommand):
+    """Add one link at the end of the link list; undo removes that very link (not an equal one before it)."""
+
     def __init__(self, page: Page, link: Link) -> None:
         super().__init__(f"Link {link}")
         self.page = page
         self.link = link
+        self.index = -1
 
     def redo(self) -> None:
+        self.index = self.page.link_count()
         self.page.add_link(self.link)
 
     def undo(self) -> None:
-        self.page.remove_link(self.link)
+        self.page.remove_link(self.link, self.index)
 
 
 class MoveCommand(QUndoCommand):

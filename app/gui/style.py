@@ -6,9 +6,8 @@ import hashlib
 import json
 from functools import lru_cache
 
-from PySide6.QtGui import QColor, QFont
-
 from enuflow.app import bundled
+from PySide6.QtGui import QColor, QFont
 
 
 @lru_cache(maxsize=1)

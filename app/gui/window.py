@@ -382,9 +382,9 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
 
     def delete_selection(self) -> None:
         ids = self.scene.selected_block_ids()
-        links = self.scene.selected_links()
-        if ids or links:
-            self.undo.push(RemoveCommand(self.page, ids, links, text=f"Delete {len(ids)} blocks"))
+        at = self.scene.selected_link_positions()  # one wire of a link repeated into a list port is one link
+        if ids or at:
+            self.undo.push(RemoveCommand(self.page, ids, text=f"Delete {len(ids)} blocks", link_indices=at))
 
     def select_all(self) -> None:
         for it in self.scene.blocks.values():
@@ -435,4 +435,5 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         return self.scene.blocks[block_id]
 
     def link_items(self) -> list[Link]:
-        return list(self.scene.wires)
+        """The link each wire on the canvas draws (a link repeated into a list port once per copy)."""
+        return [w.link for w in self.scene.wire_items()]

@@ -23,6 +23,42 @@ _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
 _TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results"}
 
 
+#: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
+_PAGE_KEYS = {"blocks", "links"}
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind in words: 'a list of 3 items', 'a number', ..."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "null"
+
+
+def _looks_like(doc: dict[str, Any]) -> str:
+    """What a JSON object that is not a page seems to be, for the message that refuses it."""
+    keys = set(doc)
+    if {"ok", "results", "errors"} <= keys:
+        return "the output of 'enuflow run --json', not the page it ran"
+    if {"cells", "nbformat"} <= keys:
+        return "a Jupyter notebook"
+    if "cluster" in keys or (keys and all(isinstance(v, list) and v and all(isinstance(x, str) and ":" in x
+                                                                              for x in v) for v in doc.values())):
+        return "a TensorFlow cluster spec"
+    if "node" in keys and isinstance(doc.get("node"), list):
+        return "a TensorFlow GraphDef in JSON (import it with 'enuflow import MODEL.pbtxt')"
+    shown = sorted(keys, key=str)
+    names = ", ".join(f"'{k}' ({_kind(doc[k])})" for k in shown[:6]) + (", ..." if len(shown) > 6 else "")
+    return f"a JSON object with the key{'s' if len(shown) != 1 else ''} {names}"
+
+
 def parse_json(path: str | Path, text: str) -> Any:
     try:
         return json.loads(text)
@@ -57,7 +93,11 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
     p = str(path)
     if not isinstance(doc, dict):
-        raise PageFileError(p, "is not an enuflow page (expected a JSON object at the top)")
+        raise PageFileError(p, f"is not an enuflow page (expected a JSON object at the top, found {_kind(doc)})")
+    if "format" not in doc and doc and not _PAGE_KEYS & doc.keys():
+        raise PageFileError(p, f"is not a page: it is {_looks_like(doc)}. An enuflow page has \"format\": "
+                               f"\"{FORMAT}\" or a \"blocks\" list; an enuSpace page has "
+                               "\"object\"")
     fmt = doc.get("format", FORMAT)
     if fmt != FORMAT:
         raise PageFileError(p, f"has format {fmt!r}, not {FORMAT!r}")
@@ -121,8 +161,8 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
                                     line=_locate(lines, json.dumps(end[0])))
             ends.append(end)
         link = Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
-        if page.has_link(link):
-            raise PageFileError(p, f"links[{i}] repeats the link {link}")
+        # a repeated link is kept, in its place: a list port takes it twice (AddN(a, b, a)); a single input
+        # that gets two links is the page checks' to report, naming the block and port
         page.add_link(link)
         extra = {k: v for k, v in ln.items() if k not in ("from", "to")}
         if extra:

@@ -294,7 +294,11 @@ class BlockItem(QGraphicsItem):
 
 
 class WireItem(QGraphicsPathItem):
-    """A curved wire from an output port to an input port; it follows its blocks as they move."""
+    """A curved wire from an output port to an input port; it follows its blocks as they move.
+
+    The second and later copies of a link (the same output wired again into a list port) bend further out, so
+    that each copy can be seen and selected.
+    """
 
     _pen = QPen(QColor("#546e7a"), 2.0)
     _pen_sel = QPen(QColor("#ff9800"), 3.0)
@@ -304,6 +308,7 @@ class WireItem(QGraphicsPathItem):
         self.link = link
         self.src = src
         self.dst = dst
+        self.ordinal = 0
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(-1)
         self.setPen(self._pen)
@@ -318,12 +323,19 @@ class WireItem(QGraphicsPathItem):
             if b is not None:
                 b.wires.discard(self)
 
+    def set_ordinal(self, ordinal: int) -> None:
+        """Which copy of its link this wire draws (0 for the first); later copies bend further out."""
+        if ordinal != self.ordinal:
+            self.ordinal = ordinal
+            self.setToolTip(str(self.link) + (f" (copy {ordinal + 1})" if ordinal else ""))
+            self.adjust()
+
     def adjust(self) -> None:
         if self.src is None or self.dst is None:
             return
         a = self.src.port_scene_pos(self.link.src_port, True)
         b = self.dst.port_scene_pos(self.link.dst_port, False)
-        self.setPath(curve(a, b))
+        self.setPath(curve(a, b, bend=18.0 * self.ordinal))
 
     def shape(self) -> QPainterPath:
         s = QPainterPathStroker()
@@ -336,9 +348,10 @@ class WireItem(QGraphicsPathItem):
         painter.drawPath(self.path())
 
 
-def curve(a: QPointF, b: QPointF) -> QPainterPath:
-    """A horizontal S-curve from ``a`` to ``b``."""
+def curve(a: QPointF, b: QPointF, bend: float = 0.0) -> QPainterPath:
+    """A horizontal S-curve from ``a`` to ``b``; ``bend`` pushes its middle that far down (or up if negative)."""
     p = QPainterPath(a)
     dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
-    p.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    dy = bend * 4.0 / 3.0  # control points this far off put the curve's middle ``bend`` away
+    p.cubicTo(QPointF(a.x() + dx, a.y() + dy), QPointF(b.x() - dx, b.y() + dy), b)
     return p

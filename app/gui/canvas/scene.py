@@ -76,7 +76,8 @@ class PageScene(QGraphicsScene):
         self.page = page
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.blocks: dict[str, BlockItem] = {}
-        self.wires: dict[Link, WireItem] = {}
+        self.wires: dict[Link, WireItem] = {}  # the first wire of each link
+        self._repeats: dict[Link, list[WireItem]] = {}  # the second and later wires of a link (list ports)
         self._drag: _WireDrag | None = None
         self._press_pos: dict[str, tuple[float, float]] = {}
         self._results: dict[tuple[str, str], Any] = {}
@@ -85,16 +86,17 @@ class PageScene(QGraphicsScene):
 
     # -- following the page -------------------------------------------------------------------------
     def rebuild(self) -> None:
-        for w in self.wires.values():
+        for w in self.wire_items():
             self.removeItem(w)
         for b in self.blocks.values():
             self.removeItem(b)
         self.wires.clear()
+        self._repeats.clear()
         self.blocks.clear()
         for b in self.page:
             self._add_block(b)
         for ln in self.page.links:
-            self._add_wire(ln)
+            self._add_wire(ln, self.wire_count(ln))
         self._apply_results()
 
     def _add_block(self, block: Any) -> None:
@@ -102,16 +104,51 @@ class PageScene(QGraphicsScene):
         self.blocks[block.id] = item
         self.addItem(item)
 
-    def _add_wire(self, ln: Link) -> None:
-        w = WireItem(ln, self.blocks.get(ln.src), self.blocks.get(ln.dst))
-        self.wires[ln] = w
-        self.addItem(w)
+    def wire_items(self) -> list[WireItem]:
+        """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
+        return [*self.wires.values(), *(w for ws in self._repeats.values() for w in ws)]
 
-    def _remove_wire(self, ln: Link) -> None:
-        w = self.wires.pop(ln, None)
-        if w is not None:
+    def wire_count(self, ln: Link) -> int:
+        return (ln in self.wires) + len(self._repeats.get(ln, ()))
+
+    def _copies(self, ln: Link) -> list[WireItem]:
+        first = self.wires.get(ln)
+        return ([first] if first is not None else []) + self._repeats.get(ln, [])
+
+    def _set_copies(self, ln: Link, items: list[WireItem]) -> None:
+        self.wires.pop(ln, None)
+        self._repeats.pop(ln, None)
+        if items:
+            self.wires[ln] = items[0]
+        if len(items) > 1:
+            self._repeats[ln] = items[1:]
+        for k, w in enumerate(items):
+            w.set_ordinal(k)
+
+    def _add_wire(self, ln: Link, ordinal: int = 0) -> None:
+        """Draw the ``ordinal``-th copy of ``ln`` (0 unless the link is repeated)."""
+        w = WireItem(ln, self.blocks.get(ln.src), self.blocks.get(ln.dst))
+        self.addItem(w)
+        if ln not in self.wires:
+            self.wires[ln] = w
+            return
+        items = self._copies(ln)
+        items.insert(min(ordinal, len(items)), w)
+        self._set_copies(ln, items)
+
+    def _remove_wire(self, ln: Link, ordinal: int | None = None) -> None:
+        """Remove the ``ordinal``-th copy of ``ln`` (None: every copy)."""
+        items = self._copies(ln)
+        gone = items if ordinal is None else items[ordinal:ordinal + 1]
+        for w in gone:
             w.detach()
             self.removeItem(w)
+        self._set_copies(ln, [w for w in items if w not in gone] if ordinal is not None else [])
+
+    def link_position(self, wire: WireItem) -> int:
+        """The position in the page's link list of the link that ``wire`` draws."""
+        items = self._copies(wire.link)
+        return self.page.link_index(wire.link, items.index(wire) if wire in items else 0)
 
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
         if event == "block_added":
@@ -121,7 +158,7 @@ class PageScene(QGraphicsScene):
             item = self.blocks.pop(d["block"].id, None)
             if item is not None:
                 for w in list(item.wires):
-                    self._remove_wire(w.link)
+                    self._remove_wire(w.link)  # the page removed the block's links before the block
                 self.removeItem(item)
         elif event == "block_moved":
             item = self.blocks.get(d["id"])
@@ -135,9 +172,11 @@ class PageScene(QGraphicsScene):
                     w.adjust()
                 item.update()
         elif event == "link_added":
-            self._add_wire(d["link"])
+            ln = d["link"]
+            self._add_wire(ln, self.page.occurrence(ln, d["index"]) if ln in self.wires else 0)
         elif event == "link_removed":
-            self._remove_wire(d["link"])
+            ln = d["link"]
+            self._remove_wire(ln, self.page.occurrence(ln, d["index"]) if ln in self._repeats else 0)
         elif event == "reset":
             self.rebuild()
 
@@ -195,6 +234,10 @@ class PageScene(QGraphicsScene):
 
     def selected_links(self) -> list[Link]:
         return [it.link for it in self.selectedItems() if isinstance(it, WireItem)]
+
+    def selected_link_positions(self) -> list[int]:
+        """Positions in the page's link list of the selected wires (each copy of a repeated link on its own)."""
+        return sorted(self.link_position(it) for it in self.selectedItems() if isinstance(it, WireItem))
 
     def select_blocks(self, ids: list[str]) -> None:
         self.clearSelection()
