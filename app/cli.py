@@ -13,7 +13,6 @@ import math
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from enuflow.app import __version__, bundled
 from enuflow.app.document.formats import PageFileError
+from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
 
 SUBCOMMANDS = ("run", "blocks", "import", "export")
 #: tensors with more elements than this are summarised in --json output
@@ -103,13 +103,13 @@ def _editor(args: list[str]) -> int:
             print("enuflow: no display found; running the page headless instead of opening the editor.",
                   file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None))
+                                          device="", target="", save_results=None, timeout=None))
     try:
         from enuflow.app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None))
+                                          device="", target="", save_results=None, timeout=None))
     return run_editor(page)
 
 
@@ -143,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="run on a TensorFlow cluster (a grpc session target)")
     r.add_argument("--save-results", metavar="FILE",
                    help="also save the page with its results to FILE (format v1)")
+    r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up when building and running the page take longer than SECONDS (counted once "
+                        "TensorFlow is loaded): the run is killed and the error says what was running. "
+                        "Default: no limit for a local run; with --target, connecting gives up after "
+                        f"{CONNECT_TIMEOUT_S:g} s")
+    r.add_argument("--max-literal-mb", type=float, default=None, metavar="MB",
+                   help="refuse a page whose typed-in tensor values (Const pins) take more than MB MiB in all, "
+                        f"before building it (default {DEFAULT_LITERAL_LIMIT_MB}, or ${LITERAL_LIMIT_ENV})")
 
     b = sub.add_parser("blocks", help="list block types",
                        description="List block types (every TensorFlow op, and the hand-declared blocks) with "
@@ -198,7 +206,11 @@ def _load(path: str, data_dir: str | None = None) -> Any:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    """``enuflow run``: build and run a page, print results; returns the exit status."""
+    """``enuflow run``: build and run a page in a worker process, print results; returns the exit status.
+
+    The page runs in a child process (``app.worker``), so an op that aborts, segfaults or hangs ends in an
+    error naming the blocks, never in a dead command without its JSON.
+    """
     if getattr(ns, "scene", None):
         if ns.page:
             return _fail(ns, "give either PAGE or --scene NAME, not both", 2)
@@ -208,34 +220,55 @@ def cmd_run(ns: argparse.Namespace) -> int:
             return _fail(ns, str(e), 2)
     elif not ns.page:
         return _fail(ns, "name a page file, or --scene NAME (" + ", ".join(bundled.scene_names()) + ")", 2)
+    from enuflow.app.worker.limits import check_literals, literal_limit_bytes
+
+    timeout = getattr(ns, "timeout", None)
+    if timeout is not None and not timeout > 0:
+        return _fail(ns, "--timeout must be a positive number of seconds", 2)
+    if ns.steps is not None and ns.steps < 0:
+        return _fail(ns, "--steps must be 0 or more", 2)
     try:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:
         return _fail(ns, str(e), 2)
-    if ns.steps is not None and ns.steps < 0:
-        return _fail(ns, "--steps must be 0 or more", 2)
+    mb = getattr(ns, "max_literal_mb", None)
+    try:
+        too_large = check_literals(page, literal_limit_bytes(mb))
+    except ValueError as e:
+        return _fail(ns, str(e), 2)
+    if too_large:  # refused before any TensorFlow is loaded
+        return _report(ns, page, None, too_large)
 
-    from enuflow.app.engine.runner import Runner
+    from enuflow.app.document.formats.native import page_to_doc
+    from enuflow.app.worker.headless import HeadlessRun
 
-    cancel = threading.Event()
+    worker = HeadlessRun()
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr)
+        worker.interrupt()
+        if worker.interrupts == 1:
+            print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_sigint)
-    runner = Runner(target=ns.target, device=ns.device)
     try:
-        report = runner.run(page, steps=ns.steps, allow_io=ns.allow_io, cancel=cancel)
+        report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
+                            target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
+                            timeout=timeout, max_literal_mb=mb)
+        return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
+        worker.close()
         signal.signal(signal.SIGINT, previous)
-        runner.close()
-    status = 1 if report.errors else 0
+
+
+def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[str, Any]]) -> int:
+    """Print a run's results and errors (a table, or the JSON object); returns the exit status."""
+    values = report.results if report is not None else {}
+    status = 1 if errors else 0
+    if report is not None and report.interrupted:
+        status = 130
     if getattr(ns, "save_results", None):
-        page.results = results_json(report.results.values, limit=JSON_FULL_LIMIT)
+        page.results = results_json(values, limit=JSON_FULL_LIMIT)
         from enuflow.app.document.formats import save
 
         try:
@@ -244,24 +277,47 @@ def cmd_run(ns: argparse.Namespace) -> int:
             print(f"enuflow: {e}", file=sys.stderr)
             status = max(status, 1)
     if ns.json:
-        doc = {"ok": not report.errors, "page": ns.page,
-               "results": results_json(report.results.values, limit=JSON_FULL_LIMIT),
-               "errors": [e.to_json() for e in report.errors]}
-        if report.stopped:
-            doc["stopped"] = True
-        if report.warnings:
-            doc["warnings"] = [w.to_json() for w in report.warnings]
-        doc["steps"] = report.steps_done
+        doc: dict[str, Any] = {"ok": not errors, "page": ns.page, "results": results_json(values, limit=JSON_FULL_LIMIT),
+                               "errors": [_error_json(e) for e in errors]}
+        if report is not None:
+            if report.stopped:
+                doc["stopped"] = True
+            if report.warnings:
+                doc["warnings"] = [_error_json(w) for w in report.warnings]
+            if report.crash is not None:
+                doc["crash"] = report.crash
+            if report.timeout is not None:
+                doc["timeout"] = {k: report.timeout[k] for k in ("seconds", "while", "blocks") if k in report.timeout}
+            doc["steps"] = report.steps_done
+        else:
+            doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        print(format_results(page, report.results.values))
-        if report.steps_done != 1:
-            print(f"\n{report.steps_done} steps{' (stopped)' if report.stopped else ''}")
-        for w in report.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        for e in report.errors:
-            print(f"error: {e}", file=sys.stderr)
+        print(format_results(page, values))
+        steps_done = report.steps_done if report is not None else 0
+        if steps_done != 1:
+            print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")
+        for w in report.warnings if report is not None else []:
+            print(f"warning: {_error_text(w)}", file=sys.stderr)
+        for e in errors:
+            print(f"error: {_error_text(e)}", file=sys.stderr)
+        if report is not None and report.crash is not None:
+            print(f"(the worker's log is {report.crash['log']})", file=sys.stderr)
     return status
+
+
+def _error_json(e: dict[str, Any]) -> dict[str, Any]:
+    return {"block": e.get("block"), "port": e.get("port"), "message": str(e.get("message", ""))}
+
+
+def _error_text(e: dict[str, Any]) -> str:
+    """An error as the runner's ``BuildError`` prints it: "block 'x' port 'y': message"."""
+    where = []
+    if e.get("block") is not None:
+        where.append(f"block '{e['block']}'")
+    if e.get("port") is not None:
+        where.append(f"port '{e['port']}'")
+    return (", ".join(where) + ": " if where else "") + str(e.get("message", ""))
 
 
 def _fail(ns: argparse.Namespace, message: str, status: int) -> int:

@@ -30,6 +30,8 @@ from enuflow.app.worker.client import KNOWN_DANGEROUS, read_message, rows, write
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
+#: "1": load the generated catalogue only when a page needs it (one run from the command line), not at start
+LAZY_ENV = "ENUFLOW_WORKER_LAZY"
 
 
 class Child:
@@ -90,17 +92,29 @@ class Child:
         from enuflow.blocks.tf import load
 
         load()
-        REGISTRY.generated()  # the catalogue (and its JSON cache, where the catalogue keeps one)
+        if os.environ.get(LAZY_ENV) != "1":  # the editor's worker: warm for any block the person adds
+            REGISTRY.generated()  # the catalogue (and its JSON cache, where the catalogue keeps one)
         from enuflow.app.engine.runner import Runner
 
         runner = Runner()
+        limit_memory()
         self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
                    "message": f"TensorFlow loaded in {time.perf_counter() - t0:.1f} s"})
         while True:
             msg = self.runs.get()
             if msg is None:
                 return
+            target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
             try:
+                if (runner.target, runner.device) != (target, device):
+                    runner.close()
+                    runner = Runner(target=target, device=device)
+                    problem = self.connect(runner, msg)
+                    if problem:
+                        runner = Runner()
+                        self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
+                                   "errors": [{"block": None, "port": None, "message": problem}]})
+                        continue
                 self.run_one(runner, msg)
             except Exception as e:  # noqa: BLE001 - a bug must come back as an error, not end the worker
                 traceback.print_exc()
@@ -109,9 +123,31 @@ class Child:
                 except Exception:  # noqa: BLE001,S110
                     pass
                 runner = Runner()
+                if isinstance(e, MemoryError):
+                    text = ("out of memory while building or running the page (the worker's memory limit or the "
+                            "machine's memory was reached); make the page's tensors smaller")
+                else:
+                    text = f"internal error in the run worker: {type(e).__name__}: {e}"
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
-                           "errors": [{"block": None, "port": None,
-                                       "message": f"internal error in the run worker: {type(e).__name__}: {e}"}]})
+                           "errors": [{"block": None, "port": None, "message": text}]})
+
+    def connect(self, runner: Any, msg: dict[str, Any]) -> str:
+        """For a remote target: wait until the cluster answers, then say "connected" (the client times out
+        a target that never answers; TensorFlow itself would wait for ever). Returns "" or what went wrong."""
+        if not runner.target:
+            return ""
+        from enuflow.app.engine.builder import clean_message
+        from enuflow.blocks.tf import load
+
+        tf = load()
+        try:
+            with tf.compat.v1.Session(runner.target) as probe:
+                probe.list_devices()
+        except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as e:
+            return f"could not connect to {runner.target}: {clean_message(getattr(e, 'message', str(e)))}"
+        self.send({"kind": "connected", "run_id": int(msg.get("run_id") or 0),
+                   "message": f"connected to {runner.target}"})
+        return ""
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
         from enuflow.app.document.formats.errors import PageFileError
@@ -131,6 +167,18 @@ class Child:
         except PageFileError as e:
             self.send({"kind": "done", "run_id": rid, "results": None,
                        "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+            return
+        from enuflow.app.worker.limits import check_literals, literal_limit_bytes
+
+        try:
+            limit = literal_limit_bytes(msg.get("max_literal_mb"))
+        except (ValueError, TypeError) as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": None, "port": None, "message": str(e)}]})
+            return
+        too_large = check_literals(page, limit)
+        if too_large:
+            self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
             return
         suspects = []
         for b in page:
@@ -194,6 +242,27 @@ def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], 
         if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
             out[k] = float(v.reshape(-1)[0])
     return out
+
+
+#: caps the worker's address space at this many MiB beyond what it holds once TensorFlow is loaded
+MEMORY_LIMIT_ENV = "ENUFLOW_WORKER_MAX_MEMORY_MB"
+
+
+def limit_memory() -> None:
+    """Apply ``$ENUFLOW_WORKER_MAX_MEMORY_MB`` (RLIMIT_AS, counted from now) so that a page that wants too
+    much memory fails inside TensorFlow or numpy instead of taking the machine's memory."""
+    text = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not text:
+        return
+    try:
+        import resource
+
+        extra = int(float(text) * (1 << 20))
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (size + extra, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    except (ImportError, OSError, ValueError) as e:
+        print(f"enuflow: ${MEMORY_LIMIT_ENV} not applied: {e}", file=sys.stderr)
 
 
 def main() -> None:

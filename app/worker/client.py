@@ -124,7 +124,8 @@ def rows(d: dict[tuple[str, str], Any]) -> list[list[Any]]:
 
 @dataclass
 class WorkerEvent:
-    """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed" or "log"."""
+    """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed", "log" or "connected"
+    (a run on a remote target reached its cluster)."""
 
     kind: str
     run_id: int = 0
@@ -143,6 +144,7 @@ class WorkerEvent:
     signal: str = ""                   # "crashed": the signal's name (SIGABRT, SIGSEGV, SIGKILL) or ""
     exit_code: int | None = None       # "crashed": the child's exit status (negative: killed by a signal)
     log_tail: str = ""                 # "crashed": the last lines of the child's log
+    reason: str = ""                   # "crashed": TensorFlow's last fatal message in the log, or ""
     warnings: list[dict] = field(default_factory=list)  # "done": problems that did not stop the run
 
 
@@ -243,8 +245,9 @@ class WorkerClient:
     over shared memory; they stay valid while referenced (at least until the next "done" or ``close()``).
     """
 
-    def __init__(self, on_event: Callable[[WorkerEvent], None]) -> None:
+    def __init__(self, on_event: Callable[[WorkerEvent], None], env: dict[str, str] | None = None) -> None:
         self.on_event = on_event
+        self._env = dict(env or {})   # added to the child's environment
         self._lock = threading.RLock()
         self._child: _Child | None = None
         self._ids = itertools.count(1)
@@ -265,6 +268,11 @@ class WorkerClient:
     def busy(self) -> bool:
         """True from ``run()`` until its "done" or "crashed" event."""
         return self._run_id != 0
+
+    @property
+    def suspects(self) -> list[str]:
+        """Blocks of the run in progress known to crash or hang a process."""
+        return list(self._suspects) if self._run_id else []
 
     @property
     def alive(self) -> bool:
@@ -292,11 +300,14 @@ class WorkerClient:
             if not self.alive:
                 self._spawn()
 
-    def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True) -> int:
+    def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
+            target: str = "", device: str = "", max_literal_mb: float | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
-        ``steps`` overrides the page's ClientSession (0 = until stopped). Starts the child if needed
-        (also after a crash). Raises RuntimeError while another run is in progress.
+        ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
+        and ``device`` are the runner's; with a target the child reports "connected" once the cluster answers.
+        ``max_literal_mb`` bounds the page's literal values (``app.worker.limits``; None: the default).
+        Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
             if self._closed:
@@ -308,7 +319,9 @@ class WorkerClient:
             # serialised here, on the caller's thread, so later edits of the page cannot race with it
             data = encode_message({"cmd": "run", "run_id": rid, "segment": name, "page": page_doc,
                                    "steps": None if steps is None else int(steps),
-                                   "allow_io": bool(allow_io), "reset": bool(reset)})
+                                   "allow_io": bool(allow_io), "reset": bool(reset),
+                                   "target": str(target), "device": str(device),
+                                   "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb)})
             suspects = suspects_of(page_doc)
             if not self.alive:
                 self._spawn()
@@ -382,6 +395,7 @@ class WorkerClient:
             env = dict(os.environ)
             env["PYTHONUNBUFFERED"] = "1"
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            env.update(self._env)
             proc = subprocess.Popen([sys.executable, "-m", "enuflow.app.worker.child"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=env, close_fds=True)
         finally:
@@ -444,6 +458,8 @@ class WorkerClient:
             self._emit(WorkerEvent("ready", seconds=float(msg.get("seconds", 0.0)), message=str(msg.get("message", ""))))
         elif kind == "log":
             self._emit(WorkerEvent("log", run_id=rid, message=str(msg.get("message", ""))))
+        elif kind == "connected":
+            self._emit(WorkerEvent("connected", run_id=rid, message=str(msg.get("message", ""))))
         elif kind == "suspects":
             with self._lock:
                 if rid == self._run_id:
@@ -499,6 +515,8 @@ class WorkerClient:
             what = "The worker process was killed on request"
         else:
             what = f"The worker process {words}" + (f"; {corrupt}" if corrupt else "")
+            if sig == "SIGKILL":
+                what += " (the system ends a process this way when memory runs out)"
         if rid:
             what += " while running the page"
             if suspects:
@@ -517,7 +535,7 @@ class WorkerClient:
             blame = f"may have crashed the worker ({sig or words})"
         errors = [{"block": b, "port": None, "message": blame} for b in suspects]
         self._emit(WorkerEvent("crashed", run_id=rid, message=message, blocks=suspects, errors=errors,
-                               signal=sig, exit_code=code, log_tail=tail))
+                               signal=sig, exit_code=code, log_tail=tail, reason=reason))
 
     def _emit(self, ev: WorkerEvent) -> None:
         try:

@@ -1,0 +1,299 @@
+"""One page run for the command line (``enuflow run``), in a worker process that may crash or hang.
+
+``HeadlessRun`` drives a ``WorkerClient`` synchronously: it starts the child at once (TensorFlow loads while
+the caller reads the page), runs the page, and turns what can go wrong into errors in a ``HeadlessReport``:
+
+- the child dies (an ``Abort`` op, a failed CHECK, a segfault, the out-of-memory killer): the blocks known to
+  crash a process are blamed, as the editor does, and the page runs once more in a fresh child without them
+  and what depends on them, so the other blocks still report their results;
+- the run takes longer than ``timeout`` seconds (counted once TensorFlow is loaded), or a remote target does not
+  answer within ``CONNECT_TIMEOUT_S``: the child is killed and the error says what timed out and which
+  blocks were running;
+- ``interrupt()`` (Ctrl+C): the run stops after the current step; if that step does not end within
+  ``STOP_GRACE_S``, or on a second interrupt, the child is killed. Either way ``run`` returns within a second.
+
+Imports neither TensorFlow nor Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from enuflow.app.worker.client import WorkerClient, WorkerEvent
+from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
+
+#: after Ctrl+C, how long the current step may take to end before the worker is killed
+STOP_GRACE_S = 0.5
+#: how often the waiting loop looks at the clock and at interrupts
+POLL_S = 0.05
+#: runs again without crashing blocks at most this many times
+MAX_RETRIES = 2
+
+
+@dataclass
+class HeadlessReport:
+    """What a headless run gives back; ``errors``/``warnings`` are ``{"block", "port", "message"}``."""
+
+    results: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    steps_done: int = 0
+    stopped: bool = False
+    #: the worker died: {"signal", "exit_code", "blocks", "message", "log"}
+    crash: dict[str, Any] | None = None
+    #: the run (or connecting) took too long: {"seconds", "while", "blocks"}
+    timeout: dict[str, Any] | None = None
+    #: Ctrl+C ended the run by killing the worker (a step did not end in time)
+    interrupted: bool = False
+
+
+class HeadlessRun:
+    """A worker for one command-line run. ``start()`` early, ``run()`` once, then ``close()``."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._events: queue.Queue[WorkerEvent] = queue.Queue()
+        # one run: the catalogue of generated blocks loads only if the page has such blocks
+        self.client = WorkerClient(self._events.put, env={"ENUFLOW_WORKER_LAZY": "1", **(env or {})})
+        self._interrupts = 0
+        self._ready_at: float | None = None
+
+    def start(self) -> None:
+        """Start the worker now (loading TensorFlow takes seconds); returns at once."""
+        self.client.start()
+
+    def interrupt(self) -> None:
+        """Ctrl+C: the first asks the run to stop after this step, the second kills it. Safe in a signal handler."""
+        self._interrupts += 1
+
+    @property
+    def interrupts(self) -> int:
+        return self._interrupts
+
+    def close(self) -> None:
+        self.client.close(timeout=1.0)
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, doc: dict[str, Any], steps: int | None = None, allow_io: bool = False, target: str = "",
+            device: str = "", timeout: float | None = None, max_literal_mb: float | None = None) -> HeadlessReport:
+        """Run the page ``doc`` (format v1 as a dict); never raises for what the page does."""
+        report = HeadlessReport()
+        removed: list[str] = []
+        started = None
+        for _attempt in range(MAX_RETRIES + 1):
+            left = None
+            if timeout is not None:
+                left = timeout if started is None else timeout - (time.monotonic() - started)
+                if left <= 0:
+                    break
+            kind, ev, info = self._run_once(without_blocks(doc, removed) if removed else doc, steps, allow_io,
+                                            target, device, left, max_literal_mb)
+            if started is None:
+                started = self._ready_at
+            if kind == "done":
+                assert ev is not None
+                report.results = dict(ev.results)
+                report.errors.extend(ev.errors)
+                report.warnings = list(ev.warnings)
+                report.steps_done = ev.steps_done
+                report.stopped = ev.stopped
+                return report
+            if kind == "crashed":
+                assert ev is not None
+                if report.crash is None:
+                    report.crash = {"signal": ev.signal, "exit_code": ev.exit_code, "blocks": list(ev.blocks),
+                                    "message": crash_summary(ev), "log": str(self.client.log_path)}
+                report.errors.extend(crash_errors(ev))
+                fresh = [b for b in ev.blocks if b not in removed]
+                if not fresh or self._interrupts:
+                    return report
+                removed.extend(fresh)  # run again without them: the other blocks' results
+                continue
+            if kind == "timeout":
+                report.timeout = info
+                report.errors.extend(timeout_errors(info, doc))
+                return report
+            if kind == "interrupted":
+                report.interrupted = True
+                report.stopped = True
+                report.steps_done = int(info.get("steps", 0))
+                report.errors.extend(interrupt_errors(info, doc))
+                return report
+        return report
+
+    def _run_once(self, doc: dict[str, Any], steps: int | None, allow_io: bool, target: str, device: str,
+                  timeout: float | None, max_literal_mb: float | None
+                  ) -> tuple[str, WorkerEvent | None, dict[str, Any]]:
+        """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
+        client = self.client
+        rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
+                         max_literal_mb=max_literal_mb)
+        if client.ready and self._ready_at is None:
+            self._ready_at = time.monotonic()
+        ready_at = time.monotonic() if client.ready else None
+        connected = not target
+        suspects: list[str] = []
+        steps_seen = 0
+        stop_asked: float | None = None
+        seen_interrupts = 0
+        while True:
+            now = time.monotonic()
+            state = {"steps": steps_seen, "blocks": suspects, "connected": connected, "target": target,
+                     "started": ready_at is not None}
+            if self._interrupts > seen_interrupts:
+                seen_interrupts = self._interrupts
+                if stop_asked is None and ready_at is not None and seen_interrupts == 1:
+                    client.stop()
+                    stop_asked = now
+                else:
+                    return "interrupted", None, self._kill(rid, state)
+            if stop_asked is not None and now - stop_asked > STOP_GRACE_S:
+                return "interrupted", None, self._kill(rid, state)
+            if ready_at is not None:
+                if timeout is not None and now - ready_at > timeout:
+                    return "timeout", None, self._kill(rid, {**state, "seconds": timeout})
+                if not connected and now - ready_at > min(CONNECT_TIMEOUT_S, timeout or CONNECT_TIMEOUT_S):
+                    return "timeout", None, self._kill(rid, {**state, "seconds": min(CONNECT_TIMEOUT_S,
+                                                                                     timeout or CONNECT_TIMEOUT_S)})
+            try:
+                ev = self._events.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if ev.kind == "ready" and ready_at is None:
+                ready_at = time.monotonic()
+                if self._ready_at is None:
+                    self._ready_at = ready_at
+            elif ev.run_id != rid:
+                continue
+            elif ev.kind == "connected":
+                connected = True
+            elif ev.kind == "step":
+                steps_seen = max(steps_seen, ev.step)
+            elif ev.kind == "crashed" and self._interrupts:
+                # Ctrl+C in a terminal reaches the child too, before it has learnt to ignore it
+                return "interrupted", None, state
+            elif ev.kind in ("done", "crashed"):
+                return ev.kind, ev, {}
+            suspects = client.suspects or suspects
+
+    def _kill(self, rid: int, state: dict[str, Any]) -> dict[str, Any]:
+        """Kill the worker and wait (briefly) for its end to be reported; returns ``state``."""
+        self.client.kill()
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            try:
+                ev = self._events.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if ev.kind == "crashed":
+                if ev.run_id == rid and ev.blocks:
+                    state["blocks"] = list(ev.blocks)
+                break
+        return state
+
+
+# -- the words ---------------------------------------------------------------------------------------
+
+def crash_summary(ev: WorkerEvent) -> str:
+    """One paragraph: how the worker died, and what TensorFlow said."""
+    what = f"the run's worker process was killed by {ev.signal}" if ev.signal else \
+        f"the run's worker process ended with exit status {ev.exit_code}"
+    if ev.signal == "SIGKILL":
+        what += " (the system ends a process this way when memory runs out)"
+    if ev.reason:
+        what += f"; TensorFlow said: {ev.reason}"
+    return what
+
+
+def crash_errors(ev: WorkerEvent) -> list[dict[str, Any]]:
+    """The errors of a crash: one per block known to crash a process, or one for the page."""
+    summary = crash_summary(ev)
+    if not ev.blocks:
+        return [{"block": None, "port": None,
+                 "message": f"{summary}; no block on the page is known to crash, so the culprit is not known"}]
+    verb = "crashed the run" if len(ev.blocks) == 1 else "may have crashed the run (it can crash a process)"
+    return [{"block": b, "port": None, "message": f"{verb}: {summary}"} for b in ev.blocks]
+
+
+def _step_words(info: dict[str, Any]) -> str:
+    if not info.get("started"):
+        return "while TensorFlow was loading"
+    if info.get("target") and not info.get("connected"):
+        return f"while connecting to {info['target']} (nothing answered)"
+    n = int(info.get("steps", 0))
+    if n == 0:
+        return "while building the page or running step 1"
+    return f"while running step {n + 1} (after at least {n} step{'s' if n != 1 else ''})"
+
+
+def _running(info: dict[str, Any], doc: dict[str, Any]) -> str:
+    blocks = info.get("blocks") or []
+    if blocks:
+        return "; blocks that can hang: " + ", ".join(blocks)
+    ids = [str(b.get("id")) for b in doc.get("blocks", []) if isinstance(b, dict) and b.get("type") != "ClientSession"]
+    if not ids or (info.get("target") and not info.get("connected")):
+        return ""
+    more = f", and {len(ids) - 8} more" if len(ids) > 8 else ""
+    return "; the step's blocks were running: " + ", ".join(ids[:8]) + more
+
+
+def timeout_errors(info: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    seconds = info.get("seconds")
+    what = "connecting" if info.get("target") and not info.get("connected") else "the run"
+    info["while"] = _step_words(info)
+    head = f"{what} timed out after {seconds:g} s {info['while']}{_running(info, doc)}"
+    if what == "the run":
+        head += "; give it longer with --timeout SECONDS"
+    errors = [{"block": None, "port": None, "message": head}]
+    errors += [{"block": b, "port": None, "message": f"was running when the run timed out after {seconds:g} s "
+                                                      "(it can hang)"} for b in info.get("blocks") or []]
+    return errors
+
+
+def interrupt_errors(info: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    info["while"] = _step_words(info)
+    head = f"interrupted (Ctrl+C) {info['while']}{_running(info, doc)}"
+    return [{"block": None, "port": None, "message": head}] + \
+        [{"block": b, "port": None, "message": "was running when the run was interrupted (it can hang)"}
+         for b in info.get("blocks") or []]
+
+
+# -- running again without some blocks ----------------------------------------------------------------
+
+def without_blocks(doc: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """A copy of the page ``doc`` without the blocks ``ids`` and every block downstream of them (the
+    ClientSession stays; only its links from removed blocks go)."""
+    blocks = [b for b in doc.get("blocks", []) if isinstance(b, dict)]
+    kind = {str(b.get("id")): b.get("type") for b in blocks}
+    links = [ln for ln in doc.get("links", []) if isinstance(ln, dict)]
+    out: dict[str, list[str]] = {}
+    for ln in links:
+        try:
+            src, dst = str(ln["from"][0]), str(ln["to"][0])
+        except (KeyError, IndexError, TypeError):
+            continue
+        out.setdefault(src, []).append(dst)
+    gone = set()
+    todo = [str(i) for i in ids]
+    while todo:
+        b = todo.pop()
+        if b in gone or kind.get(b) == "ClientSession":
+            continue
+        gone.add(b)
+        todo.extend(out.get(b, []))
+    new = copy.copy(doc)
+    new["blocks"] = [b for b in blocks if str(b.get("id")) not in gone]
+
+    def keep(ln: dict) -> bool:
+        try:
+            return str(ln["from"][0]) not in gone and str(ln["to"][0]) not in gone
+        except (KeyError, IndexError, TypeError):
+            return True
+
+    new["links"] = [ln for ln in links if keep(ln)]
+    return new
