@@ -124,7 +124,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Build and run PAGE (enuflow .json, or an enuSpace .json/.svg page), then "
                                    "print every fetched result as a table. Exit status 0 when every block "
                                    "ran, 1 when a block failed (the others' results are still printed), "
-                                   "2 when the file could not be read as a page.")
+                                   "2 when the file could not be read as a page. The page runs in a worker process: an op that "
+                                   "crashes or hangs (see --timeout) is an error on its block with exit 1, never a "
+                                   "dead command; Ctrl+C stops after the current step, or ends the run within a "
+                                   "second (exit 130).")
     r.add_argument("page", nargs="?", help="the page file")
     r.add_argument("--scene", metavar="NAME",
                    help="run the example page NAME that ships with enuflow instead of a file: "

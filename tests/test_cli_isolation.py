@@ -218,4 +218,4 @@ def test_run_help_tells_the_limits() -> None:
     text = " ".join(r.stdout.split())
     assert "--timeout SECONDS" in text and "connecting gives up after 30 s" in text
     assert "--max-literal-mb MB" in text and "ENUFLOW_MAX_LITERAL_MB" in text
-    assert "default 2048" in text
+    assert "default 2048" in text and "worker process" in text and "(exit 130)" in text
