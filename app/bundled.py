@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import site
+import sysconfig
 from importlib.resources import as_file, files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -67,6 +69,23 @@ def scene_path(name: str) -> Path:
 def default_page() -> Path:
     """The default page's file (``sparse_fill_empty_rows_grad``); raises UnknownScene if it is missing."""
     return scene_path(DEFAULT_SCENE)
+
+
+def is_installed_scene(path: str | Path) -> bool:
+    """True for a shipped page inside an installed enuflow (a wheel, pipx), not a clone's ``scenes/``: the editor
+    opens it as a new page, so that Save asks where instead of writing into the installation."""
+    try:
+        where = Path(path).resolve()
+        shipped = _package("scenes") / where.name
+        if not isinstance(shipped, Path) or shipped.resolve() != where:
+            return False
+    except (OSError, ValueError):
+        return False
+    folder = where.parent
+    roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | set(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.getusersitepackages():
+        roots.add(site.getusersitepackages())
+    return any(folder.is_relative_to(Path(r).resolve()) for r in roots if r)
 
 
 def asset_text(name: str) -> str:

@@ -109,6 +109,17 @@ def test_wheel_installs_a_working_enuflow(tmp_path: Path) -> None:
     assert names == sorted(p.stem for p in (ROOT / "scenes").glob("*.json"))
     assert categories == json.loads((ROOT / "assets" / "categories.json").read_text(encoding="utf-8"))
 
+    # the editor opens the installed default page as a new page: Save asks where instead of writing into the install
+    gui_probe = ("from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+                 "from enuflow.app import bundled; from enuflow.app.gui.main import make_window; "
+                 "w = make_window(str(bundled.default_page()), start_worker=False, offer_restore=False); "
+                 "print(bundled.is_installed_scene(bundled.default_page()), w.path, len(w.page), len(w.page.links))")
+    r = _run([str(python), "-c", gui_probe], cwd=elsewhere,
+             env=dict(env, QT_QPA_PLATFORM="offscreen", ENUFLOW_RECOVERY_DIR=str(tmp_path / "recovery"),
+                      ENUFLOW_CONFIG_DIR=str(tmp_path / "config")))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "None", "4", "4"]
+
     r = _run([str(exe), "--version"], cwd=elsewhere, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"enuflow {version}"
@@ -156,3 +167,18 @@ def test_version_is_pyproject_version(tmp_path: Path) -> None:
     r = _run([sys.executable, "-m", "enuflow.app.cli", "--version"], cwd=tmp_path)
     assert r.returncode == 0
     assert r.stdout.strip() == f"enuflow {PYPROJECT['project']['version']}"
+
+
+def test_clone_scenes_open_as_files_that_save_in_place(qtbot, tmp_path: Path, monkeypatch) -> None:
+    """From a clone (editable install) the shipped pages are the clone's files: the editor saves over them."""
+    from enuflow.app import bundled
+    from enuflow.app.gui.main import make_window
+
+    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
+    default = bundled.default_page()
+    assert default.resolve() == (ROOT / "scenes" / "sparse_fill_empty_rows_grad.json").resolve()
+    assert not bundled.is_installed_scene(default)
+    w = make_window(str(default), start_worker=False, offer_restore=False)
+    qtbot.addWidget(w)
+    assert w.path == str(default)

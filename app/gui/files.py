@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from enuflow.app import bundled
 from enuflow.app.document.formats import PageFileError, load, read_text, save
 from enuflow.app.gui import recovery
 from enuflow.app.gui.stored import results_from_json
@@ -83,8 +84,10 @@ class FileCommands:
             self.warn("Cannot open page", str(e))
             return False
         native = is_native_page(path)
-        self._set_page(page, path if native else None)
-        self.status_label.setText(f"Opened {path}" if native else
+        shipped = native and bundled.is_installed_scene(path)  # an example inside the installation: keep it as is
+        self._set_page(page, path if native and not shipped else None)
+        self.status_label.setText(f"Opened the example {Path(path).name}; Save As to keep your changes" if shipped
+                                  else f"Opened {path}" if native else
                                   f"Imported {path}; Save As to keep it in enuflow's format")
         self._add_recent(path)
         return True

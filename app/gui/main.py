@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from enuflow.app import bundled
 from enuflow.app.document.formats import PageFileError, load
 from enuflow.app.gui import recovery
 from enuflow.app.gui.files import is_native_page
@@ -20,7 +21,8 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
     if page_path:
         try:
             page = load(page_path)
-            path = page_path if is_native_page(page_path) else None
+            # a shipped example of an installed enuflow opens as a new page: Save must not write into the install
+            path = page_path if is_native_page(page_path) and not bundled.is_installed_scene(page_path) else None
         except PageFileError as e:
             problem = str(e)
     win = MainWindow(page, path, start_worker=start_worker)
