@@ -1,6 +1,6 @@
-"""What is, and what is not, a page: ``{}`` is an empty page; a JSON object with neither ``"format":
-"enuflow.page"`` nor the page's fields (nor enuSpace's ``object``) is refused with exit status 2 and a message that
-says what the file looks like."""
+"""What is, and what is not, a page: a JSON object with neither ``"format": "enuflow.page"`` nor the page's
+fields (nor enuSpace's ``object``) is refused with exit status 2 and a message that says what the file looks like;
+``{}`` and ``{"hello": 1}`` were run as empty pages (exit 0) before. A page with no blocks is still a page."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import pytest
 from enuflow.app.document.formats import PageFileError, load
 
 
-def test_empty_object_is_an_empty_page(tmp_path: Path) -> None:
+def test_page_without_blocks_is_an_empty_page(tmp_path: Path) -> None:
     p = tmp_path / "empty.json"
-    p.write_text("{}", encoding="utf-8")
+    p.write_text('{"format": "enuflow.page", "version": 1, "blocks": [], "links": []}', encoding="utf-8")
     page = load(p)
     assert len(page) == 0 and page.links == []
 
 
 @pytest.mark.parametrize("text, looks_like", [
     ('{"hello": 1}', "a JSON object with the key 'hello' (a number)"),
+    ("{}", "an empty JSON object"),
     ('{"ok": true, "page": "x.json", "results": {}, "errors": []}', "the output of 'enuflow run --json'"),
     ('{"cells": [], "nbformat": 4, "metadata": {}}', "a Jupyter notebook"),
     ('{"name": "p", "nodes": [1, 2], "edges": []}', "the keys 'edges' (a list of 0 items), 'name' (text), 'nodes'"),
@@ -37,7 +38,8 @@ def test_json_object_that_is_no_page_is_refused_saying_what_it_is(tmp_path: Path
     assert '"format": "enuflow.page"' in msg and '"object"' in msg
 
 
-@pytest.mark.parametrize("text, status", [("{}", 0), ('{"hello": 1}', 2)])
+@pytest.mark.parametrize("text, status", [('{"format": "enuflow.page", "blocks": []}', 0), ("{}", 2),
+                                          ('{"hello": 1}', 2)])
 def test_enuflow_run_exit_status_for_empty_and_foreign_objects(tmp_path: Path, text: str, status: int) -> None:
     p = tmp_path / "page.json"
     p.write_text(text, encoding="utf-8")
@@ -48,6 +50,6 @@ def test_enuflow_run_exit_status_for_empty_and_foreign_objects(tmp_path: Path, t
     assert doc["ok"] is (status == 0)
     if status:
         (err,) = doc["errors"]
-        assert "'hello'" in err["message"] and "not a page" in err["message"]
+        assert ("'hello'" in err["message"] or "empty JSON object" in err["message"]) and "not a page" in err["message"]
     else:
         assert doc["errors"] == [] and doc["results"] == {}

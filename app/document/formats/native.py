@@ -45,6 +45,8 @@ def _kind(value: Any) -> str:
 def _looks_like(doc: dict[str, Any]) -> str:
     """What a JSON object that is not a page seems to be, for the message that refuses it."""
     keys = set(doc)
+    if not keys:
+        return "an empty JSON object ({})"
     if {"ok", "results", "errors"} <= keys:
         return "the output of 'enuflow run --json', not the page it ran"
     if {"cells", "nbformat"} <= keys:
@@ -94,7 +96,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     p = str(path)
     if not isinstance(doc, dict):
         raise PageFileError(p, f"is not an enuflow page (expected a JSON object at the top, found {_kind(doc)})")
-    if "format" not in doc and doc and not _PAGE_KEYS & doc.keys():
+    if "format" not in doc and not _PAGE_KEYS & doc.keys():
         raise PageFileError(p, f"is not a page: it is {_looks_like(doc)}. An enuflow page has \"format\": "
                                f"\"{FORMAT}\" or a \"blocks\" list; an enuSpace page has "
                                "\"object\"")
