@@ -379,10 +379,12 @@ def test_port_tooltips_and_saved_view(window, tmp_path):
     w.view.centerOn(300, 120)
     path = str(tmp_path / "v.json")
     assert w.save_to(path)
-    assert load(path).view["zoom"] == 0.5
+    assert load(path).view["zoom"] == 0.5  # the view is still saved with the page
     w.view.fit()
+    fitted = w.view.zoom()
+    w.view.scale(0.5, 0.5)
     w.open_path(path, ask=False)
-    assert w.view.zoom() == pytest.approx(0.5)
+    assert w.view.zoom() == pytest.approx(fitted)  # but every page opens fitted (issue 9)
 
 
 def test_open_enuspace_page_as_import(window, tmp_path):

@@ -10,13 +10,14 @@ blocks always, catalogue blocks only once ``blocks.catalogue_index.cache_ready()
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
 
 from enuflow.app.engine.analysis import Analysis, analyse, list_counts
 from enuflow.app.document.page import Link, Page
-from enuflow.app.document.values import ValueParseError, parse_dtype
+from enuflow.app.document.values import ValueParseError, parse_dtype, parse_tensor
 from enuflow.blocks import REGISTRY
 from enuflow.blocks.base import Block, Port, Registry, split_indexed
 
@@ -77,15 +78,23 @@ def analyse_safely(page: Page) -> Analysis | None:
         return None
 
 
-def output_ports(decl: Block | None, pins: dict[str, Any]) -> list[str]:
-    """The output port names of an instance (list outputs numbered from the pins' count attrs)."""
+def output_ports(decl: Block | None, pins: dict[str, Any], wired: Iterable[str] = ()) -> list[str]:
+    """The output port names of an instance (list outputs numbered from the pins' count attrs).
+
+    A list output whose count no pin gives (AddSymbolicGradients' ``grad_outputs``) shows every element
+    that ``wired`` (the instance's wired output ports) uses, plus one free element to wire next."""
     if decl is None:
         return []
     names = decl.output_names(list_counts(decl, pins))
-    # a list output whose count is unknown still gets one numbered port so it can be wired
+    used: dict[str, set[int]] = {}
+    for w in wired:
+        base, index = split_indexed(w)
+        if index is not None:
+            used.setdefault(base, set()).add(index)
     for p in decl.outputs:
         if p.is_list and not any(n.startswith(p.name + "[") for n in names):
-            names.append(f"{p.name}[0]")
+            top = max(used.get(p.name, ()), default=-1)
+            names.extend(f"{p.name}[{i}]" for i in range(top + 2))
     return names
 
 
@@ -97,7 +106,7 @@ def port_dtype(decl: Block | None, pins: dict[str, Any], port: Port | None) -> s
     if decl.attr(name) is not None:
         raw = pins.get(name)
         if raw in (None, ""):
-            return None
+            return _value_dtype(decl, pins, name)
         try:
             return parse_dtype(raw)
         except ValueParseError:
@@ -106,6 +115,19 @@ def port_dtype(decl: Block | None, pins: dict[str, Any], port: Port | None) -> s
         return parse_dtype(name)
     except ValueParseError:
         return None
+
+
+def _value_dtype(decl: Block, pins: dict[str, Any], type_attr: str) -> str | None:
+    """The dtype a value pin infers for an unset type attr (Const's ``val`` of ``2.5`` gives float32)."""
+    for a in decl.attrs:
+        if a.dtype_pin != type_attr or pins.get(a.name) in (None, ""):
+            continue
+        try:
+            arr = parse_tensor(pins[a.name], None)
+        except (ValueParseError, ValueError, TypeError):
+            return None
+        return "string" if arr.dtype.kind in "OSU" else str(arr.dtype)
+    return None
 
 
 def output_port(decl: Block | None, name: str) -> Port | None:
@@ -149,19 +171,48 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     if taken_by:
         taken = taken_by[0]
         return LinkCheck(False, f"input '{dp}' takes one link and already has one (from {taken.src}.{taken.src_port})")
-    out_port = output_port(sdecl, sp)
-    if in_port is not None and out_port is not None:
-        if out_port.kind == "operation" and in_port.kind != "operation" and not in_port.is_list:
-            return LinkCheck(False, f"'{sp}' is an op to run, not a tensor; '{dp}' takes a {in_port.kind}")
-        st = port_dtype(sdecl, sb.pins, out_port)
-        dt = port_dtype(ddecl, db.pins, in_port)
-        if st and dt and st != dt:
-            return LinkCheck(False, f"dtype clash: '{sp}' gives {st}, '{dp}' takes {dt}")
-        if st and in_port.allowed and in_port.dtype and ddecl.attr(in_port.dtype) is not None \
-                and st not in in_port.allowed:
-            return LinkCheck(False, f"'{dp}' takes {', '.join(in_port.allowed[:6])}..., not {st}")
+    clash = type_clash(page, link)
+    if clash:
+        return LinkCheck(False, clash)
     g = nx.DiGraph()
     g.add_edges_from((ln.src, ln.dst) for ln in page.links)
     if dst in g and src in g and nx.has_path(g, dst, src):
         return LinkCheck(False, "this wire would make a cycle")
     return LinkCheck(True, "", link)
+
+
+def type_clash(page: Page, link: Link) -> str | None:
+    """Why ``link`` joins ports of incompatible kinds or dtypes, or None when they fit (or are unknown).
+
+    The dtype of an output comes from its block's type pin, else from the value it holds (a Const
+    ``val`` of ``2.5`` is float32); an input refuses a dtype its declaration does not allow.
+    """
+    sb, db = page.get(link.src), page.get(link.dst)
+    if sb is None or db is None:
+        return None
+    sdecl, ddecl = lookup(sb.type), lookup(db.type)
+    in_port = ddecl.input(link.dst_port) if ddecl is not None else None
+    out_port = output_port(sdecl, link.src_port)
+    if in_port is None or out_port is None or sdecl.inert or ddecl.inert:
+        return None
+    sp, dp = link.src_port, link.dst_port
+    if out_port.kind == "operation" and in_port.kind != "operation" and not in_port.is_list:
+        return f"'{sp}' is an op to run, not a tensor; '{dp}' takes a {in_port.kind}"
+    st = port_dtype(sdecl, sb.pins, out_port)
+    dt = port_dtype(ddecl, db.pins, in_port)
+    if st and dt and st != dt:
+        return f"dtype clash: '{sp}' gives {st}, '{dp}' takes {dt}"
+    if st and in_port.allowed and st not in in_port.allowed:
+        more = "..." if len(in_port.allowed) > 6 else ""
+        return f"'{dp}' takes {', '.join(in_port.allowed[:6])}{more}, not {st} (from {link.src}.{sp})"
+    return None
+
+
+def link_problems(page: Page) -> dict[str, list[str]]:
+    """Type clashes of the page's links, as {block: [message]} keyed by the receiving block."""
+    out: dict[str, list[str]] = {}
+    for ln in page.links:
+        why = type_clash(page, ln)
+        if why:
+            out.setdefault(ln.dst, []).append(f"block '{ln.dst}', port '{ln.dst_port}': {why}")
+    return out

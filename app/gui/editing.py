@@ -78,6 +78,29 @@ def paste_blocks(page: Page, clip: dict[str, Any], offset: tuple[float, float] =
     return blocks, links
 
 
+def free_offset(page: Page, clip: dict[str, Any], step: float = 40.0) -> tuple[float, float]:
+    """The first offset (step, step), (2 step, 2 step), ... at which no pasted block would sit on (within
+    half a step of) a block already on the page, so that pasting the same clip twice never stacks blocks."""
+    raw = [b.get("pos", [0, 0]) for b in clip.get("blocks", []) if isinstance(b, dict)]
+    pts = [(float(p[0]), float(p[1])) for p in raw if isinstance(p, (list, tuple)) and len(p) == 2]
+    half = step / 2
+    grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for b in page:
+        x, y = float(b.pos[0]), float(b.pos[1])
+        grid.setdefault((int(x // half), int(y // half)), []).append((x, y))
+
+    def near(x: float, y: float) -> bool:
+        cx, cy = int(x // half), int(y // half)
+        return any(abs(x - tx) < half and abs(y - ty) < half
+                   for i in (-1, 0, 1) for j in (-1, 0, 1) for tx, ty in grid.get((cx + i, cy + j), ()))
+
+    for k in range(1, 200):
+        d = k * step
+        if not any(near(x + d, y + d) for x, y in pts):
+            return d, d
+    return step, step
+
+
 def _fresh_id(base: str, taken: set[str]) -> str:
     stem = base
     # "Add_3" pasted becomes "Add_4", not "Add_3_2"

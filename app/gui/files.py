@@ -65,6 +65,7 @@ class FileCommands:
         if not self.maybe_save():
             return
         self._set_page(Page("untitled"), None)
+        self.status_label.setText("New page")
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -105,27 +106,25 @@ class FileCommands:
         self.values, self.history = {}, {}
         self._load_page_extras()
         self.inspector.show_block(None)
+        # nothing said about the previous page (its errors, a refused link) stays in the status bar
+        self.status_label.setText("")
+        self.statusBar().clearMessage()
         self._update_title()
         self.revalidate()
         self.restore_view()
 
     def restore_view(self) -> None:
-        """The zoom and centre saved with the page, else the whole page fitted into the window."""
-        v = self.page.view
-        try:
-            zoom = float(v["zoom"])
-            cx, cy = (float(x) for x in v["center"])
-        except (TypeError, KeyError, ValueError):
-            self.view.fit()
-            return
-        self.view.resetTransform()
-        z = min(max(zoom, 0.03), 6.0)
-        self.view.scale(z, z)
-        self.view.centerOn(cx, cy)
+        """Every page opens fitted into the window (once the window has its size, if it is not shown yet).
+
+        A page's saved ``view`` is still written on save, for tools that read it; a fitted page is what
+        a person who opens a file (or gets unsaved work back) expects to see first."""
+        self.view.fit()
 
     def _load_page_extras(self) -> None:
         stored = results_from_json(self.page.results) if self.page.results else {}
         self.values = stored
+        self.scene.set_stale(set())
+        self.results.set_stale(set())
         self.scene.set_results(stored)
         self.results.set_results(stored, {})
         self.results.set_page_trends(self.page.extra.get("trends"))

@@ -8,6 +8,7 @@ carrying the block type under ``MIME_BLOCK``, which the canvas accepts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,11 @@ from PySide6.QtWidgets import (
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.view import MIME_BLOCK
+from enuflow.app.gui.docs import plain, rest_html
 from enuflow.app.gui.style import category_colour
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_MATCHES = 300
 
 
 @dataclass
@@ -44,8 +47,46 @@ class Entry:
     def __post_init__(self) -> None:
         self.hay = f"{self.name} {self.doc}".lower()
 
+        self.name_words = _name_words(self.name)
+
     def matches(self, words: list[str]) -> bool:
         return all(w in self.hay for w in words)
+
+    def rank(self, text: str, words: list[str]) -> int | None:
+        """How well the entry answers a search (0 best), or None when it does not match:
+        0 the exact name, 1 a name that starts with the text, 2 every word starts a word of the name
+        (``fill rows`` finds SparseFillEmptyRows), 3 the text inside the name, 4 words of the doc."""
+        name = self.name.lower()
+        if name == text:
+            return 0
+        if name.startswith(text):
+            return 1
+        if all(any(nw.startswith(w) for nw in self.name_words) for w in words):
+            return 2
+        if text in name:
+            return 3
+        return 4 if self.matches(words) else None
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of a block name: ``SparseFillEmptyRows`` -> sparse, fill, empty, rows; ``fused_batch_norm``."""
+    parts = re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|\b|_)|[A-Z]?[a-z]+|[A-Z]+|\d+", name.replace(".", "_"))
+    return [p.lower() for p in parts]
+
+
+def ranked(entries: list[Entry], text: str, limit: int | None = None) -> list[Entry]:
+    """The entries matching ``text``, best first (see ``Entry.rank``; then shorter names, then by name)."""
+    t = " ".join(text.lower().split())
+    words = t.split()
+    if not words:
+        return list(entries)[:limit]
+    scored = []
+    for e in entries:
+        r = e.rank(t, words)
+        if r is not None:
+            scored.append((r, len(e.name), e.name.lower(), e))
+    scored.sort(key=lambda x: x[:3])
+    return [x[3] for x in scored[:limit]]
 
 
 def _entry(e: Any) -> Entry | None:
@@ -128,6 +169,8 @@ class Palette(QWidget):
         lay.addWidget(split)
         self.entries: list[Entry] = []
         self.items: dict[str, QTreeWidgetItem] = {}
+        self._matches_group: QTreeWidgetItem | None = None
+        self._ranked: list[str] = []
         self.search.textChanged.connect(self.apply_filter)
         self.tree.currentItemChanged.connect(self._show_help)
         self.tree.itemActivated.connect(self._activated)
@@ -138,6 +181,7 @@ class Palette(QWidget):
         self.entries = known_entries(full)
         self.tree.clear()
         self.items.clear()
+        self._matches_group = None
         groups: dict[str, QTreeWidgetItem] = {}
         for e in self.entries:
             g = groups.get(e.category)
@@ -148,25 +192,40 @@ class Palette(QWidget):
                 groups[e.category] = g
             it = QTreeWidgetItem(g, [e.name])
             it.setData(0, NAME_ROLE, e.name)
-            it.setToolTip(0, f"<b>{e.name}</b> [{e.category}]<br>{_html(e.doc[:900])}")
+            it.setToolTip(0, f"<b>{e.name}</b> [{e.category}]<br>{_html(plain(e.doc[:900]))}")
             it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             self.items[e.name] = it
         self.tree.addTopLevelItems([groups[k] for k in sorted(groups)])
         self.apply_filter(self.search.text())
 
     def apply_filter(self, text: str) -> None:
+        """Empty search: the categories. Otherwise one list of matches, best first (``ranked``)."""
         words = text.lower().split()
+        if self._matches_group is not None:
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(self._matches_group))
+            self._matches_group = None
+        self._ranked = []
         for i in range(self.tree.topLevelItemCount()):
             g = self.tree.topLevelItem(i)
-            shown = 0
-            for j in range(g.childCount()):
-                it = g.child(j)
-                e = self._entry(it.data(0, NAME_ROLE))
-                ok = e is not None and (not words or e.matches(words))
-                it.setHidden(not ok)
-                shown += ok
-            g.setHidden(shown == 0)
-            g.setExpanded(bool(words) or g.text(0) in ("core", "sparse_ops"))
+            g.setHidden(bool(words))
+            g.setExpanded(g.text(0) in ("core", "sparse_ops"))
+        if not words:
+            return
+        found = ranked(self.entries, text, limit=MAX_MATCHES)
+        self._ranked = [e.name for e in found]
+        g = QTreeWidgetItem([f"{len(found)}{'+' if len(found) == MAX_MATCHES else ''} matches"])
+        g.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        for e in found:
+            it = QTreeWidgetItem(g, [e.name])
+            it.setData(0, NAME_ROLE, e.name)
+            it.setForeground(0, QBrush(category_colour(e.category)))
+            it.setToolTip(0, self.items[e.name].toolTip(0) if e.name in self.items else e.summary)
+            it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        self.tree.insertTopLevelItem(0, g)
+        g.setExpanded(True)
+        self._matches_group = g
+        if g.childCount():
+            self.tree.setCurrentItem(g.child(0))
 
     def _entry(self, name: str) -> Entry | None:
         if not hasattr(self, "_by_name") or self._by_name_len != len(self.entries):
@@ -175,12 +234,15 @@ class Palette(QWidget):
         return self._by_name.get(name)
 
     def visible_names(self) -> list[str]:
+        """The block names listed now, in the order shown (ranked while searching)."""
+        if self._matches_group is not None:
+            return list(self._ranked)
         return [n for n, it in self.items.items() if not it.isHidden() and not it.parent().isHidden()]
 
     def _show_help(self, cur: QTreeWidgetItem | None, _prev: Any = None) -> None:
         name = cur.data(0, NAME_ROLE) if cur is not None else None
         e = self._entry(name) if name else None
-        self.help.setHtml(f"<b>{e.name}</b> <i>[{e.category}]</i><p>{_html(e.doc)}</p>" if e else "")
+        self.help.setHtml(f"<b>{e.name}</b> <i>[{e.category}]</i>{rest_html(e.doc)}" if e else "")
 
     def _activated(self, it: QTreeWidgetItem, _col: int) -> None:
         name = it.data(0, NAME_ROLE)
@@ -216,14 +278,8 @@ class QuickSearch(QDialog):
         self.refilter("")
 
     def refilter(self, text: str) -> None:
-        words = text.lower().split()
         self.list.clear()
-        names = [e for e in self.entries if not words or e.matches(words)]
-        # names that start with the text first, then names containing it, then doc matches
-        t = text.lower().strip()
-        names.sort(key=lambda e: (not e.name.lower().startswith(t), t not in e.name.lower(), len(e.name),
-                                  e.name.lower()))
-        for e in names[:200]:
+        for e in ranked(self.entries, text, limit=200):
             it = QListWidgetItem(e.name)
             it.setToolTip(e.summary)
             self.list.addItem(it)

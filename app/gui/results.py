@@ -31,7 +31,15 @@ class ArrayTableModel(QAbstractTableModel):
 
     def __init__(self, arr: np.ndarray | None = None) -> None:
         super().__init__()
+        self.stale = False
         self.set_array(arr)
+
+    def set_stale(self, stale: bool) -> None:
+        """Grey the values (they are from before an edit) until the next run."""
+        if stale != self.stale:
+            self.stale = stale
+            if self.rowCount() and self.columnCount():
+                self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
 
     def set_array(self, arr: np.ndarray | None) -> None:
         self.beginResetModel()
@@ -57,6 +65,8 @@ class ArrayTableModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and index.isValid():
             return _cell(self.arr[index.row(), index.column()])
+        if role == Qt.ItemDataRole.ForegroundRole and self.stale:
+            return QColor("#9e9e9e")
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -150,6 +160,7 @@ class ResultsDock(QWidget):
         self.page_trends: dict[str, list[float]] = {}
         self.page_trend_defs: dict[str, list[tuple[str, str]]] = {}
         self.block_id: str | None = None
+        self.stale: set[str] = set()
         self.pin = QComboBox()
         self.info = QLabel()
         self.table_model = ArrayTableModel()
@@ -185,6 +196,12 @@ class ResultsDock(QWidget):
         self.values = values
         self.history = history
         self.show_block(self.block_id)
+
+    def set_stale(self, ids: set[str]) -> None:
+        """The blocks whose results an edit has made out of date (shown greyed and tagged "stale")."""
+        if set(ids) != self.stale:
+            self.stale = set(ids)
+            self._show_pin(self.pin.currentText())
 
     def set_page_trends(self, trends: Any) -> None:
         """Trends stored with a page: stored values ({name: [numbers]} or [{"name", "values"}]), or trend
@@ -244,7 +261,11 @@ class ResultsDock(QWidget):
             return
         a = np.asarray(arr)
         dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
-        self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}")
+        stale = self.block_id in self.stale
+        self.table_model.set_stale(stale)
+        self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}"
+                          + ("  [stale: edited since the last run]" if stale else ""))
+        self.info.setStyleSheet("color: #8d6e00;" if stale else "")
         img = heat_image(a)
         if img is None:
             self.heat.setText("(heat map: 1-D or 2-D numbers only)")

@@ -134,6 +134,8 @@ class RunCommands:
             self.run_errors = list(ev.errors)
             self.run_warnings = list(getattr(ev, "warnings", []) or [])
             self.scene.set_results(self.values)
+            self.scene.set_stale(set())
+            self.results.set_stale(set())
             self.results.set_results(self.values, self.history)
             self._show_errors()
             what = "stopped" if ev.stopped else "done"

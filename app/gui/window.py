@@ -45,6 +45,7 @@ from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
 from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.engine.analysis import BuildError
 
 Prompt = Callable[[str, str, Any], Any]
 MAX_RECENT = 8
@@ -172,7 +173,9 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.undo_action = self.undo.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = self.undo.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # both usual redo keys, each once (Qt's Redo key on Linux is Ctrl+Shift+Z itself: listing it twice made
+        # the key "ambiguous" and dead)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         e.addAction(self.undo_action)
         e.addAction(self.redo_action)
         e.addSeparator()
@@ -216,8 +219,6 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         """Make every cached op block known (palette, ports, checks); False while there is no cache."""
         if self._catalogue_loaded:
             return True
-        if not self.isVisible():
-            return False  # a closed (or never shown) window: nothing to fill
         blocktypes.refresh()
         if not blocktypes.catalogue_ready():
             return False
@@ -242,6 +243,25 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._analysis_timer.start()
         if event != "reset":
             self.recovery.touch()
+        if self.values and event in ("pin_changed", "block_changed", "link_added", "link_removed"):
+            self._mark_stale(d["link"].dst if "link" in d else d["id"])
+
+    def _mark_stale(self, block_id: str) -> None:
+        """An edit of ``block_id``: its results and those of every block downstream are out of date."""
+        with_results = {b for (b, _p) in self.values}
+        todo, seen = [block_id], {block_id}
+        downstream: dict[str, list[str]] = {}
+        for ln in self.page.links:
+            downstream.setdefault(ln.src, []).append(ln.dst)
+        while todo:
+            for nxt in downstream.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        stale = self.scene.stale | (seen & with_results)
+        if stale != self.scene.stale:
+            self.scene.set_stale(stale)
+            self.results.set_stale(stale)
 
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
@@ -255,6 +275,9 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
                     self.page_errors.append(e.message)
                 elif e.block in self.page and not self._type_pending(self.page.block(e.block).type):
                     self.static_errors.setdefault(e.block, []).append(str(e))
+        # dtype clashes of drawn wires (a float Const into Reshape.shape) show before Run, too
+        for bid, msgs in blocktypes.link_problems(self.page).items():
+            self.static_errors.setdefault(bid, []).extend(msgs)
         self._show_errors()
 
     @staticmethod
@@ -267,11 +290,12 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         loose: list[str] = list(self.page_errors)
         for e in self.run_errors:
             bid = e.get("block")
-            text = f"{bid}.{e['port']}: {e['message']}" if e.get("port") else f"{bid}: {e.get('message')}"
+            # the run checks the page again: its errors read like the analysis's, so each shows once
+            text = str(BuildError(bid, e.get("port"), str(e.get("message"))))
             if bid and bid in self.page:
                 if text not in errors.get(bid, []):
                     errors.setdefault(bid, []).append(text)
-            else:
+            elif str(e.get("message")) not in loose:
                 loose.append(str(e.get("message")))
         self.scene.set_errors(errors)
         self.problems.clear()
@@ -407,7 +431,7 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
             clip = editing.parse_clip(QApplication.clipboard().text())
         if clip is None:
             return []
-        blocks, links = editing.paste_blocks(self.page, clip)
+        blocks, links = editing.paste_blocks(self.page, clip, offset=editing.free_offset(self.page, clip))
         if not blocks:
             return []
         self.undo.push(AddBlocksCommand(self.page, blocks, links, text=f"Paste {len(blocks)} blocks"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,27 @@ def dumps(page: Page) -> str:
     return json.dumps(page_to_doc(page), indent=1, ensure_ascii=False) + "\n"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask alone would change it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _file_mode(target: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
     folder and ``os.replace``; raises PageFileError naming the file."""
@@ -245,6 +267,9 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         with os.fdopen(fd, **mode) as f:
             f.write(text)
             f.flush()
+            # mkstemp makes the file 0600: give it the mode an ordinary write would (the file's own, else
+            # 0666 less the umask)
+            os.chmod(f.fileno(), _file_mode(target))
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as e:

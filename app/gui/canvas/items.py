@@ -69,7 +69,7 @@ class BlockItem(QGraphicsItem):
     """One block: header with its name, inputs on the left, outputs on the right, the black ``scope``
     pin at the top left (not wirable), result pins along the bottom with a preview of each result."""
 
-    def __init__(self, block: BlockInstance) -> None:
+    def __init__(self, block: BlockInstance, wired_out: set[str] | None = None) -> None:
         super().__init__()
         self.block_id = block.id
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -80,6 +80,8 @@ class BlockItem(QGraphicsItem):
         self.previews: dict[str, str] = {}
         self._preview_lines: list[str] = []
         self.highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
+        self.wired_out: set[str] = set(wired_out or ())  # wired elements of list outputs
+        self.stale = False  # the previews are from before the last edit
         self.refresh(block)
         self.setPos(block.pos[0], block.pos[1])
 
@@ -93,7 +95,7 @@ class BlockItem(QGraphicsItem):
         title = block.label or block.id
         subtitle = block.type if title != block.type else ""
         self.inputs = [p.name for p in decl.inputs] if decl else []
-        self.outputs = blocktypes.output_ports(decl, block.pins)
+        self.outputs = blocktypes.output_ports(decl, block.pins, self.wired_out)
         # wide enough that the longest input and output labels never overlap
         fm_port = _metrics(7, False)
         w_in = max((fm_port.horizontalAdvance(n) for n in self.inputs), default=0.0)
@@ -127,6 +129,11 @@ class BlockItem(QGraphicsItem):
         self.update()
         for w in self.wires:
             w.adjust()
+
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            self.update()
 
     def set_errors(self, errors: list[str]) -> None:
         if errors == self.errors:
@@ -256,7 +263,12 @@ class BlockItem(QGraphicsItem):
             y = self.body_h + 1
             painter.setPen(QPen(QColor("#cccccc"), 0.5))
             painter.drawLine(QPointF(4, y - 1), QPointF(self.width - 4, y - 1))
-            painter.setPen(_PREVIEW)
+            if self.stale:  # results from before an edit: grey, tagged, until the next run
+                painter.setFont(font(7, True))
+                painter.setPen(QColor("#8d6e00"))
+                painter.drawText(QRectF(6, y - 10, self.width - 12, 10), Qt.AlignmentFlag.AlignRight, "stale")
+                painter.setFont(font(7))
+            painter.setPen(QColor("#9e9e9e") if self.stale else _PREVIEW)
             for text in self._preview_lines:
                 painter.drawText(QRectF(6, y, self.width - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter, text)
                 y += PREVIEW_ROW

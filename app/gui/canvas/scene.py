@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
+)
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
+from enuflow.app.gui.style import font
 from enuflow.app.document.page import Link, Page
 
 
@@ -35,6 +42,17 @@ class _WireDrag:
         scene.addItem(self.path)
         self.target: BlockItem | None = None
         self.check: blocktypes.LinkCheck | None = None
+        # the verdict on the port under the cursor, written beside that port while dragging
+        self.label = QGraphicsSimpleTextItem()
+        self.label.setFont(font(9, True))
+        self.label.setZValue(11)
+        self.label.hide()
+        self.label_bg = QGraphicsRectItem()
+        self.label_bg.setZValue(10.5)
+        self.label_bg.setPen(QPen(Qt.PenStyle.NoPen))
+        self.label_bg.hide()
+        scene.addItem(self.label_bg)
+        scene.addItem(self.label)
 
     def move(self, pos: QPointF) -> None:
         a, b = (self.start, pos) if self.is_output else (pos, self.start)
@@ -46,6 +64,8 @@ class _WireDrag:
             self.target = None
         self.check = None
         if hit is None:
+            self.label.hide()
+            self.label_bg.hide()
             return
         item, port, is_output = hit
         self.check = blocktypes.check_link(self.scene.page, self.item.block_id, self.port, self.is_output,
@@ -54,9 +74,25 @@ class _WireDrag:
         item.setToolTip(self.check.reason if not self.check.ok else "")
         item.update()
         self.target = item
+        self._show_verdict(item, port, is_output)
+
+    def _show_verdict(self, item: BlockItem, port: str, is_output: bool) -> None:
+        ok = self.check is not None and self.check.ok
+        self.label.setText(f"{port}: ok" if ok else f"{port}: {self.check.reason if self.check else ''}")
+        self.label.setBrush(QColor("#1b5e20") if ok else QColor("#b71c1c"))
+        at = item.port_scene_pos(port, is_output)
+        r = self.label.boundingRect()
+        x = at.x() + 14 if is_output else at.x() - 14 - r.width()
+        self.label.setPos(x, at.y() - r.height() - 8)
+        self.label_bg.setRect(QRectF(x - 4, at.y() - r.height() - 10, r.width() + 8, r.height() + 4))
+        self.label_bg.setBrush(QColor(255, 255, 255, 235))
+        self.label.show()
+        self.label_bg.show()
 
     def finish(self) -> blocktypes.LinkCheck | None:
         self.scene.removeItem(self.path)
+        self.scene.removeItem(self.label)
+        self.scene.removeItem(self.label_bg)
         if self.target is not None:
             self.target.highlight = None
             self.target.setToolTip("\n".join(self.target.errors))
@@ -81,6 +117,7 @@ class PageScene(QGraphicsScene):
         self._drag: _WireDrag | None = None
         self._press_pos: dict[str, tuple[float, float]] = {}
         self._results: dict[tuple[str, str], Any] = {}
+        self.stale: set[str] = set()
         page.subscribe(self._on_page)
         self.rebuild()
 
@@ -93,16 +130,21 @@ class PageScene(QGraphicsScene):
         self.wires.clear()
         self._repeats.clear()
         self.blocks.clear()
+        wired: dict[str, set[str]] = {}
+        for ln in self.page.links:
+            if ln.src_port.endswith("]"):
+                wired.setdefault(ln.src, set()).add(ln.src_port)
         for b in self.page:
-            self._add_block(b)
+            self._add_block(b, wired.get(b.id))
         for ln in self.page.links:
             self._add_wire(ln, self.wire_count(ln))
         self._apply_results()
 
-    def _add_block(self, block: Any) -> None:
-        item = BlockItem(block)
+    def _add_block(self, block: Any, wired_out: set[str] | None = None) -> None:
+        item = BlockItem(block, wired_out)
         self.blocks[block.id] = item
         self.addItem(item)
+        item.set_stale(block.id in self.stale)
 
     def wire_items(self) -> list[WireItem]:
         """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
@@ -127,7 +169,12 @@ class PageScene(QGraphicsScene):
 
     def _add_wire(self, ln: Link, ordinal: int = 0) -> None:
         """Draw the ``ordinal``-th copy of ``ln`` (0 unless the link is repeated)."""
-        w = WireItem(ln, self.blocks.get(ln.src), self.blocks.get(ln.dst))
+        src = self.blocks.get(ln.src)
+        if src is not None and ln.src_port.endswith("]") and ln.src_port not in src.wired_out:
+            # an element of a list output: its own dot, not the first element's
+            src.wired_out.add(ln.src_port)
+            self._refresh_item(ln.src)
+        w = WireItem(ln, src, self.blocks.get(ln.dst))
         self.addItem(w)
         if ln not in self.wires:
             self.wires[ln] = w
@@ -144,6 +191,20 @@ class PageScene(QGraphicsScene):
             w.detach()
             self.removeItem(w)
         self._set_copies(ln, [w for w in items if w not in gone] if ordinal is not None else [])
+        src = self.blocks.get(ln.src)
+        if src is not None and ln.src_port in src.wired_out and \
+                not any(x.link.src == ln.src and x.link.src_port == ln.src_port for x in src.wires):
+            src.wired_out.discard(ln.src_port)
+            self._refresh_item(ln.src)
+
+    def _refresh_item(self, bid: str) -> None:
+        item = self.blocks.get(bid)
+        if item is None or bid not in self.page:
+            return
+        item.refresh(self.page.block(bid))
+        for w in item.wires:
+            w.adjust()
+        item.update()
 
     def link_position(self, wire: WireItem) -> int:
         """The position in the page's link list of the link that ``wire`` draws."""
@@ -165,12 +226,7 @@ class PageScene(QGraphicsScene):
             if item is not None and (item.pos().x(), item.pos().y()) != tuple(d["pos"]):
                 item.setPos(d["pos"][0], d["pos"][1])
         elif event in ("pin_changed", "block_changed"):
-            item = self.blocks.get(d["id"])
-            if item is not None:
-                item.refresh(self.page.block(d["id"]))
-                for w in item.wires:
-                    w.adjust()
-                item.update()
+            self._refresh_item(d["id"])
         elif event == "link_added":
             ln = d["link"]
             self._add_wire(ln, self.page.occurrence(ln, d["index"]) if ln in self.wires else 0)
@@ -208,6 +264,12 @@ class PageScene(QGraphicsScene):
             if only is not None and bid != only:
                 continue
             item.set_previews(per.get(bid, {}))
+
+    def set_stale(self, ids: set[str]) -> None:
+        """Grey and tag the results of these blocks: an edit since the last run made them out of date."""
+        self.stale = set(ids)
+        for bid, item in self.blocks.items():
+            item.set_stale(bid in self.stale)
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():

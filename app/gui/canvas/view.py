@@ -7,13 +7,24 @@ A drop (or the quick search opened by a double-click or Tab on the background) c
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QResizeEvent,
+    QShowEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from enuflow.app.gui.canvas.items import BlockItem
 
 MIME_BLOCK = "application/x-enuflow-block"
+FIT_FLOOR = 0.5
 
 
 class CanvasView(QGraphicsView):
@@ -30,6 +41,7 @@ class CanvasView(QGraphicsView):
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self._pan_from: QPoint | None = None
+        self._fit_pending = False
         self._space = False
         self.last_scene_pos = QPointF(0, 0)
 
@@ -60,17 +72,39 @@ class CanvasView(QGraphicsView):
         self.scale(factor, factor)
 
     def fit(self) -> None:
-        """Fit the whole page into the window."""
+        """Fit the whole page into the window, at most 150 % and at least ``FIT_FLOOR`` (below which labels
+        are unreadable: the rest of a huge page is a scroll away). A window not shown yet has no size:
+        the fit happens when it is first shown."""
+        if not self.isVisible() or self.viewport().width() < 50:
+            self._fit_pending = True
+            return
+        self._fit_pending = False
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
             return
         self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.5:
+        z = self.zoom()
+        if z > 1.5 or z < FIT_FLOOR:
             self.resetTransform()
-            self.scale(1.5, 1.5)
-            self.centerOn(rect.center())
+            z = min(max(z, FIT_FLOOR), 1.5)
+            self.scale(z, z)
+            if z == FIT_FLOOR:  # the top-left of the page, where reading starts
+                vw, vh = self.viewport().width() / z, self.viewport().height() / z
+                self.centerOn(rect.left() - 30 + vw / 2, rect.top() - 30 + vh / 2)
+            else:
+                self.centerOn(rect.center())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._fit_pending:
+            QTimer.singleShot(0, self.fit)  # after the window has laid out its docks
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._fit_pending:
+            self.fit()
 
     def _start_pan(self, pos: QPoint) -> None:
         self._pan_from = pos
