@@ -449,3 +449,38 @@ def test_paste_and_duplicate_never_land_on_top(window):
     for i in range(len(pos)):
         for j in range(i + 1, len(pos)):
             assert abs(pos[i][0] - pos[j][0]) >= 20 or abs(pos[i][1] - pos[j][1]) >= 20, pos
+
+
+# set-up ----------------------------------------------------------------------------------------------
+def test_missing_qt_x11_library_prints_the_apt_line(tmp_path):
+    """A machine without libxcb-cursor0 (here: a broken copy first on the library path): `enuflow` names
+    the apt line to run instead of Qt's page of advice and abort."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb to have an X display for the editor to try")
+    bad = tmp_path / "lib"
+    bad.mkdir()
+    (bad / "libxcb-cursor.so.0").write_bytes(b"")
+    display = f":{700 + os.getpid() % 200}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        import time
+
+        time.sleep(1.0)
+        env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+        env.update(DISPLAY=display, LD_LIBRARY_PATH=str(bad), ENUFLOW_RECOVERY_DIR=str(tmp_path / "r"),
+                   ENUFLOW_CONFIG_DIR=str(tmp_path / "c"))
+        r = subprocess.run([sys.executable, "-m", "enuflow.app.cli"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    assert r.returncode == 1, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "apt-get install" in ln]
+    assert len(lines) == 1 and "libxcb-cursor0" in lines[0] and "libxkbcommon-x11-0" in lines[0]
+    assert "libxcb-cursor.so.0" in r.stderr and "qt.qpa.plugin" not in r.stderr and "Aborted" not in r.stderr
+    from enuflow.app.gui.main import APT_LINE
+
+    assert APT_LINE in lines[0] and APT_LINE in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -31,9 +31,10 @@ def rest_html(text: str) -> str:
 
     Raw HTML and file inclusion are off: a doc cannot inject markup or read files."""
     from docutils.core import publish_parts
+    from docutils.writers import html4css1
 
     try:
-        return str(publish_parts(source=_fences_to_rest(text), writer_name="html",
+        return str(publish_parts(source=_fences_to_rest(text), writer=html4css1.Writer(),
                                  settings_overrides=_SETTINGS)["body"])
     except Exception:  # noqa: BLE001 - a doc docutils cannot read is shown as plain text
         return "<p>" + html.escape(text).replace("\n\n", "</p><p>") + "</p>"

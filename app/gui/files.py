@@ -87,6 +87,8 @@ class FileCommands:
         native = is_native_page(path)
         shipped = native and bundled.is_installed_scene(path)  # an example inside the installation: keep it as is
         self._set_page(page, path if native and not shipped else None)
+        if not native:
+            self.tidy_import()
         self.status_label.setText(f"Opened the example {Path(path).name}; Save As to keep your changes" if shipped
                                   else f"Opened {path}" if native else
                                   f"Imported {path}; Save As to keep it in enuflow's format")
@@ -112,6 +114,19 @@ class FileCommands:
         self._update_title()
         self.revalidate()
         self.restore_view()
+
+    def tidy_import(self) -> bool:
+        """An imported page whose blocks (drawn at enuflow's sizes) overlap is laid out afresh; True if so.
+
+        Part of the import, not an edit: nothing to undo, and the page is unsaved anyway."""
+        if not self.scene.overlapping():
+            return False
+        from enuflow.app.gui import editing
+
+        for bid, pos in editing.auto_layout(self.page, self.scene.block_sizes()).items():
+            self.page.move_block(bid, pos)
+        self.restore_view()
+        return True
 
     def restore_view(self) -> None:
         """Every page opens fitted into the window (once the window has its size, if it is not shown yet).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -54,8 +55,42 @@ def offer_recovery(win: MainWindow) -> bool:
     return False
 
 
+#: Qt's X11 libraries (what its xcb platform plugin links), as Debian and Ubuntu name their packages
+APT_LINE = ("sudo apt-get install -y libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 "
+            "libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 "
+            "libxkbcommon-x11-0 libx11-xcb1 libegl1 libgl1 libfontconfig1")
+
+
+def qt_platform_problem() -> str | None:
+    """Why Qt's X11 platform plugin cannot load here (a missing or broken library), or None.
+
+    Qt itself would print a page of advice and abort the process; loading the library the plugin is
+    built on first tells the same thing while we can still say what to install."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") not in ("", "xcb") \
+            or (os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM")):
+        return None
+    import ctypes
+
+    import PySide6
+
+    lib = Path(PySide6.__file__).resolve().parent / "Qt" / "lib" / "libQt6XcbQpa.so.6"
+    if not lib.exists():
+        return None  # a Qt built another way (a distribution's): let Qt speak for itself
+    try:
+        ctypes.CDLL(str(lib), mode=ctypes.RTLD_LOCAL)
+    except OSError as e:
+        head, _, reason = str(e).partition(": ")  # "<library>: cannot open shared object file: ..."
+        return f"{Path(head).name}: {reason}" if reason else str(e)
+    return None
+
+
 def run_editor(page_path: str | None) -> int:
     """Open the editor window on ``page_path`` and run until it closes; returns the exit status."""
+    problem = None if QApplication.instance() else qt_platform_problem()
+    if problem:
+        print(f"enuflow: Qt cannot load its X11 platform plugin ({problem}). Install Qt's X11 libraries:\n"
+              f"  {APT_LINE}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("enuflow")
     if page_path and not Path(page_path).exists():

@@ -1,9 +1,9 @@
 """The results dock: the selected block's result pins as a table, a heat map and a trend plot.
 
 The table is a ``QAbstractTableModel`` that reads the numpy array cell by cell as the view scrolls,
-so a tensor of millions of elements is never copied into widgets. The heat map samples at most
-512x512 cells of a 2-D result with a strided view. The trend plot draws a scalar's value per step
-(looped runs, and ``page.extra["trends"]`` when a page carries stored trends).
+so a tensor of millions of elements is never copied into widgets. The heat map, the image tiles and
+the trend plot (a scalar's value per step of looped runs, and ``page.extra["trends"]`` when a page
+carries stored trends) are pyqtgraph plots from ``app.gui.plots``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
+
+from enuflow.app.gui.plots import HeatMap, TileView, TrendPlot
 
 
 def _cell(v: Any) -> str:
@@ -77,79 +79,6 @@ class ArrayTableModel(QAbstractTableModel):
         return None
 
 
-def heat_image(arr: np.ndarray, limit: int = 512) -> QImage | None:
-    """A blue-to-red image of a 2-D numeric array (sampled to at most ``limit`` cells a side)."""
-    a = np.asarray(arr)
-    if a.ndim == 1:
-        a = a.reshape(1, -1)
-    if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "biuf":
-        return None
-    sr = max(1, -(-a.shape[0] // limit))
-    sc = max(1, -(-a.shape[1] // limit))
-    s = np.asarray(a[::sr, ::sc], dtype=np.float64)
-    finite = np.isfinite(s)
-    if not finite.any():
-        return None
-    lo, hi = float(s[finite].min()), float(s[finite].max())
-    t = np.zeros_like(s) if hi == lo else (np.where(finite, s, lo) - lo) / (hi - lo)
-    rgb = np.empty(s.shape + (4,), dtype=np.uint8)
-    rgb[..., 0] = (255 * t).astype(np.uint8)           # B
-    rgb[..., 1] = (80 * (1 - np.abs(2 * t - 1))).astype(np.uint8)
-    rgb[..., 2] = (255 * (1 - t)).astype(np.uint8)     # R
-    rgb[..., 3] = 255
-    rgb = rgb[..., [2, 1, 0, 3]]  # Format_RGB32 is BGRA in memory on little-endian machines
-    h, w = s.shape
-    img = QImage(rgb.tobytes(), w, h, 4 * w, QImage.Format.Format_RGB32)
-    return img.copy()
-
-
-class TrendPlot(QWidget):
-    """A line of values over steps, painted directly."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.values: list[float] = []
-        self.title = ""
-        self.setMinimumHeight(120)
-
-    def set_values(self, title: str, values: list[float]) -> None:
-        self.title = title
-        self.values = [float(v) for v in values]
-        self.update()
-
-    def paintEvent(self, _event: Any) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("white"))
-        p.setPen(QColor("#444444"))
-        p.drawText(6, 14, self.title if self.values else "No trend: run a looped page, or pick a scalar")
-        vals = [v for v in self.values if np.isfinite(v)]
-        if len(vals) < 1:
-            return
-        area = QRectF(56, 22, self.width() - 66, self.height() - 40)
-        lo, hi = min(vals), max(vals)
-        if hi == lo:
-            lo, hi = lo - 1, hi + 1
-        p.setPen(QPen(QColor("#bbbbbb"), 1))
-        p.drawRect(area)
-        p.drawText(2, int(area.top()) + 8, f"{hi:.4g}")
-        p.drawText(2, int(area.bottom()), f"{lo:.4g}")
-        p.drawText(int(area.right()) - 40, int(area.bottom()) + 14, f"step {len(self.values)}")
-        n = max(len(self.values) - 1, 1)
-        path = QPainterPath()
-        for i, v in enumerate(self.values):
-            if not np.isfinite(v):
-                continue
-            pt = QPointF(area.left() + area.width() * i / n, area.bottom() - area.height() * (v - lo) / (hi - lo))
-            if path.elementCount() == 0:
-                path.moveTo(pt)
-            else:
-                path.lineTo(pt)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(QColor("#1565c0"), 2))
-        p.drawPath(path)
-        p.end()
-
-
 class ResultsDock(QWidget):
     """The selected block's results: a pin chooser, then table / heat map / trend tabs."""
 
@@ -167,9 +96,8 @@ class ResultsDock(QWidget):
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.verticalHeader().setDefaultSectionSize(18)
-        self.heat = QLabel()
-        self.heat.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.heat.setMinimumSize(120, 120)
+        self.heat = HeatMap()
+        self.images = TileView()
         self.trend = TrendPlot()
         self.trend_choice = QComboBox()
         trend_host = QWidget()
@@ -180,6 +108,7 @@ class ResultsDock(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Table")
         self.tabs.addTab(self.heat, "Heat map")
+        self.tabs.addTab(self.images, "Images")
         self.tabs.addTab(trend_host, "Trend")
         top = QHBoxLayout()
         top.addWidget(QLabel("Result"))
@@ -257,7 +186,8 @@ class ResultsDock(QWidget):
         if arr is None:
             self.info.setText("No results for this block yet: press Run (F5)." if self.block_id else
                               "Select a block to see its results.")
-            self.heat.clear()
+            self.heat.set_array(None)
+            self.images.set_array(None)
             return
         a = np.asarray(arr)
         dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
@@ -266,13 +196,10 @@ class ResultsDock(QWidget):
         self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}"
                           + ("  [stale: edited since the last run]" if stale else ""))
         self.info.setStyleSheet("color: #8d6e00;" if stale else "")
-        img = heat_image(a)
-        if img is None:
-            self.heat.setText("(heat map: 1-D or 2-D numbers only)")
-        else:
-            self.heat.setPixmap(QPixmap.fromImage(img).scaled(
-                max(self.heat.width(), 160), max(self.heat.height(), 160), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.FastTransformation))
+        self.heat.set_array(a)
+        tiles = self.images.set_array(a)
+        if tiles and self.tabs.currentWidget() is self.table and a.ndim <= 2 and a.size >= 64:
+            self.tabs.setCurrentWidget(self.images)  # weights of an image model: pictures first
 
     def _fill_trends(self) -> None:
         names = list(self.page_trend_defs)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -94,9 +94,10 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self._docks["Problems"]], [110], Qt.Orientation.Vertical)
         self.resizeDocks([self._docks["Inspector"], self._docks["Results"]], [380, 320], Qt.Orientation.Vertical)
-        self.resizeDocks([self._docks["Inspector"], self._docks["Blocks"]], [330, 250], Qt.Orientation.Horizontal)
+        self.resizeDocks([self._docks["Inspector"], self._docks["Blocks"]], [300, 220], Qt.Orientation.Horizontal)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(200)
+        # wide enough for the longest text it shows ("step 1000000 / 1000000"), never clipped
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("step 0000000 / 0000000") + 40)
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.status_label = QLabel("TensorFlow is loading in the background...")
@@ -191,6 +192,10 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._act(v, "Zoom &In", lambda: self.view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
         self._act(v, "Zoom &Out", lambda: self.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self._act(v, "Auto &Layout", self.auto_layout, "Ctrl+L", tb)
+        self.snap_action = self._act(v, "&Snap to Grid", lambda: self.set_snap(self.snap_action.isChecked()))
+        self.snap_action.setCheckable(True)
+        self.snap_action.setChecked(True)
+        self.snap_action.setToolTip("Blocks you drag land on a 10-unit grid")
         for d in self._docks.values():
             v.addAction(d.toggleViewAction())
         r = mb.addMenu("&Run")
@@ -225,6 +230,8 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._catalogue_loaded = True
         self.palette.fill(full=True)
         self.scene.refresh_types()
+        if self.path is None and self.undo.isClean():
+            self.tidy_import()  # an import opened before its blocks had their real sizes
         self.revalidate()
         return True
 
@@ -383,11 +390,24 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
     def quick_search(self, pos: QPointF) -> QuickSearch:
         qs = QuickSearch(self.palette.entries, pos, self)
         qs.chosen.connect(lambda name, p: self.add_block_at(name, p))
-        qs.move(self.view.mapToGlobal(self.view.mapFromScene(pos)))
+        qs.move(self._inside_window(self.view.mapToGlobal(self.view.mapFromScene(pos)), qs.size()))
         qs.show()
+        # a window manager may add a frame: move back by what still sticks out
+        g = qs.frameGeometry()
+        fixed = self._inside_window(g.topLeft(), g.size())
+        if fixed != g.topLeft():
+            qs.move(qs.pos() + fixed - g.topLeft())
         qs.edit.setFocus()
         self._quick = qs
         return qs
+
+    def _inside_window(self, at: QPoint, size: QSize) -> QPoint:
+        """``at`` moved so that a popup of ``size`` there stays inside the window."""
+        top_left = self.mapToGlobal(self.rect().topLeft())
+        bottom_right = self.mapToGlobal(self.rect().bottomRight())
+        x = max(min(at.x(), bottom_right.x() + 1 - size.width()), top_left.x())
+        y = max(min(at.y(), bottom_right.y() + 1 - size.height()), top_left.y())
+        return QPoint(x, y)
 
     def add_link(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
         """Wire two ports as a drag would; returns False (with the reason in the status bar) if refused."""
@@ -445,9 +465,14 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
             return []
         return self.paste(editing.copy_blocks(self.page, ids))
 
+    def set_snap(self, on: bool) -> None:
+        """Snap dragged blocks to the grid, or let them go anywhere."""
+        self.scene.snap_step = 10.0 if on else None
+        if self.snap_action.isChecked() != on:
+            self.snap_action.setChecked(on)
+
     def auto_layout(self) -> None:
-        heights = {bid: it.height for bid, it in self.scene.blocks.items()}
-        new = editing.auto_layout(self.page, heights)
+        new = editing.auto_layout(self.page, self.scene.block_sizes())
         old = {bid: self.page.block(bid).pos for bid in new}
         changed = {k: v for k, v in new.items() if tuple(old[k]) != tuple(v)}
         if changed:

@@ -2,7 +2,10 @@
 
 Items only draw what the scene tells them; they never change the page. A block paints its own
 ports (no child item per port, so 2,000 blocks stay cheap) and answers which port lies under a
-point. Zoomed out, a block is painted as a plain coloured box (level of detail).
+point. A block is sized to its content (title, port labels, result previews are never cut), and
+drawn by level of detail: everything at the zoom a page opens at, title and port dots when smaller,
+a flat box with the title far out. Colours come from the theme (``style.theme()``), which follows the
+system palette; title text has WCAG AA contrast on the category colour.
 """
 
 from __future__ import annotations
@@ -16,32 +19,30 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from enuflow.app.gui import blocktypes
-from enuflow.app.gui.style import category_colour, font
+from enuflow.app.gui.style import font, header_colours, theme
 from enuflow.app.document.page import BlockInstance, Link
 
-WIDTH = 180.0
-HEADER = 22.0
-ROW = 17.0
-PREVIEW_ROW = 14.0
-PORT_R = 4.5
-LOD_SIMPLE = 0.45
-LOD_NAMES = 0.2
-
-_PEN_BORDER = QPen(QColor("#333333"), 1.0)
-_PEN_SELECTED = QPen(QColor("#ff9800"), 2.5)
-_BODY = QBrush(QColor("#f7f7f5"))
-_IN_BRUSH = QBrush(QColor("#4f7cac"))
-_OUT_BRUSH = QBrush(QColor("#5a9e5a"))
 _OK_BRUSH = QBrush(QColor("#00c853"))
 _NO_BRUSH = QBrush(QColor("#e53935"))
-_BLACK = QBrush(QColor("#111111"))
-_TEXT = QColor("#222222")
-_PREVIEW = QColor("#0d47a1")
+
+# sizes at 100 % (scene units = pixels); fonts in points (9 pt is the smallest anything is drawn)
+MIN_WIDTH = 140.0
+MAX_PREVIEW_WIDTH = 360.0
+PORT_R = 6.0          # a 12-px dot at 100 %
+PORT_HIT = 13.0       # how far from a port's centre a press still takes it
+TITLE_PT, SUB_PT, PORT_PT, PREVIEW_PT = 10, 9, 9, 9
+# levels of detail by zoom: full above LOD_FULL; title and port dots above LOD_BOX; a flat box below
+LOD_FULL = 0.5
+LOD_BOX = 0.22
 
 
 @lru_cache(maxsize=8)
 def _metrics(size: int, bold: bool) -> QFontMetricsF:
     return QFontMetricsF(font(size, bold))
+
+
+def _line(size: int, bold: bool = False) -> float:
+    return float(int(_metrics(size, bold).height() + 0.999))
 
 
 def preview_text(arr: Any) -> str:
@@ -66,8 +67,9 @@ def preview_text(arr: Any) -> str:
 
 
 class BlockItem(QGraphicsItem):
-    """One block: header with its name, inputs on the left, outputs on the right, the black ``scope``
-    pin at the top left (not wirable), result pins along the bottom with a preview of each result."""
+    """One block: a header with its name (and type, when the name is not the type), inputs on the left,
+    outputs on the right, and the latest result of each output below them (greyed and tagged when an
+    edit made them stale). Hovering a port names its dtype, doc and value."""
 
     def __init__(self, block: BlockInstance, wired_out: set[str] | None = None) -> None:
         super().__init__()
@@ -80,6 +82,8 @@ class BlockItem(QGraphicsItem):
         self.previews: dict[str, str] = {}
         self._preview_lines: list[str] = []
         self.highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
+        self.hot_ports: set[tuple[str, bool]] = set()  # ends of a hovered wire
+        self.hovered = False
         self.wired_out: set[str] = set(wired_out or ())  # wired elements of list outputs
         self.stale = False  # the previews are from before the last edit
         self.refresh(block)
@@ -92,40 +96,50 @@ class BlockItem(QGraphicsItem):
         decl = blocktypes.lookup(block.type)
         self.type_name = block.type
         self.known = decl is not None
-        title = block.label or block.id
-        subtitle = block.type if title != block.type else ""
+        self.title = block.label or block.id
+        self.subtitle = block.type if self.title != block.type else ""
         self.inputs = [p.name for p in decl.inputs] if decl else []
         self.outputs = blocktypes.output_ports(decl, block.pins, self.wired_out)
-        # wide enough that the longest input and output labels never overlap
-        fm_port = _metrics(7, False)
+        self.category = decl.category if decl else "unknown"
+        self.colour, self.title_colour = header_colours(self.category)
+        self._measure()
+
+    def _measure(self) -> None:
+        """Size the block to its content: title, type, port labels side by side, previews."""
+        fm_port = _metrics(PORT_PT, False)
         w_in = max((fm_port.horizontalAdvance(n) for n in self.inputs), default=0.0)
         w_out = max((fm_port.horizontalAdvance(n) for n in self.outputs), default=0.0)
-        self.width = max(WIDTH, float(int(w_in + w_out + 40)))
-        fm_title, fm_sub = _metrics(9, True), _metrics(7, False)
-        room = self.width - 24
-        sub_w = min(fm_sub.horizontalAdvance(subtitle), room * 0.45) if subtitle else 0.0
-        self.subtitle = fm_sub.elidedText(subtitle, Qt.TextElideMode.ElideRight, sub_w + 1) if subtitle else ""
-        self.title = fm_title.elidedText(title, Qt.TextElideMode.ElideRight, room - sub_w - 6)
-        self.colour = category_colour(decl.category if decl else "unknown")
+        w_title = _metrics(TITLE_PT, True).horizontalAdvance(self.title) + 28
+        w_sub = _metrics(SUB_PT, False).horizontalAdvance(self.subtitle) + 28 if self.subtitle else 0.0
+        w_ports = w_in + w_out + 2 * (PORT_R + 10) + 24
+        w_note = 0.0 if self.known else _metrics(PORT_PT, False).horizontalAdvance(_UNKNOWN_NOTE) + 20
+        fm_prev = _metrics(PREVIEW_PT, False)
+        w_prev = min(max((fm_prev.horizontalAdvance(f"{k}: {v}") for k, v in self.previews.items()), default=0.0)
+                     + 20, MAX_PREVIEW_WIDTH)
+        w = max(MIN_WIDTH, w_title, w_sub, w_ports, w_prev, w_note)
+        self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
+        self.title_h = _line(TITLE_PT, True) + 8
+        self.header = self.title_h + (_line(SUB_PT) if self.subtitle else 0.0) + 2
+        self.row = max(20.0, _line(PORT_PT) + 5)
+        self._preview_lines = [fm_prev.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, self.width - 16)
+                               for k, v in self.previews.items()]
         self._layout()
 
     def _layout(self) -> None:
         rows = max(len(self.inputs), len(self.outputs), 1)
-        self.body_h = HEADER + rows * ROW + 4
+        self.body_h = self.header + rows * self.row + 6
         n_prev = len(self.previews)
-        self.height = self.body_h + (n_prev * PREVIEW_ROW + 2 if n_prev else 0) + 8
+        self.preview_row = _line(PREVIEW_PT) + 2
+        self.height = self.body_h + (n_prev * self.preview_row + 8 if n_prev else 0)
         self._rect = QRectF(0, 0, self.width, self.height)
-        self._bounds = self._rect.adjusted(-PORT_R - 4, -8, PORT_R + 4, 10)
+        self._bounds = self._rect.adjusted(-PORT_R - 3, -12, PORT_R + 3, 3)
 
     def set_previews(self, previews: dict[str, str]) -> None:
         if previews == self.previews:
             return
         self.prepareGeometryChange()
         self.previews = dict(previews)
-        fm = _metrics(7, False)
-        self._preview_lines = [fm.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, self.width - 12)
-                               for k, v in self.previews.items()]
-        self._layout()
+        self._measure()
         self.update()
         for w in self.wires:
             w.adjust()
@@ -146,45 +160,63 @@ class BlockItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._bounds
 
+    def body_rect(self) -> QRectF:
+        """The block's body in item coordinates (what must not overlap another block)."""
+        return QRectF(self._rect)
+
     def shape(self) -> QPainterPath:
         p = QPainterPath()
         p.addRect(self._bounds)
         return p
 
+    def _port_y(self, i: int) -> float:
+        return self.header + i * self.row + self.row / 2 + 3
+
     def port_local(self, name: str, is_output: bool) -> QPointF | None:
         names = self.outputs if is_output else self.inputs
         if name not in names:
             return None
-        i = names.index(name)
-        return QPointF(self.width if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
+        return QPointF(self.width if is_output else 0.0, self._port_y(names.index(name)))
 
     def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
         local = self.port_local(name, is_output)
         if local is None:  # a port the declaration does not know (yet): the middle of the side
-            local = QPointF(self.width if is_output else 0.0, HEADER / 2)
+            local = QPointF(self.width if is_output else 0.0, self.header / 2)
         return self.mapToScene(local)
 
     def port_at(self, local: QPointF) -> tuple[str, bool] | None:
         """The (port, is_output) under a point in item coordinates, or None."""
         x, y = local.x(), local.y()
-        if y < HEADER - 2 or y > self.body_h:
+        if y < self.header or y > self.body_h:
             return None
-        i = int((y - HEADER - 2) // ROW)
-        if abs(x) <= 10 and 0 <= i < len(self.inputs):
+        i = int((y - self.header - 3) // self.row)
+        if abs(x) <= PORT_HIT and 0 <= i < len(self.inputs):
             return self.inputs[i], False
-        if abs(x - self.width) <= 10 and 0 <= i < len(self.outputs):
+        if abs(x - self.width) <= PORT_HIT and 0 <= i < len(self.outputs):
             return self.outputs[i], True
         return None
 
     # -- events ---------------------------------------------------------------------------------
+    def hoverEnterEvent(self, event: Any) -> None:
+        self.hovered = True
+        for w in self.wires:
+            w.set_hot(True, ends=False)
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event: Any) -> None:
+        self.hovered = False
+        for w in self.wires:
+            w.set_hot(False, ends=False)
+        self.update()
+        super().hoverLeaveEvent(event)
+
     def hoverMoveEvent(self, event: Any) -> None:
-        """The tooltip names the port under the cursor (dtype, doc), else the block's problems."""
+        """The tooltip names the port under the cursor (dtype, doc, value), else the block's problems."""
         hit = self.port_at(event.pos())
         tip = "\n".join(self.errors)
         if hit is not None:
             tip = self.port_tip(*hit)
-        elif not tip and -6 <= event.pos().x() <= 6 and event.pos().y() <= 12:
-            tip = "scope: the page's graph, name scope and device (automatic, never wired)"
         if self.toolTip() != tip:
             self.setToolTip(tip)
         super().hoverMoveEvent(event)
@@ -197,9 +229,16 @@ class BlockItem(QGraphicsItem):
         kind = "output" if is_output else "input"
         dtype = port.dtype or "any dtype"
         lst = " (list)" if port.is_list else ""
-        return f"{kind} {name}: {dtype}{lst}" + (f"\n{port.doc}" if port.doc else "")
+        value = f"\n= {self.previews[name]}" + (" (stale)" if self.stale else "") \
+            if is_output and name in self.previews else ""
+        return f"{kind} {name}: {dtype}{lst}" + (f"\n{port.doc}" if port.doc else "") + value
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange:
+            scene = self.scene()
+            snap = getattr(scene, "snap_step", None)
+            if snap and getattr(scene, "dragging", False):
+                return QPointF(round(value.x() / snap) * snap, round(value.y() / snap) * snap)
         if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
             for w in self.wires:
                 w.adjust()
@@ -208,90 +247,101 @@ class BlockItem(QGraphicsItem):
     # -- painting -------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        t = theme()
         selected = self.isSelected()
-        if lod < LOD_SIMPLE:
-            painter.setPen(_PEN_SELECTED if selected else Qt.PenStyle.NoPen)
-            painter.setBrush(self.colour)
-            painter.drawRect(self._rect)
-            if self.errors:
-                painter.setBrush(_NO_BRUSH)
-                painter.drawRect(QRectF(self.width - 40, 0, 40, 40))
-            if lod >= LOD_NAMES:
-                # mid zoom: the name, in a font that stays readable on screen
-                size = min(int(8 / lod), 40)
-                painter.setPen(QColor("white"))
-                painter.setFont(font(size, True))
-                painter.drawText(self._rect.adjusted(6, 2, -6, -2), Qt.AlignmentFlag.AlignLeft
-                                 | Qt.AlignmentFlag.AlignTop, self.title)
+        header_colour = self.colour if self.known else t.unknown
+        if lod < LOD_BOX:
+            self._paint_box(painter, lod, header_colour, selected)
             return
         r = self._rect
-        painter.setPen(_PEN_SELECTED if selected else _PEN_BORDER)
-        painter.setBrush(_BODY)
-        painter.drawRoundedRect(r, 4, 4)
+        border = QPen(t.selected if selected else (t.hot if self.hovered else t.border), 2.0 if selected else 1.0)
+        border.setCosmetic(True)
+        painter.setPen(border)
+        painter.setBrush(t.body)
+        painter.drawRoundedRect(r, 5, 5)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.colour if self.known else QColor("#9e9e9e"))
-        painter.drawRoundedRect(QRectF(0.5, 0.5, self.width - 1, HEADER), 4, 4)
-        painter.setPen(QColor("white"))
-        painter.setFont(font(9, True))
-        painter.drawText(QRectF(12, 0, self.width - 18, HEADER), Qt.AlignmentFlag.AlignVCenter, self.title)
-        # the automatic scope pin: black, top left, never wired
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_BLACK)
-        painter.drawRect(QRectF(-3, 3, 7, 7))
-        if lod < 0.55:
-            self._paint_ports_only(painter)
-            self._paint_badge(painter)
-            return
-        painter.setFont(font(7))
-        if self.subtitle:
-            painter.setPen(QColor("#dddddd"))
-            painter.drawText(QRectF(12, 0, self.width - 18, HEADER), Qt.AlignmentFlag.AlignVCenter
-                             | Qt.AlignmentFlag.AlignRight, self.subtitle)
-        if not self.known:
-            painter.setPen(QColor("#7a7a7a"))
-            painter.drawText(QRectF(8, HEADER, self.width - 16, ROW), Qt.AlignmentFlag.AlignVCenter,
-                             "ports known when TensorFlow is ready")
-        self._paint_ports_only(painter)
-        painter.setPen(_TEXT)
-        for i, name in enumerate(self.inputs):
-            painter.drawText(QRectF(8, HEADER + i * ROW + 2, self.width - 16, ROW), Qt.AlignmentFlag.AlignVCenter, name)
-        for i, name in enumerate(self.outputs):
-            painter.drawText(QRectF(8, HEADER + i * ROW + 2, self.width - 16, ROW),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
-        # result pins along the bottom, with their previews above
-        if self.previews:
-            y = self.body_h + 1
-            painter.setPen(QPen(QColor("#cccccc"), 0.5))
-            painter.drawLine(QPointF(4, y - 1), QPointF(self.width - 4, y - 1))
-            if self.stale:  # results from before an edit: grey, tagged, until the next run
-                painter.setFont(font(7, True))
-                painter.setPen(QColor("#8d6e00"))
-                painter.drawText(QRectF(6, y - 10, self.width - 12, 10), Qt.AlignmentFlag.AlignRight, "stale")
-                painter.setFont(font(7))
-            painter.setPen(QColor("#9e9e9e") if self.stale else _PREVIEW)
-            for text in self._preview_lines:
-                painter.drawText(QRectF(6, y, self.width - 12, PREVIEW_ROW), Qt.AlignmentFlag.AlignVCenter, text)
-                y += PREVIEW_ROW
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_BLACK)
-        n = len(self.outputs)
-        for i in range(n):
-            x = self.width * (i + 1) / (n + 1)
-            painter.drawRect(QRectF(x - 3, self.height - 3, 6, 6))
+        painter.setBrush(header_colour)
+        hdr = QPainterPath()
+        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
+        hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
+        painter.drawPath(hdr.simplified())
+        painter.setPen(self.title_colour)
+        painter.setFont(font(TITLE_PT, True))
+        painter.drawText(QRectF(12, 0, self.width - 20, self.title_h), Qt.AlignmentFlag.AlignVCenter, self.title)
+        if self.subtitle and lod >= LOD_FULL:
+            painter.setFont(font(SUB_PT))
+            painter.drawText(QRectF(12, self.title_h - 4, self.width - 20, self.header - self.title_h + 2),
+                             Qt.AlignmentFlag.AlignVCenter, self.subtitle)
+        self._paint_ports(painter, t)
+        if lod >= LOD_FULL:
+            self._paint_labels(painter, t)
         self._paint_badge(painter)
 
-    def _paint_ports_only(self, painter: QPainter) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        for is_output, names, brush in ((False, self.inputs, _IN_BRUSH), (True, self.outputs, _OUT_BRUSH)):
+    def _paint_box(self, painter: QPainter, lod: float, colour: QColor, selected: bool) -> None:
+        """Far out: a flat box in the category colour, the title in a font that stays readable."""
+        pen = QPen(theme().selected, 2.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen if selected else Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRect(self._rect)
+        if self.errors:
+            painter.setBrush(_NO_BRUSH)
+            painter.drawRect(QRectF(self.width - 40, 0, 40, 40))
+        if lod >= 0.08:
+            size = min(int(8 / lod), 60)
+            f = font(size, True)
+            painter.setFont(f)
+            painter.setPen(self.title_colour)
+            text = QFontMetricsF(f).elidedText(self.title, Qt.TextElideMode.ElideRight, self.width - 12)
+            painter.drawText(self._rect.adjusted(6, 2, -6, -2), Qt.AlignmentFlag.AlignLeft
+                             | Qt.AlignmentFlag.AlignTop, text)
+
+    def _paint_labels(self, painter: QPainter, t: Any) -> None:
+        painter.setFont(font(PORT_PT))
+        painter.setPen(t.text)
+        pad = PORT_R + 6
+        for i, name in enumerate(self.inputs):
+            painter.drawText(QRectF(pad, self._port_y(i) - self.row / 2, self.width - 2 * pad, self.row),
+                             Qt.AlignmentFlag.AlignVCenter, name)
+        for i, name in enumerate(self.outputs):
+            painter.drawText(QRectF(pad, self._port_y(i) - self.row / 2, self.width - 2 * pad, self.row),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
+        if not self.known:
+            painter.setPen(t.muted)
+            painter.drawText(QRectF(10, self.header, self.width - 20, self.row), Qt.AlignmentFlag.AlignVCenter,
+                             _UNKNOWN_NOTE)
+        if self.previews:
+            y = self.body_h
+            line = QPen(t.border, 1.0)
+            line.setCosmetic(True)
+            painter.setPen(line)
+            painter.drawLine(QPointF(6, y), QPointF(self.width - 6, y))
+            if self.stale:  # results from before an edit: grey, tagged, until the next run
+                painter.setFont(font(PREVIEW_PT, True))
+                painter.setPen(t.stale)
+                painter.drawText(QRectF(8, y - self.preview_row + 2, self.width - 16, self.preview_row),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "stale")
+            painter.setFont(font(PREVIEW_PT))
+            painter.setPen(t.muted if self.stale else t.preview)
+            y += 4
+            for text in self._preview_lines:
+                painter.drawText(QRectF(8, y, self.width - 16, self.preview_row), Qt.AlignmentFlag.AlignVCenter,
+                                 text)
+                y += self.preview_row
+
+    def _paint_ports(self, painter: QPainter, t: Any) -> None:
+        ring = QPen(t.body, 1.5)
+        for is_output, names, colour in ((False, self.inputs, t.port_in), (True, self.outputs, t.port_out)):
             for i, name in enumerate(names):
-                c = QPointF(self.width if is_output else 0.0, HEADER + i * ROW + ROW / 2 + 2)
-                b = brush
+                c = QPointF(self.width if is_output else 0.0, self._port_y(i))
                 if self.highlight and self.highlight[0] == name and self.highlight[1] == is_output:
-                    b = _OK_BRUSH if self.highlight[2] else _NO_BRUSH
-                    painter.setBrush(b)
-                    painter.drawEllipse(c, PORT_R + 2.5, PORT_R + 2.5)
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(_OK_BRUSH if self.highlight[2] else _NO_BRUSH)
+                    painter.drawEllipse(c, PORT_R + 3, PORT_R + 3)
                     continue
-                painter.setBrush(b)
+                hot = (name, is_output) in self.hot_ports
+                painter.setPen(QPen(t.hot, 2.5) if hot else ring)
+                painter.setBrush(t.hot if hot else colour)
                 painter.drawEllipse(c, PORT_R, PORT_R)
 
     def _paint_badge(self, painter: QPainter) -> None:
@@ -299,21 +349,22 @@ class BlockItem(QGraphicsItem):
             return
         painter.setPen(QPen(QColor("white"), 1.5))
         painter.setBrush(_NO_BRUSH)
-        c = QPointF(self.width - 2, 0)
-        painter.drawEllipse(c, 8, 8)
-        painter.setFont(font(8, True))
-        painter.drawText(QRectF(c.x() - 8, c.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+        c = QPointF(self.width - 4, -2)
+        painter.drawEllipse(c, 9, 9)
+        painter.setFont(font(9, True))
+        painter.drawText(QRectF(c.x() - 9, c.y() - 9, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
+
+
+_UNKNOWN_NOTE = "ports known when TensorFlow is ready"
 
 
 class WireItem(QGraphicsPathItem):
-    """A curved wire from an output port to an input port; it follows its blocks as they move.
+    """A curved wire from an output port to an input port, beneath the blocks; it follows its blocks as
+    they move, and is highlighted with its two ports while the cursor is on it (or on one of its blocks).
 
     The second and later copies of a link (the same output wired again into a list port) bend further out, so
     that each copy can be seen and selected.
     """
-
-    _pen = QPen(QColor("#546e7a"), 2.0)
-    _pen_sel = QPen(QColor("#ff9800"), 3.0)
 
     def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None) -> None:
         super().__init__()
@@ -321,10 +372,11 @@ class WireItem(QGraphicsPathItem):
         self.src = src
         self.dst = dst
         self.ordinal = 0
+        self.hot = False
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
         self.setZValue(-1)
-        self.setPen(self._pen)
-        self.setToolTip(str(link))
+        self.setToolTip(f"{link.src}.{link.src_port} \u2192 {link.dst}.{link.dst_port}")
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
@@ -334,6 +386,7 @@ class WireItem(QGraphicsPathItem):
         for b in (self.src, self.dst):
             if b is not None:
                 b.wires.discard(self)
+        self.set_hot(False)
 
     def set_ordinal(self, ordinal: int) -> None:
         """Which copy of its link this wire draws (0 for the first); later copies bend further out."""
@@ -349,21 +402,58 @@ class WireItem(QGraphicsPathItem):
         b = self.dst.port_scene_pos(self.link.dst_port, False)
         self.setPath(curve(a, b, bend=18.0 * self.ordinal))
 
+    def set_hot(self, hot: bool, ends: bool = True) -> None:
+        """Highlight the wire (and, with ``ends``, the two ports it joins)."""
+        if hot == self.hot and not ends:
+            return
+        self.hot = hot
+        if ends:
+            for b, port, out in ((self.src, self.link.src_port, True), (self.dst, self.link.dst_port, False)):
+                if b is not None:
+                    (b.hot_ports.add if hot else b.hot_ports.discard)((port, out))
+                    b.update()
+        self.update()
+
+    def hoverEnterEvent(self, event: Any) -> None:
+        self.set_hot(True)
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event: Any) -> None:
+        self.set_hot(False)
+        super().hoverLeaveEvent(event)
+
     def shape(self) -> QPainterPath:
         s = QPainterPathStroker()
-        s.setWidth(8)
+        s.setWidth(14)
         return s.createStroke(self.path())
 
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-4, -4, 4, 4)
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        painter.setPen(self._pen_sel if self.isSelected() else self._pen)
+        t = theme()
+        if self.isSelected():
+            pen = QPen(t.selected, 3.0)
+        elif self.hot:
+            pen = QPen(t.hot, 3.0)
+        else:
+            pen = QPen(t.wire, 2.0)
+        pen.setCosmetic(option.levelOfDetailFromTransform(painter.worldTransform()) < 0.6)
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
 
 
 def curve(a: QPointF, b: QPointF, bend: float = 0.0) -> QPainterPath:
-    """A horizontal S-curve from ``a`` to ``b``; ``bend`` pushes its middle that far down (or up if negative)."""
+    """A horizontal S-curve from output ``a`` to input ``b``; a wire going backwards loops out of the
+    output and into the input instead of cutting through both blocks; ``bend`` pushes its middle that far
+    down (or up if negative)."""
     p = QPainterPath(a)
-    dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
+    dx = b.x() - a.x()
+    if dx >= 20:
+        k = min(max(dx * 0.5, 30.0), 160.0)
+    else:  # backwards: leave to the right, come in from the left
+        k = 80.0 + min(-dx, 600.0) / 4
     dy = bend * 4.0 / 3.0  # control points this far off put the curve's middle ``bend`` away
-    p.cubicTo(QPointF(a.x() + dx, a.y() + dy), QPointF(b.x() - dx, b.y() + dy), b)
+    p.cubicTo(QPointF(a.x() + k, a.y() + dy), QPointF(b.x() - k, b.y() + dy), b)
     return p

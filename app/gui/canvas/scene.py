@@ -118,6 +118,8 @@ class PageScene(QGraphicsScene):
         self._press_pos: dict[str, tuple[float, float]] = {}
         self._results: dict[tuple[str, str], Any] = {}
         self.stale: set[str] = set()
+        self.snap_step: float | None = 10.0  # blocks dragged by a person land on this grid (None: free)
+        self.dragging = False
         page.subscribe(self._on_page)
         self.rebuild()
 
@@ -290,6 +292,23 @@ class PageScene(QGraphicsScene):
                     return it, hit[0], hit[1]
         return None
 
+    def block_sizes(self) -> dict[str, tuple[float, float]]:
+        """Each block's (width, height) as drawn."""
+        return {bid: (it.width, it.height) for bid, it in self.blocks.items()}
+
+    def overlapping(self) -> list[tuple[str, str]]:
+        """Pairs of blocks whose bodies overlap (sorted sweep on x)."""
+        rects = sorted(((it.mapRectToScene(it.body_rect()), bid) for bid, it in self.blocks.items()),
+                       key=lambda r: r[0].left())
+        out = []
+        for i, (r, a) in enumerate(rects):
+            for r2, b in rects[i + 1:]:
+                if r2.left() >= r.right():
+                    break
+                if r.intersects(r2):
+                    out.append((a, b))
+        return out
+
     def selected_block_ids(self) -> list[str]:
         ids = {it.block_id for it in self.selectedItems() if isinstance(it, BlockItem)}
         return [b.id for b in self.page if b.id in ids]
@@ -323,6 +342,7 @@ class PageScene(QGraphicsScene):
         if event.button() == Qt.MouseButton.LeftButton:
             self._press_pos = {bid: (it.pos().x(), it.pos().y()) for bid, it in self.blocks.items()
                                if it.isSelected()}
+            self.dragging = bool(self._press_pos)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None:
@@ -337,6 +357,7 @@ class PageScene(QGraphicsScene):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+        self.dragging = False
         self.finish_move()
 
     def finish_wire(self) -> None:

@@ -7,7 +7,7 @@ A drop (or the quick search opened by a double-click or Tab on the background) c
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPen,
     QResizeEvent,
     QShowEvent,
     QWheelEvent,
@@ -22,9 +23,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.style import theme, theme_changed
 
 MIME_BLOCK = "application/x-enuflow-block"
 FIT_FLOOR = 0.5
+GRID = 20
 
 
 class CanvasView(QGraphicsView):
@@ -40,10 +43,39 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self._pan_from: QPoint | None = None
         self._fit_pending = False
         self._space = False
         self.last_scene_pos = QPointF(0, 0)
+
+    # -- background: a subtle two-level grid -------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """The canvas colour, minor grid lines every ``GRID`` units (hidden when zoomed out) and major
+        lines every ``GRID * 5``, one cosmetic pixel wide, drawn in one batch each."""
+        t = theme()
+        painter.fillRect(rect, t.canvas)
+        z = self.zoom()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for step, colour, min_zoom in ((GRID, t.grid_minor, 0.6), (GRID * 5, t.grid_major, 0.15)):
+            if z < min_zoom:
+                continue
+            left = int(rect.left()) - int(rect.left()) % step
+            top = int(rect.top()) - int(rect.top()) % step
+            lines = [QLineF(x, rect.top(), x, rect.bottom()) for x in range(left, int(rect.right()) + 1, step)]
+            lines += [QLineF(rect.left(), y, rect.right(), y) for y in range(top, int(rect.bottom()) + 1, step)]
+            pen = QPen(colour, 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLines(lines)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            theme_changed()  # the system switched between light and dark: follow it
+            self.resetCachedContent()
+            self.viewport().update()
+        super().changeEvent(event)
 
     # -- zoom and pan -----------------------------------------------------------------------------
     def zoom(self) -> float:
