@@ -24,6 +24,7 @@ from enuflow.app.document.page import BlockInstance, Link
 
 _OK_BRUSH = QBrush(QColor("#00c853"))
 _NO_BRUSH = QBrush(QColor("#e53935"))
+_WIRE_BOUNDS = QPen(QColor("#000000"), 4.0)
 
 # sizes at 100 % (scene units = pixels); fonts in points (9 pt is the smallest anything is drawn)
 MIN_WIDTH = 140.0
@@ -77,6 +78,9 @@ class BlockItem(QGraphicsItem):
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges)
         self.setAcceptHoverEvents(True)
+        # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
+        # or an update())
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.wires: set[WireItem] = set()
         self.errors: list[str] = []
         self.previews: dict[str, str] = {}
@@ -376,6 +380,8 @@ class WireItem(QGraphicsPathItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
+        self.setPen(_WIRE_BOUNDS)  # never drawn: it makes the bounding rect hold the widest pen painted
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setToolTip(f"{link.src}.{link.src_port} \u2192 {link.dst}.{link.dst_port}")
         for b in (src, dst):
             if b is not None:
@@ -426,9 +432,6 @@ class WireItem(QGraphicsPathItem):
         s = QPainterPathStroker()
         s.setWidth(14)
         return s.createStroke(self.path())
-
-    def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-4, -4, 4, 4)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         t = theme()

@@ -110,7 +110,7 @@ class PageScene(QGraphicsScene):
     def __init__(self, page: Page, parent: Any = None) -> None:
         super().__init__(parent)
         self.page = page
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.blocks: dict[str, BlockItem] = {}
         self.wires: dict[Link, WireItem] = {}  # the first wire of each link
         self._repeats: dict[Link, list[WireItem]] = {}  # the second and later wires of a link (list ports)
