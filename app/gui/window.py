@@ -230,8 +230,8 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._catalogue_loaded = True
         self.palette.fill(full=True)
         self.scene.refresh_types()
-        if self.path is None and self.undo.isClean():
-            self.tidy_import()  # an import opened before its blocks had their real sizes
+        if not (self.path is None and self.undo.isClean() and self.tidy_import()) and self.view.untouched:
+            self.view.fit()  # the blocks have their real sizes now: the page opened fitted stays fitted
         self.revalidate()
         return True
 

@@ -49,6 +49,7 @@ class CanvasView(QGraphicsView):
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 96 * 1024))
         self._pan_from: QPoint | None = None
         self._fit_pending = False
+        self.untouched = False
         self._space = False
         self.last_scene_pos = QPointF(0, 0)
 
@@ -95,6 +96,7 @@ class CanvasView(QGraphicsView):
 
     def zoom_at(self, factor: float, at: QPoint) -> None:
         """Zoom by ``factor`` keeping the page point under ``at`` (viewport pixels) where it is."""
+        self.untouched = False
         before = self.mapToScene(at)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(factor, factor)
@@ -104,6 +106,7 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
 
     def zoom_by(self, factor: float) -> None:
+        self.untouched = False
         self.scale(factor, factor)
 
     def fit(self) -> None:
@@ -114,6 +117,7 @@ class CanvasView(QGraphicsView):
             self._fit_pending = True
             return
         self._fit_pending = False
+        self.untouched = True  # until the person zooms or pans: then a later refit would be unwelcome
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
             self.resetTransform()
@@ -142,6 +146,7 @@ class CanvasView(QGraphicsView):
             self.fit()
 
     def _start_pan(self, pos: QPoint) -> None:
+        self.untouched = False
         self._pan_from = pos
         self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
 
