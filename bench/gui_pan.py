@@ -1,13 +1,13 @@
 """Panning across a large page: the 2,000-block page of ``gui_load.py`` (~4,000 links) is opened in the
 editor at 50 % (the lowest zoom a page opens at, so every block is drawn in full detail and the most
 blocks are on screen) and panned in steps of 40 screen pixels along a path that crosses the whole page;
-each frame is timed from moving the view to the end of painting the whole viewport (a full repaint,
-the worst case: no pixels kept from the frame before). The same page is built in NodeGraphQt (one node per block, one pipe per link, its
-nodes at their full size of 160 x 60 are drawn in full at 50 %) and panned along the same path in its
-viewer of the same size.
+each frame is timed from moving the view to the end of painting the whole viewport (a full repaint, the
+worst case: no pixels kept from the frame before). The same page is built in NodeGraphQt (one node per
+block, one pipe per link; its nodes of 160 x 60 are drawn in full at 50 %) and panned along the same
+path in a viewer of the same size.
 
 NodeGraphQt is the peer because it is the most used Qt node editor built on the same QGraphicsView
-machinery: a measured peer on this machine, under the same load, says more than a fixed budget. The
+machinery: a peer measured on this machine, under the same load, says more than a fixed budget. The
 budget (33 ms, 30 frames a second) is printed as well. Prints median and worst frame times of both and
 ends with ``ratio <our median frame / NodeGraphQt's median frame>``: the median, because the worst frame
 of either is the first paint into empty caches plus whatever else the machine was doing at that moment.

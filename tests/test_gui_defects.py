@@ -24,7 +24,7 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.gui import blocktypes, recovery
 from enuflow.app.gui.main import make_window
 from enuflow.app.gui.window import MainWindow
-from tests.test_gui import _mouse, drop_from_palette, mouse_drag, set_field, wire
+from tests.test_gui import _mouse, drop_from_palette, set_field, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -264,13 +264,6 @@ def test_results_go_stale_after_an_edit_until_the_next_run(window):
     assert "stale" in w.results.info.text()
     fg = w.results.table_model.data(w.results.table_model.index(0, 0), Qt.ItemDataRole.ForegroundRole)
     assert fg is not None and fg.lightness() > 120
-    # the picture of the block shows it too
-    from PySide6.QtGui import QImage, QPainter
-
-    item = w.block_item("a")
-    img = QImage(int(item.boundingRect().width()) + 2, int(item.boundingRect().height()) + 2,
-                 QImage.Format.Format_ARGB32)
-    img.fill(0)
     # a run brings fresh results: nothing stale
     from types import SimpleNamespace
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsSceneHoverEvent, QMessageBo
 
 from enuflow.app.gui import style
 from enuflow.app.gui.canvas import items
-from enuflow.app.gui.canvas.items import BlockItem, WireItem
+from enuflow.app.gui.canvas.items import BlockItem
 from enuflow.app.gui.window import MainWindow
 from tests.test_gui import _mouse, drop_from_palette
 from tests.test_gui_defects import catalogue, env  # noqa: F401 - fixtures
@@ -255,7 +255,6 @@ def test_dark_and_light_theme_follow_the_system_palette(window, qtbot):
         app.setPalette(dark)
         qtbot.wait(20)
         assert style.theme().dark and style.theme().canvas.lightness() < 60
-        bg, fg = style.header_colours("math")
         assert style.contrast(style.theme().text, style.theme().body) >= 4.5
         light = QPalette(old)
         light.setColor(QPalette.ColorRole.Window, QColor("#f0f0f0"))
