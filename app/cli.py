@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -17,15 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from enuflow.app import __version__, bundled
 from enuflow.app.document.formats import PageFileError
+# results as JSON and text: one encoding shared with the worker and the editor (JSON_FULL_LIMIT: tensors over it
+# are summarised in --json output)
+from enuflow.app.document.tensors import JSON_FULL_LIMIT, format_results, results_json
 from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
 
 SUBCOMMANDS = ("run", "blocks", "import", "export")
-#: tensors with more elements than this are summarised in --json output
-JSON_FULL_LIMIT = 100_000
 
 EPILOG = """\
 commands:
@@ -330,97 +328,6 @@ def _fail(ns: argparse.Namespace, message: str, status: int) -> int:
     else:
         print(f"enuflow: {message}", file=sys.stderr)
     return status
-
-
-# -- output -----------------------------------------------------------------------------------
-
-def _json_scalar(v: Any) -> Any:
-    if isinstance(v, (bytes, np.bytes_)):
-        return bytes(v).decode("utf-8", "replace")
-    if isinstance(v, (complex, np.complexfloating)):
-        return [_json_scalar(float(v.real)), _json_scalar(float(v.imag))]
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if math.isnan(f):
-            return "NaN"
-        if math.isinf(f):
-            return "Infinity" if f > 0 else "-Infinity"
-        return f
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    return v
-
-
-def _json_value(arr: np.ndarray) -> Any:
-    if arr.dtype.kind in "fc" or arr.dtype.kind in "OSU" or arr.dtype.kind == "V":
-        flat = [_json_scalar(x) for x in arr.reshape(-1).tolist()] if arr.dtype.kind != "V" else \
-            [_json_scalar(float(x)) for x in arr.reshape(-1).astype(np.float64)]
-        out = np.empty(len(flat), dtype=object)
-        out[:] = flat if flat else []
-        return out.reshape(arr.shape).tolist() if arr.ndim else flat[0]
-    return arr.tolist()
-
-
-def tensor_json(arr: np.ndarray, limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
-    """{"dtype", "shape", "value"} for one result (large tensors: "head" + "truncated")."""
-    a = np.asarray(arr)
-    dtype = "string" if a.dtype.kind in "OSU" else str(a.dtype)
-    d: dict[str, Any] = {"dtype": dtype, "shape": list(a.shape)}
-    if a.size > limit:
-        d["value"] = None
-        d["truncated"] = True
-        d["head"] = _json_value(a.reshape(-1)[:100])
-    else:
-        d["value"] = _json_value(a)
-    return d
-
-
-def results_json(values: dict[tuple[str, str], np.ndarray], limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
-    out: dict[str, dict[str, Any]] = {}
-    for (block, port), arr in values.items():
-        out.setdefault(block, {})[port] = tensor_json(arr, limit)
-    return out
-
-
-def format_tensor(arr: np.ndarray) -> str:
-    a = np.asarray(arr)
-    if a.dtype.kind == "O":
-        a = np.vectorize(lambda x: x.decode("utf-8", "replace") if isinstance(x, bytes) else x, otypes=[object])(a) \
-            if a.size else a
-    with np.printoptions(threshold=24, edgeitems=3, linewidth=100, precision=6, suppress=True):
-        text = np.array2string(a, separator=" ") if a.ndim else str(a.item() if a.dtype.kind != "O" else a)
-    return text
-
-
-def format_results(page: Any, values: dict[tuple[str, str], np.ndarray]) -> str:
-    """Readable tables: one section per block, one row per output (large tensors summarised)."""
-    lines = []
-    by_block: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for (b, p), v in values.items():
-        by_block.setdefault(b, []).append((p, v))
-    if not by_block:
-        return "(no results)"
-    for b in page:
-        rows = by_block.get(b.id)
-        if not rows:
-            continue
-        title = b.id if not b.label or b.label == b.id else f"{b.id} ({b.label})"
-        lines.append(f"{title}  [{b.type}]")
-        width = max(len(p) for p, _ in rows)
-        for p, v in rows:
-            a = np.asarray(v)
-            dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
-            head = f"  {p.ljust(width)}  {dt} {list(a.shape)}"
-            body = format_tensor(a)
-            if "\n" in body:
-                lines.append(head)
-                lines.extend("      " + ln for ln in body.splitlines())
-            else:
-                lines.append(f"{head}  {body}")
-        lines.append("")
-    return "\n".join(lines).rstrip()
 
 
 def cmd_blocks(ns: argparse.Namespace) -> int:

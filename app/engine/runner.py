@@ -4,8 +4,32 @@
 structure is unchanged: only values changed, so they are fed), then runs the session ``steps`` times.
 Results land in a ``ResultStore`` keyed by (block, output), as the arrays the session returned (no
 extra copy); scalars also keep a per-step history for trend plots. A TensorFlow error is attributed
-to the block whose op raised it; the run goes on without that block and everything downstream of it,
+to the block whose op raised it; later steps run without that block and everything downstream of it,
 so the other blocks still report their results.
+
+Exactly once per step. A step never runs an op twice, whatever fails. TensorFlow's ``Session.run`` is
+all or nothing: when an op fails, the execution is aborted, nothing is returned, and which of the other
+ops already ran is up to the scheduler. So a step is cut, once per graph, into *groups* that are
+executed one after the other, each exactly once:
+
+- The blocks are split into the connected parts of the TensorFlow graph (op inputs and control
+  inputs, ignoring the edges out of fed pin values such as a Const's placeholder, which every part
+  can be fed on its own). Parts that are independent cannot see each other's failure.
+- A block has *effects* when one of its ops is stateful (Variables, random ops, queues, readers,
+  Save, Print, CheckNumerics, ...) or takes a ref or resource input (Assign*, Apply*, ...). Every part
+  that holds such a block is a group of its own. The parts without effects are merged into one
+  group, run first.
+- A group without effects that fails is run again without the failing block and its dependants:
+  running ops without effects twice changes nothing, so this is safe and keeps their results.
+- A group with effects that fails is never run again in that step. The failing block (and what
+  depends on it) is reported; the group's blocks that are *pure* (no effects in them or upstream of
+  them) and do not depend on the failing block are fetched again by a run of only those pure ops;
+  the group's other results of that step are lost (TensorFlow does not hand them back) and, when no
+  later step gives them a value, a warning says so. The run's next steps leave the failing block out.
+
+This holds for the first step, for a block that fails only at a later step, for ``Step`` (``reset``
+False: one step, from the Variables' current values) and for a run that is stopped (``cancel`` is
+checked between steps, never inside one). The editor's worker runs pages through this class too.
 """
 
 from __future__ import annotations
@@ -70,6 +94,125 @@ class RunReport:
         return not self.errors
 
 
+def as_array(v: Any) -> np.ndarray:
+    """A value the session returned as an array: a scalar string (``bytes``) becomes a 0-d object array
+    (``np.asarray`` would make it a fixed-width bytes array and drop trailing NUL bytes)."""
+    if isinstance(v, np.ndarray):
+        return v
+    if isinstance(v, (bytes, str)):
+        arr = np.empty((), dtype=object)
+        arr[()] = v
+        return arr
+    return np.asarray(v)
+
+
+def debug_text(step: int, values: dict[tuple[str, str], np.ndarray]) -> str:
+    """SHOW_DEBUG's lines for one step: ``step N: block.port = value`` for each fetched result."""
+    from enuflow.app.document.tensors import format_tensor
+
+    lines = []
+    for (b, p), v in values.items():
+        body = format_tensor(v)
+        body = body if "\n" not in body else "\n    " + body.replace("\n", "\n    ")
+        lines.append(f"step {step}: {b}.{p} = {body}")
+    return "\n".join(lines) if lines else f"step {step}: nothing fetched"
+
+
+_EFFECT_TYPES: dict[str, bool] = {}
+
+
+def _has_effects(op_type: str) -> bool:
+    """Whether an op of this type may change state: stateful, or taking a ref or resource input."""
+    known = _EFFECT_TYPES.get(op_type)
+    if known is None:
+        from tensorflow.python.framework import op_def_registry
+
+        od = op_def_registry.get(op_type)
+        known = od is None or od.is_stateful or any(a.is_ref or a.type == 20 for a in od.input_arg)  # 20: resource
+        _EFFECT_TYPES[op_type] = known
+    return known
+
+
+class _Layout:
+    """How a built graph's steps are cut into groups that each run once (see the module's doc)."""
+
+    def __init__(self, built: BuiltGraph) -> None:
+        ops = built.graph.get_operations()
+        block_of = built.block_of_op
+        names = [op.name for op in ops]
+        owner = [block_of(n) for n in names]
+        self.effects: set[str | None] = {b for op, b in zip(ops, owner) if _has_effects(op.type)}
+        self.root: dict[str | None, str | None] = {}
+        self.pure: set[str | None] = set()
+        self._groups: dict[tuple, list[tuple[bool, list, list]]] = {}
+        if not self.effects:
+            return
+        fed = {s.placeholder.op.name for s in built.slots}
+        parent: dict[str | None, str | None] = {}
+
+        def find(x: str | None) -> str | None:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        preds: dict[str | None, set[str | None]] = {}
+        for op, b in zip(ops, owner):
+            find(b)
+            for src in [t.op for t in op.inputs] + list(op.control_inputs):
+                if src.name in fed:
+                    continue  # a fed value: each group is fed it on its own
+                sb = block_of(src.name)
+                if sb != b:
+                    preds.setdefault(b, set()).add(sb)
+                    ra, rb = find(b), find(sb)
+                    if ra != rb:
+                        parent[ra] = rb
+        self.root = {b: find(b) for b in parent}
+        g = nx.DiGraph()
+        g.add_nodes_from(parent)
+        g.add_edges_from((p, b) for b, ps in preds.items() for p in ps)
+        try:
+            order = list(nx.topological_sort(g))
+        except nx.NetworkXUnfeasible:
+            order = []  # a cycle across blocks: nothing is taken as pure
+        for b in order:
+            if b not in self.effects and all(p in self.pure for p in g.predecessors(b)):
+                self.pure.add(b)
+        self._effect_roots = {self.root.get(b, b) for b in self.effects}
+
+    def groups(self, keys: list[tuple[str, str]],
+               targets: list[tuple[str, str]]) -> list[tuple[bool, list[tuple[str, str]], list[tuple[str, str]]]]:
+        """(has effects, keys, targets) per group, the group without effects first."""
+        sig = (tuple(keys), tuple(targets))
+        out = self._groups.get(sig)
+        if out is not None:
+            return out
+        if not self.effects:
+            out = [(False, keys, targets)]
+        else:
+            parts: dict[Any, tuple[list, list]] = {}
+            plain = ("", "plain")
+            for k in keys:
+                r = self.root.get(k[0], k[0])
+                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[0].append(k)
+            for k in targets:
+                r = self.root.get(k[0], k[0])
+                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[1].append(k)
+            out = [(False, *parts.pop(plain))] if plain in parts else []
+            out += [(True, ks, ts) for ks, ts in parts.values()]
+        if len(self._groups) < 64:
+            self._groups[sig] = out
+        return out
+
+
+def _layout(prepared: _Prepared) -> _Layout:
+    if prepared.layout is None:
+        prepared.layout = _Layout(prepared.built)
+    return prepared.layout
+
+
 class _Prepared:
     """A built graph with its session and the callables made for it."""
 
@@ -78,6 +221,7 @@ class _Prepared:
         self.session = session
         self.allow_io = allow_io
         self.callables: dict[tuple, Any] = {}
+        self.layout: _Layout | None = None
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
 
 
@@ -114,10 +258,12 @@ class Runner:
     # -- running ----------------------------------------------------------------------------
     def run(self, page: Page, steps: int | None = None, allow_io: bool = False,
             on_step: Callable[[int, ResultStore], None] | None = None,
-            cancel: threading.Event | None = None, reset: bool = True) -> RunReport:
+            cancel: threading.Event | None = None, reset: bool = True,
+            on_debug: Callable[[str], None] | None = None) -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
-        ``on_step(step, results)`` is called after every step. ``reset`` re-initialises Variables
+        ``on_step(step, results)`` is called after every step. When the ClientSession's ``SHOW_DEBUG``
+        is on, ``on_debug(text)`` gets each step's fetched values as readable lines. ``reset`` re-initialises Variables
         before the first step (a fresh run); False continues from their current values (step by step),
         initialising them only when this graph has not run yet (a new or changed structure).
         Never raises for a problem of the page: problems come back in ``RunReport.errors``.
@@ -155,6 +301,9 @@ class Runner:
             report.initialised = True
 
         untaken: set[tuple[str, str]] = set()
+        #: results a failed group with effects lost, and the block that failed: (step, block)
+        lost: dict[tuple[str, str], tuple[int, str]] = {}
+        debug = on_debug if plan.show_debug else None
         step = 0
         while n_steps == 0 or step < n_steps:
             if cancel is not None and cancel.is_set():
@@ -164,40 +313,115 @@ class Runner:
             targets = [k for k in target_keys if k[0] not in excluded]
             if not keys and not targets:
                 break
-            try:
-                fn = self._callable(prepared, keys, targets)
-                out = fn(*feeds)
-            except tf.errors.OpError as e:
-                bid = self._blame(built, e)
-                if bid is None or bid in excluded:
-                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                    break
-                report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                report.failed_blocks.add(bid)
-                excluded.add(bid)
-                excluded.update(nx.descendants(an.dag, bid))
-                continue  # the same step again, without the failed block and its dependants
-            for k, v in zip(keys, out):
+            produced: dict[tuple[str, str], Any] = {}
+            ran, give_up = self._step(prepared, an, keys, targets, feeds, excluded, produced, lost, step + 1, report)
+            if not ran:
+                break
+            for k, v in produced.items():
                 if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
                     results.values.pop(k, None)
                     untaken.add(k)
                     continue
-                arr = v if isinstance(v, np.ndarray) else np.asarray(v)
+                arr = as_array(v)
                 results.values[k] = arr
+                lost.pop(k, None)
                 if arr.size == 1 and arr.dtype.kind in "biuf":
                     h = results.history.setdefault(k, [])
                     h.append(float(arr.reshape(-1)[0]))
                     if len(h) > HISTORY_LIMIT:
                         del h[: len(h) - HISTORY_LIMIT]
+            for k, (at, _) in lost.items():
+                if at == step + 1:
+                    results.values.pop(k, None)  # a value of an earlier step is not this step's
             step += 1
             report.steps_done = step
+            if debug is not None:
+                debug(debug_text(step, {k: results.values[k] for k in produced if k in results.values}))
             if on_step is not None:
                 on_step(step, results)
+            if give_up:
+                break
         for b, p in sorted(k for k in untaken if k not in results.values):
             report.warnings.append(BuildError(b, p, f"'{p}' has no value: it lies on a branch that a Switch did "
                                                     "not take"))
+        for (b, p), (at, failed) in sorted(lost.items()):
+            if (b, p) not in results.values and b not in report.failed_blocks:
+                report.warnings.append(BuildError(b, p, f"'{p}' has no value: at step {at} block '{failed}' failed "
+                                                        "in the same session run, and a step with stateful ops is "
+                                                        "never run twice"))
         report.seconds = time.perf_counter() - t0
         return report
+
+    # -- one step -------------------------------------------------------------------------------
+    def _step(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
+              feeds: list[Any], excluded: set[str], produced: dict[tuple[str, str], Any],
+              lost: dict[tuple[str, str], tuple[int, str]], step: int, report: RunReport) -> tuple[bool, bool]:
+        """Run one step, each group exactly once (see the module's doc); fills ``produced``.
+
+        Returns (something ran, the run must end: an error no block could be blamed for)."""
+        layout = _layout(prepared)
+        ran = False
+        for effects, gkeys, gtargets in layout.groups(keys, targets):
+            gkeys = [k for k in gkeys if k[0] not in excluded]
+            gtargets = [k for k in gtargets if k[0] not in excluded]
+            if not gkeys and not gtargets:
+                continue
+            if not effects:
+                ok, did = self._run_retrying(prepared, an, gkeys, gtargets, feeds, excluded, produced, report)
+                ran = ran or did
+                if not ok:
+                    return ran, True
+                continue
+            tf = load()
+            try:
+                out = self._callable(prepared, gkeys, gtargets)(*feeds)
+            except tf.errors.OpError as e:
+                ran = True
+                bid = self._blame(prepared.built, e)
+                report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                if bid is None or bid in excluded:
+                    return ran, True
+                report.failed_blocks.add(bid)
+                excluded.add(bid)
+                excluded.update(nx.descendants(an.dag, bid))
+                # the pure blocks of this group can be fetched again; its other results are lost
+                again = [k for k in gkeys if k[0] in layout.pure and k[0] not in excluded]
+                for k in gkeys:
+                    if k[0] not in excluded and k not in again:
+                        lost[k] = (step, bid)
+                if again:
+                    ok, _ = self._run_retrying(prepared, an, again, [], feeds, excluded, produced, report)
+                    if not ok:
+                        return ran, True
+                continue
+            ran = True
+            produced.update(zip(gkeys, out))
+        return ran, False
+
+    def _run_retrying(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]],
+                      targets: list[tuple[str, str]], feeds: list[Any], excluded: set[str],
+                      produced: dict[tuple[str, str], Any], report: RunReport) -> tuple[bool, bool]:
+        """Run ops without effects; a failing block (and its dependants) is dropped and the rest run again.
+
+        Returns (no unattributable error, something ran)."""
+        tf = load()
+        while keys or targets:
+            try:
+                out = self._callable(prepared, keys, targets)(*feeds)
+            except tf.errors.OpError as e:
+                bid = self._blame(prepared.built, e)
+                report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                if bid is None or bid in excluded:
+                    return False, False
+                report.failed_blocks.add(bid)
+                excluded.add(bid)
+                excluded.update(nx.descendants(an.dag, bid))
+                keys = [k for k in keys if k[0] not in excluded]
+                targets = [k for k in targets if k[0] not in excluded]
+                continue
+            produced.update(zip(keys, out))
+            return True, True
+        return True, False
 
     @staticmethod
     def _blame(built: BuiltGraph, e: Any) -> str | None:
@@ -277,7 +501,9 @@ class Runner:
                 out = _inner(*feeds)
                 for j, static in _checks:
                     arr = out[j]
-                    if arr.ndim == 1 and arr.shape[0] == 0 and not static.is_compatible_with(arr.shape):
+                    # a scalar string comes back as bytes, not as an array
+                    if getattr(arr, "ndim", None) == 1 and arr.shape[0] == 0 \
+                            and not static.is_compatible_with(arr.shape):
                         out[j] = None
                 return [feeds[i] if fed else out[i] for fed, i in _plan]
 

@@ -1,0 +1,147 @@
+"""A step runs each op at most once, whatever fails: stateful ops (AssignAdd, random ops) are never run twice.
+
+The expected values are counted by hand (a Variable from 0.0 plus 1.0 per step) or drawn by hand-written
+TensorFlow (the same seeded random op, run once per step).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_page
+
+from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.engine.runner import Runner, run_page
+
+COUNTER = [("v", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
+           ("one", "Const", {"val": 1.0}),
+           ("add", "AssignAdd", {})]
+COUNTER_LINKS = [("v", "ref", "add", "ref"), ("one", "output", "add", "value")]
+
+
+def counter_and_nan_check():
+    """The issue's page: a counter, and an unrelated CheckNumerics on a NaN Const (fails every step)."""
+    return make_page(COUNTER + [("nan", "Const", {"val": float("nan")}),
+                                ("chk", "CheckNumerics", {"message": "bad"})],
+                     COUNTER_LINKS + [("nan", "output", "chk", "tensor")])
+
+
+def counted(report) -> float:
+    return float(report.results.get("add", "output_ref"))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_unrelated_failure_does_not_run_the_step_twice(steps: int) -> None:
+    rep = run_page(counter_and_nan_check(), steps=steps)
+    assert counted(rep) == float(steps)  # was steps + 1: the step ran again without the failing block
+    assert [(e.block, "NaN" in e.message) for e in rep.errors] == [("chk", True)]
+    assert rep.steps_done == steps and rep.failed_blocks == {"chk"}
+    assert rep.results.history[("add", "output_ref")] == [float(i) for i in range(1, steps + 1)]
+
+
+def test_failure_downstream_of_the_counter_in_the_same_execution() -> None:
+    # chk depends on add: the failing execution did run add once; it is not run again in that step
+    page = make_page(COUNTER + [("nan", "Const", {"val": float("nan")}), ("mul", "Mul", {}),
+                                ("chk", "CheckNumerics", {"message": "bad"})],
+                     COUNTER_LINKS + [("add", "output_ref", "mul", "x"), ("nan", "output", "mul", "y"),
+                                      ("mul", "z", "chk", "tensor")])
+    rep = run_page(page, steps=3)
+    assert counted(rep) == 3.0  # was 4.0
+    assert [e.block for e in rep.errors] == ["chk"]
+    # the first step's value of add was lost with the failed execution: two values, of steps 2 and 3
+    assert rep.results.history[("add", "output_ref")] == [2.0, 3.0]
+    one = run_page(page, steps=1)
+    assert one.results.get("add", "output_ref") is None
+    assert any(w.block == "add" and "step 1" in w.message and "'chk'" in w.message for w in one.warnings)
+    # the pure blocks of the failed execution keep their values (fetched again without stateful ops)
+    assert np.isnan(one.results.get("nan", "output"))
+
+
+def test_block_that_fails_only_at_a_later_step() -> None:
+    # w counts too; sqrt(2.5 - w) is NaN from step 3 on, so chk2 fails at step 3 only
+    page = make_page(COUNTER + [("w", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
+                                ("wone", "Const", {"val": 1.0}), ("addw", "AssignAdd", {}),
+                                ("lim", "Const", {"val": 2.5}), ("sub", "Sub", {}), ("sq", "Sqrt", {}),
+                                ("chk2", "CheckNumerics", {"message": "negative"})],
+                     COUNTER_LINKS + [("w", "ref", "addw", "ref"), ("wone", "output", "addw", "value"),
+                                      ("lim", "output", "sub", "x"), ("addw", "output_ref", "sub", "y"),
+                                      ("sub", "z", "sq", "x"), ("sq", "y", "chk2", "tensor")])
+    rep = run_page(page, steps=4)
+    assert [e.block for e in rep.errors] == ["chk2"]
+    assert counted(rep) == 4.0  # was 5.0: step 3 ran twice
+    assert float(rep.results.get("addw", "output_ref")) == 4.0  # was 5.0
+    assert rep.results.history[("addw", "output_ref")] == [1.0, 2.0, 4.0]  # step 3's value was lost
+    assert rep.results.history[("add", "output_ref")] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_stopped_run_and_step_continue_exactly_once() -> None:
+    page = counter_and_nan_check()
+    runner = Runner()
+    try:
+        cancel = threading.Event()
+
+        def on_step(step, results):
+            if step == 2:
+                cancel.set()
+
+        rep = runner.run(page, steps=0, on_step=on_step, cancel=cancel)
+        assert rep.stopped and rep.steps_done == 2
+        assert counted(rep) == 2.0  # was 3.0
+        for expected in (3.0, 4.0):  # Step (F10): one step from the Variables' current values
+            rep = runner.run(page, steps=1, reset=False)
+            assert not rep.initialised and counted(rep) == expected  # was 5.0, 7.0
+            assert [e.block for e in rep.errors] == ["chk"]
+    finally:
+        runner.close()
+
+
+def test_random_op_draws_once_per_step() -> None:
+    import tensorflow as tf
+
+    page = make_page([("shape", "Const", {"val": [3], "dtype": "int32"}),
+                      ("r", "RandomUniform", {"dtype": "float32", "seed": 7, "seed2": 11}),
+                      ("nan", "Const", {"val": float("nan")}), ("chk", "CheckNumerics", {"message": "bad"})],
+                     [("shape", "output", "r", "shape"), ("nan", "output", "chk", "tensor")])
+    rep = run_page(page, steps=2)
+    g = tf.Graph()
+    with g.as_default():
+        op = tf.raw_ops.RandomUniform(shape=tf.constant([3]), dtype=tf.float32, seed=7, seed2=11)
+    with tf.compat.v1.Session(graph=g) as s:
+        draws = [s.run(op) for _ in range(2)]
+    np.testing.assert_array_equal(rep.results.get("r", "output"), draws[1])  # the second draw, not the fourth
+
+
+def test_cli_json_counts_once(tmp_path: Path) -> None:
+    from test_cli import enuflow
+
+    p = tmp_path / "counter.json"
+    p.write_text(json.dumps(page_to_doc(counter_and_nan_check())))
+    r = enuflow("run", str(p), "--steps", "3", "--json")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["results"]["add"]["output_ref"]["value"] == 3.0  # was 4.0
+    assert [e["block"] for e in doc["errors"]] == ["chk"]
+
+
+def test_worker_step_runs_once() -> None:
+    from test_worker import Events
+
+    from enuflow.app.worker.client import WorkerClient
+
+    events = Events()
+    client = WorkerClient(events)
+    try:
+        doc = page_to_doc(counter_and_nan_check())
+        got = []
+        for reset in (True, False, False):  # Run one step, then Step (F10) twice
+            rid = client.run(doc, steps=1, reset=reset)
+            done = events.wait("done", rid)
+            assert [e["block"] for e in done.errors] == ["chk"]
+            got.append(float(np.asarray(done.results[("add", "output_ref")])))
+        assert got == [1.0, 2.0, 3.0]  # was [2.0, 4.0, 6.0]
+    finally:
+        client.close()
