@@ -289,8 +289,10 @@ def format_tensor(arr: Any) -> str:
                 a = np.vectorize(str, otypes=[object])(a) if a.size else a.astype(object)
         else:
             a = np.vectorize(cell_text, otypes=[object])(a) if a.size else a
+    # strings are quoted as they are, not as Python's repr (which would double every backslash of an escape)
+    fmt = {"object": lambda x: f"'{x}'"} if a.dtype.kind == "O" else None
     with np.printoptions(threshold=24, edgeitems=3, linewidth=100, precision=6, suppress=True):
-        return np.array2string(a, separator=" ") if a.ndim else str(a.item())
+        return np.array2string(a, separator=" ", formatter=fmt) if a.ndim else str(a.item())
 
 
 def format_results(page: Any, values: dict[tuple[str, str], Any]) -> str:

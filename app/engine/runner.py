@@ -45,6 +45,8 @@ import numpy as np
 
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
+from enuflow.app.engine.placement import missing_devices
+from enuflow.app.engine.step_groups import StepLayout
 from enuflow.app.document.page import Page
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.tf import load
@@ -118,99 +120,21 @@ def debug_text(step: int, values: dict[tuple[str, str], np.ndarray]) -> str:
     return "\n".join(lines) if lines else f"step {step}: nothing fetched"
 
 
-_EFFECT_TYPES: dict[str, bool] = {}
-
-
-def _has_effects(op_type: str) -> bool:
-    """Whether an op of this type may change state: stateful, or taking a ref or resource input."""
-    known = _EFFECT_TYPES.get(op_type)
-    if known is None:
-        from tensorflow.python.framework import op_def_registry
-
-        od = op_def_registry.get(op_type)
-        known = od is None or od.is_stateful or any(a.is_ref or a.type == 20 for a in od.input_arg)  # 20: resource
-        _EFFECT_TYPES[op_type] = known
-    return known
-
-
-class _Layout:
-    """How a built graph's steps are cut into groups that each run once (see the module's doc)."""
-
-    def __init__(self, built: BuiltGraph) -> None:
-        ops = built.graph.get_operations()
-        block_of = built.block_of_op
-        names = [op.name for op in ops]
-        owner = [block_of(n) for n in names]
-        self.effects: set[str | None] = {b for op, b in zip(ops, owner) if _has_effects(op.type)}
-        self.root: dict[str | None, str | None] = {}
-        self.pure: set[str | None] = set()
-        self._groups: dict[tuple, list[tuple[bool, list, list]]] = {}
-        if not self.effects:
-            return
-        fed = {s.placeholder.op.name for s in built.slots}
-        parent: dict[str | None, str | None] = {}
-
-        def find(x: str | None) -> str | None:
-            parent.setdefault(x, x)
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        preds: dict[str | None, set[str | None]] = {}
-        for op, b in zip(ops, owner):
-            find(b)
-            for src in [t.op for t in op.inputs] + list(op.control_inputs):
-                if src.name in fed:
-                    continue  # a fed value: each group is fed it on its own
-                sb = block_of(src.name)
-                if sb != b:
-                    preds.setdefault(b, set()).add(sb)
-                    ra, rb = find(b), find(sb)
-                    if ra != rb:
-                        parent[ra] = rb
-        self.root = {b: find(b) for b in parent}
-        g = nx.DiGraph()
-        g.add_nodes_from(parent)
-        g.add_edges_from((p, b) for b, ps in preds.items() for p in ps)
-        try:
-            order = list(nx.topological_sort(g))
-        except nx.NetworkXUnfeasible:
-            order = []  # a cycle across blocks: nothing is taken as pure
-        for b in order:
-            if b not in self.effects and all(p in self.pure for p in g.predecessors(b)):
-                self.pure.add(b)
-        self._effect_roots = {self.root.get(b, b) for b in self.effects}
-
-    def groups(self, keys: list[tuple[str, str]],
-               targets: list[tuple[str, str]]) -> list[tuple[bool, list[tuple[str, str]], list[tuple[str, str]]]]:
-        """(has effects, keys, targets) per group, the group without effects first."""
-        sig = (tuple(keys), tuple(targets))
-        out = self._groups.get(sig)
-        if out is not None:
-            return out
-        if not self.effects:
-            out = [(False, keys, targets)]
-        else:
-            parts: dict[Any, tuple[list, list]] = {}
-            plain = ("", "plain")
-            for k in keys:
-                r = self.root.get(k[0], k[0])
-                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[0].append(k)
-            for k in targets:
-                r = self.root.get(k[0], k[0])
-                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[1].append(k)
-            out = [(False, *parts.pop(plain))] if plain in parts else []
-            out += [(True, ks, ts) for ks, ts in parts.values()]
-        if len(self._groups) < 64:
-            self._groups[sig] = out
-        return out
-
-
-def _layout(prepared: _Prepared) -> _Layout:
+def _layout(prepared: _Prepared) -> StepLayout:
     if prepared.layout is None:
-        prepared.layout = _Layout(prepared.built)
+        prepared.layout = StepLayout(prepared.built)
     return prepared.layout
+
+
+def _handles(built: BuiltGraph, targets: list[tuple[str, str]], produced: dict[tuple[str, str], Any]) -> None:
+    """Resource and variant outputs that ran: a ``Handle`` result each (they have no value to fetch)."""
+    from enuflow.app.document.tensors import handle_array
+
+    for k in targets:
+        t = built.tensors.get(k)
+        if t is not None and hasattr(t, "dtype") and t.dtype.base_dtype.name in _UNFETCHABLE:
+            shape = tuple(t.shape.as_list()) if t.shape.is_fully_defined() and t.shape.num_elements() <= 64 else ()
+            produced[k] = handle_array(t.dtype.base_dtype.name, shape)
 
 
 class _Prepared:
@@ -221,7 +145,8 @@ class _Prepared:
         self.session = session
         self.allow_io = allow_io
         self.callables: dict[tuple, Any] = {}
-        self.layout: _Layout | None = None
+        self.layout: StepLayout | None = None
+        self.device_warnings: list[BuildError] = []
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
 
 
@@ -253,6 +178,8 @@ class Runner:
         config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
         session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
         self._prepared = _Prepared(built, session, allow_io)
+        if not self.target:
+            self._prepared.device_warnings = missing_devices(page, built, session, self.device)
         return self._prepared, an, True
 
     # -- running ----------------------------------------------------------------------------
@@ -274,7 +201,7 @@ class Runner:
         built = prepared.built
         results = ResultStore()
         report = RunReport(results, list(built.errors), rebuilt=rebuilt)
-        report.warnings = list(an.warnings)
+        report.warnings = list(an.warnings) + prepared.device_warnings
         try:
             feeds = built.feed_values(an)
         except BuildFailure as e:
@@ -336,7 +263,8 @@ class Runner:
             step += 1
             report.steps_done = step
             if debug is not None:
-                debug(debug_text(step, {k: results.values[k] for k in produced if k in results.values}))
+                shown = [k for k in (plan.fetches if plan.block is not None else produced) if k in produced]
+                debug(debug_text(step, {k: results.values[k] for k in shown if k in results.values}))
             if on_step is not None:
                 on_step(step, results)
             if give_up:
@@ -396,6 +324,7 @@ class Runner:
                 continue
             ran = True
             produced.update(zip(gkeys, out))
+            _handles(prepared.built, gtargets, produced)
         return ran, False
 
     def _run_retrying(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]],
@@ -420,6 +349,7 @@ class Runner:
                 targets = [k for k in targets if k[0] not in excluded]
                 continue
             produced.update(zip(keys, out))
+            _handles(prepared.built, targets, produced)
             return True, True
         return True, False
 

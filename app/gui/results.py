@@ -15,17 +15,13 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
 
+from enuflow.app.document.tensors import cell_text, dtype_name
 from enuflow.app.gui.plots import HeatMap, TileView, TrendPlot
 
 
 def _cell(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.6g}"
-    if isinstance(v, (complex, np.complexfloating)):
-        return f"{complex(v):.4g}"
-    return str(v)
+    """One element: strings as UTF-8 (escaped when they are not), bool, complex, bfloat16, handles."""
+    return cell_text(v)
 
 
 class ArrayTableModel(QAbstractTableModel):
@@ -190,7 +186,7 @@ class ResultsDock(QWidget):
             self.images.set_array(None)
             return
         a = np.asarray(arr)
-        dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
+        dt = dtype_name(a)
         stale = self.block_id in self.stale
         self.table_model.set_stale(stale)
         self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}"

@@ -197,10 +197,25 @@ class Child:
                 sent["step"] = step
                 self.send({"kind": "step", "run_id": rid, "step": step, "scalars": rows(scalars(results.values))})
 
+        logged = {"at": 0.0, "skipped": 0}
+
+        def on_debug(text: str) -> None:
+            # SHOW_DEBUG: every step's values go to the log file; the editor gets them as "log" messages,
+            # at most STEP_RATE a second (the last one says how many were only written to the log)
+            print(text, file=sys.stderr, flush=True)
+            now = time.monotonic()
+            if now - logged["at"] < period:
+                logged["skipped"] += 1
+                return
+            more = f"\n({logged['skipped']} more steps in the worker's log)" if logged["skipped"] else ""
+            logged["at"] = now
+            logged["skipped"] = 0
+            self.send({"kind": "log", "run_id": rid, "message": text + more})
+
         steps = msg.get("steps")
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
-                            reset=bool(msg.get("reset", True)))
+                            reset=bool(msg.get("reset", True)), on_debug=on_debug)
         with self.lock:
             self.current = 0
         if report.steps_done and sent["step"] != report.steps_done:

@@ -6,7 +6,8 @@ another, each 64-byte aligned. It describes the segment in plain JSON (path, siz
 offset, dtype and shape). The editor maps the file read-only, unlinks it at once (the memory lives
 on while mapped and is freed when the last view goes away, so nothing is left behind even if the
 editor is killed) and builds numpy views over the mapping without copying. Text (object) arrays,
-which have no fixed-size layout, travel inside the JSON, base64-encoded.
+which have no fixed-size layout, travel inside the JSON, base64-encoded, element by element (bytes kept
+exactly); resource and variant handles travel as their kind (``app.document.tensors.Handle``).
 
 Segment names start with ``enuflow-<editor pid>-``: ``sweep`` removes those of a given owner, or of
 owners no longer alive. No pickle: descriptors are JSON, dtypes are rebuilt from names.
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from enuflow.app.document.tensors import handle_array, handle_kind
 
 PREFIX = "enuflow-"
 ALIGN = 64
@@ -126,7 +129,8 @@ def write_results(values: dict[tuple[str, str], np.ndarray], name: str,
     """Copy ``values`` once into a new segment called ``name``; returns its JSON descriptor.
 
     The descriptor is ``{"path", "size", "arrays": [{"block", "port", "shape", "offset", "dtype"} or
-    {"block", "port", "shape", "text": [base64...]}]}``; ``path`` is None when no array needed the segment.
+    {"block", "port", "shape", "text": [base64...]} or {"block", "port", "shape", "handle": kind}]}``;
+    ``path`` is None when no array needed the segment.
     ``created`` receives the segment's path as soon as it exists (so a dying writer can remove it).
     """
     arrays: list[dict[str, Any]] = []
@@ -135,7 +139,10 @@ def write_results(values: dict[tuple[str, str], np.ndarray], name: str,
     for (block, port), value in values.items():
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
         entry: dict[str, Any] = {"block": block, "port": port, "shape": list(arr.shape)}
-        if _packable(arr):
+        kind = handle_kind(arr)
+        if kind:
+            entry["handle"] = kind
+        elif _packable(arr):
             size = (size + ALIGN - 1) // ALIGN * ALIGN
             entry["offset"] = size
             entry["dtype"] = dtype_to_json(arr.dtype)
@@ -213,7 +220,9 @@ def read_results(desc: dict[str, Any]) -> tuple[dict[tuple[str, str], np.ndarray
     for e in desc.get("arrays", []):
         key = (str(e["block"]), str(e["port"]))
         shape = [int(x) for x in e.get("shape", [])]
-        if "text" in e:
+        if "handle" in e:
+            out[key] = handle_array(str(e["handle"]), tuple(shape))
+        elif "text" in e:
             out[key] = _texts_from_json(e["text"], shape)
         elif seg is not None:
             out[key] = seg.array(int(e["offset"]), dtype_from_json(e["dtype"]), shape)

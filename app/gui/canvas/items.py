@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.style import font, header_colours, theme
 from enuflow.app.document.page import BlockInstance, Link
+from enuflow.app.document.tensors import cell_text, dtype_name
 
 _OK_BRUSH = QBrush(QColor("#00c853"))
 _NO_BRUSH = QBrush(QColor("#e53935"))
@@ -47,24 +48,13 @@ def _line(size: int, bold: bool = False) -> float:
 
 
 def preview_text(arr: Any) -> str:
-    """A compact one-line view of a result: the value, or dtype, shape and a few numbers."""
+    """A compact one-line view of a result: the value, or dtype, shape and a few values."""
     a = np.asarray(arr)
-    dt = "string" if a.dtype.kind in "OSU" else str(a.dtype)
     if a.ndim == 0:
-        v = a.item()
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        if isinstance(v, float):
-            return f"{v:.6g}"
-        return str(v)[:40]
-    flat = a.reshape(-1)[:4]
-    items = []
-    for v in flat.tolist():
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        items.append(f"{v:.4g}" if isinstance(v, float) else str(v)[:10])
+        return cell_text(a[()])[:40]
+    items = [cell_text(v)[:10] for v in a.reshape(-1)[:4]]
     more = ", ..." if a.size > 4 else ""
-    return f"{dt}{list(a.shape)} [{', '.join(items)}{more}]"
+    return f"{dtype_name(a)}{list(a.shape)} [{', '.join(items)}{more}]"
 
 
 class BlockItem(QGraphicsItem):

@@ -1,0 +1,104 @@
+"""How a step is cut into groups that each run exactly once (the design is told in ``app.engine.runner``).
+
+``StepLayout(built)`` reads a built graph once: which blocks have *effects* (an op that is stateful or
+takes a ref or resource input), the connected parts of the graph (op and control inputs, ignoring the
+edges out of fed values), and which blocks are *pure* (no effects in them or upstream). ``groups``
+then splits a step's fetches and targets: one group for every part without effects, one per part with
+effects. Graphs without any op with effects skip the walk over the edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from enuflow.app.engine.builder import BuiltGraph
+
+_EFFECT_TYPES: dict[str, bool] = {}
+
+
+def has_effects(op_type: str) -> bool:
+    """Whether an op of this type may change state: stateful, or taking a ref or resource input."""
+    known = _EFFECT_TYPES.get(op_type)
+    if known is None:
+        from tensorflow.python.framework import op_def_registry
+
+        od = op_def_registry.get(op_type)
+        known = od is None or od.is_stateful or any(a.is_ref or a.type == 20 for a in od.input_arg)  # 20: resource
+        _EFFECT_TYPES[op_type] = known
+    return known
+
+
+class StepLayout:
+    """How a built graph's steps are cut into groups that each run once (see the module's doc)."""
+
+    def __init__(self, built: BuiltGraph) -> None:
+        ops = built.graph.get_operations()
+        block_of = built.block_of_op
+        names = [op.name for op in ops]
+        owner = [block_of(n) for n in names]
+        self.effects: set[str | None] = {b for op, b in zip(ops, owner) if has_effects(op.type)}
+        self.root: dict[str | None, str | None] = {}
+        self.pure: set[str | None] = set()
+        self._groups: dict[tuple, list[tuple[bool, list, list]]] = {}
+        if not self.effects:
+            return
+        fed = {s.placeholder.op.name for s in built.slots}
+        parent: dict[str | None, str | None] = {}
+
+        def find(x: str | None) -> str | None:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        preds: dict[str | None, set[str | None]] = {}
+        for op, b in zip(ops, owner):
+            find(b)
+            for src in [t.op for t in op.inputs] + list(op.control_inputs):
+                if src.name in fed:
+                    continue  # a fed value: each group is fed it on its own
+                sb = block_of(src.name)
+                if sb != b:
+                    preds.setdefault(b, set()).add(sb)
+                    ra, rb = find(b), find(sb)
+                    if ra != rb:
+                        parent[ra] = rb
+        self.root = {b: find(b) for b in parent}
+        g = nx.DiGraph()
+        g.add_nodes_from(parent)
+        g.add_edges_from((p, b) for b, ps in preds.items() for p in ps)
+        try:
+            order = list(nx.topological_sort(g))
+        except nx.NetworkXUnfeasible:
+            order = []  # a cycle across blocks: nothing is taken as pure
+        for b in order:
+            if b not in self.effects and all(p in self.pure for p in g.predecessors(b)):
+                self.pure.add(b)
+        self._effect_roots = {self.root.get(b, b) for b in self.effects}
+
+    def groups(self, keys: list[tuple[str, str]],
+               targets: list[tuple[str, str]]) -> list[tuple[bool, list[tuple[str, str]], list[tuple[str, str]]]]:
+        """(has effects, keys, targets) per group, the group without effects first."""
+        sig = (tuple(keys), tuple(targets))
+        out = self._groups.get(sig)
+        if out is not None:
+            return out
+        if not self.effects:
+            out = [(False, keys, targets)]
+        else:
+            parts: dict[Any, tuple[list, list]] = {}
+            plain = ("", "plain")
+            for k in keys:
+                r = self.root.get(k[0], k[0])
+                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[0].append(k)
+            for k in targets:
+                r = self.root.get(k[0], k[0])
+                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[1].append(k)
+            out = [(False, *parts.pop(plain))] if plain in parts else []
+            out += [(True, ks, ts) for ks, ts in parts.values()]
+        if len(self._groups) < 64:
+            self._groups[sig] = out
+        return out
