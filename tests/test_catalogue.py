@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import make_page
 
+from enuflow.app.document.tensors import handle_kind
 from enuflow.app.engine.analysis import analyse
 from enuflow.app.engine.runner import run_page
 from enuflow.blocks import REGISTRY, catalogue
@@ -219,7 +220,8 @@ def test_resource_ports() -> None:
                       ("w", "flow_out", "r", "flow_in")])
     res = run_ok(page)
     np.testing.assert_array_equal(res.get("r", "value"), np.float32([1.5, 2.5]))
-    assert res.get("ta", "handle") is None  # a resource is wired, never fetched for display
+    # a resource is wired, never fetched: the results say it is a handle, with no value
+    assert handle_kind(res.get("ta", "handle")) == "resource"
     # a resource input cannot be typed in
     err = analyse(make_page([("r", "ReadVariableOp", {"resource": 1, "dtype": "float32"})], [])).errors
     assert {e.port for e in err} == {"resource"} and "takes a resource and must be wired" in err[0].message
