@@ -145,3 +145,13 @@ def test_worker_step_runs_once() -> None:
         assert got == [1.0, 2.0, 3.0]  # was [2.0, 4.0, 6.0]
     finally:
         client.close()
+
+
+def test_op_handed_on_by_another_block_runs_once() -> None:
+    # Operation hands on AssignAdd's op: running it and fetching add is still one AssignAdd per step
+    page = make_page(COUNTER + [("op", "Operation", {}), ("session", "ClientSession", {"steps": 3})],
+                     COUNTER_LINKS + [("add", "output_ref", "op", "operation"),
+                                      ("add", "output_ref", "session", "fetch_outputs"),
+                                      ("op", "output", "session", "run_outputs")])
+    rep = run_page(page)
+    assert rep.errors == [] and counted(rep) == 3.0

@@ -313,7 +313,7 @@ class Runner:
                 excluded.add(bid)
                 excluded.update(nx.descendants(an.dag, bid))
                 # the pure blocks of this group can be fetched again; its other results are lost
-                again = [k for k in gkeys if k[0] in layout.pure and k[0] not in excluded]
+                again = [k for k in gkeys if layout.is_pure(k) and k[0] not in excluded]
                 for k in gkeys:
                     if k[0] not in excluded and k not in again:
                         lost[k] = (step, bid)

@@ -34,6 +34,7 @@ class StepLayout:
     """How a built graph's steps are cut into groups that each run once (see the module's doc)."""
 
     def __init__(self, built: BuiltGraph) -> None:
+        self.built = built
         ops = built.graph.get_operations()
         block_of = built.block_of_op
         names = [op.name for op in ops]
@@ -79,6 +80,18 @@ class StepLayout:
                 self.pure.add(b)
         self._effect_roots = {self.root.get(b, b) for b in self.effects}
 
+    def owner(self, key: tuple[str, str]) -> str | None:
+        """The block whose op makes ``key``: a block may hand on another block's tensor or op (``Operation``,
+        pass-through outputs), and what runs is that op, in that block's part of the graph."""
+        t = self.built.tensors.get(key)
+        op = getattr(t, "op", None) if t is not None else self.built.operations.get(key)
+        name = getattr(op, "name", None)
+        return self.built.block_of_op(name) if name else key[0]
+
+    def is_pure(self, key: tuple[str, str]) -> bool:
+        """Whether fetching ``key`` runs no op with effects (so it may be fetched again)."""
+        return not self.effects or self.owner(key) in self.pure
+
     def groups(self, keys: list[tuple[str, str]],
                targets: list[tuple[str, str]]) -> list[tuple[bool, list[tuple[str, str]], list[tuple[str, str]]]]:
         """(has effects, keys, targets) per group, the group without effects first."""
@@ -91,12 +104,11 @@ class StepLayout:
         else:
             parts: dict[Any, tuple[list, list]] = {}
             plain = ("", "plain")
-            for k in keys:
-                r = self.root.get(k[0], k[0])
-                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[0].append(k)
-            for k in targets:
-                r = self.root.get(k[0], k[0])
-                parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[1].append(k)
+            for i, ks in enumerate((keys, targets)):
+                for k in ks:
+                    b = self.owner(k)
+                    r = self.root.get(b, b)
+                    parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[i].append(k)
             out = [(False, *parts.pop(plain))] if plain in parts else []
             out += [(True, ks, ts) for ks, ts in parts.values()]
         if len(self._groups) < 64:
