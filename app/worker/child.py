@@ -198,13 +198,14 @@ class Child:
                 self.send({"kind": "step", "run_id": rid, "step": step, "scalars": rows(scalars(results.values))})
 
         logged = {"at": 0.0, "skipped": 0}
+        every_log = bool(msg.get("every_log"))
 
         def on_debug(text: str) -> None:
             # SHOW_DEBUG: every step's values go to the log file; the editor gets them as "log" messages,
             # at most STEP_RATE a second (the last one says how many were only written to the log)
             print(text, file=sys.stderr, flush=True)
             now = time.monotonic()
-            if now - logged["at"] < period:
+            if now - logged["at"] < period and not every_log:
                 logged["skipped"] += 1
                 return
             more = f"\n({logged['skipped']} more steps in the worker's log)" if logged["skipped"] else ""

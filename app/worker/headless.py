@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import queue
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,7 @@ class HeadlessRun:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb)
+                         max_literal_mb=max_literal_mb, every_log=True)
         if client.ready and self._ready_at is None:
             self._ready_at = time.monotonic()
         ready_at = time.monotonic() if client.ready else None
@@ -174,6 +175,8 @@ class HeadlessRun:
                 connected = True
             elif ev.kind == "step":
                 steps_seen = max(steps_seen, ev.step)
+            elif ev.kind == "log" and ev.message:
+                print(ev.message, file=sys.stderr, flush=True)  # SHOW_DEBUG: each step's fetched values
             elif ev.kind == "crashed" and self._interrupts:
                 # Ctrl+C in a terminal reaches the child too, before it has learnt to ignore it
                 return "interrupted", None, state
