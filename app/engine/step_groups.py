@@ -110,7 +110,11 @@ class StepLayout:
                     r = self.root.get(b, b)
                     parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[i].append(k)
             out = [(False, *parts.pop(plain))] if plain in parts else []
-            out += [(True, ks, ts) for ks, ts in parts.values()]
+            # parts with effects in the order of their first block on the page, so that what a person put
+            # first runs first (a part that hangs holds up only the parts after it)
+            at = {b.id: i for i, b in enumerate(self.built.analysis.page)}
+            first = {r: min(at.get(self.owner(k), len(at)) for k in ks + ts) for r, (ks, ts) in parts.items()}
+            out += [(True, *parts[r]) for r in sorted(parts, key=lambda r: first[r])]
         if len(self._groups) < 64:
             self._groups[sig] = out
         return out
