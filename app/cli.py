@@ -154,6 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-literal-mb", type=float, default=None, metavar="MB",
                    help="refuse a page whose typed-in tensor values (Const pins) take more than MB MiB in all, "
                         f"before building it (default {DEFAULT_LITERAL_LIMIT_MB}, or ${LITERAL_LIMIT_ENV})")
+    r.add_argument("--feed", action="append", default=[], metavar="BLOCK=FILE.npy",
+                   help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
+    r.add_argument("--logdir", metavar="DIR",
+                   help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
 
     b = sub.add_parser("blocks", help="list block types",
                        description="List block types (every TensorFlow op, and the hand-declared blocks) with "
@@ -168,12 +172,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true",
                    help="print JSON: a list of declarations, or one declaration with its doc")
 
-    i = sub.add_parser("import", help="convert an enuSpace page to enuflow's format",
-                       description="Read an enuSpace page (.svg page, or .json task export) and write it in "
-                                   "enuflow's page format v1.")
-    i.add_argument("source", help="the enuSpace page")
+    i = sub.add_parser("import", help="convert an enuSpace page or a TensorFlow model to enuflow's format",
+                       description="Read an enuSpace page (.svg page, or .json task export), a frozen TensorFlow "
+                                   "GraphDef (.pb binary, .pbtxt text) or a SavedModel folder, and write it in "
+                                   "enuflow's page format v1. A model's large constants go to OUT's data file "
+                                   "(NAME.npz beside NAME.json).")
+    i.add_argument("source", help="the enuSpace page, GraphDef file or SavedModel folder")
     i.add_argument("-o", "--output", required=True, help="the page file to write")
     i.add_argument("--data-dir", metavar="DIR", help="look for data files named by the page in DIR")
+    i.add_argument("--signature", metavar="NAME", help="the SavedModel signature to import (default serving_default)")
+    i.add_argument("--freeze", action="store_true", help="a SavedModel's variables become Consts, not Variables")
 
     e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
                        description="Export PAGE in another form.")
@@ -234,6 +242,12 @@ def cmd_run(ns: argparse.Namespace) -> int:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:
         return _fail(ns, str(e), 2)
+    if getattr(ns, "feed", None):
+        from enuflow.app.engine.feeds import apply_feeds
+
+        problems = apply_feeds(page, ns.feed)
+        if problems:
+            return _fail(ns, "; ".join(str(p) for p in problems), 2, problems)
     mb = getattr(ns, "max_literal_mb", None)
     try:
         too_large = check_literals(page, literal_limit_bytes(mb))
@@ -323,10 +337,11 @@ def _error_text(e: dict[str, Any]) -> str:
     return (", ".join(where) + ": " if where else "") + str(e.get("message", ""))
 
 
-def _fail(ns: argparse.Namespace, message: str, status: int) -> int:
+def _fail(ns: argparse.Namespace, message: str, status: int, errors: list[Any] | None = None) -> int:
     if getattr(ns, "json", False):
+        listed = [e.to_json() for e in errors] if errors else [{"block": None, "port": None, "message": message}]
         sys.stdout.write(json.dumps({"ok": False, "page": getattr(ns, "page", None), "results": {},
-                                     "errors": [{"block": None, "port": None, "message": message}]}) + "\n")
+                                     "errors": listed}) + "\n")
     else:
         print(f"enuflow: {message}", file=sys.stderr)
     return status
@@ -435,8 +450,13 @@ def cmd_import(ns: argparse.Namespace) -> int:
     from enuflow.app.document.formats import save
 
     try:
-        page = _load(ns.source, ns.data_dir)
-        save(page, ns.output)
+        from enuflow.app.engine.import_model import import_model, is_model
+
+        if is_model(ns.source):
+            page = import_model(ns.source, ns.output, signature=ns.signature, freeze=ns.freeze)
+        else:
+            page = _load(ns.source, ns.data_dir)
+            save(page, ns.output)
     except PageFileError as e:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2

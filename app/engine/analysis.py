@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 
 from enuflow.app.gcpause import paused_gc
+from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, parse_attr, parse_tensor
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
@@ -182,7 +183,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
         decl = decls.get(b.id)
         if decl is None or decl.inert:
             continue
-        battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err)
+        battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err, page.data_path)
         attrs[b.id] = battrs
         values[b.id] = bvals
         for port in decl.inputs:
@@ -213,7 +214,7 @@ def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, list[Link]],
-                err: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                err: Any, data_path: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     attrs: dict[str, Any] = {}
     vals: dict[str, np.ndarray] = {}
     decl_attrs = {a.name: a for a in decl.attrs}
@@ -245,7 +246,7 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
                 if port.kind in ("resource", "variant", "ref"):
                     err(bid, name, f"input '{name}' takes a {port.kind} and must be wired")
                     continue
-                vals[name] = parse_tensor(raw, dtype)
+                vals[name] = datafile.resolve(data_path, raw) if datafile.is_ref(raw) else parse_tensor(raw, dtype)
             else:
                 err(bid, name, f"{decl.name} has no pin '{name}'")
         except ValueParseError as e:
@@ -258,6 +259,9 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
                     err(bid, a.name, f"pin '{a.name}' needs a value")
                 continue
             try:
+                if datafile.is_ref(raw):
+                    vals[a.name] = datafile.resolve(data_path, raw)
+                    continue
                 dtype = attrs.get(a.dtype_pin) if a.dtype_pin else None
                 shape = None
                 if a.shape_pin and attrs.get(a.shape_pin) is not None and decl.name != "Placeholder":

@@ -122,6 +122,12 @@ class BlockScope:
     def has_value(self, pin: str) -> bool:
         return pin in self._values
 
+    def array(self, pin: str) -> np.ndarray:
+        """The pin's parsed value itself (not fed), for blocks that read data at build time."""
+        if pin not in self._values:
+            raise BuildFailure(f"pin '{pin}' has no value", pin)
+        return self._values[pin]
+
     def value(self, pin: str, dtype: str | None = None, shape: Any = None) -> Any:
         """A placeholder fed with the pin's value at each run (as ``dtype`` when given)."""
         if pin not in self._values:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from enuflow.app.document import datafile
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import BlockInstance, Link, Page
@@ -21,7 +22,7 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 FORMAT = "enuflow.page"
 VERSION = 1
 _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
-_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results"}
+_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", datafile.FIELD}
 
 
 #: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
@@ -178,6 +179,11 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     results = doc.get("results")
     page.results = results if isinstance(results, dict) else None
     page.extra.update({k: v for k, v in doc.items() if k not in _TOP_KEYS})
+    data = doc.get(datafile.FIELD)
+    if data is not None:
+        if not isinstance(data, str) or not data:
+            raise PageFileError(p, f"has a '{datafile.FIELD}' field that is not a file name: {data!r}")
+        page.data_path = os.path.abspath(data if os.path.isabs(data) else Path(p).parent / data)
     return page
 
 
@@ -207,8 +213,11 @@ def block_extra(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in _BLOCK_KEYS}
 
 
-def page_to_doc(page: Page) -> dict[str, Any]:
+def page_to_doc(page: Page, data: str | None = None) -> dict[str, Any]:
+    """The page as a format-v1 document; its data file is named by ``data``, else by its absolute path."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": page.name}
+    if page.data_path:
+        doc[datafile.FIELD] = data or page.data_path
     doc["blocks"] = [block_to_doc(b) for b in page]
     links = []
     for ln in page.links:
@@ -228,8 +237,8 @@ def _num(v: float) -> int | float:
     return int(v) if float(v).is_integer() else round(float(v), 3)
 
 
-def dumps(page: Page) -> str:
-    return json.dumps(page_to_doc(page), indent=1, ensure_ascii=False) + "\n"
+def dumps(page: Page, data: str | None = None) -> str:
+    return json.dumps(page_to_doc(page, data), indent=1, ensure_ascii=False) + "\n"
 
 
 def _umask() -> int:
@@ -281,5 +290,24 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
 
 
 def save(page: Page, path: str | Path) -> None:
-    """Save ``page`` as format v1, atomically. ``page.results`` (stored results) is written when set."""
+    """Save ``page`` as format v1, atomically. ``page.results`` (stored results) is written when set.
+
+    A page with a data file keeps it beside itself: saved to another place, the data file is copied
+    there first (``NAME.npz`` beside ``NAME.json``) and the page names it relatively, then follows it.
+    """
+    data = None
+    if page.data_path:
+        target = Path(os.path.abspath(path)).with_name(datafile.data_name(path))
+        src = Path(page.data_path)
+        if src != target:
+            if not src.is_file():
+                raise PageFileError(str(path), f"cannot be saved with its data: the data file {src} is missing")
+            try:
+                datafile.copy_file(src, target)
+            except OSError as e:
+                raise PageFileError(str(target), f"cannot be written: {e.strerror or e}") from None
+        data = target.name
+        write_atomic(path, dumps(page, data))
+        page.data_path = str(target)
+        return
     write_atomic(path, dumps(page))
