@@ -34,8 +34,9 @@ commands:
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow blocks [NAME]        list the block types, or show one block's doc
-  enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) to enuflow's format
-  enuflow export PAGE ...      export a page as Python, a GraphDef, or a PNG/SVG picture
+  enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
+                               SavedModel folder) to enuflow's format
+  enuflow export PAGE ...      export a page as Python, a GraphDef, a SavedModel, or a PNG/SVG picture
 
 exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
 2 the file could not be read as a page (or the command line was wrong).
@@ -189,9 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--python", metavar="FILE", help="a Python script that builds and runs the same graph")
     g.add_argument("--graphdef", metavar="FILE", help="the TensorFlow GraphDef (binary protobuf; .pbtxt for text)")
+    g.add_argument("--savedmodel", metavar="DIR",
+                   help="a TensorFlow SavedModel: serving_default takes the Placeholders keyed by block id and "
+                        "returns the fetched outputs keyed block.port")
     g.add_argument("--png", metavar="FILE", help="a picture of the page with its results")
     g.add_argument("--svg", metavar="FILE", help="a picture of the page with its results (SVG)")
     e.add_argument("--allow-io", action="store_true", help="allow IO blocks when building")
+    e.add_argument("--after-run", type=int, metavar="N",
+                   help="with --savedmodel: save the Variables' values after running the page N steps "
+                        "(default: their initial values)")
     return parser
 
 
@@ -271,7 +278,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     try:
         report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
-                            timeout=timeout, max_literal_mb=mb)
+                            timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None))
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
@@ -490,6 +497,20 @@ def cmd_export(ns: argparse.Namespace) -> int:
             return 2
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
+    if ns.savedmodel:
+        from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+        if ns.after_run is not None and ns.after_run < 1:
+            print("enuflow: --after-run must be 1 or more", file=sys.stderr)
+            return 2
+        ins, outs, problems = export_savedmodel(page, ns.savedmodel, after_run=ns.after_run, allow_io=ns.allow_io)
+        for e in problems:
+            print(f"error: {e}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"wrote {ns.savedmodel} (serving_default: inputs {', '.join(ins) or 'none'}; "
+              f"outputs {', '.join(outs) or 'none'})")
+        return 0
     if ns.python:
         from enuflow.app.engine.export_python import export_python
 

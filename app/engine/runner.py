@@ -114,14 +114,38 @@ class Runner:
     # -- running ----------------------------------------------------------------------------
     def run(self, page: Page, steps: int | None = None, allow_io: bool = False,
             on_step: Callable[[int, ResultStore], None] | None = None,
-            cancel: threading.Event | None = None, reset: bool = True) -> RunReport:
+            cancel: threading.Event | None = None, reset: bool = True, logdir: str | None = None) -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
         ``on_step(step, results)`` is called after every step. ``reset`` re-initialises Variables
         before the first step (a fresh run); False continues from their current values (step by step),
         initialising them only when this graph has not run yet (a new or changed structure).
+        ``logdir`` writes TensorBoard event files there (``app.engine.tensorboard``): the graph, and every
+        scalar result per step.
         Never raises for a problem of the page: problems come back in ``RunReport.errors``.
         """
+        if logdir:
+            from enuflow.app.engine.tensorboard import EventLog
+
+            try:
+                log = EventLog(logdir)
+            except OSError as e:
+                results = ResultStore()
+                return RunReport(results, [BuildError(None, None, f"--logdir {logdir}: cannot be written "
+                                                                  f"({e.strerror or e})")])
+            inner = on_step
+
+            def on_step(step: int, results: ResultStore) -> None:
+                if step == 1 and self._prepared is not None:
+                    log.graph(self._prepared.built.graph)
+                log.step(step, results.values)
+                if inner is not None:
+                    inner(step, results)
+
+            try:
+                return self.run(page, steps, allow_io, on_step, cancel, reset)
+            finally:
+                log.close()
         t0 = time.perf_counter()
         tf = load()
         prepared, an, rebuilt = self.prepare(page, allow_io)

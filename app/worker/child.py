@@ -200,7 +200,7 @@ class Child:
         steps = msg.get("steps")
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
-                            reset=bool(msg.get("reset", True)))
+                            reset=bool(msg.get("reset", True)), logdir=msg.get("logdir") or None)
         with self.lock:
             self.current = 0
         if report.steps_done and sent["step"] != report.steps_done:

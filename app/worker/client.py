@@ -301,12 +301,14 @@ class WorkerClient:
                 self._spawn()
 
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
-            target: str = "", device: str = "", max_literal_mb: float | None = None) -> int:
+            target: str = "", device: str = "", max_literal_mb: float | None = None,
+            logdir: str | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
         and ``device`` are the runner's; with a target the child reports "connected" once the cluster answers.
         ``max_literal_mb`` bounds the page's literal values (``app.worker.limits``; None: the default).
+        ``logdir``: the child writes TensorBoard event files there.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -321,7 +323,8 @@ class WorkerClient:
                                    "steps": None if steps is None else int(steps),
                                    "allow_io": bool(allow_io), "reset": bool(reset),
                                    "target": str(target), "device": str(device),
-                                   "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb)})
+                                   "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
+                                   "logdir": str(logdir) if logdir else None})
             suspects = suspects_of(page_doc)
             if not self.alive:
                 self._spawn()
