@@ -71,7 +71,8 @@ class RunCommands:
         elif an is not None and an.plan.block is None:
             total = 1 if steps is None else steps
         try:
-            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io, reset=reset)
+            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io, reset=reset,
+                                     logdir=getattr(self, "logdir", None))
         except (OSError, RuntimeError) as e:
             self.status_label.setText(f"The page could not be sent to the run worker: {e}")
             return None

@@ -41,6 +41,7 @@ from enuflow.app.gui.commands import (
 )
 from enuflow.app.gui.files import FileCommands
 from enuflow.app.gui.inspector import Inspector
+from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
@@ -55,7 +56,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.question(parent, title, text, buttons)
 
 
-class MainWindow(FileCommands, RunCommands, QMainWindow):
+class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -169,6 +170,8 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._act(f, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._act(f, "Save &As...", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
+        self.export_savedmodel_action = self._act(f, "Export &SavedModel...", self.export_savedmodel_dialog)
+        f.addSeparator()
         self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = mb.addMenu("&Edit")
         self.undo_action = self.undo.createUndoAction(self, "&Undo")
@@ -207,6 +210,11 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.kill_action = self._act(r, "&Kill Worker", self.kill_run, "Ctrl+F5", tb)
         self.stop_action.setEnabled(False)
         self.kill_action.setEnabled(False)
+        r.addSeparator()
+        self.logdir_action = self._act(r, "&TensorBoard Log Folder...", self.choose_logdir)
+        self.logdir_action.setCheckable(True)
+        self.logdir_action.setToolTip("Write TensorBoard event files (scalar results per step, the graph) "
+                                      "on every run")
         self._fill_recent()
 
     # -- start-up ---------------------------------------------------------------------------------------
