@@ -27,6 +27,10 @@ from enuflow.blocks.tf import load
 
 #: scalar history kept per result pin (oldest steps are dropped beyond this)
 HISTORY_LIMIT = 100_000
+#: graphs with more ops than this run without grappler's rewrites: for a large page (an imported model, every
+#: result fetched) its passes cost seconds once per build, several times the run itself, and an interactive
+#: page is built often and run a few steps; results are the same without them
+GRAPPLER_OP_LIMIT = 500
 _UNFETCHABLE = ("resource", "variant")
 _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
 
@@ -107,6 +111,8 @@ class Runner:
         built = build(page, an, allow_io=allow_io, device=self.device)
         self.builds += 1
         config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        if len(built.graph.get_operations()) > GRAPPLER_OP_LIMIT:
+            config.graph_options.rewrite_options.disable_meta_optimizer = True
         session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
         self._prepared = _Prepared(built, session, allow_io)
         return self._prepared, an, True
