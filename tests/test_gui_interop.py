@@ -64,6 +64,11 @@ def test_open_a_thousand_node_model_laid_out_then_save_as(qtbot, env, tmp_path):
         assert w.page.block(ln.src).pos[0] < w.page.block(ln.dst).pos[0], ln
     assert len({b.pos for b in w.page}) == len(w.page)
     assert len(w.scene.blocks) == len(w.page) and len(w.scene.wires) == len(w.page.links)
+    # a weight held in the data file shows in the inspector as its reference, with no complaint
+    kernel = next(b for b in w.page if b.type == "Const" and isinstance(b.pins["val"], dict))
+    w.select([kernel.id])
+    assert '"data"' in w.inspector.fields["val"].text()
+    assert w.inspector.errors["val"].text() == ""
 
     target = tmp_path / "kept" / "big.json"
     target.parent.mkdir()

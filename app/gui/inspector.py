@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEd
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.document.page import Page
+from enuflow.app.document import datafile
 from enuflow.app.document.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
 from enuflow.blocks.base import Attr, Block
 
@@ -44,10 +45,11 @@ def text_value(text: str) -> Any:
         except ValueError:
             pass
     if t.startswith('{"'):
-        # a typed value {"dtype", "shape", "value"} (as imports and run --json write them) stays one
+        # a typed value {"dtype", "shape", "value"} (as imports and run --json write them) stays one, and so
+        # does a reference into the page's data file {"dtype", "shape", "data"} (an imported model's weights)
         try:
             v = json.loads(t)
-            if isinstance(v, dict) and "value" in v:
+            if isinstance(v, dict) and ("value" in v or datafile.is_ref(v)):
                 return v
         except ValueError:
             pass
@@ -206,6 +208,8 @@ class Inspector(QWidget):
             v = text_value(text)
             if v is None:
                 return "needs a value" if a.required else ""
+            if datafile.is_ref(v):
+                return ""  # checked when the page is analysed, against the data file
             try:
                 dtype = self._current(a.dtype_pin) if a.dtype_pin else None
                 dtype = parse_dtype(dtype) if dtype not in (None, "") else None
@@ -224,6 +228,8 @@ class Inspector(QWidget):
             v = text_value(text)
             if v is None:
                 return "" if port is None or port.optional else "not wired and has no value"
+            if datafile.is_ref(v):
+                return ""
             dtype = None
             if port is not None and port.dtype:
                 dtype = port.dtype if decl.attr(port.dtype) is None else self._current(port.dtype)
