@@ -101,11 +101,13 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
 
     sessions: list[str] = []
     warnings: list[BuildError] = []
+    hints: dict[str, list[str]] = {}
     for b in page:
         dag.add_node(b.id)
         decl = registry.get(b.type)
         if decl is None:
-            hint = registry.suggest(b.type)
+            # one suggestion search per unknown type (an imported model repeats a few op types many times)
+            hint = hints[b.type] if b.type in hints else hints.setdefault(b.type, registry.suggest(b.type))
             more = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
             err(b.id, None, f"unknown block type '{b.type}'{more}")
             continue
