@@ -363,13 +363,7 @@ class _Builder:
                 outs = self.outputs.get(src_node, [])
                 src_port = outs[idx] if idx < len(outs) else f"output_{idx}"
                 dst_port = ports[k] if k < len(ports) else f"input_{k}"
-                link = Link(src, src_port, bid, dst_port)
-                if page.has_link(link):  # the same tensor twice into one list port: through an Identity
-                    mid = page.new_id(f"{src}/again")
-                    page.add_block(BlockInstance(mid, "Identity"))
-                    page.add_link(Link(src, src_port, mid, "input"))
-                    link = Link(mid, "output", bid, dst_port)
-                page.add_link(link)
+                page.add_link(Link(src, src_port, bid, dst_port))  # twice into a list port: two links, in order
         if dropped_ctrl:
             self.warnings.append(f"{dropped_ctrl} control dependencies dropped (a page wires data only)")
         self._add_session()
