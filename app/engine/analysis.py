@@ -56,6 +56,8 @@ class SessionPlan:
     infinite: bool = False
     device: str = ""
     show_debug: bool = False
+    #: the ClientSession's ``optimize`` pin: auto, on or off (see ``app.engine.session_options``)
+    optimize: str = "auto"
 
 
 @dataclass
@@ -292,6 +294,11 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
     if plan.steps < 1:
         err(sid, "steps", "steps must be at least 1")
         plan.steps = 1
+    optimize = str(a.get("optimize", "auto") or "auto").strip().lower()
+    if optimize in ("auto", "on", "off"):
+        plan.optimize = optimize
+    else:
+        err(sid, "optimize", f"optimize is {a.get('optimize')!r}; choose auto, on or off")
     for ln in inputs.get(sid, {}).get("fetch_outputs", []):
         plan.fetches.append((ln.src, ln.src_port))
     for ln in inputs.get(sid, {}).get("run_outputs", []):

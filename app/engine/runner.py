@@ -21,16 +21,13 @@ import numpy as np
 
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
+from enuflow.app.engine.session_options import session_config
 from enuflow.app.document.page import Page
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.tf import load
 
 #: scalar history kept per result pin (oldest steps are dropped beyond this)
 HISTORY_LIMIT = 100_000
-#: graphs with more ops than this run without grappler's rewrites: for a large page (an imported model, every
-#: result fetched) its passes cost seconds once per build, several times the run itself, and an interactive
-#: page is built often and run a few steps; results are the same without them
-GRAPPLER_OP_LIMIT = 500
 _UNFETCHABLE = ("resource", "variant")
 _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
 
@@ -83,6 +80,7 @@ class _Prepared:
         self.allow_io = allow_io
         self.callables: dict[tuple, Any] = {}
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
+        self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
 
 class Runner:
@@ -110,11 +108,10 @@ class Runner:
         self.close()
         built = build(page, an, allow_io=allow_io, device=self.device)
         self.builds += 1
-        config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
-        if len(built.graph.get_operations()) > GRAPPLER_OP_LIMIT:
-            config.graph_options.rewrite_options.disable_meta_optimizer = True
+        config = session_config(an.plan.optimize, built.graph)
         session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
         self._prepared = _Prepared(built, session, allow_io)
+        self._prepared.config = config
         return self._prepared, an, True
 
     # -- running ----------------------------------------------------------------------------
