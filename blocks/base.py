@@ -160,6 +160,14 @@ class Block:
                 return index is None
         return False
 
+    def attr_map(self) -> dict[str, Attr]:
+        """The block's attrs by name (made once per declaration; the builder asks for it on every block)."""
+        cached = self.__dict__.get("_attr_map")
+        if cached is None or cached[0] is not self.attrs:
+            cached = (self.attrs, {a.name: a for a in self.attrs})
+            self.__dict__["_attr_map"] = cached
+        return cached[1]
+
     def pin_names(self) -> list[str]:
         return [a.name for a in self.attrs]
 

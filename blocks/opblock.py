@@ -161,8 +161,16 @@ class OpBlock(Block):
 
 # -- building any op ------------------------------------------------------------------------
 
+_BASE_NAMES: dict[Any, str] = {}
+
+
 def _base_name(t: Any) -> str:
-    return t.dtype.base_dtype.name
+    """The dtype name of a tensor without ``_ref`` (memoised per DType: the property chain is slow)."""
+    dt = t.dtype
+    name = _BASE_NAMES.get(dt)
+    if name is None:
+        name = _BASE_NAMES[dt] = dt.base_dtype.name
+    return name
 
 
 def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | None = None) -> dict[str, Any]:
@@ -173,7 +181,7 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     raises BuildFailure naming the port.
     """
     op_type = op_type or block.op_name or block.name
-    attr_decl = {a.name: a for a in block.attrs}
+    attr_decl = block.attr_map()
     attrs: dict[str, Any] = {k: v for k, v in scope.attrs.items() if k in attr_decl}
     decided: dict[str, tuple[str, str]] = {}  # type attr -> (dtype, port that decided it)
 

@@ -77,7 +77,7 @@ class Analysis:
 
     def order(self) -> list[str]:
         """Blocks in dependency order (producers first); blocks on cycles are left out."""
-        g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic)
+        g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic) if self.cyclic else self.dag
         return list(nx.topological_sort(g))
 
     cyclic: set[str] = field(default_factory=set)

@@ -64,9 +64,20 @@ class BuiltGraph:
         return self.op_block.get(top)
 
 
+_NP_NAMES: dict[Any, str] = {}
+
+
+def np_name(dt: np.dtype) -> str:
+    """``str(dt)``, memoised: numpy computes a dtype's name in Python on every call."""
+    name = _NP_NAMES.get(dt)
+    if name is None:
+        name = _NP_NAMES[dt] = str(dt)
+    return name
+
+
 def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
     """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
-    if dtype == "string" or str(arr.dtype) == dtype:
+    if dtype == "string" or np_name(arr.dtype) == dtype:
         return arr
     from enuflow.app.document.values import numpy_dtype
 
@@ -133,7 +144,7 @@ class BlockScope:
         if pin not in self._values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
         arr = self._values[pin]
-        dt = dtype or ("string" if arr.dtype.kind == "O" else str(arr.dtype))
+        dt = dtype or ("string" if arr.dtype.kind == "O" else np_name(arr.dtype))
         try:
             convert_value(arr, dt)
         except BuildFailure as e:
@@ -181,27 +192,26 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     scope = PageScope(graph, built, dev)
     failed: set[str] = set(an.bad)
     session_id = an.plan.block
+    Operation = tf.Operation
+    order = an.order()
+    preds = an.dag.pred
     with graph.as_default():
-        for bid in an.order():
+        for bid in order:
             if bid == session_id or bid not in an.decls:
                 continue
-            if bid in failed:
-                continue
-            preds = list(an.dag.predecessors(bid))
-            if any(p in failed for p in preds):
+            if failed and (bid in failed or any(p in failed for p in preds[bid])):
                 failed.add(bid)
                 continue
             decl = an.decls[bid]
-            inst = page.block(bid)
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in an.inputs[bid].items():
-                port = decl.input(pname)
                 ts = []
                 for ln in lns:
-                    t = built.tensors.get((ln.src, ln.src_port))
+                    key = (ln.src, ln.src_port)
+                    t = built.tensors.get(key)
                     if t is None:
-                        t = built.operations.get((ln.src, ln.src_port))
+                        t = built.operations.get(key)
                     if t is None:
                         missing = (pname, ln)
                         break
@@ -211,6 +221,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         ts.append(t)
                 if missing:
                     break
+                port = decl.input(pname)
                 wired[pname] = ts if port is not None and port.is_list else ts[0]
             if missing:
                 pname, ln = missing
@@ -218,9 +229,12 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 failed.add(bid)
                 continue
             bscope = BlockScope(scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
-            dev_here = inst.device or dev
+            dev_here = page.block(bid).device or dev
             try:
-                with graph.device(dev_here or None):
+                if dev_here:
+                    with graph.device(dev_here):
+                        outs = decl.build(bscope, **wired)
+                else:
                     outs = decl.build(bscope, **wired)
                 if isinstance(outs, (tuple, list)):
                     outs = dict(zip(decl.output_names(bscope.attrs), outs))
@@ -237,11 +251,12 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
                 failed.add(bid)
                 continue
-            for port_name, t in (outs or {}).items():
-                if isinstance(t, tf.Operation):
-                    built.operations[(bid, port_name)] = t
-                else:
-                    built.tensors[(bid, port_name)] = t
+            if outs:
+                for port_name, t in outs.items():
+                    if isinstance(t, Operation):
+                        built.operations[(bid, port_name)] = t
+                    else:
+                        built.tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
 
