@@ -77,10 +77,14 @@ class Analysis:
 
     def order(self) -> list[str]:
         """Blocks in dependency order (producers first); blocks on cycles are left out."""
-        g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic) if self.cyclic else self.dag
+        if self.topological is not None:
+            return list(self.topological)
+        g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic)
         return list(nx.topological_sort(g))
 
     cyclic: set[str] = field(default_factory=set)
+    #: every block in dependency order, when the page has no cycle (found while looking for cycles)
+    topological: list[str] | None = None
     #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
     warnings: list[BuildError] = field(default_factory=list)
 
@@ -136,7 +140,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
         if (sd is not None and sd.inert) or (dd is not None and dd.inert):
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
-        if sd is not None:
+        if sd is not None and ln.src_port not in sd.single_outputs():
             src_attrs = page.block(ln.src).pins
             if not sd.has_output(ln.src_port, list_counts(sd, src_attrs)):
                 base, _ = split_indexed(ln.src_port)
@@ -171,9 +175,15 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
                                  for x in counts)
                 err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
 
-    # cycles
+    # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()
-    for comp in nx.strongly_connected_components(dag):
+    try:
+        order = list(nx.topological_sort(dag))
+        components = []
+    except nx.NetworkXUnfeasible:
+        order = None
+        components = nx.strongly_connected_components(dag)
+    for comp in components:
         if len(comp) > 1 or any(dag.has_edge(n, n) for n in comp):
             names = [b.id for b in page if b.id in comp]
             cyclic.update(comp)
@@ -198,6 +208,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     plan = _session_plan(page, decls, attrs, inputs, sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
     an.cyclic = cyclic
+    an.topological = order
     an.warnings = warnings
     an.signature = signature(page, an)
     return an
@@ -221,8 +232,8 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
                 err: Any, data_path: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     attrs: dict[str, Any] = {}
     vals: dict[str, np.ndarray] = {}
-    decl_attrs = {a.name: a for a in decl.attrs}
-    decl_inputs = {p.name: p for p in decl.inputs}
+    decl_attrs = decl.attr_map()
+    decl_inputs = decl.input_map()
     for name, raw in pins.items():
         if name.startswith("result_"):
             continue  # display pins hold results, never inputs
@@ -314,11 +325,21 @@ def signature(page: Page, an: Analysis) -> str:
         structural = {k: v for k, v in b.pins.items() if k not in vals and not k.startswith("result_")
                       and not (an.decls.get(b.id) and _is_value_pin(an.decls[b.id], k))}
         h.update(json.dumps([b.id, b.type, b.device, structural, b.id in an.bad,
-                             [(k, str(v.dtype), v.shape) for k, v in sorted(vals.items())]],
+                             [(k, _dtype_text(v.dtype), v.shape) for k, v in sorted(vals.items())]],
                             sort_keys=True, default=str).encode())
     for ln in page.links:
         h.update(f"\0{ln.src}\0{ln.src_port}\0{ln.dst}\0{ln.dst_port}".encode())
     return h.hexdigest()
+
+
+_DTYPE_TEXT: dict[Any, str] = {}
+
+
+def _dtype_text(dt: np.dtype) -> str:
+    text = _DTYPE_TEXT.get(dt)
+    if text is None:
+        text = _DTYPE_TEXT[dt] = str(dt)
+    return text
 
 
 def _is_value_pin(decl: Block, name: str) -> bool:

@@ -92,6 +92,9 @@ class _Where:
         return {"block": self.block, "line": _locate(self.lines, json.dumps(self.block))}
 
 
+_NUMBER = (int, float)  # the types json gives numbers; other number types take the slower, general check
+
+
 @paused_gc
 def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
@@ -135,7 +138,8 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
             raise PageFileError(p, "appears twice (block ids must be unique)", **where.kw())
         pos = b.get("pos", [0, 0])
         if (not isinstance(pos, (list, tuple)) or len(pos) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+                or not (type(pos[0]) in _NUMBER and type(pos[1]) in _NUMBER
+                        or all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos))):
             raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where.kw())
         pins = b.get("pins", {})
         if not isinstance(pins, dict):
