@@ -68,7 +68,7 @@ class ClientSession(Block):
     fetches depend on shows its result. Without a ClientSession a page runs once and fetches every
     output. ``device`` places the page's ops (``/cpu:0``, ``/gpu:0``). ``optimize`` (auto, on, off) says
     whether TensorFlow's graph optimizer rewrites the graph before the first run: ``auto`` (also for
-    pages without a ClientSession, or saved without the pin) runs it on pages of at most 1,000 ops and
+    pages without a ClientSession, or saved without the pin) runs it on pages of at most 300 ops and
     on compute-heavy pages of up to 20,000 ops, and skips it on big pages of small tensors, where it
     would take longer than the run (rule and figures in ``app.engine.session_options``).
     """

@@ -3,17 +3,19 @@
 TensorFlow rewrites every graph before its first run with its graph optimizer (grappler: constant
 folding, arithmetic simplification, op fusion, layout changes, pruning). That pays off on pages whose
 steps do heavy work, but its own cost grows faster than the page: on a chain of scalar ``Neg`` blocks it
-took 1.2-1.7 s at 1,000 blocks, 16 s at 3,000 and more than ten minutes at 100,000, where running the same
-graph without it takes 0.08 s, 0.15 s and a few seconds. The ClientSession pin ``optimize`` decides:
+took 0.4 s at 300 blocks, 1.2-1.7 s at 1,000, 16 s at 3,000 and more than ten minutes at 100,000, while
+the first step without it took under a second up to 10,000 blocks (figures from a loaded 2-core machine).
+The ClientSession pin ``optimize`` decides:
 
 - ``on``: always optimize (what plain TensorFlow does);
 - ``off``: never (``RewriterConfig.disable_meta_optimizer``); results are the same, only speed differs;
 - ``auto`` (the default, also for pages without a ClientSession and for pages saved before the pin
-  existed): optimize when the graph has at most ``SMALL_OPS`` ops (the optimizer's cost stays around a
-  second), never above ``LARGE_OPS`` ops (its cost runs into minutes), and in between only when the page
-  is compute-heavy: its ops produce on average at least ``HEAVY_ELEMENTS`` elements per step (read from
-  the static shapes of a sample of up to ``SAMPLE`` ops; an unknown dimension counts as 1). Such a step
-  costs about a millisecond per op, so what the optimizer saves on each step soon outweighs its cost.
+  existed): optimize when the graph has at most ``SMALL_OPS`` ops (the optimizer's cost stays within a
+  few tenths of a second), never above ``LARGE_OPS`` ops (its cost runs into minutes), and in between
+  only when the page is compute-heavy: its ops produce on average at least ``HEAVY_ELEMENTS`` elements
+  per step (read from the static shapes of a sample of up to ``SAMPLE`` ops; an unknown dimension counts
+  as 1). Such a step costs about a millisecond per op, so what the optimizer saves on each step soon
+  outweighs its cost.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 #: ``optimize`` pin values
 OPTIMIZE_CHOICES = ("auto", "on", "off")
 #: auto optimizes graphs of at most this many ops
-SMALL_OPS = 1_000
+SMALL_OPS = 300
 #: auto never optimizes graphs of more than this many ops
 LARGE_OPS = 20_000
 #: auto optimizes graphs in between when their ops average at least this many elements per output
