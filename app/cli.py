@@ -141,7 +141,9 @@ def _parser() -> argparse.ArgumentParser:
                         f"{JSON_FULL_LIMIT:,} elements give their first values in 'head' and 'truncated': true")
     r.add_argument("--allow-io", action="store_true",
                    help="allow blocks that read or write files or act on the process")
-    r.add_argument("--data-dir", metavar="DIR", help="look for data files named by imported pages in DIR")
+    r.add_argument("--data-dir", metavar="DIR",
+                   help="the page's data folder: data files and checkpoints named by absolute Windows paths "
+                        "(in imported enuSpace pages) are read and written there (overrides the page's own)")
     r.add_argument("--device", default="", metavar="D", help="device for the page's ops, e.g. /cpu:0")
     r.add_argument("--target", default="", metavar="grpc://host:port",
                    help="run on a TensorFlow cluster (a grpc session target)")
@@ -180,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "(NAME.npz beside NAME.json).")
     i.add_argument("source", help="the enuSpace page, GraphDef file or SavedModel folder")
     i.add_argument("-o", "--output", required=True, help="the page file to write")
-    i.add_argument("--data-dir", metavar="DIR", help="look for data files named by the page in DIR")
+    i.add_argument("--data-dir", metavar="DIR",
+                   help="look for the page's .dat and data files in DIR, and remember DIR as its data folder")
     i.add_argument("--signature", metavar="NAME", help="the SavedModel signature to import (default serving_default)")
     i.add_argument("--freeze", action="store_true", help="a SavedModel's variables become Consts, not Variables")
 
@@ -218,9 +221,13 @@ def _subcommand(args: list[str]) -> int:
 
 
 def _load(path: str, data_dir: str | None = None) -> Any:
+    from enuflow.app.document.data_folder import set_data_folder
     from enuflow.app.document.formats import load
 
-    return load(path, data_dir=data_dir)
+    page = load(path, data_dir=data_dir)
+    if data_dir:
+        set_data_folder(page, Path(data_dir).resolve())  # overrides the folder the page remembers
+    return page
 
 
 def cmd_run(ns: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 
 from enuflow.app.gcpause import paused_gc
+from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, parse_attr, parse_tensor
@@ -192,18 +193,28 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
                                      + " (a dataflow page cannot feed a block its own output)"))
 
-    # pins
+    # pins (absolute Windows paths looked for in the page's data folder)
+    folder = df.data_folder(page)
     for b in page:
         decl = decls.get(b.id)
         if decl is None or decl.inert:
             continue
-        battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err, page.data_path)
+        stored = _dat_missing(b)
+        battrs, bvals = _parse_pins(b.id, df.map_pins(b, folder), decl, inputs.get(b.id, {}), err,
+                                    page.data_path, stored)
         attrs[b.id] = battrs
         values[b.id] = bvals
         for port in decl.inputs:
             if port.name in inputs[b.id] or port.name in bvals or port.optional:
                 continue
-            err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+            if port.name in stored:
+                err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
+            else:
+                err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+    for f in df.data_files(page):
+        problem = f.problem(folder)
+        if problem is not None and f.block in decls and not decls[f.block].inert:
+            warnings.append(BuildError(f.block, f.pin, problem))
 
     plan = _session_plan(page, decls, attrs, inputs, sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
@@ -228,8 +239,22 @@ def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _dat_missing(b: Any) -> dict[str, str]:
+    """Pins of an imported block whose value the page's missing ``.dat`` file holds: pin -> file name."""
+    info = b.extra.get("enuspace") if isinstance(b.extra, dict) else None
+    stored = info.get("missing_dat") if isinstance(info, dict) else None
+    return {k: str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def _dat_message(pin: str, dat: str, block_type: str) -> str:
+    wire = "a TruncatedNormal into initvalues" if block_type == "Variable" else "a block into it"
+    return (f"the value of '{pin}' is stored in {dat}, which is missing (not beside the page, nor in its data "
+            f"folder); type a value into '{pin}' or wire one (for example {wire})")
+
+
 def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, list[Link]],
-                err: Any, data_path: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                err: Any, data_path: str | None = None,
+                stored: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     attrs: dict[str, Any] = {}
     vals: dict[str, np.ndarray] = {}
     decl_attrs = decl.attr_map()
@@ -270,7 +295,9 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
         if a.type == "value":
             raw = pins.get(a.name)
             if raw is None or raw == "":
-                if a.required:
+                if stored and a.name in stored:
+                    err(bid, a.name, _dat_message(a.name, stored[a.name], decl.name))
+                elif a.required:
                     err(bid, a.name, f"pin '{a.name}' needs a value")
                 continue
             try:
@@ -327,6 +354,7 @@ def signature(page: Page, an: Analysis) -> str:
         h.update(json.dumps([b.id, b.type, b.device, structural, b.id in an.bad,
                              [(k, _dtype_text(v.dtype), v.shape) for k, v in sorted(vals.items())]],
                             sort_keys=True, default=str).encode())
+    h.update(f"\0data_dir\0{df.data_folder(page)}".encode())  # paths in attrs are mapped into the graph
     for ln in page.links:
         h.update(f"\0{ln.src}\0{ln.src_port}\0{ln.dst}\0{ln.dst_port}".encode())
     return h.hexdigest()
