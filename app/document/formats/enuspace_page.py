@@ -505,6 +505,13 @@ class Importer:
         if src is None or sym is None or sym.block != "Const":
             self.warn(rb.id, "initvalues is wired from a block that is not a Const (the original refused this); "
                              "enuflow takes the wired tensor's dtype and shape")
+            return
+        val = src.pins.get("val")
+        if val is not None and val.save == "binary" and self.dat() is None:
+            # the Const's value is lost with the .dat: keep its dtype and shape here, so that any tensor the
+            # user wires in instead (a TruncatedNormal, say) makes the Variable the page expects
+            pins["dtype"] = ev.VAR_TYPES.get(val.var_type, "float64")
+            pins["shape"] = ev.dims_text(ev.parse_dims(val.shape)) or "[]"
 
     def setting(self, rb: RawBlock, sym: Symbol, name: str, rp: RawPin, info: dict[str, Any]) -> Any:
         """A setting pin (dtype, shape, strides, padding, a path...) kept as written, paths remapped."""
