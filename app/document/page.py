@@ -247,6 +247,14 @@ class Page:
         self.name = name
         self._emit("page_changed", field="name")
 
+    def set_extra(self, key: str, value: Any) -> None:
+        """Set (``None`` removes) an optional top-level field of the page, such as its ``data_dir``."""
+        if value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
+        self._emit("page_changed", field=key)
+
     def replace_with(self, other: Page) -> None:
         """Take over the whole content of ``other`` (used by Open and by restore); listeners stay."""
         self.name = other.name

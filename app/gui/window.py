@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -37,6 +38,7 @@ from enuflow.app.gui.commands import (
     MoveCommand,
     RemoveCommand,
     SetFieldCommand,
+    SetPageFieldCommand,
     SetPinCommand,
 )
 from enuflow.app.gui.files import FileCommands
@@ -171,6 +173,9 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
         self._act(f, "Save &As...", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
         self.export_savedmodel_action = self._act(f, "Export &SavedModel...", self.export_savedmodel_dialog)
+        self.data_folder_action = self._act(f, "Data &Folder...", self.choose_data_folder)
+        self.data_folder_action.setToolTip("Where the page's data files (named by Windows paths in imported "
+                                           "enuSpace pages) are read and written; saved with the page")
         f.addSeparator()
         self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = mb.addMenu("&Edit")
@@ -278,6 +283,19 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
             self.scene.set_stale(stale)
             self.results.set_stale(stale)
 
+    def choose_data_folder(self, folder: str | None = None) -> None:
+        """Ask for the page's data folder (``folder`` skips the dialog; "" removes it); one undoable edit."""
+        from enuflow.app.document.data_folder import FIELD
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Data folder of the page",
+                                                      str(self.page.extra.get(FIELD) or ""))
+            if not folder:
+                return
+        value = folder or None
+        if value != self.page.extra.get(FIELD):
+            self.undo.push(SetPageFieldCommand(self.page, FIELD, value, text="Set data folder"))
+
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
         an = blocktypes.analyse_safely(self.page)
@@ -331,7 +349,9 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
             warnings.append((bid, (", ".join(where) + ": " if where else "") + str(w.get("message"))))
         extra = self.page.extra.get("import_warnings")
         if isinstance(extra, list):
-            warnings += [(None, str(w)) for w in extra]
+            # data files and .dat values are checked afresh above (the data folder may have changed since)
+            warnings += [(None, str(w)) for w in extra if "names the data file" not in str(w)
+                         and "is stored in" not in str(w)]
         seen: set[str] = set()
         warnings = [w for w in warnings if not (w[1] in seen or seen.add(w[1]))]
         for bid, text in warnings:
