@@ -74,3 +74,30 @@ def test_missing_dat_values_are_listed_as_problems(window, qtbot, tmp_path):
     field.editingFinished.emit()
     qtbot.waitUntil(lambda: not w.block_errors.get("W_INIT"), timeout=5000)
 
+
+
+def test_editor_runs_the_mnist_page_with_its_data_folder(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_mnist(folder, *synthetic_digits(40))
+    w = MainWindow(start_worker=True)
+    qtbot.addWidget(w)
+    asked: list[str] = []
+    w.prompt = lambda title, text, buttons: asked.append(title) or QMessageBox.StandardButton.Yes
+    w.warn = lambda title, text: None
+    w.show()
+    try:
+        assert w.open_path(str(softmax_page(tmp_path, counter_start=19)), ask=False)
+        w.choose_data_folder(str(folder))
+        rid = w.run_page(steps=2)
+        assert rid is not None and asked == ["Run blocks that use files?"]
+        qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind in ("done", "crashed")
+                        and not w.worker.busy, timeout=120_000)
+        assert w.last_event.kind == "done" and w.run_errors == []
+        assert not [p for p in problems(w) if not p.startswith("warning:")]
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None
