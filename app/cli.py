@@ -23,7 +23,7 @@ from enuflow.app import __version__, bundled
 from enuflow.app.document.formats import PageFileError
 from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
 
-SUBCOMMANDS = ("run", "blocks", "import", "export")
+SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
 #: tensors with more elements than this are summarised in --json output
 JSON_FULL_LIMIT = 100_000
 
@@ -37,6 +37,8 @@ commands:
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
   enuflow export PAGE ...      export a page as Python, a GraphDef, a SavedModel, or a PNG/SVG picture
+  enuflow worker --cluster F --job NAME --task N
+                               serve one task of a TensorFlow cluster (for run --cluster)
 
 exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
 2 the file could not be read as a page (or the command line was wrong).
@@ -104,13 +106,13 @@ def _editor(args: list[str]) -> int:
             print("enuflow: no display found; running the page headless instead of opening the editor.",
                   file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None, timeout=None))
+                                          device="", target="", cluster=None, save_results=None, timeout=None))
     try:
         from enuflow.app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None, timeout=None))
+                                          device="", target="", cluster=None, save_results=None, timeout=None))
     return run_editor(page)
 
 
@@ -147,13 +149,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="", metavar="D", help="device for the page's ops, e.g. /cpu:0")
     r.add_argument("--target", default="", metavar="grpc://host:port",
                    help="run on a TensorFlow cluster (a grpc session target)")
+    r.add_argument("--cluster", metavar="CLUSTER.json",
+                   help="run on a TensorFlow cluster: a cluster spec ({\"worker\": [\"host:port\", ...]}) or a "
+                        "TF_CONFIG object; the first chief or worker task is the session target (unless --target), "
+                        "blocks run on the task their device names (/job:worker/task:1), only the tasks the page "
+                        "uses are waited for, and a task that is down is an error naming it and its blocks")
     r.add_argument("--save-results", metavar="FILE",
                    help="also save the page with its results to FILE (format v1)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up when building and running the page take longer than SECONDS (counted once "
                         "TensorFlow is loaded): the run is killed and the error says what was running. "
                         "Default: no limit for a local run; with --target, connecting gives up after "
-                        f"{CONNECT_TIMEOUT_S:g} s")
+                        f"{CONNECT_TIMEOUT_S:g} s; with --cluster, a task that stops answering is named with its "
+                        "blocks within SECONDS (each session call is bounded by 120 s without it)")
     r.add_argument("--max-literal-mb", type=float, default=None, metavar="MB",
                    help="refuse a page whose typed-in tensor values (Const pins) take more than MB MiB in all, "
                         f"before building it (default {DEFAULT_LITERAL_LIMIT_MB}, or ${LITERAL_LIMIT_ENV})")
@@ -161,6 +169,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
+
+    w = sub.add_parser("worker", help="serve one task of a TensorFlow cluster",
+                       description="Start the TensorFlow server of one task of a cluster and serve until Ctrl+C "
+                                   "or SIGTERM. CLUSTER.json is a cluster spec ({\"worker\": [\"host:port\", ...], "
+                                   "\"ps\": [...]}) or a TF_CONFIG object; without --cluster, the TF_CONFIG "
+                                   "environment variable gives the cluster (and the task, when it names one). "
+                                   "Prints one line when it listens. Exit status 2 for a cluster file or task "
+                                   "that cannot be used, 1 when the server cannot start.")
+    w.add_argument("--cluster", metavar="CLUSTER.json", help="the cluster spec or TF_CONFIG file")
+    w.add_argument("--job", metavar="NAME", help="the task's job (worker, ps, chief, ...)")
+    w.add_argument("--task", type=int, metavar="N", help="the task's index in its job (default 0)")
 
     b = sub.add_parser("blocks", help="list block types",
                        description="List block types (every TensorFlow op, and the hand-declared blocks) with "
@@ -217,6 +236,8 @@ def _subcommand(args: list[str]) -> int:
         return cmd_blocks(ns)
     if ns.command == "import":
         return cmd_import(ns)
+    if ns.command == "worker":
+        return cmd_worker(ns)
     return cmd_export(ns)
 
 
@@ -269,6 +290,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return _fail(ns, str(e), 2)
     if too_large:  # refused before any TensorFlow is loaded
         return _report(ns, page, None, too_large)
+    cluster = getattr(ns, "cluster", None) or ""
+    if cluster:
+        from enuflow.app.document.cluster import ClusterError, load_cluster
+
+        try:
+            load_cluster(cluster).default_task()
+        except ClusterError as e:
+            return _fail(ns, str(e), 2)
 
     from enuflow.app.document.formats.native import page_to_doc
     from enuflow.app.worker.headless import HeadlessRun
@@ -285,7 +314,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     try:
         report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
-                            timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None))
+                            timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
+                            cluster=cluster)
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
@@ -478,6 +508,25 @@ def cmd_import(ns: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {ns.output} ({len(page)} blocks, {len(page.links)} links)")
     return 0
+
+
+def cmd_worker(ns: argparse.Namespace) -> int:
+    """``enuflow worker``: serve one task of a TensorFlow cluster until Ctrl+C or SIGTERM."""
+    from enuflow.app.document.cluster import ClusterError, cluster_from_env, load_cluster
+
+    try:
+        cluster = load_cluster(ns.cluster) if ns.cluster else cluster_from_env(dict(os.environ))
+        if cluster is None:
+            print("enuflow worker: give the cluster with --cluster CLUSTER.json (or set TF_CONFIG)", file=sys.stderr)
+            return 2
+        from enuflow.app.worker.task_server import check_task, exit_now, serve
+
+        job, task = check_task(cluster, ns.job, ns.task)
+    except ClusterError as e:
+        print(f"enuflow worker: {e}", file=sys.stderr)
+        return 2
+    exit_now(serve(cluster, job, task))
+    return 0  # pragma: no cover - exit_now does not return
 
 
 def cmd_export(ns: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ lists the values to feed. Build problems are returned as ``BuildError`` values, 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,15 +183,20 @@ class BlockScope:
 
 
 @paused_gc
-def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "") -> BuiltGraph:
-    """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``."""
+def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "",
+          skip: Collection[str] = ()) -> BuiltGraph:
+    """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``.
+
+    Blocks in ``skip`` (e.g. placed on a cluster task that is down; the caller reports why) are left out,
+    with everything downstream of them.
+    """
     tf = load()
     an = analysis or analyse(page, allow_io=allow_io)
     graph = tf.Graph()
     built = BuiltGraph(graph=graph, signature=an.signature, analysis=an, errors=list(an.errors))
     dev = device or an.plan.device
     scope = PageScope(graph, built, dev)
-    failed: set[str] = set(an.bad)
+    failed: set[str] = set(an.bad) | set(skip)
     session_id = an.plan.block
     Operation = tf.Operation
     order = an.order()

@@ -21,6 +21,9 @@ import numpy as np
 
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
+from enuflow.app.engine.placement import Placement, downstream, lost_errors, lost_tasks, place, target_task_of, \
+    tasks_in_message
+from enuflow.app.document.cluster import Cluster
 from enuflow.app.engine.session_options import session_config
 from enuflow.app.document.page import Page
 from enuflow.blocks.base import BuildFailure
@@ -30,6 +33,8 @@ from enuflow.blocks.tf import load
 HISTORY_LIMIT = 100_000
 _UNFETCHABLE = ("resource", "variant")
 _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
+#: seconds each session call on a cluster may take when the run has no timeout of its own
+DEFAULT_CLUSTER_TIMEOUT = 120.0
 
 
 @dataclass
@@ -74,43 +79,83 @@ class RunReport:
 class _Prepared:
     """A built graph with its session and the callables made for it."""
 
-    def __init__(self, built: BuiltGraph, session: Any, allow_io: bool) -> None:
+    def __init__(self, built: BuiltGraph, session: Any, allow_io: bool, placement: Placement | None = None) -> None:
         self.built = built
         self.session = session
         self.allow_io = allow_io
+        self.placement = placement
+        self.lost = False  # a cluster task stopped answering: closing the session may wait for it
         self.callables: dict[tuple, Any] = {}
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
 
 class Runner:
-    """Runs pages; keeps the last built graph and session to reuse while the structure is unchanged."""
+    """Runs pages; keeps the last built graph and session to reuse while the structure is unchanged.
 
-    def __init__(self, target: str = "", device: str = "") -> None:
-        self.target = target
+    ``target`` is a grpc session target; with a ``cluster`` (``app.document.cluster.Cluster``) and no target, the
+    cluster's first chief or worker task is the target, blocks are placed on tasks by their ``device``, only
+    the tasks the page uses are waited for, and a task that is down or lost is reported by name with its
+    blocks. ``timeout`` (seconds) bounds the run: each session call, and the steps as a whole (checked
+    between steps); on a cluster without one, each call is bounded by ``DEFAULT_CLUSTER_TIMEOUT``.
+    """
+
+    def __init__(self, target: str = "", device: str = "", cluster: Cluster | None = None,
+                 timeout: float | None = None) -> None:
+        self.cluster = cluster
+        self.target = target or (cluster.target() if cluster is not None else "")
+        self.target_task = target_task_of(cluster, self.target)
         self.device = device
+        self.timeout = timeout
         self._prepared: _Prepared | None = None
         self.builds = 0
 
+    @property
+    def remote(self) -> bool:
+        """Whether runs go to a TensorFlow server (a grpc target) rather than this process."""
+        return bool(self.target)
+
+    def _call_timeout(self) -> float | None:
+        """Seconds one session call may take, leaving time within the run's timeout to name a lost task."""
+        if self.timeout is not None:
+            return max(0.5, self.timeout * 0.8) if self.remote else self.timeout
+        return DEFAULT_CLUSTER_TIMEOUT if self.remote else None
+
     def close(self) -> None:
-        if self._prepared is not None:
-            self._prepared.session.close()
-            self._prepared = None
+        """Close the session; one that lost a cluster task is closed on a side thread, never waited for."""
+        p, self._prepared = self._prepared, None
+        if p is None:
+            return
+        if p.lost:
+            threading.Thread(target=_close_quietly, args=(p.session,), name="enuflow-session-close",
+                             daemon=True).start()
+        else:
+            _close_quietly(p.session)
 
     # -- building ---------------------------------------------------------------------------
     def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
         """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
         an = analyse(page, allow_io=allow_io)
+        placement = place(an, self.device, self.cluster, self.target_task) if self.cluster is not None else None
         p = self._prepared
-        if p is not None and p.built.signature == an.signature and p.allow_io == allow_io:
+        if p is not None and not p.lost and p.built.signature == an.signature and p.allow_io == allow_io \
+                and (placement is None or p.placement is None or placement.down == p.placement.down):
             return p, an, False
         tf = load()
         self.close()
-        built = build(page, an, allow_io=allow_io, device=self.device)
+        built = build(page, an, allow_io=allow_io, device=self.device,
+                      skip=placement.skipped() if placement is not None else ())
+        if placement is not None:
+            built.errors.extend(placement.errors_before_run())
         self.builds += 1
         config = session_config(an.plan.optimize, built.graph)
+        if placement is not None:
+            config.device_filters.extend(placement.filters())
+        call_timeout = self._call_timeout()
+        if call_timeout is not None:
+            config.operation_timeout_in_ms = int(call_timeout * 1000)
         session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
-        self._prepared = _Prepared(built, session, allow_io)
+        self._prepared = _Prepared(built, session, allow_io, placement)
         self._prepared.config = config
         return self._prepared, an, True
 
@@ -174,6 +219,9 @@ class Runner:
             try:
                 session.run(built.init_ops, feed_dict=dict(zip((s.placeholder for s in built.slots), feeds)))
             except tf.errors.OpError as e:
+                if self._connection_error(tf, e):
+                    self._lost(tf, prepared, an, e, excluded, report)
+                    return report
                 bid = self._blame(built, e)
                 report.errors.append(BuildError(bid, None, "initialising: " + clean_message(e.message)))
                 report.failed_blocks.add(bid or "")
@@ -187,6 +235,11 @@ class Runner:
             if cancel is not None and cancel.is_set():
                 report.stopped = True
                 break
+            if self.timeout is not None and step and time.perf_counter() - t0 > self.timeout:
+                report.errors.append(BuildError(None, None, f"the run went past its timeout of {self.timeout:g} s "
+                                                            f"after {step} steps"))
+                report.stopped = True
+                break
             keys = [k for k in fetch_keys if k[0] not in excluded]
             targets = [k for k in target_keys if k[0] not in excluded]
             if not keys and not targets:
@@ -195,6 +248,10 @@ class Runner:
                 fn = self._callable(prepared, keys, targets)
                 out = fn(*feeds)
             except tf.errors.OpError as e:
+                if self._connection_error(tf, e):
+                    if self._lost(tf, prepared, an, e, excluded, report):
+                        continue  # the same step again, without the lost task's blocks and their dependants
+                    break
                 bid = self._blame(built, e)
                 if bid is None or bid in excluded:
                     report.errors.append(BuildError(bid, None, clean_message(e.message)))
@@ -225,6 +282,43 @@ class Runner:
                                                     "not take"))
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _connection_error(self, tf: Any, e: Any) -> bool:
+        """Whether ``e`` says a TensorFlow server did not answer (only a remote session has servers)."""
+        return self.remote and isinstance(e, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                                              tf.errors.AbortedError))
+
+    def _lost(self, tf: Any, prepared: _Prepared, an: Analysis, e: Any, excluded: set[str],
+              report: RunReport) -> bool:
+        """Report the cluster tasks that stopped answering and exclude their blocks and dependants.
+
+        Returns True when the run can go on without them (the session's target task still answers).
+        """
+        placement = prepared.placement or Placement(None, self.target_task)
+        prepared.lost = True
+        deadline = isinstance(e, tf.errors.DeadlineExceededError)
+        if placement.cluster is not None:
+            gone = {t for t in placement.used if not set(placement.blocks_on(t)) - excluded}
+            lost = lost_tasks(tf, placement, (placement.used | {self.target_task or ""}) - gone - {""})
+        else:
+            lost = tasks_in_message(str(e.message))
+        call = self._call_timeout()
+        why = f"stopped answering during the run (no answer within {call:g} s)" if deadline and call else \
+            "stopped answering during the run (connection lost)"
+        if not lost:
+            text = f"the cluster did not answer within {call:g} s" if deadline and call else \
+                "the cluster connection failed: " + clean_message(e.message)
+            report.errors.append(BuildError(None, None, text))
+            return False
+        newly: set[str] = set()
+        for t in sorted(lost):
+            blocks = [b for b in placement.blocks_on(t) if b not in excluded]
+            report.errors.extend(lost_errors(placement, t, blocks, why))
+            report.failed_blocks.update(blocks)
+            newly.update(blocks)
+        excluded.update(downstream(an, newly))
+        # going on is only worth it when the target answers and the lost tasks' blocks are now left out
+        return placement.cluster is not None and self.target_task not in lost and bool(newly)
 
     @staticmethod
     def _blame(built: BuiltGraph, e: Any) -> str | None:
@@ -312,10 +406,17 @@ class Runner:
         return fn
 
 
+def _close_quietly(session: Any) -> None:
+    try:
+        session.close()
+    except Exception:  # noqa: BLE001,S110 - a session whose server is gone cannot be closed any better
+        pass
+
+
 def run_page(page: Page, steps: int | None = None, allow_io: bool = False, device: str = "",
-             target: str = "", **kw: Any) -> RunReport:
+             target: str = "", cluster: Cluster | None = None, timeout: float | None = None, **kw: Any) -> RunReport:
     """Build and run ``page`` once with a fresh runner."""
-    runner = Runner(target=target, device=device)
+    runner = Runner(target=target, device=device, cluster=cluster, timeout=timeout)
     try:
         return runner.run(page, steps=steps, allow_io=allow_io, **kw)
     finally:

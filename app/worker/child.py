@@ -97,6 +97,7 @@ class Child:
         from enuflow.app.engine.runner import Runner
 
         runner = Runner()
+        runner_key: tuple = ("", "", "", None)  # the (target, device, cluster, timeout) the runner was made for
         limit_memory()
         self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
                    "message": f"TensorFlow loaded in {time.perf_counter() - t0:.1f} s"})
@@ -105,13 +106,23 @@ class Child:
             if msg is None:
                 return
             target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
+            cluster, timeout = str(msg.get("cluster") or ""), msg.get("timeout")
             try:
-                if (runner.target, runner.device) != (target, device):
+                if runner_key != (target, device, cluster, timeout):
                     runner.close()
-                    runner = Runner(target=target, device=device)
-                    problem = self.connect(runner, msg)
+                    runner_key = (target, device, cluster, timeout)
+                    problem = ""
+                    try:
+                        runner = make_runner(target, device, cluster, timeout)
+                    except ValueError as e:  # a cluster file that cannot be used
+                        runner, problem = Runner(), str(e)
+                    if not problem and cluster:  # the runner bounds its calls and names the tasks that are down
+                        self.send({"kind": "connected", "run_id": int(msg.get("run_id") or 0),
+                                   "message": f"cluster {cluster}"})
+                    elif not problem:
+                        problem = self.connect(runner, msg)
                     if problem:
-                        runner = Runner()
+                        runner, runner_key = Runner(), ("", "", "", None)
                         self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
                                    "errors": [{"block": None, "port": None, "message": problem}]})
                         continue
@@ -122,7 +133,7 @@ class Child:
                     runner.close()
                 except Exception:  # noqa: BLE001,S110
                     pass
-                runner = Runner()
+                runner, runner_key = Runner(), ("", "", "", None)
                 if isinstance(e, MemoryError):
                     text = ("out of memory while building or running the page (the worker's memory limit or the "
                             "machine's memory was reached); make the page's tensors smaller")
@@ -233,6 +244,18 @@ class Child:
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "initialised": report.initialised,
                    "seconds": report.seconds})
+
+
+def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:
+    """A Runner for a grpc ``target`` or a ``cluster`` file (its first chief or worker task unless ``target``);
+    raises ValueError (ClusterError) for a cluster file that cannot be used."""
+    from enuflow.app.document.cluster import load_cluster
+    from enuflow.app.engine.runner import Runner
+
+    spec = load_cluster(cluster) if cluster else None
+    if spec is not None:
+        spec.default_task()
+    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout else None)
 
 
 def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:

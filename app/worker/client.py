@@ -302,13 +302,15 @@ class WorkerClient:
 
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
             target: str = "", device: str = "", max_literal_mb: float | None = None,
-            logdir: str | None = None) -> int:
+            logdir: str | None = None, cluster: str = "", timeout: float | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
         and ``device`` are the runner's; with a target the child reports "connected" once the cluster answers.
         ``max_literal_mb`` bounds the page's literal values (``app.worker.limits``; None: the default).
         ``logdir``: the child writes TensorBoard event files there.
+        ``cluster`` (a cluster file) runs on a TensorFlow cluster (``Runner(cluster=...)``); ``timeout`` bounds the
+        runner's session calls so that a lost cluster task is named before the caller gives up.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -322,7 +324,8 @@ class WorkerClient:
             data = encode_message({"cmd": "run", "run_id": rid, "segment": name, "page": page_doc,
                                    "steps": None if steps is None else int(steps),
                                    "allow_io": bool(allow_io), "reset": bool(reset),
-                                   "target": str(target), "device": str(device),
+                                   "target": str(target), "device": str(device), "cluster": str(cluster),
+                                   "timeout": None if timeout is None else float(timeout),
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
                                    "logdir": str(logdir) if logdir else None})
             suspects = suspects_of(page_doc)
