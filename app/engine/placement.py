@@ -169,3 +169,60 @@ def downstream(an: Analysis, blocks: set[str]) -> set[str]:
         if b in an.dag:
             out.update(nx.descendants(an.dag, b))
     return out
+
+
+def target_devices(tf: Any, cluster: Cluster | None, target: str,
+                   timeout: float = PROBE_TIMEOUT * 2) -> tuple[list[str], list[str]]:
+    """(devices, problems): what a run target offers for a block's ``device`` field.
+
+    A cluster lists each task (``/job:worker/task:1``) followed by its devices, every task asked on its own in
+    parallel, so a task that is down only leaves its own devices out (it is named in ``problems``). A grpc
+    target without a cluster file, or this machine (``target`` ""), lists its session's devices.
+    """
+    def ask(where: str, filters: list[str]) -> list[str]:
+        config = tf.compat.v1.ConfigProto(device_filters=filters, operation_timeout_in_ms=int(timeout * 1000))
+        s = tf.compat.v1.Session(where, graph=tf.Graph(), config=config)
+        names = [d.name for d in s.list_devices()]
+        s.close()
+        return names
+
+    if cluster is None:
+        try:
+            return ask(target, []), []
+        except Exception as e:  # noqa: BLE001 - any failure is the target's answer to report
+            return [], [f"{target or 'this machine'} did not list its devices: {_first_line(e)}"]
+    found: dict[str, list[str]] = {}
+    problems: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def one(task: str) -> None:
+        try:
+            if not cluster.reachable(task, CONNECT_TIMEOUT):
+                raise OSError("nothing accepts connections at its address")
+            names = ask(cluster.target(task), [task])
+            with lock:
+                found[task] = names
+        except Exception as e:  # noqa: BLE001 - the task is reported as not answering
+            with lock:
+                problems[task] = f"{task} ({cluster.address(task)}) did not answer: {_first_line(e)}"
+
+    threads = [threading.Thread(target=one, args=(t,), daemon=True) for t in cluster.tasks]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout + CONNECT_TIMEOUT + 1.0)
+    with lock:
+        out: list[str] = []
+        for task in cluster.tasks:
+            if task in found:
+                out.append(task)
+                out.extend(found[task])
+        for t in cluster.tasks:
+            if t not in found and t not in problems:
+                problems[t] = f"{t} ({cluster.address(t)}) did not answer within {timeout:g} s"
+        return out, [problems[t] for t in cluster.tasks if t in problems]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "message", "") or e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -70,6 +70,8 @@ class RunReport:
     warnings: list[BuildError] = field(default_factory=list)
     #: Variables were (re)initialised before the first step of this run
     initialised: bool = False
+    #: the session's target (the server this run talks to) is down or stopped answering
+    lost_target: bool = False
 
     @property
     def ok(self) -> bool:
@@ -201,6 +203,7 @@ class Runner:
         results = ResultStore()
         report = RunReport(results, list(built.errors), rebuilt=rebuilt)
         report.warnings = list(an.warnings)
+        report.lost_target = prepared.placement is not None and prepared.placement.target_down
         try:
             feeds = built.feed_values(an)
         except BuildFailure as e:
@@ -306,6 +309,7 @@ class Runner:
         why = f"stopped answering during the run (no answer within {call:g} s)" if deadline and call else \
             "stopped answering during the run (connection lost)"
         if not lost:
+            report.lost_target = placement.cluster is None  # no task to blame but the server the session talks to
             text = f"the cluster did not answer within {call:g} s" if deadline and call else \
                 "the cluster connection failed: " + clean_message(e.message)
             report.errors.append(BuildError(None, None, text))
@@ -317,6 +321,7 @@ class Runner:
             report.failed_blocks.update(blocks)
             newly.update(blocks)
         excluded.update(downstream(an, newly))
+        report.lost_target = placement.cluster is None or self.target_task in lost
         # going on is only worth it when the target answers and the lost tasks' blocks are now left out
         return placement.cluster is not None and self.target_task not in lost and bool(newly)
 

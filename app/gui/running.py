@@ -33,6 +33,7 @@ class RunCommands:
             from enuflow.app.worker.client import WorkerClient
 
             self.worker = WorkerClient(self.bridge.event.emit)
+            self.worker.set_target(self.run_target)
             self.worker.start()
         return self.worker
 
@@ -115,6 +116,9 @@ class RunCommands:
         if ev.kind == "ready":
             self.load_catalogue()
             self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
+            self.request_devices()
+        elif ev.kind == "devices":
+            self._on_devices(ev)
         elif ev.kind == "step" and ev.run_id == self.run_id:
             if self.progress.maximum() > 0:
                 self.progress.setValue(min(ev.step, self.progress.maximum()))

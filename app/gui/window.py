@@ -47,6 +47,7 @@ from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
+from enuflow.app.gui.target import TargetCommands
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
 
@@ -58,7 +59,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.question(parent, title, text, buttons)
 
 
-class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
+class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -106,6 +107,13 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
         self.status_label = QLabel("TensorFlow is loading in the background...")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
+        self.device_legend = QLabel()  # a coloured square per cluster task the blocks are placed on
+        self.device_legend.hide()
+        self.target_label = QLabel("Target: this machine")
+        self.statusBar().addPermanentWidget(self.device_legend)
+        self.statusBar().addPermanentWidget(self.target_label)
+        self.run_target: dict[str, str] | None = None
+        self.target_devices: list[str] = []
 
         self._actions()
         self.scene.link_requested.connect(self._link_requested)
@@ -213,6 +221,10 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
         self.step_action.setToolTip("One more step, continuing from the Variables' current values (F10)")
         self.stop_action = self._act(r, "&Stop", self.stop_run, "Shift+F5", tb)
         self.kill_action = self._act(r, "&Kill Worker", self.kill_run, "Ctrl+F5", tb)
+        r.addSeparator()
+        self.target_action = self._act(r, "Run &Target...", self.choose_target)
+        self.target_action.setToolTip("Run on this machine, on a TensorFlow cluster (a cluster file) or at a grpc "
+                                      "address")
         self.stop_action.setEnabled(False)
         self.kill_action.setEnabled(False)
         r.addSeparator()
@@ -298,6 +310,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, QMainWindow):
 
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
+        self.update_device_legend()
         an = blocktypes.analyse_safely(self.page)
         self.analysis = an
         self.static_errors = {}

@@ -62,7 +62,7 @@ class Child:
                 self.exit_now()
                 return
             cmd = msg.get("cmd")
-            if cmd == "run":
+            if cmd in ("run", "devices"):
                 self.runs.put(msg)
             elif cmd == "stop":
                 rid = int(msg.get("run_id") or 0)
@@ -105,6 +105,9 @@ class Child:
             msg = self.runs.get()
             if msg is None:
                 return
+            if msg.get("cmd") == "devices":
+                self.list_devices(msg)
+                continue
             target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
             cluster, timeout = str(msg.get("cluster") or ""), msg.get("timeout")
             try:
@@ -124,6 +127,7 @@ class Child:
                     if problem:
                         runner, runner_key = Runner(), ("", "", "", None)
                         self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
+                                   "lost_target": bool(target or cluster),
                                    "errors": [{"block": None, "port": None, "message": problem}]})
                         continue
                 self.run_one(runner, msg)
@@ -142,6 +146,21 @@ class Child:
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
                            "errors": [{"block": None, "port": None, "message": text}]})
 
+    def list_devices(self, msg: dict[str, Any]) -> None:
+        """Answer a "devices" request: what a target (a grpc ``target`` or a ``cluster`` file, or this machine)
+        offers for a block's device field."""
+        from enuflow.app.engine.placement import target_devices
+        from enuflow.blocks.tf import load
+
+        target, cluster = str(msg.get("target") or ""), str(msg.get("cluster") or "")
+        try:
+            runner = make_runner(target, "", cluster, None)
+        except ValueError as e:
+            self.send({"kind": "devices", "devices": [], "problems": [str(e)]})
+            return
+        devices, problems = target_devices(load(), runner.cluster, runner.target)
+        self.send({"kind": "devices", "devices": devices, "problems": problems})
+
     def connect(self, runner: Any, msg: dict[str, Any]) -> str:
         """For a remote target: wait until the cluster answers, then say "connected" (the client times out
         a target that never answers; TensorFlow itself would wait for ever). Returns "" or what went wrong."""
@@ -152,7 +171,11 @@ class Child:
 
         tf = load()
         try:
-            with tf.compat.v1.Session(runner.target) as probe:
+            from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
+
+            # bounded here too: the editor's worker has no command-line watchdog to kill it
+            config = tf.compat.v1.ConfigProto(operation_timeout_in_ms=int(CONNECT_TIMEOUT_S * 1000))
+            with tf.compat.v1.Session(runner.target, config=config) as probe:
                 probe.list_devices()
         except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as e:
             return f"could not connect to {runner.target}: {clean_message(getattr(e, 'message', str(e)))}"
@@ -242,7 +265,7 @@ class Child:
                    "history": rows(report.results.history), "errors": errors,
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
-                   "initialised": report.initialised,
+                   "initialised": report.initialised, "lost_target": report.lost_target,
                    "seconds": report.seconds})
 
 
