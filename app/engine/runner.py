@@ -5,7 +5,9 @@ structure is unchanged: only values changed, so they are fed), then runs the ses
 Results land in a ``ResultStore`` keyed by (block, output), as the arrays the session returned (no
 extra copy); scalars also keep a per-step history for trend plots. A TensorFlow error is attributed
 to the block whose op raised it; the run goes on without that block and everything downstream of it,
-so the other blocks still report their results.
+so the other blocks still report their results. On a TensorFlow cluster (``Runner(cluster=...)``), blocks run
+on the task their device names and a task that is down or lost is reported with its blocks
+(``app.engine.placement``); session calls are bounded so that nothing waits for ever on a server.
 """
 
 from __future__ import annotations
