@@ -112,13 +112,15 @@ class RunCommands:
         self.kill_action.setEnabled(False)
 
     def _on_worker_event(self, ev: Any) -> None:
+        if ev.kind == "devices":  # an answer about the run target, not about a run: last_event stays the run's
+            self._on_devices(ev)
+            self.event_handled.emit(ev)
+            return
         self.last_event = ev
         if ev.kind == "ready":
             self.load_catalogue()
             self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
             self.request_devices()
-        elif ev.kind == "devices":
-            self._on_devices(ev)
         elif ev.kind == "step" and ev.run_id == self.run_id:
             if self.progress.maximum() > 0:
                 self.progress.setValue(min(ev.step, self.progress.maximum()))

@@ -160,7 +160,7 @@ class TargetCommands:
             self.worker.list_devices()
         except RuntimeError:
             return
-        self.status_label.setText(f"Asking {describe_target(self.run_target)} for its devices...")
+        self.statusBar().showMessage(f"Asking {describe_target(self.run_target)} for its devices...", 5000)
 
     def _on_devices(self, ev: Any) -> None:
         self.target_devices = list(ev.devices)
@@ -169,7 +169,7 @@ class TargetCommands:
         text = f"{where}: {len(self.target_devices)} devices"
         if ev.problems:
             text += "; " + "; ".join(ev.problems)
-        self.status_label.setText(text)
+        self.statusBar().showMessage(text, 8000)
 
     def update_device_legend(self) -> None:
         """The status bar legend: a coloured square per cluster task the page's blocks are placed on."""
