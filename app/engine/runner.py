@@ -23,8 +23,8 @@ import numpy as np
 
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
-from enuflow.app.engine.placement import Placement, downstream, lost_errors, lost_tasks, place, target_task_of, \
-    tasks_in_message
+from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, place,
+                                          target_task_of, tasks_in_message)
 from enuflow.app.document.cluster import Cluster
 from enuflow.app.engine.session_options import session_config
 from enuflow.app.document.page import Page
@@ -122,7 +122,10 @@ class Runner:
     def _call_timeout(self) -> float | None:
         """Seconds one session call may take, leaving time within the run's timeout to name a lost task."""
         if self.timeout is not None:
-            return max(0.5, self.timeout * 0.8) if self.remote else self.timeout
+            # a lost task is found by asking each task for up to PROBE_TIMEOUT seconds after the call fails
+            if not self.remote:
+                return self.timeout
+            return max(0.5, min(self.timeout * 0.8, self.timeout - PROBE_TIMEOUT - 1.0))
         return DEFAULT_CLUSTER_TIMEOUT if self.remote else None
 
     def close(self) -> None:

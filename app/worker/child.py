@@ -271,14 +271,17 @@ class Child:
 
 def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:
     """A Runner for a grpc ``target`` or a ``cluster`` file (its first chief or worker task unless ``target``);
-    raises ValueError (ClusterError) for a cluster file that cannot be used."""
+    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds)
+    bounds a remote runner's session calls so that a lost task is named before the caller's watchdog ends the
+    run; a local run is left to that watchdog."""
     from enuflow.app.document.cluster import load_cluster
     from enuflow.app.engine.runner import Runner
 
     spec = load_cluster(cluster) if cluster else None
     if spec is not None:
         spec.default_task()
-    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout else None)
+    remote = bool(target or spec)
+    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout and remote else None)
 
 
 def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:
