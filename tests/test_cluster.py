@@ -300,7 +300,7 @@ def test_task_that_hangs_mid_run_ends_in_the_timeout_then_stops_cleanly(cluster:
     _third_task(cluster, via_tf_config=False)
     key = "/job:worker/task:2"
     proc = cluster.procs[key]
-    runner = Runner(cluster=load_cluster(cluster.path), timeout=8)
+    runner = Runner(cluster=load_cluster(cluster.path), timeout=30)
 
     def on_step(step: int, results) -> None:
         if step == 2:
@@ -311,7 +311,7 @@ def test_task_that_hangs_mid_run_ends_in_the_timeout_then_stops_cleanly(cluster:
     finally:
         runner.close()
         os.kill(proc.pid, signal.SIGCONT)
-    assert any(e.block is None and key in e.message and "'m'" in e.message for e in report.errors)
+    assert any(e.block is None and key in e.message and "'m'" in e.message for e in report.errors), report.errors
     assert [e.block for e in report.errors if e.block] == ["m"]
     np.testing.assert_array_equal(report.results.get("n", "y"), np.float32([-4, -6]))
     # SIGTERM ends the task cleanly: one more line, exit 0, no traceback
