@@ -9,8 +9,8 @@ result is fetched, as enuflow shows every block's result.
 The baseline is the fastest fair hand-written TensorFlow for the same work: the same ops with the same
 names built with ``Graph._create_op_internal`` (no op-wrapper, no deprecation shim), the Const fed through
 a Placeholder as enuflow feeds it (so neither side can constant-fold the chain), a session with the graph
-optimizer disabled (``RewriterConfig.disable_meta_optimizer``; with it on, the hand-written graph takes
-minutes at 10,000), and one ``CallableOptions`` callable fetching every Neg output, the runner's own
+optimizer disabled (``RewriterConfig.disable_meta_optimizer``; with it on, the hand-written graph took
+19 s at 10,000 blocks in issue 8's measurement), and one ``CallableOptions`` callable fetching every Neg output, the runner's own
 fast path. Its time is build + session + first step; it gets its graph from a dict in memory, not from
 a file. Each measurement runs in a fresh process (a real first run), enuflow's and the baseline's
 repeats alternate, and each reports its peak resident memory.
