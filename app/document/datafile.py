@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -109,17 +108,7 @@ def copy_file(src: str | Path, dst: str | Path) -> None:
 
 
 def _atomic(target: Path, write: Any) -> None:
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    # the one atomic-write mechanism of the document layer (imported here: formats.native imports this module)
+    from enuflow.app.document.formats.native import replace_atomically
+
+    replace_atomically(target, write)

@@ -11,8 +11,9 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from enuflow.app.document import datafile
 from enuflow.app.document.formats.errors import PageFileError
@@ -266,30 +267,37 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
-    folder and ``os.replace``; raises PageFileError naming the file."""
-    target = Path(path)
+def replace_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Have ``write`` fill a temporary file in ``target``'s folder, then ``os.replace`` it onto ``target``.
+
+    The file gets the mode an ordinary write would give it (the existing file's, else 0666 less the umask);
+    the temporary is removed on any failure. Raises OSError.
+    """
     folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
-    try:
-        mode = {"mode": "wb"} if isinstance(text, bytes) else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
-        with os.fdopen(fd, **mode) as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
-            # mkstemp makes the file 0600: give it the mode an ordinary write would (the file's own, else
-            # 0666 less the umask)
+            # mkstemp makes the file 0600
             os.chmod(f.fileno(), _file_mode(target))
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except OSError as e:
+    except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        raise
+
+
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
+    folder and ``os.replace``; raises PageFileError naming the file."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    try:
+        replace_atomically(Path(path), lambda f: f.write(data))
+    except OSError as e:
         raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
 
 
