@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import site
 import sysconfig
 from importlib.resources import as_file, files
@@ -29,6 +30,14 @@ class UnknownScene(LookupError):
 def _package(name: str) -> Traversable:
     try:
         return files(f"enuflow.{name}")
+    except NotADirectoryError:
+        # A data folder is a namespace package; setuptools' editable finder adds a path-hook entry to its search
+        # path that Python 3.11's namespace reader refuses. The folder itself is the first real directory there.
+        spec = importlib.util.find_spec(f"enuflow.{name}")
+        for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+            if Path(loc).is_dir():
+                return Path(loc)
+        raise
     except ModuleNotFoundError:
         # An editable install made before the data folders were mapped knows only enuflow.app and enuflow.blocks;
         # the data folder then sits beside app/ exactly as it does inside an installed enuflow package.

@@ -23,7 +23,7 @@ from enuflow.app.document.formats import PageFileError
 from enuflow.app.document.tensors import JSON_FULL_LIMIT, format_results, results_json
 from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
 
-SUBCOMMANDS = ("run", "blocks", "import", "export")
+SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
 
 EPILOG = """\
 commands:
@@ -32,8 +32,11 @@ commands:
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow blocks [NAME]        list the block types, or show one block's doc
-  enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) to enuflow's format
-  enuflow export PAGE ...      export a page as Python, a GraphDef, or a PNG/SVG picture
+  enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
+                               SavedModel folder) to enuflow's format
+  enuflow export PAGE ...      export a page as Python, a GraphDef, a SavedModel, or a PNG/SVG picture
+  enuflow worker --cluster F --job NAME --task N
+                               serve one task of a TensorFlow cluster (for run --cluster)
 
 exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
 2 the file could not be read as a page (or the command line was wrong).
@@ -101,13 +104,13 @@ def _editor(args: list[str]) -> int:
             print("enuflow: no display found; running the page headless instead of opening the editor.",
                   file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None, timeout=None))
+                                          device="", target="", cluster=None, save_results=None, timeout=None))
     try:
         from enuflow.app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
         return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", save_results=None, timeout=None))
+                                          device="", target="", cluster=None, save_results=None, timeout=None))
     return run_editor(page)
 
 
@@ -138,20 +141,43 @@ def _parser() -> argparse.ArgumentParser:
                         f"{JSON_FULL_LIMIT:,} elements give their first values in 'head' and 'truncated': true")
     r.add_argument("--allow-io", action="store_true",
                    help="allow blocks that read or write files or act on the process")
-    r.add_argument("--data-dir", metavar="DIR", help="look for data files named by imported pages in DIR")
+    r.add_argument("--data-dir", metavar="DIR",
+                   help="the page's data folder: data files and checkpoints named by absolute Windows paths "
+                        "(in imported enuSpace pages) are read and written there (overrides the page's own)")
     r.add_argument("--device", default="", metavar="D", help="device for the page's ops, e.g. /cpu:0")
     r.add_argument("--target", default="", metavar="grpc://host:port",
                    help="run on a TensorFlow cluster (a grpc session target)")
+    r.add_argument("--cluster", metavar="CLUSTER.json",
+                   help="run on a TensorFlow cluster: a cluster spec ({\"worker\": [\"host:port\", ...]}) or a "
+                        "TF_CONFIG object; the first chief or worker task is the session target (unless --target), "
+                        "blocks run on the task their device names (/job:worker/task:1), only the tasks the page "
+                        "uses are waited for, and a task that is down is an error naming it and its blocks")
     r.add_argument("--save-results", metavar="FILE",
                    help="also save the page with its results to FILE (format v1)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up when building and running the page take longer than SECONDS (counted once "
                         "TensorFlow is loaded): the run is killed and the error says what was running. "
                         "Default: no limit for a local run; with --target, connecting gives up after "
-                        f"{CONNECT_TIMEOUT_S:g} s")
+                        f"{CONNECT_TIMEOUT_S:g} s; with --cluster, a task that stops answering is named with its "
+                        "blocks within SECONDS (each session call is bounded by 120 s without it)")
     r.add_argument("--max-literal-mb", type=float, default=None, metavar="MB",
                    help="refuse a page whose typed-in tensor values (Const pins) take more than MB MiB in all, "
                         f"before building it (default {DEFAULT_LITERAL_LIMIT_MB}, or ${LITERAL_LIMIT_ENV})")
+    r.add_argument("--feed", action="append", default=[], metavar="BLOCK=FILE.npy",
+                   help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
+    r.add_argument("--logdir", metavar="DIR",
+                   help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
+
+    w = sub.add_parser("worker", help="serve one task of a TensorFlow cluster",
+                       description="Start the TensorFlow server of one task of a cluster and serve until Ctrl+C "
+                                   "or SIGTERM. CLUSTER.json is a cluster spec ({\"worker\": [\"host:port\", ...], "
+                                   "\"ps\": [...]}) or a TF_CONFIG object; without --cluster, the TF_CONFIG "
+                                   "environment variable gives the cluster (and the task, when it names one). "
+                                   "Prints one line when it listens. Exit status 2 for a cluster file or task "
+                                   "that cannot be used, 1 when the server cannot start.")
+    w.add_argument("--cluster", metavar="CLUSTER.json", help="the cluster spec or TF_CONFIG file")
+    w.add_argument("--job", metavar="NAME", help="the task's job (worker, ps, chief, ...)")
+    w.add_argument("--task", type=int, metavar="N", help="the task's index in its job (default 0)")
 
     b = sub.add_parser("blocks", help="list block types",
                        description="List block types (every TensorFlow op, and the hand-declared blocks) with "
@@ -166,12 +192,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true",
                    help="print JSON: a list of declarations, or one declaration with its doc")
 
-    i = sub.add_parser("import", help="convert an enuSpace page to enuflow's format",
-                       description="Read an enuSpace page (.svg page, or .json task export) and write it in "
-                                   "enuflow's page format v1.")
-    i.add_argument("source", help="the enuSpace page")
+    i = sub.add_parser("import", help="convert an enuSpace page or a TensorFlow model to enuflow's format",
+                       description="Read an enuSpace page (.svg page, or .json task export), a frozen TensorFlow "
+                                   "GraphDef (.pb binary, .pbtxt text) or a SavedModel folder, and write it in "
+                                   "enuflow's page format v1. A model's large constants go to OUT's data file "
+                                   "(NAME.npz beside NAME.json).")
+    i.add_argument("source", help="the enuSpace page, GraphDef file or SavedModel folder")
     i.add_argument("-o", "--output", required=True, help="the page file to write")
-    i.add_argument("--data-dir", metavar="DIR", help="look for data files named by the page in DIR")
+    i.add_argument("--data-dir", metavar="DIR",
+                   help="look for the page's .dat and data files in DIR, and remember DIR as its data folder")
+    i.add_argument("--signature", metavar="NAME", help="the SavedModel signature to import (default serving_default)")
+    i.add_argument("--freeze", action="store_true", help="a SavedModel's variables become Consts, not Variables")
 
     e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
                        description="Export PAGE in another form.")
@@ -179,9 +210,15 @@ def _parser() -> argparse.ArgumentParser:
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--python", metavar="FILE", help="a Python script that builds and runs the same graph")
     g.add_argument("--graphdef", metavar="FILE", help="the TensorFlow GraphDef (binary protobuf; .pbtxt for text)")
+    g.add_argument("--savedmodel", metavar="DIR",
+                   help="a TensorFlow SavedModel: serving_default takes the Placeholders keyed by block id and "
+                        "returns the fetched outputs keyed block.port")
     g.add_argument("--png", metavar="FILE", help="a picture of the page with its results")
     g.add_argument("--svg", metavar="FILE", help="a picture of the page with its results (SVG)")
     e.add_argument("--allow-io", action="store_true", help="allow IO blocks when building")
+    e.add_argument("--after-run", type=int, metavar="N",
+                   help="with --savedmodel: save the Variables' values after running the page N steps "
+                        "(default: their initial values)")
     return parser
 
 
@@ -197,13 +234,19 @@ def _subcommand(args: list[str]) -> int:
         return cmd_blocks(ns)
     if ns.command == "import":
         return cmd_import(ns)
+    if ns.command == "worker":
+        return cmd_worker(ns)
     return cmd_export(ns)
 
 
 def _load(path: str, data_dir: str | None = None) -> Any:
+    from enuflow.app.document.data_folder import set_data_folder
     from enuflow.app.document.formats import load
 
-    return load(path, data_dir=data_dir)
+    page = load(path, data_dir=data_dir)
+    if data_dir:
+        set_data_folder(page, Path(data_dir).resolve())  # overrides the folder the page remembers
+    return page
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
@@ -232,6 +275,12 @@ def cmd_run(ns: argparse.Namespace) -> int:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:
         return _fail(ns, str(e), 2)
+    if getattr(ns, "feed", None):
+        from enuflow.app.engine.feeds import apply_feeds
+
+        problems = apply_feeds(page, ns.feed)
+        if problems:
+            return _fail(ns, "; ".join(str(p) for p in problems), 2, problems)
     mb = getattr(ns, "max_literal_mb", None)
     try:
         too_large = check_literals(page, literal_limit_bytes(mb))
@@ -239,6 +288,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return _fail(ns, str(e), 2)
     if too_large:  # refused before any TensorFlow is loaded
         return _report(ns, page, None, too_large)
+    cluster = getattr(ns, "cluster", None) or ""
+    if cluster:
+        from enuflow.app.document.cluster import ClusterError, load_cluster
+
+        try:
+            load_cluster(cluster).default_task()
+        except ClusterError as e:
+            return _fail(ns, str(e), 2)
 
     from enuflow.app.document.formats.native import page_to_doc
     from enuflow.app.worker.headless import HeadlessRun
@@ -255,7 +312,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     try:
         report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
-                            timeout=timeout, max_literal_mb=mb)
+                            timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
+                            cluster=cluster)
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
@@ -321,10 +379,11 @@ def _error_text(e: dict[str, Any]) -> str:
     return (", ".join(where) + ": " if where else "") + str(e.get("message", ""))
 
 
-def _fail(ns: argparse.Namespace, message: str, status: int) -> int:
+def _fail(ns: argparse.Namespace, message: str, status: int, errors: list[Any] | None = None) -> int:
     if getattr(ns, "json", False):
+        listed = [e.to_json() for e in errors] if errors else [{"block": None, "port": None, "message": message}]
         sys.stdout.write(json.dumps({"ok": False, "page": getattr(ns, "page", None), "results": {},
-                                     "errors": [{"block": None, "port": None, "message": message}]}) + "\n")
+                                     "errors": listed}) + "\n")
     else:
         print(f"enuflow: {message}", file=sys.stderr)
     return status
@@ -342,8 +401,13 @@ def cmd_import(ns: argparse.Namespace) -> int:
     from enuflow.app.document.formats import save
 
     try:
-        page = _load(ns.source, ns.data_dir)
-        save(page, ns.output)
+        from enuflow.app.engine.import_model import import_model, is_model
+
+        if is_model(ns.source):
+            page = import_model(ns.source, ns.output, signature=ns.signature, freeze=ns.freeze)
+        else:
+            page = _load(ns.source, ns.data_dir)
+            save(page, ns.output)
     except PageFileError as e:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
@@ -351,6 +415,25 @@ def cmd_import(ns: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {ns.output} ({len(page)} blocks, {len(page.links)} links)")
     return 0
+
+
+def cmd_worker(ns: argparse.Namespace) -> int:
+    """``enuflow worker``: serve one task of a TensorFlow cluster until Ctrl+C or SIGTERM."""
+    from enuflow.app.document.cluster import ClusterError, cluster_from_env, load_cluster
+
+    try:
+        cluster = load_cluster(ns.cluster) if ns.cluster else cluster_from_env(dict(os.environ))
+        if cluster is None:
+            print("enuflow worker: give the cluster with --cluster CLUSTER.json (or set TF_CONFIG)", file=sys.stderr)
+            return 2
+        from enuflow.app.worker.task_server import check_task, exit_now, serve
+
+        job, task = check_task(cluster, ns.job, ns.task)
+    except ClusterError as e:
+        print(f"enuflow worker: {e}", file=sys.stderr)
+        return 2
+    exit_now(serve(cluster, job, task))
+    return 0  # pragma: no cover - exit_now does not return
 
 
 def cmd_export(ns: argparse.Namespace) -> int:
@@ -377,6 +460,20 @@ def cmd_export(ns: argparse.Namespace) -> int:
             return 2
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
+    if ns.savedmodel:
+        from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+        if ns.after_run is not None and ns.after_run < 1:
+            print("enuflow: --after-run must be 1 or more", file=sys.stderr)
+            return 2
+        ins, outs, problems = export_savedmodel(page, ns.savedmodel, after_run=ns.after_run, allow_io=ns.allow_io)
+        for e in problems:
+            print(f"error: {e}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"wrote {ns.savedmodel} (serving_default: inputs {', '.join(ins) or 'none'}; "
+              f"outputs {', '.join(outs) or 'none'})")
+        return 0
     if ns.python:
         from enuflow.app.engine.export_python import export_python
 

@@ -5,6 +5,9 @@ cache is made first (untimed), so the listing reads it and never imports TensorF
 palette's search per keystroke: every prefix of a few words typed into ``catalogue_index.search``
 over the whole catalogue. Ends with ``ratio <blocks --json / import tensorflow>`` (target <= 0.3).
 
+The baseline is ``python -c "import tensorflow"`` in a fresh process: any listing that asks TensorFlow
+for its ops pays at least that import, so it is the fastest fair reference for a listing without it.
+
     .venv/bin/python bench/catalogue_load.py [--repeat 5]
 """
 

@@ -13,6 +13,9 @@ op on one path) in a scratch folder, so an op that aborts, segfaults or hangs on
 is replaced; a task past ``--timeout`` seconds counts as crashed (hung). Outcomes: ran, build error, run
 error, skipped (inputs that cannot be made automatically: refs, resources, variants, functions), crashed.
 
+The baseline is the direct path, ``tf.raw_ops`` on the same inputs: what TensorFlow itself runs when
+called by hand, so it bounds what a page can run (the ratio counts ops, not seconds).
+
 Prints counts per outcome for both paths, the ops whose outcomes differ, ops whose values differ where
 both ran (stateless ops only), saves the table to ``bench/results/catalogue_sweep.json`` (and ``.tsv``),
 and ends with ``ratio <page ran / direct ran>`` (target 1.0).

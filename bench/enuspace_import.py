@@ -7,6 +7,9 @@ mapping, value grammars, ordering, Page) against reading, decoding and parsing t
 ``defusedxml.ElementTree`` alone. Prints both times (median of the runs) and, last, ``ratio <n>``
 (import / parse; target <= 3).
 
+The baseline, reading + decoding + ``defusedxml`` parsing, is the least any safe importer of the file
+must do; defusedxml over the C ElementTree parser is the fastest safe XML parse in the standard stack.
+
     .venv/bin/python bench/enuspace_import.py [--blocks 2000] [--repeat 7]
 """
 

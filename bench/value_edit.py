@@ -3,7 +3,9 @@
 A generated page of 1,000 blocks (the build_scale generator: Consts, Add and Mul chains with fan-ins).
 The full run analyses, builds the TensorFlow graph, opens a session and runs; then one Const's value
 is changed and the page is run again through the same Runner, which only feeds the new value. Checks
-that the edit changed the result and that no rebuild happened. The last line is
+that the edit changed the result and that no rebuild happened. The baseline is the page's own full
+run (analyse, build, session, first step), which is what a value edit would cost if it rebuilt; the
+edited run must avoid nearly all of it. The last line is
 `ratio <full-run time / edited-run time>` (target >= 10).
 """
 

@@ -1,6 +1,9 @@
 """Time from ``WorkerClient.run()`` to its "done" event on a warm worker, against ``Runner().run(page)``
 in-process (warm), for the default page and for a page with a 10,000,000-element result.
 
+The baseline is the same page on a warm in-process ``Runner``: the least a run can cost without a
+worker, so the ratio is the price of the process boundary alone.
+
 Also prints how long ``run()`` itself holds the caller (the GUI thread), and the longest gap of a
 1 ms ticker thread in the editor process while a looped run streams steps for 5 s and returns. Last line: ``ratio <number>``
 = worker round trip / in-process run for the default page (medians).

@@ -122,10 +122,15 @@ class Block:
         return text.splitlines()[0].strip() if text else ""
 
     def input(self, name: str) -> Port | None:
-        for p in self.inputs:
-            if p.name == name:
-                return p
-        return None
+        return self.input_map().get(name)
+
+    def input_map(self) -> dict[str, Port]:
+        """The block's input ports by name (made once per declaration)."""
+        cached = self.__dict__.get("_input_map")
+        if cached is None or cached[0] is not self.inputs:
+            cached = (self.inputs, {p.name: p for p in self.inputs})
+            self.__dict__["_input_map"] = cached
+        return cached[1]
 
     def attr(self, name: str) -> Attr | None:
         for a in self.attrs:
@@ -148,6 +153,14 @@ class Block:
                 names.append(p.name)
         return names
 
+    def single_outputs(self) -> frozenset[str]:
+        """Names of the outputs that are one tensor or op (not a list), made once per declaration."""
+        cached = self.__dict__.get("_single_outputs")
+        if cached is None or cached[0] is not self.outputs:
+            cached = (self.outputs, frozenset(p.name for p in self.outputs if not p.is_list))
+            self.__dict__["_single_outputs"] = cached
+        return cached[1]
+
     def has_output(self, port: str, attrs: dict[str, Any] | None = None) -> bool:
         base, index = split_indexed(port)
         for p in self.outputs:
@@ -159,6 +172,14 @@ class Block:
                     return n < 0 or index < n
                 return index is None
         return False
+
+    def attr_map(self) -> dict[str, Attr]:
+        """The block's attrs by name (made once per declaration; the builder asks for it on every block)."""
+        cached = self.__dict__.get("_attr_map")
+        if cached is None or cached[0] is not self.attrs:
+            cached = (self.attrs, {a.name: a for a in self.attrs})
+            self.__dict__["_attr_map"] = cached
+        return cached[1]
 
     def pin_names(self) -> list[str]:
         return [a.name for a in self.attrs]

@@ -66,7 +66,11 @@ class ClientSession(Block):
     Wire outputs into ``fetch_outputs`` (several links, in order) and ops into ``run_outputs``. Each
     page run then runs them ``steps`` times (``INFINITE_LOOP`` = until stopped), and every block the
     fetches depend on shows its result. Without a ClientSession a page runs once and fetches every
-    output. ``device`` places the page's ops (``/cpu:0``, ``/gpu:0``).
+    output. ``device`` places the page's ops (``/cpu:0``, ``/gpu:0``). ``optimize`` (auto, on, off) says
+    whether TensorFlow's graph optimizer rewrites the graph before the first run: ``auto`` (also for
+    pages without a ClientSession, or saved without the pin) runs it on pages of at most 300 ops and
+    on compute-heavy pages of up to 20,000 ops, and skips it on big pages of small tensors, where it
+    would take longer than the run (rule and figures in ``app.engine.session_options``).
     """
 
     name = "ClientSession"
@@ -81,6 +85,8 @@ class ClientSession(Block):
         Attr("steps", "int", default=1, has_default=True, minimum=1, doc="session runs per page run"),
         Attr("INFINITE_LOOP", "bool", default=False, has_default=True, doc="run until stopped"),
         Attr("SHOW_DEBUG", "bool", default=False, has_default=True, doc="print fetched values each step"),
+        Attr("optimize", "string", default="auto", has_default=True, allowed=("auto", "on", "off"),
+             doc="TensorFlow's graph optimizer: on, off, or auto (on for small or compute-heavy pages)"),
     )
 
     def build(self, scope: Any, **inputs: Any) -> dict[str, Any]:

@@ -161,8 +161,16 @@ class OpBlock(Block):
 
 # -- building any op ------------------------------------------------------------------------
 
+_BASE_NAMES: dict[Any, str] = {}
+
+
 def _base_name(t: Any) -> str:
-    return t.dtype.base_dtype.name
+    """The dtype name of a tensor without ``_ref`` (memoised per DType: the property chain is slow)."""
+    dt = t.dtype
+    name = _BASE_NAMES.get(dt)
+    if name is None:
+        name = _BASE_NAMES[dt] = dt.base_dtype.name
+    return name
 
 
 def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | None = None) -> dict[str, Any]:
@@ -173,7 +181,7 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     raises BuildFailure naming the port.
     """
     op_type = op_type or block.op_name or block.name
-    attr_decl = {a.name: a for a in block.attrs}
+    attr_decl = block.attr_map()
     attrs: dict[str, Any] = {k: v for k, v in scope.attrs.items() if k in attr_decl}
     decided: dict[str, tuple[str, str]] = {}  # type attr -> (dtype, port that decided it)
 
@@ -216,12 +224,15 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
         else:
             settle(port, _base_name(v), v)
 
-    # pass 2: unwired inputs take their pin values, in the type wiring decided
-    resolved: dict[str, Any] = {}
+    # pass 2: unwired inputs take their pin values, in the type wiring decided; all inputs in port order
+    flat: list[Any] = []
     for port in block.inputs:
         v = inputs.get(port.name)
         if v is not None:
-            resolved[port.name] = v
+            if isinstance(v, (list, tuple)):
+                flat.extend(v)
+            else:
+                flat.append(v)
             continue
         if not scope.has_value(port.name):
             if port.optional:
@@ -234,23 +245,11 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
         if port.list_of == "number":
             settle(port, _base_name(t))
             attrs[port.number_attr] = 1
-            resolved[port.name] = [t]
         elif port.list_of == "type_list":
             attrs[port.type_list_attr] = [_base_name(t)]
-            resolved[port.name] = [t]
         else:
             settle(port, _base_name(t), t)
-            resolved[port.name] = t
-
-    flat: list[Any] = []
-    for port in block.inputs:
-        v = resolved.get(port.name)
-        if v is None:
-            continue
-        if isinstance(v, (list, tuple)):
-            flat.extend(v)
-        else:
-            flat.append(v)
+        flat.append(t)
 
     for a in block.attrs:
         v = attrs.get(a.name)

@@ -1,7 +1,8 @@
 """The document layer: the page a person edits and saves.
 
 ``page`` (Page, BlockInstance, Link and their events), ``values`` (pin text and JSON to numpy arrays and
-attr values, never eval) and ``formats`` (reading and writing page files: format v1, enuSpace JSON and SVG).
+attr values, never eval), ``cluster`` (TensorFlow cluster specs and TF_CONFIG: tasks, addresses, the task a
+device names) and ``formats`` (reading and writing page files: format v1, enuSpace JSON and SVG).
 
 May import: the standard library, numpy, defusedxml, ``blocks.attrs_text`` and ``app.gcpause``.
 Never TensorFlow, never Qt: a page can be opened, checked and saved without either.

@@ -75,6 +75,8 @@ class Page:
         self.view: dict[str, Any] | None = None
         self.results: dict[str, Any] | None = None
         self.extra: dict[str, Any] = {}
+        #: absolute path of the page's data file (large tensors, ``app.document.datafile``), or None
+        self.data_path: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
         self._listeners: list[Listener] = []
 
@@ -245,6 +247,14 @@ class Page:
         self.name = name
         self._emit("page_changed", field="name")
 
+    def set_extra(self, key: str, value: Any) -> None:
+        """Set (``None`` removes) an optional top-level field of the page, such as its ``data_dir``."""
+        if value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
+        self._emit("page_changed", field=key)
+
     def replace_with(self, other: Page) -> None:
         """Take over the whole content of ``other`` (used by Open and by restore); listeners stay."""
         self.name = other.name
@@ -254,6 +264,7 @@ class Page:
         self.view = other.view
         self.results = other.results
         self.extra = other.extra
+        self.data_path = other.data_path
         self.link_extra = other.link_extra
         self._emit("reset")
 
@@ -267,5 +278,6 @@ class Page:
         p.view = copy.deepcopy(self.view)
         p.results = copy.deepcopy(self.results)
         p.extra = copy.deepcopy(self.extra)
+        p.data_path = self.data_path
         p.link_extra = copy.deepcopy(self.link_extra)
         return p

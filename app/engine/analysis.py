@@ -19,6 +19,8 @@ import networkx as nx
 import numpy as np
 
 from enuflow.app.gcpause import paused_gc
+from enuflow.app.document import data_folder as df
+from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, parse_attr, parse_tensor
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
@@ -55,6 +57,8 @@ class SessionPlan:
     infinite: bool = False
     device: str = ""
     show_debug: bool = False
+    #: the ClientSession's ``optimize`` pin: auto, on or off (see ``app.engine.session_options``)
+    optimize: str = "auto"
 
 
 @dataclass
@@ -74,10 +78,14 @@ class Analysis:
 
     def order(self) -> list[str]:
         """Blocks in dependency order (producers first); blocks on cycles are left out."""
+        if self.topological is not None:
+            return list(self.topological)
         g = self.dag.subgraph(n for n in self.dag if n not in self.cyclic)
         return list(nx.topological_sort(g))
 
     cyclic: set[str] = field(default_factory=set)
+    #: every block in dependency order, when the page has no cycle (found while looking for cycles)
+    topological: list[str] | None = None
     #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
     warnings: list[BuildError] = field(default_factory=list)
 
@@ -100,11 +108,13 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
 
     sessions: list[str] = []
     warnings: list[BuildError] = []
+    hints: dict[str, list[str]] = {}
     for b in page:
         dag.add_node(b.id)
         decl = registry.get(b.type)
         if decl is None:
-            hint = registry.suggest(b.type)
+            # one suggestion search per unknown type (an imported model repeats a few op types many times)
+            hint = hints[b.type] if b.type in hints else hints.setdefault(b.type, registry.suggest(b.type))
             more = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
             err(b.id, None, f"unknown block type '{b.type}'{more}")
             continue
@@ -131,7 +141,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
         if (sd is not None and sd.inert) or (dd is not None and dd.inert):
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
-        if sd is not None:
+        if sd is not None and ln.src_port not in sd.single_outputs():
             src_attrs = page.block(ln.src).pins
             if not sd.has_output(ln.src_port, list_counts(sd, src_attrs)):
                 base, _ = split_indexed(ln.src_port)
@@ -166,9 +176,15 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
                                  for x in counts)
                 err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
 
-    # cycles
+    # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()
-    for comp in nx.strongly_connected_components(dag):
+    try:
+        order = list(nx.topological_sort(dag))
+        components = []
+    except nx.NetworkXUnfeasible:
+        order = None
+        components = nx.strongly_connected_components(dag)
+    for comp in components:
         if len(comp) > 1 or any(dag.has_edge(n, n) for n in comp):
             names = [b.id for b in page if b.id in comp]
             cyclic.update(comp)
@@ -177,22 +193,33 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
             errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
                                      + " (a dataflow page cannot feed a block its own output)"))
 
-    # pins
+    # pins (absolute Windows paths looked for in the page's data folder)
+    folder = df.data_folder(page)
     for b in page:
         decl = decls.get(b.id)
         if decl is None or decl.inert:
             continue
-        battrs, bvals = _parse_pins(b.id, b.pins, decl, inputs.get(b.id, {}), err)
+        stored = _dat_missing(b)
+        battrs, bvals = _parse_pins(b.id, df.map_pins(b, folder), decl, inputs.get(b.id, {}), err,
+                                    page.data_path, stored)
         attrs[b.id] = battrs
         values[b.id] = bvals
         for port in decl.inputs:
             if port.name in inputs[b.id] or port.name in bvals or port.optional:
                 continue
-            err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+            if port.name in stored:
+                err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
+            else:
+                err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+    for f in df.data_files(page):
+        problem = f.problem(folder)
+        if problem is not None and f.block in decls and not decls[f.block].inert:
+            warnings.append(BuildError(f.block, f.pin, problem))
 
     plan = _session_plan(page, decls, attrs, inputs, sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
     an.cyclic = cyclic
+    an.topological = order
     an.warnings = warnings
     an.signature = signature(page, an)
     return an
@@ -212,12 +239,26 @@ def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _dat_missing(b: Any) -> dict[str, str]:
+    """Pins of an imported block whose value the page's missing ``.dat`` file holds: pin -> file name."""
+    info = b.extra.get("enuspace") if isinstance(b.extra, dict) else None
+    stored = info.get("missing_dat") if isinstance(info, dict) else None
+    return {k: str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def _dat_message(pin: str, dat: str, block_type: str) -> str:
+    wire = "a TruncatedNormal into initvalues" if block_type == "Variable" else "a block into it"
+    return (f"the value of '{pin}' is stored in {dat}, which is missing (not beside the page, nor in its data "
+            f"folder); type a value into '{pin}' or wire one (for example {wire})")
+
+
 def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, list[Link]],
-                err: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                err: Any, data_path: str | None = None,
+                stored: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     attrs: dict[str, Any] = {}
     vals: dict[str, np.ndarray] = {}
-    decl_attrs = {a.name: a for a in decl.attrs}
-    decl_inputs = {p.name: p for p in decl.inputs}
+    decl_attrs = decl.attr_map()
+    decl_inputs = decl.input_map()
     for name, raw in pins.items():
         if name.startswith("result_"):
             continue  # display pins hold results, never inputs
@@ -245,7 +286,7 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
                 if port.kind in ("resource", "variant", "ref"):
                     err(bid, name, f"input '{name}' takes a {port.kind} and must be wired")
                     continue
-                vals[name] = parse_tensor(raw, dtype)
+                vals[name] = datafile.resolve(data_path, raw) if datafile.is_ref(raw) else parse_tensor(raw, dtype)
             else:
                 err(bid, name, f"{decl.name} has no pin '{name}'")
         except ValueParseError as e:
@@ -254,10 +295,15 @@ def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, li
         if a.type == "value":
             raw = pins.get(a.name)
             if raw is None or raw == "":
-                if a.required:
+                if stored and a.name in stored:
+                    err(bid, a.name, _dat_message(a.name, stored[a.name], decl.name))
+                elif a.required:
                     err(bid, a.name, f"pin '{a.name}' needs a value")
                 continue
             try:
+                if datafile.is_ref(raw):
+                    vals[a.name] = datafile.resolve(data_path, raw)
+                    continue
                 dtype = attrs.get(a.dtype_pin) if a.dtype_pin else None
                 shape = None
                 if a.shape_pin and attrs.get(a.shape_pin) is not None and decl.name != "Placeholder":
@@ -286,6 +332,11 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
     if plan.steps < 1:
         err(sid, "steps", "steps must be at least 1")
         plan.steps = 1
+    optimize = str(a.get("optimize", "auto") or "auto").strip().lower()
+    if optimize in ("auto", "on", "off"):
+        plan.optimize = optimize
+    else:
+        err(sid, "optimize", f"optimize is {a.get('optimize')!r}; choose auto, on or off")
     for ln in inputs.get(sid, {}).get("fetch_outputs", []):
         plan.fetches.append((ln.src, ln.src_port))
     for ln in inputs.get(sid, {}).get("run_outputs", []):
@@ -301,11 +352,22 @@ def signature(page: Page, an: Analysis) -> str:
         structural = {k: v for k, v in b.pins.items() if k not in vals and not k.startswith("result_")
                       and not (an.decls.get(b.id) and _is_value_pin(an.decls[b.id], k))}
         h.update(json.dumps([b.id, b.type, b.device, structural, b.id in an.bad,
-                             [(k, str(v.dtype), v.shape) for k, v in sorted(vals.items())]],
+                             [(k, _dtype_text(v.dtype), v.shape) for k, v in sorted(vals.items())]],
                             sort_keys=True, default=str).encode())
+    h.update(f"\0data_dir\0{df.data_folder(page)}".encode())  # paths in attrs are mapped into the graph
     for ln in page.links:
         h.update(f"\0{ln.src}\0{ln.src_port}\0{ln.dst}\0{ln.dst_port}".encode())
     return h.hexdigest()
+
+
+_DTYPE_TEXT: dict[Any, str] = {}
+
+
+def _dtype_text(dt: np.dtype) -> str:
+    text = _DTYPE_TEXT.get(dt)
+    if text is None:
+        text = _DTYPE_TEXT[dt] = str(dt)
+    return text
 
 
 def _is_value_pin(decl: Block, name: str) -> bool:

@@ -11,6 +11,7 @@ lists the values to feed. Build problems are returned as ``BuildError`` values, 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,20 @@ class BuiltGraph:
         return self.op_block.get(top)
 
 
+_NP_NAMES: dict[Any, str] = {}
+
+
+def np_name(dt: np.dtype) -> str:
+    """``str(dt)``, memoised: numpy computes a dtype's name in Python on every call."""
+    name = _NP_NAMES.get(dt)
+    if name is None:
+        name = _NP_NAMES[dt] = str(dt)
+    return name
+
+
 def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
     """``arr`` as ``dtype`` when the conversion loses nothing; raises BuildFailure otherwise."""
-    if dtype == "string" or str(arr.dtype) == dtype:
+    if dtype == "string" or np_name(arr.dtype) == dtype:
         return arr
     from enuflow.app.document.values import numpy_dtype
 
@@ -122,12 +134,18 @@ class BlockScope:
     def has_value(self, pin: str) -> bool:
         return pin in self._values
 
+    def array(self, pin: str) -> np.ndarray:
+        """The pin's parsed value itself (not fed), for blocks that read data at build time."""
+        if pin not in self._values:
+            raise BuildFailure(f"pin '{pin}' has no value", pin)
+        return self._values[pin]
+
     def value(self, pin: str, dtype: str | None = None, shape: Any = None) -> Any:
         """A placeholder fed with the pin's value at each run (as ``dtype`` when given)."""
         if pin not in self._values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
         arr = self._values[pin]
-        dt = dtype or ("string" if arr.dtype.kind == "O" else str(arr.dtype))
+        dt = dtype or ("string" if arr.dtype.kind == "O" else np_name(arr.dtype))
         try:
             convert_value(arr, dt)
         except BuildFailure as e:
@@ -165,37 +183,41 @@ class BlockScope:
 
 
 @paused_gc
-def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "") -> BuiltGraph:
-    """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``."""
+def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, device: str = "",
+          skip: Collection[str] = ()) -> BuiltGraph:
+    """Build ``page`` into a new tf.Graph; problems come back in ``BuiltGraph.errors``.
+
+    Blocks in ``skip`` (e.g. placed on a cluster task that is down; the caller reports why) are left out,
+    with everything downstream of them.
+    """
     tf = load()
     an = analysis or analyse(page, allow_io=allow_io)
     graph = tf.Graph()
     built = BuiltGraph(graph=graph, signature=an.signature, analysis=an, errors=list(an.errors))
     dev = device or an.plan.device
     scope = PageScope(graph, built, dev)
-    failed: set[str] = set(an.bad)
+    failed: set[str] = set(an.bad) | set(skip)
     session_id = an.plan.block
+    Operation = tf.Operation
+    order = an.order()
+    preds = an.dag.pred
     with graph.as_default():
-        for bid in an.order():
+        for bid in order:
             if bid == session_id or bid not in an.decls:
                 continue
-            if bid in failed:
-                continue
-            preds = list(an.dag.predecessors(bid))
-            if any(p in failed for p in preds):
+            if failed and (bid in failed or any(p in failed for p in preds[bid])):
                 failed.add(bid)
                 continue
             decl = an.decls[bid]
-            inst = page.block(bid)
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in an.inputs[bid].items():
-                port = decl.input(pname)
                 ts = []
                 for ln in lns:
-                    t = built.tensors.get((ln.src, ln.src_port))
+                    key = (ln.src, ln.src_port)
+                    t = built.tensors.get(key)
                     if t is None:
-                        t = built.operations.get((ln.src, ln.src_port))
+                        t = built.operations.get(key)
                     if t is None:
                         missing = (pname, ln)
                         break
@@ -205,6 +227,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         ts.append(t)
                 if missing:
                     break
+                port = decl.input(pname)
                 wired[pname] = ts if port is not None and port.is_list else ts[0]
             if missing:
                 pname, ln = missing
@@ -212,9 +235,12 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 failed.add(bid)
                 continue
             bscope = BlockScope(scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
-            dev_here = inst.device or dev
+            dev_here = page.block(bid).device or dev
             try:
-                with graph.device(dev_here or None):
+                if dev_here:
+                    with graph.device(dev_here):
+                        outs = decl.build(bscope, **wired)
+                else:
                     outs = decl.build(bscope, **wired)
                 if isinstance(outs, (tuple, list)):
                     outs = dict(zip(decl.output_names(bscope.attrs), outs))
@@ -231,11 +257,12 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
                 failed.add(bid)
                 continue
-            for port_name, t in (outs or {}).items():
-                if isinstance(t, tf.Operation):
-                    built.operations[(bid, port_name)] = t
-                else:
-                    built.tensors[(bid, port_name)] = t
+            if outs:
+                for port_name, t in outs.items():
+                    if isinstance(t, Operation):
+                        built.operations[(bid, port_name)] = t
+                    else:
+                        built.tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
 

@@ -5,7 +5,11 @@ structure is unchanged: only values changed, so they are fed), then runs the ses
 Results land in a ``ResultStore`` keyed by (block, output), as the arrays the session returned (no
 extra copy); scalars also keep a per-step history for trend plots. A TensorFlow error is attributed
 to the block whose op raised it; later steps run without that block and everything downstream of it,
-so the other blocks still report their results.
+so the other blocks still report their results. On a TensorFlow cluster (``Runner(cluster=...)``), blocks run
+on the task their device names and a task that is down or lost is reported with its blocks
+(``app.engine.placement``); session calls are bounded so that nothing waits for ever on a server. A lost task
+is handled like a failing block: its blocks and their dependants leave the step, and no group with effects
+runs twice.
 
 Exactly once per step. A step never runs an op twice, whatever fails. TensorFlow's ``Session.run`` is
 all or nothing: when an op fails, the execution is aborted, nothing is returned, and which of the other
@@ -45,8 +49,12 @@ import numpy as np
 
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
-from enuflow.app.engine.placement import missing_devices
+from enuflow.app.engine.devices import missing_devices
 from enuflow.app.engine.step_groups import StepLayout
+from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, place,
+                                          target_task_of, tasks_in_message)
+from enuflow.app.document.cluster import Cluster
+from enuflow.app.engine.session_options import session_config
 from enuflow.app.document.page import Page
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.tf import load
@@ -55,6 +63,8 @@ from enuflow.blocks.tf import load
 HISTORY_LIMIT = 100_000
 _UNFETCHABLE = ("resource", "variant")
 _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
+#: seconds each session call on a cluster may take when the run has no timeout of its own
+DEFAULT_CLUSTER_TIMEOUT = 120.0
 
 
 @dataclass
@@ -90,6 +100,8 @@ class RunReport:
     warnings: list[BuildError] = field(default_factory=list)
     #: Variables were (re)initialised before the first step of this run
     initialised: bool = False
+    #: the session's target (the server this run talks to) is down or stopped answering
+    lost_target: bool = False
 
     @property
     def ok(self) -> bool:
@@ -140,44 +152,89 @@ def _handles(built: BuiltGraph, targets: list[tuple[str, str]], produced: dict[t
 class _Prepared:
     """A built graph with its session and the callables made for it."""
 
-    def __init__(self, built: BuiltGraph, session: Any, allow_io: bool) -> None:
+    def __init__(self, built: BuiltGraph, session: Any, allow_io: bool, placement: Placement | None = None) -> None:
         self.built = built
         self.session = session
         self.allow_io = allow_io
+        self.placement = placement
+        self.lost = False  # a cluster task stopped answering: closing the session may wait for it
         self.callables: dict[tuple, Any] = {}
         self.layout: StepLayout | None = None
         self.device_warnings: list[BuildError] = []
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
+        self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
 
 class Runner:
-    """Runs pages; keeps the last built graph and session to reuse while the structure is unchanged."""
+    """Runs pages; keeps the last built graph and session to reuse while the structure is unchanged.
 
-    def __init__(self, target: str = "", device: str = "") -> None:
-        self.target = target
+    ``target`` is a grpc session target; with a ``cluster`` (``app.document.cluster.Cluster``) and no target, the
+    cluster's first chief or worker task is the target, blocks are placed on tasks by their ``device``, only
+    the tasks the page uses are waited for, and a task that is down or lost is reported by name with its
+    blocks. ``timeout`` (seconds) bounds the run: each session call, and the steps as a whole (checked
+    between steps); on a cluster without one, each call is bounded by ``DEFAULT_CLUSTER_TIMEOUT``.
+    """
+
+    def __init__(self, target: str = "", device: str = "", cluster: Cluster | None = None,
+                 timeout: float | None = None) -> None:
+        self.cluster = cluster
+        self.target = target or (cluster.target() if cluster is not None else "")
+        self.target_task = target_task_of(cluster, self.target)
         self.device = device
+        self.timeout = timeout
         self._prepared: _Prepared | None = None
         self.builds = 0
 
+    @property
+    def remote(self) -> bool:
+        """Whether runs go to a TensorFlow server (a grpc target) rather than this process."""
+        return bool(self.target)
+
+    def _call_timeout(self) -> float | None:
+        """Seconds one session call may take, leaving time within the run's timeout to name a lost task."""
+        if self.timeout is not None:
+            # a lost task is found by asking each task for up to PROBE_TIMEOUT seconds after the call fails
+            if not self.remote:
+                return self.timeout
+            return max(0.5, min(self.timeout * 0.8, self.timeout - PROBE_TIMEOUT - 1.0))
+        return DEFAULT_CLUSTER_TIMEOUT if self.remote else None
+
     def close(self) -> None:
-        if self._prepared is not None:
-            self._prepared.session.close()
-            self._prepared = None
+        """Close the session; one that lost a cluster task is closed on a side thread, never waited for."""
+        p, self._prepared = self._prepared, None
+        if p is None:
+            return
+        if p.lost:
+            threading.Thread(target=_close_quietly, args=(p.session,), name="enuflow-session-close",
+                             daemon=True).start()
+        else:
+            _close_quietly(p.session)
 
     # -- building ---------------------------------------------------------------------------
     def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
         """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
         an = analyse(page, allow_io=allow_io)
+        placement = place(an, self.device, self.cluster, self.target_task) if self.cluster is not None else None
         p = self._prepared
-        if p is not None and p.built.signature == an.signature and p.allow_io == allow_io:
+        if p is not None and not p.lost and p.built.signature == an.signature and p.allow_io == allow_io \
+                and (placement is None or p.placement is None or placement.down == p.placement.down):
             return p, an, False
         tf = load()
         self.close()
-        built = build(page, an, allow_io=allow_io, device=self.device)
+        built = build(page, an, allow_io=allow_io, device=self.device,
+                      skip=placement.skipped() if placement is not None else ())
+        if placement is not None:
+            built.errors.extend(placement.errors_before_run())
         self.builds += 1
-        config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        config = session_config(an.plan.optimize, built.graph)
+        if placement is not None:
+            config.device_filters.extend(placement.filters())
+        call_timeout = self._call_timeout()
+        if call_timeout is not None:
+            config.operation_timeout_in_ms = int(call_timeout * 1000)
         session = tf.compat.v1.Session(self.target, graph=built.graph, config=config)
-        self._prepared = _Prepared(built, session, allow_io)
+        self._prepared = _Prepared(built, session, allow_io, placement)
+        self._prepared.config = config
         if not self.target:
             self._prepared.device_warnings = missing_devices(page, built, session, self.device)
         return self._prepared, an, True
@@ -186,15 +243,39 @@ class Runner:
     def run(self, page: Page, steps: int | None = None, allow_io: bool = False,
             on_step: Callable[[int, ResultStore], None] | None = None,
             cancel: threading.Event | None = None, reset: bool = True,
-            on_debug: Callable[[str], None] | None = None) -> RunReport:
+            on_debug: Callable[[str], None] | None = None, logdir: str | None = None) -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
         ``on_step(step, results)`` is called after every step. When the ClientSession's ``SHOW_DEBUG``
         is on, ``on_debug(text)`` gets each step's fetched values as readable lines. ``reset`` re-initialises Variables
         before the first step (a fresh run); False continues from their current values (step by step),
         initialising them only when this graph has not run yet (a new or changed structure).
+        ``logdir`` writes TensorBoard event files there (``app.engine.tensorboard``): the graph, and every
+        scalar result per step.
         Never raises for a problem of the page: problems come back in ``RunReport.errors``.
         """
+        if logdir:
+            from enuflow.app.engine.tensorboard import EventLog
+
+            try:
+                log = EventLog(logdir)
+            except OSError as e:
+                results = ResultStore()
+                return RunReport(results, [BuildError(None, None, f"--logdir {logdir}: cannot be written "
+                                                                  f"({e.strerror or e})")])
+            inner = on_step
+
+            def on_step(step: int, results: ResultStore) -> None:
+                if step == 1 and self._prepared is not None:
+                    log.graph(self._prepared.built.graph)
+                log.step(step, results.values)
+                if inner is not None:
+                    inner(step, results)
+
+            try:
+                return self.run(page, steps, allow_io, on_step, cancel, reset, on_debug)
+            finally:
+                log.close()
         t0 = time.perf_counter()
         tf = load()
         prepared, an, rebuilt = self.prepare(page, allow_io)
@@ -202,6 +283,7 @@ class Runner:
         results = ResultStore()
         report = RunReport(results, list(built.errors), rebuilt=rebuilt)
         report.warnings = list(an.warnings) + prepared.device_warnings
+        report.lost_target = prepared.placement is not None and prepared.placement.target_down
         try:
             feeds = built.feed_values(an)
         except BuildFailure as e:
@@ -220,6 +302,9 @@ class Runner:
             try:
                 session.run(built.init_ops, feed_dict=dict(zip((s.placeholder for s in built.slots), feeds)))
             except tf.errors.OpError as e:
+                if self._connection_error(tf, e):
+                    self._lost(tf, prepared, an, e, excluded, report)
+                    return report
                 bid = self._blame(built, e)
                 report.errors.append(BuildError(bid, None, "initialising: " + clean_message(e.message)))
                 report.failed_blocks.add(bid or "")
@@ -228,12 +313,17 @@ class Runner:
             report.initialised = True
 
         untaken: set[tuple[str, str]] = set()
-        #: results a failed group with effects lost, and the block that failed: (step, block)
+        #: results a failed group with effects lost: (step, why: the block that failed or a lost cluster task)
         lost: dict[tuple[str, str], tuple[int, str]] = {}
         debug = on_debug if plan.show_debug else None
         step = 0
         while n_steps == 0 or step < n_steps:
             if cancel is not None and cancel.is_set():
+                report.stopped = True
+                break
+            if self.timeout is not None and step and time.perf_counter() - t0 > self.timeout:
+                report.errors.append(BuildError(None, None, f"the run went past its timeout of {self.timeout:g} s "
+                                                            f"after {step} steps"))
                 report.stopped = True
                 break
             keys = [k for k in fetch_keys if k[0] not in excluded]
@@ -272,9 +362,9 @@ class Runner:
         for b, p in sorted(k for k in untaken if k not in results.values):
             report.warnings.append(BuildError(b, p, f"'{p}' has no value: it lies on a branch that a Switch did "
                                                     "not take"))
-        for (b, p), (at, failed) in sorted(lost.items()):
+        for (b, p), (at, why) in sorted(lost.items()):
             if (b, p) not in results.values and b not in report.failed_blocks:
-                report.warnings.append(BuildError(b, p, f"'{p}' has no value: at step {at} block '{failed}' failed "
+                report.warnings.append(BuildError(b, p, f"'{p}' has no value: at step {at} {why} "
                                                         "in the same session run, and a step with stateful ops is "
                                                         "never run twice"))
         report.seconds = time.perf_counter() - t0
@@ -305,18 +395,24 @@ class Runner:
                 out = self._callable(prepared, gkeys, gtargets)(*feeds)
             except tf.errors.OpError as e:
                 ran = True
-                bid = self._blame(prepared.built, e)
-                report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                if bid is None or bid in excluded:
-                    return ran, True
-                report.failed_blocks.add(bid)
-                excluded.add(bid)
-                excluded.update(nx.descendants(an.dag, bid))
+                if self._connection_error(tf, e):
+                    if not self._lost(tf, prepared, an, e, excluded, report):
+                        return ran, True
+                    why = "a cluster task stopped answering"
+                else:
+                    bid = self._blame(prepared.built, e)
+                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                    if bid is None or bid in excluded:
+                        return ran, True
+                    report.failed_blocks.add(bid)
+                    excluded.add(bid)
+                    excluded.update(nx.descendants(an.dag, bid))
+                    why = f"block '{bid}' failed"
                 # the pure blocks of this group can be fetched again; its other results are lost
                 again = [k for k in gkeys if layout.is_pure(k) and k[0] not in excluded]
                 for k in gkeys:
                     if k[0] not in excluded and k not in again:
-                        lost[k] = (step, bid)
+                        lost[k] = (step, why)
                 if again:
                     ok, _ = self._run_retrying(prepared, an, again, [], feeds, excluded, produced, report)
                     if not ok:
@@ -338,13 +434,17 @@ class Runner:
             try:
                 out = self._callable(prepared, keys, targets)(*feeds)
             except tf.errors.OpError as e:
-                bid = self._blame(prepared.built, e)
-                report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                if bid is None or bid in excluded:
-                    return False, False
-                report.failed_blocks.add(bid)
-                excluded.add(bid)
-                excluded.update(nx.descendants(an.dag, bid))
+                if self._connection_error(tf, e):
+                    if not self._lost(tf, prepared, an, e, excluded, report):
+                        return False, False
+                else:
+                    bid = self._blame(prepared.built, e)
+                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
+                    if bid is None or bid in excluded:
+                        return False, False
+                    report.failed_blocks.add(bid)
+                    excluded.add(bid)
+                    excluded.update(nx.descendants(an.dag, bid))
                 keys = [k for k in keys if k[0] not in excluded]
                 targets = [k for k in targets if k[0] not in excluded]
                 continue
@@ -352,6 +452,45 @@ class Runner:
             _handles(prepared.built, targets, produced)
             return True, True
         return True, False
+
+    def _connection_error(self, tf: Any, e: Any) -> bool:
+        """Whether ``e`` says a TensorFlow server did not answer (only a remote session has servers)."""
+        return self.remote and isinstance(e, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                                              tf.errors.AbortedError))
+
+    def _lost(self, tf: Any, prepared: _Prepared, an: Analysis, e: Any, excluded: set[str],
+              report: RunReport) -> bool:
+        """Report the cluster tasks that stopped answering and exclude their blocks and dependants.
+
+        Returns True when the run can go on without them (the session's target task still answers).
+        """
+        placement = prepared.placement or Placement(None, self.target_task)
+        prepared.lost = True
+        deadline = isinstance(e, tf.errors.DeadlineExceededError)
+        if placement.cluster is not None:
+            gone = {t for t in placement.used if not set(placement.blocks_on(t)) - excluded}
+            lost = lost_tasks(tf, placement, (placement.used | {self.target_task or ""}) - gone - {""})
+        else:
+            lost = tasks_in_message(str(e.message))
+        call = self._call_timeout()
+        why = f"stopped answering during the run (no answer within {call:g} s)" if deadline and call else \
+            "stopped answering during the run (connection lost)"
+        if not lost:
+            report.lost_target = placement.cluster is None  # no task to blame but the server the session talks to
+            text = f"the cluster did not answer within {call:g} s" if deadline and call else \
+                "the cluster connection failed: " + clean_message(e.message)
+            report.errors.append(BuildError(None, None, text))
+            return False
+        newly: set[str] = set()
+        for t in sorted(lost):
+            blocks = [b for b in placement.blocks_on(t) if b not in excluded]
+            report.errors.extend(lost_errors(placement, t, blocks, why))
+            report.failed_blocks.update(blocks)
+            newly.update(blocks)
+        excluded.update(downstream(an, newly))
+        report.lost_target = placement.cluster is None or self.target_task in lost
+        # going on is only worth it when the target answers and the lost tasks' blocks are now left out
+        return placement.cluster is not None and self.target_task not in lost and bool(newly)
 
     @staticmethod
     def _blame(built: BuiltGraph, e: Any) -> str | None:
@@ -441,10 +580,17 @@ class Runner:
         return fn
 
 
+def _close_quietly(session: Any) -> None:
+    try:
+        session.close()
+    except Exception:  # noqa: BLE001,S110 - a session whose server is gone cannot be closed any better
+        pass
+
+
 def run_page(page: Page, steps: int | None = None, allow_io: bool = False, device: str = "",
-             target: str = "", **kw: Any) -> RunReport:
+             target: str = "", cluster: Cluster | None = None, timeout: float | None = None, **kw: Any) -> RunReport:
     """Build and run ``page`` once with a fresh runner."""
-    runner = Runner(target=target, device=device)
+    runner = Runner(target=target, device=device, cluster=cluster, timeout=timeout)
     try:
         return runner.run(page, steps=steps, allow_io=allow_io, **kw)
     finally:

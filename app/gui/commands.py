@@ -172,3 +172,20 @@ class SetFieldCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.page.set_block_field(self.block_id, self.name, self.old)
+
+
+class SetPageFieldCommand(QUndoCommand):
+    """Set an optional top-level field of the page (e.g. its data folder); ``None`` removes it."""
+
+    def __init__(self, page: Page, key: str, value: Any, text: str = "") -> None:
+        super().__init__(text or f"Set {key}")
+        self.page = page
+        self.key = key
+        self.value = value
+        self.old = page.extra.get(key)
+
+    def redo(self) -> None:
+        self.page.set_extra(self.key, self.value)
+
+    def undo(self) -> None:
+        self.page.set_extra(self.key, self.old)

@@ -71,16 +71,25 @@ class FileCommands:
         if not self.maybe_save():
             return
         path, _ = QFileDialog.getOpenFileName(self, "Open page", str(Path(self.path).parent) if self.path else "",
-                                              "Pages (*.json *.svg);;All files (*)")
+                                              "Pages and models (*.json *.svg *.pb *.pbtxt);;All files (*)")
         if path:
             self.open_path(path, ask=False)
 
     def open_path(self, path: str, ask: bool = True) -> bool:
-        """Open a page file (enuflow .json, or an enuSpace .json/.svg page); False when it failed."""
+        """Open a page file (enuflow .json, or an enuSpace .json/.svg page) or a TensorFlow model (.pb,
+        .pbtxt, a SavedModel folder; imported in a subprocess); False when it failed."""
         if ask and not self.maybe_save():
             return False
+        from enuflow.app.gui.interop import import_model_page, model_source
+
         try:
-            page = load(path)
+            model = model_source(path)
+            if model is not None:
+                self.status_label.setText(f"Importing {model}...")
+                self.repaint()
+                page = load(import_model_page(model))
+            else:
+                page = load(path)
         except PageFileError as e:
             self.warn("Cannot open page", str(e))
             return False

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEd
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.document.page import Page
+from enuflow.app.document import datafile
 from enuflow.app.document.values import DTYPES, ValueParseError, parse_attr, parse_dtype, parse_tensor
 from enuflow.blocks.base import Attr, Block
 
@@ -44,10 +45,11 @@ def text_value(text: str) -> Any:
         except ValueError:
             pass
     if t.startswith('{"'):
-        # a typed value {"dtype", "shape", "value"} (as imports and run --json write them) stays one
+        # a typed value {"dtype", "shape", "value"} (as imports and run --json write them) stays one, and so
+        # does a reference into the page's data file {"dtype", "shape", "data"} (an imported model's weights)
         try:
             v = json.loads(t)
-            if isinstance(v, dict) and "value" in v:
+            if isinstance(v, dict) and ("value" in v or datafile.is_ref(v)):
                 return v
         except ValueError:
             pass
@@ -65,6 +67,8 @@ class Inspector(QWidget):
         self.commit = commit
         self.commit_field = commit_field
         self.block_id: str | None = None
+        #: what the run target offers for a block's device field (listed by the worker)
+        self.devices: list[str] = []
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self._validators: dict[str, Callable[[str], str]] = {}
@@ -105,6 +109,8 @@ class Inspector(QWidget):
         label.editingFinished.connect(lambda w=label: self._commit_label(w))
         self.fields["@label"] = label
         form.addRow("label", label)
+        if b.type != "ClientSession":  # session control builds no op: its own device pin is the page default
+            self._device_row(form, b.device or "")
         if decl is None:
             form.addRow(QLabel("This block's pins are known once TensorFlow is ready."))
             for name, v in b.pins.items():
@@ -126,6 +132,38 @@ class Inspector(QWidget):
         form.addRow(self.problems)
         self.scroll.setWidget(form_host)
         self.revalidate()
+
+    def _device_row(self, form: QFormLayout, current: str) -> None:
+        combo = QComboBox()
+        combo.setEditable(True)
+        combo.addItems([""] + self.devices)
+        combo.setCurrentText(current)
+        combo.lineEdit().setPlaceholderText("the page's default device")
+        combo.setToolTip("where this block's ops run: a device of the run target (/cpu:0), or a cluster task "
+                         "(/job:worker/task:1, /job:worker/task:1/device:GPU:0)")
+        combo.lineEdit().editingFinished.connect(lambda c=combo: self._commit_device(c.currentText()))
+        combo.activated.connect(lambda _i, c=combo: self._commit_device(c.currentText()))
+        self.fields["@device"] = combo
+        form.addRow("device", combo)
+
+    def set_devices(self, devices: list[str]) -> None:
+        """Offer ``devices`` in the device field (the run target's list); keeps what is being edited."""
+        self.devices = list(devices)
+        combo = self.fields.get("@device")
+        if isinstance(combo, QComboBox):
+            text = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([""] + self.devices)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
+
+    def _commit_device(self, text: str) -> None:
+        if self.block_id is None or self.block_id not in self.page:
+            return
+        value = text.strip() or None
+        if self.page.block(self.block_id).device != value:
+            self.commit_field(self.block_id, "device", value)
 
     def _attr_row(self, form: QFormLayout, decl: Block, a: Attr, value: Any) -> None:
         if a.inferred:
@@ -206,6 +244,8 @@ class Inspector(QWidget):
             v = text_value(text)
             if v is None:
                 return "needs a value" if a.required else ""
+            if datafile.is_ref(v):
+                return ""  # checked when the page is analysed, against the data file
             try:
                 dtype = self._current(a.dtype_pin) if a.dtype_pin else None
                 dtype = parse_dtype(dtype) if dtype not in (None, "") else None
@@ -224,6 +264,8 @@ class Inspector(QWidget):
             v = text_value(text)
             if v is None:
                 return "" if port is None or port.optional else "not wired and has no value"
+            if datafile.is_ref(v):
+                return ""
             dtype = None
             if port is not None and port.dtype:
                 dtype = port.dtype if decl.attr(port.dtype) is None else self._current(port.dtype)
@@ -291,6 +333,10 @@ class Inspector(QWidget):
                 w.setChecked(bool(d["value"]))
                 w.blockSignals(False)
             self.revalidate()
+        elif event == "block_changed" and d.get("id") == self.block_id and d.get("field") == "device":
+            combo = self.fields.get("@device")
+            if isinstance(combo, QComboBox) and combo.currentText() != (d["value"] or ""):
+                combo.setCurrentText(d["value"] or "")
         elif event in ("link_added", "link_removed") and self.block_id in (d["link"].dst, d["link"].src):
             self.show_block(self.block_id)
 

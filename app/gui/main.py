@@ -12,6 +12,7 @@ from enuflow.app import bundled
 from enuflow.app.document.formats import PageFileError, load
 from enuflow.app.gui import recovery
 from enuflow.app.gui.files import is_native_page
+from enuflow.app.gui.interop import import_model_page, model_source
 from enuflow.app.gui.window import MainWindow
 from enuflow.app.document.page import Page
 
@@ -21,9 +22,15 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
     page, path, problem = Page("untitled"), None, ""
     if page_path:
         try:
-            page = load(page_path)
-            # a shipped example of an installed enuflow opens as a new page: Save must not write into the install
-            path = page_path if is_native_page(page_path) and not bundled.is_installed_scene(page_path) else None
+            model = model_source(page_path)
+            if model is not None:  # a TensorFlow model opens as an imported page (Save asks where to keep it)
+                page = load(import_model_page(model))
+            else:
+                page = load(page_path)
+                # a shipped example of an installed enuflow opens as a new page: Save must not write into the
+                # install
+                path = page_path if is_native_page(page_path) and not bundled.is_installed_scene(page_path) \
+                    else None
         except PageFileError as e:
             problem = str(e)
     win = MainWindow(page, path, start_worker=start_worker)

@@ -33,6 +33,7 @@ class RunCommands:
             from enuflow.app.worker.client import WorkerClient
 
             self.worker = WorkerClient(self.bridge.event.emit)
+            self.worker.set_target(self.run_target)
             self.worker.start()
         return self.worker
 
@@ -71,7 +72,8 @@ class RunCommands:
         elif an is not None and an.plan.block is None:
             total = 1 if steps is None else steps
         try:
-            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io, reset=reset)
+            self.run_id = worker.run(page_to_doc(self.page), steps=steps, allow_io=allow_io, reset=reset,
+                                     logdir=getattr(self, "logdir", None))
         except (OSError, RuntimeError) as e:
             self.status_label.setText(f"The page could not be sent to the run worker: {e}")
             return None
@@ -110,10 +112,15 @@ class RunCommands:
         self.kill_action.setEnabled(False)
 
     def _on_worker_event(self, ev: Any) -> None:
+        if ev.kind == "devices":  # an answer about the run target, not about a run: last_event stays the run's
+            self._on_devices(ev)
+            self.event_handled.emit(ev)
+            return
         self.last_event = ev
         if ev.kind == "ready":
             self.load_catalogue()
             self.status_label.setText(f"Ready: TensorFlow loaded in {ev.seconds:.1f} s" if ev.seconds else "Ready")
+            self.request_devices()
         elif ev.kind == "step" and ev.run_id == self.run_id:
             if self.progress.maximum() > 0:
                 self.progress.setValue(min(ev.step, self.progress.maximum()))

@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFileDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -37,13 +38,16 @@ from enuflow.app.gui.commands import (
     MoveCommand,
     RemoveCommand,
     SetFieldCommand,
+    SetPageFieldCommand,
     SetPinCommand,
 )
 from enuflow.app.gui.files import FileCommands
 from enuflow.app.gui.inspector import Inspector
+from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
+from enuflow.app.gui.target import TargetCommands
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
 
@@ -55,7 +59,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.question(parent, title, text, buttons)
 
 
-class MainWindow(FileCommands, RunCommands, QMainWindow):
+class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -103,6 +107,13 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.status_label = QLabel("TensorFlow is loading in the background...")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
+        self.device_legend = QLabel()  # a coloured square per cluster task the blocks are placed on
+        self.device_legend.hide()
+        self.target_label = QLabel("Target: this machine")
+        self.statusBar().addPermanentWidget(self.device_legend)
+        self.statusBar().addPermanentWidget(self.target_label)
+        self.run_target: dict[str, str] | None = None
+        self.target_devices: list[str] = []
 
         self._actions()
         self.scene.link_requested.connect(self._link_requested)
@@ -169,6 +180,11 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self._act(f, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._act(f, "Save &As...", self.save_as, QKeySequence.StandardKey.SaveAs)
         f.addSeparator()
+        self.export_savedmodel_action = self._act(f, "Export &SavedModel...", self.export_savedmodel_dialog)
+        self.data_folder_action = self._act(f, "Data &Folder...", self.choose_data_folder)
+        self.data_folder_action.setToolTip("Where the page's data files (named by Windows paths in imported "
+                                           "enuSpace pages) are read and written; saved with the page")
+        f.addSeparator()
         self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = mb.addMenu("&Edit")
         self.undo_action = self.undo.createUndoAction(self, "&Undo")
@@ -205,8 +221,17 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
         self.step_action.setToolTip("One more step, continuing from the Variables' current values (F10)")
         self.stop_action = self._act(r, "&Stop", self.stop_run, "Shift+F5", tb)
         self.kill_action = self._act(r, "&Kill Worker", self.kill_run, "Ctrl+F5", tb)
+        r.addSeparator()
+        self.target_action = self._act(r, "Run &Target...", self.choose_target)
+        self.target_action.setToolTip("Run on this machine, on a TensorFlow cluster (a cluster file) or at a grpc "
+                                      "address")
         self.stop_action.setEnabled(False)
         self.kill_action.setEnabled(False)
+        r.addSeparator()
+        self.logdir_action = self._act(r, "&TensorBoard Log Folder...", self.choose_logdir)
+        self.logdir_action.setCheckable(True)
+        self.logdir_action.setToolTip("Write TensorBoard event files (scalar results per step, the graph) "
+                                      "on every run")
         self._fill_recent()
 
     # -- start-up ---------------------------------------------------------------------------------------
@@ -270,8 +295,22 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
             self.scene.set_stale(stale)
             self.results.set_stale(stale)
 
+    def choose_data_folder(self, folder: str | None = None) -> None:
+        """Ask for the page's data folder (``folder`` skips the dialog; "" removes it); one undoable edit."""
+        from enuflow.app.document.data_folder import FIELD
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Data folder of the page",
+                                                      str(self.page.extra.get(FIELD) or ""))
+            if not folder:
+                return
+        value = folder or None
+        if value != self.page.extra.get(FIELD):
+            self.undo.push(SetPageFieldCommand(self.page, FIELD, value, text="Set data folder"))
+
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
+        self.update_device_legend()
         an = blocktypes.analyse_safely(self.page)
         self.analysis = an
         self.static_errors = {}
@@ -323,7 +362,9 @@ class MainWindow(FileCommands, RunCommands, QMainWindow):
             warnings.append((bid, (", ".join(where) + ": " if where else "") + str(w.get("message"))))
         extra = self.page.extra.get("import_warnings")
         if isinstance(extra, list):
-            warnings += [(None, str(w)) for w in extra]
+            # data files and .dat values are checked afresh above (the data folder may have changed since)
+            warnings += [(None, str(w)) for w in extra if "names the data file" not in str(w)
+                         and "is stored in" not in str(w)]
         seen: set[str] = set()
         warnings = [w for w in warnings if not (w[1] in seen or seen.add(w[1]))]
         for bid, text in warnings:

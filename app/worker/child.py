@@ -62,7 +62,7 @@ class Child:
                 self.exit_now()
                 return
             cmd = msg.get("cmd")
-            if cmd == "run":
+            if cmd in ("run", "devices"):
                 self.runs.put(msg)
             elif cmd == "stop":
                 rid = int(msg.get("run_id") or 0)
@@ -97,6 +97,7 @@ class Child:
         from enuflow.app.engine.runner import Runner
 
         runner = Runner()
+        runner_key: tuple = ("", "", "", None)  # the (target, device, cluster, timeout) the runner was made for
         limit_memory()
         self.send({"kind": "ready", "seconds": time.perf_counter() - t0,
                    "message": f"TensorFlow loaded in {time.perf_counter() - t0:.1f} s"})
@@ -104,15 +105,29 @@ class Child:
             msg = self.runs.get()
             if msg is None:
                 return
+            if msg.get("cmd") == "devices":
+                self.list_devices(msg)
+                continue
             target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
+            cluster, timeout = str(msg.get("cluster") or ""), msg.get("timeout")
             try:
-                if (runner.target, runner.device) != (target, device):
+                if runner_key != (target, device, cluster, timeout):
                     runner.close()
-                    runner = Runner(target=target, device=device)
-                    problem = self.connect(runner, msg)
+                    runner_key = (target, device, cluster, timeout)
+                    problem = ""
+                    try:
+                        runner = make_runner(target, device, cluster, timeout)
+                    except ValueError as e:  # a cluster file that cannot be used
+                        runner, problem = Runner(), str(e)
+                    if not problem and cluster:  # the runner bounds its calls and names the tasks that are down
+                        self.send({"kind": "connected", "run_id": int(msg.get("run_id") or 0),
+                                   "message": f"cluster {cluster}"})
+                    elif not problem:
+                        problem = self.connect(runner, msg)
                     if problem:
-                        runner = Runner()
+                        runner, runner_key = Runner(), ("", "", "", None)
                         self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
+                                   "lost_target": bool(target or cluster),
                                    "errors": [{"block": None, "port": None, "message": problem}]})
                         continue
                 self.run_one(runner, msg)
@@ -122,7 +137,7 @@ class Child:
                     runner.close()
                 except Exception:  # noqa: BLE001,S110
                     pass
-                runner = Runner()
+                runner, runner_key = Runner(), ("", "", "", None)
                 if isinstance(e, MemoryError):
                     text = ("out of memory while building or running the page (the worker's memory limit or the "
                             "machine's memory was reached); make the page's tensors smaller")
@@ -130,6 +145,21 @@ class Child:
                     text = f"internal error in the run worker: {type(e).__name__}: {e}"
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
                            "errors": [{"block": None, "port": None, "message": text}]})
+
+    def list_devices(self, msg: dict[str, Any]) -> None:
+        """Answer a "devices" request: what a target (a grpc ``target`` or a ``cluster`` file, or this machine)
+        offers for a block's device field."""
+        from enuflow.app.engine.placement import target_devices
+        from enuflow.blocks.tf import load
+
+        target, cluster = str(msg.get("target") or ""), str(msg.get("cluster") or "")
+        try:
+            runner = make_runner(target, "", cluster, None)
+        except ValueError as e:
+            self.send({"kind": "devices", "devices": [], "problems": [str(e)]})
+            return
+        devices, problems = target_devices(load(), runner.cluster, runner.target)
+        self.send({"kind": "devices", "devices": devices, "problems": problems})
 
     def connect(self, runner: Any, msg: dict[str, Any]) -> str:
         """For a remote target: wait until the cluster answers, then say "connected" (the client times out
@@ -141,7 +171,11 @@ class Child:
 
         tf = load()
         try:
-            with tf.compat.v1.Session(runner.target) as probe:
+            from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
+
+            # bounded here too: the editor's worker has no command-line watchdog to kill it
+            config = tf.compat.v1.ConfigProto(operation_timeout_in_ms=int(CONNECT_TIMEOUT_S * 1000))
+            with tf.compat.v1.Session(runner.target, config=config) as probe:
                 probe.list_devices()
         except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as e:
             return f"could not connect to {runner.target}: {clean_message(getattr(e, 'message', str(e)))}"
@@ -216,7 +250,8 @@ class Child:
         steps = msg.get("steps")
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
-                            reset=bool(msg.get("reset", True)), on_debug=on_debug)
+                            reset=bool(msg.get("reset", True)), on_debug=on_debug,
+                            logdir=msg.get("logdir") or None)
         with self.lock:
             self.current = 0
         if report.steps_done and sent["step"] != report.steps_done:
@@ -247,8 +282,23 @@ class Child:
                    "history": rows(report.results.history), "errors": errors,
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
-                   "initialised": report.initialised,
+                   "initialised": report.initialised, "lost_target": report.lost_target,
                    "seconds": report.seconds})
+
+
+def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:
+    """A Runner for a grpc ``target`` or a ``cluster`` file (its first chief or worker task unless ``target``);
+    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds)
+    bounds a remote runner's session calls so that a lost task is named before the caller's watchdog ends the
+    run; a local run is left to that watchdog."""
+    from enuflow.app.document.cluster import load_cluster
+    from enuflow.app.engine.runner import Runner
+
+    spec = load_cluster(cluster) if cluster else None
+    if spec is not None:
+        spec.default_task()
+    remote = bool(target or spec)
+    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout and remote else None)
 
 
 def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:

@@ -8,7 +8,9 @@ thread: "ready", "step" (rate-limited), "done" (results as numpy views over shar
 by the child, see ``app.worker.shm``), "log", and "crashed" when the child dies (an ``Abort`` op, a segfault,
 ``kill()``): it names the signal, carries the tail of the child's log, and lists the page's blocks
 known to crash or hang. The next ``run`` starts a fresh child. ``run``, ``stop`` and ``kill`` never
-wait on the child. This module imports neither TensorFlow nor Qt.
+wait on the child. The child runs pages on a run target (``set_target``: this machine, a cluster file or a
+grpc address); ``list_devices`` asks it what the target offers ("devices" event), and a run that loses its
+connection to the target is reported as "crashed". This module imports neither TensorFlow nor Qt.
 """
 
 from __future__ import annotations
@@ -146,6 +148,8 @@ class WorkerEvent:
     log_tail: str = ""                 # "crashed": the last lines of the child's log
     reason: str = ""                   # "crashed": TensorFlow's last fatal message in the log, or ""
     warnings: list[dict] = field(default_factory=list)  # "done": problems that did not stop the run
+    devices: list[str] = field(default_factory=list)   # "devices": what the run target offers
+    problems: list[str] = field(default_factory=list)  # "devices": tasks or targets that did not answer
 
 
 def cache_dir() -> Path:
@@ -176,6 +180,15 @@ def describe_exit(code: int) -> tuple[str, str]:
     if code == 0:
         return "", "ended unexpectedly"
     return "", f"ended with exit status {code}"
+
+
+def describe_target(target: dict[str, str] | None) -> str:
+    """A run target in words: "this machine", "cluster FILE" or the grpc address."""
+    if not target or target.get("kind") == "local":
+        return "this machine"
+    if target.get("kind") == "cluster":
+        return f"cluster {target.get('path', '')}"
+    return str(target.get("address", ""))
 
 
 def suspects_of(page_doc: dict[str, Any]) -> list[str]:
@@ -257,6 +270,7 @@ class WorkerClient:
         self._segments: list[shm.Segment] = []   # holding the last "done" results
         self._closed = False
         self._crashed = False
+        self._target: dict[str, str] | None = None   # None: this machine
         self._token = f"{id(self):x}"
         self._log_path = cache_dir() / f"worker-{os.getpid()}-{self._token}.log"
         shm.sweep(dead_owners=True)   # segments left by editors that died with their worker
@@ -291,7 +305,30 @@ class WorkerClient:
         """The file the child's stderr goes to."""
         return self._log_path
 
+    @property
+    def target(self) -> dict[str, str] | None:
+        """The run target: None (this machine), {"kind": "cluster", "path"} or {"kind": "grpc", "address"}."""
+        return self._target
+
     # -- commands ------------------------------------------------------------------------------
+    def set_target(self, target: dict[str, str] | None) -> None:
+        """Run later pages on ``target`` (see ``target``); the child connects to it at the next run."""
+        with self._lock:
+            self._target = dict(target) if target and target.get("kind") != "local" else None
+
+    def list_devices(self) -> None:
+        """Ask the child which devices the run target offers; a "devices" event follows (after the run
+        in progress, if any). Starts the child if needed."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker client is closed")
+            if not self.alive:
+                self._spawn()
+            assert self._child is not None
+            t = self._target or {}
+            self._child.send({"cmd": "devices", "target": t.get("address", "") if t.get("kind") == "grpc" else "",
+                              "cluster": t.get("path", "") if t.get("kind") == "cluster" else ""})
+
     def start(self) -> None:
         """Start the child now unless one is running; returns at once ("ready" follows)."""
         with self._lock:
@@ -302,6 +339,7 @@ class WorkerClient:
 
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
             target: str = "", device: str = "", max_literal_mb: float | None = None,
+            logdir: str | None = None, cluster: str = "", timeout: float | None = None,
             every_log: bool = False) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
@@ -309,6 +347,9 @@ class WorkerClient:
         and ``device`` are the runner's; with a target the child reports "connected" once the cluster answers.
         ``max_literal_mb`` bounds the page's literal values (``app.worker.limits``; None: the default).
         ``every_log``: SHOW_DEBUG's "log" message for every step (the editor gets at most 30 a second).
+        ``logdir``: the child writes TensorBoard event files there.
+        ``cluster`` (a cluster file) runs on a TensorFlow cluster (``Runner(cluster=...)``); ``timeout`` bounds the
+        runner's session calls so that a lost cluster task is named before the caller gives up.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -318,13 +359,17 @@ class WorkerClient:
                 raise RuntimeError("a run is already in progress")
             rid = next(self._ids)
             name = f"{shm.owner_prefix()}{self._token}-{rid}"
+            if not target and not cluster and self._target:  # the editor's run target setting
+                cluster = self._target.get("path", "") if self._target.get("kind") == "cluster" else ""
+                target = self._target.get("address", "") if self._target.get("kind") == "grpc" else ""
             # serialised here, on the caller's thread, so later edits of the page cannot race with it
             data = encode_message({"cmd": "run", "run_id": rid, "segment": name, "page": page_doc,
                                    "steps": None if steps is None else int(steps),
                                    "allow_io": bool(allow_io), "reset": bool(reset),
-                                   "target": str(target), "device": str(device),
+                                   "target": str(target), "device": str(device), "cluster": str(cluster),
+                                   "timeout": None if timeout is None else float(timeout),
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
-                                   "every_log": bool(every_log)})
+                                   "logdir": str(logdir) if logdir else None, "every_log": bool(every_log)})
             suspects = suspects_of(page_doc)
             if not self.alive:
                 self._spawn()
@@ -467,6 +512,9 @@ class WorkerClient:
             with self._lock:
                 if rid == self._run_id:
                     self._suspects = sorted(set(self._suspects) | {str(b) for b in msg.get("blocks", [])})
+        elif kind == "devices":
+            self._emit(WorkerEvent("devices", devices=[str(d) for d in msg.get("devices", [])],
+                                   problems=[str(p) for p in msg.get("problems", [])]))
         elif kind == "step":
             self._emit(WorkerEvent("step", run_id=rid, step=int(msg.get("step", 0)),
                                    scalars={k: float(v) for k, v in keyed(msg.get("scalars", [])).items()},
@@ -496,6 +544,14 @@ class WorkerClient:
                              stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
                              initialised=bool(msg.get("initialised")),
                              seconds=float(msg.get("seconds", 0.0)))
+            if msg.get("lost_target") and self._target:
+                # the server the editor's run target names is gone: for the editor, like a worker that crashed
+                # (a command-line run keeps it as an error of the run, with the other blocks' results)
+                first = next((str(e.get("message")) for e in errors if e.get("block") is None), "")
+                ev.kind = "crashed"
+                ev.message = (f"The connection to the run target {describe_target(self._target)} was lost while "
+                              f"running the page: {first or 'it did not answer'}. The next run connects again.")
+                ev.blocks = sorted({str(e["block"]) for e in errors if e.get("block")})
             self._emit(ev)
 
     def _ended(self, child: _Child, code: int, corrupt: str) -> None:

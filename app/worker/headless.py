@@ -81,8 +81,11 @@ class HeadlessRun:
 
     # -- running -----------------------------------------------------------------------------------
     def run(self, doc: dict[str, Any], steps: int | None = None, allow_io: bool = False, target: str = "",
-            device: str = "", timeout: float | None = None, max_literal_mb: float | None = None) -> HeadlessReport:
-        """Run the page ``doc`` (format v1 as a dict); never raises for what the page does."""
+            device: str = "", timeout: float | None = None, max_literal_mb: float | None = None,
+            logdir: str | None = None, cluster: str = "") -> HeadlessReport:
+        """Run the page ``doc`` (format v1 as a dict); never raises for what the page does. ``logdir``: the
+        child writes TensorBoard event files there (``app.engine.tensorboard``); ``cluster``: a cluster file to
+        run on (``enuflow run --cluster``)."""
         report = HeadlessReport()
         removed: list[str] = []
         started = None
@@ -93,7 +96,7 @@ class HeadlessRun:
                 if left <= 0:
                     break
             kind, ev, info = self._run_once(without_blocks(doc, removed) if removed else doc, steps, allow_io,
-                                            target, device, left, max_literal_mb)
+                                            target, device, left, max_literal_mb, logdir, cluster)
             if started is None:
                 started = self._ready_at
             if kind == "done":
@@ -128,16 +131,18 @@ class HeadlessRun:
         return report
 
     def _run_once(self, doc: dict[str, Any], steps: int | None, allow_io: bool, target: str, device: str,
-                  timeout: float | None, max_literal_mb: float | None
+                  timeout: float | None, max_literal_mb: float | None, logdir: str | None = None,
+                  cluster: str = ""
                   ) -> tuple[str, WorkerEvent | None, dict[str, Any]]:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb, every_log=True)
+                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout,
+                         every_log=True)
         if client.ready and self._ready_at is None:
             self._ready_at = time.monotonic()
         ready_at = time.monotonic() if client.ready else None
-        connected = not target
+        connected = not target or bool(cluster)  # a cluster run bounds its own calls and names lost tasks
         suspects: list[str] = []
         steps_seen = 0
         stop_asked: float | None = None

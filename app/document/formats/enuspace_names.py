@@ -8,7 +8,9 @@ differs from the op's (``old>new``), and pins that the op does not have (the ori
 Names that are not op names map to the op the C++ API class created (``Multiply`` -> ``Mul``,
 ``Where3`` -> ``Select``, ``SetDiff1D`` -> ``ListDiff``, ...); names that now mean an older op map to
 the op version the 2018 C++ API used (``FIFOQueue`` -> ``FIFOQueueV2``, ``TensorArrayRead`` ->
-``TensorArrayReadV3``, ``Concat`` -> ``ConcatV2``, ``TopK`` -> ``TopKV2``, ``Stack`` -> ``Pack``, ...).
+``TensorArrayReadV3``, ``Concat`` -> ``ConcatV2``, ``TopK`` -> ``TopKV2``, ``Stack`` -> ``Pack``, ...), and no
+symbol names an op TensorFlow has removed (``FixedLengthRecordReader`` -> ``FixedLengthRecordReaderV2``,
+``AdjustContrast`` -> ``AdjustContrastv2``, ``RandomPoisson`` -> ``RandomPoissonV2``).
 The table was derived from the library files and checked against TensorFlow's OpDefs; it is data, so
 this module imports neither TensorFlow nor Qt.
 """
@@ -79,7 +81,7 @@ AddManySparseToTensorsMap|sparse_indices,sparse_values,sparse_shape|sparse_handl
 AddN|inputs|sum
 AddSparseToTensorsMap|sparse_indices,sparse_values,sparse_shape|sparse_handle
 AddSymbolicGradients|outputs,inputs|grad_outputs
-AdjustContrast|images,contrast_factor|output
+AdjustContrast AdjustContrastv2|images,contrast_factor|output
 AdjustHue|images,delta|output
 AdjustSaturation|images,scale|output
 All|input,axis|output
@@ -202,7 +204,7 @@ FakeQuantWithMinMaxVarsPerChannel|inputs,min:DT_FLOAT,max:DT_FLOAT|outputs
 FakeQuantWithMinMaxVarsPerChannelGradient|gradients,inputs,min:DT_FLOAT,max:DT_FLOAT|backprops_wrt_input,backprop_wrt_min,backprop_wrt_max
 FeedType|input,initializer,outputhash|output
 Fill|dims:DT_INT32,value|output
-FixedLengthRecordReader||reader_handle
+FixedLengthRecordReader FixedLengthRecordReaderV2||reader_handle
 FixedUnigramCandidateSampler|true_classes|sampled_candidates,sampled_expected_count,true_expected_count
 Floor|x|y
 FloorDiv|x,y|z
@@ -346,7 +348,7 @@ RGBToHSV|images|output
 RandomGamma|shape,alpha|output
 RandomNormal RandomStandardNormal|shape|output
 RandomNormal_ex RandomStandardNormal||output
-RandomPoisson|shape,rate|output
+RandomPoisson RandomPoissonV2|shape,rate|output
 RandomShuffle|value|output
 RandomShuffleQueue RandomShuffleQueueV2||handle
 RandomUniform|shape|output

@@ -33,12 +33,24 @@ from enuflow.app.document.formats.enuspace_names import (
     Symbol,
     lookup,
 )
+from enuflow.app.document.data_folder import FIELD, WRITERS
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.document.values import ValueParseError, parse_tensor
 from enuflow.blocks.attrs_text import parse_attrs_string
 
 INERT = "enuSpace.Inert"
+#: string pins of checkpoint and file ops: pin -> "path" (a file), "list" (1-D strings) or "text" (a scalar)
+STRING_PINS = {
+    "Save": {"filename": "path", "tensor_names": "list"},
+    "SaveSlices": {"filename": "path", "tensor_names": "list", "shapes_and_slices": "list"},
+    "SaveV2": {"prefix": "path", "tensor_names": "list", "shape_and_slices": "list"},
+    "Restore": {"file_pattern": "path", "tensor_name": "text"},
+    "RestoreSlice": {"file_pattern": "path", "tensor_name": "text", "shape_and_slice": "text"},
+    "RestoreV2": {"prefix": "path", "tensor_names": "list", "shape_and_slices": "list"},
+    "ReadFile": {"filename": "path"},
+    "WriteFile": {"filename": "path"},
+}
 _TF_LIBRARIES = ("", "tensorflow", "enu_tensorflow2_0")
 _ATTRS_PIN = re.compile(r"attrs(_\d+)?$")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
@@ -200,7 +212,32 @@ class Importer:
             kept.append(link)
             wired.setdefault(rl.dst, {})[rl.dst_pin] = rl.src
         order = self.order(blocks, kept)
+        # a block the session does not reach and whose inputs are unset was never created by the original
+        # (it logged an error and went on); building it would fail the run, so it is kept inert
+        sessions = [rb.id for rb in blocks if syms[rb.id] is not None and syms[rb.id].name == "ClientSession"]
+        upstream: dict[str, list[str]] = {}
+        for ln in kept:
+            upstream.setdefault(ln.dst, []).append(ln.src)
+        reached, todo = set(sessions), list(sessions)
+        while todo:
+            for src in upstream.get(todo.pop(), ()):
+                if src not in reached:
+                    reached.add(src)
+                    todo.append(src)
+        for rb in blocks:
+            sym = syms[rb.id]
+            if sym is None or not sessions or rb.id in reached:
+                continue
+            empty = [p for p in sym.inputs if p not in wired.get(rb.id, {}) and (p not in rb.pins or (
+                rb.pins[p].value.strip() == "" and rb.pins[p].save != "binary"))]
+            if empty:
+                self.warn(rb.id, f"input '{empty[0]}' of {sym.name} is neither wired nor given a value and the "
+                                 "session does not reach the block, so the original created nothing for it; kept as "
+                                 "an inert block")
+                syms[rb.id] = None
         page = Page(Path(self.path).stem)
+        if self.data_dir is not None:
+            page.extra[FIELD] = str(self.data_dir.resolve())
         depth: dict[str, int] = {}
         rows: dict[int, int] = {}
         preds: dict[str, list[str]] = {}
@@ -379,6 +416,10 @@ class Importer:
         if rp.save == "binary":
             arr = self.binary(rb, name, rp)
             if arr is None:
+                info.setdefault("missing_dat", {})[target] = Path(self.path).with_suffix(".dat").name
+                if sym.block in ("Const", "Variable"):
+                    pins["dtype"] = ev.VAR_TYPES.get(rp.var_type, "float64")
+                    pins["shape"] = ev.dims_text(ev.parse_dims(rp.shape)) or "[]"
                 return
         if sym.block == "Const" and name == "val":
             if sym.name == "Const_ex":
@@ -418,6 +459,10 @@ class Importer:
             pins["initvalues"] = pin_value(rp.value, arr, pins["dtype"]) if rp.save != "binary" else \
                 {"dtype": dtype_name(arr), "shape": list(arr.shape), "value": _plain(arr)}
             return
+        kind = STRING_PINS.get(sym.name, {}).get(name)
+        if kind is not None and rp.save != "binary":
+            self.string_pin(rb, name, rp.value, kind, pins, info)
+            return
         if rp.save != "binary":
             if _is_word(rp.value):
                 self.warn(rb.id, f"pin '{name}' holds the word {rp.value!r}, not a value (a placeholder of the "
@@ -431,6 +476,27 @@ class Importer:
         else:
             pins[target] = {"dtype": dtype_name(arr), "shape": list(arr.shape), "value": _plain(arr)}
 
+    def string_pin(self, rb: RawBlock, name: str, text: str, kind: str, pins: dict[str, Any],
+                   info: dict[str, Any]) -> None:
+        """A checkpoint or file pin (Save ``filename``/``tensor_names``, Restore ``file_pattern``/``tensor_name``):
+        the text, without one level of braces, is the string itself (``{B}`` and ``W`` are tensor names, not
+        library placeholders; ``{C:\\...\\trainB.t}`` is a path). ``list`` pins split on ``,``/``;``."""
+        body = text.strip()
+        if body.startswith("{") and body.endswith("}"):
+            body = body[1:-1].strip()
+        if kind == "path":
+            if _WINDOWS_PATH.match(body) and rb.symbol in WRITERS:  # written by the run: need not exist
+                body = body.replace("\\\\", "\\")
+                info.setdefault("paths", {})[name] = body
+            elif _WINDOWS_PATH.match(body):
+                body = self.path_of(rb, name, body, info)
+            pins[name] = {"dtype": "string", "shape": [], "value": body}
+        elif kind == "list":
+            items = [x.strip() for x in re.split(r"[,;]", body) if x.strip()]
+            pins[name] = {"dtype": "string", "shape": [len(items)], "value": items}
+        else:
+            pins[name] = {"dtype": "string", "shape": [], "value": body}
+
     def variable_from_const(self, rb: RawBlock, src: RawBlock | None, sym: Symbol | None,
                             pins: dict[str, Any]) -> None:
         """A Variable wired from a Const takes the Const's dtype and shape (as the original did)."""
@@ -439,6 +505,13 @@ class Importer:
         if src is None or sym is None or sym.block != "Const":
             self.warn(rb.id, "initvalues is wired from a block that is not a Const (the original refused this); "
                              "enuflow takes the wired tensor's dtype and shape")
+            return
+        val = src.pins.get("val")
+        if val is not None and val.save == "binary" and self.dat() is None:
+            # the Const's value is lost with the .dat: keep its dtype and shape here, so that any tensor the
+            # user wires in instead (a TruncatedNormal, say) makes the Variable the page expects
+            pins["dtype"] = ev.VAR_TYPES.get(val.var_type, "float64")
+            pins["shape"] = ev.dims_text(ev.parse_dims(val.shape)) or "[]"
 
     def setting(self, rb: RawBlock, sym: Symbol, name: str, rp: RawPin, info: dict[str, Any]) -> Any:
         """A setting pin (dtype, shape, strides, padding, a path...) kept as written, paths remapped."""
@@ -458,15 +531,17 @@ class Importer:
         return arr
 
     def path_of(self, rb: RawBlock, name: str, value: str, info: dict[str, Any]) -> str:
-        """An absolute Windows path: remapped into ``data_dir`` when the file is there, else kept + warned."""
+        """An absolute Windows path, kept as written (un-doubled ``\\``); warned when it is not in ``data_dir``.
+
+        The page's data folder (``data_dir``, see ``app.document.data_folder``) maps it when the page runs."""
         original = value.replace("\\\\", "\\")
         info.setdefault("paths", {})[name] = original
         base = ntpath.basename(original)
         if self.data_dir is not None and base and (self.data_dir / base).exists():
-            return str(self.data_dir / base)
+            return original  # the page's data folder (page.extra['data_dir']) maps it when the page runs
         where = f"in {self.data_dir}" if self.data_dir else "here"
         self.warn(rb.id, f"pin '{name}' names the data file '{original}', which is not {where}; pass "
-                         f"--data-dir DIR (or remap it in the inspector) to use the copy in DIR")
+                         f"--data-dir DIR (or set the page's data folder in the editor) to use the copy in DIR")
         return original
 
     def binary(self, rb: RawBlock, name: str, rp: RawPin) -> np.ndarray | None:

@@ -11,9 +11,11 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from enuflow.app.document import datafile
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import BlockInstance, Link, Page
@@ -21,7 +23,7 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 FORMAT = "enuflow.page"
 VERSION = 1
 _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
-_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results"}
+_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", datafile.FIELD}
 
 
 #: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
@@ -91,6 +93,9 @@ class _Where:
         return {"block": self.block, "line": _locate(self.lines, json.dumps(self.block))}
 
 
+_NUMBER = (int, float)  # the types json gives numbers; other number types take the slower, general check
+
+
 @paused_gc
 def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     """A Page from a parsed format-v1 document; raises PageFileError naming the block at fault."""
@@ -134,7 +139,8 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
             raise PageFileError(p, "appears twice (block ids must be unique)", **where.kw())
         pos = b.get("pos", [0, 0])
         if (not isinstance(pos, (list, tuple)) or len(pos) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+                or not (type(pos[0]) in _NUMBER and type(pos[1]) in _NUMBER
+                        or all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos))):
             raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where.kw())
         pins = b.get("pins", {})
         if not isinstance(pins, dict):
@@ -178,6 +184,11 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     results = doc.get("results")
     page.results = results if isinstance(results, dict) else None
     page.extra.update({k: v for k, v in doc.items() if k not in _TOP_KEYS})
+    data = doc.get(datafile.FIELD)
+    if data is not None:
+        if not isinstance(data, str) or not data:
+            raise PageFileError(p, f"has a '{datafile.FIELD}' field that is not a file name: {data!r}")
+        page.data_path = os.path.abspath(data if os.path.isabs(data) else Path(p).parent / data)
     return page
 
 
@@ -207,8 +218,11 @@ def block_extra(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in _BLOCK_KEYS}
 
 
-def page_to_doc(page: Page) -> dict[str, Any]:
+def page_to_doc(page: Page, data: str | None = None) -> dict[str, Any]:
+    """The page as a format-v1 document; its data file is named by ``data``, else by its absolute path."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": page.name}
+    if page.data_path:
+        doc[datafile.FIELD] = data or page.data_path
     doc["blocks"] = [block_to_doc(b) for b in page]
     links = []
     for ln in page.links:
@@ -228,8 +242,8 @@ def _num(v: float) -> int | float:
     return int(v) if float(v).is_integer() else round(float(v), 3)
 
 
-def dumps(page: Page) -> str:
-    return json.dumps(page_to_doc(page), indent=1, ensure_ascii=False) + "\n"
+def dumps(page: Page, data: str | None = None) -> str:
+    return json.dumps(page_to_doc(page, data), indent=1, ensure_ascii=False) + "\n"
 
 
 def _umask() -> int:
@@ -253,33 +267,59 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~_umask()
 
 
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
-    folder and ``os.replace``; raises PageFileError naming the file."""
-    target = Path(path)
+def replace_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Have ``write`` fill a temporary file in ``target``'s folder, then ``os.replace`` it onto ``target``.
+
+    The file gets the mode an ordinary write would give it (the existing file's, else 0666 less the umask);
+    the temporary is removed on any failure. Raises OSError.
+    """
     folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
-    try:
-        mode = {"mode": "wb"} if isinstance(text, bytes) else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
-        with os.fdopen(fd, **mode) as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
-            # mkstemp makes the file 0600: give it the mode an ordinary write would (the file's own, else
-            # 0666 less the umask)
+            # mkstemp makes the file 0600
             os.chmod(f.fileno(), _file_mode(target))
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except OSError as e:
+    except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        raise
+
+
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8, LF line ends) or ``bytes`` to ``path`` through a temporary file in the same
+    folder and ``os.replace``; raises PageFileError naming the file."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    try:
+        replace_atomically(Path(path), lambda f: f.write(data))
+    except OSError as e:
         raise PageFileError(str(path), f"cannot be written: {e.strerror or e}") from None
 
 
 def save(page: Page, path: str | Path) -> None:
-    """Save ``page`` as format v1, atomically. ``page.results`` (stored results) is written when set."""
+    """Save ``page`` as format v1, atomically. ``page.results`` (stored results) is written when set.
+
+    A page with a data file keeps it beside itself: saved to another place, the data file is copied
+    there first (``NAME.npz`` beside ``NAME.json``) and the page names it relatively, then follows it.
+    """
+    data = None
+    if page.data_path:
+        target = Path(os.path.abspath(path)).with_name(datafile.data_name(path))
+        src = Path(page.data_path)
+        if src != target:
+            if not src.is_file():
+                raise PageFileError(str(path), f"cannot be saved with its data: the data file {src} is missing")
+            try:
+                datafile.copy_file(src, target)
+            except OSError as e:
+                raise PageFileError(str(target), f"cannot be written: {e.strerror or e}") from None
+        data = target.name
+        write_atomic(path, dumps(page, data))
+        page.data_path = str(target)
+        return
     write_atomic(path, dumps(page))

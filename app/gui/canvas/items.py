@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.style import font, header_colours, theme
+from enuflow.app.gui.target import device_colour
 from enuflow.app.document.page import BlockInstance, Link
 from enuflow.app.document.tensors import cell_text, dtype_name
 
@@ -96,6 +97,7 @@ class BlockItem(QGraphicsItem):
         self.outputs = blocktypes.output_ports(decl, block.pins, self.wired_out)
         self.category = decl.category if decl else "unknown"
         self.colour, self.title_colour = header_colours(self.category)
+        self.stripe = device_colour(block.device)  # the colour of the cluster task it runs on, if any
         self._measure()
 
     def _measure(self) -> None:
@@ -259,6 +261,9 @@ class BlockItem(QGraphicsItem):
         hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
         hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
         painter.drawPath(hdr.simplified())
+        if self.stripe is not None:
+            painter.setBrush(self.stripe)
+            painter.drawRect(QRectF(0.5, self.header, 4, self.body_h - self.header))
         painter.setPen(self.title_colour)
         painter.setFont(font(TITLE_PT, True))
         painter.drawText(QRectF(12, 0, self.width - 20, self.title_h), Qt.AlignmentFlag.AlignVCenter, self.title)

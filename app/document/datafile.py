@@ -1,0 +1,114 @@
+"""A page's data file: large tensors (an imported model's weights) kept beside the page in an ``.npz``.
+
+Page format v1 is extended by adding two optional things:
+
+- the top-level field ``"data"``: the data file's name, relative to the page's folder (an absolute path
+  is accepted too; the worker and the recovery file get one, since they do not live beside the page);
+- a pin value ``{"dtype": ..., "shape": [...], "data": KEY}``: the tensor stored under ``KEY`` in it.
+
+The file is read with ``numpy.load(..., allow_pickle=False)``, so it can hold only plain arrays, never
+code. Arrays are read lazily, once per file version. Saving a page elsewhere (Save As to another folder,
+``--save-results``) copies the data file beside the new page (see ``native.save``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enuflow.app.document.values import ValueParseError
+
+#: the page field naming the data file
+FIELD = "data"
+
+_lock = threading.Lock()
+_open: dict[str, tuple[tuple[int, int], Any, dict[str, np.ndarray]]] = {}
+
+
+def is_ref(value: Any) -> bool:
+    """True for a pin value that names an entry of the page's data file."""
+    return isinstance(value, dict) and isinstance(value.get(FIELD), str)
+
+
+def data_name(page_path: str | Path) -> str:
+    """The data file name that goes beside ``page_path`` (``model.json`` -> ``model.npz``)."""
+    return Path(page_path).stem + ".npz"
+
+
+def read_array(data_path: str | None, key: str) -> np.ndarray:
+    """The array stored under ``key`` in the data file ``data_path``; raises ValueParseError naming the file."""
+    if not data_path:
+        raise ValueParseError(f"names data entry '{key}', but the page has no data file (field 'data')")
+    p = os.path.abspath(data_path)
+    try:
+        st = os.stat(p)
+    except OSError:
+        raise ValueParseError(f"names data entry '{key}' in {p}, which does not exist") from None
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _lock:
+        entry = _open.get(p)
+        if entry is None or entry[0] != stamp:
+            try:
+                npz = np.load(p, allow_pickle=False)
+            except (OSError, ValueError, zipfile.BadZipFile) as e:
+                raise ValueParseError(f"data file {p} cannot be read as an .npz ({e})") from None
+            entry = (stamp, npz, {})
+            _open[p] = entry
+        _, npz, cache = entry
+        arr = cache.get(key)
+        if arr is None:
+            if key not in npz.files:
+                raise ValueParseError(f"data entry '{key}' is not in {p}")
+            try:
+                arr = npz[key]
+            except (OSError, ValueError, zipfile.BadZipFile) as e:
+                raise ValueParseError(f"data entry '{key}' in {p} cannot be read ({e})") from None
+            cache[key] = arr
+    return arr
+
+
+def resolve(data_path: str | None, value: dict[str, Any]) -> np.ndarray:
+    """The array a data reference names, checked against its own dtype and shape; raises ValueParseError."""
+    arr = read_array(data_path, value[FIELD])
+    want = value.get("shape")
+    if isinstance(want, list) and list(arr.shape) != [int(d) for d in want if isinstance(d, (int, float))]:
+        raise ValueParseError(f"data entry '{value[FIELD]}' has shape {list(arr.shape)}, but the pin says {want}")
+    dt = value.get("dtype")
+    if isinstance(dt, str) and dt and str(arr.dtype) != dt:
+        from enuflow.app.document.values import numpy_dtype, parse_dtype
+
+        arr = arr.astype(numpy_dtype(parse_dtype(dt)))
+    return arr
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed .npz, atomically (temporary file + os.replace)."""
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            for key, arr in arrays.items():
+                with z.open(key + ".npy", "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, np.asanyarray(arr), allow_pickle=False)
+
+    _atomic(Path(path), write)
+
+
+def copy_file(src: str | Path, dst: str | Path) -> None:
+    """Copy a data file to ``dst`` atomically; raises OSError."""
+    def write(f: Any) -> None:
+        with open(src, "rb") as s:
+            shutil.copyfileobj(s, f, 1 << 20)
+
+    _atomic(Path(dst), write)
+
+
+def _atomic(target: Path, write: Any) -> None:
+    # the one atomic-write mechanism of the document layer (imported here: formats.native imports this module)
+    from enuflow.app.document.formats.native import replace_atomically
+
+    replace_atomically(target, write)

@@ -1,0 +1,120 @@
+"""Serving a page: ``enuflow export PAGE --savedmodel DIR`` writes a TensorFlow SavedModel.
+
+The page is built as for a run; then every value the runner would feed (Const values, typed-in pin
+values) becomes a constant, while each ``Placeholder`` block stays a placeholder: the ``serving_default``
+signature takes them keyed by block id and returns the fetched outputs (the ClientSession's
+``fetch_outputs``, or every output of a page without one) keyed ``block.port``. Variables are saved with
+their initial values, or, with ``after_run=N``, with the values they hold after the page ran N steps.
+The folder is written beside the target and renamed into place, so a failed export leaves nothing half
+written. Problems come back as ``BuildError`` values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from enuflow.app.document.page import Page
+from enuflow.app.engine.analysis import BuildError
+from enuflow.app.engine.runner import Runner
+from enuflow.blocks.tf import load
+
+
+def _fetched(built: Any, an: Any) -> list[tuple[str, str]]:
+    plan = an.plan
+    if plan.block is not None:
+        keys = [k for k in plan.fetches if k in built.tensors]
+    else:
+        keys, _ = Runner._selection(built, an)
+    return [k for k in keys if built.tensors[k].dtype.base_dtype.name not in ("resource", "variant")]
+
+
+def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = None,
+                      allow_io: bool = False) -> tuple[list[str], list[str], list[BuildError]]:
+    """Write ``page`` as a SavedModel in ``folder``; returns (input keys, output keys, problems).
+
+    Nothing is written when there are problems.
+    """
+    tf = load()
+    runner = Runner()
+    try:
+        prepared, an, _ = runner.prepare(page, allow_io)
+        built = prepared.built
+        errors = list(built.errors)
+        if errors:
+            return [], [], errors
+        feeds = built.feed_values(an)
+        var_blocks = [bid for bid in built.built if an.decls[bid].name == "Variable"]
+        trained: dict[str, Any] = {}
+        if after_run:
+            report = runner.run(page, steps=after_run, allow_io=allow_io)
+            if report.errors:
+                return [], [], report.errors
+            refs = [built.tensors[(bid, "ref")] for bid in var_blocks]
+            trained = dict(zip(var_blocks, prepared.session.run(refs))) if refs else {}
+        graph_def = built.graph.as_graph_def()
+        placeholders = {bid for bid in built.built if an.decls[bid].name == "Placeholder"}
+        fixed = {s.placeholder.op.name: v for s, v in zip(built.slots, feeds) if s.block not in placeholders}
+        inputs = {s.block: s.placeholder.name for s in built.slots if s.block in placeholders}
+        for node in graph_def.node:
+            value = fixed.get(node.name)
+            if value is not None:
+                dtype = node.attr["dtype"].type
+                node.op = "Const"
+                node.ClearField("attr")
+                node.attr["dtype"].type = dtype
+                node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value, dtype=tf.as_dtype(dtype)))
+        outputs = {f"{b}.{p}": built.tensors[(b, p)].name for b, p in _fetched(built, an)}
+        init_names = [op.name for op in built.init_ops]
+        var_ref_names = {bid: built.tensors[(bid, "ref")].name for bid in var_blocks}
+    finally:
+        runner.close()
+
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        served = {}
+        for key, name in outputs.items():
+            served[key] = tf.identity(g.get_tensor_by_name(name), name="serve_" + _op_safe(key))
+        sig = tf.compat.v1.saved_model.signature_def_utils.build_signature_def(
+            inputs={k: tf.compat.v1.saved_model.utils.build_tensor_info(g.get_tensor_by_name(v))
+                    for k, v in inputs.items()},
+            outputs={k: tf.compat.v1.saved_model.utils.build_tensor_info(t) for k, t in served.items()},
+            method_name=tf.compat.v1.saved_model.signature_constants.PREDICT_METHOD_NAME)
+        target = Path(folder)
+        parent = target.parent if str(target.parent) else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+        staging = tmp / "model"
+        try:
+            with tf.compat.v1.Session(graph=g) as sess:
+                if init_names:
+                    sess.run([g.get_operation_by_name(n) for n in init_names])
+                for bid, value in trained.items():
+                    ref = g.get_tensor_by_name(var_ref_names[bid])
+                    sess.run(tf.compat.v1.assign(ref, value))
+                # the page's variables are plain VariableV2 ops (no Python Variable objects): name them for
+                # the saver, so the SavedModel's checkpoint holds their values
+                saver = None
+                if var_ref_names:
+                    saver = tf.compat.v1.train.Saver(
+                        var_list={_op_safe(bid): g.get_tensor_by_name(n) for bid, n in var_ref_names.items()})
+                builder = tf.compat.v1.saved_model.Builder(str(staging))
+                builder.add_meta_graph_and_variables(
+                    sess, [tf.compat.v1.saved_model.tag_constants.SERVING],
+                    signature_def_map={"serving_default": sig}, strip_default_attrs=True, saver=saver)
+                builder.save()
+            if target.exists():
+                old = tmp / "old"
+                os.replace(target, old)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(inputs), sorted(outputs), []
+
+
+def _op_safe(key: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in key)

@@ -1,0 +1,263 @@
+"""Opening TensorFlow models as pages: frozen GraphDefs and SavedModels, checked against TensorFlow itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from enuflow.app.document.formats import PageFileError, load, save
+from enuflow.app.engine.feeds import apply_feeds
+from enuflow.app.engine.import_model import import_model
+from enuflow.app.engine.runner import run_page
+from enuflow.blocks.tf import load as load_tf
+
+tf = load_tf()
+
+
+def freeze(fn: object, lower: bool = True) -> object:
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    return convert_variables_to_constants_v2(fn, lower_control_flow=lower)
+
+
+def tf_run(graph_def: object, feeds: dict[str, np.ndarray], fetch: str) -> np.ndarray:
+    """The frozen GraphDef run by TensorFlow itself (the independent reference)."""
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=g) as s:
+        return s.run(fetch, {k + ":0": v for k, v in feeds.items()})
+
+
+@pytest.fixture(scope="module")
+def keras_pb(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small Keras convolutional model, frozen here, written as .pb and .pbtxt, with TensorFlow's answer."""
+    tf.keras.utils.set_random_seed(3)
+    model = tf.keras.Sequential([
+        tf.keras.Input((8, 8, 2)),
+        tf.keras.layers.Conv2D(4, 3, activation="relu"),
+        tf.keras.layers.MaxPooling2D(),
+        tf.keras.layers.Flatten(),
+        tf.keras.layers.Dense(6, activation="tanh"),
+        tf.keras.layers.Dense(3, activation="softmax"),
+    ])
+    fn = tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec([None, 8, 8, 2], tf.float32, name="x"))
+    frozen = freeze(fn)
+    gd = frozen.graph.as_graph_def()
+    folder = tmp_path_factory.mktemp("keras")
+    (folder / "model.pb").write_bytes(gd.SerializeToString())
+    (folder / "model.pbtxt").write_text(str(gd))
+    x = np.random.RandomState(0).rand(2, 8, 8, 2).astype(np.float32)
+    np.save(folder / "x.npy", x)
+    out = frozen.outputs[0].name
+    return {"folder": folder, "x": x, "out": out.split(":")[0], "expected": tf_run(gd, {"x": x}, out),
+            "keras": model(x).numpy()}
+
+
+@pytest.mark.parametrize("suffix", ["pb", "pbtxt"])
+def test_frozen_keras_model_runs_as_tensorflow_runs_it(keras_pb: dict, tmp_path: Path, suffix: str) -> None:
+    page = import_model(keras_pb["folder"] / f"model.{suffix}", tmp_path / "model.json")
+    assert page.block("x").type == "Placeholder"
+    types = {b.type for b in page}
+    assert {"Conv2D", "MaxPool", "MatMul", "BiasAdd", "Relu", "Tanh", "Softmax", "Const"} <= types
+    conv = next(b for b in page if b.type == "Conv2D")
+    assert conv.pins["padding"] == "VALID" and conv.pins["strides"] == [1, 1, 1, 1]
+    reopened = load(tmp_path / "model.json")
+    assert not apply_feeds(reopened, [f"x={keras_pb['folder'] / 'x.npy'}"])
+    report = run_page(reopened)
+    assert report.ok, report.errors
+    got = report.results.get(keras_pb["out"], "output")
+    np.testing.assert_allclose(got, keras_pb["expected"], atol=1e-5)
+    np.testing.assert_allclose(got, keras_pb["keras"], atol=1e-5)
+
+
+def test_weights_live_in_the_data_file_not_the_json(keras_pb: dict, tmp_path: Path) -> None:
+    import_model(keras_pb["folder"] / "model.pb", tmp_path / "m.json")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["data"] == "m.npz"
+    data = np.load(tmp_path / "m.npz", allow_pickle=False)
+    kernels = [b for b in doc["blocks"] if b["type"] == "Const" and isinstance(b["pins"]["val"], dict)]
+    assert kernels, "the weight matrices should be stored as data references"
+    for b in kernels:
+        ref = b["pins"]["val"]
+        assert list(data[ref["data"]].shape) == ref["shape"] == b["pins"]["shape"]
+    # no weight matrix is inline: the JSON holds at most a few numbers per Const
+    for b in doc["blocks"]:
+        if b["type"] == "Const" and isinstance(b["pins"]["val"], list):
+            assert np.asarray(b["pins"]["val"]).size <= 16
+
+
+def test_save_as_elsewhere_and_recovery_keep_page_and_data_together(keras_pb: dict, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    import_model(keras_pb["folder"] / "model.pb", first / "model.json")
+    page = load(first / "model.json")
+    other = tmp_path / "other"
+    other.mkdir()
+    save(page, other / "copy.json")  # Save As to another folder
+    assert (other / "copy.npz").is_file()
+    assert json.loads((other / "copy.json").read_text())["data"] == "copy.npz"
+
+    from enuflow.app.gui import recovery
+
+    record = recovery.snapshot(load(other / "copy.json"))
+    rec_file = tmp_path / "recovery-1.json"
+    rec_file.write_text(json.dumps({"format": recovery.FORMAT, "pid": 1, "page": record}))
+    shutil.rmtree(first)  # the original page and its data are gone
+
+    copied = tmp_path / "copied"  # copying page and data file together, as a person does
+    shutil.copytree(other, copied)
+    for p in (load(other / "copy.json"), recovery.read(rec_file)[0], load(copied / "copy.json")):
+        assert not apply_feeds(p, [f"x={keras_pb['folder'] / 'x.npy'}"])
+        report = run_page(p)
+        assert report.ok, report.errors
+        np.testing.assert_allclose(report.results.get(keras_pb["out"], "output"), keras_pb["expected"], atol=1e-5)
+
+
+def test_missing_data_file_is_an_error_naming_block_and_file(keras_pb: dict, tmp_path: Path) -> None:
+    import_model(keras_pb["folder"] / "model.pb", tmp_path / "m.json")
+    (tmp_path / "m.npz").unlink()
+    report = run_page(load(tmp_path / "m.json"))
+    assert not report.ok
+    e = next(e for e in report.errors if e.port == "val")
+    assert e.block and "m.npz" in e.message and "does not exist" in e.message
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tf.keras.utils.set_random_seed(4)
+    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(7, activation="relu"),
+                                 tf.keras.layers.Dense(2)])
+
+    class Served(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.scale = tf.Variable(3.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5], tf.float32, name="features")])
+        def serve(self, features: object) -> dict:
+            return {"scores": self.model(features)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5], tf.float32, name="features")])
+        def scaled(self, features: object) -> dict:
+            return {"scaled": self.model(features) * self.scale}
+
+    m = Served()
+    folder = tmp_path_factory.mktemp("sm") / "served"
+    tf.saved_model.save(m, str(folder), signatures={"serving_default": m.serve, "scaled": m.scaled})
+    x = np.random.RandomState(1).rand(4, 5).astype(np.float32)
+    np.save(folder.parent / "x.npy", x)
+    loaded = tf.saved_model.load(str(folder))
+    return {"folder": folder, "x": x, "npy": folder.parent / "x.npy",
+            "scores": loaded.signatures["serving_default"](features=tf.constant(x))["scores"].numpy(),
+            "scaled": loaded.signatures["scaled"](features=tf.constant(x))["scaled"].numpy()}
+
+
+def fetched(page: object, report: object) -> dict:
+    session = next(b for b in page if b.type == "ClientSession")
+    return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)}
+
+
+def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path) -> None:
+    page = import_model(saved_model["folder"], tmp_path / "s.json")
+    variables = [b for b in page if b.type == "Variable"]
+    assert len(variables) == 4  # two kernels and two biases of the serving signature
+    assert all(b.label for b in variables)
+    assert page.block("features").type == "Placeholder"
+    p = load(tmp_path / "s.json")
+    assert not apply_feeds(p, [f"features={saved_model['npy']}"])
+    report = run_page(p)
+    assert report.ok, report.errors
+    (out,) = fetched(p, report).values()
+    np.testing.assert_allclose(out, saved_model["scores"], atol=1e-5)
+
+
+def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path) -> None:
+    page = import_model(saved_model["folder"], tmp_path / "s.json", signature="scaled", freeze=True)
+    assert not any(b.type == "Variable" for b in page)
+    assert not apply_feeds(page, [f"features={saved_model['npy']}"])
+    report = run_page(page)
+    assert report.ok, report.errors
+    (out,) = fetched(page, report).values()
+    np.testing.assert_allclose(out, saved_model["scaled"], atol=1e-5)
+    with pytest.raises(PageFileError, match="no signature 'nope'.*scaled, serving_default"):
+        import_model(saved_model["folder"], tmp_path / "n.json", signature="nope")
+
+
+def test_function_ops_become_one_block_that_runs(tmp_path: Path) -> None:
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([3], tf.float32, name="v")])
+    def loop(n: object, v: object) -> object:
+        _, out = tf.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a * 1.5 + 1.0), [0, v])
+        return tf.cond(n > 2, lambda: out * 2.0, lambda: out - 1.0)
+
+    frozen = freeze(loop.get_concrete_function(), lower=False)
+    gd = frozen.graph.as_graph_def()
+    assert any(n.op in ("While", "StatelessWhile") for n in gd.node)
+    (tmp_path / "loop.pb").write_bytes(gd.SerializeToString())
+    page = import_model(tmp_path / "loop.pb", tmp_path / "loop.json")
+    funcs = [b for b in page if b.type == "GraphFunction"]
+    assert funcs and all("not editable here" in b.pins["note"] for b in funcs)
+    n = np.array(4, np.int32)
+    v = np.array([1.0, -2.0, 0.5], np.float32)
+    np.save(tmp_path / "n.npy", n)
+    np.save(tmp_path / "v.npy", v)
+    p = load(tmp_path / "loop.json")
+    assert not apply_feeds(p, [f"n={tmp_path / 'n.npy'}", f"v={tmp_path / 'v.npy'}"])
+    report = run_page(p)
+    assert report.ok, report.errors
+    out = report.results.get(frozen.outputs[0].name.split(":")[0], "output")
+    np.testing.assert_allclose(out, tf_run(gd, {"n": n, "v": v}, frozen.outputs[0].name), atol=1e-5)
+
+
+def test_same_tensor_twice_into_a_list_port(tmp_path: Path) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2], name="x")
+        tf.raw_ops.AddN(inputs=[x, x, tf.constant([1.0, 2.0])], name="sum")
+    (tmp_path / "g.pbtxt").write_text(str(g.as_graph_def()))
+    page = import_model(tmp_path / "g.pbtxt", tmp_path / "g.json")
+    np.save(tmp_path / "x.npy", np.array([3.0, 4.0], np.float32))
+    assert not apply_feeds(page, [f"x={tmp_path / 'x.npy'}"])
+    report = run_page(page)
+    assert report.ok, report.errors
+    np.testing.assert_allclose(report.results.get("sum", "sum"), [7.0, 10.0])
+
+
+def test_feed_problems_name_block_and_file(keras_pb: dict, tmp_path: Path) -> None:
+    page = import_model(keras_pb["folder"] / "model.pb", tmp_path / "m.json")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "small.npy", np.zeros((2, 3), np.float32))
+    (err,) = apply_feeds(page, [f"x={tmp_path / 'obj.npy'}"])
+    assert err.block == "x" and "obj.npy" in err.message and "not a plain .npy" in err.message
+    (err,) = apply_feeds(page, [f"x={tmp_path / 'small.npy'}"])
+    assert err.block == "x" and "small.npy" in err.message and "[?, 8, 8, 2]" in err.message
+    (err,) = apply_feeds(page, [f"nope={tmp_path / 'small.npy'}"])
+    assert err.block == "nope" and "no block" in err.message
+
+
+def enuflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "enuflow.app.cli", *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def test_command_line_import_and_run_with_feed(keras_pb: dict, tmp_path: Path) -> None:
+    r = enuflow("import", str(keras_pb["folder"] / "model.pb"), "-o", str(tmp_path / "m.json"))
+    assert r.returncode == 0, r.stderr
+    r = enuflow("run", str(tmp_path / "m.json"), "--feed", f"x={keras_pb['folder'] / 'x.npy'}", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    np.testing.assert_allclose(doc["results"][keras_pb["out"]]["output"]["value"], keras_pb["expected"], atol=1e-5)
+    r = enuflow("run", str(tmp_path / "m.json"), "--feed", f"x={tmp_path / 'missing.npy'}")
+    assert r.returncode == 2 and "block 'x'" in r.stderr and "missing.npy" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "bad.pb").write_bytes(b"\x00\x01not a graph")
+    r = enuflow("import", str(tmp_path / "bad.pb"), "-o", str(tmp_path / "b.json"))
+    assert r.returncode == 2 and "bad.pb" in r.stderr and "Traceback" not in r.stderr
