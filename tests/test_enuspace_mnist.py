@@ -21,15 +21,10 @@ from enuflow.app.document.data_folder import data_files, set_data_folder
 from enuflow.app.document.formats import load, save
 from enuflow.app.document.formats.enuspace_names import HELPERS, symbols
 from enuflow.app.engine.analysis import analyse
-from enuflow.app.engine import runner as runner_module
 from enuflow.app.engine.runner import Runner
 
 MNIST = ROOT.parent / "shared" / "enuspace" / "mnist"
 needs_shared = pytest.mark.skipif(not MNIST.is_dir(), reason=f"the enuSpace MNIST samples are not at {MNIST}")
-# the pages fetch string tensors (file names, reader keys): the runner hands them back once the run-trust work
-# (exactly-once steps, string results; app.engine.runner.as_array) is in
-needs_string_results = pytest.mark.skipif(not hasattr(runner_module, "as_array"),
-                                          reason="the runner cannot hand back string results yet (run-trust work)")
 
 
 @pytest.fixture
@@ -55,7 +50,6 @@ def test_no_symbol_names_a_removed_op() -> None:
     assert symbols()["FixedLengthRecordReader"].block == "FixedLengthRecordReaderV2"
 
 
-@needs_string_results
 def test_pipeline_reads_labels_and_scaled_images(tmp_path: Path, data) -> None:
     folder, images, labels = data
     page = load(softmax_page(tmp_path, batch=10, reload_every=20, counter_start=19), data_dir=folder)
@@ -79,7 +73,6 @@ def test_pipeline_reads_labels_and_scaled_images(tmp_path: Path, data) -> None:
     np.testing.assert_array_equal(rep.results.get("LABELS", "ref"), np.eye(10, dtype=np.float32)[labels[:10]])
 
 
-@needs_string_results
 def test_variables_keep_the_dat_values_until_the_counter_reloads(tmp_path: Path, data) -> None:
     folder, _images, _labels = data
     page = load(softmax_page(tmp_path, counter_start=0, reload_every=20), data_dir=folder)
@@ -92,7 +85,6 @@ def test_variables_keep_the_dat_values_until_the_counter_reloads(tmp_path: Path,
     assert not rep.results.get("IMAGE", "ref").any() and not rep.results.get("LABELS", "ref").any()
 
 
-@needs_string_results
 def test_softmax_cost_falls_over_200_steps(tmp_path: Path, data) -> None:
     folder, _images, _labels = data
     page = load(softmax_page(tmp_path), data_dir=folder)
@@ -110,7 +102,6 @@ def test_softmax_cost_falls_over_200_steps(tmp_path: Path, data) -> None:
     assert rep.results.get("CNT2", "ref").tolist() == 10  # ten reloads, one every 20 steps
 
 
-@needs_string_results
 def test_save_then_restore_round_trips_w_and_b(tmp_path: Path, data) -> None:
     folder, _images, _labels = data
     page = load(softmax_page(tmp_path, save_after=2), data_dir=folder)
@@ -168,7 +159,6 @@ def test_save_and_restore_pins_import_as_names_and_paths(tmp_path: Path) -> None
     assert not any("placeholder" in w or "complex" in w for w in page.extra.get("import_warnings", []))
 
 
-@needs_string_results
 def test_data_folder_is_a_page_setting_and_missing_files_are_problems(tmp_path: Path, data) -> None:
     folder, _images, labels = data
     page = load(softmax_page(tmp_path))  # no data folder
@@ -194,7 +184,6 @@ def test_data_folder_is_a_page_setting_and_missing_files_are_problems(tmp_path: 
         "F_IMG", "F_LAB"}
 
 
-@needs_string_results
 def test_missing_dat_values_are_named_then_given(tmp_path: Path, data, capsys) -> None:
     folder, _images, _labels = data
     src = softmax_page(tmp_path)
@@ -245,7 +234,6 @@ def test_binary_value_with_missing_dat_keeps_dtype_and_shape(tmp_path: Path) -> 
 # -- the sample pages ------------------------------------------------------------------------------------
 
 @needs_shared
-@needs_string_results
 @pytest.mark.parametrize("name", ["mnistTrain_softmax10", "mnistTrain_SoftMax100"])
 def test_shared_softmax_pages_run(name: str, data, capsys) -> None:
     folder, _images, _labels = data
@@ -256,7 +244,6 @@ def test_shared_softmax_pages_run(name: str, data, capsys) -> None:
 
 
 @needs_shared
-@needs_string_results
 def test_shared_cnn_reports_missing_values_then_runs(tmp_path: Path, data, capsys) -> None:
     folder, _images, _labels = data
     src = MNIST / "convolution_neural_network_train.svg"

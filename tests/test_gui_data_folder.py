@@ -9,7 +9,6 @@ from mnist_files import softmax_page, synthetic_digits, write_mnist
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from enuflow.app.document.formats import load
-from enuflow.app.engine import runner as runner_module
 from enuflow.app.gui.window import MainWindow
 
 
@@ -77,8 +76,6 @@ def test_missing_dat_values_are_listed_as_problems(window, qtbot, tmp_path):
 
 
 
-@pytest.mark.skipif(not hasattr(runner_module, "as_array"),
-                    reason="the runner cannot hand back string results yet (run-trust work)")
 def test_editor_runs_the_mnist_page_with_its_data_folder(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
     monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
