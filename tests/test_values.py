@@ -141,3 +141,26 @@ def test_attr_values(value: object, kind: str, want: object) -> None:
 def test_attr_rejects(value: object, kind: str) -> None:
     with pytest.raises(ValueParseError):
         parse_attr(value, kind)
+
+
+def test_large_nested_values_match_numpy() -> None:
+    """A weight matrix as a page holds it (nested lists of floats, ints and bools mixed in) gives what numpy makes
+    of the same numbers, in the dtype and shape asked for; a ragged one is still refused with the same words."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(10, 784))
+    rows = [[float(x) for x in r] for r in w]
+    rows[0][0], rows[1][1], rows[2][2] = 2, True, -7  # an int and a bool among the floats
+    expected = np.array(rows, dtype=np.float64)
+    got = parse_tensor(rows)
+    assert got.dtype == np.float32 and got.shape == (10, 784)
+    np.testing.assert_array_equal(got, expected.astype(np.float32))
+    np.testing.assert_array_equal(parse_tensor(rows, "float64", [784, 10]), expected.reshape(784, 10))
+    np.testing.assert_array_equal(parse_tensor([[1] * 100] * 3, "float16"), np.ones((3, 100), np.float16))
+    ints = parse_tensor([[i for i in range(100)]] * 2)  # whole numbers: int32, as before
+    assert ints.dtype == np.int32 and ints[1, 99] == 99
+    with pytest.raises(ValueParseError, match="not rectangular"):
+        parse_tensor([[0.5] * 100, [0.5] * 99])
+    with pytest.raises(ValueParseError, match="do not fill shape"):
+        parse_tensor(rows, "float32", [10, 10])
+    with pytest.raises(ValueParseError, match="whole number"):
+        parse_tensor([[0.5] * 100] * 2, "int32")

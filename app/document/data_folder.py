@@ -59,7 +59,11 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, dict):
         return _strings(value.get("value"))
     if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
+        out: list[str] = []
+        for v in value:
+            if isinstance(v, (str, list, dict)):  # numbers, the bulk of a large value, are passed over here
+                out.extend(_strings(v))
+        return out
     return []
 
 

@@ -333,6 +333,9 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
             raise ValueParseError("no value given")
         else:
             raise ValueParseError(f"unsupported value {value!r}")
+        fast = _real_array(items, dt)
+        if fast is not None:
+            return _shaped(fast, want, shape)
         arr_shape = _nested_shape(items) if isinstance(items, list) else ()
         raw = _flatten(items)
         flat = []
@@ -365,6 +368,42 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
             raise ValueParseError(f"{len(flat)} values do not fill shape {shape_text(want)} "
                                   f"({need} needed)")
     return _to_array(flat, dt, arr_shape)
+
+
+def _real_array(items: Any, dt: str | None) -> np.ndarray | None:
+    """A large nested list of plain numbers made into a real (float) array by numpy in one go, or None to take
+    the item-by-item way (which gives the precise messages): only when the value is rectangular, every item
+    is an int, float or bool, there is a float among them or the dtype asked for is a real one, and nothing
+    needs checking (no whole-number or range check, as integer dtypes have)."""
+    if not isinstance(items, list) or len(items) < 64 and not (items and isinstance(items[0], list)):
+        return None
+    target = numpy_dtype(dt) if dt is not None else None
+    if target is not None and np.dtype(target).kind != "f":
+        return None
+    try:
+        arr = np.asarray(items)
+    except (ValueError, TypeError, OverflowError):
+        return None  # ragged, or a number numpy cannot hold: the slow way says what is wrong
+    if arr.dtype.kind != "f" and not (target is not None and arr.dtype.kind in "iub"):
+        return None
+    if arr.size == 0:
+        return None
+    return arr.astype(target if target is not None else np.float32)
+
+
+def _shaped(arr: np.ndarray, want: tuple[int, ...] | None, shape: Any) -> np.ndarray:
+    """``arr`` in the shape a pin asked for (as the item-by-item way does: all of it, or one value filling it)."""
+    if want is None:
+        return arr
+    need = element_count(want)
+    if need > MAX_ELEMENTS:
+        raise ValueParseError(f"shape {shape_text(want)} has {need:,} elements, more than the "
+                              f"{MAX_ELEMENTS:,} a pin value may hold; make large tensors with ops")
+    if arr.size == need:
+        return arr.reshape(want)
+    if arr.size == 1:
+        return np.full(want, arr.reshape(-1)[0], dtype=arr.dtype)
+    raise ValueParseError(f"{arr.size} values do not fill shape {shape_text(want)} ({need} needed)")
 
 
 def _to_array(flat: list[Any], dt: str, shape: tuple[int, ...]) -> np.ndarray:

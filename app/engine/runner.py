@@ -160,6 +160,8 @@ class _Prepared:
         self.lost = False  # a cluster task stopped answering: closing the session may wait for it
         self.callables: dict[tuple, Any] = {}
         self.layout: StepLayout | None = None
+        #: (keys, targets, their groups) of the last step: the run loop passes the same lists step after step
+        self.last_groups: tuple[list, list, list] | None = None
         self.device_warnings: list[BuildError] = []
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
@@ -317,6 +319,10 @@ class Runner:
         lost: dict[tuple[str, str], tuple[int, str]] = {}
         debug = on_debug if plan.show_debug else None
         step = 0
+        seen_excluded = -1
+        values, history = results.values, results.history
+        keys: list[tuple[str, str]] = []
+        targets: list[tuple[str, str]] = []
         while n_steps == 0 or step < n_steps:
             if cancel is not None and cancel.is_set():
                 report.stopped = True
@@ -326,8 +332,10 @@ class Runner:
                                                             f"after {step} steps"))
                 report.stopped = True
                 break
-            keys = [k for k in fetch_keys if k[0] not in excluded]
-            targets = [k for k in target_keys if k[0] not in excluded]
+            if len(excluded) != seen_excluded:  # blocks only ever join ``excluded``: its size tells a change
+                seen_excluded = len(excluded)
+                keys = [k for k in fetch_keys if k[0] not in excluded]
+                targets = [k for k in target_keys if k[0] not in excluded]
             if not keys and not targets:
                 break
             produced: dict[tuple[str, str], Any] = {}
@@ -336,15 +344,18 @@ class Runner:
                 break
             for k, v in produced.items():
                 if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
-                    results.values.pop(k, None)
+                    values.pop(k, None)
                     untaken.add(k)
                     continue
-                arr = as_array(v)
-                results.values[k] = arr
-                lost.pop(k, None)
+                arr = v if type(v) is np.ndarray else as_array(v)
+                values[k] = arr
+                if lost:
+                    lost.pop(k, None)
                 if arr.size == 1 and arr.dtype.kind in "biuf":
-                    h = results.history.setdefault(k, [])
-                    h.append(float(arr.reshape(-1)[0]))
+                    h = history.get(k)
+                    if h is None:
+                        h = history[k] = []
+                    h.append(float(arr.item()))
                     if len(h) > HISTORY_LIMIT:
                         del h[: len(h) - HISTORY_LIMIT]
             for k, (at, _) in lost.items():
@@ -379,7 +390,10 @@ class Runner:
         Returns (something ran, the run must end: an error no block could be blamed for)."""
         layout = _layout(prepared)
         ran = False
-        for effects, gkeys, gtargets in layout.groups(keys, targets):
+        last = prepared.last_groups  # the run loop hands the same lists while nothing new is excluded
+        if last is None or last[0] is not keys or last[1] is not targets:
+            last = prepared.last_groups = (keys, targets, layout.groups(keys, targets))
+        for effects, gkeys, gtargets in last[2]:
             gkeys = [k for k in gkeys if k[0] not in excluded]
             gtargets = [k for k in gtargets if k[0] not in excluded]
             if not gkeys and not gtargets:
@@ -564,15 +578,16 @@ class Runner:
             # TensorFlow hands back an empty array for a tensor on an untaken Switch branch ("dead");
             # where the graph has Switches, a result whose shape contradicts the static shape is such a one
             switchy = any(op.type in _SWITCHES for op in built.graph.get_operations())
-            checks = [(j, fetches[j].shape) for j in range(len(fetches))] if switchy else []
+            # (the static shapes are read once here: only a fetch whose static shape cannot be [0] is checked)
+            checks = [j for j in range(len(fetches)) if not fetches[j].shape.is_compatible_with([0])] \
+                if switchy else []
 
             def fn(*feeds: Any, _inner: Any = inner, _plan: list = plan, _checks: list = checks) -> list[Any]:
                 out = _inner(*feeds)
-                for j, static in _checks:
+                for j in _checks:
                     arr = out[j]
                     # a scalar string comes back as bytes, not as an array
-                    if getattr(arr, "ndim", None) == 1 and arr.shape[0] == 0 \
-                            and not static.is_compatible_with(arr.shape):
+                    if getattr(arr, "ndim", None) == 1 and arr.shape[0] == 0:
                         out[j] = None
                 return [feeds[i] if fed else out[i] for fed, i in _plan]
 
