@@ -409,19 +409,9 @@ class Runner:
                 out = self._callable(prepared, gkeys, gtargets)(*feeds)
             except tf.errors.OpError as e:
                 ran = True
-                if self._connection_error(tf, e):
-                    if not self._lost(tf, prepared, an, e, excluded, report):
-                        return ran, True
-                    why = "a cluster task stopped answering"
-                else:
-                    bid = self._blame(prepared.built, e)
-                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                    if bid is None or bid in excluded:
-                        return ran, True
-                    report.failed_blocks.add(bid)
-                    excluded.add(bid)
-                    excluded.update(nx.descendants(an.dag, bid))
-                    why = f"block '{bid}' failed"
+                why = self._failed(tf, prepared, an, e, excluded, report)
+                if why is None:
+                    return ran, True
                 # the pure blocks of this group can be fetched again; its other results are lost
                 again = [k for k in gkeys if layout.is_pure(k) and k[0] not in excluded]
                 for k in gkeys:
@@ -448,17 +438,8 @@ class Runner:
             try:
                 out = self._callable(prepared, keys, targets)(*feeds)
             except tf.errors.OpError as e:
-                if self._connection_error(tf, e):
-                    if not self._lost(tf, prepared, an, e, excluded, report):
-                        return False, False
-                else:
-                    bid = self._blame(prepared.built, e)
-                    report.errors.append(BuildError(bid, None, clean_message(e.message)))
-                    if bid is None or bid in excluded:
-                        return False, False
-                    report.failed_blocks.add(bid)
-                    excluded.add(bid)
-                    excluded.update(nx.descendants(an.dag, bid))
+                if self._failed(tf, prepared, an, e, excluded, report) is None:
+                    return False, False
                 keys = [k for k in keys if k[0] not in excluded]
                 targets = [k for k in targets if k[0] not in excluded]
                 continue
@@ -466,6 +447,22 @@ class Runner:
             _handles(prepared.built, targets, produced)
             return True, True
         return True, False
+
+    def _failed(self, tf: Any, prepared: _Prepared, an: Analysis, e: Any, excluded: set[str],
+                report: RunReport) -> str | None:
+        """Report a failed session call: the block whose op raised ``e`` (or the cluster tasks that stopped
+        answering) leaves the run with what depends on it. Returns why, for the results the call lost, or None
+        when the run cannot go on (an error no block can be blamed for, or the cluster is gone)."""
+        if self._connection_error(tf, e):
+            return "a cluster task stopped answering" if self._lost(tf, prepared, an, e, excluded, report) else None
+        bid = self._blame(prepared.built, e)
+        report.errors.append(BuildError(bid, None, clean_message(e.message)))
+        if bid is None or bid in excluded:
+            return None
+        report.failed_blocks.add(bid)
+        excluded.add(bid)
+        excluded.update(nx.descendants(an.dag, bid))
+        return f"block '{bid}' failed"
 
     def _connection_error(self, tf: Any, e: Any) -> bool:
         """Whether ``e`` says a TensorFlow server did not answer (only a remote session has servers)."""
