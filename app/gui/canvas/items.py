@@ -37,6 +37,7 @@ TITLE_PT, SUB_PT, PORT_PT, PREVIEW_PT = 10, 9, 9, 9
 # levels of detail by zoom: full above LOD_FULL; title and port dots above LOD_BOX; a flat box below
 LOD_FULL = 0.5
 LOD_BOX = 0.22
+LONG_WIRE = 1500.0  # page units: a wire longer than this is not cached as a picture
 
 
 @lru_cache(maxsize=8)
@@ -129,6 +130,10 @@ class BlockItem(QGraphicsItem):
         self.height = self.body_h + (n_prev * self.preview_row + 8 if n_prev else 0)
         self._rect = QRectF(0, 0, self.width, self.height)
         self._bounds = self._rect.adjusted(-PORT_R - 3, -12, PORT_R + 3, 3)
+        hdr = QPainterPath()  # rounded on top, square where it meets the body
+        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
+        hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
+        self._header_path = hdr.simplified()
 
     def set_previews(self, previews: dict[str, str]) -> None:
         if previews == self.previews:
@@ -257,10 +262,7 @@ class BlockItem(QGraphicsItem):
         painter.drawRoundedRect(r, 5, 5)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(header_colour)
-        hdr = QPainterPath()
-        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
-        hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
-        painter.drawPath(hdr.simplified())
+        painter.drawPath(self._header_path)
         if self.stripe is not None:
             painter.setBrush(self.stripe)
             painter.drawRect(QRectF(0.5, self.header, 4, self.body_h - self.header))
@@ -376,7 +378,6 @@ class WireItem(QGraphicsPathItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         self.setPen(_WIRE_BOUNDS)  # never drawn: it makes the bounding rect hold the widest pen painted
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setToolTip(f"{link.src}.{link.src_port} \u2192 {link.dst}.{link.dst_port}")
         for b in (src, dst):
             if b is not None:
@@ -401,7 +402,15 @@ class WireItem(QGraphicsPathItem):
             return
         a = self.src.port_scene_pos(self.link.src_port, True)
         b = self.dst.port_scene_pos(self.link.dst_port, False)
-        self.setPath(curve(a, b, bend=18.0 * self.ordinal))
+        path = curve(a, b, bend=18.0 * self.ordinal)
+        self.setPath(path)
+        # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
+        # that picture again at every step of a pan, which costs more than drawing the thin line
+        r = path.controlPointRect()
+        long = max(r.width(), r.height()) > LONG_WIRE
+        mode = QGraphicsItem.CacheMode.NoCache if long else QGraphicsItem.CacheMode.DeviceCoordinateCache
+        if self.cacheMode() != mode:
+            self.setCacheMode(mode)
 
     def set_hot(self, hot: bool, ends: bool = True) -> None:
         """Highlight the wire (and, with ``ends``, the two ports it joins)."""
@@ -435,11 +444,21 @@ class WireItem(QGraphicsPathItem):
         elif self.hot:
             pen = QPen(t.hot, 3.0)
         else:
-            pen = QPen(t.wire, 2.0)
-        pen.setCosmetic(option.levelOfDetailFromTransform(painter.worldTransform()) < 0.6)
+            pen = _wire_pen(t.wire, option.levelOfDetailFromTransform(painter.worldTransform()))
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
+
+
+def _wire_pen(colour: QColor, lod: float) -> QPen:
+    """A plain wire's pen: 2 units wide while that is wider than a pixel, else one cosmetic pixel. A pen
+    at most one pixel wide is drawn by Qt's fast line stroker; wider ones are outlined and filled, which
+    costs a few times more for each of the thousands of wires a big page shows when zoomed out."""
+    if lod * 2.0 > 1.0:
+        return QPen(colour, 2.0)
+    pen = QPen(colour, 1.0)
+    pen.setCosmetic(True)
+    return pen
 
 
 def curve(a: QPointF, b: QPointF, bend: float = 0.0) -> QPainterPath:
