@@ -132,6 +132,26 @@ def _independent_crossings(page, pos, sizes) -> int:
     return n
 
 
+def _lines_across_blocks(page, pos, sizes) -> int:
+    n = 0
+    for ln in page.links:
+        (ax, ay), (bx, by) = pos[ln.src], pos[ln.dst]
+        p = (ax + sizes[ln.src][0], ay + sizes[ln.src][1] / 2)
+        q = (bx, by + sizes[ln.dst][1] / 2)
+        for bid, (x, y) in pos.items():
+            if bid in (ln.src, ln.dst):
+                continue
+            w, h = sizes[bid]
+            if any(x < p[0] + (q[0] - p[0]) * k / 50 < x + w and y < p[1] + (q[1] - p[1]) * k / 50 < y + h
+                   for k in range(51)):
+                n += 1
+    return n
+
+
+def _clutter(page, pos, sizes) -> int:
+    return _independent_crossings(page, pos, sizes) + _lines_across_blocks(page, pos, sizes)
+
+
 def test_ctrl_l_lays_out_without_overlaps_and_fewer_crossings(window, tmp_path, qtbot):
     for path in pages(tmp_path)[:4] + [tmp_path / "gradient.json"]:
         window.open_path(str(path), ask=False)
@@ -156,7 +176,8 @@ def test_ctrl_l_lays_out_without_overlaps_and_fewer_crossings(window, tmp_path, 
             assert not body(a).intersects(body(b)), f"{path.name}: {a.block_id} overlaps {b.block_id}"
         for ln in page.links:  # left to right by dependency, with room for the wire
             assert pos[ln.dst][0] >= pos[ln.src][0] + sizes[ln.src][0] + 40, (path.name, ln)
-        assert _independent_crossings(page, pos, sizes) <= _independent_crossings(page, plain, sizes), path.name
+        # clutter: wires crossing wires, plus wires drawn straight across a block (worse: they hide it)
+        assert _clutter(page, pos, sizes) <= _clutter(page, plain, sizes), path.name
         window.undo.undo()
 
 
@@ -277,3 +298,31 @@ def test_quick_search_stays_inside_the_window(window):
     assert g.left() >= top_left.x() and g.top() >= top_left.y()
     assert g.right() <= bottom_right.x() + 1 and g.bottom() <= bottom_right.y() + 1
     qs.close()
+
+
+def wires_through_blocks(w: MainWindow) -> list[tuple[str, str]]:
+    """(wire, block) pairs where a drawn wire runs across the body of a block it does not join."""
+    hits = []
+    for wire in w.scene.wire_items():
+        path = wire.path()
+        for bid, it in w.scene.blocks.items():
+            if bid in (wire.link.src, wire.link.dst):
+                continue
+            r = body(it).adjusted(2, 2, -2, -2)
+            if any(r.contains(path.pointAtPercent(k / 200)) for k in range(201)):
+                hits.append((str(wire.link), bid))
+    return hits
+
+
+def test_shipped_scenes_and_ctrl_l_keep_wires_off_blocks(window, qtbot):
+    """Each example opens (as shipped) with no wire drawn across a block, and Ctrl+L keeps it so: long
+    wires get a corridor through the layers they pass."""
+    for path in sorted((ROOT / "scenes").glob("*.json")):
+        assert window.open_path(str(path), ask=False), path
+        qtbot.wait(10)
+        check_readable(window, path.name)
+        assert wires_through_blocks(window) == [], path.name
+        window.view.setFocus()
+        qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+        assert not window.scene.overlapping(), path.name
+        assert wires_through_blocks(window) == [], path.name

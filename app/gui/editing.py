@@ -1,6 +1,5 @@
-"""Page edits computed without Qt: copying blocks with their internal links, pasting them under new
-ids, and the left-to-right layered auto-layout by dependency (networkx topological generations, ordered
-by barycentres to keep crossings low).
+"""Page edits computed without Qt: copying blocks with their internal links and pasting them under new
+ids. The left-to-right layered auto-layout lives in ``layout.py`` (``auto_layout`` is re-exported here).
 
 These functions only read the page and return what an undo command should apply.
 """
@@ -11,16 +10,12 @@ import copy
 import json
 from typing import Any
 
-import networkx as nx
-
 from enuflow.app.document.formats.native import block_extra, block_to_doc
 from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.gui.layout import auto_layout, crossings  # noqa: F401 - the editor's edits in one place
 
 CLIP_FORMAT = "enuflow.clip"
 MIME_CLIP = "application/x-enuflow-blocks"
-H_GAP = 90.0   # between columns: room for the wires
-V_GAP = 30.0   # between blocks of a column
-SWAP_LIMIT = 120  # pages up to this many blocks try several orders and neighbour swaps against crossings
 
 
 def copy_blocks(page: Page, ids: list[str]) -> dict[str, Any]:
@@ -115,147 +110,3 @@ def _fresh_id(base: str, taken: set[str]) -> str:
     while f"{stem}_{i}" in taken:
         i += 1
     return f"{stem}_{i}"
-
-
-def auto_layout(page: Page, sizes: dict[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:
-    """New positions by a layered (Sugiyama-style) layout, left to right by dependency.
-
-    Layers are networkx's topological generations, with a block that only feeds others pulled next to
-    its first consumer; blocks in a layer are ordered by the barycentre of their neighbours (sweeps
-    down and up) to keep wires from crossing; each column is as wide as its widest block plus ``H_GAP``
-    for the wires, and blocks sit near their inputs' height without overlapping (``V_GAP`` apart).
-    ``sizes`` gives each block's (width, height) as drawn. Blocks on a cycle (an invalid page) go into a
-    last column.
-    """
-    sizes = sizes or {}
-    g = nx.DiGraph()
-    g.add_nodes_from(b.id for b in page)
-    g.add_edges_from((ln.src, ln.dst) for ln in page.links if ln.src in page and ln.dst in page)
-    order = {b.id: i for i, b in enumerate(page)}
-    cyclic: set[str] = set()
-    for comp in nx.strongly_connected_components(g):
-        if len(comp) > 1:
-            cyclic |= comp
-    dag = g.subgraph(n for n in g if n not in cyclic)
-    generations = list(nx.topological_generations(dag))
-    x0 = min((b.pos[0] for b in page), default=0.0)
-    y0 = min((b.pos[1] for b in page), default=0.0)
-    if len(g) > SWAP_LIMIT:  # a large page: the barycentre order alone (counting crossings is quadratic)
-        columns = _columns(dag, generations, cyclic, order, True)
-        _order_by_barycentre(g, columns)
-        return _place(g, columns, sizes, x0, y0)
-    best: tuple[int, list[list[str]], bool] | None = None
-    # candidates: sources in the first column or pulled next to their first reader; the page's order or
-    # the barycentre order; blocks near their inputs' height or stacked from the top. The fewest crossings
-    # wins; small pages then try swapping neighbours in a column.
-    for pull in (True, False):
-        columns = _columns(dag, generations, cyclic, order, pull)
-        for bary in (False, True):
-            if bary:
-                _order_by_barycentre(g, columns)
-            for align in (True, False):
-                n = crossings(page, _place(g, columns, sizes, x0, y0, align), sizes)
-                if best is None or n < best[0]:
-                    best = (n, [list(c) for c in columns], align)
-    assert best is not None
-    best_n, cols, align = best
-    if len(g) <= SWAP_LIMIT:
-        improved = True
-        while improved and best_n:
-            improved = False
-            for col in cols:
-                for i in range(len(col) - 1):
-                    col[i], col[i + 1] = col[i + 1], col[i]
-                    n = crossings(page, _place(g, cols, sizes, x0, y0, align), sizes)
-                    if n < best_n:
-                        best_n, improved = n, True
-                    else:
-                        col[i], col[i + 1] = col[i + 1], col[i]
-    return _place(g, cols, sizes, x0, y0, align)
-
-
-def _columns(dag: nx.DiGraph, generations: list[list[str]], cyclic: set[str], order: dict[str, int],
-             pull: bool) -> list[list[str]]:
-    layer: dict[str, int] = {n: i for i, gen in enumerate(generations) for n in gen}
-    if pull:  # a source (a Const, a Variable) sits just before the first block that reads it
-        for n in dag:
-            succ = [layer[m] for m in dag.successors(n)]
-            if dag.in_degree(n) == 0 and succ:
-                layer[n] = max(min(succ) - 1, 0)
-    top = max(layer.values(), default=-1)
-    for n in cyclic:
-        layer[n] = top + 1
-    columns: list[list[str]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
-    for n in sorted(layer, key=order.__getitem__):
-        columns[layer[n]].append(n)
-    return [c for c in columns if c]
-
-
-def _place(g: nx.DiGraph, columns: list[list[str]], sizes: dict[str, tuple[float, float]], x0: float,
-           y0: float, align: bool = True) -> dict[str, tuple[float, float]]:
-    """Positions for ordered columns: each block near the height of its inputs (``align``) or stacked
-    from the top, never overlapping."""
-    out: dict[str, tuple[float, float]] = {}
-    centre: dict[str, float] = {}
-    x = x0
-    for col in columns:
-        width = max((sizes.get(n, (180.0, 80.0))[0] for n in col), default=0.0)
-        y_next = y0
-        for n in col:
-            h = sizes.get(n, (180.0, 80.0))[1]
-            ins = [centre[m] for m in g.predecessors(n) if m in centre]
-            want = (sum(ins) / len(ins) - h / 2) if ins and align else y_next
-            y = max(want, y_next)
-            out[n] = (round(x), round(y))
-            centre[n] = y + h / 2
-            y_next = y + h + V_GAP
-        x += width + H_GAP
-    return out
-
-
-def _order_by_barycentre(g: nx.DiGraph, columns: list[list[str]], sweeps: int = 4) -> None:
-    """Reorder each column by the mean rank of its neighbours in the columns already placed (down, then
-    up), the barycentre heuristic for fewer crossings; a block without such neighbours keeps its rank."""
-    rank: dict[str, float] = {}
-    for col in columns:
-        for i, n in enumerate(col):
-            rank[n] = i / max(len(col), 1)
-    index = {n: c for c, col in enumerate(columns) for n in col}
-    for sweep in range(sweeps):
-        down = sweep % 2 == 0
-        seq = range(1, len(columns)) if down else range(len(columns) - 2, -1, -1)
-        for c in seq:
-            col = columns[c]
-            key = {}
-            for n in col:
-                near = [m for m in (g.predecessors(n) if down else g.successors(n))
-                        if index.get(m) is not None and (index[m] < c if down else index[m] > c)]
-                key[n] = sum(rank[m] for m in near) / len(near) if near else rank[n]
-            col.sort(key=lambda n: key[n])
-            for i, n in enumerate(col):
-                rank[n] = i / max(len(col), 1)
-
-
-def crossings(page: Page, pos: dict[str, tuple[float, float]], sizes: dict[str, tuple[float, float]]) -> int:
-    """How many pairs of links cross, each drawn as a straight segment between its blocks' sides
-    (a measure for comparing layouts)."""
-    segs = []
-    for ln in page.links:
-        if ln.src in pos and ln.dst in pos:
-            (ax, ay), (bx, by) = pos[ln.src], pos[ln.dst]
-            aw, ah = sizes.get(ln.src, (180.0, 80.0))
-            segs.append(((ax + aw, ay + ah / 2), (bx, by + sizes.get(ln.dst, (180.0, 80.0))[1] / 2), ln))
-
-    def ccw(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    n = 0
-    for i in range(len(segs)):
-        p1, p2, l1 = segs[i]
-        for j in range(i + 1, len(segs)):
-            q1, q2, l2 = segs[j]
-            if {l1.src, l1.dst} & {l2.src, l2.dst}:
-                continue  # wires that share a block meet there; that is no crossing
-            if ccw(p1, p2, q1) * ccw(p1, p2, q2) < 0 and ccw(q1, q2, p1) * ccw(q1, q2, p2) < 0:
-                n += 1
-    return n

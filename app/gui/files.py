@@ -132,7 +132,7 @@ class FileCommands:
             return False
         from enuflow.app.gui import editing
 
-        for bid, pos in editing.auto_layout(self.page, self.scene.block_sizes()).items():
+        for bid, pos in editing.auto_layout(self.page, self.scene.block_sizes(), self.scene.port_anchors()).items():
             self.page.move_block(bid, pos)
         self.restore_view()
         return True

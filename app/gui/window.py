@@ -513,7 +513,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
             self.snap_action.setChecked(on)
 
     def auto_layout(self) -> None:
-        new = editing.auto_layout(self.page, self.scene.block_sizes())
+        new = editing.auto_layout(self.page, self.scene.block_sizes(), self.scene.port_anchors())
         old = {bid: self.page.block(bid).pos for bid in new}
         changed = {k: v for k, v in new.items() if tuple(old[k]) != tuple(v)}
         if changed:

@@ -296,6 +296,17 @@ class PageScene(QGraphicsScene):
         """Each block's (width, height) as drawn."""
         return {bid: (it.width, it.height) for bid, it in self.blocks.items()}
 
+    def port_anchors(self) -> dict[tuple[str, str, bool], float]:
+        """How far below its block's top each wired port is drawn, keyed (block, port, is_output)."""
+        out: dict[tuple[str, str, bool], float] = {}
+        for ln in self.page.links:
+            for bid, port, is_out in ((ln.src, ln.src_port, True), (ln.dst, ln.dst_port, False)):
+                it = self.blocks.get(bid)
+                local = it.port_local(port, is_out) if it is not None else None
+                if local is not None:
+                    out[(bid, port, is_out)] = local.y()
+        return out
+
     def overlapping(self) -> list[tuple[str, str]]:
         """Pairs of blocks whose bodies overlap (sorted sweep on x)."""
         rects = sorted(((it.mapRectToScene(it.body_rect()), bid) for bid, it in self.blocks.items()),
