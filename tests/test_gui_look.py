@@ -326,3 +326,30 @@ def test_shipped_scenes_and_ctrl_l_keep_wires_off_blocks(window, qtbot):
         qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
         assert not window.scene.overlapping(), path.name
         assert wires_through_blocks(window) == [], path.name
+
+
+def test_palette_category_names_readable_in_both_themes(window, qtbot):
+    """The palette writes each category in its colour; in a dark and in a light system palette every
+    category name keeps WCAG AA contrast against the list's background (dark blues on a dark list and
+    yellows on a white one did not)."""
+    app = QApplication.instance()
+    old = QGuiApplication.palette()
+    tree = window.palette.tree
+    try:
+        for window_bg, base in (("#2b2b2b", "#1e1e1e"), ("#efefef", "#ffffff")):
+            pal = QPalette(old)
+            pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
+            pal.setColor(QPalette.ColorRole.Base, QColor(base))
+            app.setPalette(pal)
+            qtbot.wait(20)
+            bg = tree.palette().color(QPalette.ColorRole.Base)
+            assert bg == QColor(base)
+            groups = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+            assert len(groups) > 20
+            for g in groups:
+                fg = g.foreground(0).color()
+                hi, lo = sorted((_wcag(fg), _wcag(bg)), reverse=True)
+                assert (hi + 0.05) / (lo + 0.05) >= 4.5, (base, g.text(0), fg.name())
+    finally:
+        app.setPalette(old)
+        style.theme_changed()

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QDrag, QKeyEvent
+from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QDrag, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QLineEdit,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.view import MIME_BLOCK
 from enuflow.app.gui.docs import plain, rest_html
-from enuflow.app.gui.style import category_colour
+from enuflow.app.gui.style import category_colour, readable_on
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_MATCHES = 300
@@ -176,6 +176,27 @@ class Palette(QWidget):
         self.tree.itemActivated.connect(self._activated)
         self.fill(full=False)
 
+    def text_colour(self, category: str) -> QColor:
+        """A category's colour, made readable (WCAG AA) on the list's background in the current theme."""
+        return readable_on(category_colour(category), self.tree.palette().color(QPalette.ColorRole.Base))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            QTimer.singleShot(0, self._recolour)  # the system switched between light and dark
+
+    def _recolour(self) -> None:
+        """Category colours again, readable on the list's new background."""
+        category = {e.name: e.category for e in self.entries}
+        for i in range(self.tree.topLevelItemCount()):
+            g = self.tree.topLevelItem(i)
+            if g is not self._matches_group:
+                g.setForeground(0, QBrush(self.text_colour(g.text(0))))
+            for k in range(g.childCount()):
+                it = g.child(k)
+                if g is self._matches_group and it.data(0, NAME_ROLE) in category:
+                    it.setForeground(0, QBrush(self.text_colour(category[it.data(0, NAME_ROLE)])))
+
     def fill(self, full: bool) -> None:
         """(Re)list the blocks; ``full`` once the catalogue is ready."""
         self.entries = known_entries(full)
@@ -187,7 +208,7 @@ class Palette(QWidget):
             g = groups.get(e.category)
             if g is None:
                 g = QTreeWidgetItem([e.category])
-                g.setForeground(0, QBrush(category_colour(e.category)))
+                g.setForeground(0, QBrush(self.text_colour(e.category)))
                 g.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 groups[e.category] = g
             it = QTreeWidgetItem(g, [e.name])
@@ -218,7 +239,7 @@ class Palette(QWidget):
         for e in found:
             it = QTreeWidgetItem(g, [e.name])
             it.setData(0, NAME_ROLE, e.name)
-            it.setForeground(0, QBrush(category_colour(e.category)))
+            it.setForeground(0, QBrush(self.text_colour(e.category)))
             it.setToolTip(0, self.items[e.name].toolTip(0) if e.name in self.items else e.summary)
             it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
         self.tree.insertTopLevelItem(0, g)

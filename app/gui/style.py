@@ -73,6 +73,25 @@ def header_colours(category: str) -> tuple[QColor, QColor]:
     return bg, fg
 
 
+@lru_cache(maxsize=512)
+def _readable(rgb: int, background: int) -> QColor:
+    c, bg = QColor.fromRgb(rgb), QColor.fromRgb(background)
+    lighten = luminance(bg) < 0.18  # on a dark background make the colour lighter, else darker
+    for _ in range(40):
+        if contrast(c, bg) >= AA + 0.1:  # a little over, whichever rounding of the formula is used
+            break
+        c = c.lighter(110) if lighten else c.darker(110)
+        if lighten and c.value() >= 255:  # lighter() stops at full value: move towards white
+            c = QColor.fromRgbF(min(c.redF() + 0.05, 1.0), min(c.greenF() + 0.05, 1.0), min(c.blueF() + 0.05, 1.0))
+    return c
+
+
+def readable_on(colour: QColor, background: QColor) -> QColor:
+    """``colour`` made lighter (on a dark background) or darker (on a light one) until text in it has
+    WCAG AA contrast against ``background``; unchanged if it already has."""
+    return QColor(_readable(colour.rgb(), background.rgb()))
+
+
 # -- themes -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Theme:
