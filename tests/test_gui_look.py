@@ -353,3 +353,24 @@ def test_palette_category_names_readable_in_both_themes(window, qtbot):
     finally:
         app.setPalette(old)
         style.theme_changed()
+
+
+def test_block_header_is_square_where_it_meets_the_body(window):
+    """The header is rounded on top only: all along its bottom edge, corners included, it is the header's
+    colour (its two outlines once cancelled out where they overlap, notching both corners)."""
+    bid = drop_from_palette(window, "Const", QPointF(0, 0))
+    it = window.block_item(bid)
+    window.scene.clearSelection()
+    scale = 4
+    r = it.sceneBoundingRect()
+    img = QImage(int(r.width() * scale), int(r.height() * scale), QImage.Format.Format_RGB32)
+    img.fill(QColor("magenta"))
+    p = QPainter(img)
+    window.scene.render(p, QRectF(img.rect()), r)
+    p.end()
+    header = it.colour if it.known else style.theme().unknown
+    for x in (1.5, 4.0, 8.0, it.width / 2, it.width - 8.0, it.width - 4.0, it.width - 1.5):
+        at = it.mapToScene(QPointF(x, it.header - 2.5)) - r.topLeft()
+        got = QColor(img.pixel(int(at.x() * scale), int(at.y() * scale)))
+        assert max(abs(got.red() - header.red()), abs(got.green() - header.green()),
+                   abs(got.blue() - header.blue())) < 40, (x, got.name(), header.name())

@@ -131,6 +131,7 @@ class BlockItem(QGraphicsItem):
         self._rect = QRectF(0, 0, self.width, self.height)
         self._bounds = self._rect.adjusted(-PORT_R - 3, -12, PORT_R + 3, 3)
         hdr = QPainterPath()  # rounded on top, square where it meets the body
+        hdr.setFillRule(Qt.FillRule.WindingFill)  # the two shapes' overlap is filled, not a hole
         hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
         hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
         self._header_path = hdr.simplified()
