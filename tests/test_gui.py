@@ -27,16 +27,8 @@ DEFAULT = ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
-    w = MainWindow(start_worker=False)
-    qtbot.addWidget(w)
-    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
-    w.warn = lambda title, text: None
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(new_window):
+    return new_window()
 
 
 # -- gestures ---------------------------------------------------------------------------------------

@@ -13,16 +13,8 @@ from enuflow.app.gui.window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
-    w = MainWindow(start_worker=False)
-    qtbot.addWidget(w)
-    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
-    w.warn = lambda title, text: None
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(new_window):
+    return new_window()
 
 
 def problems(w: MainWindow) -> list[str]:

@@ -21,7 +21,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from enuflow.app.document.page import BlockInstance, Link, Page
-from enuflow.app.gui import blocktypes, recovery
+from enuflow.app.gui import recovery
 from enuflow.app.gui.main import make_window
 from enuflow.app.gui.window import MainWindow
 from tests.test_gui import _mouse, drop_from_palette, set_field, wire
@@ -29,34 +29,19 @@ from tests.test_gui import _mouse, drop_from_palette, set_field, wire
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def catalogue():
-    """The catalogue cache (built once in a child process, as the editor's worker would)."""
-    from enuflow.blocks import catalogue_index
-
-    if not catalogue_index.cache_ready():
-        subprocess.run([sys.executable, "-c", "from enuflow.blocks import catalogue_index as c; c.ensure_cache()"],
-                       check=True, timeout=600)
-    blocktypes.refresh()
-    assert blocktypes.catalogue_ready()
+@pytest.fixture
+def catalogue(gui_catalogue):
+    """The catalogue cache, built once (conftest's ``gui_catalogue``)."""
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
+def env(gui_env):
+    return gui_env
 
 
 @pytest.fixture
-def window(qtbot, env):
-    w = MainWindow(start_worker=False)
-    qtbot.addWidget(w)
-    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
-    w.warn = lambda title, text: None
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(new_window):
+    return new_window()
 
 
 def problems(w: MainWindow) -> list[str]:

@@ -19,14 +19,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QGraphicsSceneHoverEvent, QMessageBox
+from PySide6.QtWidgets import QApplication, QGraphicsSceneHoverEvent
 
 from enuflow.app.gui import style
 from enuflow.app.gui.canvas import items
 from enuflow.app.gui.canvas.items import BlockItem
 from enuflow.app.gui.window import MainWindow
 from tests.test_gui import _mouse, drop_from_palette
-from tests.test_gui_defects import catalogue, env  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -34,16 +33,8 @@ from fixtures_enuspace import EnuPage, basic_add, out_pin, write_utf16  # noqa: 
 
 
 @pytest.fixture
-def window(qtbot, env, catalogue):  # noqa: F811
-    w = MainWindow(start_worker=False)
-    qtbot.addWidget(w)
-    w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
-    w.warn = lambda title, text: None
-    w.resize(1400, 860)
-    w.show()
-    qtbot.waitExposed(w)
-    w.load_catalogue()
-    return w
+def window(new_window, gui_catalogue):
+    return new_window(size=(1400, 860), load=True)
 
 
 def gradient_page() -> EnuPage:
