@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QStaticText,
+)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from enuflow.app.gui import blocktypes
@@ -43,6 +52,17 @@ LONG_WIRE = 1500.0  # page units: a wire longer than this is not cached as a pic
 @lru_cache(maxsize=8)
 def _metrics(size: int, bold: bool) -> QFontMetricsF:
     return QFontMetricsF(font(size, bold))
+
+
+@lru_cache(maxsize=4096)
+def _static(text: str, size: int, bold: bool = False) -> tuple[QStaticText, float, float]:
+    """A label laid out once and shared by every block that shows it (port names repeat across a page),
+    with its width and height."""
+    st = QStaticText(text)
+    st.setTextFormat(Qt.TextFormat.PlainText)
+    st.prepare(font=font(size, bold))
+    sz = st.size()
+    return st, sz.width(), sz.height()
 
 
 def _line(size: int, bold: bool = False) -> float:
@@ -269,11 +289,12 @@ class BlockItem(QGraphicsItem):
             painter.drawRect(QRectF(0.5, self.header, 4, self.body_h - self.header))
         painter.setPen(self.title_colour)
         painter.setFont(font(TITLE_PT, True))
-        painter.drawText(QRectF(12, 0, self.width - 20, self.title_h), Qt.AlignmentFlag.AlignVCenter, self.title)
+        st, _w, h = _static(self.title, TITLE_PT, True)
+        painter.drawStaticText(QPointF(12, (self.title_h - h) / 2), st)
         if self.subtitle and lod >= LOD_FULL:
             painter.setFont(font(SUB_PT))
-            painter.drawText(QRectF(12, self.title_h - 4, self.width - 20, self.header - self.title_h + 2),
-                             Qt.AlignmentFlag.AlignVCenter, self.subtitle)
+            st, _w, h = _static(self.subtitle, SUB_PT)
+            painter.drawStaticText(QPointF(12, self.title_h - 4 + (self.header - self.title_h + 2 - h) / 2), st)
         self._paint_ports(painter, t)
         if lod >= LOD_FULL:
             self._paint_labels(painter, t)
@@ -303,11 +324,11 @@ class BlockItem(QGraphicsItem):
         painter.setPen(t.text)
         pad = PORT_R + 6
         for i, name in enumerate(self.inputs):
-            painter.drawText(QRectF(pad, self._port_y(i) - self.row / 2, self.width - 2 * pad, self.row),
-                             Qt.AlignmentFlag.AlignVCenter, name)
+            st, _w, h = _static(name, PORT_PT)
+            painter.drawStaticText(QPointF(pad, self._port_y(i) - h / 2), st)
         for i, name in enumerate(self.outputs):
-            painter.drawText(QRectF(pad, self._port_y(i) - self.row / 2, self.width - 2 * pad, self.row),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
+            st, w, h = _static(name, PORT_PT)
+            painter.drawStaticText(QPointF(self.width - pad - w, self._port_y(i) - h / 2), st)
         if not self.known:
             painter.setPen(t.muted)
             painter.drawText(QRectF(10, self.header, self.width - 20, self.row), Qt.AlignmentFlag.AlignVCenter,
