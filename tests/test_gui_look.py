@@ -365,3 +365,30 @@ def test_block_header_is_square_where_it_meets_the_body(window):
         got = QColor(img.pixel(int(at.x() * scale), int(at.y() * scale)))
         assert max(abs(got.red() - header.red()), abs(got.green() - header.green()),
                    abs(got.blue() - header.blue())) < 40, (x, got.name(), header.name())
+
+
+def test_problem_warnings_readable_in_both_themes(window, tmp_path, qtbot):
+    """Warnings in Problems (an enuSpace page's inert blocks) keep WCAG AA contrast on the list's
+    background in a dark and in a light system palette (a dark yellow did not on a dark list)."""
+    app = QApplication.instance()
+    old = QGuiApplication.palette()
+    page = write_utf16(tmp_path / "gradient.svg", gradient_page().svg(4))
+    try:
+        for window_bg, base in (("#2b2b2b", "#1e1e1e"), ("#efefef", "#ffffff")):
+            pal = QPalette(old)
+            pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
+            pal.setColor(QPalette.ColorRole.Base, QColor(base))
+            app.setPalette(pal)
+            qtbot.wait(20)
+            assert window.open_path(str(page), ask=False)
+            items = [window.problems.item(i) for i in range(window.problems.count())]
+            warnings = [it for it in items if it.text().startswith("warning:")]
+            assert warnings
+            bg = window.problems.palette().color(QPalette.ColorRole.Base)
+            for it in warnings:
+                fg = it.foreground().color()
+                hi, lo = sorted((_wcag(fg), _wcag(bg)), reverse=True)
+                assert (hi + 0.05) / (lo + 0.05) >= 4.5, (base, it.text(), fg.name())
+    finally:
+        app.setPalette(old)
+        style.theme_changed()

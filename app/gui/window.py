@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -47,6 +47,7 @@ from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
+from enuflow.app.gui.style import readable_on
 from enuflow.app.gui.target import TargetCommands
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
@@ -353,7 +354,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         for m in loose:
             self.problems.addItem(QListWidgetItem(m))
         # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
-        warn_colour = QColor("#8a6d00")
+        warn_colour = readable_on(QColor("#8a6d00"), self.problems.palette().color(QPalette.ColorRole.Base))
         warnings = [(w.block, str(w)) for w in (self.analysis.warnings if self.analysis is not None else [])]
         for w in self.run_warnings:
             bid, port = w.get("block"), w.get("port")
