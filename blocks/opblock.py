@@ -181,6 +181,22 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     raises BuildFailure naming the port.
     """
     op_type = op_type or block.op_name or block.name
+    memo = getattr(scope, "op_memo", None)
+    key = _memo_key(scope, block, inputs, op_type) if memo is not None else None
+    if key is not None:
+        plan = memo.get(key)
+        if plan is not None:  # a block like one built before: same type, attrs and wired dtypes
+            protos, flat_ports, out_plan = plan
+            flat = []
+            for name, many in flat_ports:
+                v = inputs[name]
+                if many:
+                    flat.extend(v)
+                else:
+                    flat.append(v)
+            op = scope.create_op(op_type, flat, protos)
+            outputs = op.outputs
+            return {name: op if i is None else outputs[i] for name, i in out_plan}
     attr_decl = block.attr_map()
     attrs: dict[str, Any] = {k: v for k, v in scope.attrs.items() if k in attr_decl}
     decided: dict[str, tuple[str, str]] = {}  # type attr -> (dtype, port that decided it)
@@ -272,7 +288,41 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
         except (TypeError, ValueError) as e:
             raise BuildFailure(f"attr {k}: {e}", k) from None
     op = scope.create_op(op_type, flat, protos)
-    return op_outputs(block, op)
+    outs = op_outputs(block, op)
+    if key is not None:
+        ports = [(p.name, isinstance(inputs[p.name], (list, tuple))) for p in block.inputs
+                 if inputs.get(p.name) is not None]
+        memo[key] = (protos, ports, [(name, None if t is op else t.value_index) for name, t in outs.items()])
+    return outs
+
+
+def _memo_key(scope: Any, block: Block, inputs: dict[str, Any], op_type: str) -> tuple | None:
+    """What decides an op's attrs, input order and outputs when every input it takes is wired: the block type,
+    its parsed attrs, and the dtype (and rank, where a port checks it) of each wired tensor; None when a pin
+    value is fed (its placeholder is made per block) or an attr value cannot be a key."""
+    key: list[Any] = [block, op_type]
+    try:
+        for port in block.inputs:
+            v = inputs.get(port.name)
+            if v is None:
+                if port.optional and not scope.has_value(port.name):
+                    key.append(None)
+                    continue
+                return None
+            if isinstance(v, (list, tuple)):
+                key.append(tuple(_base_name(t) for t in v))
+            elif port.rank is not None:
+                key.append((_base_name(v), v.shape.rank))
+            else:
+                key.append(_base_name(v))
+        attrs = scope.attrs
+        if attrs:
+            items = tuple(sorted(attrs.items()))
+            hash(items)
+            key.append(items)
+    except Exception:  # noqa: BLE001 - an unusual input (an op wired as a tensor) takes the checked path
+        return None
+    return tuple(key)
 
 
 def op_outputs(block: Block, op: Any) -> dict[str, Any]:

@@ -118,23 +118,24 @@ class DataFile:
         return f"pin '{self.pin}' names the data file '{self.written}', which is not in the data folder {folder}"
 
 
+def windows_paths(block: BlockInstance) -> list[tuple[str, str]]:
+    """(pin, text) of every absolute Windows path in a block's pins."""
+    return [(name, s) for name, value in block.pins.items() if not name.startswith("result_")
+            for s in _strings(value) if is_windows_path(s)]
+
+
+def data_file(block: BlockInstance, pin: str, text: str, folder: Path | None) -> DataFile:
+    """The file that pin ``pin`` of ``block`` names by the absolute Windows path ``text``, as ``folder`` maps it."""
+    path = mapped(text, folder)
+    return DataFile(block.id, pin, text.replace("\\\\", "\\"), path, block.type in WRITERS,
+                    not is_windows_path(path) and Path(path).is_file())
+
+
 def data_files(page: Page) -> list[DataFile]:
     """Every file a block's pin names by an absolute Windows path, as the page's data folder maps it."""
     folder = data_folder(page)
-    out: list[DataFile] = []
-    for b in page:
-        for name, value in b.pins.items():
-            if name.startswith("result_"):
-                continue
-            for s in _strings(value):
-                if not is_windows_path(s):
-                    continue
-                written = s.replace("\\\\", "\\")
-                path = mapped(s, folder)
-                out.append(DataFile(b.id, name, written, path, b.type in WRITERS,
-                                    not is_windows_path(path) and Path(path).is_file()))
-    return out
+    return [data_file(b, name, text, folder) for b in page for name, text in windows_paths(b)]
 
 
-__all__ = ["FIELD", "WRITERS", "DataFile", "data_files", "data_folder", "is_windows_path", "map_pins", "mapped",
-           "set_data_folder"]
+__all__ = ["FIELD", "WRITERS", "DataFile", "data_file", "data_files", "data_folder", "is_windows_path", "map_pins",
+           "mapped", "set_data_folder", "windows_paths"]

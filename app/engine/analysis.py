@@ -9,8 +9,8 @@ a run after a value edit feeds the new values into the graph already built.
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,14 +90,180 @@ class Analysis:
     warnings: list[BuildError] = field(default_factory=list)
 
 
+@dataclass
+class _Structure:
+    """What the analysis of a page finds from its structure alone (block types, links, settings), not from
+    the values typed into its value pins: reused as it is while only values change (``AnalysisCache``)."""
+
+    key: tuple
+    decls: dict[str, Block]
+    inputs: dict[str, dict[str, list[Link]]]
+    dag: nx.DiGraph
+    errors: list[BuildError]
+    bad: set[str]
+    sessions: list[str]
+    warnings: list[BuildError]
+    cyclic: set[str]
+    order: list[str] | None
+    digest: str = ""
+
+
+@dataclass
+class _Pins:
+    """One block's parsed pins and their problems, kept while its pins stay the same."""
+
+    pins: dict[str, Any]
+    attrs: dict[str, Any]
+    values: dict[str, np.ndarray]
+    errors: list[BuildError]
+    #: (pin, text) of each absolute Windows path in its pins (looked for in the data folder at each analysis)
+    paths: list[tuple[str, str]]
+
+
+class AnalysisCache:
+    """The last analysis's structure and parsed pins, so that analysing a page again after a value edit
+    re-reads only the blocks whose pins changed.
+
+    The structure (block ids, types, devices, labels, links, settings, everything but the values typed into
+    value pins) is compared as a whole; when it differs in anything, all is analysed afresh. Values read
+    from the page's data file are read again at every analysis.
+    """
+
+    def __init__(self) -> None:
+        self.structure: _Structure | None = None
+        self.blocks: dict[str, _Pins] = {}
+        self.registry: Registry | None = None
+
+    def clear(self) -> None:
+        self.structure, self.blocks, self.registry = None, {}, None
+
+
 @paused_gc
-def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -> Analysis:
-    """Check ``page`` and parse its pins; never raises for a problem of the page itself."""
+def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
+            cache: AnalysisCache | None = None) -> Analysis:
+    """Check ``page`` and parse its pins; never raises for a problem of the page itself.
+
+    With a ``cache`` (kept by the caller between analyses of one page), a page whose structure is unchanged
+    reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged.
+    """
+    folder = df.data_folder(page)
+    key = structure_key(page, registry, allow_io, folder)
+    st = None
+    if cache is not None:
+        if cache.structure is not None and cache.registry is registry and cache.structure.key == key:
+            st = cache.structure
+        else:
+            cache.clear()
+    if st is None:
+        st = _structure(page, registry, allow_io, key)
+        if cache is not None:
+            cache.structure, cache.registry = st, registry
+    kept = cache.blocks if cache is not None else None
+
+    errors = list(st.errors)
+    bad = set(st.bad)
+    warnings = list(st.warnings)
+    decls, inputs = st.decls, st.inputs
+    attrs: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, np.ndarray]] = {}
+
+    def err(block: str | None, port: str | None, message: str) -> None:
+        errors.append(BuildError(block, port, message))
+        if block is not None:
+            bad.add(block)
+
+    # pins (absolute Windows paths looked for in the page's data folder)
+    for b in page:
+        decl = decls.get(b.id)
+        if decl is None or decl.inert:
+            continue
+        got = kept.get(b.id) if kept is not None else None
+        if got is None or got.pins != b.pins:
+            got = _block_pins(page, b, decl, inputs.get(b.id, {}), folder)
+            if kept is not None and not got.paths and not any(datafile.is_ref(v) for v in b.pins.values()):
+                kept[b.id] = got  # a value from the data file is read again next time
+            elif kept is not None:
+                kept.pop(b.id, None)
+        attrs[b.id] = got.attrs
+        values[b.id] = got.values
+        if got.errors:
+            errors.extend(got.errors)
+            bad.add(b.id)
+        for pin, text in got.paths:
+            f = df.data_file(b, pin, text, folder)
+            problem = f.problem(folder)
+            if problem is not None:
+                warnings.append(BuildError(b.id, pin, problem))
+
+    plan = _session_plan(page, decls, attrs, inputs, st.sessions, err)
+    an = Analysis(page, decls, attrs, values, inputs, st.dag, errors, bad, plan)
+    an.cyclic = st.cyclic
+    an.topological = st.order
+    an.warnings = warnings
+    an.signature = signature(page, an, st)
+    return an
+
+
+def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -> tuple:
+    """Everything of ``page`` that its analysis reads except the values typed into value pins (those the
+    runner feeds): two pages with equal keys differ at most in those values."""
+    value_pins: dict[str, frozenset[str]] = {}
+    blocks = []
+    for b in page:
+        names = value_pins.get(b.type)
+        if names is None:
+            decl = registry.get(b.type)
+            names = value_pins[b.type] = _value_pin_names(decl) if decl is not None else frozenset()
+        pins = b.pins
+        settings = tuple(sorted((k, _frozen(v)) for k, v in pins.items()
+                                if k not in names and not k.startswith("result_"))) if pins else ()
+        blocks.append((b.id, b.type, b.device, settings, _frozen(_dat_missing(b)) or None))
+    links = tuple((ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in page.links)
+    # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
+    return (tuple(blocks), links, allow_io, str(folder), page.data_path), tuple(b.label for b in page)
+
+
+def _value_pin_names(decl: Block) -> frozenset[str]:
+    """The pins of a block type that hold values (inputs typed in, ``value`` attrs), not settings."""
+    return frozenset(p.name for p in decl.inputs) | frozenset(a.name for a in decl.attrs if a.type == "value")
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` (a pin's JSON value) as nested tuples: comparable, hashable, and safe from later edits."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return ("{}",) + tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("[]",) + tuple(_frozen(v) for v in value)
+    return (type(value).__name__, repr(value))
+
+
+def _block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], folder: Any) -> _Pins:
+    """Parse one block's pins; its problems come back in ``_Pins.errors``."""
+    errors: list[BuildError] = []
+
+    def err(block: str | None, port: str | None, message: str) -> None:
+        errors.append(BuildError(block, port, message))
+
+    stored = _dat_missing(b)
+    battrs, bvals = _parse_pins(b.id, df.map_pins(b, folder), decl, wired, err, page.data_path, stored)
+    for port in decl.inputs:
+        if port.name in wired or port.name in bvals or port.optional:
+            continue
+        if port.name in stored:
+            err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
+        else:
+            err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
+    pins = {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in b.pins.items()}
+    return _Pins(pins, battrs, bvals, errors, df.windows_paths(b))
+
+
+def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _Structure:
+    """The part of the analysis that does not read pin values: block types, links, list ports, cycles."""
     errors: list[BuildError] = []
     bad: set[str] = set()
     decls: dict[str, Block] = {}
-    attrs: dict[str, dict[str, Any]] = {}
-    values: dict[str, dict[str, np.ndarray]] = {}
     inputs: dict[str, dict[str, list[Link]]] = {}
     dag = nx.DiGraph()
 
@@ -109,8 +275,9 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
     sessions: list[str] = []
     warnings: list[BuildError] = []
     hints: dict[str, list[str]] = {}
+    ids = [b.id for b in page]
+    dag.add_nodes_from(ids)
     for b in page:
-        dag.add_node(b.id)
         decl = registry.get(b.type)
         if decl is None:
             # one suggestion search per unknown type (an imported model repeats a few op types many times)
@@ -132,12 +299,14 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
                             f"allowed (enuflow run --allow-io, or confirm in the editor)")
 
     # links
+    on_page = set(ids)
+    edges = []
     for ln in page.links:
-        if ln.src not in page or ln.dst not in page:
-            missing = ln.src if ln.src not in page else ln.dst
+        if ln.src not in on_page or ln.dst not in on_page:
+            missing = ln.src if ln.src not in on_page else ln.dst
             err(None, None, f"link {ln} names block '{missing}', which is not on the page")
             continue
-        dag.add_edge(ln.src, ln.dst)
+        edges.append((ln.src, ln.dst))
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
         if (sd is not None and sd.inert) or (dd is not None and dd.inert):
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
@@ -164,6 +333,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
                     err(ln.dst, ln.dst_port, f"{dd.name} has no input '{ln.dst_port}' (inputs: {names})")
                 continue
             inputs[ln.dst].setdefault(ln.dst_port, []).append(ln)
+    dag.add_edges_from(edges)
 
     for bid, ports in inputs.items():
         decl = decls[bid]
@@ -192,37 +362,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False) -
                 bad.add(n)
             errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
                                      + " (a dataflow page cannot feed a block its own output)"))
-
-    # pins (absolute Windows paths looked for in the page's data folder)
-    folder = df.data_folder(page)
-    for b in page:
-        decl = decls.get(b.id)
-        if decl is None or decl.inert:
-            continue
-        stored = _dat_missing(b)
-        battrs, bvals = _parse_pins(b.id, df.map_pins(b, folder), decl, inputs.get(b.id, {}), err,
-                                    page.data_path, stored)
-        attrs[b.id] = battrs
-        values[b.id] = bvals
-        for port in decl.inputs:
-            if port.name in inputs[b.id] or port.name in bvals or port.optional:
-                continue
-            if port.name in stored:
-                err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
-            else:
-                err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
-    for f in df.data_files(page):
-        problem = f.problem(folder)
-        if problem is not None and f.block in decls and not decls[f.block].inert:
-            warnings.append(BuildError(f.block, f.pin, problem))
-
-    plan = _session_plan(page, decls, attrs, inputs, sessions, err)
-    an = Analysis(page, decls, attrs, values, inputs, dag, errors, bad, plan)
-    an.cyclic = cyclic
-    an.topological = order
-    an.warnings = warnings
-    an.signature = signature(page, an)
-    return an
+    return _Structure(key, decls, inputs, dag, errors, bad, sessions, warnings, cyclic, order)
 
 
 def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
@@ -344,19 +484,15 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
     return plan
 
 
-def signature(page: Page, an: Analysis) -> str:
-    """A digest of everything that shapes the TensorFlow graph (not the values that are fed)."""
+def signature(page: Page, an: Analysis, structure: _Structure) -> str:
+    """A digest of everything that shapes the TensorFlow graph: the page's structure, which blocks have
+    problems, and the dtype and shape of each value fed (not the values themselves)."""
+    if not structure.digest:
+        structure.digest = hashlib.blake2b(repr(structure.key[0]).encode(), digest_size=16).hexdigest()
+    fed = [(bid, k, _dtype_text(v.dtype), v.shape) for bid, vals in an.values.items() for k, v in vals.items()]
     h = hashlib.blake2b(digest_size=16)
-    for b in page:
-        vals = an.values.get(b.id, {})
-        structural = {k: v for k, v in b.pins.items() if k not in vals and not k.startswith("result_")
-                      and not (an.decls.get(b.id) and _is_value_pin(an.decls[b.id], k))}
-        h.update(json.dumps([b.id, b.type, b.device, structural, b.id in an.bad,
-                             [(k, _dtype_text(v.dtype), v.shape) for k, v in sorted(vals.items())]],
-                            sort_keys=True, default=str).encode())
-    h.update(f"\0data_dir\0{df.data_folder(page)}".encode())  # paths in attrs are mapped into the graph
-    for ln in page.links:
-        h.update(f"\0{ln.src}\0{ln.src_port}\0{ln.dst}\0{ln.dst_port}".encode())
+    h.update(structure.digest.encode())
+    h.update(repr((sorted(an.bad), fed)).encode())
     return h.hexdigest()
 
 
@@ -370,9 +506,4 @@ def _dtype_text(dt: np.dtype) -> str:
     return text
 
 
-def _is_value_pin(decl: Block, name: str) -> bool:
-    a = decl.attr(name)
-    return a is not None and a.type == "value"
-
-
-__all__ = ["Analysis", "BuildError", "SessionPlan", "analyse"]
+__all__ = ["Analysis", "AnalysisCache", "BuildError", "SessionPlan", "analyse"]

@@ -24,6 +24,8 @@ from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
+#: a block id that is a TensorFlow op name as it is (most are)
+_NAME_PLAIN = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*")
 
 
 @dataclass
@@ -104,11 +106,26 @@ class PageScope:
         self.built = built
         self.device = device
         self._used: set[str] = set()
+        #: op plans of blocks built so far, for the blocks like them (``blocks.opblock.build_op``)
+        self.op_memo: dict[tuple, Any] = {}
+        self._placeholder_attrs: dict[tuple, dict[str, Any]] = {}
+
+    def placeholder_attrs(self, dtype: str, shape: list[int | None] | None) -> dict[str, Any]:
+        """The attrs of a Placeholder of ``dtype`` and ``shape``, made once per distinct pair."""
+        key = (dtype, None if shape is None else tuple(shape))
+        attrs = self._placeholder_attrs.get(key)
+        if attrs is None:
+            attrs = self._placeholder_attrs[key] = {"dtype": attr_value(dtype, "type"),
+                                                    "shape": attr_value(shape, "shape")}
+        return attrs
 
     def op_name_for(self, block_id: str) -> str:
-        name = _NAME_OK.sub("_", block_id)
-        if not name or not (name[0].isalnum() or name[0] == "."):
-            name = "b" + name
+        if _NAME_PLAIN.fullmatch(block_id):
+            name = block_id
+        else:
+            name = _NAME_OK.sub("_", block_id)
+            if not name or not (name[0].isalnum() or name[0] == "."):
+                name = "b" + name
         base, i = name, 2
         while name.lower() in self._used:
             name = f"{base}_{i}"
@@ -130,6 +147,7 @@ class BlockScope:
         self._values = values
         self.name = page_scope.op_name_for(block_id)
         self._made: set[str] = set()
+        self.op_memo = page_scope.op_memo
 
     def has_value(self, pin: str) -> bool:
         return pin in self._values
@@ -158,8 +176,7 @@ class BlockScope:
                                     or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
-        attrs = {"dtype": attr_value(dt, "type"), "shape": attr_value(shp, "shape")}
-        op = self.create_op("Placeholder", [], attrs, suffix=pin)
+        op = self.create_op("Placeholder", [], self.page.placeholder_attrs(dt, shp), suffix=pin)
         self.page.built.slots.append(ValueSlot(self.block_id, pin, op.outputs[0], dt))
         return op.outputs[0]
 
@@ -201,23 +218,37 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     Operation = tf.Operation
     order = an.order()
     preds = an.dag.pred
+    decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
+    tensors, operations = built.tensors, built.operations
     with graph.as_default():
         for bid in order:
-            if bid == session_id or bid not in an.decls:
+            if bid == session_id or bid not in decls:
                 continue
             if failed and (bid in failed or any(p in failed for p in preds[bid])):
                 failed.add(bid)
                 continue
-            decl = an.decls[bid]
+            decl = decls[bid]
+            list_ports = _list_ports(decl)
             wired: dict[str, Any] = {}
             missing = None
-            for pname, lns in an.inputs[bid].items():
+            for pname, lns in inputs[bid].items():
+                if len(lns) == 1 and pname not in list_ports:  # the usual case: one link into a single input
+                    ln = lns[0]
+                    key = (ln.src, ln.src_port)
+                    t = tensors.get(key)
+                    if t is None:
+                        t = operations.get(key)
+                    if t is None:
+                        missing = (pname, ln)
+                        break
+                    wired[pname] = t[0] if isinstance(t, list) else t
+                    continue
                 ts = []
                 for ln in lns:
                     key = (ln.src, ln.src_port)
-                    t = built.tensors.get(key)
+                    t = tensors.get(key)
                     if t is None:
-                        t = built.operations.get(key)
+                        t = operations.get(key)
                     if t is None:
                         missing = (pname, ln)
                         break
@@ -227,14 +258,13 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         ts.append(t)
                 if missing:
                     break
-                port = decl.input(pname)
-                wired[pname] = ts if port is not None and port.is_list else ts[0]
+                wired[pname] = ts if pname in list_ports else ts[0]
             if missing:
                 pname, ln = missing
                 built.errors.append(BuildError(bid, pname, f"'{ln.src}.{ln.src_port}' gives no tensor to wire"))
                 failed.add(bid)
                 continue
-            bscope = BlockScope(scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
+            bscope = BlockScope(scope, bid, attrs.get(bid, {}), values.get(bid, {}))
             dev_here = page.block(bid).device or dev
             try:
                 if dev_here:
@@ -260,11 +290,22 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
             if outs:
                 for port_name, t in outs.items():
                     if isinstance(t, Operation):
-                        built.operations[(bid, port_name)] = t
+                        operations[(bid, port_name)] = t
                     else:
-                        built.tensors[(bid, port_name)] = t
+                        tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
+
+
+_LIST_PORTS: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _list_ports(decl: Any) -> frozenset[str]:
+    """Names of a declaration's list inputs (made once per declaration)."""
+    hit = _LIST_PORTS.get(id(decl))
+    if hit is None or hit[0] is not decl.inputs:
+        hit = _LIST_PORTS[id(decl)] = (decl.inputs, frozenset(p.name for p in decl.inputs if p.is_list))
+    return hit[1]
 
 
 _NOISE = (

@@ -47,7 +47,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from enuflow.app.engine.analysis import Analysis, BuildError, analyse
+from enuflow.app.engine.analysis import Analysis, AnalysisCache, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
 from enuflow.app.engine.devices import missing_devices
 from enuflow.app.engine.step_groups import StepLayout
@@ -186,6 +186,7 @@ class Runner:
         self.timeout = timeout
         self._prepared: _Prepared | None = None
         self.builds = 0
+        self._analyses = AnalysisCache()  # a value edit re-reads only the pins that changed
 
     @property
     def remote(self) -> bool:
@@ -215,7 +216,7 @@ class Runner:
     # -- building ---------------------------------------------------------------------------
     def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
         """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
-        an = analyse(page, allow_io=allow_io)
+        an = analyse(page, allow_io=allow_io, cache=self._analyses)
         placement = place(an, self.device, self.cluster, self.target_task) if self.cluster is not None else None
         p = self._prepared
         if p is not None and not p.lost and p.built.signature == an.signature and p.allow_io == allow_io \
