@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +159,16 @@ class Page:
         return f"{stem}_{i}"
 
     # -- edits ------------------------------------------------------------------------------
+    def fill(self, blocks: Iterable[BlockInstance], links: Iterable[Link]) -> None:
+        """Give an empty page its blocks and links at once (for readers of page files): the block ids must be
+        unique and the links' ends on the page (the reader has checked both). Tells the listeners ``reset``."""
+        if self._blocks or self._links:
+            raise ValueError("fill() is for an empty page")
+        self._blocks = {b.id: b for b in blocks}
+        self._links = list(links)
+        self._link_count = Counter(self._links)
+        self._emit("reset")
+
     def add_block(self, block: BlockInstance, index: int | None = None) -> BlockInstance:
         """Add ``block`` (its id must be new); ``index`` puts it at that place in the block order."""
         if not block.id:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +71,17 @@ class Analysis:
     attrs: dict[str, dict[str, Any]]
     values: dict[str, dict[str, np.ndarray]]
     inputs: dict[str, dict[str, list[Link]]]
-    dag: nx.DiGraph
+    #: gives the block graph (``dag``), made on first use: building a page in order does not need it
+    make_dag: Callable[[], nx.DiGraph]
     errors: list[BuildError]
     bad: set[str]
     plan: SessionPlan
     signature: str = ""
+
+    @property
+    def dag(self) -> nx.DiGraph:
+        """The blocks and links as a networkx graph (an edge per linked pair of blocks)."""
+        return self.make_dag()
 
     def order(self) -> list[str]:
         """Blocks in dependency order (producers first); blocks on cycles are left out."""
@@ -98,7 +105,8 @@ class _Structure:
     key: tuple
     decls: dict[str, Block]
     inputs: dict[str, dict[str, list[Link]]]
-    dag: nx.DiGraph
+    ids: list[str]
+    edges: list[tuple[str, str]]
     errors: list[BuildError]
     bad: set[str]
     sessions: list[str]
@@ -106,6 +114,15 @@ class _Structure:
     cyclic: set[str]
     order: list[str] | None
     digest: str = ""
+    _dag: nx.DiGraph | None = None
+
+    def dag(self) -> nx.DiGraph:
+        if self._dag is None:
+            dag = nx.DiGraph()
+            dag.add_nodes_from(self.ids)
+            dag.add_edges_from(self.edges)
+            self._dag = dag
+        return self._dag
 
 
 @dataclass
@@ -179,11 +196,12 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             continue
         got = kept.get(b.id) if kept is not None else None
         if got is None or got.pins != b.pins:
-            got = _block_pins(page, b, decl, inputs.get(b.id, {}), folder)
-            if kept is not None and not got.paths and not any(datafile.is_ref(v) for v in b.pins.values()):
-                kept[b.id] = got  # a value from the data file is read again next time
-            elif kept is not None:
-                kept.pop(b.id, None)
+            got = _block_pins(page, b, decl, inputs.get(b.id, {}), folder, kept is not None)
+            if kept is not None:
+                if got.paths or any(datafile.is_ref(v) for v in b.pins.values()):
+                    kept.pop(b.id, None)  # a value from the data file is read again next time
+                else:
+                    kept[b.id] = got
         attrs[b.id] = got.attrs
         values[b.id] = got.values
         if got.errors:
@@ -217,7 +235,7 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
         pins = b.pins
         settings = tuple(sorted((k, _frozen(v)) for k, v in pins.items()
                                 if k not in names and not k.startswith("result_"))) if pins else ()
-        blocks.append((b.id, b.type, b.device, settings, _frozen(_dat_missing(b)) or None))
+        blocks.append((b.id, b.type, b.device, settings, _frozen(_dat_missing(b)) if b.extra else None))
     links = tuple((ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in page.links)
     # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
     return (tuple(blocks), links, allow_io, str(folder), page.data_path), tuple(b.label for b in page)
@@ -239,9 +257,16 @@ def _frozen(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], folder: Any) -> _Pins:
-    """Parse one block's pins; its problems come back in ``_Pins.errors``."""
-    errors: list[BuildError] = []
+def _block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], folder: Any, keep: bool) -> _Pins:
+    """Parse one block's pins; its problems come back in ``_Pins.errors``; ``keep``: with a copy of the pins
+    to compare later ones with."""
+    if not b.pins and not b.extra:  # most blocks of a big page: everything wired, nothing typed in
+        attr_needs, port_needs = _needs(decl)
+        errors = [BuildError(b.id, name, msg) for name, msg in attr_needs]
+        errors += [BuildError(b.id, name, f"input '{name}' is not wired and has no value")
+                   for name in port_needs if name not in wired]
+        return _Pins({}, {}, {}, errors, [])
+    errors = []
 
     def err(block: str | None, port: str | None, message: str) -> None:
         errors.append(BuildError(block, port, message))
@@ -255,8 +280,47 @@ def _block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], f
             err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
         else:
             err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
-    pins = {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in b.pins.items()}
-    return _Pins(pins, battrs, bvals, errors, df.windows_paths(b))
+    pins = {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in b.pins.items()} if keep else {}
+    return _Pins(pins, battrs, bvals, errors, df.windows_paths(b) if b.pins else [])
+
+
+_NEEDS: dict[int, tuple[Any, tuple[list[tuple[str, str]], list[str]]]] = {}
+
+
+def _needs(decl: Block) -> tuple[list[tuple[str, str]], list[str]]:
+    """What a block of type ``decl`` with no pin set lacks: (pin, message) of its required pins, and its inputs
+    that must be wired (the problems ``_parse_pins`` finds in an empty set of pins, made once per type)."""
+    hit = _NEEDS.get(id(decl))
+    if hit is None or hit[0] is not decl:
+        attrs = [(a.name, f"pin '{a.name}' needs a value" if a.type == "value" else
+                  f"pin '{a.name}' ({a.type}) must be set") for a in decl.attrs if a.required]
+        hit = _NEEDS[id(decl)] = (decl, (attrs, [p.name for p in decl.inputs if not p.optional]))
+    return hit[1]
+
+
+def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] | None:
+    """``ids`` in dependency order, as ``networkx.topological_sort`` orders them (generation by generation,
+    successors in the order their links came); None when there is a cycle."""
+    indegree: dict[str, int] = {}
+    for children in succ.values():
+        for c in children:
+            indegree[c] = indegree.get(c, 0) + 1
+    zero = [n for n in ids if n not in indegree]
+    order: list[str] = []
+    while zero:
+        order.extend(zero)
+        generation, zero = zero, []
+        for n in generation:
+            children = succ.get(n)
+            if children:
+                for c in children:
+                    left = indegree[c] - 1
+                    if left:
+                        indegree[c] = left
+                    else:
+                        del indegree[c]
+                        zero.append(c)
+    return None if indegree else order
 
 
 def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _Structure:
@@ -265,7 +329,6 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
     bad: set[str] = set()
     decls: dict[str, Block] = {}
     inputs: dict[str, dict[str, list[Link]]] = {}
-    dag = nx.DiGraph()
 
     def err(block: str | None, port: str | None, message: str) -> None:
         errors.append(BuildError(block, port, message))
@@ -276,7 +339,6 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
     warnings: list[BuildError] = []
     hints: dict[str, list[str]] = {}
     ids = [b.id for b in page]
-    dag.add_nodes_from(ids)
     for b in page:
         decl = registry.get(b.type)
         if decl is None:
@@ -300,17 +362,27 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
 
     # links
     on_page = set(ids)
-    edges = []
+    succ: dict[str, dict[str, None]] = {}
+    edges: list[tuple[str, str]] = []
+    singles: dict[Block, frozenset[str]] = {}
     for ln in page.links:
         if ln.src not in on_page or ln.dst not in on_page:
             missing = ln.src if ln.src not in on_page else ln.dst
             err(None, None, f"link {ln} names block '{missing}', which is not on the page")
             continue
+        children = succ.get(ln.src)
+        if children is None:
+            children = succ[ln.src] = {}
+        children[ln.dst] = None
         edges.append((ln.src, ln.dst))
         sd, dd = decls.get(ln.src), decls.get(ln.dst)
         if (sd is not None and sd.inert) or (dd is not None and dd.inert):
             continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
-        if sd is not None and ln.src_port not in sd.single_outputs():
+        if sd is not None:
+            single = singles.get(sd)
+            if single is None:
+                single = singles[sd] = sd.single_outputs()
+        if sd is not None and ln.src_port not in single:
             src_attrs = page.block(ln.src).pins
             if not sd.has_output(ln.src_port, list_counts(sd, src_attrs)):
                 base, _ = split_indexed(ln.src_port)
@@ -333,7 +405,6 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
                     err(ln.dst, ln.dst_port, f"{dd.name} has no input '{ln.dst_port}' (inputs: {names})")
                 continue
             inputs[ln.dst].setdefault(ln.dst_port, []).append(ln)
-    dag.add_edges_from(edges)
 
     for bid, ports in inputs.items():
         decl = decls[bid]
@@ -348,12 +419,10 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
 
     # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()
-    try:
-        order = list(nx.topological_sort(dag))
-        components = []
-    except nx.NetworkXUnfeasible:
-        order = None
-        components = nx.strongly_connected_components(dag)
+    order = _topological(ids, succ)
+    st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order)
+    dag = st.dag() if order is None else None
+    components = nx.strongly_connected_components(dag) if dag is not None else []
     for comp in components:
         if len(comp) > 1 or any(dag.has_edge(n, n) for n in comp):
             names = [b.id for b in page if b.id in comp]
@@ -362,7 +431,7 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
                 bad.add(n)
             errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
                                      + " (a dataflow page cannot feed a block its own output)"))
-    return _Structure(key, decls, inputs, dag, errors, bad, sessions, warnings, cyclic, order)
+    return st
 
 
 def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
@@ -381,6 +450,8 @@ def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
 
 def _dat_missing(b: Any) -> dict[str, str]:
     """Pins of an imported block whose value the page's missing ``.dat`` file holds: pin -> file name."""
+    if not b.extra:
+        return {}
     info = b.extra.get("enuspace") if isinstance(b.extra, dict) else None
     stored = info.get("missing_dat") if isinstance(info, dict) else None
     return {k: str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}

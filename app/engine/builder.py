@@ -217,16 +217,19 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     session_id = an.plan.block
     Operation = tf.Operation
     order = an.order()
-    preds = an.dag.pred
+    preds = None  # the block graph, made only when a block has failed
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
     with graph.as_default():
         for bid in order:
             if bid == session_id or bid not in decls:
                 continue
-            if failed and (bid in failed or any(p in failed for p in preds[bid])):
-                failed.add(bid)
-                continue
+            if failed:
+                if preds is None:
+                    preds = an.dag.pred
+                if bid in failed or any(p in failed for p in preds[bid]):
+                    failed.add(bid)
+                    continue
             decl = decls[bid]
             list_ports = _list_ports(decl)
             wired: dict[str, Any] = {}

@@ -94,6 +94,44 @@ class _Where:
 
 
 _NUMBER = (int, float)  # the types json gives numbers; other number types take the slower, general check
+_ORIGIN = [0, 0]
+_NO_PINS: dict[str, Any] = {}
+_PLAIN_BLOCK_KEYS = {"id", "type", "pos", "pins"}
+
+
+def _check_block(p: str, i: int, b: dict[str, Any], bid: Any, btype: Any, pos: Any, pins: Any,
+                 found: dict[str, BlockInstance], lines: list[str] | None) -> None:
+    """Raise the PageFileError for a block that the quick checks of ``page_from_doc`` did not pass."""
+    if not isinstance(bid, str) or not bid:
+        raise PageFileError(p, f"blocks[{i}] has no id (a non-empty text)")
+    where = _Where(bid, lines)
+    if not isinstance(btype, str) or not btype:
+        raise PageFileError(p, "has no type", **where.kw())
+    if bid in found:
+        raise PageFileError(p, "appears twice (block ids must be unique)", **where.kw())
+    if (not isinstance(pos, (list, tuple)) or len(pos) != 2
+            or not (type(pos[0]) in _NUMBER and type(pos[1]) in _NUMBER
+                    or all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos))):
+        raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where.kw())
+    if not isinstance(pins, dict):
+        raise PageFileError(p, "has 'pins' that is not an object", **where.kw())
+
+
+def _check_link(p: str, i: int, ln: dict[str, Any], found: dict[str, BlockInstance],
+                lines: list[str] | None) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The ends of a link that the quick checks of ``page_from_doc`` did not pass; raises PageFileError
+    when they are not [block id, port name] of blocks on the page."""
+    ends = []
+    for key in ("from", "to"):
+        end = ln.get(key)
+        if (not isinstance(end, (list, tuple)) or len(end) != 2
+                or not all(isinstance(x, str) and x for x in end)):
+            raise PageFileError(p, f"links[{i}].{key} must be [block id, port name], got {end!r}")
+        if end[0] not in found:
+            raise PageFileError(p, f"links[{i}].{key} names block {end[0]!r}, which is not on the page",
+                                line=_locate(lines, json.dumps(end[0])))
+        ends.append((end[0], end[1]))
+    return ends[0], ends[1]
 
 
 @paused_gc
@@ -125,57 +163,53 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     page = Page(str(name) if name is not None else Path(p).stem)
     lines = text.splitlines() if text else None
 
+    found: dict[str, BlockInstance] = {}
     for i, b in enumerate(blocks):
         if not isinstance(b, dict):
             raise PageFileError(p, f"blocks[{i}] is not an object")
         bid = b.get("id")
-        if not isinstance(bid, str) or not bid:
-            raise PageFileError(p, f"blocks[{i}] has no id (a non-empty text)")
-        where = _Where(bid, lines)
         btype = b.get("type")
-        if not isinstance(btype, str) or not btype:
-            raise PageFileError(p, "has no type", **where.kw())
-        if bid in page:
-            raise PageFileError(p, "appears twice (block ids must be unique)", **where.kw())
-        pos = b.get("pos", [0, 0])
-        if (not isinstance(pos, (list, tuple)) or len(pos) != 2
-                or not (type(pos[0]) in _NUMBER and type(pos[1]) in _NUMBER
-                        or all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos))):
-            raise PageFileError(p, f"has a pos that is not two numbers: {pos!r}", **where.kw())
-        pins = b.get("pins", {})
-        if not isinstance(pins, dict):
-            raise PageFileError(p, "has 'pins' that is not an object", **where.kw())
+        pos = b.get("pos", _ORIGIN)
+        pins = b.get("pins", _NO_PINS)
+        if (type(bid) is not str or not bid or type(btype) is not str or not btype or bid in found
+                or type(pos) is not list or len(pos) != 2 or type(pos[0]) not in _NUMBER
+                or type(pos[1]) not in _NUMBER or type(pins) is not dict):
+            _check_block(p, i, b, bid, btype, pos, pins, found, lines)  # raises, naming what is wrong
+        if b.keys() <= _PLAIN_BLOCK_KEYS:  # most blocks: no label, device, collapsed flag or unknown field
+            found[bid] = BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins))
+            continue
         label = b.get("label")
         collapsed = b.get("collapsed")
         device = b.get("device")
         if label is not None and not isinstance(label, str):
-            raise PageFileError(p, "has a label that is not text", **where.kw())
+            raise PageFileError(p, "has a label that is not text", **_Where(bid, lines).kw())
         if device is not None and not isinstance(device, str):
-            raise PageFileError(p, "has a device that is not text", **where.kw())
-        extra = block_extra(b)
-        page.add_block(BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins), label,
-                                     collapsed if isinstance(collapsed, bool) else None, device, extra))
+            raise PageFileError(p, "has a device that is not text", **_Where(bid, lines).kw())
+        found[bid] = BlockInstance(bid, btype, (float(pos[0]), float(pos[1])), dict(pins), label,
+                                   collapsed if isinstance(collapsed, bool) else None, device, block_extra(b))
 
+    made: list[Link] = []
+    link_extra: dict[Link, dict[str, Any]] = {}
     for i, ln in enumerate(links):
         if not isinstance(ln, dict):
             raise PageFileError(p, f"links[{i}] is not an object")
-        ends = []
-        for key in ("from", "to"):
-            end = ln.get(key)
-            if (not isinstance(end, (list, tuple)) or len(end) != 2
-                    or not all(isinstance(x, str) and x for x in end)):
-                raise PageFileError(p, f"links[{i}].{key} must be [block id, port name], got {end!r}")
-            if end[0] not in page:
-                raise PageFileError(p, f"links[{i}].{key} names block {end[0]!r}, which is not on the page",
-                                    line=_locate(lines, json.dumps(end[0])))
-            ends.append(end)
-        link = Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+        src = ln.get("from")
+        dst = ln.get("to")
+        if (type(src) is not list or type(dst) is not list or len(src) != 2 or len(dst) != 2
+                or type(src[0]) is not str or type(src[1]) is not str or type(dst[0]) is not str
+                or type(dst[1]) is not str or not src[1] or not dst[1]
+                or src[0] not in found or dst[0] not in found):
+            src, dst = _check_link(p, i, ln, found, lines)  # raises, naming what is wrong (or gives tuples)
+        link = Link(src[0], src[1], dst[0], dst[1])
         # a repeated link is kept, in its place: a list port takes it twice (AddN(a, b, a)); a single input
         # that gets two links is the page checks' to report, naming the block and port
-        page.add_link(link)
-        extra = {k: v for k, v in ln.items() if k not in ("from", "to")}
-        if extra:
-            page.link_extra[link] = extra
+        made.append(link)
+        if len(ln) > 2:
+            extra = {k: v for k, v in ln.items() if k not in ("from", "to")}
+            if extra:
+                link_extra[link] = extra
+    page.fill(found.values(), made)
+    page.link_extra.update(link_extra)
 
     view = doc.get("view")
     page.view = view if isinstance(view, dict) else None
