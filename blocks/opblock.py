@@ -181,7 +181,10 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     raises BuildFailure naming the port.
     """
     op_type = op_type or block.op_name or block.name
-    memo = getattr(scope, "op_memo", None)
+    try:
+        memo = scope.op_memo
+    except AttributeError:  # a scope without a memo (the builder's has one)
+        memo = None
     key = _memo_key(scope, block, inputs, op_type) if memo is not None else None
     if key is not None:
         plan = memo.get(key)
@@ -301,6 +304,7 @@ def _memo_key(scope: Any, block: Block, inputs: dict[str, Any], op_type: str) ->
     its parsed attrs, and the dtype (and rank, where a port checks it) of each wired tensor; None when a pin
     value is fed (its placeholder is made per block) or an attr value cannot be a key."""
     key: list[Any] = [block, op_type]
+    names = _BASE_NAMES
     try:
         for port in block.inputs:
             v = inputs.get(port.name)
@@ -314,7 +318,9 @@ def _memo_key(scope: Any, block: Block, inputs: dict[str, Any], op_type: str) ->
             elif port.rank is not None:
                 key.append((_base_name(v), v.shape.rank))
             else:
-                key.append(_base_name(v))
+                dt = v.dtype
+                name = names.get(dt)
+                key.append(name if name is not None else _base_name(v))
         attrs = scope.attrs
         if attrs:
             items = tuple(sorted(attrs.items()))

@@ -283,6 +283,10 @@ def _infer_dtype(values: list[Any]) -> str:
 
 # -- tensors ----------------------------------------------------------------------------------
 
+_PLAIN_NUMBER = (int, float)  # exactly these (a bool is not a number here)
+_FLOATS = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
 def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.ndarray:
     """A numpy array from a pin value.
 
@@ -293,6 +297,8 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
     A typed value ``{"dtype": ..., "shape": ..., "value": ...}`` (the form ``enuflow run --json`` writes
     results in) carries its own dtype and shape, which take precedence over the arguments.
     """
+    if type(value) in _PLAIN_NUMBER and shape is None and dtype in _FLOATS:
+        return np.array(value, dtype=_FLOATS[dtype])  # a number typed into a float pin (most Consts)
     if isinstance(value, dict):
         if "value" not in value:
             raise ValueParseError("a typed value needs a 'value' entry")

@@ -126,11 +126,14 @@ class PageScope:
             name = _NAME_OK.sub("_", block_id)
             if not name or not (name[0].isalnum() or name[0] == "."):
                 name = "b" + name
-        base, i = name, 2
-        while name.lower() in self._used:
-            name = f"{base}_{i}"
-            i += 1
-        self._used.add(name.lower())
+        low = name.lower()
+        if low in self._used:
+            base, i = name, 2
+            while low in self._used:
+                name = f"{base}_{i}"
+                low = name.lower()
+                i += 1
+        self._used.add(low)
         self.built.op_block[name] = block_id
         return name
 
@@ -220,6 +223,8 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     preds = None  # the block graph, made only when a block has failed
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
+    list_ports_of: dict[Any, frozenset[str]] = {}  # a declaration's list inputs
+    devices = {b.id: b.device for b in page if b.device}
     with graph.as_default():
         for bid in order:
             if bid == session_id or bid not in decls:
@@ -231,7 +236,9 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                     failed.add(bid)
                     continue
             decl = decls[bid]
-            list_ports = _list_ports(decl)
+            list_ports = list_ports_of.get(decl)
+            if list_ports is None:
+                list_ports = list_ports_of[decl] = frozenset(p.name for p in decl.inputs if p.is_list)
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in inputs[bid].items():
@@ -268,7 +275,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 failed.add(bid)
                 continue
             bscope = BlockScope(scope, bid, attrs.get(bid, {}), values.get(bid, {}))
-            dev_here = page.block(bid).device or dev
+            dev_here = devices.get(bid) or dev
             try:
                 if dev_here:
                     with graph.device(dev_here):
@@ -298,17 +305,6 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
-
-
-_LIST_PORTS: dict[int, tuple[Any, frozenset[str]]] = {}
-
-
-def _list_ports(decl: Any) -> frozenset[str]:
-    """Names of a declaration's list inputs (made once per declaration)."""
-    hit = _LIST_PORTS.get(id(decl))
-    if hit is None or hit[0] is not decl.inputs:
-        hit = _LIST_PORTS[id(decl)] = (decl.inputs, frozenset(p.name for p in decl.inputs if p.is_list))
-    return hit[1]
 
 
 _NOISE = (
