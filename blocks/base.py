@@ -13,6 +13,7 @@ scope that carries the graph, and only blocks that build import TensorFlow (lazi
 from __future__ import annotations
 
 import difflib
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -279,6 +280,7 @@ class Registry:
     def generated(self) -> dict[str, Block]:
         if self._generated is None:
             self._generated = self.generated_loader() if self.generated_loader else {}
+            gc.freeze()  # the catalogue lives as long as the process: the cyclic collector need not walk it again
         return self._generated
 
     def get(self, name: str) -> Block | None:

@@ -6,6 +6,7 @@ TensorFlow prints start-up lines (oneDNN, CUDA stubs) on the C++ side before its
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -43,6 +44,8 @@ def load() -> Any:
                 os.dup2(saved, 2)
                 os.close(saved)
         _tf = tf
+        # TensorFlow's modules live as long as the process: the cyclic collector need not walk them again
+        gc.freeze()
         return tf
 
 
