@@ -228,13 +228,17 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
     value_pins: dict[str, frozenset[str]] = {}
     blocks = []
     for b in page:
-        names = value_pins.get(b.type)
-        if names is None:
-            decl = registry.get(b.type)
-            names = value_pins[b.type] = _value_pin_names(decl) if decl is not None else frozenset()
         pins = b.pins
-        settings = tuple(sorted((k, _frozen(v)) for k, v in pins.items()
-                                if k not in names and not k.startswith("result_"))) if pins else ()
+        if pins:
+            names = value_pins.get(b.type)
+            if names is None:
+                decl = registry.get(b.type)
+                names = value_pins[b.type] = _value_pin_names(decl) if decl is not None else frozenset()
+            items = [(k, v if type(v) in _ATOMS else _frozen(v)) for k, v in pins.items()
+                     if k not in names and not k.startswith("result_")]
+            settings = tuple(sorted(items)) if len(items) > 1 else tuple(items)
+        else:
+            settings = ()
         blocks.append((b.id, b.type, b.device, settings, _frozen(_dat_missing(b)) if b.extra else None))
     links = tuple((ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in page.links)
     # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
@@ -244,6 +248,9 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
 def _value_pin_names(decl: Block) -> frozenset[str]:
     """The pins of a block type that hold values (inputs typed in, ``value`` attrs), not settings."""
     return frozenset(p.name for p in decl.inputs) | frozenset(a.name for a in decl.attrs if a.type == "value")
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def _frozen(value: Any) -> Any:

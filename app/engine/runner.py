@@ -163,6 +163,8 @@ class _Prepared:
         #: (keys, targets, their groups) of the last step: the run loop passes the same lists step after step
         self.last_groups: tuple[list, list, list] | None = None
         self.device_warnings: list[BuildError] = []
+        #: (the session plan's block, fetches, targets) and the fetches and targets it gives (``Runner._selection``)
+        self.selection: tuple[tuple, tuple[list, list]] | None = None
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
@@ -297,7 +299,11 @@ class Runner:
             n_steps = 0 if plan.infinite else plan.steps
         else:
             n_steps = steps
-        fetch_keys, target_keys = self._selection(built, an)
+        # what a step fetches and runs follows from the structure: worked out once per graph and session plan
+        chosen = (plan.block, tuple(plan.fetches), tuple(plan.targets))
+        if prepared.selection is None or prepared.selection[0] != chosen:
+            prepared.selection = (chosen, self._selection(built, an))
+        fetch_keys, target_keys = prepared.selection[1]
         excluded: set[str] = set()
         session = prepared.session
 
