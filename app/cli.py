@@ -28,7 +28,7 @@ SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
 EPILOG = """\
 commands:
   enuflow                      open the editor on the default page (headless run without a display)
-  enuflow PAGE                 open the editor on PAGE
+  enuflow PAGE                 open the editor on PAGE (or a model: .pb, .pbtxt, SavedModel folder)
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow blocks [NAME]        list the block types, or show one block's doc
@@ -103,15 +103,39 @@ def _editor(args: list[str]) -> int:
         if not ns.headless:
             print("enuflow: no display found; running the page headless instead of opening the editor.",
                   file=sys.stderr)
-        return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", cluster=None, save_results=None, timeout=None))
+        return _run_headless(page)
     try:
         from enuflow.app.gui.main import run_editor
     except ImportError as e:
         print(f"enuflow: the editor is not available ({e}); running the page headless.", file=sys.stderr)
-        return cmd_run(argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None,
-                                          device="", target="", cluster=None, save_results=None, timeout=None))
+        return _run_headless(page)
     return run_editor(page)
+
+
+def _run_headless(page: str) -> int:
+    """Run ``page`` as ``enuflow run`` does; a TensorFlow model (GraphDef, SavedModel) is imported first, as the
+    editor would open it (into a temporary page and data file), and that page runs."""
+    ns = argparse.Namespace(page=page, steps=None, json=False, allow_io=False, data_dir=None, device="", target="",
+                            cluster=None, save_results=None, timeout=None)
+    from enuflow.app.engine.import_model import is_model
+
+    if not is_model(page):
+        return cmd_run(ns)
+    import tempfile
+
+    from enuflow.app.engine.import_model import import_model
+
+    with tempfile.TemporaryDirectory(prefix="enuflow-model-") as folder:
+        ns.page = str(Path(folder) / ((Path(page).stem or "model") + ".json"))
+        try:
+            imported = import_model(page, ns.page)
+        except PageFileError as e:
+            print(f"enuflow: {e}", file=sys.stderr)
+            return 2
+        for w in imported.extra.get("import_warnings", []) or []:
+            print(f"warning: {w}", file=sys.stderr)
+        print(f"enuflow: imported {page} ({len(imported)} blocks); running it", file=sys.stderr)
+        return cmd_run(ns)
 
 
 # -- sub-commands ---------------------------------------------------------------------------------

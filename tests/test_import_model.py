@@ -261,3 +261,43 @@ def test_command_line_import_and_run_with_feed(keras_pb: dict, tmp_path: Path) -
     (tmp_path / "bad.pb").write_bytes(b"\x00\x01not a graph")
     r = enuflow("import", str(tmp_path / "bad.pb"), "-o", str(tmp_path / "b.json"))
     assert r.returncode == 2 and "bad.pb" in r.stderr and "Traceback" not in r.stderr
+
+
+def _table_row(stdout: str, block: str, port: str) -> np.ndarray:
+    """The numbers of one result row of ``enuflow``'s printed table (the block's section, the port's line)."""
+    import re
+
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.split("  [")[0] == block)
+    row = next(ln for ln in lines[start + 1:] if ln.strip().startswith(port + " "))
+    body = row.split("]", 1)[1]  # after "dtype [shape]"
+    return np.array([float(x) for x in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", body)])
+
+
+@pytest.mark.parametrize("kind", ["graphdef", "savedmodel"])
+def test_main_command_on_a_model_without_display_imports_and_runs_it(keras_pb: dict, saved_model: dict,
+                                                                      tmp_path: Path, kind: str) -> None:
+    """``enuflow MODEL`` on a machine without a display runs the model headless, as it runs a page: its
+    Placeholders fed with zeros, the results printed; TensorFlow gives the same numbers."""
+    import os
+
+    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", "QT_QPA_PLATFORM": ""}
+    if kind == "graphdef":
+        source = keras_pb["folder"] / "model.pb"
+        gd = tf.compat.v1.GraphDef()
+        gd.ParseFromString(source.read_bytes())
+        expected = tf_run(gd, {"x": np.zeros((1, 8, 8, 2), np.float32)}, keras_pb["out"] + ":0")
+    else:
+        source = saved_model["folder"]
+        loaded = tf.saved_model.load(str(source))
+        expected = loaded.signatures["serving_default"](features=tf.zeros((1, 5)))["scores"].numpy()
+    page = import_model(source, tmp_path / "m.json")  # to know which block gives the model's output
+    session = next(b for b in page if b.type == "ClientSession")
+    (out,) = page.links_into(session.id)
+    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", str(source)], cwd=ROOT, capture_output=True,
+                       text=True, check=False, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no display found" in r.stderr and f"imported {source}" in r.stderr
+    assert "Traceback" not in r.stderr
+    np.testing.assert_allclose(_table_row(r.stdout, out.src, out.src_port), np.asarray(expected).reshape(-1),
+                               atol=1e-5)
