@@ -6,11 +6,23 @@ blocks become ``tf.raw_ops.<Op>(...)`` calls with the page's attrs, Variables be
 ``tf.compat.v1.Variable``. It runs the ClientSession's fetches ``steps`` times (or every output once
 when the page has none) and prints the results. Values are written with ``repr`` of plain numbers,
 bools and bytes, so nothing from the page can become code in the script.
+
+The script keeps what the page says about its run and its data:
+
+- its session runs with TensorFlow's graph optimizer on or off as the ClientSession's ``optimize`` pin
+  decides (``auto`` decided at export time by enuflow's own rule on the page's built graph,
+  ``app.engine.session_options``), so ``CONFIG`` is what ``enuflow run`` would use;
+- values kept in the page's data file (an imported model's weights) are not written into the script: they
+  go to ``SCRIPT_data.npz`` beside it (the entries the page uses), which the script reads with
+  ``allow_pickle=False``;
+- files named by absolute Windows paths (enuSpace pages) are read from, and written to, ``DATA_DIR``: the
+  page's data folder, a constant at the top of the script.
 """
 
 from __future__ import annotations
 
 import keyword
+import ntpath
 import re
 import sys
 from pathlib import Path
@@ -18,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from enuflow.app.document import data_folder as df
+from enuflow.app.document import datafile
 from enuflow.app.engine.analysis import Analysis, analyse
 from enuflow.app.document.formats import PageFileError
 from enuflow.app.document.formats.native import write_atomic
@@ -31,13 +45,27 @@ class ExportProblem(Exception):
     """A block the Python export cannot write; the message names it."""
 
 
-def _literal(arr: np.ndarray) -> str:
+def _literal(arr: np.ndarray, paths: dict[Any, str] | None = None) -> str:
     if arr.dtype.kind == "O":
+        if paths:
+            return _nested(np.asarray(arr).tolist(), paths)
         return repr(np.asarray(arr).tolist())
     return f"np.array({arr.reshape(-1).tolist()!r}, dtype=np.{arr.dtype.name}).reshape({list(arr.shape)!r})"
 
 
-def _attr_literal(value: Any, attr_type: str) -> str:
+def _nested(value: Any, paths: dict[Any, str]) -> str:
+    """A nested list of strings as Python text; a path inside the data folder becomes ``data_path(NAME)``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested(v, paths) for v in value) + "]"
+    if value in paths:
+        name = paths[value]
+        return f"data_path({name!r}).encode()" if isinstance(value, bytes) else f"data_path({name!r})"
+    return repr(value)
+
+
+def _attr_literal(value: Any, attr_type: str, paths: dict[Any, str] | None = None) -> str:
+    if paths and isinstance(value, (str, list)) and attr_type in ("string", "list(string)"):
+        return _nested(value, paths)
     if attr_type == "type":
         return f"tf.{value}"
     if attr_type == "list(type)":
@@ -59,6 +87,20 @@ class _Writer:
         self.used: set[str] = set()
         self.lines: list[str] = []
         self.feeds: list[str] = []
+        #: with a data file beside the script: its entries (key -> array); None writes values inline
+        self.data: dict[str, np.ndarray] | None = None
+        #: mapped data-folder path (str and bytes) -> the file's name in DATA_DIR
+        self.paths: dict[Any, str] = {}
+
+    def value(self, block_id: str, pin: str) -> str:
+        """The Python text of a pin's parsed value: the data file's entry, or a literal."""
+        raw = self.page.block(block_id).pins.get(pin)
+        arr = self.an.values[block_id][pin]
+        if self.data is not None and datafile.is_ref(raw):
+            key = str(raw[datafile.FIELD])
+            self.data[key] = arr
+            return f"DATA[{key!r}]"
+        return _literal(arr, self.paths)
 
     def var(self, block_id: str) -> str:
         if block_id not in self.names:
@@ -122,17 +164,18 @@ class _Writer:
             arr = values["val"]
             dtype = attrs.get("dtype") or ("float64" if name == "Const_ex" and arr.dtype.kind == "f"
                                            else ("string" if arr.dtype.kind == "O" else arr.dtype.name))
-            self.lines.append(f"{indent}{v} = tf.constant({_literal(arr)}, dtype=tf.{dtype})")
+            self.lines.append(f"{indent}{v} = tf.constant({self.value(block_id, 'val')}, dtype=tf.{dtype})")
         elif name == "Placeholder":
             shape = attrs.get("shape")
             self.lines.append(f"{indent}{v} = tf.compat.v1.placeholder(tf.{attrs['dtype']}, "
                               f"shape={_attr_literal(shape, 'shape')})")
-            self.feeds.append(f"    {v}: {_literal(values['value'])},")
+            self.feeds.append(f"    {v}: {self.value(block_id, 'value')},")
         elif name == "Variable":
             init = wired.get("initvalues")
             if init is None:
                 arr = values["initvalues"]
-                init = f"tf.constant({_literal(arr)}, dtype=tf.{attrs.get('dtype') or arr.dtype.name})"
+                dt = attrs.get("dtype") or arr.dtype.name
+                init = f"tf.constant({self.value(block_id, 'initvalues')}, dtype=tf.{dt})"
             if attrs.get("shape") is not None:
                 init = f"tf.broadcast_to({init}, {list(attrs['shape'])!r})"
             dtype = f", dtype=tf.{attrs['dtype']}" if attrs.get("dtype") else ""
@@ -155,23 +198,51 @@ class _Writer:
                 if port.name in wired:
                     args.append(f"{port.name}={wired[port.name]}")
                 elif port.name in values:
-                    arr = values[port.name]
-                    lit = f"tf.constant({_literal(arr)})"
+                    lit = f"tf.constant({self.value(block_id, port.name)})"
                     args.append(f"{port.name}={'[' + lit + ']' if port.is_list else lit}")
             for a in decl.attrs:
                 if a.name in attrs and attrs[a.name] is not None and a.type != "value" and not a.inferred:
-                    args.append(f"{a.name}={_attr_literal(attrs[a.name], a.type)}")
+                    args.append(f"{a.name}={_attr_literal(attrs[a.name], a.type, self.paths)}")
             self.lines.append(f"{indent}{v} = tf.raw_ops.{decl.op_name}({', '.join(args)})")
         else:
             raise ExportProblem(f"block '{block_id}': {name} has no Python form yet")
 
 
+def optimizes(page: Page, an: Analysis) -> bool:
+    """Whether ``enuflow run`` would run ``page`` with TensorFlow's graph optimizer (its ``optimize`` pin;
+    ``auto`` decided on the graph enuflow builds for it)."""
+    from enuflow.app.engine.session_options import should_optimize
+
+    setting = an.plan.optimize
+    if setting in ("on", "off"):
+        return setting == "on"
+    from enuflow.app.engine.builder import build
+
+    return should_optimize(setting, build(page, an, allow_io=True).graph)
+
+
 def page_to_python(page: Page, source: str = "") -> str:
-    """The script's text; raises ExportProblem naming the first block it cannot write."""
+    """The script's text, values written inline; raises ExportProblem naming the first block it cannot write."""
+    return python_script(page, source)[0]
+
+
+def python_script(page: Page, source: str = "", data_file: str | None = None) -> tuple[str, dict[str, np.ndarray]]:
+    """The script's text and the arrays of its data file ``data_file`` (a name beside the script): with one, the
+    values the page keeps in its data file are read from there, not written inline. Raises ExportProblem naming
+    the first block it cannot write."""
     an = analyse(page, allow_io=True)
     if an.errors:
         raise ExportProblem("; ".join(str(e) for e in an.errors[:5]))
     w = _Writer(page, an)
+    if data_file is not None:
+        w.data = {}
+    folder = df.data_folder(page)
+    if folder is not None:
+        for f in df.data_files(page):
+            if not df.is_windows_path(f.path):
+                name = ntpath.basename(f.path) or Path(f.path).name
+                w.paths[f.path] = name
+                w.paths[f.path.encode()] = name
     session = an.plan.block
     for bid in an.order():
         if bid != session:
@@ -205,13 +276,35 @@ def page_to_python(page: Page, source: str = "") -> str:
         "Builds the page's graph with TensorFlow in graph mode, runs it and prints the results.",
         '"""',
         "",
+        "import os",
+        "from pathlib import Path",
+        "",
         "import numpy as np",
         "import tensorflow as tf",
+        "",
+        "# the page's data folder: files its blocks name by absolute Windows paths are read and written here",
+        f"DATA_DIR = {str(folder) if folder is not None else ''!r}",
+        "",
+        "",
+        "def data_path(name):",
+        "    return os.path.join(DATA_DIR, name)",
+        "",
+        "",
+    ]
+    body = w.lines or ["    pass"]  # written first: it fills w.data
+    if w.data:
+        head += ["# the page's large values (its data file's entries), beside this script",
+                 f"DATA = np.load(Path(__file__).with_name({data_file!r}), allow_pickle=False)", "", ""]
+    optimize = optimizes(page, an)
+    head += [
+        f"# TensorFlow's graph optimizer {'runs' if optimize else 'is off'}, as enuflow runs the page "
+        f"(its ClientSession's optimize: {an.plan.optimize})",
+        "CONFIG = tf.compat.v1.ConfigProto(allow_soft_placement=True)",
+        f"CONFIG.graph_options.rewrite_options.disable_meta_optimizer = {not optimize}",
         "",
         "graph = tf.Graph()",
         "with graph.as_default():",
     ]
-    body = w.lines or ["    pass"]
     tail = [
         "    fetches = {", *fetch, "    }",
         "    targets = [" + ", ".join(targets) + "]",
@@ -223,7 +316,7 @@ def page_to_python(page: Page, source: str = "") -> str:
         "",
         "",
         "def main():",
-        "    with tf.compat.v1.Session(graph=graph) as sess:",
+        "    with tf.compat.v1.Session(graph=graph, config=CONFIG) as sess:",
         "        sess.run(init)",
         "        results = {}",
         "        for _ in range(STEPS):",
@@ -237,13 +330,23 @@ def page_to_python(page: Page, source: str = "") -> str:
         "    main()",
         "",
     ]
-    return "\n".join(head + body + tail)
+    return "\n".join(head + body + tail), w.data or {}
 
 
 def export_python(page: Page, path: str) -> int:
-    """Write the script to ``path`` (atomically); returns the exit status and prints problems."""
+    """Write the script to ``path`` (atomically), with ``STEM_data.npz`` beside it when the page keeps values in
+    its data file; returns the exit status and prints problems."""
+    data_name = Path(path).stem + "_data.npz"
+    target = Path(path).with_name(data_name)
     try:
-        text = page_to_python(page, path)
+        text, arrays = python_script(page, path, data_name)
+        if arrays:
+            if page.data_path and target.resolve() == Path(page.data_path).resolve():
+                raise ExportProblem(f"{target} is the page's own data file; write the script under another name")
+            try:
+                datafile.write_npz(target, arrays)
+            except OSError as e:
+                raise PageFileError(str(target), f"cannot be written: {e.strerror or e}") from None
         write_atomic(path, text)
     except ExportProblem as e:
         print(f"enuflow: cannot export as Python: {e}", file=sys.stderr)
@@ -251,5 +354,5 @@ def export_python(page: Page, path: str) -> int:
     except PageFileError as e:
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" and its data file {target}" if arrays else ""))
     return 0
