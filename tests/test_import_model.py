@@ -301,3 +301,36 @@ def test_main_command_on_a_model_without_display_imports_and_runs_it(keras_pb: d
     assert "Traceback" not in r.stderr
     np.testing.assert_allclose(_table_row(r.stdout, out.src, out.src_port), np.asarray(expected).reshape(-1),
                                atol=1e-5)
+
+
+def test_pasted_data_references_are_carried_inline_or_into_a_new_data_file(tmp_path: Path) -> None:
+    """``datafile.carry``: values of blocks pasted from another page's data file come along, small ones inline,
+    large ones into a new data file holding the target page's entries too; the target's own file is untouched."""
+    from enuflow.app.document import datafile
+    from enuflow.app.document.values import parse_tensor
+
+    small = np.array([[1.5, -2.0], [0.25, 4.0]], np.float32)
+    large = np.arange(40, dtype=np.int64).reshape(5, 8)
+    mine = np.linspace(0, 1, 30).astype(np.float32)
+    np.savez(tmp_path / "src.npz", s=small, w=large)
+    np.savez(tmp_path / "dst.npz", w=mine)
+    before = (tmp_path / "dst.npz").read_bytes()
+    pins = [{"val": {"dtype": "float32", "shape": [2, 2], "data": "s"}, "dtype": "float32"},
+            {"val": {"dtype": "int64", "shape": [5, 8], "data": "w"}}]
+    new, problems = datafile.carry(pins, str(tmp_path / "src.npz"), str(tmp_path / "dst.npz"), tmp_path / "scratch")
+    assert problems == []
+    np.testing.assert_array_equal(parse_tensor(pins[0]["val"]), small)
+    assert pins[0]["val"]["dtype"] == "float32"
+    key = pins[1]["val"]["data"]
+    assert key != "w"  # the target page's own 'w' keeps its name and value
+    data = np.load(new, allow_pickle=False)
+    np.testing.assert_array_equal(data[key], large)
+    np.testing.assert_array_equal(data["w"], mine)
+    assert (tmp_path / "dst.npz").read_bytes() == before
+    # pasted into the page they came from: nothing to carry
+    same = [{"val": {"dtype": "int64", "shape": [5, 8], "data": "w"}}]
+    assert datafile.carry(same, str(tmp_path / "src.npz"), str(tmp_path / "src.npz"), tmp_path) == (None, [])
+    # the copied page's data file is gone: the reference stays and the problem is named
+    gone = [{"val": {"dtype": "int64", "shape": [5, 8], "data": "w"}}]
+    new, problems = datafile.carry(gone, str(tmp_path / "nope.npz"), None, tmp_path)
+    assert new is None and "nope.npz" in problems[0] and gone[0]["val"]["data"] == "w"

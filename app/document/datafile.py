@@ -8,7 +8,9 @@ Page format v1 is extended by adding two optional things:
 
 The file is read with ``numpy.load(..., allow_pickle=False)``, so it can hold only plain arrays, never
 code. Arrays are read lazily, once per file version. Saving a page elsewhere (Save As to another folder,
-``--save-results``) copies the data file beside the new page (see ``native.save``).
+``--save-results``) copies the data file beside the new page (see ``native.save``). Blocks pasted from
+another page bring their values along (``carry``): small ones inline, the others into a new data file
+for the page that holds its own entries and theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ from enuflow.app.document.values import ValueParseError
 
 #: the page field naming the data file
 FIELD = "data"
+#: tensors of at most this many plain numbers are written into the page itself, not into its data file
+INLINE_LIMIT = 16
 
 _lock = threading.Lock()
 _open: dict[str, tuple[tuple[int, int], Any, dict[str, np.ndarray]]] = {}
@@ -112,3 +117,71 @@ def _atomic(target: Path, write: Any) -> None:
     from enuflow.app.document.formats.native import replace_atomically
 
     replace_atomically(target, write)
+
+
+def inline_value(arr: np.ndarray) -> Any:
+    """A typed pin value ``{"dtype", "shape", "value"}`` holding ``arr`` in the page itself, or None when ``arr``
+    belongs in a data file (more than INLINE_LIMIT values, not plain numbers, or not finite)."""
+    if not (0 < arr.size <= INLINE_LIMIT) or arr.dtype.kind not in "biuf" or \
+            (arr.dtype.kind == "f" and not bool(np.isfinite(arr).all())):
+        return None
+    return {"dtype": str(arr.dtype), "shape": list(arr.shape), "value": arr.tolist()}
+
+
+def carry(pins: list[dict[str, Any]], source: str | None, target: str | None,
+          scratch: str | Path) -> tuple[str | None, list[str]]:
+    """Make data references in ``pins`` (the pins of blocks pasted into a page whose data file is ``target``)
+    name values that page can read; the references named entries of ``source`` (the copied page's file).
+
+    Small values become inline typed values; the others go, with every entry of ``target``, into a new data
+    file in the folder ``scratch`` (``target`` itself is never changed: the page it belongs to is saved as it
+    was until the person saves), under their own key or, when ``target`` already uses it, a fresh one.
+    ``pins`` are changed in place. Returns (the page's new data file, or None when it keeps ``target``; a
+    message for each value that could not be carried: its reference stays, and the run names it).
+    """
+    refs = [(p, name) for p in pins for name, value in p.items() if is_ref(value)]
+    if not refs:
+        return None, []
+    if source and target and os.path.abspath(source) == os.path.abspath(target):
+        return None, []
+    problems: list[str] = []
+    taken: set[str] = set()
+    if target:
+        try:
+            with zipfile.ZipFile(target) as z:
+                taken = {n.removesuffix(".npy") for n in z.namelist()}
+        except (OSError, zipfile.BadZipFile) as e:
+            return None, [f"the page's data file {target} cannot be read ({e})"]
+    added: dict[str, np.ndarray] = {}
+    for p, name in refs:
+        ref = p[name]
+        try:
+            arr = resolve(source, ref)
+        except ValueParseError as e:
+            problems.append(f"pin '{name}': {e}")
+            continue
+        small = inline_value(arr)
+        if small is not None:
+            p[name] = small
+            continue
+        key = str(ref[FIELD])
+        if key in taken or key in added:
+            base, i = key, 2
+            while f"{base}~{i}" in taken or f"{base}~{i}" in added:
+                i += 1
+            key = f"{base}~{i}"
+        added[key] = arr
+        p[name] = {**ref, FIELD: key}
+    if not added:
+        return None, problems
+    merged: dict[str, np.ndarray] = {k: read_array(target, k) for k in sorted(taken)} if target else {}
+    merged.update(added)
+    folder = Path(scratch)
+    stem = Path(target).stem if target else "pasted"
+    out = folder / f"{stem}-{uuid.uuid4().hex[:12]}.npz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_npz(out, merged)
+    except OSError as e:
+        return None, problems + [f"the pasted values cannot be written to {out} ({e.strerror or e})"]
+    return str(out), problems

@@ -32,9 +32,10 @@ from enuflow.blocks.base import REGISTRY, Block
 from enuflow.blocks.tf import load
 
 #: constants with more elements than this go to the data file
-INLINE_LIMIT = 16
-COLUMN = 240.0
-ROW = 110.0
+INLINE_LIMIT = datafile.INLINE_LIMIT
+#: room between columns (for the wires) and between blocks of a column
+COLUMN_GAP = 80.0
+ROW_GAP = 30.0
 NOT_EDITABLE = ("not editable here: this op runs TensorFlow function bodies kept as they were in the model; "
                 "change the model and import it again")
 
@@ -401,7 +402,9 @@ class _Builder:
 
     def _layout(self) -> None:
         """Layered, left to right: each block one column after its deepest input; sources (constants,
-        placeholders, variables) just before their first consumer, so weights sit beside their op."""
+        placeholders, variables) just before their first consumer, so weights sit beside their op. Columns are
+        as wide as their widest block and blocks are stacked by their height (both as the editor draws them,
+        estimated from the title and the ports, with room for a result line per output), so none overlap."""
         page = self.page
         g = nx.DiGraph()
         g.add_nodes_from(b.id for b in page)
@@ -413,11 +416,32 @@ class _Builder:
         for n in g:
             if g.in_degree(n) == 0 and g.out_degree(n) > 0:
                 depth[n] = max(0, min(depth[s] for s in g.successors(n)) - 1)
-        rows: dict[int, int] = defaultdict(int)
+        n_in: dict[str, int] = defaultdict(int)
+        for ln in page.links:
+            n_in[ln.dst] += 1
+        columns: dict[int, list[tuple[BlockInstance, float, float]]] = defaultdict(list)
         for b in page:
-            c = depth[b.id]
-            b.pos = (c * COLUMN, rows[c] * ROW)
-            rows[c] += 1
+            decl = REGISTRY.get(b.type)
+            outs = len(_output_ports(decl, b.pins)) if decl is not None else 1
+            ins = len(decl.inputs) if decl is not None else n_in[b.id]
+            columns[depth[b.id]].append((b, *_block_size(b, ins, outs)))
+        x = 0.0
+        for c in sorted(columns):
+            y = 0.0
+            for b, _w, h in columns[c]:
+                b.pos = (x, y)
+                y += h + ROW_GAP
+            x += max(w for _, w, _ in columns[c]) + COLUMN_GAP
+
+
+def _block_size(b: BlockInstance, inputs: int, outputs: int) -> tuple[float, float]:
+    """About the width and height the editor draws ``b`` at (a title of ~9 units a letter, a row of 20 a port),
+    with a result line per output below; generous, so that the editor's blocks fit in."""
+    title = b.label or b.id
+    sub = b.type if b.type != title else ""
+    width = max(160.0, 9.0 * len(title) + 40.0, 8.0 * len(sub) + 40.0, 200.0)
+    height = 50.0 + (18.0 if sub else 0.0) + 20.0 * max(inputs, outputs, 1) + 17.0 * max(outputs, 1) + 10.0
+    return width, height
 
 
 def page_from_model(mg: ModelGraph, freeze: bool = False) -> tuple[Page, dict[str, np.ndarray]]:

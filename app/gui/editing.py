@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 from enuflow.app.document.formats.native import block_extra, block_to_doc
@@ -24,7 +25,10 @@ def copy_blocks(page: Page, ids: list[str]) -> dict[str, Any]:
     blocks = [copy.deepcopy(block_to_doc(b)) for b in page if b.id in chosen]
     links = [[ln.src, ln.src_port, ln.dst, ln.dst_port] for ln in page.links
              if ln.src in chosen and ln.dst in chosen]
-    return {"format": CLIP_FORMAT, "blocks": blocks, "links": links}
+    clip: dict[str, Any] = {"format": CLIP_FORMAT, "blocks": blocks, "links": links}
+    if page.data_path:  # where the blocks' data references point (pasting into another page reads them there)
+        clip["data"] = os.path.abspath(page.data_path)
+    return clip
 
 
 def clip_text(clip: dict[str, Any]) -> str:

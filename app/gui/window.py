@@ -496,10 +496,25 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         blocks, links = editing.paste_blocks(self.page, clip, offset=editing.free_offset(self.page, clip))
         if not blocks:
             return []
+        self._carry_data(blocks, clip)
         self.undo.push(AddBlocksCommand(self.page, blocks, links, text=f"Paste {len(blocks)} blocks"))
         ids = [b.id for b in blocks]
         self.scene.select_blocks(ids)
         return ids
+
+    def _carry_data(self, blocks: list[Any], clip: dict[str, Any]) -> None:
+        """Pasted blocks whose values the copied page kept in its data file bring them into this page (inline when
+        small, else into a new data file for this page, in the cache until Save puts it beside the page)."""
+        from enuflow.app.document import datafile
+        from enuflow.app.worker.client import cache_dir
+
+        source = clip.get("data") if isinstance(clip.get("data"), str) else None
+        new, problems = datafile.carry([b.pins for b in blocks], source, self.page.data_path,
+                                       cache_dir() / "pasted")
+        if new is not None:
+            self.page.data_path = new
+        if problems:
+            self.status_label.setText("Pasted blocks lack values: " + "; ".join(problems[:3]))
 
     def duplicate(self) -> list[str]:
         ids = self.scene.selected_block_ids()
