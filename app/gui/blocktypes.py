@@ -29,15 +29,17 @@ def catalogue_ready() -> bool:
 
     Once true it stays true for this process (the cache is read once; checking it again costs a read).
     """
-    if _state["catalogue"]:
+    if _state["catalogue"] or _state.get("cache_seen"):
         return True
     try:
         from enuflow.blocks import catalogue_index
 
         ready = getattr(catalogue_index, "cache_ready", None)
-        return bool(ready()) if callable(ready) else False
+        seen = bool(ready()) if callable(ready) else False
     except Exception:  # noqa: BLE001 - a broken cache must not stop the editor
         return False
+    _state["cache_seen"] = seen  # asked once per block of a page being opened: reading the cache each time cost seconds
+    return seen
 
 
 def refresh() -> None:

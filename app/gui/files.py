@@ -80,14 +80,14 @@ class FileCommands:
         .pbtxt, a SavedModel folder; imported in a subprocess); False when it failed."""
         if ask and not self.maybe_save():
             return False
-        from enuflow.app.gui.interop import import_model_page, model_source
+        from enuflow.app.gui.interop import model_source, open_model
 
         try:
             model = model_source(path)
             if model is not None:
                 self.status_label.setText(f"Importing {model}...")
                 self.repaint()
-                page = load(import_model_page(model))
+                page = open_model(model)
             else:
                 page = load(path)
         except PageFileError as e:

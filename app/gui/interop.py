@@ -1,8 +1,9 @@
 """TensorFlow interop in the editor: opening models, File > Export SavedModel, and the TensorBoard setting.
 
-The editor loads no TensorFlow, so the TensorFlow work happens in other processes: a model is turned into
-a page by ``enuflow import`` in a subprocess (into a folder under the cache; the page opens as an
-import, so Save asks where to keep it, and the data file goes along), a SavedModel is written by
+The editor loads no TensorFlow, so the TensorFlow work happens in other processes: a frozen GraphDef is read
+here without it (``formats.graphdef``; its data file goes to a folder under the cache), other models are
+turned into a page by ``enuflow import`` in a subprocess (into that folder); either page opens as an
+import, so Save asks where to keep it, and the data file goes along. A SavedModel is written by
 ``enuflow export --savedmodel`` in a ``QProcess`` (the window stays responsive), and TensorBoard event
 files are written by the run worker's child (``logdir`` in its run command).
 """
@@ -21,8 +22,9 @@ from typing import Any
 from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import QFileDialog
 
-from enuflow.app.document.formats import PageFileError
+from enuflow.app.document.formats import PageFileError, load
 from enuflow.app.document.formats.native import page_to_doc, write_atomic
+from enuflow.app.document.page import Page
 
 MODEL_SUFFIXES = (".pb", ".pbtxt")
 IMPORT_TIMEOUT_S = 600
@@ -53,6 +55,49 @@ def import_folder(source: str) -> Path:
         stamp = ""
     digest = hashlib.blake2b(f"{p}\0{stamp}".encode(), digest_size=8).hexdigest()
     return cache_dir() / "imports" / f"{p.stem or 'model'}-{digest}"
+
+
+def open_model(source: str) -> Page:
+    """The page of the model at ``source``, not yet saved anywhere (its data file in ``import_folder``).
+
+    A frozen GraphDef is read here, without TensorFlow (``formats.graphdef``), once the block catalogue is known
+    without it; a SavedModel, a model with function ops or dtypes numpy lacks, or a first start without the
+    catalogue's cache goes through ``enuflow import`` in a subprocess. Raises PageFileError naming the file."""
+    from enuflow.app.document.formats import graphdef
+    from enuflow.app.gui import blocktypes
+
+    p = Path(source)
+    if p.is_file() and blocktypes.catalogue_ready():
+        blocktypes.refresh()  # the op blocks' declarations, from the cache
+        try:
+            return _read_here(p)
+        except graphdef.NeedsTensorFlow:
+            pass
+    return load(import_model_page(source))
+
+
+def _read_here(path: Path) -> Page:
+    from enuflow.app.document import datafile
+    from enuflow.app.document.formats import graphdef
+    from enuflow.app.document.formats.model_page import ModelGraph, page_from_model
+    from enuflow.app.gui import blocktypes
+
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise PageFileError(str(path), f"cannot be read: {e.strerror or e}") from None
+    gd = graphdef.parse(raw, text=path.suffix.lower() in (".pbtxt", ".txt"), source=str(path))
+    page, arrays = page_from_model(ModelGraph(gd, path.stem or "model"), blocktypes.registry(), strict=True)
+    if arrays:
+        folder = import_folder(str(path))
+        target = folder / datafile.data_name(folder / f"{path.stem or 'model'}.json")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            datafile.write_npz(target, arrays)
+        except OSError as e:
+            raise PageFileError(str(target), f"cannot be written: {e.strerror or e}") from None
+        page.data_path = str(target)
+    return page
 
 
 def import_model_page(source: str) -> str:

@@ -12,7 +12,7 @@ from enuflow.app import bundled
 from enuflow.app.document.formats import PageFileError, load
 from enuflow.app.gui import recovery
 from enuflow.app.gui.files import is_native_page
-from enuflow.app.gui.interop import import_model_page, model_source
+from enuflow.app.gui.interop import model_source, open_model
 from enuflow.app.gui.window import MainWindow
 from enuflow.app.document.page import Page
 
@@ -24,7 +24,7 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
         try:
             model = model_source(page_path)
             if model is not None:  # a TensorFlow model opens as an imported page (Save asks where to keep it)
-                page = load(import_model_page(model))
+                page = open_model(model)
             else:
                 page = load(page_path)
                 # a shipped example of an installed enuflow opens as a new page: Save must not write into the
