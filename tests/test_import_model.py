@@ -334,3 +334,21 @@ def test_pasted_data_references_are_carried_inline_or_into_a_new_data_file(tmp_p
     gone = [{"val": {"dtype": "int64", "shape": [5, 8], "data": "w"}}]
     new, problems = datafile.carry(gone, str(tmp_path / "nope.npz"), None, tmp_path)
     assert new is None and "nope.npz" in problems[0] and gone[0]["val"]["data"] == "w"
+
+
+def test_data_file_entries_read_as_numpy_wrote_them_and_never_unpickled(tmp_path: Path) -> None:
+    from enuflow.app.document import datafile
+    from enuflow.app.document.values import ValueParseError
+
+    arrays = {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "s": np.array(2.5), "e": np.zeros((0, 2), np.int64),
+              "f": np.asfortranarray(np.arange(6).reshape(2, 3)), "c": np.array([1 + 2j], np.complex64)}
+    for name, write in (("plain", np.savez), ("packed", np.savez_compressed)):
+        write(tmp_path / f"{name}.npz", **arrays, obj=np.array([{"x": 1}], dtype=object))
+        for key, want in arrays.items():
+            got = datafile.read_array(str(tmp_path / f"{name}.npz"), key)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+        with pytest.raises(ValueParseError, match="'obj'.*cannot be read"):
+            datafile.read_array(str(tmp_path / f"{name}.npz"), "obj")
+        with pytest.raises(ValueParseError, match="'nope' is not in"):
+            datafile.read_array(str(tmp_path / f"{name}.npz"), "nope")

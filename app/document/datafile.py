@@ -7,7 +7,7 @@ Page format v1 is extended by adding two optional things:
 - a pin value ``{"dtype": ..., "shape": [...], "data": KEY}``: the tensor stored under ``KEY`` in it.
 
 The file is read with ``numpy.load(..., allow_pickle=False)``, so it can hold only plain arrays, never
-code. Arrays are read lazily, once per file version. Saving a page elsewhere (Save As to another folder,
+code. A file's arrays are read together when the first is asked for, once per file version. Saving a page elsewhere (Save As to another folder,
 ``--save-results``) copies the data file beside the new page (see ``native.save``). Blocks pasted from
 another page bring their values along (``carry``): small ones inline, the others into a new data file
 for the page that holds its own entries and theirs.
@@ -15,8 +15,11 @@ for the page that holds its own entries and theirs.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
+import struct
 import threading
 import uuid
 import zipfile
@@ -33,7 +36,8 @@ FIELD = "data"
 INLINE_LIMIT = 16
 
 _lock = threading.Lock()
-_open: dict[str, tuple[tuple[int, int], Any, dict[str, np.ndarray]]] = {}
+#: data file -> (its (mtime, size), its arrays, entries that cannot be read -> why)
+_open: dict[str, tuple[tuple[int, int], dict[str, np.ndarray], dict[str, str]]] = {}
 
 
 def is_ref(value: Any) -> bool:
@@ -60,22 +64,72 @@ def read_array(data_path: str | None, key: str) -> np.ndarray:
         entry = _open.get(p)
         if entry is None or entry[0] != stamp:
             try:
-                npz = np.load(p, allow_pickle=False)
+                entry = (stamp, *_read_all(p))
             except (OSError, ValueError, zipfile.BadZipFile) as e:
                 raise ValueParseError(f"data file {p} cannot be read as an .npz ({e})") from None
-            entry = (stamp, npz, {})
             _open[p] = entry
-        _, npz, cache = entry
-        arr = cache.get(key)
+        _, arrays, problems = entry
+        arr = arrays.get(key)
         if arr is None:
-            if key not in npz.files:
-                raise ValueParseError(f"data entry '{key}' is not in {p}")
-            try:
-                arr = npz[key]
-            except (OSError, ValueError, zipfile.BadZipFile) as e:
-                raise ValueParseError(f"data entry '{key}' in {p} cannot be read ({e})") from None
-            cache[key] = arr
+            if key in problems:
+                raise ValueParseError(f"data entry '{key}' in {p} cannot be read ({problems[key]})")
+            raise ValueParseError(f"data entry '{key}' is not in {p}")
     return arr
+
+
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (False|True), 'shape': \(([\d, ]*)\), \}")
+
+
+def _read_all(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every array of an .npz, read in one pass (an imported model's data file holds hundreds of small
+    weights: opening each entry through ``numpy.load`` cost about a millisecond apiece); entries that cannot
+    be read as plain arrays are listed with the reason. Raises OSError or zipfile.BadZipFile for the file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    arrays: dict[str, np.ndarray] = {}
+    problems: dict[str, str] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            key = info.filename.removesuffix(".npy")
+            try:
+                arr = _stored_npy(data, info) if info.compress_type == zipfile.ZIP_STORED else None
+                if arr is None:
+                    with z.open(info) as member:
+                        arr = np.lib.format.read_array(member, allow_pickle=False)
+            except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+                problems[key] = str(e)
+                continue
+            arrays[key] = arr
+    return arrays, problems
+
+
+def _stored_npy(data: bytes, info: zipfile.ZipInfo) -> np.ndarray | None:
+    """The array of an uncompressed .npy entry, read straight from the file's bytes when its header is in
+    numpy's usual form (None otherwise: numpy's own reader takes it)."""
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_len + extra_len
+    if data[start:start + 6] != b"\x93NUMPY":
+        return None
+    major = data[start + 6]
+    if major == 1:
+        (hlen,), hstart = struct.unpack_from("<H", data, start + 8), start + 10
+    elif major in (2, 3):
+        (hlen,), hstart = struct.unpack_from("<I", data, start + 8), start + 12
+    else:
+        return None
+    m = _NPY_HEADER.match(data[hstart:hstart + hlen].decode("latin1"))
+    if m is None:
+        return None
+    dtype = np.dtype(m.group(1))
+    if dtype.hasobject:
+        raise ValueError("holds Python objects, which are never read (allow_pickle=False)")
+    shape = tuple(int(d) for d in m.group(3).replace(" ", "").split(",") if d)
+    count = int(np.prod(shape, dtype=np.int64))
+    body = hstart + hlen
+    if body + count * dtype.itemsize > start + info.file_size:
+        raise ValueError("is shorter than its header says")
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=body)
+    return arr.reshape(shape, order="F" if m.group(2) == "True" else "C").copy()
 
 
 def resolve(data_path: str | None, value: dict[str, Any]) -> np.ndarray:

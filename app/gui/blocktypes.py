@@ -42,6 +42,11 @@ def catalogue_ready() -> bool:
     return seen
 
 
+def catalogue_loaded() -> bool:
+    """True once the catalogue's op blocks are known here (``refresh`` found the cache)."""
+    return bool(_state["catalogue"])
+
+
 def refresh() -> None:
     """Call after the worker says "ready": op blocks from the catalogue cache become known."""
     if _state["catalogue"] and _view._generated:

@@ -84,6 +84,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self._restored_dirty = False
         self.analysis: Any = None
         self._catalogue_loaded = False
+        self._checked_with_catalogue = False  # the last check of the page knew every op block
 
         self.scene = PageScene(self.page, self)
         self.view = CanvasView(self.scene, self)
@@ -258,7 +259,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self.scene.refresh_types()
         if not (self.path is None and self.undo.isClean() and self.tidy_import()) and self.view.untouched:
             self.view.fit()  # the blocks have their real sizes now: the page opened fitted stays fitted
-        self.revalidate()
+        if not self._checked_with_catalogue:  # a model opened here made the op blocks known before the first check
+            self.revalidate()
         return True
 
     # -- title, dirty state --------------------------------------------------------------------------
@@ -312,6 +314,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
         self.update_device_legend()
+        self._checked_with_catalogue = blocktypes.catalogue_loaded()
         an = blocktypes.analyse_safely(self.page)
         self.analysis = an
         self.static_errors = {}

@@ -309,15 +309,21 @@ class PageScene(QGraphicsScene):
 
     def overlapping(self) -> list[tuple[str, str]]:
         """Pairs of blocks whose bodies overlap (sorted sweep on x)."""
-        rects = sorted(((it.mapRectToScene(it.body_rect()), bid) for bid, it in self.blocks.items()),
-                       key=lambda r: r[0].left())
+        rects = []
+        for bid, it in self.blocks.items():
+            r = it.mapRectToScene(it.body_rect())
+            rects.append((r.left(), r.right(), r.top(), r.bottom(), bid))
+        rects.sort(key=lambda r: r[0])
         out = []
-        for i, (r, a) in enumerate(rects):
-            for r2, b in rects[i + 1:]:
-                if r2.left() >= r.right():
-                    break
-                if r.intersects(r2):
+        n = len(rects)
+        for i in range(n):  # plain floats and indices: a layered page has columns of hundreds of blocks
+            _, right, top, bottom, a = rects[i]
+            j = i + 1
+            while j < n and rects[j][0] < right:
+                _, _, top2, bottom2, b = rects[j]
+                if top2 < bottom and top < bottom2:
                     out.append((a, b))
+                j += 1
         return out
 
     def selected_block_ids(self) -> list[str]:
