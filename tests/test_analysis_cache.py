@@ -37,13 +37,13 @@ def expected(page) -> np.ndarray:
 def parsed(monkeypatch):
     """The ids of the blocks whose pins the analysis parses, in order."""
     seen: list[str] = []
-    real = analysis._block_pins
+    real = analysis.block_pins
 
     def spy(page, b, *a, **kw):
         seen.append(b.id)
         return real(page, b, *a, **kw)
 
-    monkeypatch.setattr(analysis, "_block_pins", spy)
+    monkeypatch.setattr(analysis, "block_pins", spy)
     return seen
 
 

@@ -4,12 +4,13 @@
 link, and collects every problem at once, each naming its block and port. It needs no TensorFlow
 when the block types are hand-declared or the catalogue cache is present. Its result also carries the
 page's *structure signature*: two pages with the same signature build the same TensorFlow graph, so
-a run after a value edit feeds the new values into the graph already built.
+a run after a value edit feeds the new values into the graph already built. With an ``AnalysisCache``
+(the runner keeps one), a page whose structure is unchanged is checked again by re-reading only the pins
+that changed (``app.engine.pins`` reads a block's pins; ``app.engine.problems`` holds ``BuildError``).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections import Counter
 from collections.abc import Callable
@@ -23,28 +24,10 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
-from enuflow.app.document.values import ValueParseError, parse_attr, parse_tensor
+from enuflow.app.document.values import ValueParseError, parse_attr
+from enuflow.app.engine.pins import Pins, block_pins, dat_missing
+from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
-
-
-@dataclass
-class BuildError:
-    """A problem with a page, a block or a port, as shown to a person."""
-
-    block: str | None
-    port: str | None
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"block": self.block, "port": self.port, "message": self.message}
-
-    def __str__(self) -> str:
-        where = []
-        if self.block is not None:
-            where.append(f"block '{self.block}'")
-        if self.port is not None:
-            where.append(f"port '{self.port}'")
-        return (", ".join(where) + ": " if where else "") + self.message
 
 
 @dataclass
@@ -125,18 +108,6 @@ class _Structure:
         return self._dag
 
 
-@dataclass
-class _Pins:
-    """One block's parsed pins and their problems, kept while its pins stay the same."""
-
-    pins: dict[str, Any]
-    attrs: dict[str, Any]
-    values: dict[str, np.ndarray]
-    errors: list[BuildError]
-    #: (pin, text) of each absolute Windows path in its pins (looked for in the data folder at each analysis)
-    paths: list[tuple[str, str]]
-
-
 class AnalysisCache:
     """The last analysis's structure and parsed pins, so that analysing a page again after a value edit
     re-reads only the blocks whose pins changed.
@@ -148,7 +119,7 @@ class AnalysisCache:
 
     def __init__(self) -> None:
         self.structure: _Structure | None = None
-        self.blocks: dict[str, _Pins] = {}
+        self.blocks: dict[str, Pins] = {}
         self.registry: Registry | None = None
 
     def clear(self) -> None:
@@ -196,7 +167,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             continue
         got = kept.get(b.id) if kept is not None else None
         if got is None or got.pins != b.pins:
-            got = _block_pins(page, b, decl, inputs.get(b.id, {}), folder, kept is not None)
+            got = block_pins(page, b, decl, inputs.get(b.id, {}), folder, kept is not None)
             if kept is not None:
                 if got.paths or any(datafile.is_ref(v) for v in b.pins.values()):
                     kept.pop(b.id, None)  # a value from the data file is read again next time
@@ -239,7 +210,7 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
             settings = tuple(sorted(items)) if len(items) > 1 else tuple(items)
         else:
             settings = ()
-        blocks.append((b.id, b.type, b.device, settings, _frozen(_dat_missing(b)) if b.extra else None))
+        blocks.append((b.id, b.type, b.device, settings, _frozen(dat_missing(b)) if b.extra else None))
     links = tuple((ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in page.links)
     # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
     return (tuple(blocks), links, allow_io, str(folder), page.data_path), tuple(b.label for b in page)
@@ -262,47 +233,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return ("[]",) + tuple(_frozen(v) for v in value)
     return (type(value).__name__, repr(value))
-
-
-def _block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], folder: Any, keep: bool) -> _Pins:
-    """Parse one block's pins; its problems come back in ``_Pins.errors``; ``keep``: with a copy of the pins
-    to compare later ones with."""
-    if not b.pins and not b.extra:  # most blocks of a big page: everything wired, nothing typed in
-        attr_needs, port_needs = _needs(decl)
-        errors = [BuildError(b.id, name, msg) for name, msg in attr_needs]
-        errors += [BuildError(b.id, name, f"input '{name}' is not wired and has no value")
-                   for name in port_needs if name not in wired]
-        return _Pins({}, {}, {}, errors, [])
-    errors = []
-
-    def err(block: str | None, port: str | None, message: str) -> None:
-        errors.append(BuildError(block, port, message))
-
-    stored = _dat_missing(b)
-    battrs, bvals = _parse_pins(b.id, df.map_pins(b, folder), decl, wired, err, page.data_path, stored)
-    for port in decl.inputs:
-        if port.name in wired or port.name in bvals or port.optional:
-            continue
-        if port.name in stored:
-            err(b.id, port.name, _dat_message(port.name, stored[port.name], decl.name))
-        else:
-            err(b.id, port.name, f"input '{port.name}' is not wired and has no value")
-    pins = {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in b.pins.items()} if keep else {}
-    return _Pins(pins, battrs, bvals, errors, df.windows_paths(b) if b.pins else [])
-
-
-_NEEDS: dict[int, tuple[Any, tuple[list[tuple[str, str]], list[str]]]] = {}
-
-
-def _needs(decl: Block) -> tuple[list[tuple[str, str]], list[str]]:
-    """What a block of type ``decl`` with no pin set lacks: (pin, message) of its required pins, and its inputs
-    that must be wired (the problems ``_parse_pins`` finds in an empty set of pins, made once per type)."""
-    hit = _NEEDS.get(id(decl))
-    if hit is None or hit[0] is not decl:
-        attrs = [(a.name, f"pin '{a.name}' needs a value" if a.type == "value" else
-                  f"pin '{a.name}' ({a.type}) must be set") for a in decl.attrs if a.required]
-        hit = _NEEDS[id(decl)] = (decl, (attrs, [p.name for p in decl.inputs if not p.optional]))
-    return hit[1]
 
 
 def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] | None:
@@ -455,87 +385,6 @@ def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dat_missing(b: Any) -> dict[str, str]:
-    """Pins of an imported block whose value the page's missing ``.dat`` file holds: pin -> file name."""
-    if not b.extra:
-        return {}
-    info = b.extra.get("enuspace") if isinstance(b.extra, dict) else None
-    stored = info.get("missing_dat") if isinstance(info, dict) else None
-    return {k: str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
-
-
-def _dat_message(pin: str, dat: str, block_type: str) -> str:
-    wire = "a TruncatedNormal into initvalues" if block_type == "Variable" else "a block into it"
-    return (f"the value of '{pin}' is stored in {dat}, which is missing (not beside the page, nor in its data "
-            f"folder); type a value into '{pin}' or wire one (for example {wire})")
-
-
-def _parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, list[Link]],
-                err: Any, data_path: str | None = None,
-                stored: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    attrs: dict[str, Any] = {}
-    vals: dict[str, np.ndarray] = {}
-    decl_attrs = decl.attr_map()
-    decl_inputs = decl.input_map()
-    for name, raw in pins.items():
-        if name.startswith("result_"):
-            continue  # display pins hold results, never inputs
-        a = decl_attrs.get(name)
-        try:
-            if a is not None:
-                if a.type == "value":
-                    continue  # parsed below, once its dtype and shape pins are known
-                if raw is None or raw == "":
-                    continue
-                attrs[name] = parse_attr(raw, a.type)
-            elif name in decl_inputs:
-                if name in wired:
-                    continue  # a wire wins over a value typed into the pin
-                port = decl_inputs[name]
-                dtype = None
-                if port.dtype is not None:
-                    if port.dtype in decl_attrs:
-                        t = pins.get(port.dtype)
-                        dtype = t if t not in (None, "") else None
-                    else:
-                        dtype = port.dtype
-                if raw is None or raw == "":
-                    continue
-                if port.kind in ("resource", "variant", "ref"):
-                    err(bid, name, f"input '{name}' takes a {port.kind} and must be wired")
-                    continue
-                vals[name] = datafile.resolve(data_path, raw) if datafile.is_ref(raw) else parse_tensor(raw, dtype)
-            else:
-                err(bid, name, f"{decl.name} has no pin '{name}'")
-        except ValueParseError as e:
-            err(bid, name, f"pin '{name}': {e}")
-    for a in decl.attrs:
-        if a.type == "value":
-            raw = pins.get(a.name)
-            if raw is None or raw == "":
-                if stored and a.name in stored:
-                    err(bid, a.name, _dat_message(a.name, stored[a.name], decl.name))
-                elif a.required:
-                    err(bid, a.name, f"pin '{a.name}' needs a value")
-                continue
-            try:
-                if datafile.is_ref(raw):
-                    vals[a.name] = datafile.resolve(data_path, raw)
-                    continue
-                dtype = attrs.get(a.dtype_pin) if a.dtype_pin else None
-                shape = None
-                if a.shape_pin and attrs.get(a.shape_pin) is not None and decl.name != "Placeholder":
-                    shape = attrs[a.shape_pin]
-                vals[a.name] = parse_tensor(raw, dtype, shape)
-            except ValueParseError as e:
-                err(bid, a.name, f"pin '{a.name}': {e}")
-        elif a.required and a.name not in attrs:
-            if a.name in pins and pins[a.name] not in (None, ""):
-                continue  # already reported as unparsable
-            err(bid, a.name, f"pin '{a.name}' ({a.type}) must be set")
-    return attrs, vals
-
-
 def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str, Any]],
                   inputs: dict[str, dict[str, list[Link]]], sessions: list[str], err: Any) -> SessionPlan:
     if not sessions:
@@ -584,4 +433,4 @@ def _dtype_text(dt: np.dtype) -> str:
     return text
 
 
-__all__ = ["Analysis", "AnalysisCache", "BuildError", "SessionPlan", "analyse"]
+__all__ = ["Analysis", "AnalysisCache", "BuildError", "SessionPlan", "analyse", "list_counts"]
