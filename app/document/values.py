@@ -74,6 +74,17 @@ def parse_dtype(value: Any) -> str:
     raise ValueParseError(f"unknown dtype {value!r} (expected one of {', '.join(DTYPES[:8])}, ...)")
 
 
+_NP_NAMES: dict[Any, str] = {}
+
+
+def np_name(dt: np.dtype) -> str:
+    """``str(dt)``, memoised: numpy computes a dtype's name in Python on every call."""
+    name = _NP_NAMES.get(dt)
+    if name is None:
+        name = _NP_NAMES[dt] = str(dt)
+    return name
+
+
 def numpy_dtype(name: str) -> Any:
     try:
         return NUMPY_DTYPES[name]
@@ -341,7 +352,7 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
             raise ValueParseError(f"unsupported value {value!r}")
         fast = _real_array(items, dt)
         if fast is not None:
-            return _shaped(fast, want, shape)
+            return _shaped(fast, want)
         arr_shape = _nested_shape(items) if isinstance(items, list) else ()
         raw = _flatten(items)
         flat = []
@@ -361,18 +372,10 @@ def parse_tensor(value: Any, dtype: str | None = None, shape: Any = None) -> np.
     if dt is None:
         dt = _infer_dtype(flat)
     if want is not None:
-        need = element_count(want)
-        if need > MAX_ELEMENTS:
-            raise ValueParseError(f"shape {shape_text(want)} has {need:,} elements, more than the "
-                                  f"{MAX_ELEMENTS:,} a pin value may hold; make large tensors with ops")
-        if len(flat) == need:
-            arr_shape = want
-        elif len(flat) == 1:
+        need = _fill_count(len(flat), want)
+        if len(flat) != need:
             flat = flat * need
-            arr_shape = want
-        else:
-            raise ValueParseError(f"{len(flat)} values do not fill shape {shape_text(want)} "
-                                  f"({need} needed)")
+        arr_shape = want
     return _to_array(flat, dt, arr_shape)
 
 
@@ -397,19 +400,24 @@ def _real_array(items: Any, dt: str | None) -> np.ndarray | None:
     return arr.astype(target if target is not None else np.float32)
 
 
-def _shaped(arr: np.ndarray, want: tuple[int, ...] | None, shape: Any) -> np.ndarray:
-    """``arr`` in the shape a pin asked for (as the item-by-item way does: all of it, or one value filling it)."""
-    if want is None:
-        return arr
+def _fill_count(n: int, want: tuple[int, ...]) -> int:
+    """How many elements shape ``want`` holds, when ``n`` values can make it: all of them, or one filling it."""
     need = element_count(want)
     if need > MAX_ELEMENTS:
         raise ValueParseError(f"shape {shape_text(want)} has {need:,} elements, more than the "
                               f"{MAX_ELEMENTS:,} a pin value may hold; make large tensors with ops")
-    if arr.size == need:
-        return arr.reshape(want)
-    if arr.size == 1:
+    if n != need and n != 1:
+        raise ValueParseError(f"{n} values do not fill shape {shape_text(want)} ({need} needed)")
+    return need
+
+
+def _shaped(arr: np.ndarray, want: tuple[int, ...] | None) -> np.ndarray:
+    """``arr`` in the shape a pin asked for (as the item-by-item way does: all of it, or one value filling it)."""
+    if want is None:
+        return arr
+    if arr.size != _fill_count(arr.size, want):
         return np.full(want, arr.reshape(-1)[0], dtype=arr.dtype)
-    raise ValueParseError(f"{arr.size} values do not fill shape {shape_text(want)} ({need} needed)")
+    return arr.reshape(want)
 
 
 def _to_array(flat: list[Any], dt: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -24,7 +24,7 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
-from enuflow.app.document.values import ValueParseError, parse_attr
+from enuflow.app.document.values import ValueParseError, np_name, parse_attr
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
@@ -416,21 +416,11 @@ def signature(page: Page, an: Analysis, structure: _Structure) -> str:
     problems, and the dtype and shape of each value fed (not the values themselves)."""
     if not structure.digest:
         structure.digest = hashlib.blake2b(repr(structure.key[0]).encode(), digest_size=16).hexdigest()
-    fed = [(bid, k, _dtype_text(v.dtype), v.shape) for bid, vals in an.values.items() for k, v in vals.items()]
+    fed = [(bid, k, np_name(v.dtype), v.shape) for bid, vals in an.values.items() for k, v in vals.items()]
     h = hashlib.blake2b(digest_size=16)
     h.update(structure.digest.encode())
     h.update(repr((sorted(an.bad), fed)).encode())
     return h.hexdigest()
-
-
-_DTYPE_TEXT: dict[Any, str] = {}
-
-
-def _dtype_text(dt: np.dtype) -> str:
-    text = _DTYPE_TEXT.get(dt)
-    if text is None:
-        text = _DTYPE_TEXT[dt] = str(dt)
-    return text
 
 
 __all__ = ["Analysis", "AnalysisCache", "BuildError", "SessionPlan", "analyse", "list_counts"]

@@ -20,6 +20,7 @@ import numpy as np
 from enuflow.app.engine.analysis import Analysis, BuildError, analyse
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
+from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.tf import attr_value, load
 
@@ -65,17 +66,6 @@ class BuiltGraph:
     def block_of_op(self, op_name: str) -> str | None:
         top = op_name.split("/", 1)[0]
         return self.op_block.get(top)
-
-
-_NP_NAMES: dict[Any, str] = {}
-
-
-def np_name(dt: np.dtype) -> str:
-    """``str(dt)``, memoised: numpy computes a dtype's name in Python on every call."""
-    name = _NP_NAMES.get(dt)
-    if name is None:
-        name = _NP_NAMES[dt] = str(dt)
-    return name
 
 
 def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
