@@ -354,7 +354,7 @@ class Runner:
                     values.pop(k, None)
                     untaken.add(k)
                     continue
-                arr = v if type(v) is np.ndarray else as_array(v)
+                arr = as_array(v)
                 values[k] = arr
                 if lost:
                     lost.pop(k, None)

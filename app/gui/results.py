@@ -19,11 +19,6 @@ from enuflow.app.document.tensors import cell_text, dtype_name
 from enuflow.app.gui.plots import HeatMap, TileView, TrendPlot
 
 
-def _cell(v: Any) -> str:
-    """One element: strings as UTF-8 (escaped when they are not), bool, complex, bfloat16, handles."""
-    return cell_text(v)
-
-
 class ArrayTableModel(QAbstractTableModel):
     """A numpy array as rows and columns (0-D: one cell; 1-D: one column; N-D: last axis as columns)."""
 
@@ -62,7 +57,7 @@ class ArrayTableModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and index.isValid():
-            return _cell(self.arr[index.row(), index.column()])
+            return cell_text(self.arr[index.row(), index.column()])  # strings, bool, complex, handles: as --json
         if role == Qt.ItemDataRole.ForegroundRole and self.stale:
             return QColor("#9e9e9e")
         if role == Qt.ItemDataRole.TextAlignmentRole:
