@@ -6,6 +6,7 @@ and ``LocalCluster.close()`` kills every task it started; fixtures call it in th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -122,3 +123,15 @@ class LocalCluster:
             proc = self.procs.pop(key)
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+@contextlib.contextmanager
+def two_workers_up(folder: Path, n: int):
+    """A LocalCluster of ``n`` worker tasks with tasks 0 and 1 started; every task it started is stopped after."""
+    c = LocalCluster(folder, n)
+    try:
+        c.start("worker", 0)
+        c.start("worker", 1)
+        yield c
+    finally:
+        c.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_servers import LocalCluster, free_ports, read_line
+from cluster_servers import LocalCluster, free_ports, read_line, two_workers_up
 from conftest import ROOT, make_page
 
 from enuflow.app.document.cluster import ClusterError, load_cluster, parse_cluster, task_of_device
@@ -93,13 +93,8 @@ def test_bad_cluster_file_exit_2_for_run_and_worker(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
-    c = LocalCluster(tmp_path_factory.mktemp("cluster"), 3)
-    try:
-        c.start("worker", 0)
-        c.start("worker", 1)
+    with two_workers_up(tmp_path_factory.mktemp("cluster"), 3) as c:
         yield c
-    finally:
-        c.close()
 
 
 def _page(devices: dict[str, str], session_device: str | None = None):

@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from cluster_servers import LocalCluster
+from cluster_servers import LocalCluster, two_workers_up
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QMessageBox
@@ -27,21 +27,14 @@ TASK0, TASK1 = "/job:worker/task:0", "/job:worker/task:1"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
+def env(gui_env):
+    return gui_env
 
 
 @pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory):
-    c = LocalCluster(tmp_path_factory.mktemp("gui-cluster"), 2)
-    try:
-        c.start("worker", 0)
-        c.start("worker", 1)
+    with two_workers_up(tmp_path_factory.mktemp("gui-cluster"), 2) as c:
         yield c
-    finally:
-        c.close()
 
 
 def _page_file(tmp: Path) -> str:

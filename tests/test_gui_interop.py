@@ -27,9 +27,7 @@ TIMEOUT_MS = 300_000
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
+def env(gui_env, tmp_path, monkeypatch):
     from enuflow.app.gui import interop
 
     monkeypatch.setattr(interop, "import_folder", lambda source: tmp_path / "imports" / Path(source).stem)

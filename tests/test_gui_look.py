@@ -6,6 +6,7 @@ measurements (Qt's font metrics, the WCAG formula, segment intersection)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -180,6 +181,37 @@ def _wcag(c: QColor) -> float:
     return 0.2126 * ch(c.red()) + 0.7152 * ch(c.green()) + 0.0722 * ch(c.blue())
 
 
+def _contrast(a: QColor, b: QColor) -> float:
+    """WCAG's contrast ratio of two colours (AA for text: at least 4.5)."""
+    hi, lo = sorted((_wcag(a), _wcag(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+#: (window, list background) of a dark and of a light system palette
+THEMES = (("#2b2b2b", "#1e1e1e"), ("#efefef", "#ffffff"))
+
+
+@contextlib.contextmanager
+def _system_palette(qtbot):
+    """Gives ``use(window_bg, base)``, which sets the system palette's window and list colours as a desktop theme
+    would; the palette the test started with is back afterwards."""
+    app = QApplication.instance()
+    old = QGuiApplication.palette()
+
+    def use(window_bg: str, base: str) -> None:
+        pal = QPalette(old)
+        pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
+        pal.setColor(QPalette.ColorRole.Base, QColor(base))
+        app.setPalette(pal)
+        qtbot.wait(20)
+
+    try:
+        yield use
+    finally:
+        app.setPalette(old)
+        style.theme_changed()
+
+
 def test_title_contrast_is_wcag_aa_for_every_category(window):
     cats = {e.category for e in window.palette.entries}
     cats |= {k for k in json.loads((ROOT / "assets" / "categories.json").read_text()) if not k.startswith("_")}
@@ -187,8 +219,7 @@ def test_title_contrast_is_wcag_aa_for_every_category(window):
     assert len(cats) > 20
     for c in cats:
         bg, fg = style.header_colours(c)
-        hi, lo = sorted((_wcag(bg), _wcag(fg)), reverse=True)
-        assert (hi + 0.05) / (lo + 0.05) >= 4.5, c
+        assert _contrast(bg, fg) >= 4.5, c
 
 
 def test_sizes_dots_and_fonts_at_100_percent(window):
@@ -323,27 +354,17 @@ def test_palette_category_names_readable_in_both_themes(window, qtbot):
     """The palette writes each category in its colour; in a dark and in a light system palette every
     category name keeps WCAG AA contrast against the list's background (dark blues on a dark list and
     yellows on a white one did not)."""
-    app = QApplication.instance()
-    old = QGuiApplication.palette()
     tree = window.palette.tree
-    try:
-        for window_bg, base in (("#2b2b2b", "#1e1e1e"), ("#efefef", "#ffffff")):
-            pal = QPalette(old)
-            pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
-            pal.setColor(QPalette.ColorRole.Base, QColor(base))
-            app.setPalette(pal)
-            qtbot.wait(20)
+    with _system_palette(qtbot) as use:
+        for window_bg, base in THEMES:
+            use(window_bg, base)
             bg = tree.palette().color(QPalette.ColorRole.Base)
             assert bg == QColor(base)
             groups = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
             assert len(groups) > 20
             for g in groups:
                 fg = g.foreground(0).color()
-                hi, lo = sorted((_wcag(fg), _wcag(bg)), reverse=True)
-                assert (hi + 0.05) / (lo + 0.05) >= 4.5, (base, g.text(0), fg.name())
-    finally:
-        app.setPalette(old)
-        style.theme_changed()
+                assert _contrast(fg, bg) >= 4.5, (base, g.text(0), fg.name())
 
 
 def test_block_header_is_square_where_it_meets_the_body(window):
@@ -370,16 +391,10 @@ def test_block_header_is_square_where_it_meets_the_body(window):
 def test_problem_warnings_readable_in_both_themes(window, tmp_path, qtbot):
     """Warnings in Problems (an enuSpace page's inert blocks) keep WCAG AA contrast on the list's
     background in a dark and in a light system palette (a dark yellow did not on a dark list)."""
-    app = QApplication.instance()
-    old = QGuiApplication.palette()
     page = write_utf16(tmp_path / "gradient.svg", gradient_page().svg(4))
-    try:
-        for window_bg, base in (("#2b2b2b", "#1e1e1e"), ("#efefef", "#ffffff")):
-            pal = QPalette(old)
-            pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
-            pal.setColor(QPalette.ColorRole.Base, QColor(base))
-            app.setPalette(pal)
-            qtbot.wait(20)
+    with _system_palette(qtbot) as use:
+        for window_bg, base in THEMES:
+            use(window_bg, base)
             assert window.open_path(str(page), ask=False)
             items = [window.problems.item(i) for i in range(window.problems.count())]
             warnings = [it for it in items if it.text().startswith("warning:")]
@@ -387,8 +402,4 @@ def test_problem_warnings_readable_in_both_themes(window, tmp_path, qtbot):
             bg = window.problems.palette().color(QPalette.ColorRole.Base)
             for it in warnings:
                 fg = it.foreground().color()
-                hi, lo = sorted((_wcag(fg), _wcag(bg)), reverse=True)
-                assert (hi + 0.05) / (lo + 0.05) >= 4.5, (base, it.text(), fg.name())
-    finally:
-        app.setPalette(old)
-        style.theme_changed()
+                assert _contrast(fg, bg) >= 4.5, (base, it.text(), fg.name())

@@ -33,10 +33,8 @@ RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENUFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ENUFLOW_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
+def env(gui_env):
+    return gui_env
 
 
 @pytest.fixture
