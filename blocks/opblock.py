@@ -9,6 +9,7 @@ a single op call it too.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from enuflow.blocks.base import Attr, Block, BuildFailure, Port
@@ -185,19 +186,12 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
         memo = scope.op_memo
     except AttributeError:  # a scope without a memo (the builder's has one)
         memo = None
-    key = _memo_key(scope, block, inputs, op_type) if memo is not None else None
+    key = memo_key(block, op_type, inputs, scope.attrs, scope.values) if memo is not None else None
     if key is not None:
         plan = memo.get(key)
         if plan is not None:  # a block like one built before: same type, attrs and wired dtypes
             protos, flat_ports, out_plan = plan
-            flat = []
-            for name, many in flat_ports:
-                v = inputs[name]
-                if many:
-                    flat.extend(v)
-                else:
-                    flat.append(v)
-            op = scope.create_op(op_type, flat, protos)
+            op = scope.create_op(op_type, flat_inputs(flat_ports, inputs), protos)
             outputs = op.outputs
             return {name: op if i is None else outputs[i] for name, i in out_plan}
     attr_decl = block.attr_map()
@@ -299,29 +293,29 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     return outs
 
 
-def _memo_key(scope: Any, block: Block, inputs: dict[str, Any], op_type: str) -> tuple | None:
+def memo_key(block: Block, op_type: str, inputs: dict[str, Any], attrs: dict[str, Any],
+             values: Container[str]) -> tuple | None:
     """What decides an op's attrs, input order and outputs when every input it takes is wired: the block type,
-    its parsed attrs, and the dtype (and rank, where a port checks it) of each wired tensor; None when a pin
-    value is fed (its placeholder is made per block) or an attr value cannot be a key."""
+    its parsed attrs (``attrs``), and the dtype (and rank, where a port checks it) of each wired tensor; None
+    when a pin value is fed (its placeholder is made per block) or an attr value cannot be a key. ``values``
+    holds the names of the block's pins that have a value."""
     key: list[Any] = [block, op_type]
     names = _BASE_NAMES
     try:
         for port in block.inputs:
             v = inputs.get(port.name)
             if v is None:
-                if port.optional and not scope.has_value(port.name):
+                if port.optional and port.name not in values:
                     key.append(None)
                     continue
                 return None
-            if isinstance(v, (list, tuple)):
+            if type(v) is list or type(v) is tuple:
                 key.append(tuple(_base_name(t) for t in v))
             elif port.rank is not None:
                 key.append((_base_name(v), v.shape.rank))
             else:
-                dt = v.dtype
-                name = names.get(dt)
+                name = names.get(v.dtype)
                 key.append(name if name is not None else _base_name(v))
-        attrs = scope.attrs
         if attrs:
             items = tuple(sorted(attrs.items()))
             hash(items)
@@ -329,6 +323,18 @@ def _memo_key(scope: Any, block: Block, inputs: dict[str, Any], op_type: str) ->
     except Exception:  # noqa: BLE001 - an unusual input (an op wired as a tensor) takes the checked path
         return None
     return tuple(key)
+
+
+def flat_inputs(flat_ports: Any, inputs: dict[str, Any]) -> list[Any]:
+    """The op's inputs in port order, from a memoised plan's ``(port, is list)`` pairs."""
+    flat: list[Any] = []
+    for name, many in flat_ports:
+        v = inputs[name]
+        if many:
+            flat.extend(v)
+        else:
+            flat.append(v)
+    return flat
 
 
 def op_outputs(block: Block, op: Any) -> dict[str, Any]:

@@ -59,7 +59,14 @@ class Analysis:
     errors: list[BuildError]
     bad: set[str]
     plan: SessionPlan
-    signature: str = ""
+
+    @property
+    def signature(self) -> str:
+        """A digest of what shapes this page's TensorFlow graph (``signature``), made on first use: a first
+        build needs none, only a later run that asks whether it can reuse the graph."""
+        if self._signature is None:
+            self._signature = signature(self.page, self, self._st)
+        return self._signature
 
     @property
     def dag(self) -> nx.DiGraph:
@@ -78,6 +85,8 @@ class Analysis:
     topological: list[str] | None = None
     #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
     warnings: list[BuildError] = field(default_factory=list)
+    _st: _Structure | None = None
+    _signature: str | None = None
 
 
 @dataclass
@@ -189,7 +198,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.cyclic = st.cyclic
     an.topological = st.order
     an.warnings = warnings
-    an.signature = signature(page, an, st)
+    an._st = st
     return an
 
 
@@ -260,6 +269,9 @@ def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] 
     return None if indegree else order
 
 
+_MISSING = object()
+
+
 def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _Structure:
     """The part of the analysis that does not read pin values: block types, links, list ports, cycles."""
     errors: list[BuildError] = []
@@ -276,83 +288,107 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
     warnings: list[BuildError] = []
     hints: dict[str, list[str]] = {}
     ids = [b.id for b in page]
+    types: dict[str, Block | None] = {}
+    plain_of: dict[Block, bool] = {}  # a declaration that needs no note: not inert, not the session, may run
     for b in page:
-        decl = registry.get(b.type)
+        btype = b.type
+        decl = types.get(btype, _MISSING)
+        if decl is _MISSING:
+            decl = types[btype] = registry.get(btype)
+        bid = b.id
         if decl is None:
             # one suggestion search per unknown type (an imported model repeats a few op types many times)
-            hint = hints[b.type] if b.type in hints else hints.setdefault(b.type, registry.suggest(b.type))
+            hint = hints[btype] if btype in hints else hints.setdefault(btype, registry.suggest(btype))
             more = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
-            err(b.id, None, f"unknown block type '{b.type}'{more}")
+            err(bid, None, f"unknown block type '{btype}'{more}")
             continue
-        decls[b.id] = decl
-        inputs[b.id] = {}
+        decls[bid] = decl
+        inputs[bid] = {}
+        plain = plain_of.get(decl)
+        if plain is None:
+            plain = plain_of[decl] = not (decl.inert or decl.name == "ClientSession" or decl.unavailable
+                                          or (decl.io and not allow_io))
+        if plain:
+            continue
         if decl.inert:
-            warnings.append(BuildError(b.id, None, f"'{b.label or b.id}' is kept as an inert block ({decl.name}): "
-                                                   "it builds nothing and the run skips it"))
+            warnings.append(BuildError(bid, None, f"'{b.label or bid}' is kept as an inert block ({decl.name}): "
+                                                  "it builds nothing and the run skips it"))
         if decl.name == "ClientSession":
-            sessions.append(b.id)
+            sessions.append(bid)
         if decl.unavailable:
-            err(b.id, None, f"{decl.name} cannot run here: {decl.unavailable}")
+            err(bid, None, f"{decl.name} cannot run here: {decl.unavailable}")
         if decl.io and not allow_io:
-            err(b.id, None, f"{decl.name} reads or writes files or acts on the process; it runs only when "
-                            f"allowed (enuflow run --allow-io, or confirm in the editor)")
+            err(bid, None, f"{decl.name} reads or writes files or acts on the process; it runs only when "
+                           f"allowed (enuflow run --allow-io, or confirm in the editor)")
 
     # links
     on_page = set(ids)
     succ: dict[str, dict[str, None]] = {}
     edges: list[tuple[str, str]] = []
-    singles: dict[Block, frozenset[str]] = {}
+    #: per declaration: inert or not, its single (not list) outputs, its inputs by name
+    ports_of: dict[Block, tuple[bool, frozenset[str], dict[str, Any]]] = {}
+    many: list[tuple[str, str]] = []  # (block, single input) given more than one link
     for ln in page.links:
-        if ln.src not in on_page or ln.dst not in on_page:
-            missing = ln.src if ln.src not in on_page else ln.dst
+        src, sport, dst, dport = ln.src, ln.src_port, ln.dst, ln.dst_port
+        if src not in on_page or dst not in on_page:
+            missing = src if src not in on_page else dst
             err(None, None, f"link {ln} names block '{missing}', which is not on the page")
             continue
-        children = succ.get(ln.src)
+        children = succ.get(src)
         if children is None:
-            children = succ[ln.src] = {}
-        children[ln.dst] = None
-        edges.append((ln.src, ln.dst))
-        sd, dd = decls.get(ln.src), decls.get(ln.dst)
-        if (sd is not None and sd.inert) or (dd is not None and dd.inert):
-            continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
+            children = succ[src] = {}
+        children[dst] = None
+        edges.append((src, dst))
+        sd, dd = decls.get(src), decls.get(dst)
         if sd is not None:
-            single = singles.get(sd)
-            if single is None:
-                single = singles[sd] = sd.single_outputs()
-        if sd is not None and ln.src_port not in single:
-            src_attrs = page.block(ln.src).pins
-            if not sd.has_output(ln.src_port, list_counts(sd, src_attrs)):
-                base, _ = split_indexed(ln.src_port)
+            s_info = ports_of.get(sd)
+            if s_info is None:
+                s_info = ports_of[sd] = (sd.inert, sd.single_outputs(), sd.input_map())
+            if s_info[0]:
+                continue  # an inert block's ports are whatever the imported page gave it; the builder skips it
+        if dd is not None:
+            d_info = ports_of.get(dd)
+            if d_info is None:
+                d_info = ports_of[dd] = (dd.inert, dd.single_outputs(), dd.input_map())
+            if d_info[0]:
+                continue
+        if sd is not None and sport not in s_info[1]:
+            src_attrs = page.block(src).pins
+            if not sd.has_output(sport, list_counts(sd, src_attrs)):
+                base, _ = split_indexed(sport)
                 if sd.input(base) is not None:
-                    err(ln.dst, ln.dst_port, f"link from '{ln.src}.{ln.src_port}': that is an input port; "
-                                             "wires go from an output to an input")
+                    err(dst, dport, f"link from '{src}.{sport}': that is an input port; "
+                                    "wires go from an output to an input")
                 else:
                     names = ", ".join(sd.output_names(list_counts(sd, src_attrs))) or "none"
-                    err(ln.src, ln.src_port, f"{sd.name} has no output '{ln.src_port}' (outputs: {names})")
+                    err(src, sport, f"{sd.name} has no output '{sport}' (outputs: {names})")
         if dd is not None:
-            port = dd.input(ln.dst_port)
+            port = d_info[2].get(dport)
             if port is None:
-                if dd.attr(ln.dst_port) is not None:
-                    err(ln.dst, ln.dst_port, f"'{ln.dst_port}' is a setting of {dd.name}, not an input; "
-                                             "it cannot be wired")
-                elif dd.has_output(ln.dst_port):
-                    err(ln.dst, ln.dst_port, f"link from '{ln.src}.{ln.src_port}' ends at an output port")
+                if dd.attr(dport) is not None:
+                    err(dst, dport, f"'{dport}' is a setting of {dd.name}, not an input; it cannot be wired")
+                elif dd.has_output(dport):
+                    err(dst, dport, f"link from '{src}.{sport}' ends at an output port")
                 else:
                     names = ", ".join(p.name for p in dd.inputs) or "none"
-                    err(ln.dst, ln.dst_port, f"{dd.name} has no input '{ln.dst_port}' (inputs: {names})")
+                    err(dst, dport, f"{dd.name} has no input '{dport}' (inputs: {names})")
                 continue
-            inputs[ln.dst].setdefault(ln.dst_port, []).append(ln)
+            wired = inputs[dst]
+            lns = wired.get(dport)
+            if lns is None:
+                wired[dport] = [ln]
+            else:
+                lns.append(ln)
+                if len(lns) == 2 and not port.is_list:
+                    many.append((dst, dport))
 
-    for bid, ports in inputs.items():
-        decl = decls[bid]
-        for pname, lns in ports.items():
-            port = decl.input(pname)
-            if port is not None and not port.is_list and len(lns) > 1:
-                # a list port takes its links in order, the same one repeated too (AddN(a, b, a)); one input does not
-                counts = Counter(lns)
-                srcs = ", ".join(f"'{x.src}.{x.src_port}'" + (f" {counts[x]} times" if counts[x] > 1 else "")
-                                 for x in counts)
-                err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
+    for bid, pname in many:
+        # a list port takes its links in order, the same one repeated too (AddN(a, b, a)); one input does not
+        lns = inputs[bid][pname]
+        counts = Counter(lns)
+        srcs = ", ".join(f"'{x.src}.{x.src_port}'" + (f" {counts[x]} times" if counts[x] > 1 else "")
+                         for x in counts)
+        err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
 
     # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()

@@ -22,6 +22,7 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
+from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -44,7 +45,6 @@ class BuiltGraph:
     """A page built into a ``tf.Graph``, ready for the runner."""
 
     graph: Any
-    signature: str
     analysis: Analysis
     tensors: dict[tuple[str, str], Any] = field(default_factory=dict)
     operations: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -62,6 +62,11 @@ class BuiltGraph:
             arr = an.values[s.block][s.pin]
             out.append(convert_value(arr, s.dtype))
         return out
+
+    @property
+    def signature(self) -> str:
+        """The signature of the page this graph was built from (``Analysis.signature``)."""
+        return self.analysis.signature
 
     def block_of_op(self, op_name: str) -> str | None:
         top = op_name.split("/", 1)[0]
@@ -131,31 +136,34 @@ class PageScope:
 class BlockScope:
     """What a block's ``build`` receives: the graph, its attrs, its fed values and op creation."""
 
+    __slots__ = ("page", "graph", "block_id", "attrs", "values", "name", "_made", "op_memo")
+
     def __init__(self, page_scope: PageScope, block_id: str, attrs: dict[str, Any],
                  values: dict[str, np.ndarray]) -> None:
         self.page = page_scope
         self.graph = page_scope.graph
         self.block_id = block_id
         self.attrs = attrs
-        self._values = values
+        #: the block's parsed pin values, by pin
+        self.values = values
         self.name = page_scope.op_name_for(block_id)
-        self._made: set[str] = set()
+        self._made: set[str] | None = None
         self.op_memo = page_scope.op_memo
 
     def has_value(self, pin: str) -> bool:
-        return pin in self._values
+        return pin in self.values
 
     def array(self, pin: str) -> np.ndarray:
         """The pin's parsed value itself (not fed), for blocks that read data at build time."""
-        if pin not in self._values:
+        if pin not in self.values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
-        return self._values[pin]
+        return self.values[pin]
 
     def value(self, pin: str, dtype: str | None = None, shape: Any = None) -> Any:
         """A placeholder fed with the pin's value at each run (as ``dtype`` when given)."""
-        if pin not in self._values:
+        if pin not in self.values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
-        arr = self._values[pin]
+        arr = self.values[pin]
         dt = dtype or ("string" if arr.dtype.kind == "O" else np_name(arr.dtype))
         try:
             convert_value(arr, dt)
@@ -175,16 +183,19 @@ class BlockScope:
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
-        if suffix is None and self.name not in self._made:
+        made = self._made
+        if made is None:
+            made = self._made = set()
+        if suffix is None and self.name not in made:
             name = self.name
         else:
             k = suffix or op_type
             name = f"{self.name}/{_NAME_OK.sub('_', k)}"
             i = 2
-            while name in self._made:
+            while name in made:
                 name = f"{self.name}/{_NAME_OK.sub('_', k)}_{i}"
                 i += 1
-        self._made.add(name)
+        made.add(name)
         return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)
 
     def add_initializer(self, op: Any) -> None:
@@ -203,7 +214,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     tf = load()
     an = analysis or analyse(page, allow_io=allow_io)
     graph = tf.Graph()
-    built = BuiltGraph(graph=graph, signature=an.signature, analysis=an, errors=list(an.errors))
+    built = BuiltGraph(graph=graph, analysis=an, errors=list(an.errors))
     dev = device or an.plan.device
     scope = PageScope(graph, built, dev)
     failed: set[str] = set(an.bad) | set(skip)
@@ -213,7 +224,11 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     preds = None  # the block graph, made only when a block has failed
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
-    list_ports_of: dict[Any, frozenset[str]] = {}  # a declaration's list inputs
+    #: a declaration's list inputs, and its op type when it builds through ``build_op`` alone
+    decl_info: dict[Any, tuple[frozenset[str], str | None]] = {}
+    memo = scope.op_memo
+    create = graph._create_op_internal
+    no_values: dict[str, Any] = {}
     devices = {b.id: b.device for b in page if b.device}
     with graph.as_default():
         for bid in order:
@@ -226,9 +241,11 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                     failed.add(bid)
                     continue
             decl = decls[bid]
-            list_ports = list_ports_of.get(decl)
-            if list_ports is None:
-                list_ports = list_ports_of[decl] = frozenset(p.name for p in decl.inputs if p.is_list)
+            info = decl_info.get(decl)
+            if info is None:
+                info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list),
+                                          (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None)
+            list_ports, plain_op = info
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in inputs[bid].items():
@@ -264,8 +281,34 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 built.errors.append(BuildError(bid, pname, f"'{ln.src}.{ln.src_port}' gives no tensor to wire"))
                 failed.add(bid)
                 continue
+            dev_here = devices.get(bid) or dev if devices else dev
+            if plain_op is not None:
+                # a block like one built before (same type, attrs and wired dtypes): its op straight from the plan
+                key = memo_key(decl, plain_op, wired, attrs.get(bid) or no_values, values.get(bid) or no_values)
+                plan = memo.get(key) if key is not None else None
+                if plan is not None:
+                    protos, flat_ports, out_plan = plan
+                    try:
+                        if dev_here:
+                            with graph.device(dev_here):
+                                op = create(plain_op, flat_inputs(flat_ports, wired), name=scope.op_name_for(bid),
+                                            attrs=protos)
+                        else:
+                            op = create(plain_op, flat_inputs(flat_ports, wired), name=scope.op_name_for(bid),
+                                        attrs=protos)
+                    except Exception as e:  # noqa: BLE001 - as below
+                        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
+                        failed.add(bid)
+                        continue
+                    op_outs = op.outputs
+                    for port_name, i in out_plan:
+                        if i is None:
+                            operations[(bid, port_name)] = op
+                        else:
+                            tensors[(bid, port_name)] = op_outs[i]
+                    built.built.append(bid)
+                    continue
             bscope = BlockScope(scope, bid, attrs.get(bid, {}), values.get(bid, {}))
-            dev_here = devices.get(bid) or dev
             try:
                 if dev_here:
                     with graph.device(dev_here):
