@@ -138,15 +138,31 @@ def _layout(prepared: _Prepared) -> StepLayout:
     return prepared.layout
 
 
-def _handles(built: BuiltGraph, targets: list[tuple[str, str]], produced: dict[tuple[str, str], Any]) -> None:
-    """Resource and variant outputs that ran: a ``Handle`` result each (they have no value to fetch)."""
+def _may_be_scalar(built: BuiltGraph, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The fetched results that may be one number or truth value (and so enter the history): the others' dtype
+    or static shape rules that out. (Fed values and handles, which are not fetched, are kept in too.)"""
+    out = set()
+    for k in keys:
+        t = built.tensors.get(k)
+        dt = getattr(t, "dtype", None)
+        if dt is not None and (dt.base_dtype.name in ("string", "resource", "variant")
+                               or (t.shape.is_fully_defined() and t.shape.num_elements() != 1)):
+            continue
+        out.add(k)
+    return out
+
+
+def _handles(built: BuiltGraph, targets: list[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
+    """Resource and variant outputs among ``targets``: a ``Handle`` result each (they have no value to fetch)."""
     from enuflow.app.document.tensors import handle_array
 
+    out = {}
     for k in targets:
         t = built.tensors.get(k)
         if t is not None and hasattr(t, "dtype") and t.dtype.base_dtype.name in _UNFETCHABLE:
             shape = tuple(t.shape.as_list()) if t.shape.is_fully_defined() and t.shape.num_elements() <= 64 else ()
-            produced[k] = handle_array(t.dtype.base_dtype.name, shape)
+            out[k] = handle_array(t.dtype.base_dtype.name, shape)
+    return out
 
 
 class _Prepared:
@@ -160,11 +176,14 @@ class _Prepared:
         self.lost = False  # a cluster task stopped answering: closing the session may wait for it
         self.callables: dict[tuple, Any] = {}
         self.layout: StepLayout | None = None
-        #: (keys, targets, their groups) of the last step: the run loop passes the same lists step after step
-        self.last_groups: tuple[list, list, list] | None = None
+        #: (keys, targets, their groups, each group's step callable and handles) of the last step: the run loop
+        #: passes the same lists step after step
+        self.last_groups: tuple[list, list, list, list] | None = None
         self.device_warnings: list[BuildError] = []
         #: (the session plan's block, fetches, targets) and the fetches and targets it gives (``Runner._selection``)
         self.selection: tuple[tuple, tuple[list, list]] | None = None
+        #: the selection's results that may be a single number (``_may_be_scalar``)
+        self.scalars: set[tuple[str, str]] = set()
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
@@ -303,7 +322,9 @@ class Runner:
         chosen = (plan.block, tuple(plan.fetches), tuple(plan.targets))
         if prepared.selection is None or prepared.selection[0] != chosen:
             prepared.selection = (chosen, self._selection(built, an))
+            prepared.scalars = _may_be_scalar(built, prepared.selection[1][0])
         fetch_keys, target_keys = prepared.selection[1]
+        scalars = prepared.scalars
         excluded: set[str] = set()
         session = prepared.session
 
@@ -354,11 +375,11 @@ class Runner:
                     values.pop(k, None)
                     untaken.add(k)
                     continue
-                arr = as_array(v)
+                arr = v if v.__class__ is np.ndarray else as_array(v)
                 values[k] = arr
                 if lost:
                     lost.pop(k, None)
-                if arr.size == 1 and arr.dtype.kind in "biuf":
+                if k in scalars and arr.size == 1 and arr.dtype.kind in "biuf":
                     h = history.get(k)
                     if h is None:
                         h = history[k] = []
@@ -399,21 +420,33 @@ class Runner:
         ran = False
         last = prepared.last_groups  # the run loop hands the same lists while nothing new is excluded
         if last is None or last[0] is not keys or last[1] is not targets:
-            last = prepared.last_groups = (keys, targets, layout.groups(keys, targets))
-        for effects, gkeys, gtargets in last[2]:
-            gkeys = [k for k in gkeys if k[0] not in excluded]
-            gtargets = [k for k in gtargets if k[0] not in excluded]
+            groups = layout.groups(keys, targets)
+            # per group: its step callable and the handles its targets give, found on its first use
+            last = prepared.last_groups = (keys, targets, groups, [None] * len(groups))
+        made = last[3]
+        excluded_at_start = len(excluded)
+        for gi, (effects, gkeys, gtargets) in enumerate(last[2]):
+            fresh = len(excluded) == excluded_at_start  # the lists were made without what this step excluded
+            if not fresh:
+                gkeys = [k for k in gkeys if k[0] not in excluded]
+                gtargets = [k for k in gtargets if k[0] not in excluded]
             if not gkeys and not gtargets:
                 continue
+            step_fn = made[gi] if fresh else None
+            if step_fn is None:
+                step_fn = (self._callable(prepared, gkeys, gtargets), _handles(prepared.built, gtargets))
+                if fresh:
+                    made[gi] = step_fn
             if not effects:
-                ok, did = self._run_retrying(prepared, an, gkeys, gtargets, feeds, excluded, produced, report)
+                ok, did = self._run_retrying(prepared, an, gkeys, gtargets, feeds, excluded, produced, report,
+                                             step_fn)
                 ran = ran or did
                 if not ok:
                     return ran, True
                 continue
             tf = load()
             try:
-                out = self._callable(prepared, gkeys, gtargets)(*feeds)
+                out = step_fn[0](*feeds)
             except tf.errors.OpError as e:
                 ran = True
                 why = self._failed(tf, prepared, an, e, excluded, report)
@@ -431,27 +464,34 @@ class Runner:
                 continue
             ran = True
             produced.update(zip(gkeys, out))
-            _handles(prepared.built, gtargets, produced)
+            if step_fn[1]:
+                produced.update(step_fn[1])
         return ran, False
 
     def _run_retrying(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]],
                       targets: list[tuple[str, str]], feeds: list[Any], excluded: set[str],
-                      produced: dict[tuple[str, str], Any], report: RunReport) -> tuple[bool, bool]:
+                      produced: dict[tuple[str, str], Any], report: RunReport,
+                      step_fn: tuple[Any, dict] | None = None) -> tuple[bool, bool]:
         """Run ops without effects; a failing block (and its dependants) is dropped and the rest run again.
+        ``step_fn``: the callable and handles of ``keys`` and ``targets``, when the caller has them.
 
         Returns (no unattributable error, something ran)."""
         tf = load()
         while keys or targets:
+            if step_fn is None:
+                step_fn = (self._callable(prepared, keys, targets), _handles(prepared.built, targets))
             try:
-                out = self._callable(prepared, keys, targets)(*feeds)
+                out = step_fn[0](*feeds)
             except tf.errors.OpError as e:
                 if self._failed(tf, prepared, an, e, excluded, report) is None:
                     return False, False
                 keys = [k for k in keys if k[0] not in excluded]
                 targets = [k for k in targets if k[0] not in excluded]
+                step_fn = None
                 continue
             produced.update(zip(keys, out))
-            _handles(prepared.built, targets, produced)
+            if step_fn[1]:
+                produced.update(step_fn[1])
             return True, True
         return True, False
 
