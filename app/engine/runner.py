@@ -63,6 +63,15 @@ from enuflow.blocks.tf import load
 HISTORY_LIMIT = 100_000
 _UNFETCHABLE = ("resource", "variant")
 _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
+#: A run of many steps fetches its results of more than one number (and text) at its first and last step only
+#: (*lean* steps between run those blocks without fetching them: fetching is most of a small step's time), when
+#: nothing reads them at each step (no ``SHOW_DEBUG``, an ``on_step`` that reads only scalars). Scalars are
+#: fetched at every step (their history). A run stopped or timed out after a lean step runs one more, full
+#: step, so its results are all of one step; a step that fails or takes longer than this many seconds ends
+#: lean steps for the run.
+LEAN_STEP_SECONDS = 0.05
+_NONE: frozenset = frozenset()
+_DEAD = (0,)  # the shape of what TensorFlow hands back for a tensor on an untaken Switch branch
 #: seconds each session call on a cluster may take when the run has no timeout of its own
 DEFAULT_CLUSTER_TIMEOUT = 120.0
 
@@ -267,10 +276,13 @@ class Runner:
     def run(self, page: Page, steps: int | None = None, allow_io: bool = False,
             on_step: Callable[[int, ResultStore], None] | None = None,
             cancel: threading.Event | None = None, reset: bool = True,
-            on_debug: Callable[[str], None] | None = None, logdir: str | None = None) -> RunReport:
+            on_debug: Callable[[str], None] | None = None, logdir: str | None = None,
+            step_results: str = "all") -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
-        ``on_step(step, results)`` is called after every step. When the ClientSession's ``SHOW_DEBUG``
+        ``on_step(step, results)`` is called after every step; ``step_results`` says what it reads of them:
+        ``"all"``, or ``"scalars"`` (results of one number), which lets the steps between the first and the last
+        skip fetching the others (``LEAN_STEP_SECONDS``). When the ClientSession's ``SHOW_DEBUG``
         is on, ``on_debug(text)`` gets each step's fetched values as readable lines. ``reset`` re-initialises Variables
         before the first step (a fresh run); False continues from their current values (step by step),
         initialising them only when this graph has not run yet (a new or changed structure).
@@ -297,7 +309,8 @@ class Runner:
                     inner(step, results)
 
             try:
-                return self.run(page, steps, allow_io, on_step, cancel, reset, on_debug)
+                return self.run(page, steps, allow_io, on_step, cancel, reset, on_debug,
+                                step_results="scalars" if inner is None else step_results)
             finally:
                 log.close()
         t0 = time.perf_counter()
@@ -325,6 +338,10 @@ class Runner:
             prepared.scalars = _may_be_scalar(built, prepared.selection[1][0])
         fetch_keys, target_keys = prepared.selection[1]
         scalars = prepared.scalars
+        plan_fetches = set(plan.fetches)
+        fed = {id(sl.placeholder) for sl in built.slots}
+        # (a fed value is not fetched, and is no op to run)
+        unfetched = {k for k in fetch_keys if k not in plan_fetches and id(built.tensors[k]) not in fed}
         excluded: set[str] = set()
         session = prepared.session
 
@@ -346,30 +363,54 @@ class Runner:
         #: results a failed group with effects lost: (step, why: the block that failed or a lost cluster task)
         lost: dict[tuple[str, str], tuple[int, str]] = {}
         debug = on_debug if plan.show_debug else None
+        # lean steps (see ``LEAN_STEP_SECONDS``): allowed when nothing reads a step's larger results as it ends
+        lean_ok = debug is None and (on_step is None or step_results == "scalars")
+        # results a lean step runs but does not fetch: those of more than one number (or text), but for what the
+        # ClientSession fetches and the values fed
+        big = {k for k in unfetched if k not in scalars}
+        lean_lists: tuple[list, list] | None = None
+        was_lean = False
+        stopping: str | None = None  # why the run stops after a last, full step
         step = 0
         seen_excluded = -1
         values, history = results.values, results.history
         keys: list[tuple[str, str]] = []
         targets: list[tuple[str, str]] = []
         while n_steps == 0 or step < n_steps:
+            why_stop = None
             if cancel is not None and cancel.is_set():
-                report.stopped = True
-                break
-            if self.timeout is not None and step and time.perf_counter() - t0 > self.timeout:
-                report.errors.append(BuildError(None, None, f"the run went past its timeout of {self.timeout:g} s "
-                                                            f"after {step} steps"))
-                report.stopped = True
-                break
+                why_stop = "stopped"
+            elif self.timeout is not None and step and time.perf_counter() - t0 > self.timeout:
+                why_stop = "timeout"
+            if why_stop is not None and stopping is None:
+                if not was_lean:
+                    self._stop(report, why_stop, step)
+                    break
+                stopping = why_stop  # the last step did not fetch everything: one more, full step ends the run
             if len(excluded) != seen_excluded:  # blocks only ever join ``excluded``: its size tells a change
                 seen_excluded = len(excluded)
                 keys = [k for k in fetch_keys if k[0] not in excluded]
                 targets = [k for k in target_keys if k[0] not in excluded]
+                lean_lists = None
             if not keys and not targets:
                 break
+            lean = lean_ok and step > 0 and stopping is None and step + 1 != n_steps
+            if lean and lean_lists is None:
+                lean_lists = ([k for k in keys if k not in big], targets + [k for k in keys if k in big])
+            step_keys, step_targets = lean_lists if lean else (keys, targets)
             produced: dict[tuple[str, str], Any] = {}
-            ran, give_up = self._step(prepared, an, keys, targets, feeds, excluded, produced, lost, step + 1, report)
+            excluded_before = len(excluded)
+            started = time.perf_counter()
+            ran, give_up = self._step(prepared, an, step_keys, step_targets, feeds, excluded, produced, lost, step + 1,
+                                      report, big if lean else _NONE)
             if not ran:
                 break
+            if lean and (len(excluded) != excluded_before or time.perf_counter() - started > LEAN_STEP_SECONDS):
+                lean_ok = False  # after a failure, or once steps are slow, every step fetches everything
+                for k in big:
+                    if k[0] in excluded:
+                        values.pop(k, None)  # not fetched since an earlier step: not this run's last value of it
+            was_lean = lean
             for k, v in produced.items():
                 if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
                     values.pop(k, None)
@@ -379,13 +420,18 @@ class Runner:
                 values[k] = arr
                 if lost:
                     lost.pop(k, None)
-                if k in scalars and arr.size == 1 and arr.dtype.kind in "biuf":
-                    h = history.get(k)
-                    if h is None:
-                        h = history[k] = []
-                    h.append(float(arr.item()))
-                    if len(h) > HISTORY_LIMIT:
-                        del h[: len(h) - HISTORY_LIMIT]
+                if k in scalars:
+                    if arr.size == 1:
+                        if arr.dtype.kind in "biuf":
+                            h = history.get(k)
+                            if h is None:
+                                h = history[k] = []
+                            h.append(float(arr.item()))
+                            if len(h) > HISTORY_LIMIT:
+                                del h[: len(h) - HISTORY_LIMIT]
+                    elif lean_ok and not lean and k in unfetched:
+                        big.add(k)  # more than one number (its static shape did not tell): lean steps skip it
+                        lean_lists = None
             for k, (at, _) in lost.items():
                 if at == step + 1:
                     results.values.pop(k, None)  # a value of an earlier step is not this step's
@@ -396,8 +442,16 @@ class Runner:
                 debug(debug_text(step, {k: results.values[k] for k in shown if k in results.values}))
             if on_step is not None:
                 on_step(step, results)
+            if stopping is not None:
+                self._stop(report, stopping, step)
+                break
             if give_up:
                 break
+        if was_lean:  # the run ended early at a step that did not fetch everything
+            for b, p in sorted(k for k in big if k in values):
+                del values[(b, p)]
+                report.warnings.append(BuildError(b, p, f"'{p}' has no value: the run ended at step {step}, "
+                                                        "before its value was fetched"))
         for b, p in sorted(k for k in untaken if k not in results.values):
             report.warnings.append(BuildError(b, p, f"'{p}' has no value: it lies on a branch that a Switch did "
                                                     "not take"))
@@ -409,11 +463,20 @@ class Runner:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def _stop(self, report: RunReport, why: str, step: int) -> None:
+        """Record that the run stopped before its last step: asked to (``cancel``), or past its timeout."""
+        if why == "timeout":
+            report.errors.append(BuildError(None, None, f"the run went past its timeout of {self.timeout:g} s "
+                                                        f"after {step} steps"))
+        report.stopped = True
+
     # -- one step -------------------------------------------------------------------------------
     def _step(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
               feeds: list[Any], excluded: set[str], produced: dict[tuple[str, str], Any],
-              lost: dict[tuple[str, str], tuple[int, str]], step: int, report: RunReport) -> tuple[bool, bool]:
-        """Run one step, each group exactly once (see the module's doc); fills ``produced``.
+              lost: dict[tuple[str, str], tuple[int, str]], step: int, report: RunReport,
+              big: frozenset | set = _NONE) -> tuple[bool, bool]:
+        """Run one step, each group exactly once (see the module's doc); fills ``produced``. ``big``: results
+        among ``targets`` that a lean step runs without fetching (fetched only if the step fails).
 
         Returns (something ran, the run must end: an error no block could be blamed for)."""
         layout = _layout(prepared)
@@ -439,7 +502,7 @@ class Runner:
                     made[gi] = step_fn
             if not effects:
                 ok, did = self._run_retrying(prepared, an, gkeys, gtargets, feeds, excluded, produced, report,
-                                             step_fn)
+                                             step_fn, big)
                 ran = ran or did
                 if not ok:
                     return ran, True
@@ -453,6 +516,8 @@ class Runner:
                 if why is None:
                     return ran, True
                 # the pure blocks of this group can be fetched again; its other results are lost
+                if big:
+                    gkeys = gkeys + [k for k in gtargets if k in big]
                 again = [k for k in gkeys if layout.is_pure(k) and k[0] not in excluded]
                 for k in gkeys:
                     if k[0] not in excluded and k not in again:
@@ -471,9 +536,10 @@ class Runner:
     def _run_retrying(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]],
                       targets: list[tuple[str, str]], feeds: list[Any], excluded: set[str],
                       produced: dict[tuple[str, str], Any], report: RunReport,
-                      step_fn: tuple[Any, dict] | None = None) -> tuple[bool, bool]:
+                      step_fn: tuple[Any, dict] | None = None, big: frozenset | set = _NONE) -> tuple[bool, bool]:
         """Run ops without effects; a failing block (and its dependants) is dropped and the rest run again.
-        ``step_fn``: the callable and handles of ``keys`` and ``targets``, when the caller has them.
+        ``step_fn``: the callable and handles of ``keys`` and ``targets``, when the caller has them; ``big``:
+        results among ``targets`` run without fetching, fetched when the ops run again.
 
         Returns (no unattributable error, something ran)."""
         tf = load()
@@ -487,6 +553,9 @@ class Runner:
                     return False, False
                 keys = [k for k in keys if k[0] not in excluded]
                 targets = [k for k in targets if k[0] not in excluded]
+                if big:
+                    keys += [k for k in targets if k in big]
+                    targets = [k for k in targets if k not in big]
                 step_fn = None
                 continue
             produced.update(zip(keys, out))
@@ -630,8 +699,8 @@ class Runner:
                 out = _inner(*feeds)
                 for j in _checks:
                     arr = out[j]
-                    # a scalar string comes back as bytes, not as an array
-                    if getattr(arr, "ndim", None) == 1 and arr.shape[0] == 0:
+                    # (a scalar comes back as a numpy scalar, a scalar string as bytes: neither is an array)
+                    if arr.__class__ is np.ndarray and arr.shape == _DEAD:
                         out[j] = None
                 return [feeds[i] if fed else out[i] for fed, i in _plan]
 

@@ -251,7 +251,7 @@ class Child:
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
                             reset=bool(msg.get("reset", True)), on_debug=on_debug,
-                            logdir=msg.get("logdir") or None)
+                            logdir=msg.get("logdir") or None, step_results="scalars")
         with self.lock:
             self.current = 0
         if report.steps_done and sent["step"] != report.steps_done:

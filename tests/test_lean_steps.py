@@ -1,0 +1,96 @@
+"""Lean steps: between the first and the last step of a run, results of more than one number are run but not
+fetched (``app.engine.runner.LEAN_STEP_SECONDS``). What a run gives back must not change: the expected values
+are counted by hand (a Variable vector from 0 plus 1 per step), and compared with the same run fetching
+everything at every step (an ``on_step`` that reads all results)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from conftest import make_page
+
+from enuflow.app.engine.runner import Runner, run_page
+
+VECTOR = [("v", "Variable", {"initvalues": "0,0,0", "dtype": "float32", "shape": "[3]"}),
+          ("ones", "Const", {"val": "1,1,1", "dtype": "float32", "shape": "[3]"}),
+          ("add", "AssignAdd", {}),
+          ("two", "Const", {"val": 2.0}),
+          ("double", "Mul", {}),
+          ("c", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
+          ("one", "Const", {"val": 1.0}),
+          ("count", "AssignAdd", {})]
+VECTOR_LINKS = [("v", "ref", "add", "ref"), ("ones", "output", "add", "value"),
+                ("add", "output_ref", "double", "x"), ("two", "output", "double", "y"),
+                ("c", "ref", "count", "ref"), ("one", "output", "count", "value")]
+
+
+def vector_page():
+    return make_page(VECTOR, VECTOR_LINKS)
+
+
+def test_a_lean_run_gives_what_fetching_every_step_gives() -> None:
+    runner = Runner()
+    try:
+        lean = runner.run(vector_page(), steps=40)
+        callables = list(runner._prepared.callables)
+    finally:
+        runner.close()
+    full = run_page(vector_page(), steps=40, on_step=lambda i, res: None)  # reads all: no lean step
+    assert lean.ok and full.ok, (lean.errors, full.errors)
+    np.testing.assert_array_equal(lean.results.get("add", "output_ref"), [40.0, 40.0, 40.0])
+    np.testing.assert_array_equal(lean.results.get("double", "z"), [80.0, 80.0, 80.0])
+    assert lean.results.values.keys() == full.results.values.keys()
+    for k, v in full.results.values.items():
+        np.testing.assert_array_equal(lean.results.values[k], v, err_msg=str(k))
+    assert lean.results.history == full.results.history
+    assert lean.results.history[("count", "output_ref")] == [float(i) for i in range(1, 41)]
+    # the steps between ran the vector blocks as targets, without fetching them
+    assert any(("add", "output_ref") in targets for _, targets in callables)
+
+
+def test_a_run_stopped_after_a_lean_step_ends_with_one_full_step() -> None:
+    stop = threading.Event()
+
+    def on_step(i: int, results) -> None:
+        if i == 5:
+            stop.set()
+
+    rep = run_page(vector_page(), steps=100, on_step=on_step, cancel=stop, step_results="scalars")
+    assert rep.stopped and rep.ok, rep.errors
+    assert rep.steps_done == 6  # step 5 fetched no vector: step 6 ran fully, then the run stopped
+    counted = float(rep.results.get("count", "output_ref"))
+    assert counted == 6.0
+    # every result is of the same, last step
+    np.testing.assert_array_equal(rep.results.get("add", "output_ref"), [counted] * 3)
+    np.testing.assert_array_equal(rep.results.get("double", "z"), [2 * counted] * 3)
+
+
+def test_a_stop_when_every_result_is_read_ends_at_once() -> None:
+    stop = threading.Event()
+
+    def on_step(i: int, results) -> None:
+        if i == 5:
+            stop.set()
+
+    rep = run_page(vector_page(), steps=100, on_step=on_step, cancel=stop)
+    assert rep.stopped and rep.steps_done == 5
+    np.testing.assert_array_equal(rep.results.get("add", "output_ref"), [5.0, 5.0, 5.0])
+
+
+def test_a_block_failing_at_a_lean_step_keeps_no_value_of_an_earlier_step() -> None:
+    # w counts; sqrt(2.5 - w) is NaN from step 3, so chk fails at step 3; spread (a vector) depends on it
+    page = make_page(VECTOR + [("w", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
+                               ("wone", "Const", {"val": 1.0}), ("addw", "AssignAdd", {}),
+                               ("lim", "Const", {"val": 2.5}), ("sub", "Sub", {}), ("sq", "Sqrt", {}),
+                               ("chk", "CheckNumerics", {"message": "negative"}), ("spread", "Mul", {})],
+                     VECTOR_LINKS + [("w", "ref", "addw", "ref"), ("wone", "output", "addw", "value"),
+                                     ("lim", "output", "sub", "x"), ("addw", "output_ref", "sub", "y"),
+                                     ("sub", "z", "sq", "x"), ("sq", "y", "chk", "tensor"),
+                                     ("chk", "output", "spread", "x"), ("ones", "output", "spread", "y")])
+    rep = run_page(page, steps=10)
+    assert [e.block for e in rep.errors] == ["chk"]
+    assert float(rep.results.get("count", "output_ref")) == 10.0
+    np.testing.assert_array_equal(rep.results.get("add", "output_ref"), [10.0, 10.0, 10.0])
+    # spread was last fetched at step 1: that value is not the run's, so it has none
+    assert rep.results.get("spread", "z") is None
