@@ -340,8 +340,8 @@ class Runner:
         scalars = prepared.scalars
         plan_fetches = set(plan.fetches)
         fed = {id(sl.placeholder) for sl in built.slots}
-        # (a fed value is not fetched, and is no op to run)
-        unfetched = {k for k in fetch_keys if k not in plan_fetches and id(built.tensors[k]) not in fed}
+        fed_keys = {k for k in fetch_keys if id(built.tensors[k]) in fed}  # the same value at every step of a run
+        unfetched = {k for k in fetch_keys if k not in plan_fetches and k not in fed_keys}
         excluded: set[str] = set()
         session = prepared.session
 
@@ -369,6 +369,8 @@ class Runner:
         # ClientSession fetches and the values fed
         big = {k for k in unfetched if k not in scalars}
         lean_lists: tuple[list, list] | None = None
+        fed_history: list[tuple[list[float], float]] = []
+        fed_steps = 0
         was_lean = False
         stopping: str | None = None  # why the run stops after a last, full step
         step = 0
@@ -395,9 +397,17 @@ class Runner:
             if not keys and not targets:
                 break
             lean = lean_ok and step > 0 and stopping is None and step + 1 != n_steps
+            if lean_lists is None and fed_steps:
+                _grow(fed_history, fed_steps)
+                fed_steps = 0
             if lean and lean_lists is None:
-                lean_lists = ([k for k in keys if k not in big], targets + [k for k in keys if k in big])
+                # a lean step leaves out the values fed too: they keep their value (and history) of the first step
+                lean_lists = ([k for k in keys if k not in big and k not in fed_keys],
+                              targets + [k for k in keys if k in big])
+                fed_history = [(history[k], values[k].item()) for k in keys if k in fed_keys and k in history]
             step_keys, step_targets = lean_lists if lean else (keys, targets)
+            if lean:
+                fed_steps += 1  # their history grows by these steps' (same) values at the end of the run
             produced: dict[tuple[str, str], Any] = {}
             excluded_before = len(excluded)
             started = time.perf_counter()
@@ -447,6 +457,8 @@ class Runner:
                 break
             if give_up:
                 break
+        if fed_steps:
+            _grow(fed_history, fed_steps)
         if was_lean:  # the run ended early at a step that did not fetch everything
             for b, p in sorted(k for k in big if k in values):
                 del values[(b, p)]
@@ -509,7 +521,7 @@ class Runner:
                 continue
             tf = load()
             try:
-                out = step_fn[0](*feeds)
+                out = step_fn[0](feeds)
             except tf.errors.OpError as e:
                 ran = True
                 why = self._failed(tf, prepared, an, e, excluded, report)
@@ -547,7 +559,7 @@ class Runner:
             if step_fn is None:
                 step_fn = (self._callable(prepared, keys, targets), _handles(prepared.built, targets))
             try:
-                out = step_fn[0](*feeds)
+                out = step_fn[0](feeds)
             except tf.errors.OpError as e:
                 if self._failed(tf, prepared, an, e, excluded, report) is None:
                     return False, False
@@ -678,8 +690,11 @@ class Runner:
             # with a feed_list falls back to Session.run's slow per-call feed and fetch handling
             from tensorflow.core.protobuf import config_pb2
 
+            # only the values this step needs are fed (each fed value is converted at every call)
+            needed = _needed_ops([t.op for t in fetches] + ops)
+            used = [i for i, t in enumerate(feed_list) if t.op in needed]
             opts = config_pb2.CallableOptions()
-            opts.feed.extend(t.name for t in feed_list)
+            opts.feed.extend(feed_list[i].name for i in used)
             opts.fetch.extend(t.name for t in fetches)
             opts.target.extend(op.name for op in ops)
             if fetches or ops:
@@ -695,8 +710,20 @@ class Runner:
             checks = [j for j in range(len(fetches)) if not fetches[j].shape.is_compatible_with([0])] \
                 if switchy else []
 
-            def fn(*feeds: Any, _inner: Any = inner, _plan: list = plan, _checks: list = checks) -> list[Any]:
-                out = _inner(*feeds)
+            if len(used) == len(feed_list):
+                used = None
+
+            subset: list[Any] = [None, None]  # (the feeds list last given, the part of it fed)
+
+            def fn(feeds: list[Any], _inner: Any = inner, _plan: list = plan, _checks: list = checks,
+                   _used: list[int] | None = used, _subset: list = subset) -> list[Any]:
+                """The step's results in the order of its keys, from the values of all slots (``feeds``)."""
+                if _used is None:
+                    out = _inner(*feeds)
+                else:
+                    if _subset[0] is not feeds:  # a run hands the same list at every step
+                        _subset[0], _subset[1] = feeds, [feeds[i] for i in _used]
+                    out = _inner(*_subset[1])
                 for j in _checks:
                     arr = out[j]
                     # (a scalar comes back as a numpy scalar, a scalar string as bytes: neither is an array)
@@ -706,6 +733,28 @@ class Runner:
 
             prepared.callables[sig] = fn
         return fn
+
+
+def _grow(histories: list[tuple[list[float], float]], steps: int) -> None:
+    """Add ``steps`` times its value to each history (values fed: the same at every step of a run)."""
+    for h, x in histories:
+        h.extend([x] * steps)
+        if len(h) > HISTORY_LIMIT:
+            del h[: len(h) - HISTORY_LIMIT]
+
+
+def _needed_ops(ops: list[Any]) -> set[Any]:
+    """The ops that running ``ops`` runs: they and everything upstream (op and control inputs)."""
+    seen: set[Any] = set()
+    stack = list(ops)
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return seen
 
 
 def _close_quietly(session: Any) -> None:
