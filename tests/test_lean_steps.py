@@ -94,3 +94,11 @@ def test_a_block_failing_at_a_lean_step_keeps_no_value_of_an_earlier_step() -> N
     np.testing.assert_array_equal(rep.results.get("add", "output_ref"), [10.0, 10.0, 10.0])
     # spread was last fetched at step 1: that value is not the run's, so it has none
     assert rep.results.get("spread", "z") is None
+
+
+def test_a_page_that_only_shows_fed_values_runs_every_step() -> None:
+    page = make_page([("x", "Const", {"val": 2.0}), ("session", "ClientSession", {"steps": 5})],
+                     [("x", "output", "session", "fetch_outputs")])
+    rep = run_page(page)
+    assert rep.ok and rep.steps_done == 5
+    assert rep.results.history[("x", "output")] == [2.0] * 5

@@ -120,8 +120,15 @@ class DataFile:
 
 def windows_paths(block: BlockInstance) -> list[tuple[str, str]]:
     """(pin, text) of every absolute Windows path in a block's pins."""
-    return [(name, s) for name, value in block.pins.items() if not name.startswith("result_")
-            for s in _strings(value) if is_windows_path(s)]
+    out: list[tuple[str, str]] = []
+    for name, value in block.pins.items():
+        kind = type(value)
+        if kind is str:  # most text pins are settings ("float32"): a path has its drive's colon second
+            if len(value) > 2 and value[1] == ":" and _WINDOWS_PATH.match(value) and not name.startswith("result_"):
+                out.append((name, value))
+        elif (kind is list or kind is dict) and not name.startswith("result_"):
+            out.extend((name, s) for s in _strings(value) if is_windows_path(s))
+    return out
 
 
 def data_file(block: BlockInstance, pin: str, text: str, folder: Path | None) -> DataFile:

@@ -25,7 +25,7 @@ from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
-from enuflow.app.engine.pins import Pins, block_pins, dat_missing
+from enuflow.app.engine.pins import Pins, block_pins, dat_missing, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
 
@@ -171,8 +171,17 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
 
     # pins (absolute Windows paths looked for in the page's data folder)
     for b in page:
-        decl = decls.get(b.id)
+        bid = b.id
+        decl = decls.get(bid)
         if decl is None or decl.inert:
+            continue
+        if kept is None and not b.pins and not b.extra:  # most blocks of a big page: nothing typed in
+            attrs[bid] = {}
+            values[bid] = {}
+            found = unset_pins(bid, decl, inputs.get(bid) or {})
+            if found:
+                errors.extend(found)
+                bad.add(bid)
             continue
         got = kept.get(b.id) if kept is not None else None
         if got is None or got.pins != b.pins:
@@ -220,7 +229,7 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
         else:
             settings = ()
         blocks.append((b.id, b.type, b.device, settings, _frozen(dat_missing(b)) if b.extra else None))
-    links = tuple((ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in page.links)
+    links = tuple(page.links)  # (links are named tuples: compared and hashed as they are)
     # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
     return (tuple(blocks), links, allow_io, str(folder), page.data_path), tuple(b.label for b in page)
 

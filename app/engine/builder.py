@@ -26,6 +26,8 @@ from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
+#: a pin or op type name as part of an op name
+_PARTS: dict[str, str] = {}
 #: a block id that is a TensorFlow op name as it is (most are)
 _NAME_PLAIN = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*")
 
@@ -164,11 +166,14 @@ class BlockScope:
         if pin not in self.values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
         arr = self.values[pin]
-        dt = dtype or ("string" if arr.dtype.kind == "O" else np_name(arr.dtype))
-        try:
-            convert_value(arr, dt)
-        except BuildFailure as e:
-            raise BuildFailure(f"pin '{pin}': {e.message}", pin) from None
+        if dtype is None:  # the value's own dtype
+            dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
+        else:
+            dt = dtype
+            try:
+                convert_value(arr, dt)
+            except BuildFailure as e:
+                raise BuildFailure(f"pin '{pin}': {e.message}", pin) from None
         if shape is None:
             shp = list(arr.shape)
         else:
@@ -190,10 +195,13 @@ class BlockScope:
             name = self.name
         else:
             k = suffix or op_type
-            name = f"{self.name}/{_NAME_OK.sub('_', k)}"
+            part = _PARTS.get(k)
+            if part is None:
+                part = _PARTS[k] = _NAME_OK.sub("_", k)
+            name = f"{self.name}/{part}"
             i = 2
             while name in made:
-                name = f"{self.name}/{_NAME_OK.sub('_', k)}_{i}"
+                name = f"{self.name}/{part}_{i}"
                 i += 1
         made.add(name)
         return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)

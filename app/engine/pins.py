@@ -33,11 +33,7 @@ def block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], fo
     """Parse one block's pins; its problems come back in ``Pins.errors``; ``keep``: with a copy of the pins
     to compare later ones with."""
     if not b.pins and not b.extra:  # most blocks of a big page: everything wired, nothing typed in
-        attr_needs, port_needs = _needs(decl)
-        errors = [BuildError(b.id, name, msg) for name, msg in attr_needs]
-        errors += [BuildError(b.id, name, f"input '{name}' is not wired and has no value")
-                   for name in port_needs if name not in wired]
-        return Pins({}, {}, {}, errors, [])
+        return Pins({}, {}, {}, unset_pins(b.id, decl, wired), [])
     errors = []
 
     def err(block: str | None, port: str | None, message: str) -> None:
@@ -56,10 +52,21 @@ def block_pins(page: Page, b: Any, decl: Block, wired: dict[str, list[Link]], fo
     return Pins(pins, battrs, bvals, errors, df.windows_paths(b) if b.pins else [])
 
 
+def unset_pins(bid: str, decl: Block, wired: dict[str, list[Link]]) -> list[BuildError]:
+    """The problems of a block with no pin set: its required pins, and its inputs that are not wired."""
+    attr_needs, port_needs = pin_needs(decl)
+    if not attr_needs and not port_needs:
+        return []
+    errors = [BuildError(bid, name, msg) for name, msg in attr_needs]
+    errors += [BuildError(bid, name, f"input '{name}' is not wired and has no value")
+               for name in port_needs if name not in wired]
+    return errors
+
+
 _NEEDS: dict[int, tuple[Any, tuple[list[tuple[str, str]], list[str]]]] = {}
 
 
-def _needs(decl: Block) -> tuple[list[tuple[str, str]], list[str]]:
+def pin_needs(decl: Block) -> tuple[list[tuple[str, str]], list[str]]:
     """What a block of type ``decl`` with no pin set lacks: (pin, message) of its required pins, and its inputs
     that must be wired (the problems ``_parse_pins`` finds in an empty set of pins, made once per type)."""
     hit = _NEEDS.get(id(decl))

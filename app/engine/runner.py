@@ -411,10 +411,13 @@ class Runner:
             produced: dict[tuple[str, str], Any] = {}
             excluded_before = len(excluded)
             started = time.perf_counter()
-            ran, give_up = self._step(prepared, an, step_keys, step_targets, feeds, excluded, produced, lost, step + 1,
-                                      report, big if lean else _NONE)
-            if not ran:
-                break
+            if step_keys or step_targets:
+                ran, give_up = self._step(prepared, an, step_keys, step_targets, feeds, excluded, produced, lost,
+                                          step + 1, report, big if lean else _NONE)
+                if not ran:
+                    break
+            else:
+                give_up = False  # a lean step of a page that only shows the values it is fed: nothing to run
             if lean and (len(excluded) != excluded_before or time.perf_counter() - started > LEAN_STEP_SECONDS):
                 lean_ok = False  # after a failure, or once steps are slow, every step fetches everything
                 for k in big:
