@@ -10,9 +10,10 @@ names, each op made with ``Graph._create_op_internal`` (what ``Graph.create_op``
 deprecation wrapper, and what the generated op functions reach after their argument handling) from
 prebuilt AttrValue protos. It starts from the page's dict in memory; enuflow starts from the file.
 enuflow pauses Python's cyclic garbage collector while it loads and builds; the baseline gets the same
-pause (its time with the collector on is printed too). The sides alternate, three times each, and the
-fastest of each side counts (the least disturbed by other processes); CPU seconds of this process are
-printed too, as they hardly depend on the machine's other load.
+pause (its time with the collector on is printed too). Before each timed run the collector frees what
+earlier runs left (their graphs are cyclic garbage), so neither side pays for the other's garbage. The
+sides alternate, five times each, and the fastest of each side counts (the least disturbed by other
+processes); CPU seconds of this process are printed too.
 
 Prints the times at each size and the per-block cost (flat = linear growth); the last line is
 ``ratio <enuflow / hand-written at 10,000 blocks>`` (wall clock; target <= 1.3).
@@ -36,6 +37,7 @@ from enuflow.app.document.formats import load
 from enuflow.blocks.tf import load as load_tf
 
 SIZES = (1_000, 5_000, 10_000)
+REPEATS = 5
 
 
 def generate(n: int, seed: int = 0) -> dict:
@@ -142,14 +144,21 @@ def main() -> None:
             path = Path(tmp) / f"p{n}.json"
             path.write_text(json.dumps(doc))
             runs_o, runs_h, runs_g = [], [], []
-            for _ in range(3):
+            for _ in range(REPEATS):
+                # each side starts from the same clean heap: the graphs of earlier runs (cyclic garbage) are
+                # collected first, not by whichever run's allocations happen to trigger the collector
+                gc.collect()
                 runs_o.append(ours(path))
+                gc.collect()
                 runs_h.append(by_hand(doc))
+                gc.collect()
                 runs_g.append(by_hand(doc, pause_gc=False))
             o = min(runs_o)
             h = min(runs_h)
             hg = min(runs_g)
+            paired = sorted(a[0] / b[0] for a, b in zip(runs_o, runs_h))
             ratio = o[0] / h[0]
+            print(f"        paired ratios {' '.join(f'{r:.2f}' for r in paired)}", flush=True)
             print(f"{n:>7} {o[0]:>10.3f} {o[1]:>7.3f} {o[2]:>7.3f} {h[0]:>10.3f} {hg[0]:>8.3f} "
                   f"{o[0] / n * 1e6:>9.1f} {o[3]:>7.3f} {h[1]:>7.3f} {o[3] / h[1]:>9.2f} {ratio:.2f}", flush=True)
     print(f"ratio {ratio:.3f}")
