@@ -34,6 +34,11 @@ executed one after the other, each exactly once:
 This holds for the first step, for a block that fails only at a later step, for ``Step`` (``reset``
 False: one step, from the Variables' current values) and for a run that is stopped (``cancel`` is
 checked between steps, never inside one). The editor's worker runs pages through this class too.
+
+Lean steps. Fetching a result copies it out of TensorFlow, most of a small step's time, and a run shows only
+its last step's tensors; so between a run's first and last step, results of more than one number are run as
+targets, not fetched, while scalars (and what the ClientSession fetches) are fetched at every step for their
+history (``LEAN_STEP_SECONDS`` says when).
 """
 
 from __future__ import annotations
