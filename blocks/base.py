@@ -97,6 +97,9 @@ class Block:
     attrs: tuple[Attr, ...] = ()
     #: pins whose values are fed at run time (editing them never rebuilds the graph)
     value_pins: tuple[str, ...] = ()
+    #: (output, pin) of a block whose build is just that output = the pin's value fed as it is
+    #: (``scope.value(pin)``); the builder then makes its placeholder without calling ``build``
+    fed_output: tuple[str, str] | None = None
     #: "io": reads or writes files or acts on the process; runs only when allowed
     io: bool = False
     #: a reason this block cannot run here (deprecated op, no CPU kernel), or ""

@@ -31,6 +31,7 @@ class Const(Block):
         Attr("shape", "shape", doc="shape like [2][2]; taken from val when empty"),
     )
     value_pins = ("val",)
+    fed_output = ("output", "val")
 
     def build(self, scope: Any) -> dict[str, Any]:
         return {"output": scope.value("val")}

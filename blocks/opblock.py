@@ -293,14 +293,35 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
     return outs
 
 
+#: per declaration (by id): its input names when every input is a single tensor without a rank check or
+#: option (the fast case of ``memo_key``), else None
+_PLAIN_PORTS: dict[int, tuple[Block, tuple[str, ...] | None]] = {}
+
+
 def memo_key(block: Block, op_type: str, inputs: dict[str, Any], attrs: dict[str, Any],
              values: Container[str]) -> tuple | None:
     """What decides an op's attrs, input order and outputs when every input it takes is wired: the block type,
     its parsed attrs (``attrs``), and the dtype (and rank, where a port checks it) of each wired tensor; None
     when a pin value is fed (its placeholder is made per block) or an attr value cannot be a key. ``values``
     holds the names of the block's pins that have a value."""
-    key: list[Any] = [block, op_type]
+    plain = _PLAIN_PORTS.get(id(block))
+    if plain is None or plain[0] is not block:
+        simple = all(p.list_of is None and p.rank is None and not p.optional for p in block.inputs)
+        plain = _PLAIN_PORTS[id(block)] = (block, tuple(p.name for p in block.inputs) if simple else None)
     names = _BASE_NAMES
+    if plain[1] is not None and not attrs:  # the usual op: single inputs, all wired, no attr set
+        key = [block, op_type]
+        try:
+            for name in plain[1]:
+                v = inputs.get(name)
+                if v is None:
+                    return None
+                dt = names.get(v.dtype)
+                key.append(dt if dt is not None else _base_name(v))
+        except Exception:  # noqa: BLE001 - as below
+            return None
+        return tuple(key)
+    key = [block, op_type]
     try:
         for port in block.inputs:
             v = inputs.get(port.name)

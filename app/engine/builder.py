@@ -116,6 +116,18 @@ class PageScope:
                                                     "shape": attr_value(shape, "shape")}
         return attrs
 
+    def fed_placeholder(self, block_id: str, name: str, pin: str, arr: np.ndarray, dt: str,
+                        shape: list[int | None]) -> Any:
+        """The placeholder ``<name>/<pin>`` fed with pin ``pin`` of ``block_id`` (as ``dt``) at each run."""
+        part = _PARTS.get(pin)
+        if part is None:
+            part = _PARTS[pin] = _NAME_OK.sub("_", pin)
+        op = self.graph._create_op_internal("Placeholder", [], name=f"{name}/{part}",
+                                            attrs=self.placeholder_attrs(dt, shape))
+        t = op.outputs[0]
+        self.built.slots.append(ValueSlot(block_id, pin, t, dt))
+        return t
+
     def op_name_for(self, block_id: str) -> str:
         if _NAME_PLAIN.fullmatch(block_id):
             name = block_id
@@ -182,9 +194,16 @@ class BlockScope:
                                     or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
-        op = self.create_op("Placeholder", [], self.page.placeholder_attrs(dt, shp), suffix=pin)
-        self.page.built.slots.append(ValueSlot(self.block_id, pin, op.outputs[0], dt))
-        return op.outputs[0]
+        made = self._made
+        if made is None:
+            made = self._made = set()
+        part = _PARTS.get(pin) or _NAME_OK.sub("_", pin)
+        if f"{self.name}/{part}" in made:  # the same pin fed twice: a placeholder of its own each time
+            op = self.create_op("Placeholder", [], self.page.placeholder_attrs(dt, shp), suffix=pin)
+            self.page.built.slots.append(ValueSlot(self.block_id, pin, op.outputs[0], dt))
+            return op.outputs[0]
+        made.add(f"{self.name}/{part}")
+        return self.page.fed_placeholder(self.block_id, self.name, pin, arr, dt, shp)
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
@@ -233,7 +252,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
     #: a declaration's list inputs, and its op type when it builds through ``build_op`` alone
-    decl_info: dict[Any, tuple[frozenset[str], str | None]] = {}
+    decl_info: dict[Any, tuple[frozenset[str], str | None, tuple[str, str] | None]] = {}
     memo = scope.op_memo
     create = graph._create_op_internal
     no_values: dict[str, Any] = {}
@@ -252,8 +271,9 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
             info = decl_info.get(decl)
             if info is None:
                 info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list),
-                                          (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None)
-            list_ports, plain_op = info
+                                          (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None,
+                                          getattr(decl, "fed_output", None))
+            list_ports, plain_op, fed_output = info
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in inputs[bid].items():
@@ -314,6 +334,25 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                             operations[(bid, port_name)] = op
                         else:
                             tensors[(bid, port_name)] = op_outs[i]
+                    built.built.append(bid)
+                    continue
+            if fed_output is not None:
+                # a block whose output is its pin value fed (a Const): its placeholder, without a BlockScope
+                out_port, pin = fed_output
+                arr = (values.get(bid) or no_values).get(pin)
+                if arr is not None:
+                    dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
+                    try:
+                        if dev_here:
+                            with graph.device(dev_here):
+                                t = scope.fed_placeholder(bid, scope.op_name_for(bid), pin, arr, dt, list(arr.shape))
+                        else:
+                            t = scope.fed_placeholder(bid, scope.op_name_for(bid), pin, arr, dt, list(arr.shape))
+                    except Exception as e:  # noqa: BLE001 - as below
+                        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
+                        failed.add(bid)
+                        continue
+                    tensors[(bid, out_port)] = t
                     built.built.append(bid)
                     continue
             bscope = BlockScope(scope, bid, attrs.get(bid, {}), values.get(bid, {}))
