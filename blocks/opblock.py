@@ -298,21 +298,33 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
 _PLAIN_PORTS: dict[int, tuple[Block, tuple[str, ...] | None]] = {}
 
 
+def plain_inputs(block: Block) -> tuple[str, ...] | None:
+    """The block's input names when every input is a single tensor without a rank check or option, else None."""
+    plain = _PLAIN_PORTS.get(id(block))
+    if plain is None or plain[0] is not block:
+        simple = all(p.list_of is None and p.rank is None and not p.optional for p in block.inputs)
+        plain = _PLAIN_PORTS[id(block)] = (block, tuple(p.name for p in block.inputs) if simple else None)
+    return plain[1]
+
+
+def tensor_dtype(t: Any) -> str:
+    """The dtype name of a wired tensor without ``_ref`` (memoised per DType)."""
+    dt = _BASE_NAMES.get(t.dtype)
+    return dt if dt is not None else _base_name(t)
+
+
 def memo_key(block: Block, op_type: str, inputs: dict[str, Any], attrs: dict[str, Any],
              values: Container[str]) -> tuple | None:
     """What decides an op's attrs, input order and outputs when every input it takes is wired: the block type,
     its parsed attrs (``attrs``), and the dtype (and rank, where a port checks it) of each wired tensor; None
     when a pin value is fed (its placeholder is made per block) or an attr value cannot be a key. ``values``
     holds the names of the block's pins that have a value."""
-    plain = _PLAIN_PORTS.get(id(block))
-    if plain is None or plain[0] is not block:
-        simple = all(p.list_of is None and p.rank is None and not p.optional for p in block.inputs)
-        plain = _PLAIN_PORTS[id(block)] = (block, tuple(p.name for p in block.inputs) if simple else None)
+    plain = plain_inputs(block)
     names = _BASE_NAMES
-    if plain[1] is not None and not attrs:  # the usual op: single inputs, all wired, no attr set
+    if plain is not None and not attrs:  # the usual op: single inputs, all wired, no attr set
         key = [block, op_type]
         try:
-            for name in plain[1]:
+            for name in plain:
                 v = inputs.get(name)
                 if v is None:
                     return None

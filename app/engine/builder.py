@@ -22,7 +22,7 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
-from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key
+from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -252,7 +252,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
     #: a declaration's list inputs, and its op type when it builds through ``build_op`` alone
-    decl_info: dict[Any, tuple[frozenset[str], str | None, tuple[str, str] | None]] = {}
+    decl_info: dict[Any, tuple[frozenset[str], str | None, tuple[str, str] | None, tuple[str, ...] | None]] = {}
     memo = scope.op_memo
     create = graph._create_op_internal
     no_values: dict[str, Any] = {}
@@ -272,8 +272,40 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
             if info is None:
                 info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list),
                                           (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None,
-                                          getattr(decl, "fed_output", None))
-            list_ports, plain_op, fed_output = info
+                                          getattr(decl, "fed_output", None), None)
+                if info[1] is not None:
+                    info = decl_info[decl] = info[:3] + (plain_inputs(decl),)
+            list_ports, plain_op, fed_output, single_inputs = info
+            ins = inputs[bid]
+            if single_inputs is not None and len(ins) == len(single_inputs) and not attrs.get(bid):
+                # the most common block: an op whose inputs are all single and wired once, with no attr set;
+                # its op comes from the plan of a block like it built before
+                flat = []
+                key = [decl, plain_op]
+                for pname in single_inputs:
+                    lns = ins.get(pname)
+                    if lns is None or len(lns) != 1:
+                        break
+                    ln = lns[0]
+                    t = tensors.get((ln.src, ln.src_port))
+                    if t is None or t.__class__ is list:
+                        break
+                    flat.append(t)
+                    key.append(tensor_dtype(t))
+                else:
+                    plan = memo.get(tuple(key))
+                    if plan is not None:
+                        op = _create_planned(graph, create, plain_op, flat, scope.op_name_for(bid), plan[0],
+                                             devices.get(bid) or dev if devices else dev, built, bid, failed)
+                        if op is not None:
+                            op_outs = op.outputs
+                            for port_name, i in plan[2]:
+                                if i is None:
+                                    operations[(bid, port_name)] = op
+                                else:
+                                    tensors[(bid, port_name)] = op_outs[i]
+                            built.built.append(bid)
+                        continue
             wired: dict[str, Any] = {}
             missing = None
             for pname, lns in inputs[bid].items():
@@ -316,17 +348,9 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 plan = memo.get(key) if key is not None else None
                 if plan is not None:
                     protos, flat_ports, out_plan = plan
-                    try:
-                        if dev_here:
-                            with graph.device(dev_here):
-                                op = create(plain_op, flat_inputs(flat_ports, wired), name=scope.op_name_for(bid),
-                                            attrs=protos)
-                        else:
-                            op = create(plain_op, flat_inputs(flat_ports, wired), name=scope.op_name_for(bid),
-                                        attrs=protos)
-                    except Exception as e:  # noqa: BLE001 - as below
-                        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
-                        failed.add(bid)
+                    op = _create_planned(graph, create, plain_op, flat_inputs(flat_ports, wired),
+                                         scope.op_name_for(bid), protos, dev_here, built, bid, failed)
+                    if op is None:
                         continue
                     op_outs = op.outputs
                     for port_name, i in out_plan:
@@ -385,6 +409,20 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
+
+
+def _create_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name: str, protos: dict[str, Any],
+                    device: str, built: BuiltGraph, bid: str, failed: set[str]) -> Any:
+    """Create a block's op from a memoised plan; on failure, the block's error is recorded and None returned."""
+    try:
+        if device:
+            with graph.device(device):
+                return create(op_type, flat, name=name, attrs=protos)
+        return create(op_type, flat, name=name, attrs=protos)
+    except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
+        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
+        failed.add(bid)
+        return None
 
 
 _NOISE = (
