@@ -295,16 +295,8 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 else:
                     plan = memo.get(tuple(key))
                     if plan is not None:
-                        op = _create_planned(graph, create, plain_op, flat, scope.op_name_for(bid), plan[0],
-                                             devices.get(bid) or dev if devices else dev, built, bid, failed)
-                        if op is not None:
-                            op_outs = op.outputs
-                            for port_name, i in plan[2]:
-                                if i is None:
-                                    operations[(bid, port_name)] = op
-                                else:
-                                    tensors[(bid, port_name)] = op_outs[i]
-                            built.built.append(bid)
+                        _build_planned(graph, create, plain_op, flat, scope.op_name_for(bid), plan,
+                                       devices.get(bid) or dev if devices else dev, built, bid, failed)
                         continue
             wired: dict[str, Any] = {}
             missing = None
@@ -347,18 +339,8 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 key = memo_key(decl, plain_op, wired, attrs.get(bid) or no_values, values.get(bid) or no_values)
                 plan = memo.get(key) if key is not None else None
                 if plan is not None:
-                    protos, flat_ports, out_plan = plan
-                    op = _create_planned(graph, create, plain_op, flat_inputs(flat_ports, wired),
-                                         scope.op_name_for(bid), protos, dev_here, built, bid, failed)
-                    if op is None:
-                        continue
-                    op_outs = op.outputs
-                    for port_name, i in out_plan:
-                        if i is None:
-                            operations[(bid, port_name)] = op
-                        else:
-                            tensors[(bid, port_name)] = op_outs[i]
-                    built.built.append(bid)
+                    _build_planned(graph, create, plain_op, flat_inputs(plan[1], wired), scope.op_name_for(bid), plan,
+                                   dev_here, built, bid, failed)
                     continue
             if fed_output is not None:
                 # a block whose output is its pin value fed (a Const): its placeholder, without a BlockScope
@@ -411,18 +393,28 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     return built
 
 
-def _create_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name: str, protos: dict[str, Any],
-                    device: str, built: BuiltGraph, bid: str, failed: set[str]) -> Any:
-    """Create a block's op from a memoised plan; on failure, the block's error is recorded and None returned."""
+def _build_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name: str, plan: tuple,
+                   device: str, built: BuiltGraph, bid: str, failed: set[str]) -> None:
+    """Build a block's op from a memoised plan (attrs, input ports, outputs) and record its outputs; on failure,
+    the block's error."""
+    protos, _, out_plan = plan
     try:
         if device:
             with graph.device(device):
-                return create(op_type, flat, name=name, attrs=protos)
-        return create(op_type, flat, name=name, attrs=protos)
+                op = create(op_type, flat, name=name, attrs=protos)
+        else:
+            op = create(op_type, flat, name=name, attrs=protos)
     except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
         built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
         failed.add(bid)
-        return None
+        return
+    outs = op.outputs
+    for port_name, i in out_plan:
+        if i is None:
+            built.operations[(bid, port_name)] = op
+        else:
+            built.tensors[(bid, port_name)] = outs[i]
+    built.built.append(bid)
 
 
 _NOISE = (
