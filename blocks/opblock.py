@@ -165,7 +165,7 @@ class OpBlock(Block):
 _BASE_NAMES: dict[Any, str] = {}
 
 
-def _base_name(t: Any) -> str:
+def tensor_dtype(t: Any) -> str:
     """The dtype name of a tensor without ``_ref`` (memoised per DType: the property chain is slow)."""
     dt = t.dtype
     name = _BASE_NAMES.get(dt)
@@ -228,14 +228,14 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
             continue
         if port.list_of == "number":
             for t in v:
-                settle(port, _base_name(t))
+                settle(port, tensor_dtype(t))
             attrs[port.number_attr] = len(v)
         elif port.list_of == "type_list":
-            attrs[port.type_list_attr] = [_base_name(t) for t in v]
+            attrs[port.type_list_attr] = [tensor_dtype(t) for t in v]
         elif port.list_of == "any":
             pass
         else:
-            settle(port, _base_name(v), v)
+            settle(port, tensor_dtype(v), v)
 
     # pass 2: unwired inputs take their pin values, in the type wiring decided; all inputs in port order
     flat: list[Any] = []
@@ -256,12 +256,12 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
             want = attrs.get(port.dtype) if port.dtype in attr_decl else port.dtype
         t = scope.value(port.name, dtype=want)
         if port.list_of == "number":
-            settle(port, _base_name(t))
+            settle(port, tensor_dtype(t))
             attrs[port.number_attr] = 1
         elif port.list_of == "type_list":
-            attrs[port.type_list_attr] = [_base_name(t)]
+            attrs[port.type_list_attr] = [tensor_dtype(t)]
         else:
-            settle(port, _base_name(t), t)
+            settle(port, tensor_dtype(t), t)
         flat.append(t)
 
     for a in block.attrs:
@@ -294,7 +294,7 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
 
 
 #: per declaration (by id): its input names when every input is a single tensor without a rank check or
-#: option (the fast case of ``memo_key``), else None
+#: option (``plain_inputs``), else None
 _PLAIN_PORTS: dict[int, tuple[Block, tuple[str, ...] | None]] = {}
 
 
@@ -307,33 +307,13 @@ def plain_inputs(block: Block) -> tuple[str, ...] | None:
     return plain[1]
 
 
-def tensor_dtype(t: Any) -> str:
-    """The dtype name of a wired tensor without ``_ref`` (memoised per DType)."""
-    dt = _BASE_NAMES.get(t.dtype)
-    return dt if dt is not None else _base_name(t)
-
-
 def memo_key(block: Block, op_type: str, inputs: dict[str, Any], attrs: dict[str, Any],
              values: Container[str]) -> tuple | None:
     """What decides an op's attrs, input order and outputs when every input it takes is wired: the block type,
     its parsed attrs (``attrs``), and the dtype (and rank, where a port checks it) of each wired tensor; None
     when a pin value is fed (its placeholder is made per block) or an attr value cannot be a key. ``values``
     holds the names of the block's pins that have a value."""
-    plain = plain_inputs(block)
-    names = _BASE_NAMES
-    if plain is not None and not attrs:  # the usual op: single inputs, all wired, no attr set
-        key = [block, op_type]
-        try:
-            for name in plain:
-                v = inputs.get(name)
-                if v is None:
-                    return None
-                dt = names.get(v.dtype)
-                key.append(dt if dt is not None else _base_name(v))
-        except Exception:  # noqa: BLE001 - as below
-            return None
-        return tuple(key)
-    key = [block, op_type]
+    key: list[Any] = [block, op_type]
     try:
         for port in block.inputs:
             v = inputs.get(port.name)
@@ -343,12 +323,11 @@ def memo_key(block: Block, op_type: str, inputs: dict[str, Any], attrs: dict[str
                     continue
                 return None
             if type(v) is list or type(v) is tuple:
-                key.append(tuple(_base_name(t) for t in v))
+                key.append(tuple(tensor_dtype(t) for t in v))
             elif port.rank is not None:
-                key.append((_base_name(v), v.shape.rank))
+                key.append((tensor_dtype(v), v.shape.rank))
             else:
-                name = names.get(v.dtype)
-                key.append(name if name is not None else _base_name(v))
+                key.append(tensor_dtype(v))
         if attrs:
             items = tuple(sorted(attrs.items()))
             hash(items)

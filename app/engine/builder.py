@@ -26,10 +26,18 @@ from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key, plain_inputs,
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
-#: a pin or op type name as part of an op name
+#: pin and op type names as parts of op names (``_part``)
 _PARTS: dict[str, str] = {}
 #: a block id that is a TensorFlow op name as it is (most are)
 _NAME_PLAIN = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*")
+
+
+def _part(name: str) -> str:
+    """A pin or op type name as it may stand in an op name (made once per name)."""
+    part = _PARTS.get(name)
+    if part is None:
+        part = _PARTS[name] = _NAME_OK.sub("_", name)
+    return part
 
 
 @dataclass
@@ -116,14 +124,9 @@ class PageScope:
                                                     "shape": attr_value(shape, "shape")}
         return attrs
 
-    def fed_placeholder(self, block_id: str, name: str, pin: str, arr: np.ndarray, dt: str,
-                        shape: list[int | None]) -> Any:
-        """The placeholder ``<name>/<pin>`` fed with pin ``pin`` of ``block_id`` (as ``dt``) at each run."""
-        part = _PARTS.get(pin)
-        if part is None:
-            part = _PARTS[pin] = _NAME_OK.sub("_", pin)
-        op = self.graph._create_op_internal("Placeholder", [], name=f"{name}/{part}",
-                                            attrs=self.placeholder_attrs(dt, shape))
+    def fed_placeholder(self, block_id: str, op_name: str, pin: str, dt: str, shape: list[int | None]) -> Any:
+        """The placeholder ``op_name``, fed with pin ``pin`` of ``block_id`` (as ``dt``) at each run."""
+        op = self.graph._create_op_internal("Placeholder", [], name=op_name, attrs=self.placeholder_attrs(dt, shape))
         t = op.outputs[0]
         self.built.slots.append(ValueSlot(block_id, pin, t, dt))
         return t
@@ -194,36 +197,28 @@ class BlockScope:
                                     or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
-        made = self._made
-        if made is None:
-            made = self._made = set()
-        part = _PARTS.get(pin) or _NAME_OK.sub("_", pin)
-        if f"{self.name}/{part}" in made:  # the same pin fed twice: a placeholder of its own each time
-            op = self.create_op("Placeholder", [], self.page.placeholder_attrs(dt, shp), suffix=pin)
-            self.page.built.slots.append(ValueSlot(self.block_id, pin, op.outputs[0], dt))
-            return op.outputs[0]
-        made.add(f"{self.name}/{part}")
-        return self.page.fed_placeholder(self.block_id, self.name, pin, arr, dt, shp)
+        return self.page.fed_placeholder(self.block_id, self._op_name("Placeholder", pin), pin, dt, shp)
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
+        return self.graph._create_op_internal(op_type, inputs, name=self._op_name(op_type, suffix), attrs=attrs)
+
+    def _op_name(self, op_type: str, suffix: str | None) -> str:
+        """A new op's name: the block's own for its first op, ``<block>/<suffix or type>`` for helper ops."""
         made = self._made
         if made is None:
             made = self._made = set()
         if suffix is None and self.name not in made:
             name = self.name
         else:
-            k = suffix or op_type
-            part = _PARTS.get(k)
-            if part is None:
-                part = _PARTS[k] = _NAME_OK.sub("_", k)
+            part = _part(suffix or op_type)
             name = f"{self.name}/{part}"
             i = 2
             while name in made:
                 name = f"{self.name}/{part}_{i}"
                 i += 1
         made.add(name)
-        return self.graph._create_op_internal(op_type, inputs, name=name, attrs=attrs)
+        return name
 
     def add_initializer(self, op: Any) -> None:
         """Register an op to run once before the first step (e.g. a Variable's Assign)."""
@@ -251,7 +246,8 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     preds = None  # the block graph, made only when a block has failed
     decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
     tensors, operations = built.tensors, built.operations
-    #: a declaration's list inputs, and its op type when it builds through ``build_op`` alone
+    #: per declaration: its list inputs; its op type when it builds through ``build_op`` alone; its fed output;
+    #: its inputs' names when they are all single (``plain_inputs``)
     decl_info: dict[Any, tuple[frozenset[str], str | None, tuple[str, str] | None, tuple[str, ...] | None]] = {}
     memo = scope.op_memo
     create = graph._create_op_internal
@@ -270,11 +266,9 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
             decl = decls[bid]
             info = decl_info.get(decl)
             if info is None:
-                info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list),
-                                          (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None,
-                                          getattr(decl, "fed_output", None), None)
-                if info[1] is not None:
-                    info = decl_info[decl] = info[:3] + (plain_inputs(decl),)
+                op_type = (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None
+                info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list), op_type,
+                                          decl.fed_output, plain_inputs(decl) if op_type is not None else None)
             list_ports, plain_op, fed_output, single_inputs = info
             ins = inputs[bid]
             if single_inputs is not None and len(ins) == len(single_inputs) and not attrs.get(bid):
@@ -300,18 +294,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         continue
             wired: dict[str, Any] = {}
             missing = None
-            for pname, lns in inputs[bid].items():
-                if len(lns) == 1 and pname not in list_ports:  # the usual case: one link into a single input
-                    ln = lns[0]
-                    key = (ln.src, ln.src_port)
-                    t = tensors.get(key)
-                    if t is None:
-                        t = operations.get(key)
-                    if t is None:
-                        missing = (pname, ln)
-                        break
-                    wired[pname] = t[0] if isinstance(t, list) else t
-                    continue
+            for pname, lns in ins.items():
                 ts = []
                 for ln in lns:
                     key = (ln.src, ln.src_port)
@@ -348,15 +331,15 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 arr = (values.get(bid) or no_values).get(pin)
                 if arr is not None:
                     dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
+                    name = f"{scope.op_name_for(bid)}/{_part(pin)}"
                     try:
                         if dev_here:
                             with graph.device(dev_here):
-                                t = scope.fed_placeholder(bid, scope.op_name_for(bid), pin, arr, dt, list(arr.shape))
+                                t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
                         else:
-                            t = scope.fed_placeholder(bid, scope.op_name_for(bid), pin, arr, dt, list(arr.shape))
+                            t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
                     except Exception as e:  # noqa: BLE001 - as below
-                        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
-                        failed.add(bid)
+                        _failure(built, failed, bid, e)
                         continue
                     tensors[(bid, out_port)] = t
                     built.built.append(bid)
@@ -380,8 +363,7 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                 failed.add(bid)
                 continue
             except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
-                built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
-                failed.add(bid)
+                _failure(built, failed, bid, e)
                 continue
             if outs:
                 for port_name, t in outs.items():
@@ -391,6 +373,12 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
                         tensors[(bid, port_name)] = t
             built.built.append(bid)
     return built
+
+
+def _failure(built: BuiltGraph, failed: set[str], bid: str, e: Exception) -> None:
+    """Record that block ``bid`` failed to build with ``e`` (TensorFlow's message, cleaned)."""
+    built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
+    failed.add(bid)
 
 
 def _build_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name: str, plan: tuple,
@@ -405,8 +393,7 @@ def _build_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name:
         else:
             op = create(op_type, flat, name=name, attrs=protos)
     except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
-        built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
-        failed.add(bid)
+        _failure(built, failed, bid, e)
         return
     outs = op.outputs
     for port_name, i in out_plan:
