@@ -517,7 +517,7 @@ class Runner:
                 continue
             step_fn = made[gi] if fresh else None
             if step_fn is None:
-                step_fn = (self._callable(prepared, gkeys, gtargets), _handles(prepared.built, gtargets))
+                step_fn = self._step_fn(prepared, gkeys, gtargets)
                 if fresh:
                     made[gi] = step_fn
             if not effects:
@@ -565,7 +565,7 @@ class Runner:
         tf = load()
         while keys or targets:
             if step_fn is None:
-                step_fn = (self._callable(prepared, keys, targets), _handles(prepared.built, targets))
+                step_fn = self._step_fn(prepared, keys, targets)
             try:
                 out = step_fn[0](feeds)
             except tf.errors.OpError as e:
@@ -674,6 +674,12 @@ class Runner:
         keys = [k for k, t in built.tensors.items() if k[0] in blocks and hasattr(t, "dtype")
                 and t.dtype.base_dtype.name not in _UNFETCHABLE]
         return keys, targets
+
+    @classmethod
+    def _step_fn(cls, prepared: _Prepared, keys: list[tuple[str, str]],
+                 targets: list[tuple[str, str]]) -> tuple[Any, dict[tuple[str, str], np.ndarray]]:
+        """What running ``keys`` and ``targets`` takes: their callable, and the handle results its targets give."""
+        return cls._callable(prepared, keys, targets), _handles(prepared.built, targets)
 
     @staticmethod
     def _callable(prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]]) -> Any:
