@@ -278,8 +278,8 @@ def test_results_are_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
     returned = []
     real = Runner._callable
 
-    def spy(prepared, keys, targets):
-        fn = real(prepared, keys, targets)
+    def spy(prepared, keys, targets, feeds=None):
+        fn = real(prepared, keys, targets, feeds)
 
         def wrapped(*feeds):
             out = fn(*feeds)

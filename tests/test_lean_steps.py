@@ -46,7 +46,7 @@ def test_a_lean_run_gives_what_fetching_every_step_gives() -> None:
     assert lean.results.history == full.results.history
     assert lean.results.history[("count", "output_ref")] == [float(i) for i in range(1, 41)]
     # the steps between ran the vector blocks as targets, without fetching them
-    assert any(("add", "output_ref") in targets for _, targets in callables)
+    assert any(("add", "output_ref") in targets for _, targets, _ in callables)
 
 
 def test_a_run_stopped_after_a_lean_step_ends_with_one_full_step() -> None:
@@ -102,3 +102,74 @@ def test_a_page_that_only_shows_fed_values_runs_every_step() -> None:
     rep = run_page(page)
     assert rep.ok and rep.steps_done == 5
     assert rep.results.history[("x", "output")] == [2.0] * 5
+
+
+#: a counter that adds a Const number and a string Const's length at every step
+COUNTER = [("n", "Variable", {"initvalues": 0, "dtype": "int32", "shape": []}),
+           ("by", "Const", {"val": 2, "dtype": "int32"}),
+           ("add", "AssignAdd", {}),
+           ("text", "Const", {"val": "abc", "dtype": "string"}),
+           ("len", "StringLength", {}),
+           ("m", "Variable", {"initvalues": 0, "dtype": "int32", "shape": []}),
+           ("addlen", "AssignAdd", {})]
+COUNTER_LINKS = [("n", "ref", "add", "ref"), ("by", "output", "add", "value"),
+                 ("text", "output", "len", "input"), ("m", "ref", "addlen", "ref"),
+                 ("len", "output", "addlen", "value")]
+
+
+def test_values_edited_between_runs_of_many_steps_are_the_ones_used() -> None:
+    """Lean steps read small values from Consts in the graph (``BAKED_SIZE``): a value edited afterwards (no
+    rebuild) must be the one a later run uses, at every step, and the first value again once it is back."""
+    page = make_page(COUNTER, COUNTER_LINKS)
+    runner = Runner()
+    try:
+        for by, text, steps in ((2, "abc", 30), (5, "abcdefg", 30), (2, "abc", 40), (3, "abc", 20), (2, "z", 25)):
+            page.set_pin("by", "val", by)
+            page.set_pin("text", "val", text)
+            rep = runner.run(page, steps=steps)
+            assert rep.ok, rep.errors
+            assert float(rep.results.get("add", "output_ref")) == by * steps, (by, text)
+            assert float(rep.results.get("addlen", "output_ref")) == len(text) * steps, (by, text)
+            assert rep.results.history[("add", "output_ref")] == [float(by * i) for i in range(1, steps + 1)]
+            assert rep.results.history[("by", "output")] == [float(by)] * steps
+        assert runner.builds == 1  # the same graph all along: the edits were values
+    finally:
+        runner.close()
+
+
+#: a counter; a Switch passes its value on every third step (the other branch at the others)
+SWITCHED = [("c", "Variable", {"initvalues": 0, "dtype": "int32", "shape": []}),
+            ("one", "Const", {"val": 1, "dtype": "int32"}),
+            ("count", "AssignAdd", {}),
+            ("three", "Const", {"val": 3, "dtype": "int32"}),
+            ("mod", "FloorMod", {}),
+            ("zero", "Const", {"val": 0, "dtype": "int32"}),
+            ("due", "Equal", {}),
+            ("sw", "Switch", {})]
+SWITCHED_LINKS = [("c", "ref", "count", "ref"), ("one", "output", "count", "value"),
+                  ("count", "output_ref", "mod", "x"), ("three", "output", "mod", "y"),
+                  ("mod", "z", "due", "x"), ("zero", "output", "due", "y"),
+                  ("count", "output_ref", "sw", "data"), ("due", "z", "sw", "pred")]
+
+
+def test_numbers_on_untaken_branches_in_lean_steps() -> None:
+    """A number on a Switch branch has a value only at the steps its branch is taken: its history and last value
+    are those steps', as when every result is read at every step."""
+    runner = Runner()
+    try:
+        lean = runner.run(make_page(SWITCHED, SWITCHED_LINKS), steps=10)
+    finally:
+        runner.close()
+    full = run_page(make_page(SWITCHED, SWITCHED_LINKS), steps=10, on_step=lambda i, res: None)
+    assert lean.ok and full.ok, (lean.errors, full.errors)
+    taken = [float(i) for i in range(1, 11) if i % 3 == 0]
+    assert lean.results.history[("sw", "output_true")] == taken
+    assert lean.results.history[("sw", "output_false")] == [float(i) for i in range(1, 11) if i % 3]
+    assert lean.results.get("sw", "output_true") is None  # step 10 took the other branch
+    assert lean.results.get("sw", "output_false").shape == () and int(lean.results.get("sw", "output_false")) == 10
+    assert lean.results.values.keys() == full.results.values.keys()
+    for k, v in full.results.values.items():
+        assert isinstance(lean.results.values[k], np.ndarray), k
+        np.testing.assert_array_equal(lean.results.values[k], v, err_msg=str(k))
+    assert lean.results.history == full.results.history
+    assert [str(w) for w in lean.warnings] == [str(w) for w in full.warnings]

@@ -56,6 +56,12 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
             refs = [built.tensors[(bid, "ref")] for bid in var_blocks]
             trained = dict(zip(var_blocks, prepared.session.run(refs))) if refs else {}
         graph_def = built.graph.as_graph_def()
+        # the Consts the run made for its lean steps (``runner.BAKED_SIZE``) are no part of the page
+        baked = {t.op.name for _, t in prepared.baked.values()}
+        if baked:
+            kept = [n for n in graph_def.node if n.name not in baked]
+            del graph_def.node[:]
+            graph_def.node.extend(kept)
         placeholders = {bid for bid in built.built if an.decls[bid].name == "Placeholder"}
         fixed = {s.placeholder.op.name: v for s, v in zip(built.slots, feeds) if s.block not in placeholders}
         inputs = {s.block: s.placeholder.name for s in built.slots if s.block in placeholders}

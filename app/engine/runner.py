@@ -75,6 +75,12 @@ _SWITCHES = ("Switch", "RefSwitch", "_SwitchN")
 #: step, so its results are all of one step; a step that fails or takes longer than this many seconds ends
 #: lean steps for the run.
 LEAN_STEP_SECONDS = 0.05
+#: Values fed (Const blocks' and pins' values) are converted to tensors at every session call. A lean step
+#: reads those of at most this many elements (strings of at most ``BAKED_TEXT`` bytes each) from Consts made
+#: in the graph at the first lean step of a structure, bound to their placeholders for its callable only
+#: (``CallableOptions.tensor_connection``); a value edited since is fed again until the graph is rebuilt.
+BAKED_SIZE = 256
+BAKED_TEXT = 4096
 _NONE: frozenset = frozenset()
 _DEAD = (0,)  # the shape of what TensorFlow hands back for a tensor on an untaken Switch branch
 #: seconds each session call on a cluster may take when the run has no timeout of its own
@@ -166,6 +172,19 @@ def _may_be_scalar(built: BuiltGraph, keys: list[tuple[str, str]]) -> set[tuple[
     return out
 
 
+def _static_numbers(built: BuiltGraph, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The results among ``keys`` that are one real number or truth value by their static shape ([]) and dtype:
+    the session hands each back as a numpy scalar (or nothing, on an untaken Switch branch)."""
+    out = set()
+    for k in keys:
+        t = built.tensors.get(k)
+        dt = getattr(t, "dtype", None)
+        if dt is not None and t.shape.rank == 0 and (dt.is_integer or dt.is_floating or dt.is_bool) \
+                and dt.base_dtype.name not in ("resource", "variant", "string"):
+            out.add(k)
+    return out
+
+
 def _handles(built: BuiltGraph, targets: list[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
     """Resource and variant outputs among ``targets``: a ``Handle`` result each (they have no value to fetch)."""
     from enuflow.app.document.tensors import handle_array
@@ -189,6 +208,10 @@ class _Prepared:
         self.placement = placement
         self.lost = False  # a cluster task stopped answering: closing the session may wait for it
         self.callables: dict[tuple, Any] = {}
+        #: per (keys, targets): the slots (indices into ``built.slots``) their ops read
+        self.needs: dict[tuple, list[int]] = {}
+        #: per slot: (its value's key, ``_value_key``; the Const that holds it in the graph), made for lean steps
+        self.baked: dict[int, tuple[Any, Any]] = {}
         self.layout: StepLayout | None = None
         #: (keys, targets, their groups, each group's step callable and handles) of the last step: the run loop
         #: passes the same lists step after step
@@ -198,6 +221,8 @@ class _Prepared:
         self.selection: tuple[tuple, tuple[list, list]] | None = None
         #: the selection's results that may be a single number (``_may_be_scalar``)
         self.scalars: set[tuple[str, str]] = set()
+        #: those that are one number by their static shape and dtype (``_static_numbers``)
+        self.numbers: set[tuple[str, str]] = set()
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
@@ -341,8 +366,12 @@ class Runner:
         if prepared.selection is None or prepared.selection[0] != chosen:
             prepared.selection = (chosen, self._selection(built, an))
             prepared.scalars = _may_be_scalar(built, prepared.selection[1][0])
+            prepared.numbers = _static_numbers(built, prepared.scalars)
         fetch_keys, target_keys = prepared.selection[1]
         scalars = prepared.scalars
+        # when nothing reads results as the run goes, a lean step keeps the numbers of ``prepared.numbers`` as
+        # the session returned them (numpy scalars); they are made arrays when the run ends
+        numbers = prepared.numbers if on_step is None else _NONE
         plan_fetches = set(plan.fetches)
         fed = {id(sl.placeholder) for sl in built.slots}
         fed_keys = {k for k in fetch_keys if id(built.tensors[k]) in fed}  # the same value at every step of a run
@@ -418,7 +447,7 @@ class Runner:
             started = time.perf_counter()
             if step_keys or step_targets:
                 ran, give_up = self._step(prepared, an, step_keys, step_targets, feeds, excluded, produced, lost,
-                                          step + 1, report, big if lean else _NONE)
+                                          step + 1, report, big if lean else _NONE, lean)
                 if not ran:
                     break
             else:
@@ -429,7 +458,17 @@ class Runner:
                     if k[0] in excluded:
                         values.pop(k, None)  # not fetched since an earlier step: not this run's last value of it
             was_lean = lean
+            quick = numbers if lean and not lost else _NONE
             for k, v in produced.items():
+                if k in quick and v is not None:
+                    values[k] = v
+                    h = history.get(k)
+                    if h is None:
+                        h = history[k] = []
+                    h.append(float(v))
+                    if len(h) > HISTORY_LIMIT:
+                        del h[: len(h) - HISTORY_LIMIT]
+                    continue
                 if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
                     values.pop(k, None)
                     untaken.add(k)
@@ -467,6 +506,10 @@ class Runner:
                 break
         if fed_steps:
             _grow(fed_history, fed_steps)
+        for k in numbers:
+            v = values.get(k)
+            if v is not None and v.__class__ is not np.ndarray:
+                values[k] = as_array(v)
         if was_lean:  # the run ended early at a step that did not fetch everything
             for b, p in sorted(k for k in big if k in values):
                 del values[(b, p)]
@@ -494,9 +537,10 @@ class Runner:
     def _step(self, prepared: _Prepared, an: Analysis, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
               feeds: list[Any], excluded: set[str], produced: dict[tuple[str, str], Any],
               lost: dict[tuple[str, str], tuple[int, str]], step: int, report: RunReport,
-              big: frozenset | set = _NONE) -> tuple[bool, bool]:
+              big: frozenset | set = _NONE, lean: bool = False) -> tuple[bool, bool]:
         """Run one step, each group exactly once (see the module's doc); fills ``produced``. ``big``: results
-        among ``targets`` that a lean step runs without fetching (fetched only if the step fails).
+        among ``targets`` that a lean step runs without fetching (fetched only if the step fails); ``lean``:
+        this is such a step (its small values fed come from Consts in the graph, ``BAKED_SIZE``).
 
         Returns (something ran, the run must end: an error no block could be blamed for)."""
         layout = _layout(prepared)
@@ -517,7 +561,7 @@ class Runner:
                 continue
             step_fn = made[gi] if fresh else None
             if step_fn is None:
-                step_fn = self._step_fn(prepared, gkeys, gtargets)
+                step_fn = self._step_fn(prepared, gkeys, gtargets, feeds if lean and not self.remote else None)
                 if fresh:
                     made[gi] = step_fn
             if not effects:
@@ -676,17 +720,27 @@ class Runner:
         return keys, targets
 
     @classmethod
-    def _step_fn(cls, prepared: _Prepared, keys: list[tuple[str, str]],
-                 targets: list[tuple[str, str]]) -> tuple[Any, dict[tuple[str, str], np.ndarray]]:
-        """What running ``keys`` and ``targets`` takes: their callable, and the handle results its targets give."""
-        return cls._callable(prepared, keys, targets), _handles(prepared.built, targets)
+    def _step_fn(cls, prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
+                 feeds: list[Any] | None = None) -> tuple[Any, dict[tuple[str, str], np.ndarray]]:
+        """What running ``keys`` and ``targets`` takes: their callable, and the handle results its targets give.
+        ``feeds`` (a lean step's values): its small values are read from Consts (``BAKED_SIZE``)."""
+        return cls._callable(prepared, keys, targets, feeds), _handles(prepared.built, targets)
 
     @staticmethod
-    def _callable(prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]]) -> Any:
-        sig = (tuple(keys), tuple(targets))
+    def _callable(prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
+                  feeds: list[Any] | None = None) -> Any:
+        built = prepared.built
+        pair = (tuple(keys), tuple(targets))
+        used = prepared.needs.get(pair)
+        if used is None:
+            # only the values this step needs are fed (each fed value is converted at every call)
+            fed_ops = {s.placeholder.op for s in built.slots}  # a fetched value fed is not read from the graph
+            needed = _needed_ops([op for op in _step_ops(built, keys, targets) if op not in fed_ops])
+            used = prepared.needs[pair] = [i for i, s in enumerate(built.slots) if s.placeholder.op in needed]
+        baked = _bake(prepared, used, feeds) if feeds is not None and used else ()
+        sig = (pair[0], pair[1], baked)
         fn = prepared.callables.get(sig)
         if fn is None:
-            built = prepared.built
             feed_list = [s.placeholder for s in built.slots]
             fed_at = {id(t): i for i, t in enumerate(feed_list)}
             # a fed placeholder (a Const's value) cannot also be fetched: its result is the value fed
@@ -704,10 +758,13 @@ class Runner:
             # with a feed_list falls back to Session.run's slow per-call feed and fetch handling
             from tensorflow.core.protobuf import config_pb2
 
-            # only the values this step needs are fed (each fed value is converted at every call)
-            needed = _needed_ops([t.op for t in fetches] + ops)
-            used = [i for i, t in enumerate(feed_list) if t.op in needed]
             opts = config_pb2.CallableOptions()
+            if baked:
+                for i in baked:  # the value's Const stands for the placeholder in this callable's graph
+                    link = opts.tensor_connection.add()
+                    link.from_tensor = prepared.baked[i][1].name
+                    link.to_tensor = feed_list[i].name
+                used = [i for i in used if i not in baked]
             opts.feed.extend(feed_list[i].name for i in used)
             opts.fetch.extend(t.name for t in fetches)
             opts.target.extend(op.name for op in ops)
@@ -747,6 +804,69 @@ class Runner:
 
             prepared.callables[sig] = fn
         return fn
+
+
+def _step_ops(built: BuiltGraph, keys: list[tuple[str, str]], targets: list[tuple[str, str]]) -> list[Any]:
+    """The ops that fetching ``keys`` and running ``targets`` asks for."""
+    return [built.tensors[k].op for k in keys] + \
+        [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
+
+
+def _value_key(v: np.ndarray) -> Any:
+    """What tells two values fed apart: dtype, shape and contents (bytes, so NaN equals NaN)."""
+    if v.dtype.kind == "O":
+        return v.shape, tuple(v.reshape(-1).tolist())
+    return v.dtype.str, v.shape, v.tobytes()
+
+
+def _bakeable(v: Any) -> bool:
+    if v.__class__ is not np.ndarray or v.size > BAKED_SIZE:
+        return False
+    if v.dtype.kind == "O":
+        return all(isinstance(x, (bytes, str)) and len(x) <= BAKED_TEXT for x in v.reshape(-1).tolist())
+    return v.dtype.kind in "biufc"
+
+
+def _bake(prepared: _Prepared, used: list[int], feeds: list[Any]) -> tuple[int, ...]:
+    """The slots among ``used`` whose value is read from a Const in the graph: small values (``BAKED_SIZE``)
+    equal to the value baked for the slot, which is made here the first time (for the values of this run)."""
+    out = []
+    baked = prepared.baked
+    for i in used:
+        v = feeds[i]
+        have = baked.get(i)
+        if have is None:
+            if not _bakeable(v):
+                continue
+            t = _make_const(prepared.built, i, v)
+            if t is None:
+                continue
+            have = baked[i] = (_value_key(v), t)
+        elif v.__class__ is not np.ndarray or v.size > BAKED_SIZE:
+            continue
+        if have[0] == _value_key(v):
+            out.append(i)
+    return tuple(out)
+
+
+def _make_const(built: BuiltGraph, i: int, v: np.ndarray) -> Any:
+    """A Const in ``built.graph`` holding ``v``, slot ``i``'s value, beside its placeholder (None if ``v`` cannot
+    be one)."""
+    from tensorflow.core.framework import attr_value_pb2
+    from tensorflow.python.framework import tensor_util
+
+    ph = built.slots[i].placeholder
+    try:
+        proto = tensor_util.make_tensor_proto(v, dtype=ph.dtype, shape=v.shape)
+    except (TypeError, ValueError):
+        return None
+    attrs = {"value": attr_value_pb2.AttrValue(tensor=proto),
+             "dtype": attr_value_pb2.AttrValue(type=ph.dtype.as_datatype_enum)}
+    # named under the placeholder, so a message about it names the block
+    op = built.graph._create_op_internal("Const", [], name=ph.op.name + "/baked", attrs=attrs)
+    if ph.op.device:
+        op._set_device(ph.op.device)
+    return op.outputs[0]
 
 
 def _grow(histories: list[tuple[list[float], float]], steps: int) -> None:
