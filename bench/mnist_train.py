@@ -7,8 +7,10 @@ two FIFOQueues of file names refilled when empty, the FixedLengthRecordReaderV2/
 DecodeRaw, the reload counter with its Switches and Assigns, the softmax model with its hand-written
 gradient and ApplyGradientDescent, and the gated Saves; its step is one compiled callable (the fastest
 way TensorFlow offers to run a fixed fetch list repeatedly) fetching what the page's ClientSession asks
-for and running its run targets. Each side runs the 1,000 steps twice, alternating, and the faster of
-each is compared. The last line is ``ratio <page / hand-written>`` (target <= 1.2). A missing page fails.
+for and running its run targets. Each side runs the 1,000 steps REPEATS times, alternating, and the fastest
+of each is compared (the run least disturbed by other processes: a step is a fraction of a millisecond, and
+each side's first run also makes its callables). The last line is ``ratio <page / hand-written>`` (target
+<= 1.2). A missing page fails.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from enuflow.app.engine.runner import Runner
 from enuflow.blocks.tf import load as load_tf
 
 STEPS = 1000
+REPEATS = 5
 RECORDS = 6000  # whole batches; the readers go round the files as the page's refill logic asks
 
 
@@ -136,14 +139,16 @@ def main() -> None:
             return time.perf_counter() - t, float(np.asarray(out[3]).reshape(-1)[0])
 
         t_page, t_hand = [], []
-        for _ in range(2):
+        for _ in range(REPEATS):
             dt, cost_page = run_page()
             t_page.append(dt)
             dt, cost_hand = run_hand()
             t_hand.append(dt)
         runner.close()
         sess.close()
-    print(f"steps               {ns.steps}")
+    print(f"steps               {ns.steps}  (each side {REPEATS} times, alternating)")
+    print("enuflow runs        " + " ".join(f"{t:.3f}" for t in t_page))
+    print("hand-written runs   " + " ".join(f"{t:.3f}" for t in t_hand))
     print(f"enuflow page        {min(t_page):.3f} s  (last cost {cost_page:.4f})")
     print(f"hand-written tf     {min(t_hand):.3f} s  (last cost {cost_hand:.4f})")
     print(f"ratio {min(t_page) / min(t_hand):.3f}")
