@@ -221,8 +221,9 @@ class _Prepared:
         self.selection: tuple[tuple, tuple[list, list]] | None = None
         #: the selection's results that may be a single number (``_may_be_scalar``)
         self.scalars: set[tuple[str, str]] = set()
-        #: those that are one number by their static shape and dtype (``_static_numbers``)
-        self.numbers: set[tuple[str, str]] = set()
+        #: those that are one number by their static shape and dtype (``_static_numbers``), found at the first
+        #: lean step
+        self.numbers: set[tuple[str, str]] | None = None
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
 
@@ -366,12 +367,12 @@ class Runner:
         if prepared.selection is None or prepared.selection[0] != chosen:
             prepared.selection = (chosen, self._selection(built, an))
             prepared.scalars = _may_be_scalar(built, prepared.selection[1][0])
-            prepared.numbers = _static_numbers(built, prepared.scalars)
+            prepared.numbers = None
         fetch_keys, target_keys = prepared.selection[1]
         scalars = prepared.scalars
         # when nothing reads results as the run goes, a lean step keeps the numbers of ``prepared.numbers`` as
         # the session returned them (numpy scalars); they are made arrays when the run ends
-        numbers = prepared.numbers if on_step is None else _NONE
+        numbers: set[tuple[str, str]] | frozenset = _NONE
         plan_fetches = set(plan.fetches)
         fed = {id(sl.placeholder) for sl in built.slots}
         fed_keys = {k for k in fetch_keys if id(built.tensors[k]) in fed}  # the same value at every step of a run
@@ -458,7 +459,11 @@ class Runner:
                     if k[0] in excluded:
                         values.pop(k, None)  # not fetched since an earlier step: not this run's last value of it
             was_lean = lean
-            quick = numbers if lean and not lost else _NONE
+            quick = _NONE
+            if lean and not lost and on_step is None:
+                if prepared.numbers is None:
+                    prepared.numbers = _static_numbers(built, scalars)
+                quick = numbers = prepared.numbers
             for k, v in produced.items():
                 if k in quick and v is not None:
                     values[k] = v
