@@ -135,6 +135,8 @@ DANGEROUS_OPS = frozenset({
     # found by the sweep: a failed CHECK (abort) on small inputs, through a page too
     "AvgPoolGrad", "Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter",
     "DepthwiseConv2dNativeBackpropInput",
+    # a failed CHECK (abort) when an argmax index lies past the output
+    "MaxPoolGradWithArgmax", "MaxPoolGradGradWithArgmax",
 })
 
 #: Ops without a registered CPU kernel that still run: a graph rewrite replaces them before running.
