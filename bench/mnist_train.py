@@ -32,7 +32,7 @@ from enuflow.app.engine.runner import Runner
 from enuflow.blocks.tf import load as load_tf
 
 STEPS = 1000
-REPEATS = 5
+REPEATS = 9
 RECORDS = 6000  # whole batches; the readers go round the files as the page's refill logic asks
 
 
