@@ -58,3 +58,21 @@ def test_command_line_logdir(tmp_path: Path) -> None:
     scalars, graphs = read_events(tmp_path / "tb")
     assert graphs and scalars
     assert all(sorted(v) == list(range(1, 8)) for v in scalars.values())
+
+
+def test_a_second_run_logs_the_same_graph(tmp_path: Path) -> None:
+    """A run of many steps adds Consts of its own to the session's graph (its lean steps' values): a later run's
+    log still shows the page's graph, node for node the first run's."""
+    from enuflow.app.engine.runner import Runner
+
+    page = load(PAGE)
+    runner = Runner()
+    try:
+        for name in ("first", "second"):
+            report = runner.run(page, steps=25, logdir=str(tmp_path / name))
+            assert report.ok, report.errors
+    finally:
+        runner.close()
+    assert runner.builds == 1
+    (first,), (second,) = read_events(tmp_path / "first")[1], read_events(tmp_path / "second")[1]
+    assert {n.name for n in second.node} == {n.name for n in first.node}

@@ -19,7 +19,7 @@ from typing import Any
 
 from enuflow.app.document.page import Page
 from enuflow.app.engine.analysis import BuildError
-from enuflow.app.engine.runner import Runner
+from enuflow.app.engine.runner import Runner, page_graph_def
 from enuflow.blocks.tf import load
 
 
@@ -55,13 +55,7 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
                 return [], [], report.errors
             refs = [built.tensors[(bid, "ref")] for bid in var_blocks]
             trained = dict(zip(var_blocks, prepared.session.run(refs))) if refs else {}
-        graph_def = built.graph.as_graph_def()
-        # the Consts the run made for its lean steps (``runner.BAKED_SIZE``) are no part of the page
-        baked = {t.op.name for _, t in prepared.baked.values()}
-        if baked:
-            kept = [n for n in graph_def.node if n.name not in baked]
-            del graph_def.node[:]
-            graph_def.node.extend(kept)
+        graph_def = page_graph_def(prepared)  # without what the run added for its lean steps
         placeholders = {bid for bid in built.built if an.decls[bid].name == "Placeholder"}
         fixed = {s.placeholder.op.name: v for s, v in zip(built.slots, feeds) if s.block not in placeholders}
         inputs = {s.block: s.placeholder.name for s in built.slots if s.block in placeholders}
@@ -97,11 +91,18 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
         staging = tmp / "model"
         try:
             with tf.compat.v1.Session(graph=g) as sess:
-                if init_names:
-                    sess.run([g.get_operation_by_name(n) for n in init_names])
+                # a trained Variable starts from its trained value: its initialiser is fed that value (an op
+                # added to set it would be saved with the graph)
+                init_ops = [g.get_operation_by_name(n) for n in init_names]
+                initial = {op.inputs[0].name: op.inputs[1] for op in init_ops
+                           if op.type == "Assign" and len(op.inputs) == 2}
+                fed = {initial[var_ref_names[bid]]: value for bid, value in trained.items()
+                       if var_ref_names[bid] in initial}
+                if init_ops:
+                    sess.run(init_ops, feed_dict=fed)
                 for bid, value in trained.items():
-                    ref = g.get_tensor_by_name(var_ref_names[bid])
-                    sess.run(tf.compat.v1.assign(ref, value))
+                    if var_ref_names[bid] not in initial:
+                        sess.run(tf.compat.v1.assign(g.get_tensor_by_name(var_ref_names[bid]), value))
                 # the page's variables are plain VariableV2 ops (no Python Variable objects): name them for
                 # the saver, so the SavedModel's checkpoint holds their values
                 saver = None

@@ -334,7 +334,7 @@ class Runner:
 
             def on_step(step: int, results: ResultStore) -> None:
                 if step == 1 and self._prepared is not None:
-                    log.graph(self._prepared.built.graph)
+                    log.graph(page_graph_def(self._prepared))
                 log.step(step, results.values)
                 if inner is not None:
                     inner(step, results)
@@ -872,6 +872,17 @@ def _make_const(built: BuiltGraph, i: int, v: np.ndarray) -> Any:
     if ph.op.device:
         op._set_device(ph.op.device)
     return op.outputs[0]
+
+
+def page_graph_def(prepared: _Prepared) -> Any:
+    """The GraphDef of ``prepared``'s graph without the Consts made for lean steps (``BAKED_SIZE``): the page's."""
+    gd = prepared.built.graph.as_graph_def()
+    baked = {t.op.name for _, t in prepared.baked.values()}
+    if baked:
+        kept = [n for n in gd.node if n.name not in baked]
+        del gd.node[:]
+        gd.node.extend(kept)
+    return gd
 
 
 def _grow(histories: list[tuple[list[float], float]], steps: int) -> None:

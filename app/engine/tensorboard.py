@@ -31,9 +31,8 @@ class EventLog:
         self._summary = tf.compat.v1.Summary
         self._event = tf.compat.v1.Event
 
-    def graph(self, graph: Any) -> None:
-        """Write the page's graph (a ``tf.Graph``) for TensorBoard's graph view."""
-        gd = graph.as_graph_def()
+    def graph(self, gd: Any) -> None:
+        """Write the page's graph (a ``GraphDef``) for TensorBoard's graph view."""
         self._writer.add_event(self._event(wall_time=time.time(), graph_def=gd.SerializeToString()))
 
     def step(self, step: int, values: dict[tuple[str, str], np.ndarray]) -> None:
