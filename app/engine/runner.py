@@ -790,9 +790,11 @@ class Runner:
                 used = None
 
             subset: list[Any] = [None, None]  # (the feeds list last given, the part of it fed)
+            # every key fetched, in order (a lean step's keys leave out the values fed): the results as they come
+            as_fetched = all(not fed and i == j for j, (fed, i) in enumerate(plan))
 
             def fn(feeds: list[Any], _inner: Any = inner, _plan: list = plan, _checks: list = checks,
-                   _used: list[int] | None = used, _subset: list = subset) -> list[Any]:
+                   _used: list[int] | None = used, _subset: list = subset, _as_fetched: bool = as_fetched) -> list[Any]:
                 """The step's results in the order of its keys, from the values of all slots (``feeds``)."""
                 if _used is None:
                     out = _inner(*feeds)
@@ -805,6 +807,8 @@ class Runner:
                     # (a scalar comes back as a numpy scalar, a scalar string as bytes: neither is an array)
                     if arr.__class__ is np.ndarray and arr.shape == _DEAD:
                         out[j] = None
+                if _as_fetched:
+                    return out
                 return [feeds[i] if fed else out[i] for fed, i in _plan]
 
             prepared.callables[sig] = fn
