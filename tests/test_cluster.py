@@ -352,3 +352,27 @@ def test_task_lost_mid_step_does_not_run_the_step_s_counter_twice(cluster: Local
     assert float(report.results.get("add", "output_ref")) in (9.0, 10.0)
     assert history[-1] == float(report.results.get("add", "output_ref"))
     assert len(history) == 9  # step 4's value is lost with the execution task 2 broke; never fetched twice
+
+
+def test_a_stop_signal_that_arrives_inside_the_wait_still_stops_the_task() -> None:
+    """Python runs a signal handler in the main thread between two bytecodes: possibly inside the task's wait,
+    while that holds the stop Event's lock (``threading.Event`` keeps it in ``_cond``). A handler that needed the
+    lock would wait for its own thread forever: once in a CI run, a task never printed "stopped" on SIGTERM."""
+    from enuflow.app.worker.task_server import StopSignal
+
+    until = StopSignal(threading.Event(), poll=0.01)
+    handled = threading.Event()
+
+    def signal_inside_the_wait() -> None:
+        with until.stop._cond:  # where the waiting thread is when the signal comes
+            until.on_signal(signal.SIGTERM, None)
+        handled.set()
+
+    th = threading.Thread(target=signal_inside_the_wait, daemon=True)
+    th.start()
+    th.join(5)
+    assert handled.is_set(), "the signal handler waited for a lock its own thread holds"
+    waiter = threading.Thread(target=until.wait, daemon=True)
+    waiter.start()
+    waiter.join(5)
+    assert not waiter.is_alive(), "the task did not stop after the signal"

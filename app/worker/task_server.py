@@ -37,6 +37,26 @@ def check_task(cluster: Cluster, job: str | None, task: int | None) -> tuple[str
     return job, task
 
 
+class StopSignal:
+    """Waits until ``stop`` is set or a signal handled by ``on_signal`` arrives.
+
+    The handler only records the signal: Python runs it in the main thread between two bytecodes, which may
+    be inside ``stop.wait()`` while that holds the Event's lock, and setting the Event from there would wait
+    for that lock forever (a task that never stopped on SIGTERM)."""
+
+    def __init__(self, stop: threading.Event, poll: float = 0.2) -> None:
+        self.stop = stop
+        self.poll = poll
+        self.signals: list[int] = []
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        self.signals.append(signum)  # no lock taken (list.append is atomic)
+
+    def wait(self) -> None:
+        while not self.signals and not self.stop.wait(self.poll):
+            pass
+
+
 def serve(cluster: Cluster, job: str, task: int, say: Callable[[str], None] | None = None,
           stop: threading.Event | None = None) -> int:
     """Serve task ``task`` of ``job`` until SIGINT/SIGTERM (or ``stop`` is set); returns the exit status.
@@ -48,14 +68,10 @@ def serve(cluster: Cluster, job: str, task: int, say: Callable[[str], None] | No
     from enuflow.blocks.tf import load
 
     tf = load()
-    stop = stop or threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
+    until = StopSignal(stop or threading.Event())
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, until.on_signal)
+        signal.signal(signal.SIGTERM, until.on_signal)
     name = task_name(job, task)
     address = cluster.jobs[job][task]
     try:
@@ -67,8 +83,7 @@ def serve(cluster: Cluster, job: str, task: int, say: Callable[[str], None] | No
     others = ", ".join(f"{len(ts)} {j}" for j, ts in cluster.jobs.items())
     say(f"enuflow worker: {name} listening on {server.target} (address {address}; cluster: {others}); "
         "Ctrl+C to stop")
-    while not stop.wait(0.2):
-        pass
+    until.wait()
     say(f"enuflow worker: {name} stopped")
     return 0
 
