@@ -328,9 +328,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:
-        worker.interrupt()
-        if worker.interrupts == 1:
-            print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr)
+        worker.interrupt()  # (nothing printed here: the main thread may be inside a print to stderr)
 
     signal.signal(signal.SIGINT, on_sigint)
     try:

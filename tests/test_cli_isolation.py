@@ -146,6 +146,7 @@ def test_ctrl_c_ends_a_hung_run_with_a_clean_message(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "enuflow: stopping after this step (Ctrl+C again to abort)" in err
     doc = json.loads(out)
     assert doc["ok"] is False and doc["stopped"] is True
     assert doc["errors"][0]["message"].startswith("interrupted (Ctrl+C)") and "un" in doc["errors"][0]["message"]

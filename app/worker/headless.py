@@ -156,6 +156,7 @@ class HeadlessRun:
                 if stop_asked is None and ready_at is not None and seen_interrupts == 1:
                     client.stop()
                     stop_asked = now
+                    print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr, flush=True)
                 else:
                     return "interrupted", None, self._kill(rid, state)
             if stop_asked is not None and now - stop_asked > STOP_GRACE_S:
