@@ -179,8 +179,7 @@ def _static_numbers(built: BuiltGraph, keys: set[tuple[str, str]]) -> set[tuple[
     for k in keys:
         t = built.tensors.get(k)
         dt = getattr(t, "dtype", None)
-        if dt is not None and t.shape.rank == 0 and (dt.is_integer or dt.is_floating or dt.is_bool) \
-                and dt.base_dtype.name not in ("resource", "variant", "string"):
+        if dt is not None and t.shape.rank == 0 and (dt.is_integer or dt.is_floating or dt.is_bool):
             out.add(k)
     return out
 
@@ -370,9 +369,6 @@ class Runner:
             prepared.numbers = None
         fetch_keys, target_keys = prepared.selection[1]
         scalars = prepared.scalars
-        # when nothing reads results as the run goes, a lean step keeps the numbers of ``prepared.numbers`` as
-        # the session returned them (numpy scalars); they are made arrays when the run ends
-        numbers: set[tuple[str, str]] | frozenset = _NONE
         plan_fetches = set(plan.fetches)
         fed = {id(sl.placeholder) for sl in built.slots}
         fed_keys = {k for k in fetch_keys if id(built.tensors[k]) in fed}  # the same value at every step of a run
@@ -459,41 +455,42 @@ class Runner:
                     if k[0] in excluded:
                         values.pop(k, None)  # not fetched since an earlier step: not this run's last value of it
             was_lean = lean
+            # when nothing reads results as the run goes, a lean step keeps the numbers of ``prepared.numbers``
+            # as the session returned them (numpy scalars); they are made arrays when the run ends
             quick = _NONE
             if lean and not lost and on_step is None:
                 if prepared.numbers is None:
                     prepared.numbers = _static_numbers(built, scalars)
-                quick = numbers = prepared.numbers
+                quick = prepared.numbers
             for k, v in produced.items():
                 if k in quick and v is not None:
-                    values[k] = v
-                    h = history.get(k)
-                    if h is None:
-                        h = history[k] = []
-                    h.append(float(v))
-                    if len(h) > HISTORY_LIMIT:
-                        del h[: len(h) - HISTORY_LIMIT]
-                    continue
-                if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
-                    values.pop(k, None)
-                    untaken.add(k)
-                    continue
-                arr = v if v.__class__ is np.ndarray else as_array(v)
-                values[k] = arr
-                if lost:
-                    lost.pop(k, None)
-                if k in scalars:
-                    if arr.size == 1:
-                        if arr.dtype.kind in "biuf":
-                            h = history.get(k)
-                            if h is None:
-                                h = history[k] = []
-                            h.append(float(arr.item()))
-                            if len(h) > HISTORY_LIMIT:
-                                del h[: len(h) - HISTORY_LIMIT]
-                    elif lean_ok and not lean and k in unfetched:
-                        big.add(k)  # more than one number (its static shape did not tell): lean steps skip it
-                        lean_lists = None
+                    values[k] = v  # a numpy scalar as returned: made an array when the run ends
+                    x = float(v)
+                else:
+                    if v is None:  # on a branch a Switch did not take: TensorFlow computed nothing for it
+                        values.pop(k, None)
+                        untaken.add(k)
+                        continue
+                    arr = v if v.__class__ is np.ndarray else as_array(v)
+                    values[k] = arr
+                    if lost:
+                        lost.pop(k, None)
+                    if k not in scalars:
+                        continue
+                    if arr.size != 1:
+                        if lean_ok and not lean and k in unfetched:
+                            big.add(k)  # more than one number (its static shape did not tell): lean steps skip it
+                            lean_lists = None
+                        continue
+                    if arr.dtype.kind not in "biuf":
+                        continue
+                    x = float(arr.item())
+                h = history.get(k)
+                if h is None:
+                    h = history[k] = []
+                h.append(x)
+                if len(h) > HISTORY_LIMIT:
+                    del h[: len(h) - HISTORY_LIMIT]
             for k, (at, _) in lost.items():
                 if at == step + 1:
                     results.values.pop(k, None)  # a value of an earlier step is not this step's
@@ -511,7 +508,7 @@ class Runner:
                 break
         if fed_steps:
             _grow(fed_history, fed_steps)
-        for k in numbers:
+        for k in prepared.numbers or ():
             v = values.get(k)
             if v is not None and v.__class__ is not np.ndarray:
                 values[k] = as_array(v)
@@ -758,7 +755,7 @@ class Runner:
                 else:
                     plan.append((False, len(fetches)))
                     fetches.append(t)
-            ops = [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
+            ops = [_target_op(built, k) for k in targets]
             # CallableOptions give a compiled step that takes the feeds positionally; Session.make_callable
             # with a feed_list falls back to Session.run's slow per-call feed and fetch handling
             from tensorflow.core.protobuf import config_pb2
@@ -815,10 +812,14 @@ class Runner:
         return fn
 
 
+def _target_op(built: BuiltGraph, k: tuple[str, str]) -> Any:
+    """The op that running target ``k`` runs: a block's operation, or the op making the output."""
+    return built.operations[k] if k in built.operations else built.tensors[k].op
+
+
 def _step_ops(built: BuiltGraph, keys: list[tuple[str, str]], targets: list[tuple[str, str]]) -> list[Any]:
     """The ops that fetching ``keys`` and running ``targets`` asks for."""
-    return [built.tensors[k].op for k in keys] + \
-        [built.operations[k] if k in built.operations else built.tensors[k].op for k in targets]
+    return [built.tensors[k].op for k in keys] + [_target_op(built, k) for k in targets]
 
 
 def _value_key(v: np.ndarray) -> Any:
@@ -843,17 +844,16 @@ def _bake(prepared: _Prepared, used: list[int], feeds: list[Any]) -> tuple[int, 
     baked = prepared.baked
     for i in used:
         v = feeds[i]
+        if not _bakeable(v):
+            continue
+        key = _value_key(v)
         have = baked.get(i)
         if have is None:
-            if not _bakeable(v):
-                continue
             t = _make_const(prepared.built, i, v)
             if t is None:
                 continue
-            have = baked[i] = (_value_key(v), t)
-        elif v.__class__ is not np.ndarray or v.size > BAKED_SIZE:
-            continue
-        if have[0] == _value_key(v):
+            have = baked[i] = (key, t)
+        if have[0] == key:
             out.append(i)
     return tuple(out)
 
