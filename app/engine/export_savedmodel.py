@@ -91,18 +91,12 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
         staging = tmp / "model"
         try:
             with tf.compat.v1.Session(graph=g) as sess:
-                # a trained Variable starts from its trained value: its initialiser is fed that value (an op
-                # added to set it would be saved with the graph)
+                # a trained Variable starts from its trained value: its initialiser, Assign(ref, initial value), is
+                # fed that value (an op added to set it would be saved with the graph)
                 init_ops = [g.get_operation_by_name(n) for n in init_names]
-                initial = {op.inputs[0].name: op.inputs[1] for op in init_ops
-                           if op.type == "Assign" and len(op.inputs) == 2}
-                fed = {initial[var_ref_names[bid]]: value for bid, value in trained.items()
-                       if var_ref_names[bid] in initial}
+                initial = {op.inputs[0].name: op.inputs[1] for op in init_ops}
                 if init_ops:
-                    sess.run(init_ops, feed_dict=fed)
-                for bid, value in trained.items():
-                    if var_ref_names[bid] not in initial:
-                        sess.run(tf.compat.v1.assign(g.get_tensor_by_name(var_ref_names[bid]), value))
+                    sess.run(init_ops, feed_dict={initial[var_ref_names[bid]]: value for bid, value in trained.items()})
                 # the page's variables are plain VariableV2 ops (no Python Variable objects): name them for
                 # the saver, so the SavedModel's checkpoint holds their values
                 saver = None
