@@ -185,9 +185,6 @@ class Block:
             self.__dict__["_attr_map"] = cached
         return cached[1]
 
-    def pin_names(self) -> list[str]:
-        return [a.name for a in self.attrs]
-
     def build(self, scope: Any, **inputs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -84,10 +84,6 @@ class Page:
     def subscribe(self, fn: Listener) -> None:
         self._listeners.append(fn)
 
-    def unsubscribe(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
     def _emit(self, event: str, **details: Any) -> None:
         for fn in list(self._listeners):
             fn(event, details)
@@ -141,9 +137,6 @@ class Page:
                 if seen == occurrence:
                     return i
         raise ValueError(f"link {link} is not on the page {occurrence + 1} times")
-
-    def links_of(self, block_id: str) -> list[Link]:
-        return [ln for ln in self._links if ln.src == block_id or ln.dst == block_id]
 
     def links_into(self, block_id: str, port: str | None = None) -> list[Link]:
         return [ln for ln in self._links if ln.dst == block_id and (port is None or ln.dst_port == port)]

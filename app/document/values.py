@@ -452,10 +452,6 @@ def _to_array(flat: list[Any], dt: str, shape: tuple[int, ...]) -> np.ndarray:
 
 # -- attrs ------------------------------------------------------------------------------------
 
-def looks_like_attrs_string(value: Any) -> bool:
-    return isinstance(value, str) and "=" in value and re.match(r"^\s*\w+\s*=", value) is not None
-
-
 def _shape_list(value: Any) -> list[tuple[int | None, ...] | None]:
     if isinstance(value, (list, tuple)):
         return [parse_shape(v) for v in value]

@@ -190,9 +190,6 @@ class TrendPlot(QWidget):
         self.canvas.setLogMode(x=False, y=on)
         self._draw()
 
-    def set_log(self, on: bool) -> None:
-        self.log.setChecked(on)
-
     def shown(self) -> tuple[np.ndarray, np.ndarray]:
         """The points drawn now (x, y)."""
         x, y = self.curve.getData()

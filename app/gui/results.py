@@ -167,10 +167,6 @@ class ResultsDock(QWidget):
         self._show_pin(self.pin.currentText())
         self._fill_trends()
 
-    def current_array(self) -> np.ndarray | None:
-        key = (self.block_id, self.pin.currentText())
-        return self.values.get(key) if self.block_id else None
-
     def _show_pin(self, port: str) -> None:
         arr = self.values.get((self.block_id, port)) if self.block_id and port else None
         self.table_model.set_array(arr)

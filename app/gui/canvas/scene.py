@@ -278,12 +278,6 @@ class PageScene(QGraphicsScene):
             item.set_errors(errors.get(bid, []))
 
     # -- hit tests ------------------------------------------------------------------------------------
-    def block_at(self, pos: QPointF) -> BlockItem | None:
-        for it in self.items(pos):
-            if isinstance(it, BlockItem):
-                return it
-        return None
-
     def port_at(self, pos: QPointF) -> tuple[BlockItem, str, bool] | None:
         for it in self.items(pos):
             if isinstance(it, BlockItem):
@@ -329,9 +323,6 @@ class PageScene(QGraphicsScene):
     def selected_block_ids(self) -> list[str]:
         ids = {it.block_id for it in self.selectedItems() if isinstance(it, BlockItem)}
         return [b.id for b in self.page if b.id in ids]
-
-    def selected_links(self) -> list[Link]:
-        return [it.link for it in self.selectedItems() if isinstance(it, WireItem)]
 
     def selected_link_positions(self) -> list[int]:
         """Positions in the page's link list of the selected wires (each copy of a repeated link on its own)."""
