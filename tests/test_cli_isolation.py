@@ -105,15 +105,13 @@ def test_timeout_ends_a_hung_run_and_names_the_blocks(tmp_path: Path) -> None:
     assert sorted(e["block"] for e in out["errors"][1:]) == ["deq", "un"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_target_where_nothing_listens_times_out() -> None:
-    target = f"grpc://127.0.0.1:{free_port()}"
-    r = enuflow("run", DEFAULT, "--json", "--target", target, "--timeout", "3")
+def test_target_that_accepts_but_never_answers_times_out() -> None:
+    """A socket that listens but never speaks gRPC (a refused port is named at once: test_cluster)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        target = f"grpc://127.0.0.1:{silent.getsockname()[1]}"
+        r = enuflow("run", DEFAULT, "--json", "--target", target, "--timeout", "3")
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     (e,) = out["errors"]

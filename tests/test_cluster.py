@@ -150,10 +150,37 @@ def _where_ops_ran(runner, keys) -> dict[str, str]:
     return out
 
 
-def test_worker_prints_one_line_when_it_listens(cluster: LocalCluster) -> None:
-    line = cluster.lines["/job:worker/task:1"]
-    assert line.startswith("enuflow worker: /job:worker/task:1 listening on")
-    assert cluster.address("worker", 1) in line
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses the system lists as listening on TCP ``port``: /proc/net/tcp and tcp6 read here
+    on their own (hex address:port, state 0A), the words the worker prints being the claim under test."""
+    found = set()
+    for name, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path("/proc/net", name).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            host, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:
+                found.add("wildcard" if host == "0" * width else host)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads where the task listens from /proc/net")
+def test_worker_says_truly_where_it_listens_and_that_anyone_there_can_run_ops(cluster: LocalCluster) -> None:
+    """TensorFlow binds every interface whatever host the cluster file names (127.0.0.1 here): the task must
+    not say grpc://127.0.0.1 alone, and must warn that the port runs any op for whoever reaches it."""
+    key = "/job:worker/task:1"
+    line = cluster.lines[key]
+    port = int(cluster.address("worker", 1).rpartition(":")[2])
+    assert line.startswith(f"enuflow worker: {key} listening on")
+    assert cluster.address("worker", 1) in line and f"port {port}" in line
+    bound = _listening_addresses(port)
+    assert bound, f"nothing listens on port {port}"
+    if "wildcard" in bound:
+        assert f"listening on all interfaces, port {port}" in line
+    else:
+        assert "all interfaces" not in line
+    warning = [ln for ln in cluster.stderr(key).splitlines() if "warning" in ln]
+    assert len(warning) == 1 and "no authentication" in warning[0] and "trusted network" in warning[0]
+    assert f"port {port}" in warning[0] and "files" in warning[0]
 
 
 def test_blocks_run_on_the_task_their_device_names(cluster: LocalCluster) -> None:
@@ -247,6 +274,59 @@ def test_run_cluster_command(cluster: LocalCluster, tmp_path: Path) -> None:
     assert [e["block"] for e in doc["errors"]] == [None, "m"]
     assert "/job:worker/task:2" in doc["errors"][0]["message"] and "'m'" in doc["errors"][0]["message"]
     assert "Traceback" not in r.stderr
+
+
+# -- a grpc target without a cluster file: its own cluster has task 2 down ---------------------------
+
+def test_target_whose_cluster_has_a_dead_member_runs_a_page_on_the_live_tasks(cluster: LocalCluster) -> None:
+    """Task 0 is the target; its cluster's task 2 was never started. Without device filters TensorFlow would
+    wait for task 2; the page's pins (tasks 0 and 1) give the filters, as with a cluster file."""
+    from enuflow.app.engine.runner import Runner
+
+    runner = Runner(target="grpc://" + cluster.address("worker", 0), timeout=60)
+    try:
+        report = _run_bounded(lambda: runner.run(_page({"b": "/job:worker/task:1", "s": "/job:worker/task:1"})))
+        assert report.errors == []
+        np.testing.assert_array_equal(report.results.get("n", "y"), np.float32([-4, -6]))
+        np.testing.assert_array_equal(report.results.get("m", "z"), np.float32([1, 4]))
+        ran = _where_ops_ran(runner, [("s", "z"), ("m", "z"), ("n", "y")])
+        assert ran["s"] == "/job:worker/task:1" and ran["m"] == "/job:worker/task:0"
+    finally:
+        runner.close()
+
+
+def test_target_names_the_dead_member_of_its_cluster_that_the_page_needs(cluster: LocalCluster,
+                                                                         tmp_path: Path) -> None:
+    from enuflow.app.document.formats import save
+
+    page = tmp_path / "p.json"
+    save(_page({"b": "/job:worker/task:1", "s": "/job:worker/task:1", "m": "/job:worker/task:2"}), str(page))
+    target = "grpc://" + cluster.address("worker", 0)
+    r = enuflow("run", str(page), "--target", target, "--json", "--timeout", "120")
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert "timeout" not in doc, doc  # named, not waited for until the run's timeout
+    assert doc["results"]["n"]["y"]["value"] == [-4.0, -6.0] and "m" not in doc["results"]
+    assert [e["block"] for e in doc["errors"]] == [None, "m"]
+    summary = doc["errors"][0]["message"]
+    assert "/job:worker/task:2" in summary and "'m'" in summary and "did not answer" in summary
+    assert "Traceback" not in r.stderr
+
+
+def test_target_that_refuses_connections_is_named_at_once(tmp_path: Path) -> None:
+    """Nothing listens at the port: the error names the address and says the connection was refused; it is not
+    the connect timeout's "nothing answered" (the run's --timeout is far beyond what a refusal takes)."""
+    (port,) = free_ports(1)
+    address = f"127.0.0.1:{port}"
+    r = enuflow("run", str(ROOT / "scenes" / "sparse_fill_empty_rows_grad.json"), "--target", f"grpc://{address}",
+                "--json", "--timeout", "200")
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    (err,) = doc["errors"]
+    assert err["block"] is None and "timeout" not in doc and "nothing answered" not in err["message"]
+    assert err["message"] == f"could not connect to grpc://{address}: nothing accepts connections at {address} " \
+                             "(connection refused)"
+    assert doc["results"] == {} and "Traceback" not in r.stderr
 
 
 def _third_task(cluster: LocalCluster, via_tf_config: bool) -> str:

@@ -4,15 +4,15 @@ A cluster file is JSON, either a cluster spec as TensorFlow writes it (``{"worke
 "ps": [...]}``; a job may also map task indices to addresses, ``{"worker": {"0": "h:p", "3": "h:p"}}``) or
 a whole ``TF_CONFIG`` object (``{"cluster": {...}, "task": {"type": "worker", "index": 0}}``). ``Cluster``
 holds it as plain data: the task names (``/job:worker/task:1``), their addresses, the default session
-target (the first ``chief`` task, else the first ``worker`` task), and a reachability check by TCP connect.
-No TensorFlow, no Qt: the command line, the engine, the worker and the editor all read clusters here.
+target (the first ``chief`` task, else the first ``worker`` task). No TensorFlow, no Qt, no sockets: the command
+line, the engine, the worker and the editor all read clusters here (whether a task answers is the engine's
+question, ``app.engine.placement``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,22 +74,10 @@ class Cluster:
     def target(self, task: str | None = None) -> str:
         """The grpc session target of ``task`` (default: ``default_task()``)."""
         t = task or self.default_task()
-        return "grpc://" + _connectable(self.tasks[t])
-
-    def reachable(self, task: str, timeout: float = 1.0) -> bool:
-        """Whether something accepts connections at ``task``'s address (a TCP connect, no TensorFlow)."""
-        addr = self.tasks.get(task)
-        if addr is None:
-            return False
-        host, _, port = _connectable(addr).rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-                return True
-        except (OSError, ValueError):
-            return False
+        return "grpc://" + connectable(self.tasks[t])
 
 
-def _connectable(address: str) -> str:
+def connectable(address: str) -> str:
     """A listening address as one to connect to (``0.0.0.0``/``[::]`` -> loopback on this machine)."""
     host, _, port = address.rpartition(":")
     if host in ("0.0.0.0", "[::]", "", "*"):

@@ -56,8 +56,8 @@ from enuflow.app.engine.analysis import Analysis, AnalysisCache, BuildError, ana
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
 from enuflow.app.engine.devices import missing_devices
 from enuflow.app.engine.step_groups import StepLayout
-from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, place,
-                                          target_task_of, tasks_in_message)
+from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, own_task,
+                                          place, target_task_of, tasks_in_message)
 from enuflow.app.document.cluster import Cluster
 from enuflow.app.engine.session_options import session_config
 from enuflow.app.document.page import Page
@@ -277,12 +277,16 @@ class Runner:
     def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
         """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
         an = analyse(page, allow_io=allow_io, cache=self._analyses)
-        placement = place(an, self.device, self.cluster, self.target_task) if self.cluster is not None else None
+        tf = load()
+        if self.target and self.cluster is None and self.target_task is None:
+            # a target without a cluster file places blocks once it has said which task it is
+            self.target_task = own_task(tf, self.target)[0]
+        placement = place(an, self.device, self.cluster, self.target_task, self.target, tf) \
+            if self.cluster is not None or self.target_task else None
         p = self._prepared
         if p is not None and not p.lost and p.built.signature == an.signature and p.allow_io == allow_io \
                 and (placement is None or p.placement is None or placement.down == p.placement.down):
             return p, an, False
-        tf = load()
         self.close()
         built = build(page, an, allow_io=allow_io, device=self.device,
                       skip=placement.skipped() if placement is not None else ())
@@ -660,7 +664,7 @@ class Runner:
         placement = prepared.placement or Placement(None, self.target_task)
         prepared.lost = True
         deadline = isinstance(e, tf.errors.DeadlineExceededError)
-        if placement.cluster is not None:
+        if placement.knows_tasks:
             gone = {t for t in placement.used if not set(placement.blocks_on(t)) - excluded}
             lost = lost_tasks(tf, placement, (placement.used | {self.target_task or ""}) - gone - {""})
         else:
@@ -669,7 +673,7 @@ class Runner:
         why = f"stopped answering during the run (no answer within {call:g} s)" if deadline and call else \
             "stopped answering during the run (connection lost)"
         if not lost:
-            report.lost_target = placement.cluster is None  # no task to blame but the server the session talks to
+            report.lost_target = not placement.knows_tasks  # no task to blame but the server the session talks to
             text = f"the cluster did not answer within {call:g} s" if deadline and call else \
                 "the cluster connection failed: " + clean_message(e.message)
             report.errors.append(BuildError(None, None, text))
@@ -681,9 +685,9 @@ class Runner:
             report.failed_blocks.update(blocks)
             newly.update(blocks)
         excluded.update(downstream(an, newly))
-        report.lost_target = placement.cluster is None or self.target_task in lost
+        report.lost_target = not placement.knows_tasks or self.target_task in lost
         # going on is only worth it when the target answers and the lost tasks' blocks are now left out
-        return placement.cluster is not None and self.target_task not in lost and bool(newly)
+        return placement.knows_tasks and self.target_task not in lost and bool(newly)
 
     @staticmethod
     def _blame(built: BuiltGraph, e: Any) -> str | None:

@@ -162,25 +162,26 @@ class Child:
         self.send({"kind": "devices", "devices": devices, "problems": problems})
 
     def connect(self, runner: Any, msg: dict[str, Any]) -> str:
-        """For a remote target: wait until the cluster answers, then say "connected" (the client times out
-        a target that never answers; TensorFlow itself would wait for ever). Returns "" or what went wrong."""
+        """For a remote target: wait until it answers, then say "connected" (the client times out a target that
+        never answers; TensorFlow itself would wait for ever). Returns "" or what went wrong.
+
+        A refused connection is said at once, naming the address. The target is asked for its own devices
+        only, which tells the runner which task it is (the page's device pins then give the session's device
+        filters) and waits for no other task of the target's cluster."""
         if not runner.target:
             return ""
         from enuflow.app.engine.builder import clean_message
+        from enuflow.app.engine.placement import own_task
+        from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
         from enuflow.blocks.tf import load
 
-        tf = load()
-        try:
-            from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
-
-            # bounded here too: the editor's worker has no command-line watchdog to kill it
-            config = tf.compat.v1.ConfigProto(operation_timeout_in_ms=int(CONNECT_TIMEOUT_S * 1000))
-            with tf.compat.v1.Session(runner.target, config=config) as probe:
-                probe.list_devices()
-        except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as e:
-            return f"could not connect to {runner.target}: {clean_message(getattr(e, 'message', str(e)))}"
+        # bounded here too: the editor's worker has no command-line watchdog to kill it
+        task, problem = own_task(load(), runner.target, CONNECT_TIMEOUT_S)
+        if problem:
+            return f"could not connect to {runner.target}: {clean_message(problem)}"
+        runner.target_task = runner.target_task or task
         self.send({"kind": "connected", "run_id": int(msg.get("run_id") or 0),
-                   "message": f"connected to {runner.target}"})
+                   "message": f"connected to {runner.target}" + (f" ({task})" if task else "")})
         return ""
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
