@@ -64,6 +64,18 @@ def test_bad_cluster_files_are_named(tmp_path: Path, text: str, words: str) -> N
     assert str(e.value).startswith(str(p)) and words in str(e.value)
 
 
+def test_the_document_layer_opens_no_sockets() -> None:
+    """Cluster files are read in app/document; probing their tasks belongs to the engine (placement)."""
+    import ast
+
+    network = {"socket", "ssl", "http", "urllib", "asyncio", "selectors", "socketserver"}
+    for path in (ROOT / "app" / "document").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not {n.split(".")[0] for n in names} & network, f"{path} imports {names}"
+
+
 def test_cluster_without_worker_or_chief_cannot_be_a_target() -> None:
     with pytest.raises(ClusterError, match="no 'worker' or 'chief' task"):
         parse_cluster({"ps": ["a:1"]}, "c.json").default_task()

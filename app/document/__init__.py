@@ -5,5 +5,6 @@ attr values, never eval), ``cluster`` (TensorFlow cluster specs and TF_CONFIG: t
 device names) and ``formats`` (reading and writing page files: format v1, enuSpace JSON and SVG).
 
 May import: the standard library, numpy, defusedxml, ``blocks.attrs_text`` and ``app.gcpause``.
-Never TensorFlow, never Qt: a page can be opened, checked and saved without either.
+Never TensorFlow, never Qt: a page can be opened, checked and saved without either. No sockets: whether a
+cluster task answers is asked in ``app.engine.placement``.
 """
