@@ -325,6 +325,23 @@ def test_target_names_the_dead_member_of_its_cluster_that_the_page_needs(cluster
     assert "Traceback" not in r.stderr
 
 
+def test_devices_of_a_target_whose_cluster_has_a_dead_member(cluster: LocalCluster) -> None:
+    """What the editor's device field offers: the target's own devices, and a problem saying why not more."""
+    import tensorflow as tf
+
+    from enuflow.app.engine.placement import target_devices
+
+    devices, problems = _run_bounded(lambda: target_devices(tf, None, "grpc://" + cluster.address("worker", 0)))
+    assert "/job:worker/replica:0/task:0/device:CPU:0" in devices
+    assert all(d.startswith("/job:worker/replica:0/task:0/") for d in devices)  # task 1's are not listed
+    (problem,) = problems
+    assert "did not list its devices" in problem and "its own devices are listed" in problem
+    (port,) = free_ports(1)
+    devices, problems = target_devices(tf, None, f"grpc://127.0.0.1:{port}")
+    assert devices == [] and problems == [f"grpc://127.0.0.1:{port} did not list its devices: nothing accepts "
+                                          f"connections at 127.0.0.1:{port} (connection refused)"]
+
+
 def test_target_that_refuses_connections_is_named_at_once(tmp_path: Path) -> None:
     """Nothing listens at the port: the error names the address and says the connection was refused; it is not
     the connect timeout's "nothing answered" (the run's --timeout is far beyond what a refusal takes)."""

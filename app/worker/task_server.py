@@ -96,9 +96,9 @@ def serve(cluster: Cluster, job: str, task: int, say: Callable[[str], None] | No
     where, everywhere = listening_on(listening_hosts(port))
     say(f"enuflow worker: {name} listening on {where}, port {port} ({server.target}; cluster: {others}); "
         "Ctrl+C to stop")
-    reach = "any machine that can reach this one" if everywhere else "this machine"
-    print(f"enuflow worker: warning: TensorFlow's gRPC server has no authentication: anyone on {reach} who "
-          f"connects to port {port} can run any TensorFlow op in this process as user '{_user()}', reading and "
+    reach = "from any machine that reaches this one" if everywhere else "on this machine"
+    print(f"enuflow worker: warning: TensorFlow's gRPC server has no authentication: anyone who can connect to "
+          f"port {port} ({reach}) can run any TensorFlow op in this process as user '{_user()}', reading and "
           "writing files; run tasks only on a trusted network (or firewall the port)", file=sys.stderr, flush=True)
     until.wait()
     say(f"enuflow worker: {name} stopped")
