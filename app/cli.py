@@ -184,8 +184,8 @@ def _parser() -> argparse.ArgumentParser:
                         "uses are waited for, and a task that is down is an error naming it and its blocks")
     r.add_argument("--save-results", metavar="DIR",
                    help="also write every result as DIR/BLOCK.PORT.npy (np.save without pickle; DIR is made if "
-                        "missing; in BLOCK and PORT every character but letters, digits, _ - ~ is written %%XX, "
-                        "its UTF-8 bytes, so d1/mm.y is d1%%2Fmm.y.npy). A path ending in .json saves the page "
+                        "missing; in BLOCK and PORT every character but ASCII letters, digits, _ - ~ is written "
+                        "%%XX, its UTF-8 bytes: block d1/mm, port y is d1%%2Fmm.y.npy). A path ending in .json saves the page "
                         "with its results there instead (format v1; large results as in --json)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up when building and running the page take longer than SECONDS (counted once "
