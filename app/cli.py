@@ -18,9 +18,9 @@ from typing import Any
 
 from enuflow.app import __version__, bundled
 from enuflow.app.document.formats import PageFileError
-# results as JSON and text: one encoding shared with the worker and the editor (JSON_FULL_LIMIT: tensors over it
-# are summarised in --json output)
-from enuflow.app.document.tensors import JSON_FULL_LIMIT, format_results, results_json
+# results as JSON and text: one encoding shared with the worker and the editor (results over SUMMARY_LIMIT elements
+# that the ClientSession does not fetch are summarised; fetched ones over JSON_FULL_LIMIT give their head)
+from enuflow.app.document.tensors import JSON_FULL_LIMIT, SUMMARY_LIMIT, format_results, results_json
 from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
 
 SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
@@ -161,8 +161,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="session runs (overrides the ClientSession's steps and INFINITE_LOOP; 0 runs until "
                         "stopped with Ctrl+C)")
     r.add_argument("--json", action="store_true",
-                   help="print exactly one JSON object {ok, page, results, errors} on stdout; tensors over "
-                        f"{JSON_FULL_LIMIT:,} elements give their first values in 'head' and 'truncated': true")
+                   help="print exactly one JSON object {ok, page, results, errors} on stdout; a result of more "
+                        f"than {SUMMARY_LIMIT:,} elements that the ClientSession does not fetch (on a page without "
+                        "one: every result) is {dtype, shape, summary: {min, max, mean, nan, inf}} instead of its "
+                        f"value; a fetched one of more than {JSON_FULL_LIMIT:,} gives its first values in 'head' "
+                        "and 'truncated': true")
+    r.add_argument("--all", action="store_true", dest="whole",
+                   help="write every result's value whole in --json (and in --save-results PAGE.json), "
+                        "however large")
     r.add_argument("--allow-io", action="store_true",
                    help="allow blocks that read or write files or act on the process")
     r.add_argument("--data-dir", metavar="DIR",
@@ -176,8 +182,11 @@ def _parser() -> argparse.ArgumentParser:
                         "TF_CONFIG object; the first chief or worker task is the session target (unless --target), "
                         "blocks run on the task their device names (/job:worker/task:1), only the tasks the page "
                         "uses are waited for, and a task that is down is an error naming it and its blocks")
-    r.add_argument("--save-results", metavar="FILE",
-                   help="also save the page with its results to FILE (format v1)")
+    r.add_argument("--save-results", metavar="DIR",
+                   help="also write every result as DIR/BLOCK.PORT.npy (np.save without pickle; DIR is made if "
+                        "missing; in BLOCK and PORT every character but ASCII letters, digits, _ - ~ is written "
+                        "%%XX, its UTF-8 bytes: block d1/mm, port y is d1%%2Fmm.y.npy). A path ending in .json saves the page "
+                        "with its results there instead (format v1; large results as in --json)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up when building and running the page take longer than SECONDS (counted once "
                         "TensorFlow is loaded): the run is killed and the error says what was running. "
@@ -305,6 +314,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
         problems = apply_feeds(page, ns.feed)
         if problems:
             return _fail(ns, "; ".join(str(p) for p in problems), 2, problems)
+    problem = _check_save_dir(ns)
+    if problem:
+        return _fail(ns, problem, 2)
     mb = getattr(ns, "max_literal_mb", None)
     try:
         too_large = check_literals(page, literal_limit_bytes(mb))
@@ -342,23 +354,56 @@ def cmd_run(ns: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
+def _saves_page(ns: argparse.Namespace) -> bool:
+    """--save-results names a page file (PAGE.json: the page with its results) rather than a folder of .npy."""
+    to = getattr(ns, "save_results", None) or ""
+    return to.lower().endswith(".json") and not Path(to).is_dir()
+
+
+def _check_save_dir(ns: argparse.Namespace) -> str | None:
+    """Make --save-results DIR before the run; the problem when it cannot be written, else None."""
+    if not getattr(ns, "save_results", None) or _saves_page(ns):
+        return None
+    from enuflow.app.document.result_files import prepare_dir
+
+    return prepare_dir(ns.save_results)
+
+
+def _fetched(page: Any) -> set[tuple[str, str]]:
+    """The (block, port) wired into a ClientSession's fetch_outputs (empty for a page without one)."""
+    return {(ln.src, ln.src_port) for ln in page.links if ln.dst_port == "fetch_outputs"
+            and (b := page.get(ln.dst)) is not None and b.type == "ClientSession"}
+
+
+def _save_results(ns: argparse.Namespace, page: Any, values: dict[tuple[str, str], Any],
+                  fetched: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """--save-results: every result as DIR/BLOCK.PORT.npy, or the page with its results; returns the errors."""
+    if not _saves_page(ns):
+        from enuflow.app.document.result_files import save_results
+
+        return save_results(values, ns.save_results)
+    from enuflow.app.document.formats import save
+
+    page.results = results_json(values, fetched=fetched, whole=getattr(ns, "whole", False))
+    try:
+        save(page, ns.save_results)
+    except PageFileError as e:
+        return [{"block": None, "port": None, "message": str(e)}]
+    return []
+
+
 def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[str, Any]]) -> int:
     """Print a run's results and errors (a table, or the JSON object); returns the exit status."""
     values = report.results if report is not None else {}
+    fetched = _fetched(page)
+    if getattr(ns, "save_results", None):
+        errors = list(errors) + _save_results(ns, page, values, fetched)
     status = 1 if errors else 0
     if report is not None and report.interrupted:
         status = 130
-    if getattr(ns, "save_results", None):
-        page.results = results_json(values, limit=JSON_FULL_LIMIT)
-        from enuflow.app.document.formats import save
-
-        try:
-            save(page, ns.save_results)
-        except PageFileError as e:
-            print(f"enuflow: {e}", file=sys.stderr)
-            status = max(status, 1)
     if ns.json:
-        doc: dict[str, Any] = {"ok": not errors, "page": ns.page, "results": results_json(values, limit=JSON_FULL_LIMIT),
+        results = results_json(values, fetched=fetched, whole=getattr(ns, "whole", False))
+        doc: dict[str, Any] = {"ok": not errors, "page": ns.page, "results": results,
                                "errors": [_error_json(e) for e in errors]}
         if report is not None:
             if report.stopped:
@@ -374,7 +419,7 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        print(format_results(page, values))
+        print(format_results(page, values, fetched=fetched))
         steps_done = report.steps_done if report is not None else 0
         if steps_done != 1:
             print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")

@@ -12,12 +12,18 @@ Every dtype TensorFlow hands back has a JSON form (``tensor_json``) and reads ba
 - resource and variant handles (which have no value to show): ``"value": null, "handle": true``.
 - empty tensors: ``"value": []`` (nested to their shape's leading axes), with their ``shape``.
 
+Large results (``result_json``): one of more than ``SUMMARY_LIMIT`` elements that the ClientSession does not fetch is
+``{"dtype", "shape", "summary"}`` (``tensor_summary``: min, max, mean, NaN and infinity counts, by numpy reductions);
+one of more than ``JSON_FULL_LIMIT`` elements that it fetches gives its first values in ``"head"`` with
+``"truncated": true`` (and its ``"summary"``); ``whole=True`` writes every value in full.
+
 No TensorFlow, no Qt: this module is numpy only.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 from typing import Any
 
@@ -25,6 +31,8 @@ import numpy as np
 
 #: tensors with more elements than this are summarised ("head" and "truncated") in JSON
 JSON_FULL_LIMIT = 100_000
+#: results with more elements than this that the ClientSession does not fetch are written as a "summary" in JSON
+SUMMARY_LIMIT = 1_000
 
 
 class Handle:
@@ -68,7 +76,12 @@ def dtype_name(arr: np.ndarray) -> str:
     h = handle_kind(arr)
     if h:
         return h
-    return "string" if arr.dtype.kind in "OSU" else str(arr.dtype)
+    return "string" if arr.dtype.kind in "OSU" else _numpy_name(arr.dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_name(dt: np.dtype) -> str:
+    return str(dt)  # numpy builds this text anew each time: a tenth of a millisecond, thousands of results a run
 
 
 def bytes_text(b: Any) -> str:
@@ -135,9 +148,12 @@ def _json_value(arr: np.ndarray) -> Any:
     kind = arr.dtype.kind
     if kind in "biu":
         return arr.tolist()
+    finite = kind in "fc" and bool(np.isfinite(arr).all())  # the usual case: numpy's tolist, no loop in Python
     if kind == "f":
-        return _nest([_float(x) for x in arr.reshape(-1).tolist()], arr.shape)
+        return arr.tolist() if finite else _nest([_float(x) for x in arr.reshape(-1).tolist()], arr.shape)
     if kind == "c":
+        if finite:
+            return np.stack([arr.real, arr.imag], axis=-1).tolist()
         return _nest([[_float(x.real), _float(x.imag)] for x in arr.reshape(-1).tolist()], arr.shape)
     if kind == "V":  # bfloat16, float8 (ml_dtypes), or a structured dtype: as float64 where numpy can
         try:
@@ -148,8 +164,9 @@ def _json_value(arr: np.ndarray) -> Any:
     return _nest([bytes_text(x) for x in arr.reshape(-1).tolist()], arr.shape)
 
 
-def tensor_json(arr: Any, limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
-    """{"dtype", "shape", "value"} for one result (large tensors: "head" + "truncated"; see the module doc)."""
+def tensor_json(arr: Any, limit: int | None = JSON_FULL_LIMIT, summary: bool = False) -> dict[str, Any]:
+    """{"dtype", "shape", "value"} for one result; over ``limit`` elements (None: no limit) "head" + "truncated"
+    (and "summary" when ``summary``); see the module doc."""
     a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
     d: dict[str, Any] = {"dtype": dtype_name(a), "shape": list(a.shape)}
     if handle_kind(a):
@@ -157,9 +174,11 @@ def tensor_json(arr: Any, limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
         d["handle"] = True
         return d
     part = a
-    if a.size > limit:
+    if limit is not None and a.size > limit:
         d["value"] = None
         d["truncated"] = True
+        if summary:
+            d["summary"] = tensor_summary(a)
         part = a.reshape(-1)[:100]
     if a.dtype.kind in "OSU":
         value, escaped = _strings(part)
@@ -171,11 +190,92 @@ def tensor_json(arr: Any, limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
     return d
 
 
-def results_json(values: dict[tuple[str, str], Any], limit: int = JSON_FULL_LIMIT) -> dict[str, Any]:
-    """{block: {port: tensor_json}} for a run's results."""
+def result_json(arr: Any, fetched: bool, whole: bool = False) -> dict[str, Any]:
+    """One result as ``enuflow run --json`` writes it: ``{"dtype", "shape", "summary"}`` when it has more than
+    ``SUMMARY_LIMIT`` elements and the ClientSession does not fetch it (``fetched``), else ``tensor_json``'s form
+    ("head" and "truncated" over ``JSON_FULL_LIMIT``); ``whole``: every value, whatever the size."""
+    a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
+    if whole:
+        return tensor_json(a, limit=None)
+    if not fetched and a.size > SUMMARY_LIMIT and not handle_kind(a):
+        return {"dtype": dtype_name(a), "shape": list(a.shape), "summary": tensor_summary(a)}
+    return tensor_json(a, summary=True)
+
+
+def results_json(values: dict[tuple[str, str], Any], limit: int | None = JSON_FULL_LIMIT,
+                 fetched: Any = None, whole: bool = False) -> dict[str, Any]:
+    """{block: {port: tensor_json}} for a run's results. With ``fetched`` (the set of (block, port) the
+    ClientSession fetches; empty for a page without one) or ``whole``, each is ``result_json``'s form instead."""
     out: dict[str, dict[str, Any]] = {}
     for (block, port), arr in values.items():
-        out.setdefault(block, {})[port] = tensor_json(arr, limit)
+        if fetched is None and not whole:
+            out.setdefault(block, {})[port] = tensor_json(arr, limit)
+        else:
+            out.setdefault(block, {})[port] = result_json(arr, (block, port) in (fetched or ()), whole)
+    return out
+
+
+# -- summaries of large results ---------------------------------------------------------------------
+
+def _reducible(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as an array numpy's reductions take (bfloat16, float8 widened; a quantized type's integers), or None
+    (strings, handles, structures of several fields)."""
+    kind = a.dtype.kind
+    if kind in "biufc":
+        return a
+    if kind == "V":
+        if a.dtype.fields is not None:
+            names = a.dtype.names or ()
+            return _reducible(a[names[0]]) if len(names) == 1 else None
+        try:
+            return a.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _scalar(x: Any) -> Any:
+    """A reduction's result as a JSON value (NaN and infinities as strings; complex as [re, im])."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (complex, np.complexfloating)):
+        return [_float(float(x.real)), _float(float(x.imag))]
+    f = float(x)
+    return None if math.isnan(f) else _float(f)
+
+
+def tensor_summary(arr: Any) -> dict[str, Any]:
+    """{"min", "max", "mean", "nan", "inf"} of a result, by numpy reductions (no loop over elements in Python).
+
+    ``min`` and ``max`` leave NaN out (an infinity is one: "Infinity"/"-Infinity"); ``mean`` is that of the
+    finite elements, in float64; ``nan`` and ``inf`` count elements. null where there is nothing to reduce
+    (every element NaN). bool: min/max as true/false, mean the fraction true. complex: ``mean`` as [re, im],
+    min and max null (no order). Strings: min, max, mean null, and ``"empty"``: how many are ""."""
+    a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
+    out: dict[str, Any] = {"min": None, "max": None, "mean": None, "nan": 0, "inf": 0}
+    num = _reducible(a)
+    if num is None:
+        if a.dtype.kind in "OSU" and not handle_kind(a):
+            out["empty"] = int(np.count_nonzero((a == b"") | (a == ""))) if a.dtype.kind == "O" else \
+                int(np.count_nonzero(a == a.dtype.type()))
+        return out
+    if num.size == 0:
+        return out
+    finite = num
+    if num.dtype.kind in "fc":
+        nan_at = np.isnan(num)
+        out["nan"] = int(np.count_nonzero(nan_at))
+        out["inf"] = int(np.count_nonzero(np.isinf(num)))
+        if out["nan"] or out["inf"]:
+            finite = num[~nan_at & ~np.isinf(num)]
+    if num.dtype.kind != "c":
+        lo, hi = (num.min(), num.max()) if finite is num else (np.fmin.reduce(num, axis=None),
+                                                                 np.fmax.reduce(num, axis=None))
+        out["min"], out["max"] = _scalar(lo), _scalar(hi)
+    if finite.size:
+        out["mean"] = _scalar(finite.mean(dtype=np.complex128 if num.dtype.kind == "c" else np.float64))
     return out
 
 
@@ -276,27 +376,62 @@ def cell_text(v: Any) -> str:
     return str(v)
 
 
+#: the table shows at most this many characters of one string element, and this many lines of one result
+CELL_CHARS = 200
+TABLE_LINES = 40
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= CELL_CHARS else f"{text[:CELL_CHARS]}... ({len(text):,} characters)"
+
+
 def format_tensor(arr: Any) -> str:
-    """A readable one- or few-line rendering of a result (large tensors summarised)."""
+    """A readable one- or few-line rendering of a result (large tensors summarised, long strings clipped)."""
     a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
     if a.dtype.kind in "OSU" or a.dtype.kind == "V":
         if a.ndim == 0:
-            return cell_text(a.item() if a.dtype.kind != "V" else a[()])
+            return _clip(cell_text(a.item() if a.dtype.kind != "V" else a[()]))
         if a.dtype.kind == "V":
             try:
                 a = a.astype(np.float64)
             except (TypeError, ValueError):
                 a = np.vectorize(str, otypes=[object])(a) if a.size else a.astype(object)
-        else:
-            a = np.vectorize(cell_text, otypes=[object])(a) if a.size else a
-    # strings are quoted as they are, not as Python's repr (which would double every backslash of an escape)
-    fmt = {"object": lambda x: f"'{x}'"} if a.dtype.kind == "O" else None
+        elif a.dtype.kind in "SU":
+            a = a.astype(object)
+    # strings are quoted as they are, not as Python's repr (which would double every backslash of an escape);
+    # numpy calls the formatter only for the elements it shows
+    fmt = {"object": lambda x: f"'{_clip(cell_text(x))}'"} if a.dtype.kind == "O" else None
     with np.printoptions(threshold=24, edgeitems=3, linewidth=100, precision=6, suppress=True):
         return np.array2string(a, separator=" ", formatter=fmt) if a.ndim else str(a.item())
 
 
-def format_results(page: Any, values: dict[tuple[str, str], Any]) -> str:
-    """Readable tables: one section per block (in page order), one row per output."""
+def summary_text(arr: Any) -> str:
+    """``tensor_summary`` in one line: "min -1.5 max 2 mean 0.25" (and "(3 NaN, 1 inf)" when there are some)."""
+    a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
+    s = tensor_summary(a)
+    if "empty" in s:
+        return f"{a.size:,} strings, {s['empty']:,} empty"
+    words = []
+    for key in ("min", "max", "mean"):
+        v = s[key]
+        if v is not None:
+            words.append(f"{key} {_summary_number(v)}")
+    odd = [f"{s[k]:,} {'NaN' if k == 'nan' else 'inf'}" for k in ("nan", "inf") if s[k]]
+    if odd:
+        words.append(f"({', '.join(odd)})")
+    return " ".join(words) if words else "(no value)"
+
+
+def _summary_number(v: Any) -> str:
+    if isinstance(v, list):  # complex [re, im]
+        return cell_text(complex(_number(v[0]), _number(v[1])))
+    return cell_text(_number(v))
+
+
+def format_results(page: Any, values: dict[tuple[str, str], Any], fetched: Any = None) -> str:
+    """Readable tables: one section per block (in page order), one row per output. With ``fetched`` (the
+    (block, port) the ClientSession fetches; empty for a page without one), any other result of more than
+    ``SUMMARY_LIMIT`` elements is one line of ``summary_text``; no result takes more than ``TABLE_LINES`` lines."""
     lines = []
     by_block: dict[str, list[tuple[str, Any]]] = {}
     for (b, p), v in values.items():
@@ -313,10 +448,15 @@ def format_results(page: Any, values: dict[tuple[str, str], Any]) -> str:
         for p, v in rows:
             a = v if isinstance(v, np.ndarray) else np.asarray(v)
             head = f"  {p.ljust(width)}  {dtype_name(a)} {list(a.shape)}"
-            body = format_tensor(a)
+            brief = fetched is not None and (b.id, p) not in fetched and a.size > SUMMARY_LIMIT \
+                and not handle_kind(a)
+            body = summary_text(a) if brief else format_tensor(a)
             if "\n" in body:
                 lines.append(head)
-                lines.extend("      " + ln for ln in body.splitlines())
+                body_lines = body.splitlines()
+                lines.extend("      " + ln for ln in body_lines[:TABLE_LINES])
+                if len(body_lines) > TABLE_LINES:
+                    lines.append(f"      ... ({len(body_lines) - TABLE_LINES:,} more lines)")
             else:
                 lines.append(f"{head}  {body}")
         lines.append("")
