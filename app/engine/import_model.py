@@ -129,7 +129,10 @@ class _Builder(PageBuilder):
             tf = load()
             g = tf.Graph()
             with g.as_default():
-                tf.compat.v1.import_graph_def(self.mg.graph_def, name="")
+                try:
+                    tf.compat.v1.import_graph_def(self.mg.graph_def, name="")
+                except (ValueError, tf.errors.OpError) as e:
+                    raise PageFileError(self.mg.name, f"is not a graph TensorFlow can hold ({e})") from None
             self._graph = g
         return self._graph
 

@@ -260,7 +260,21 @@ def _constants(src: Path, signature: str, graph_def: Any, variables: dict[str, t
     except Exception as e:  # noqa: BLE001
         raise PageFileError(str(src), f"signature '{signature}': its variables cannot be made constants "
                                       f"({type(e).__name__}: {e})") from None
+    _drop_shape_hints(converted)
     return converted, {name: label for name, (_key, label) in present.items()}
+
+
+def _drop_shape_hints(graph_def: Any) -> None:
+    """Remove ``_output_shapes`` hints: those of a variable's handle (a scalar) no longer fit its value."""
+    nodes = list(graph_def.node)
+    for f in graph_def.library.function:
+        nodes.extend(f.node_def)
+        for attrs in f.arg_attr.values():
+            if "_output_shapes" in attrs.attr:
+                del attrs.attr["_output_shapes"]
+    for node in nodes:
+        if "_output_shapes" in node.attr:
+            del node.attr["_output_shapes"]
 
 
 def _check_reads(src: Path, signature: str, graph_def: Any, handles: set[str]) -> None:
