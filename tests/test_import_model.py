@@ -166,7 +166,23 @@ def fetched(page: object, report: object) -> dict:
     return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)}
 
 
-def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path) -> None:
+@pytest.fixture
+def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way TensorFlow loads (and so runs) a SavedModel raises: an import must only read the folder."""
+    from tensorflow.python.saved_model import load as load_v2
+    from tensorflow.python.saved_model import loader_impl
+
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError("the import loaded (ran) the SavedModel")
+
+    for owner, name in ((tf.saved_model, "load"), (tf.compat.v1.saved_model, "load"),
+                        (tf.compat.v1.saved_model.loader, "load"), (load_v2, "load"), (load_v2, "load_partial"),
+                        (loader_impl, "load")):
+        monkeypatch.setattr(owner, name, refuse)
+
+
+def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path,
+                                                                        no_loading: None) -> None:
     page = import_model(saved_model["folder"], tmp_path / "s.json")
     variables = [b for b in page if b.type == "Variable"]
     assert len(variables) == 4  # two kernels and two biases of the serving signature
@@ -180,7 +196,7 @@ def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_mo
     np.testing.assert_allclose(out, saved_model["scores"], atol=1e-5)
 
 
-def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path) -> None:
+def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path, no_loading: None) -> None:
     page = import_model(saved_model["folder"], tmp_path / "s.json", signature="scaled", freeze=True)
     assert not any(b.type == "Variable" for b in page)
     assert not apply_feeds(page, [f"features={saved_model['npy']}"])
@@ -190,6 +206,145 @@ def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path) -
     np.testing.assert_allclose(out, saved_model["scaled"], atol=1e-5)
     with pytest.raises(PageFileError, match="no signature 'nope'.*scaled, serving_default"):
         import_model(saved_model["folder"], tmp_path / "n.json", signature="nope")
+
+
+@pytest.fixture(scope="module")
+def loading_writes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A SavedModel that writes a file when it is loaded: a resource whose initialiser (which
+    ``tf.saved_model.load`` runs) calls ``tf.io.write_file``; beside it a lookup table filled by its own
+    initialiser, and a Keras Dense layer, both used by the signature."""
+    folder = tmp_path_factory.mktemp("writes")
+    written = folder / "written.txt"
+
+    class Writer(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self) -> object:
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="enuflow_test_writer")
+
+        def _initialize(self) -> None:
+            tf.io.write_file(str(written), "written while loading")
+
+    tf.keras.utils.set_random_seed(6)
+    dense = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+
+    class Served(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writer = Writer()
+            self.dense = dense
+            keys, ids = tf.constant(["cat", "dog", "emu"]), tf.constant([7, 8, 9], tf.int64)
+            self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), -1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
+                                      tf.TensorSpec([None], tf.string, name="word")])
+        def serve(self, x: object, word: object) -> dict:
+            return {"y": self.dense(x), "id": self.table.lookup(word)}
+
+    m = Served()
+    sm = folder / "model"
+    tf.saved_model.save(m, str(sm), signatures={"serving_default": m.serve})
+    assert not written.exists()
+    x = np.random.RandomState(2).rand(2, 3).astype(np.float32)
+    np.save(folder / "x.npy", x)
+    words = ["dog", "yak", "cat"]
+    return {"folder": sm, "written": written, "x": folder / "x.npy", "words": words, "y": dense(x).numpy(),
+            "id": m.table.lookup(tf.constant(words)).numpy()}
+
+
+def test_importing_a_saved_model_never_runs_it(loading_writes: dict, tmp_path: Path, no_loading: None) -> None:
+    """The import reads the folder: the initialiser that writes a file becomes a block, refused at run time
+    without --allow-io (the table's own initialiser and the model still run); allowed, it runs once first."""
+    written = loading_writes["written"]
+    page = import_model(loading_writes["folder"], tmp_path / "w.json")
+    assert not written.exists()
+    init = next(b for b in page if b.type == "Initializer")
+    into_init = {page.block(ln.src).type for ln in page.links_into(init.id)}
+    assert {"WriteFile", "LookupTableImportV2"} <= into_init
+    writer = next(b.id for b in page if b.type == "WriteFile")
+
+    p = load(tmp_path / "w.json")
+    assert not apply_feeds(p, [f"x={loading_writes['x']}"])
+    p.block("word").pins["value"] = loading_writes["words"]  # text is typed in (--feed takes numbers)
+    report = run_page(p)
+    assert not report.ok and not written.exists()
+    refused = [e for e in report.errors if e.block == writer]
+    assert refused and "--allow-io" in refused[0].message
+
+    report = run_page(p, allow_io=True)
+    assert report.ok, report.errors
+    assert written.read_text() == "written while loading"
+    got = fetched(p, report)
+    np.testing.assert_allclose(next(v for v in got.values() if v.dtype == np.float32), loading_writes["y"],
+                               atol=1e-6)
+    np.testing.assert_array_equal(next(v for v in got.values() if v.dtype == np.int64), loading_writes["id"])
+
+
+def test_loading_that_model_with_tensorflow_does_write(loading_writes: dict) -> None:
+    """The model of the test above is what it claims: TensorFlow's loader writes the file as it loads."""
+    written = loading_writes["written"]
+    written.unlink(missing_ok=True)
+    tf.saved_model.load(str(loading_writes["folder"]))
+    assert written.read_text() == "written while loading"
+    written.unlink()
+
+
+@pytest.fixture(scope="module")
+def keras_saved(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Small Keras models exported as SavedModels (``model.export``): a convolution, a recurrent layer (a
+    ``While`` loop taking the variables), an embedding (a gather from a variable), with their inputs."""
+    tf.keras.utils.set_random_seed(5)
+    rs = np.random.RandomState(0)
+    models = {
+        "conv": (tf.keras.Sequential([tf.keras.Input((6, 6, 2)), tf.keras.layers.Conv2D(3, 3, activation="relu"),
+                                      tf.keras.layers.Flatten(), tf.keras.layers.Dense(4)]),
+                 rs.rand(2, 6, 6, 2).astype(np.float32)),
+        "rnn": (tf.keras.Sequential([tf.keras.Input((5, 3)), tf.keras.layers.SimpleRNN(4), tf.keras.layers.Dense(2)]),
+                rs.rand(2, 5, 3).astype(np.float32)),
+        "embedding": (tf.keras.Sequential([tf.keras.Input((4,), dtype="int32"), tf.keras.layers.Embedding(10, 3),
+                                           tf.keras.layers.Flatten()]),
+                      np.array([[1, 2, 3, 9], [0, 0, 5, 4]], np.int32)),
+    }
+    folder = tmp_path_factory.mktemp("keras_saved")
+    out = {}
+    for name, (model, x) in models.items():
+        model.export(str(folder / name), verbose=False)
+        np.save(folder / f"{name}.npy", x)
+        out[name] = {"folder": folder / name, "x": folder / f"{name}.npy", "expected": model(x).numpy()}
+    return out
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+@pytest.mark.parametrize("name", ["conv", "rnn", "embedding"])
+def test_keras_saved_model_page_computes_what_keras_does(keras_saved: dict, tmp_path: Path, name: str,
+                                                          freeze: bool, no_loading: None) -> None:
+    case = keras_saved[name]
+    page = import_model(case["folder"], tmp_path / "k.json", freeze=freeze)
+    assert any(b.type == ("Const" if freeze else "Variable") for b in page)
+    assert freeze or any(b.type == "Variable" for b in page)
+    p = load(tmp_path / "k.json")
+    (ph,) = [b for b in p if b.type == "Placeholder"]
+    assert not apply_feeds(p, [f"{ph.id}={case['x']}"])
+    report = run_page(p)
+    assert report.ok, report.errors
+    (out,) = fetched(p, report).values()
+    np.testing.assert_allclose(out, case["expected"], atol=1e-5)
+
+
+def test_saved_model_that_changes_a_variable_is_refused(tmp_path: Path, no_loading: None) -> None:
+    class Counter(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = tf.Variable(0.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32, name="step")])
+        def serve(self, step: object) -> dict:
+            self.count.assign_add(step)
+            return {"count": self.count.read_value()}
+
+    m = Counter()
+    tf.saved_model.save(m, str(tmp_path / "counter"), signatures={"serving_default": m.serve})
+    with pytest.raises(PageFileError, match="counter.*AssignAddVariableOp.*without running the model"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
+    assert not (tmp_path / "c.json").exists()
 
 
 def test_function_ops_become_one_block_that_runs(tmp_path: Path) -> None:
