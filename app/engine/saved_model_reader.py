@@ -278,11 +278,23 @@ def _drop_shape_hints(graph_def: Any) -> None:
 
 
 def _check_reads(src: Path, signature: str, graph_def: Any, handles: set[str]) -> None:
-    """Refuse a model whose graph does more with a saved variable than read it (a page holds saved values)."""
+    """Refuse a model whose graph does more with a saved variable than read it (a page holds saved values): a
+    resource variable's handle may only go to reads (and the loops and branches the rewrite follows), a
+    reference variable (TF1) only to ops that take it by value."""
+    from tensorflow.python.framework import op_def_registry
+
+    kinds = {n.name: n.op for n in graph_def.node if n.name in handles}
     for node in graph_def.node:
         for inp in node.input:
             name = inp.split(":")[0]
-            if name in handles and not inp.startswith("^") and node.op not in _READS:
+            if name not in handles or inp.startswith("^"):
+                continue
+            if kinds[name] == "VarHandleOp":
+                reads = node.op in _READS
+            else:
+                op_def = op_def_registry.get(node.op)
+                reads = op_def is not None and not any(a.is_ref for a in op_def.input_arg)
+            if not reads:
                 raise PageFileError(str(src), f"signature '{signature}': {node.op} '{node.name}' changes or "
                                               f"inspects the variable '{name}'; only reading saved variables "
                                               "can be imported without running the model")
