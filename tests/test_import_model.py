@@ -254,6 +254,7 @@ def test_importing_a_saved_model_never_runs_it(loading_writes: dict, tmp_path: P
     """The import reads the folder: the initialiser that writes a file becomes a block, refused at run time
     without --allow-io (the table's own initialiser and the model still run); allowed, it runs once first."""
     written = loading_writes["written"]
+    written.unlink(missing_ok=True)  # (the other tests load the model with TensorFlow, which writes it)
     page = import_model(loading_writes["folder"], tmp_path / "w.json")
     assert not written.exists()
     init = next(b for b in page if b.type == "Initializer")
@@ -507,3 +508,31 @@ def test_data_file_entries_read_as_numpy_wrote_them_and_never_unpickled(tmp_path
             datafile.read_array(str(tmp_path / f"{name}.npz"), "obj")
         with pytest.raises(ValueParseError, match="'nope' is not in"):
             datafile.read_array(str(tmp_path / f"{name}.npz"), "nope")
+
+
+def test_initialisers_survive_export_and_import_again(loading_writes: dict, tmp_path: Path) -> None:
+    """A page with the model's initialisers, exported as a SavedModel (TF1 form: reference variables, a main
+    op), computes with TensorFlow what the page computes; imported again, it is the same page to run."""
+    from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+    page = import_model(loading_writes["folder"], tmp_path / "w.json")
+    assert not apply_feeds(page, [f"x={loading_writes['x']}"])
+    page.block("word").pins["value"] = loading_writes["words"]
+    inputs, outputs, errors = export_savedmodel(page, tmp_path / "exported", allow_io=True)
+    assert not errors and inputs == ["word", "x"]
+    x = np.load(loading_writes["x"])
+    served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    want = {k: v.numpy() for k, v in served(x=tf.constant(x), word=tf.constant(loading_writes["words"])).items()}
+    assert sorted(want) == outputs
+
+    again = import_model(tmp_path / "exported", tmp_path / "again.json")
+    assert any(b.type == "Initializer" for b in again) and any(b.type == "Variable" for b in again)
+    assert not apply_feeds(again, [f"x={loading_writes['x']}"])
+    again.block("word").pins["value"] = loading_writes["words"]
+    report = run_page(again, allow_io=True)
+    assert report.ok, report.errors
+    got = sorted(fetched(again, report).values(), key=lambda v: v.dtype.name)
+    np.testing.assert_allclose(got[0], loading_writes["y"], atol=1e-6)  # float32 sorts before int64
+    np.testing.assert_array_equal(got[1], loading_writes["id"])
+    np.testing.assert_allclose(want[next(k for k in outputs if want[k].dtype == np.float32)], loading_writes["y"],
+                               atol=1e-6)
