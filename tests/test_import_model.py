@@ -536,3 +536,34 @@ def test_initialisers_survive_export_and_import_again(loading_writes: dict, tmp_
     np.testing.assert_array_equal(got[1], loading_writes["id"])
     np.testing.assert_allclose(want[next(k for k in outputs if want[k].dtype == np.float32)], loading_writes["y"],
                                atol=1e-6)
+
+
+def test_table_from_an_asset_file_is_read_only_when_allowed(tmp_path: Path, no_loading: None) -> None:
+    """A lookup table filled from a vocabulary file (a SavedModel asset): the page's initialiser reads the copy in
+    the folder's assets/, and, as any op that reads a file, only with --allow-io."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("red\ngreen\nblue\n")
+
+    class Vocab(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            init = tf.lookup.TextFileInitializer(str(vocab), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                                 tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+            self.table = tf.lookup.StaticHashTable(init, -1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="colour")])
+        def serve(self, colour: object) -> dict:
+            return {"index": self.table.lookup(colour)}
+
+    m = Vocab()
+    tf.saved_model.save(m, str(tmp_path / "vocab_model"), signatures={"serving_default": m.serve})
+    vocab.unlink()  # the model has its own copy
+    page = import_model(tmp_path / "vocab_model", tmp_path / "v.json")
+    page.block("colour").pins["value"] = ["blue", "pink", "red"]
+    reader = next(b.id for b in page if b.type.startswith("InitializeTableFromTextFile"))
+    report = run_page(page)
+    assert not report.ok and any(e.block == reader for e in report.errors)
+    report = run_page(page, allow_io=True)
+    assert report.ok, report.errors
+    (out,) = fetched(page, report).values()
+    np.testing.assert_array_equal(out, [2, -1, 0])
