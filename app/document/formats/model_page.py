@@ -4,7 +4,8 @@
 ``formats.graphdef`` reads without TensorFlow: the fields are the same) into a page and the arrays of its data
 file: constants larger than a few values are kept out of the JSON (``app.document.datafile``). Placeholders
 stay Placeholders (holding zeros until fed), a signature's inputs take their keys as block ids, the outputs
-(the signature's, or those nothing consumes) are wired into a ClientSession, control dependencies are dropped
+(the signature's, or those nothing consumes) are wired into a ClientSession (and the ops a model runs for their
+effects into its ``run_outputs``), a model's initialisers into an ``Initializer``, control dependencies are dropped
 (a page wires data only), and the blocks are laid out in layers, left to right. Block declarations come from
 the registry the caller passes (``blocks.REGISTRY``, or the editor's TensorFlow-free view of it). Imports
 neither TensorFlow nor Qt; what needs TensorFlow raises ``formats.graphdef.NeedsTensorFlow``.
