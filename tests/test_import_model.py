@@ -163,7 +163,8 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def fetched(page: object, report: object) -> dict:
     session = next(b for b in page if b.type == "ClientSession")
-    return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)}
+    return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)
+            if ln.dst_port == "fetch_outputs"}
 
 
 @pytest.fixture
@@ -567,3 +568,30 @@ def test_table_from_an_asset_file_is_read_only_when_allowed(tmp_path: Path, no_l
     assert report.ok, report.errors
     (out,) = fetched(page, report).values()
     np.testing.assert_array_equal(out, [2, -1, 0])
+
+
+def test_a_signatures_own_effects_run_at_each_step_under_the_gate(tmp_path: Path, no_loading: None) -> None:
+    """An op the signature runs for its effect alone (nothing consumes it) is run by the ClientSession, like the
+    signature runs it when called, and is refused without --allow-io."""
+    log = tmp_path / "served.txt"
+
+    class Logs(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([2], tf.float32, name="x")])
+        def serve(self, x: object) -> dict:
+            tf.io.write_file(str(log), "served")
+            return {"y": x * 2.0}
+
+    m = Logs()
+    tf.saved_model.save(m, str(tmp_path / "logs"), signatures={"serving_default": m.serve})
+    page = import_model(tmp_path / "logs", tmp_path / "l.json")
+    session = next(b for b in page if b.type == "ClientSession")
+    (run,) = [ln for ln in page.links_into(session.id) if ln.dst_port == "run_outputs"]
+    assert page.block(run.src).type == "WriteFile"
+    page.block("x").pins["value"] = [1.5, -2.0]
+    report = run_page(page)
+    assert not report.ok and any(e.block == run.src for e in report.errors) and not log.exists()
+    report = run_page(page, allow_io=True)
+    assert report.ok, report.errors
+    assert log.read_text() == "served"
+    (y,) = fetched(page, report).values()
+    np.testing.assert_allclose(y, [3.0, -4.0])
