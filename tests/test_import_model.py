@@ -347,6 +347,12 @@ def test_saved_model_that_changes_a_variable_is_refused(tmp_path: Path, no_loadi
     with pytest.raises(PageFileError, match="counter.*AssignAddVariableOp.*without running the model"):
         import_model(tmp_path / "counter", tmp_path / "c.json")
     assert not (tmp_path / "c.json").exists()
+    shutil.rmtree(tmp_path / "counter" / "variables")
+    with pytest.raises(PageFileError, match="counter.*no variables/variables.index"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
+    (tmp_path / "counter" / "saved_model.pb").write_bytes(b"\x0a\x03abc not a SavedModel")
+    with pytest.raises(PageFileError, match="counter.*not a SavedModel"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
 
 
 def test_function_ops_become_one_block_that_runs(tmp_path: Path) -> None:

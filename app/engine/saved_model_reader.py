@@ -45,6 +45,15 @@ INIT_SIGNATURE = "__saved_model_init_op"
 def read_saved_model(src: Path, signature: str) -> ModelGraph:
     """The signature ``signature`` of the SavedModel folder ``src`` as one GraphDef, its variables holding their
     saved values; raises PageFileError naming the folder."""
+    try:
+        return _read(src, signature)
+    except PageFileError:
+        raise
+    except (KeyError, IndexError, ValueError, TypeError) as e:  # a message that does not hang together
+        raise PageFileError(str(src), f"cannot be read as a SavedModel ({type(e).__name__}: {e})") from None
+
+
+def _read(src: Path, signature: str) -> ModelGraph:
     meta = _meta_graph(src)
     sigs = {k: v for k, v in meta.signature_def.items() if k != INIT_SIGNATURE}
     if signature not in sigs:
@@ -66,6 +75,8 @@ def read_saved_model(src: Path, signature: str) -> ModelGraph:
     graph_def = flat.graph_def(sorted(out_nodes) + run_ops + init_ops, meta.graph_def.versions)
     _name_assets(src, meta, graph_def)
     reader = _checkpoint(src)
+    if reader is None and any(n.WhichOneof("kind") == "variable" for n in meta.object_graph_def.nodes):
+        raise PageFileError(str(src), "has variables but no variables/variables.index to read their values from")
     variables = _variable_keys(src, meta, top, reader) if reader is not None else {}
     graph_def, labels = _constants(src, signature, graph_def, variables, reader)
     mg = ModelGraph(graph_def, src.name or "saved_model", labels)
