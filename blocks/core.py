@@ -1,4 +1,4 @@
-"""The core blocks: Const, Placeholder and ClientSession (session control).
+"""The core blocks: Const, Placeholder, ClientSession (session control) and Initializer (run once).
 
 Const and Placeholder values are fed at run time, never baked into the graph, so editing a value does
 not rebuild the TensorFlow graph. ClientSession is not an op: the builder reads its links and pins to
@@ -92,3 +92,22 @@ class ClientSession(Block):
 
     def build(self, scope: Any, **inputs: Any) -> dict[str, Any]:
         raise BuildFailure("ClientSession is session control and builds no op")
+
+
+@register
+class Initializer(Block):
+    """Runs the ops wired into ``ops`` once, before the first step of each run (as a Variable's initial
+    value is assigned): a SavedModel's initialisers, such as filling a lookup table, are imported as one.
+
+    Wire an output (its op is run) or an op's ``operation`` port into ``ops``, several links allowed.
+    """
+
+    name = "Initializer"
+    category = "core"
+    inputs = (Port("ops", list_of="any", doc="outputs or ops to run once before the first step"),)
+    outputs = ()
+
+    def build(self, scope: Any, ops: list[Any]) -> dict[str, Any]:
+        for x in ops:
+            scope.add_initializer(getattr(x, "op", x))
+        return {}

@@ -163,10 +163,27 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def fetched(page: object, report: object) -> dict:
     session = next(b for b in page if b.type == "ClientSession")
-    return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)}
+    return {(ln.src, ln.src_port): report.results.get(ln.src, ln.src_port) for ln in page.links_into(session.id)
+            if ln.dst_port == "fetch_outputs"}
 
 
-def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path) -> None:
+@pytest.fixture
+def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way TensorFlow loads (and so runs) a SavedModel raises: an import must only read the folder."""
+    from tensorflow.python.saved_model import load as load_v2
+    from tensorflow.python.saved_model import loader_impl
+
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError("the import loaded (ran) the SavedModel")
+
+    for owner, name in ((tf.saved_model, "load"), (tf.compat.v1.saved_model, "load"),
+                        (tf.compat.v1.saved_model.loader, "load"), (load_v2, "load"), (load_v2, "load_partial"),
+                        (loader_impl, "load")):
+        monkeypatch.setattr(owner, name, refuse)
+
+
+def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path,
+                                                                        no_loading: None) -> None:
     page = import_model(saved_model["folder"], tmp_path / "s.json")
     variables = [b for b in page if b.type == "Variable"]
     assert len(variables) == 4  # two kernels and two biases of the serving signature
@@ -180,7 +197,7 @@ def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_mo
     np.testing.assert_allclose(out, saved_model["scores"], atol=1e-5)
 
 
-def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path) -> None:
+def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path, no_loading: None) -> None:
     page = import_model(saved_model["folder"], tmp_path / "s.json", signature="scaled", freeze=True)
     assert not any(b.type == "Variable" for b in page)
     assert not apply_feeds(page, [f"features={saved_model['npy']}"])
@@ -190,6 +207,152 @@ def test_saved_model_other_signature_frozen(saved_model: dict, tmp_path: Path) -
     np.testing.assert_allclose(out, saved_model["scaled"], atol=1e-5)
     with pytest.raises(PageFileError, match="no signature 'nope'.*scaled, serving_default"):
         import_model(saved_model["folder"], tmp_path / "n.json", signature="nope")
+
+
+@pytest.fixture(scope="module")
+def loading_writes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A SavedModel that writes a file when it is loaded: a resource whose initialiser (which
+    ``tf.saved_model.load`` runs) calls ``tf.io.write_file``; beside it a lookup table filled by its own
+    initialiser, and a Keras Dense layer, both used by the signature."""
+    folder = tmp_path_factory.mktemp("writes")
+    written = folder / "written.txt"
+
+    class Writer(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self) -> object:
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="enuflow_test_writer")
+
+        def _initialize(self) -> None:
+            tf.io.write_file(str(written), "written while loading")
+
+    tf.keras.utils.set_random_seed(6)
+    dense = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+
+    class Served(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writer = Writer()
+            self.dense = dense
+            keys, ids = tf.constant(["cat", "dog", "emu"]), tf.constant([7, 8, 9], tf.int64)
+            self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), -1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
+                                      tf.TensorSpec([None], tf.string, name="word")])
+        def serve(self, x: object, word: object) -> dict:
+            return {"y": self.dense(x), "id": self.table.lookup(word)}
+
+    m = Served()
+    sm = folder / "model"
+    tf.saved_model.save(m, str(sm), signatures={"serving_default": m.serve})
+    assert not written.exists()
+    x = np.random.RandomState(2).rand(2, 3).astype(np.float32)
+    np.save(folder / "x.npy", x)
+    words = ["dog", "yak", "cat"]
+    return {"folder": sm, "written": written, "x": folder / "x.npy", "words": words, "y": dense(x).numpy(),
+            "id": m.table.lookup(tf.constant(words)).numpy()}
+
+
+def test_importing_a_saved_model_never_runs_it(loading_writes: dict, tmp_path: Path, no_loading: None) -> None:
+    """The import reads the folder: the initialiser that writes a file becomes a block, refused at run time
+    without --allow-io (the table's own initialiser and the model still run); allowed, it runs once first."""
+    written = loading_writes["written"]
+    written.unlink(missing_ok=True)  # (the other tests load the model with TensorFlow, which writes it)
+    page = import_model(loading_writes["folder"], tmp_path / "w.json")
+    assert not written.exists()
+    init = next(b for b in page if b.type == "Initializer")
+    into_init = {page.block(ln.src).type for ln in page.links_into(init.id)}
+    assert {"WriteFile", "LookupTableImportV2"} <= into_init
+    writer = next(b.id for b in page if b.type == "WriteFile")
+
+    p = load(tmp_path / "w.json")
+    assert not apply_feeds(p, [f"x={loading_writes['x']}"])
+    p.block("word").pins["value"] = loading_writes["words"]  # text is typed in (--feed takes numbers)
+    report = run_page(p)
+    assert not report.ok and not written.exists()
+    refused = [e for e in report.errors if e.block == writer]
+    assert refused and "--allow-io" in refused[0].message
+
+    report = run_page(p, allow_io=True)
+    assert report.ok, report.errors
+    assert written.read_text() == "written while loading"
+    got = fetched(p, report)
+    np.testing.assert_allclose(next(v for v in got.values() if v.dtype == np.float32), loading_writes["y"],
+                               atol=1e-6)
+    np.testing.assert_array_equal(next(v for v in got.values() if v.dtype == np.int64), loading_writes["id"])
+
+
+def test_loading_that_model_with_tensorflow_does_write(loading_writes: dict) -> None:
+    """The model of the test above is what it claims: TensorFlow's loader writes the file as it loads."""
+    written = loading_writes["written"]
+    written.unlink(missing_ok=True)
+    tf.saved_model.load(str(loading_writes["folder"]))
+    assert written.read_text() == "written while loading"
+    written.unlink()
+
+
+@pytest.fixture(scope="module")
+def keras_saved(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Small Keras models exported as SavedModels (``model.export``): a convolution, a recurrent layer (a
+    ``While`` loop taking the variables), an embedding (a gather from a variable), with their inputs."""
+    tf.keras.utils.set_random_seed(5)
+    rs = np.random.RandomState(0)
+    models = {
+        "conv": (tf.keras.Sequential([tf.keras.Input((6, 6, 2)), tf.keras.layers.Conv2D(3, 3, activation="relu"),
+                                      tf.keras.layers.Flatten(), tf.keras.layers.Dense(4)]),
+                 rs.rand(2, 6, 6, 2).astype(np.float32)),
+        "rnn": (tf.keras.Sequential([tf.keras.Input((5, 3)), tf.keras.layers.SimpleRNN(4), tf.keras.layers.Dense(2)]),
+                rs.rand(2, 5, 3).astype(np.float32)),
+        "embedding": (tf.keras.Sequential([tf.keras.Input((4,), dtype="int32"), tf.keras.layers.Embedding(10, 3),
+                                           tf.keras.layers.Flatten()]),
+                      np.array([[1, 2, 3, 9], [0, 0, 5, 4]], np.int32)),
+    }
+    folder = tmp_path_factory.mktemp("keras_saved")
+    out = {}
+    for name, (model, x) in models.items():
+        model.export(str(folder / name), verbose=False)
+        np.save(folder / f"{name}.npy", x)
+        out[name] = {"folder": folder / name, "x": folder / f"{name}.npy", "expected": model(x).numpy()}
+    return out
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+@pytest.mark.parametrize("name", ["conv", "rnn", "embedding"])
+def test_keras_saved_model_page_computes_what_keras_does(keras_saved: dict, tmp_path: Path, name: str,
+                                                          freeze: bool, no_loading: None) -> None:
+    case = keras_saved[name]
+    page = import_model(case["folder"], tmp_path / "k.json", freeze=freeze)
+    assert any(b.type == ("Const" if freeze else "Variable") for b in page)
+    assert freeze or any(b.type == "Variable" for b in page)
+    p = load(tmp_path / "k.json")
+    (ph,) = [b for b in p if b.type == "Placeholder"]
+    assert not apply_feeds(p, [f"{ph.id}={case['x']}"])
+    report = run_page(p)
+    assert report.ok, report.errors
+    (out,) = fetched(p, report).values()
+    np.testing.assert_allclose(out, case["expected"], atol=1e-5)
+
+
+def test_saved_model_that_changes_a_variable_is_refused(tmp_path: Path, no_loading: None) -> None:
+    class Counter(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = tf.Variable(0.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32, name="step")])
+        def serve(self, step: object) -> dict:
+            self.count.assign_add(step)
+            return {"count": self.count.read_value()}
+
+    m = Counter()
+    tf.saved_model.save(m, str(tmp_path / "counter"), signatures={"serving_default": m.serve})
+    with pytest.raises(PageFileError, match="counter.*AssignAddVariableOp.*without running the model"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
+    assert not (tmp_path / "c.json").exists()
+    shutil.rmtree(tmp_path / "counter" / "variables")
+    with pytest.raises(PageFileError, match="counter.*no variables/variables.index"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
+    (tmp_path / "counter" / "saved_model.pb").write_bytes(b"\x0a\x03abc not a SavedModel")
+    with pytest.raises(PageFileError, match="counter.*not a SavedModel"):
+        import_model(tmp_path / "counter", tmp_path / "c.json")
 
 
 def test_function_ops_become_one_block_that_runs(tmp_path: Path) -> None:
@@ -352,3 +515,89 @@ def test_data_file_entries_read_as_numpy_wrote_them_and_never_unpickled(tmp_path
             datafile.read_array(str(tmp_path / f"{name}.npz"), "obj")
         with pytest.raises(ValueParseError, match="'nope' is not in"):
             datafile.read_array(str(tmp_path / f"{name}.npz"), "nope")
+
+
+def test_initialisers_survive_export_and_import_again(loading_writes: dict, tmp_path: Path) -> None:
+    """A page with the model's initialisers, exported as a SavedModel (TF1 form: reference variables, a main
+    op), computes with TensorFlow what the page computes; imported again, it is the same page to run."""
+    from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+    page = import_model(loading_writes["folder"], tmp_path / "w.json")
+    assert not apply_feeds(page, [f"x={loading_writes['x']}"])
+    page.block("word").pins["value"] = loading_writes["words"]
+    inputs, outputs, errors = export_savedmodel(page, tmp_path / "exported", allow_io=True)
+    assert not errors and inputs == ["word", "x"]
+    x = np.load(loading_writes["x"])
+    served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    want = {k: v.numpy() for k, v in served(x=tf.constant(x), word=tf.constant(loading_writes["words"])).items()}
+    assert sorted(want) == outputs
+
+    again = import_model(tmp_path / "exported", tmp_path / "again.json")
+    assert any(b.type == "Initializer" for b in again) and any(b.type == "Variable" for b in again)
+    assert not apply_feeds(again, [f"x={loading_writes['x']}"])
+    again.block("word").pins["value"] = loading_writes["words"]
+    report = run_page(again, allow_io=True)
+    assert report.ok, report.errors
+    got = sorted(fetched(again, report).values(), key=lambda v: v.dtype.name)
+    np.testing.assert_allclose(got[0], loading_writes["y"], atol=1e-6)  # float32 sorts before int64
+    np.testing.assert_array_equal(got[1], loading_writes["id"])
+    np.testing.assert_allclose(want[next(k for k in outputs if want[k].dtype == np.float32)], loading_writes["y"],
+                               atol=1e-6)
+
+
+def test_table_from_an_asset_file_is_read_only_when_allowed(tmp_path: Path, no_loading: None) -> None:
+    """A lookup table filled from a vocabulary file (a SavedModel asset): the page's initialiser reads the copy in
+    the folder's assets/, and, as any op that reads a file, only with --allow-io."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("red\ngreen\nblue\n")
+
+    class Vocab(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            init = tf.lookup.TextFileInitializer(str(vocab), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                                 tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+            self.table = tf.lookup.StaticHashTable(init, -1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="colour")])
+        def serve(self, colour: object) -> dict:
+            return {"index": self.table.lookup(colour)}
+
+    m = Vocab()
+    tf.saved_model.save(m, str(tmp_path / "vocab_model"), signatures={"serving_default": m.serve})
+    vocab.unlink()  # the model has its own copy
+    page = import_model(tmp_path / "vocab_model", tmp_path / "v.json")
+    page.block("colour").pins["value"] = ["blue", "pink", "red"]
+    reader = next(b.id for b in page if b.type.startswith("InitializeTableFromTextFile"))
+    report = run_page(page)
+    assert not report.ok and any(e.block == reader for e in report.errors)
+    report = run_page(page, allow_io=True)
+    assert report.ok, report.errors
+    (out,) = fetched(page, report).values()
+    np.testing.assert_array_equal(out, [2, -1, 0])
+
+
+def test_a_signatures_own_effects_run_at_each_step_under_the_gate(tmp_path: Path, no_loading: None) -> None:
+    """An op the signature runs for its effect alone (nothing consumes it) is run by the ClientSession, like the
+    signature runs it when called, and is refused without --allow-io."""
+    log = tmp_path / "served.txt"
+
+    class Logs(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([2], tf.float32, name="x")])
+        def serve(self, x: object) -> dict:
+            tf.io.write_file(str(log), "served")
+            return {"y": x * 2.0}
+
+    m = Logs()
+    tf.saved_model.save(m, str(tmp_path / "logs"), signatures={"serving_default": m.serve})
+    page = import_model(tmp_path / "logs", tmp_path / "l.json")
+    session = next(b for b in page if b.type == "ClientSession")
+    (run,) = [ln for ln in page.links_into(session.id) if ln.dst_port == "run_outputs"]
+    assert page.block(run.src).type == "WriteFile"
+    page.block("x").pins["value"] = [1.5, -2.0]
+    report = run_page(page)
+    assert not report.ok and any(e.block == run.src for e in report.errors) and not log.exists()
+    report = run_page(page, allow_io=True)
+    assert report.ok, report.errors
+    assert log.read_text() == "served"
+    (y,) = fetched(page, report).values()
+    np.testing.assert_allclose(y, [3.0, -4.0])

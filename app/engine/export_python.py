@@ -190,6 +190,8 @@ class _Writer:
             xs = wired.get("inputs", "[]")
             self.lines.append(f"{indent}{v} = [g if g is not None else tf.zeros_like(x) for g, x in "
                               f"zip(tf.compat.v1.gradients({wired.get('outputs', '[]')}, {xs}), {xs})]")
+        elif name == "Initializer":
+            self.lines.append(f"{indent}{v} = [getattr(x, 'op', x) for x in {wired.get('ops', '[]')}]")
         elif name == "enuSpace.Inert":
             self.lines.append(f"{indent}pass  # an enuSpace block of another library: nothing to build")
         elif decl.op_name:
@@ -305,10 +307,11 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
         "graph = tf.Graph()",
         "with graph.as_default():",
     ]
+    inits = [w.var(b.id) for b in page if an.decls[b.id].name == "Initializer"]  # run once, as Variables' Assigns
     tail = [
         "    fetches = {", *fetch, "    }",
         "    targets = [" + ", ".join(targets) + "]",
-        "    init = tf.compat.v1.global_variables_initializer()",
+        "    init = tf.group(tf.compat.v1.global_variables_initializer()" + "".join(f", *{v}" for v in inits) + ")",
         "",
         "feeds = {", *w.feeds, "}",
         "",

@@ -94,7 +94,7 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
                 # a trained Variable starts from its trained value: its initialiser, Assign(ref, initial value), is
                 # fed that value (an op added to set it would be saved with the graph)
                 init_ops = [g.get_operation_by_name(n) for n in init_names]
-                initial = {op.inputs[0].name: op.inputs[1] for op in init_ops}
+                initial = {op.inputs[0].name: op.inputs[1] for op in init_ops if op.type == "Assign"}
                 if init_ops:
                     sess.run(init_ops, feed_dict={initial[var_ref_names[bid]]: value for bid, value in trained.items()})
                 # the page's variables are plain VariableV2 ops (no Python Variable objects): name them for
@@ -103,10 +103,14 @@ def export_savedmodel(page: Page, folder: str | Path, after_run: int | None = No
                 if var_ref_names:
                     saver = tf.compat.v1.train.Saver(
                         var_list={_op_safe(bid): g.get_tensor_by_name(n) for bid, n in var_ref_names.items()})
+                # what an Initializer block runs once (a table's contents) the SavedModel runs as it loads
+                others = [op for op in init_ops if op.type != "Assign"]
+                main_op = tf.group(*others, name="enuflow_initializers") if others else None
                 builder = tf.compat.v1.saved_model.Builder(str(staging))
                 builder.add_meta_graph_and_variables(
                     sess, [tf.compat.v1.saved_model.tag_constants.SERVING],
-                    signature_def_map={"serving_default": sig}, strip_default_attrs=True, saver=saver)
+                    signature_def_map={"serving_default": sig}, strip_default_attrs=True, saver=saver,
+                    main_op=main_op)
                 builder.save()
             if target.exists():
                 old = tmp / "old"

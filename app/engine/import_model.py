@@ -1,12 +1,14 @@
 """Opening a TensorFlow model as a page: a frozen GraphDef (``.pb``, ``.pbtxt``) or a SavedModel folder.
 
-``import_model(source, output)`` reads the model with TensorFlow, turns it into a page
+``import_model(source, output)`` reads the model, never running any of it, turns it into a page
 (``app.document.formats.model_page``: every node a block of its op with its attrs as pins, every data input a
 link) and writes the page and its data file (``NAME.npz`` beside it; see ``app.document.datafile``):
 constants larger than a few values are stored there, not in the JSON. ``Placeholder``s stay Placeholders
-(fed with zeros until ``--feed`` or the inspector gives a value). A SavedModel signature is frozen with
-TensorFlow's ``convert_variables_to_constants_v2`` (which inlines its function calls); its variables become
-``Variable`` blocks holding their saved values, or Consts with ``freeze=True``. Ops that still call functions
+(fed with zeros until ``--feed`` or the inspector gives a value). A SavedModel signature is read from its
+``saved_model.pb`` and its variables' files (``app.engine.saved_model_reader``: function calls inlined, never
+``tf.saved_model.load``); its variables become ``Variable`` blocks holding their saved values, or Consts with
+``freeze=True``; its initialisers become blocks run once before the first step (an ``Initializer``), under
+the page's rules like any other (a file written or read needs ``--allow-io``). Ops that still call functions
 (``While``, ``If``, ...) become one ``GraphFunction`` block each, marked not editable: that, and tensors numpy
 cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies are dropped
 (a page wires data only); ``NoOp``s with them. Problems raise ``PageFileError`` naming the file.
@@ -27,6 +29,7 @@ from enuflow.app.document.formats.model_page import (NOT_EDITABLE, ModelGraph, P
                                                      compact_json, page_from_model)
 from enuflow.app.document.formats.native import page_to_doc, write_atomic
 from enuflow.app.document.page import BlockInstance, Page
+from enuflow.app.engine.saved_model_reader import library_calls, read_saved_model
 from enuflow.blocks.base import REGISTRY
 from enuflow.blocks.tf import load
 
@@ -45,7 +48,7 @@ def read_model(source: str | Path, signature: str | None = None) -> ModelGraph:
     """Read a frozen GraphDef or a SavedModel signature as one GraphDef; raises PageFileError."""
     src = Path(source)
     if src.is_dir():
-        return _read_saved_model(src, signature or "serving_default")
+        return read_saved_model(src, signature or "serving_default")
     if signature:
         raise PageFileError(str(source), "--signature applies to a SavedModel folder, not a GraphDef file")
     tf = load()
@@ -73,46 +76,6 @@ def read_model(source: str | Path, signature: str | None = None) -> ModelGraph:
     return ModelGraph(gd, src.stem)
 
 
-def _read_saved_model(src: Path, signature: str) -> ModelGraph:
-    tf = load()
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    try:
-        loaded = tf.saved_model.load(str(src))
-    except Exception as e:  # noqa: BLE001 - anything TensorFlow raises for a broken folder
-        raise PageFileError(str(src), f"cannot be loaded as a SavedModel ({type(e).__name__}: {e})") from None
-    sigs = getattr(loaded, "signatures", {}) or {}
-    if signature not in sigs:
-        have = ", ".join(sorted(sigs)) or "none"
-        raise PageFileError(str(src), f"has no signature '{signature}' (signatures: {have})")
-    fn = sigs[signature]
-    names = {id(v.handle): v.name.removesuffix(":0") for v in getattr(loaded, "variables", [])}
-    try:
-        frozen = convert_variables_to_constants_v2(fn, lower_control_flow=False)
-    except Exception as e:  # noqa: BLE001
-        raise PageFileError(str(src), f"signature '{signature}' cannot be frozen ({type(e).__name__}: {e})") \
-            from None
-    variables = {}
-    for ext, internal in fn.graph.captures:
-        if getattr(ext, "dtype", None) == tf.resource:
-            variables[internal.op.name] = names.get(id(ext), internal.op.name)
-    mg = ModelGraph(frozen.graph.as_graph_def(), src.name or "saved_model", variables)
-    kw = fn.structured_input_signature[1] if fn.structured_input_signature else {}
-    for key, spec in sorted(kw.items()):
-        mg.inputs[key] = spec.name or key
-    outs = fn.structured_outputs
-    if isinstance(outs, dict):
-        keys = sorted(outs)
-        flat = frozen.outputs
-        for key, t in zip(keys, flat):
-            mg.outputs[key] = t.name
-    else:
-        for i, t in enumerate(frozen.outputs):
-            mg.outputs[f"output_{i}"] = t.name
-    return mg
-
-
-
 # -- GraphDef -> page ---------------------------------------------------------------------------
 
 class _Builder(PageBuilder):
@@ -136,7 +99,9 @@ class _Builder(PageBuilder):
         op = g.get_operation_by_name(node.name)
         mini = tf.compat.v1.GraphDef()
         mini.versions.CopyFrom(self.mg.graph_def.versions)
-        mini.library.CopyFrom(self.mg.graph_def.library)
+        library = {f.signature.name: f for f in self.mg.graph_def.library.function}
+        for fn in library_calls(library, [node]):  # only what the op calls, so the block holds no other code
+            mini.library.function.add().CopyFrom(library[fn])
         call = mini.node.add()
         call.CopyFrom(node)
         call.name = "call"
@@ -164,7 +129,10 @@ class _Builder(PageBuilder):
             tf = load()
             g = tf.Graph()
             with g.as_default():
-                tf.compat.v1.import_graph_def(self.mg.graph_def, name="")
+                try:
+                    tf.compat.v1.import_graph_def(self.mg.graph_def, name="")
+                except (ValueError, tf.errors.OpError) as e:
+                    raise PageFileError(self.mg.name, f"is not a graph TensorFlow can hold ({e})") from None
             self._graph = g
         return self._graph
 

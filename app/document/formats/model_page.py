@@ -4,7 +4,8 @@
 ``formats.graphdef`` reads without TensorFlow: the fields are the same) into a page and the arrays of its data
 file: constants larger than a few values are kept out of the JSON (``app.document.datafile``). Placeholders
 stay Placeholders (holding zeros until fed), a signature's inputs take their keys as block ids, the outputs
-(the signature's, or those nothing consumes) are wired into a ClientSession, control dependencies are dropped
+(the signature's, or those nothing consumes) are wired into a ClientSession (and the ops a model runs for their
+effects into its ``run_outputs``), a model's initialisers into an ``Initializer``, control dependencies are dropped
 (a page wires data only), and the blocks are laid out in layers, left to right. Block declarations come from
 the registry the caller passes (``blocks.REGISTRY``, or the editor's TensorFlow-free view of it). Imports
 neither TensorFlow nor Qt; what needs TensorFlow raises ``formats.graphdef.NeedsTensorFlow``.
@@ -47,6 +48,10 @@ class ModelGraph:
     inputs: dict[str, str] = field(default_factory=dict)
     #: signature output key -> tensor name ("node:index")
     outputs: dict[str, str] = field(default_factory=dict)
+    #: nodes run at each step for their effects (a signature's control outputs): ClientSession.run_outputs
+    targets: list[str] = field(default_factory=list)
+    #: nodes run once before the first step (a SavedModel's initialisers): wired into an Initializer block
+    initializers: list[str] = field(default_factory=list)
 
 
 def _split_input(name: str) -> tuple[str, int, bool]:
@@ -265,13 +270,40 @@ class PageBuilder:
         if dropped_ctrl:
             self.warnings.append(f"{dropped_ctrl} control dependencies dropped (a page wires data only)")
         self._add_session()
+        self._add_initializer()
         self._layout()
         if self.warnings:
             page.extra["import_warnings"] = list(self.warnings)
         return page
 
+    def _op_port(self, node: str) -> tuple[str, str] | None:
+        """The block and output port that stand for node ``node``'s op (its ``operation`` port when it has no
+        outputs), or None when the node is not on the page."""
+        if node not in self.ids:
+            return None
+        b = self.page.block(self.ids[node])
+        outs = self.outputs.get(node, [])
+        if outs:
+            return b.id, outs[0]
+        decl = self.registry.get(b.type)
+        ops = [p.name for p in decl.outputs if p.kind == "operation"] if decl is not None else []
+        return (b.id, ops[0]) if ops else None
+
+    def _add_initializer(self) -> None:
+        """An Initializer block running the model's initialisers once before the first step."""
+        ports = [p for p in (self._op_port(n) for n in self.mg.initializers) if p is not None]
+        if not ports:
+            return
+        iid = self.page.new_id("initializer")
+        self.page.add_block(BlockInstance(iid, "Initializer", label="the model's initialisers"))
+        for src, port in ports:
+            link = Link(src, port, iid, "ops")
+            if not self.page.has_link(link):
+                self.page.add_link(link)
+
     def _add_session(self) -> None:
-        """A ClientSession fetching the signature's outputs, or the outputs nothing consumes."""
+        """A ClientSession fetching the signature's outputs, or the outputs nothing consumes, and running the
+        signature's effects."""
         page = self.page
         fetches: list[tuple[str, str]] = []
         if self.mg.outputs:
@@ -288,12 +320,13 @@ class PageBuilder:
                 for port in self.outputs.get(node, []):
                     if (b.id, port) not in used and b.type not in ("Const", "Placeholder", "Variable"):
                         fetches.append((b.id, port))
-        if not fetches:
+        runs = [p for p in (self._op_port(n) for n in self.mg.targets) if p is not None]
+        if not fetches and not runs:
             return
         sid = page.new_id("session")
         page.add_block(BlockInstance(sid, "ClientSession", pins={"steps": 1}))
-        for src, port in fetches:
-            link = Link(src, port, sid, "fetch_outputs")
+        for (src, port), into in [(f, "fetch_outputs") for f in fetches] + [(r, "run_outputs") for r in runs]:
+            link = Link(src, port, sid, into)
             if not page.has_link(link):
                 page.add_link(link)
 
