@@ -83,7 +83,8 @@ def propose(op_def: Any) -> tuple[str, str]:
     return "compute", ""
 
 
-def table_rows(op_defs: dict[str, Any], reviewed: dict[str, tuple[str, str]], accept: bool) -> list[tuple[str, str, str]]:
+def table_rows(op_defs: dict[str, Any], reviewed: dict[str, tuple[str, str]],
+               accept: bool) -> list[tuple[str, str, str]]:
     """The table's rows: reviewed ones kept, new ones proposed (as ``unreviewed`` unless ``accept``)."""
     rows = []
     for name in sorted(op_defs):
@@ -99,7 +100,8 @@ def table_rows(op_defs: dict[str, Any], reviewed: dict[str, tuple[str, str]], ac
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m enuflow.blocks.op_classes_generate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m enuflow.blocks.op_classes_generate",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--accept-proposals", action="store_true", help="write the rules' classes as reviewed")
     ap.add_argument("--output", type=Path, default=op_classes.TABLE_PATH)
     ns = ap.parse_args(argv)
