@@ -82,12 +82,12 @@ _checked: dict[bytes, _Graph] = {}
 
 
 def checked(raw: bytes) -> _Graph:
-    """The check of the serialized GraphDef ``raw`` (remembered for the last few graphs seen)."""
+    """The check of the serialized GraphDef ``raw`` (remembered: a page is checked again at every edit)."""
     key = hashlib.blake2b(raw, digest_size=16).digest()
     g = _checked.get(key)
     if g is None:
         g = _Graph(raw)
-        if len(_checked) >= 64:
+        if len(_checked) >= 1024:
             _checked.pop(next(iter(_checked)))
         _checked[key] = g
     return g
