@@ -145,7 +145,7 @@ def node_finding(node: Any, library: set[str] | dict[str, Any], function: str = 
     """Why ``node`` (a NodeDef) needs ``--allow-io``, or None. A call of a function of ``library`` passes (the
     library's functions are checked on their own); a function it names outside the library counts as file."""
     op = node.op
-    if op in library:
+    if op in library and op not in table():  # a function (TensorFlow refuses one named as an op)
         return None
     cls = op_class(op)
     if cls in NEEDS_IO:
@@ -154,7 +154,7 @@ def node_finding(node: Any, library: set[str] | dict[str, Any], function: str = 
         return Finding(node.name, op, "graph", function)
     for av in node.attr.values():
         for name in function_names(av):
-            if name not in library and op_class(name) not in ("compute", "state"):
+            if (name not in library or name in table()) and op_class(name) not in ("compute", "state"):
                 return Finding(node.name, op, "file", function, missing=name)
     return None
 

@@ -124,6 +124,17 @@ def test_unknown_and_unreviewed_ops_count_as_file(tmp_path: Path, monkeypatch: p
     assert op_classes.op_class("MatMul") == "compute"
 
 
+def test_a_function_named_as_an_op_does_not_hide_the_op() -> None:
+    gd = tf.compat.v1.GraphDef()
+    gd.library.function.add().signature.name = "ReadFile"
+    gd.node.add(name="x", op="ReadFile")
+    with pytest.raises(ValueError, match="an op with the same name"):  # TensorFlow refuses it too
+        with tf.Graph().as_default():
+            tf.compat.v1.import_graph_def(gd, name="")
+    found = op_classes.graph_finding(graphdef.parse(gd.SerializeToString()))
+    assert (found.node, found.op, found.cls) == ("x", "ReadFile", "file")
+
+
 # -- the attacks, through enuflow run ------------------------------------------------------------
 
 

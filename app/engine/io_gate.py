@@ -172,7 +172,7 @@ def _function_problem(what: str, decl: Block, attrs: dict[str, Any],
             continue
         names = attrs.get(a.name)
         for name in [names] if isinstance(names, str) else list(names or []):
-            defined = library.get(name)
+            defined = library.get(name) if name not in op_classes.table() else None  # an op name is the op
             if defined:
                 for owner, g in defined:
                     whose = f"its {a.name} calls '{name}' of GraphFunction '{owner}', whose graph"
