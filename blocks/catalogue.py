@@ -5,8 +5,9 @@ generated module that defines the op (``gen_math_ops`` -> ``math``). Hand-declar
 name take precedence (the registry looks there first).
 
 Each block also carries marks: ``unavailable`` (with the reason) for ops that cannot run here (removed
-from the current GraphDef version, or no CPU kernel), ``io`` for ops that read or write files, talk to
-the network or act on the process (they run only when the user allows it), and ``dangerous`` for ops
+from the current GraphDef version, or no CPU kernel), ``io`` for ops that run only when the user allows it
+(``--allow-io``): those the allowlist (``blocks/op_classes.tsv``, read by ``blocks.op_classes``) classes as
+reading or writing files or acting on the host, and every op it does not know; and ``dangerous`` for ops
 that can crash or hang the process they run in (found by ``bench/catalogue_sweep.py``).
 
 The whole declaration is written as JSON to a cache file keyed by TensorFlow's version (read from the
@@ -31,11 +32,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from enuflow.blocks import op_classes
 from enuflow.blocks.base import Attr, Block, Port
 from enuflow.blocks.opblock import OpBlock
 
-#: bump when the cache layout changes (the generator digest covers changes of this file's tables)
-CACHE_SCHEMA = 1
+#: bump when the cache layout changes (the generator digest covers changes of this file's tables and of the
+#: allowlist)
+CACHE_SCHEMA = 2
 CACHE_FORMAT = "enuflow.catalogue"
 
 #: generated module -> category: enuSpace's group names where one exists (array_ops, math, nn,
@@ -71,48 +74,6 @@ CATEGORIES = {
     "gen_uniform_quant_ops": "quantization", "gen_script_ops": "script", "gen_debug_ops": "debug",
     "gen_tpu_ops": "tpu", "gen_tpu_partition_ops": "tpu", "gen_xla_ops": "xla",
 }
-
-#: Ops that read or write files, talk to the network, or act on the process: they run only when the
-#: user allows it. Found by reading every op whose inputs or attrs name a file, path, pattern, prefix,
-#: directory, URL, address, writer or reader (and the process ops). ``Print`` is not here: it only
-#: writes a log line to the process's stderr; ``PrintV2`` is, since its ``output_stream`` may name a file.
-IO_OPS = frozenset({
-    # files
-    "ReadFile", "WriteFile", "MatchingFiles", "FileSystemSetConfiguration", "ImmutableConst", "RecordInput",
-    # checkpoints
-    "Save", "SaveSlices", "SaveV2", "Restore", "RestoreSlice", "RestoreV2", "MergeV2Checkpoints",
-    "LoadAndRemapMatrix", "GenerateVocabRemapping",
-    # readers (creating one, and every op that reads through one)
-    "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "IdentityReader", "IdentityReaderV2", "LMDBReader",
-    "TFRecordReader", "TFRecordReaderV2", "TextLineReader", "TextLineReaderV2", "WholeFileReader",
-    "WholeFileReaderV2",
-    "ReaderRead", "ReaderReadV2", "ReaderReadUpTo", "ReaderReadUpToV2", "ReaderReset", "ReaderResetV2",
-    "ReaderRestoreState", "ReaderRestoreStateV2", "ReaderSerializeState", "ReaderSerializeStateV2",
-    "ReaderNumRecordsProduced", "ReaderNumRecordsProducedV2", "ReaderNumWorkUnitsCompleted",
-    "ReaderNumWorkUnitsCompletedV2",
-    # summary files
-    "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
-    "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
-    "WriteRawProtoSummary", "FlushSummaryWriter", "CloseSummaryWriter", "ImportEvent",
-    "StatsAggregatorSetSummaryWriter",
-    # datasets over files or the network
-    "TFRecordDataset", "TFRecordDatasetV2", "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2",
-    "TextLineDataset", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset",
-    "ExperimentalLMDBDataset", "SqlDataset", "ExperimentalSqlDataset", "MatchingFilesDataset",
-    "ExperimentalMatchingFilesDataset", "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "CacheDataset",
-    "CacheDatasetV2", "SaveDataset", "SaveDatasetV2", "LoadDataset", "SnapshotDataset", "SnapshotDatasetV2",
-    "SnapshotChunkDataset", "SnapshotDatasetReader", "SnapshotNestedDatasetReader",
-    "ListSnapshotChunksDataset", "DistributedSave", "DataServiceDataset", "DataServiceDatasetV2",
-    "DataServiceDatasetV3", "DataServiceDatasetV4", "RegisterDataset", "RegisterDatasetV2",
-    # lookup tables and samplers initialised from files
-    "InitializeTableFromTextFile", "InitializeTableFromTextFileV2", "FixedUnigramCandidateSampler",
-    # debug ops that write to debug_urls / dump roots
-    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-    # proto descriptors may be read from a file
-    "DecodeProtoV2", "EncodeProto",
-    # the process: abort it, write to a file stream, run Python code
-    "Abort", "PrintV2", "PyFunc", "PyFuncStateless", "EagerPyFunc",
-})
 
 #: Ops that crash or hang the process they run in with ordinary inputs (a failed CHECK, a segfault
 #: in shape inference, or a wait for data that never comes that a session timeout does not stop).
@@ -208,7 +169,7 @@ def generate() -> dict[str, Block]:
         block = OpBlock(op_def, input_names, doc=inspect.getdoc(fn) or "",
                         category=category_of(getattr(fn, "__module__", "") or ""))
         block.unavailable = unavailable_reason(op_def, gdv, _has_cpu_kernel(name))
-        block.io = name in IO_OPS
+        block.io = op_classes.needs_io(name)
         block.dangerous = name in DANGEROUS_OPS
         out[name] = block
     return out
@@ -259,7 +220,7 @@ def generator_digest() -> str:
         h = hashlib.blake2b(digest_size=12)
         h.update(str(CACHE_SCHEMA).encode())
         here = importlib.resources.files(__package__)  # the installed package, wherever it lives
-        for f in ("catalogue.py", "opblock.py", "base.py"):
+        for f in ("catalogue.py", "opblock.py", "base.py", "op_classes.py", op_classes.TABLE_NAME):
             try:
                 h.update((here / f).read_bytes())
             except OSError:

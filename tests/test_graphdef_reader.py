@@ -18,13 +18,15 @@ tf = load_tf()
 
 
 def test_declared_fields_are_tensorflows() -> None:
-    from tensorflow.core.framework import (attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2, tensor_shape_pb2,
-                                           versions_pb2)
+    from tensorflow.core.framework import (attr_value_pb2, function_pb2, graph_pb2, node_def_pb2, op_def_pb2,
+                                           tensor_pb2, tensor_shape_pb2, versions_pb2)
 
     theirs = {"GraphDef": graph_pb2.GraphDef, "VersionDef": versions_pb2.VersionDef, "NodeDef": node_def_pb2.NodeDef,
               "AttrValue": attr_value_pb2.AttrValue, "ListValue": attr_value_pb2.AttrValue.ListValue,
               "NameAttrList": attr_value_pb2.NameAttrList, "TensorShapeProto": tensor_shape_pb2.TensorShapeProto,
-              "Dim": tensor_shape_pb2.TensorShapeProto.Dim, "TensorProto": tensor_pb2.TensorProto}
+              "Dim": tensor_shape_pb2.TensorShapeProto.Dim, "TensorProto": tensor_pb2.TensorProto,
+              "FunctionDefLibrary": function_pb2.FunctionDefLibrary, "FunctionDef": function_pb2.FunctionDef,
+              "OpDef": op_def_pb2.OpDef, "GradientDef": function_pb2.GradientDef}
     ours = graphdef._classes()
     for name, cls in theirs.items():
         mine = {f.name: f for f in ours[name].DESCRIPTOR.fields}

@@ -6,7 +6,8 @@ when the block types are hand-declared or the catalogue cache is present. Its re
 page's *structure signature*: two pages with the same signature build the same TensorFlow graph, so
 a run after a value edit feeds the new values into the graph already built. With an ``AnalysisCache``
 (the runner keeps one), a page whose structure is unchanged is checked again by re-reading only the pins
-that changed (``app.engine.pins`` reads a block's pins; ``app.engine.problems`` holds ``BuildError``).
+that changed (``app.engine.pins`` reads a block's pins; ``app.engine.problems`` holds ``BuildError``). A block
+that carries a graph needs ``--allow-io`` when that graph's ops do (``app.engine.io_gate``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
+from enuflow.app.engine import io_gate
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
@@ -85,6 +87,8 @@ class Analysis:
     topological: list[str] | None = None
     #: problems that do not stop a run (e.g. inert blocks kept from an imported page)
     warnings: list[BuildError] = field(default_factory=list)
+    #: blocks whose carried graph needs ``--allow-io`` (``app.engine.io_gate``): errors too unless allowed
+    graph_io: list[BuildError] = field(default_factory=list)
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -106,6 +110,8 @@ class _Structure:
     cyclic: set[str]
     order: list[str] | None
     digest: str = ""
+    #: the blocks that carry a graph (``io_gate.carriers``), found on the first analysis that asks
+    carriers: list[str] | None = None
     _dag: nx.DiGraph | None = None
 
     def dag(self) -> nx.DiGraph:
@@ -202,11 +208,19 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             if problem is not None:
                 warnings.append(BuildError(b.id, pin, problem))
 
+    if st.carriers is None:
+        st.carriers = io_gate.carriers(page, decls)
+    graph_io = io_gate.findings(page, st.carriers, decls, attrs, values, inputs) if st.carriers else []
+    if not allow_io:
+        for e in graph_io:
+            err(e.block, e.port, e.message)
+
     plan = _session_plan(page, decls, attrs, inputs, st.sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, st.dag, errors, bad, plan)
     an.cyclic = st.cyclic
     an.topological = st.order
     an.warnings = warnings
+    an.graph_io = graph_io
     an._st = st
     return an
 

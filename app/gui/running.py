@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.engine import io_gate
 from enuflow.app.gui import blocktypes
 
 
@@ -38,6 +39,20 @@ class RunCommands:
         return self.worker
 
     # -- running ---------------------------------------------------------------------------------------
+    def io_blocks(self, an: Any) -> list[str]:
+        """The blocks a run of the page needs ``--allow-io`` for: those of a file or host op type, and those that
+        carry a graph whose ops need it (from the analysis ``an``; without one, every block that carries a graph)."""
+        out = []
+        for b in self.page:
+            d = blocktypes.lookup(b.type)
+            if d is not None and (d.io or (an is None and io_gate.carries_graph(d))):
+                out.append(b.id)
+        if an is not None:
+            for e in an.graph_io:
+                if e.block not in out:
+                    out.append(e.block)
+        return out
+
     def step_page(self) -> int | None:
         """One more step, continuing from the Variables' current values (the first Step starts them)."""
         return self.run_page(steps=1, reset=False)
@@ -55,17 +70,17 @@ class RunCommands:
         if worker.busy:
             self.status_label.setText("A run is in progress: Stop it first")
             return None
+        if self._analysis_timer.isActive():  # an edit not checked yet: check it now
+            self._analysis_timer.stop()
+            self.revalidate()
+        an = self.analysis  # the last check (parsing large pin values again would stall the window)
         allow_io = False
-        io_blocks = [b.id for b in self.page if (d := blocktypes.lookup(b.type)) is not None and d.io]
+        io_blocks = self.io_blocks(an)
         if io_blocks:
             B = QMessageBox.StandardButton
             allow_io = self.prompt("Run blocks that use files?",
                                    "These blocks read or write files or act on the process: "
                                    + ", ".join(io_blocks) + ". Allow them for this run?", B.Yes | B.No) == B.Yes
-        if self._analysis_timer.isActive():  # an edit not checked yet: check it now
-            self._analysis_timer.stop()
-            self.revalidate()
-        an = self.analysis  # the last check (parsing large pin values again would stall the window)
         total = 0
         if an is not None and an.plan.block is not None and not an.plan.infinite:
             total = an.plan.steps if steps is None else steps

@@ -4,7 +4,8 @@ TensorFlow takes seconds to load; a GraphDef is only a protobuf message. This mo
 TensorFlow's protos a page needs (``GraphDef``, ``NodeDef``, ``AttrValue``, ``TensorProto``,
 ``TensorShapeProto``, ``VersionDef``: the same field names and numbers, checked against TensorFlow's own in
 ``tests/test_graphdef_reader.py``) with protobuf's runtime, and decodes constant tensors with numpy the way
-``tf.make_ndarray`` does. Fields it does not declare (the function library, debug info) are skipped.
+``tf.make_ndarray`` does. Of the function library it reads each function's name, nodes and gradients (what
+``blocks.op_classes`` checks); fields it does not declare (debug info, function signatures' ports) are skipped.
 
 ``parse(raw, text)`` gives the GraphDef message; ``dtype_name`` and ``tensor_array`` read its types and
 tensors (they read TensorFlow's own messages too: the field names are the same). What a page cannot be
@@ -108,7 +109,12 @@ _FIELDS: dict[str, list[tuple[str, int, str, Any]]] = {
     # uint64, float, double, bool, enum (DataType), message, and "repeated " or "oneof " of any of them; "map" for
     # map<string, AttrValue>
     "GraphDef": [("node", 1, "repeated message", "NodeDef"), ("version", 3, "int32", None),
-                 ("versions", 4, "message", "VersionDef")],
+                 ("versions", 4, "message", "VersionDef"), ("library", 2, "message", "FunctionDefLibrary")],
+    "FunctionDefLibrary": [("function", 1, "repeated message", "FunctionDef"),
+                           ("gradient", 2, "repeated message", "GradientDef")],
+    "FunctionDef": [("signature", 1, "message", "OpDef"), ("node_def", 3, "repeated message", "NodeDef")],
+    "OpDef": [("name", 1, "string", None)],
+    "GradientDef": [("function_name", 1, "string", None), ("gradient_func", 2, "string", None)],
     "VersionDef": [("producer", 1, "int32", None), ("min_consumer", 2, "int32", None),
                    ("bad_consumers", 3, "repeated int32", None)],
     "NodeDef": [("name", 1, "string", None), ("op", 2, "string", None), ("input", 3, "repeated string", None),
