@@ -12,11 +12,12 @@ prebuilt AttrValue protos. It starts from the page's dict in memory; enuflow sta
 enuflow pauses Python's cyclic garbage collector while it loads and builds; the baseline gets the same
 pause (its time with the collector on is printed too). Before each timed run the collector frees what
 earlier runs left (their graphs are cyclic garbage), so neither side pays for the other's garbage. The
-sides alternate, five times each, and the fastest of each side counts (the least disturbed by other
-processes); CPU seconds of this process are printed too.
+sides alternate in pairs after a warm-up pair (``bench/common.py``), five pairs at each size; each size's
+figure is the median of its pairs' ratios (the fastest of each side, printed for information, can pair a
+quiet moment of one side with a busy one of the other). CPU seconds of this process are printed too.
 
 Prints the times at each size and the per-block cost (flat = linear growth); the last line is
-``ratio <enuflow / hand-written at 10,000 blocks>`` (wall clock; target <= 1.3).
+``ratio <enuflow / hand-written at 10,000 blocks>`` (wall clock, median of the pair ratios; target <= 1.3).
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from __future__ import annotations
 import gc
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import finish, paired, show
 
 from enuflow.app.engine.analysis import analyse
 from enuflow.app.engine.builder import build
@@ -137,31 +142,41 @@ def main() -> None:
     REGISTRY.get("Add")  # the catalogue is loaded once per process, outside the timings
     ratio = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'blocks':>7} {'enuflow s':>10} {'(load':>7} {'check)':>7} {'by hand s':>10} {'(gc on)':>8} "
-              f"{'us/block':>9} {'CPU s':>7} {'(hand)':>7} {'CPU ratio':>9} ratio")
         for n in SIZES:
             doc = generate(n)
             path = Path(tmp) / f"p{n}.json"
             path.write_text(json.dumps(doc))
             runs_o, runs_h, runs_g = [], [], []
-            for _ in range(REPEATS):
+
+            def enuflow_side() -> float:
                 # each side starts from the same clean heap: the graphs of earlier runs (cyclic garbage) are
                 # collected first, not by whichever run's allocations happen to trigger the collector
                 gc.collect()
                 runs_o.append(ours(path))
+                return runs_o[-1][0]
+
+            def hand_side() -> float:
                 gc.collect()
                 runs_h.append(by_hand(doc))
                 gc.collect()
-                runs_g.append(by_hand(doc, pause_gc=False))
-            o = min(runs_o)
-            h = min(runs_h)
-            hg = min(runs_g)
-            paired = sorted(a[0] / b[0] for a, b in zip(runs_o, runs_h))
-            ratio = o[0] / h[0]
-            print(f"        paired ratios {' '.join(f'{r:.2f}' for r in paired)}", flush=True)
-            print(f"{n:>7} {o[0]:>10.3f} {o[1]:>7.3f} {o[2]:>7.3f} {h[0]:>10.3f} {hg[0]:>8.3f} "
-                  f"{o[0] / n * 1e6:>9.1f} {o[3]:>7.3f} {h[1]:>7.3f} {o[3] / h[1]:>9.2f} {ratio:.2f}", flush=True)
-    print(f"ratio {ratio:.3f}")
+                runs_g.append(by_hand(doc, pause_gc=False))  # for information: the collector left on
+                return runs_h[-1][0]
+
+            res = paired(enuflow_side, hand_side, pairs=REPEATS)
+            o, h = statistics.median(res.ours), statistics.median(res.base)
+            cpu_o = statistics.median(r[3] for r in runs_o[-REPEATS:])
+            cpu_h = statistics.median(r[1] for r in runs_h[-REPEATS:])
+            load_s = statistics.median(r[1] for r in runs_o)
+            check_s = statistics.median(r[2] for r in runs_o)
+            gc_on = statistics.median(r[0] for r in runs_g)
+            print(f"{n:,} blocks: {o / n * 1e6:.1f} us/block; enuflow load {load_s:.3f} s, check {check_s:.3f} s; "
+                  f"by hand with the collector on {gc_on:.3f} s")
+            print(f"  CPU s {cpu_o:.3f} vs {cpu_h:.3f} (ratio {cpu_o / cpu_h:.2f}); "
+                  f"fastest / fastest {min(res.ours) / min(res.base):.2f} (for information)")
+            show(res, "enuflow load + check + build", "by hand", indent="  ")
+            if n == 10_000:
+                ratio = res.ratio
+    finish(ratio)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Listing the catalogue without TensorFlow: ``enuflow blocks --json`` against ``import tensorflow``.
 
-Both run as fresh subprocesses, in the same run, several times each (median taken); the catalogue
-cache is made first (untimed), so the listing reads it and never imports TensorFlow. Also measures the
+Both run as fresh subprocesses, in alternating pairs after a warm-up pair (``bench/common.py``; the
+figure is the median of the pair ratios); the catalogue cache is made first (untimed), so the listing reads
+it and never imports TensorFlow. Also measures the
 palette's search per keystroke: every prefix of a few words typed into ``catalogue_index.search``
 over the whole catalogue. Ends with ``ratio <blocks --json / import tensorflow>`` (target <= 0.3).
 
 The baseline is ``python -c "import tensorflow"`` in a fresh process: any listing that asks TensorFlow
 for its ops pays at least that import, so it is the fastest fair reference for a listing without it.
 
-    .venv/bin/python bench/catalogue_load.py [--repeat 5]
+    .venv/bin/python bench/catalogue_load.py [--pairs 5]
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import finish, paired, show  # noqa: E402
 
 WORDS = ("sparsefillemptyrows", "conv2d", "matmul", "gradient", "reduce", "image", "random", "string")
 
@@ -42,21 +46,17 @@ def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeat", type=int, default=5, help="runs of each command (median reported)")
+    ap.add_argument("--pairs", type=int, default=5, help="timed pairs of the two commands")
     ns = ap.parse_args(argv)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
     # warm the cache (and the OS file cache) once, untimed
     _, out = _time(_enuflow() + ["blocks", "--json"], env)
     count = len(json.loads(out))
-    blocks_t, tf_t = [], []
-    for _ in range(ns.repeat):  # interleaved, so load on the machine affects both alike
-        blocks_t.append(_time(_enuflow() + ["blocks", "--json"], env)[0])
-        tf_t.append(_time([sys.executable, "-c", "import tensorflow"], env)[0])
-    b, t = statistics.median(blocks_t), statistics.median(tf_t)
-    print(f"enuflow blocks --json ({count} block types, warm cache): median {b * 1000:.0f} ms "
-          f"(min {min(blocks_t) * 1000:.0f})")
-    print(f"python -c 'import tensorflow':                    median {t * 1000:.0f} ms (min {min(tf_t) * 1000:.0f})")
+    res = paired(lambda: _time(_enuflow() + ["blocks", "--json"], env)[0],
+                 lambda: _time([sys.executable, "-c", "import tensorflow"], env)[0], pairs=ns.pairs)
+    print(f"{count} block types, warm cache:")
+    show(res, "enuflow blocks --json", "python -c 'import tensorflow'", unit="ms", scale=1000)
 
     from enuflow.blocks import catalogue_index
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search per keystroke ({len(per_key)} prefixes of {len(WORDS)} words): mean "
           f"{statistics.mean(per_key) * 1e6:.0f} us, max {max(per_key) * 1e6:.0f} us; "
           f"with a category: {cat_t * 1e6:.0f} us")
-    print(f"ratio {b / t:.3f}")
+    finish(res.ratio)
     return 0
 
 

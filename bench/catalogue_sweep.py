@@ -14,7 +14,8 @@ is replaced; a task past ``--timeout`` seconds counts as crashed (hung). Outcome
 error, skipped (inputs that cannot be made automatically: refs, resources, variants, functions), crashed.
 
 The baseline is the direct path, ``tf.raw_ops`` on the same inputs: what TensorFlow itself runs when
-called by hand, so it bounds what a page can run (the ratio counts ops, not seconds).
+called by hand, so it bounds what a page can run (the ratio counts ops, not seconds: the pairs of
+``bench/common.py`` time nothing here, and only its last line, ``finish``, is shared).
 
 Prints counts per outcome for both paths, the ops whose outcomes differ, ops whose values differ where
 both ran (stateless ops only), saves the table to ``bench/results/catalogue_sweep.json`` (and ``.tsv``),
@@ -45,6 +46,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import finish  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 OUTCOMES = ("ran", "build error", "run error", "skipped", "crashed")
@@ -578,7 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntable saved to {out.with_suffix('.json')} and .tsv ({elapsed:.0f} s)")
     page_ran, direct_ran = counts["page"]["ran"], counts["direct"]["ran"]
     print(f"page ran {page_ran}, direct ran {direct_ran}")
-    print(f"ratio {page_ran / direct_ran if direct_ran else 0.0:.4f}")
+    if not direct_ran:
+        print("catalogue_sweep: no op ran on the direct path, so there is nothing to compare with", file=sys.stderr)
+        return 1
+    finish(page_ran / direct_ran)
     return 0
 
 

@@ -4,25 +4,26 @@ Generates an enuSpace 3.x page SVG (UTF-16 LE with BOM, one attribute per line a
 of 2,000 blocks in chains of Const -> Multiply -> Subtract -> Mean -> MatMul with attrs strings, inline
 values, links and a trend, then times ``app.document.formats.load`` (decode, defusedxml parse, records, name
 mapping, value grammars, ordering, Page) against reading, decoding and parsing the same file with
-``defusedxml.ElementTree`` alone. Prints both times (median of the runs) and, last, ``ratio <n>``
-(import / parse; target <= 3).
+``defusedxml.ElementTree`` alone, in alternating pairs after a warm-up pair (``bench/common.py``). Prints
+both times and, last, ``ratio <n>`` (import / parse, median of the pair ratios; target <= 3).
 
 The baseline, reading + decoding + ``defusedxml`` parsing, is the least any safe importer of the file
 must do; defusedxml over the C ElementTree parser is the fastest safe XML parse in the standard stack.
 
-    .venv/bin/python bench/enuspace_import.py [--blocks 2000] [--repeat 7]
+    .venv/bin/python bench/enuspace_import.py [--blocks 2000] [--pairs 7]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import finish, paired, show, timed  # noqa: E402
 
 
 def _use(bid: str, symbol: str, x: float, y: float, pins: list[tuple[str, str, str, str]]) -> str:
@@ -92,7 +93,7 @@ def generate(n_blocks: int) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--pairs", type=int, default=7)
     ns = ap.parse_args()
     import defusedxml.ElementTree as DET
 
@@ -111,21 +112,10 @@ def main() -> int:
             page = load(path)
             assert len(page) == ns.blocks, len(page)
 
-        plain()
-        imported()  # warm up (module imports, caches)
-        t_parse, t_import = [], []
-        for _ in range(ns.repeat):
-            t0 = time.perf_counter()
-            plain()
-            t_parse.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            imported()
-            t_import.append(time.perf_counter() - t0)
-    parse, imp = statistics.median(t_parse), statistics.median(t_import)
+        res = paired(timed(imported), timed(plain), pairs=ns.pairs)
     print(f"page: {ns.blocks} blocks, {size / 1e6:.1f} MB (UTF-16)")
-    print(f"plain XML parse (defusedxml): {parse * 1000:8.1f} ms (median of {ns.repeat})")
-    print(f"enuSpace import to a Page:    {imp * 1000:8.1f} ms (median of {ns.repeat})")
-    print(f"ratio {imp / parse:.2f}")
+    show(res, "enuSpace import to a Page", "plain XML parse (defusedxml)", unit="ms", scale=1000)
+    finish(res.ratio)
     return 0
 
 

@@ -3,8 +3,10 @@
 The page is a chain of scalar ``Neg`` blocks fed by one float32 Const (a long chain of small tensors is
 where TensorFlow's graph optimizer costs most: see ``app.engine.session_options``). enuflow's time covers
 what a person waits for after ``enuflow run PAGE``: reading the page file, validating it, building the
-graph, opening the session and the first step, with the ``optimize`` pin left unset (auto). Every block's
-result is fetched, as enuflow shows every block's result.
+graph, opening the session and the first step, with the ``optimize`` pin left unset (auto), and the block
+catalogue's load (its JSON cache, made by the warm-up pair when missing), which every run that looks a
+generated block up pays (``Neg`` is one). Every block's result is fetched, as enuflow shows every block's
+result.
 
 The baseline is the fastest fair hand-written TensorFlow for the same work: the same ops with the same
 names built with ``Graph._create_op_internal`` (no op-wrapper, no deprecation shim), the Const fed through
@@ -12,14 +14,16 @@ a Placeholder as enuflow feeds it (so neither side can constant-fold the chain),
 optimizer disabled (``RewriterConfig.disable_meta_optimizer``; with it on, the hand-written graph took
 19 s at 10,000 blocks in issue 8's measurement), and one ``CallableOptions`` callable fetching every Neg output, the runner's own
 fast path. Its time is build + session + first step; it gets its graph from a dict in memory, not from
-a file. Each measurement runs in a fresh process (a real first run), enuflow's and the baseline's
-repeats alternate, and each reports its peak resident memory.
+a file. Both sides import TensorFlow before their clock starts. Each measurement runs in a fresh process (a
+real first run) and reports its peak resident memory; the sides alternate in pairs after a warm-up pair
+(``bench/common.py``; at 100,000 blocks one pair and no warm-up), and each size's figure is the median of
+its pairs' ratios.
 
 Prints both times, µs per block (flat = linear growth) and peak RSS at each size; the last line is
 ``ratio <enuflow / hand-written at 10,000 blocks>`` (target <= 1.5; memory target: 100,000 blocks within
 4 GB).
 
-    .venv/bin/python bench/first_run.py [--sizes 1000,10000,100000] [--repeat 3]
+    .venv/bin/python bench/first_run.py [--sizes 1000,10000,100000] [--pairs 3]
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import finish, paired, show  # noqa: E402
 VALUE = 1.5
 
 
@@ -63,8 +70,8 @@ def one_enuflow(path: Path, n: int) -> float:
     from enuflow.blocks.tf import load as load_tf
 
     load_tf()
-    REGISTRY.get("Neg")  # the catalogue is loaded once per process, outside the timing
     t0 = time.perf_counter()
+    assert REGISTRY.get("Neg") is not None  # the catalogue's load, as in any fresh process that runs the page
     page = load(path)
     runner = Runner()
     report = runner.run(page)
@@ -124,7 +131,7 @@ def measure(side: str, n: int, folder: Path) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--one", choices=("enuflow", "hand"))
     ap.add_argument("--n", type=int)
     ap.add_argument("--folder")
@@ -135,29 +142,31 @@ def main() -> None:
         print(json.dumps([dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
+    if 10_000 not in sizes:
+        sys.exit("first_run: the ratio is taken at 10,000 blocks: include 10000 in --sizes")
     ratio = None
     with tempfile.TemporaryDirectory(prefix="enuflow-first-run-") as tmp:
         folder = Path(tmp)
-        print(f"{'blocks':>7} {'enuflow s':>10} {'by hand s':>10} {'us/block':>9} {'(hand)':>7} "
-              f"{'RSS MB':>7} {'(hand)':>7} ratio")
         for n in sizes:
             (folder / f"neg{n}.json").write_text(json.dumps(page_doc(n)))
-            repeat = args.repeat if n <= 10_000 else 1
-            ours, hand = [], []
-            for _ in range(repeat):  # alternate, so that load from other processes hits both alike
-                ours.append(measure("enuflow", n, folder))
-                hand.append(measure("hand", n, folder))
-            o = statistics.median(t for t, _ in ours)
-            h = statistics.median(t for t, _ in hand)
-            o_rss = max(r for _, r in ours)
-            h_rss = max(r for _, r in hand)
-            print(f"{n:>7} {o:>10.3f} {h:>10.3f} {o / n * 1e6:>9.1f} {h / n * 1e6:>7.1f} {o_rss:>7.0f} "
-                  f"{h_rss:>7.0f} {o / h:.2f}", flush=True)
+            rss: dict[str, list[float]] = {"enuflow": [], "hand": []}
+
+            def side(name: str, n: int = n, rss: dict = rss):
+                def run() -> float:
+                    seconds, peak = measure(name, n, folder)
+                    rss[name].append(peak)
+                    return seconds
+                return run
+
+            big = n > 10_000
+            res = paired(side("enuflow"), side("hand"), pairs=1 if big else args.pairs, warmup=0 if big else 1)
+            o, h = statistics.median(res.ours), statistics.median(res.base)
+            print(f"{n:,} blocks: {o / n * 1e6:.1f} us/block (by hand {h / n * 1e6:.1f}); peak RSS "
+                  f"{max(rss['enuflow']):.0f} MB (by hand {max(rss['hand']):.0f} MB)")
+            show(res, "enuflow first run", "by hand", indent="  ")
             if n == 10_000:
-                ratio = o / h
-    if ratio is None:
-        sys.exit("the ratio is taken at 10,000 blocks: include 10000 in --sizes")
-    print(f"ratio {ratio:.3f}")
+                ratio = res.ratio
+    finish(ratio)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ per block, ``connect_to`` per link, then one rendered frame of its viewer).
 
 The baseline is NodeGraphQt, the most used Qt node-graph editor in Python: the same nodes, positions and
 links, created through its public calls with undo recording off (its fastest path) and rendered once, as
-our window is. The two sides' repeats alternate (ours, then NodeGraphQt's) and each is followed by the same
-clean-up (close, deferred deletion, a collection), so background load and leftovers hit both alike.
+our window is. Neither side fits with a cost that grows faster than the page: ours fits the view to the
+items' bounding box; NodeGraphQt's ``fit_to_selection`` is quadratic in its nodes, so it is left out (the
+viewer shows the nodes at their positions). The sides alternate in pairs after a warm-up pair
+(``bench/common.py``), each run followed by the same clean-up (close, deferred deletion, a collection), so
+background load and leftovers hit both alike.
 
-Prints the figures and ends with ``ratio <ours at 2,000 / NodeGraphQt at 2,000>``. Without NodeGraphQt it
-stops with exit status 2 and says how to install it (``pip install -e '.[bench]'``): a bench never
-compares with a number it did not measure in the same run.
+Prints the figures and ends with ``ratio <ours at 2,000 / NodeGraphQt at 2,000>`` (median of the pair
+ratios). Without NodeGraphQt it stops at once with exit status 2 and says how to install it
+(``pip install -e '.[bench]'``): a bench never compares with a number it did not measure in the same run.
 
-    .venv/bin/python bench/gui_load.py [--repeat 3]
+    .venv/bin/python bench/gui_load.py [--pairs 3]
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ENUFLOW_RECOVERY_DIR", tempfile.mkdtemp(prefix="enuflow-bench-rec-"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
+
+from common import finish, paired, require, show  # noqa: E402
 
 SIZES = (200, 1000, 2000)
 REPEATS = 3
@@ -131,8 +137,6 @@ def nodegraphqt(app: QApplication, n: int) -> float:
     viewer = graph.viewer()
     viewer.resize(1400, 860)
     viewer.show()
-    if hasattr(graph, "fit_to_selection"):
-        graph.fit_to_selection()
     app.processEvents()
     render(viewer)
     dt = time.perf_counter() - t0
@@ -147,29 +151,21 @@ def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=REPEATS, help=f"repeats per size and side (default {REPEATS})")
-    repeats = ap.parse_args().repeat
-    try:
-        import NodeGraphQt  # noqa: F401
-    except ImportError as e:
-        print(f"gui_load needs its peer NodeGraphQt, which is not installed ({e}).\n"
-              "Install it with: pip install -e '.[bench]'", file=sys.stderr)
-        sys.exit(2)
+    ap.add_argument("--pairs", type=int, default=REPEATS, help=f"timed pairs per size (default {REPEATS})")
+    pairs = ap.parse_args().pairs
+    require("NodeGraphQt", "gui_load")
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp(prefix="enuflow-bench-"))
-    mine, peer = {}, {}
+    mine = {}
+    res = None
     for n in SIZES:
-        ours_t, peer_t = [], []
-        for _ in range(repeats):
-            ours_t.append(ours(app, n, folder))
-            peer_t.append(nodegraphqt(app, n))
-        mine[n] = statistics.median(ours_t)
-        peer[n] = statistics.median(peer_t)
-        print(f"{n:5d} blocks {2 * (n - 2):5d} links: enuflow {mine[n]:7.3f} s, NodeGraphQt {peer[n]:7.3f} s "
-              f"(medians of {repeats}, alternating)", flush=True)
+        res = paired(lambda n=n: ours(app, n, folder), lambda n=n: nodegraphqt(app, n), pairs=pairs)
+        mine[n] = statistics.median(res.ours)
+        print(f"{n:5d} blocks {2 * (n - 2):5d} links:")
+        show(res, "enuflow", "NodeGraphQt", indent="  ")
     lin = mine[2000] / mine[200] / 10
     print(f"growth 200 -> 2,000 blocks: x{mine[2000] / mine[200]:.1f} (x10 is linear; relative {lin:.2f})")
-    print(f"ratio {mine[2000] / peer[2000]:.4f}")
+    finish(res.ratio)
 
 
 if __name__ == "__main__":

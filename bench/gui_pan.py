@@ -9,12 +9,17 @@ same size.
 
 NodeGraphQt is the peer because it is the most used Qt node editor built on the same QGraphicsView
 machinery: a peer measured on this machine, under the same load, says more than a fixed budget. The
-budget (33 ms, 30 frames a second) is printed as well. Prints median, 95th percentile and worst frame
-times of both and ends with ``ratio <our median frame / NodeGraphQt's median frame>``: the median, because
-the worst frame of either is a step that brings many blocks into view for the first time plus whatever
-else the machine was doing at that moment. The same figures in CPU time of the painting thread are printed
-too: on a loaded machine wall time also counts the time other processes held the cores. Without
-NodeGraphQt (``pip install enuflow[bench]``) it fails.
+budget (33 ms, 30 frames a second) is printed as well.
+
+Both pages are opened first; then the two sides pan the whole path in turn, in pairs after a warm-up pair
+(``bench/common.py``): a pass's cost is its median frame (the worst frame of either is a step that brings
+many blocks into view for the first time plus whatever else the machine was doing at that moment), and the
+figure is the median of the pairs' ratios. Prints median, 95th percentile and worst frame times of all
+passes of both, the same in CPU time of the painting thread (on a loaded machine wall time also counts the
+time other processes held the cores), and ends with ``ratio <our median frame / NodeGraphQt's median
+frame>``. Without NodeGraphQt (``pip install -e '.[bench]'``) it stops at once with exit status 2.
+
+    .venv/bin/python bench/gui_pan.py [--pairs 3]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QApplication, QGraphicsView
 
+from common import finish, paired, require, show  # noqa: E402
 from gui_load import page_doc  # noqa: E402
 
 BLOCKS = 2000
@@ -43,7 +49,6 @@ ZOOM = 0.5
 STEP = 40          # screen pixels a frame
 SIZE = (1400, 860)
 BUDGET_MS = 33.0
-CPU_MS: list[list[float]] = []  # each run's frames in CPU time of the painting thread (what load does not add)
 
 
 def pan_path(view: QGraphicsView, page: QRectF) -> list[QPointF]:
@@ -79,9 +84,10 @@ def settle(app: QApplication, seconds: float) -> None:
         time.sleep(0.01)
 
 
-def time_frames(app: QApplication, view: QGraphicsView, path: list[QPointF]) -> list[float]:
+def time_frames(app: QApplication, view: QGraphicsView, path: list[QPointF]) -> tuple[list[float], list[float]]:
     """Each frame: move the view's centre, then paint the whole viewport at once (the same for both
-    editors, whatever their own panning code does)."""
+    editors, whatever their own panning code does); (wall ms, CPU ms of the painting thread) per frame."""
+    focus_page(view, view.scene().itemsBoundingRect())
     settle(app, 0.5)
     times = []
     cpu = []
@@ -93,8 +99,7 @@ def time_frames(app: QApplication, view: QGraphicsView, path: list[QPointF]) -> 
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
         app.processEvents()
-    CPU_MS.append(cpu)
-    return times
+    return times, cpu
 
 
 def focus_page(view: QGraphicsView, rect: QRectF) -> None:
@@ -104,7 +109,8 @@ def focus_page(view: QGraphicsView, rect: QRectF) -> None:
     view.centerOn(rect.left() + vw / 2, rect.top() + vh / 2)
 
 
-def ours(app: QApplication) -> list[float]:
+def ours(app: QApplication):
+    """Our window on the page, ready to pan, and the path."""
     from enuflow.app.gui.main import make_window
 
     folder = Path(tempfile.mkdtemp(prefix="enuflow-bench-"))
@@ -117,19 +123,18 @@ def ours(app: QApplication) -> list[float]:
     app.processEvents()
     settle(app, 3.0)
     focus_page(w.view, w.scene.itemsBoundingRect())
-    times = time_frames(app, w.view, pan_path(w.view, w.scene.itemsBoundingRect()))
+    return w, w.view, pan_path(w.view, w.scene.itemsBoundingRect())
+
+
+def close_ours(w) -> None:
     w.prompt = lambda *a: None
     w.undo.setClean()
     w._restored_dirty = False
     w.close()
-    return times
 
 
-def nodegraphqt(app: QApplication) -> list[float] | None:
-    try:
-        import NodeGraphQt
-    except ImportError:
-        return None
+def nodegraphqt(app: QApplication, NodeGraphQt):
+    """NodeGraphQt's viewer on the same page, ready to pan, and the path."""
 
     class Grad(NodeGraphQt.BaseNode):
         __identifier__ = "bench"
@@ -157,9 +162,7 @@ def nodegraphqt(app: QApplication) -> list[float] | None:
     app.processEvents()
     viewer.setSceneRect(viewer.scene().itemsBoundingRect().adjusted(-5000, -5000, 5000, 5000))
     focus_page(viewer, viewer.scene().itemsBoundingRect())
-    times = time_frames(app, viewer, pan_path(viewer, viewer.scene().itemsBoundingRect()))
-    viewer.close()
-    return times
+    return graph, viewer, pan_path(viewer, viewer.scene().itemsBoundingRect())
 
 
 def summary(times: list[float]) -> str:
@@ -169,19 +172,38 @@ def summary(times: list[float]) -> str:
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=3)
+    pairs = ap.parse_args().pairs
+    NodeGraphQt = require("NodeGraphQt", "gui_pan")
     app = QApplication.instance() or QApplication([])
-    mine = ours(app)
-    peer = nodegraphqt(app)
+    w, view, path = ours(app)
+    graph, viewer, peer_path = nodegraphqt(app, NodeGraphQt)
+    frames: dict[str, tuple[list[float], list[float]]] = {"ours": ([], []), "peer": ([], [])}
+
+    def side(name: str, v: QGraphicsView, p: list[QPointF]):
+        def one_pass() -> float:
+            times, cpu = time_frames(app, v, p)
+            frames[name][0].extend(times)
+            frames[name][1].extend(cpu)
+            return statistics.median(times)
+        return one_pass
+
+    res = paired(side("ours", view, path), side("peer", viewer, peer_path), pairs=pairs)
+    close_ours(w)
+    viewer.close()
+    del graph
+    mine = frames["ours"][0]
     print(f"enuflow     {BLOCKS} blocks at {ZOOM:.0%}: {summary(mine)} (budget {BUDGET_MS:.0f} ms: "
           f"median {'met' if statistics.median(mine) < BUDGET_MS else 'missed'}, "
           f"worst {'met' if max(mine) < BUDGET_MS else 'missed'})")
-    if peer is None:
-        print("NodeGraphQt is not installed (pip install enuflow[bench]): no peer to compare with", file=sys.stderr)
-        return 1
-    print(f"NodeGraphQt {BLOCKS} nodes  at {ZOOM:.0%}: {summary(peer)}")
-    for name, cpu in zip(("enuflow    ", "NodeGraphQt"), CPU_MS):
-        print(f"{name} CPU time of the painting thread: {summary(cpu)}")
-    print(f"ratio {statistics.median(mine) / statistics.median(peer):.4f}")
+    print(f"NodeGraphQt {BLOCKS} nodes  at {ZOOM:.0%}: {summary(frames['peer'][0])}")
+    for name, key in (("enuflow    ", "ours"), ("NodeGraphQt", "peer")):
+        print(f"{name} CPU time of the painting thread: {summary(frames[key][1])}")
+    show(res, "enuflow median frame", "NodeGraphQt median frame", unit="ms")
+    finish(res.ratio)
     return 0
 
 

@@ -8,9 +8,11 @@
    process on a warm runner.
 
 The baseline of part 2 is the same run in the editor's own process on a warm ``Runner`` (graph built,
-session open): no process hop, no event handling, so nothing can be faster for the same results.
+session open): no process hop, no event handling, so nothing can be faster for the same results. The two
+alternate in pairs after two warm-up pairs (``bench/common.py``).
 
-Prints the figures and ends with ``ratio <editor run-to-results / in-process run>``.
+Prints the figures and ends with ``ratio <editor run-to-results / in-process run>`` (median of the pair
+ratios).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ENUFLOW_RECOVERY_DIR", tempfile.mkdtemp(prefix="enuflow-bench-rec-"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
+
+from common import finish, paired, show, timed  # noqa: E402
 
 from enuflow.app.document.formats import load
 from enuflow.app.document.formats.native import page_from_doc
@@ -127,34 +132,29 @@ def main() -> None:
 
     # run-to-results on the default page, warm worker vs in-process runner
     w.open_path(str(DEFAULT), ask=False)
-    w.run_page()
-    waiter.wait(("done",))
-    editor = []
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        w.run_page()
-        t1, ev = waiter.wait(("done",))
-        assert not ev.errors and ("g", "d_values") in w.values
-        editor.append(t1 - t0)
-    w.worker.close()
-    w.worker = None
-
     from enuflow.app.engine.runner import Runner
 
     page = load(DEFAULT)
     runner = Runner()
-    runner.run(page)
-    inproc = []
-    for _ in range(REPEATS):
+
+    def editor() -> float:
         t0 = time.perf_counter()
+        w.run_page()
+        t1, ev = waiter.wait(("done",))
+        assert not ev.errors and ("g", "d_values") in w.values
+        return t1 - t0
+
+    def in_process() -> None:
         rep = runner.run(page)
-        inproc.append(time.perf_counter() - t0)
         assert not rep.errors
+
+    res = paired(editor, timed(in_process), pairs=REPEATS, warmup=2)
+    w.worker.close()
+    w.worker = None
     runner.close()
-    e, i = statistics.median(editor), statistics.median(inproc)
-    print(f"default page, Run to results shown (warm worker): {e * 1000:.1f} ms median of {REPEATS}")
-    print(f"default page, Runner.run in process (warm):        {i * 1000:.1f} ms median of {REPEATS}")
-    print(f"ratio {e / i:.2f}")
+    show(res, "default page, Run to results shown (warm worker)", "default page, Runner.run in process (warm)",
+         unit="ms", scale=1000)
+    finish(res.ratio)
 
 
 if __name__ == "__main__":

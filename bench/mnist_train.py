@@ -2,40 +2,40 @@
 
 The page (``../shared/enuspace/mnist/mnistTrain_softmax10.svg``, or ``--page PATH``) is imported and run
 for STEPS steps on synthetic MNIST files (separable digits in the real idx format, written to a temporary
-data folder). The baseline builds the same graph by hand with ``tf.compat.v1`` in the same process: the
-two FIFOQueues of file names refilled when empty, the FixedLengthRecordReaderV2/ReaderReadUpToV2 readers,
-DecodeRaw, the reload counter with its Switches and Assigns, the softmax model with its hand-written
+data folder) the way ``enuflow run PAGE --allow-io --data-dir DIR`` runs it: through the command's worker
+process (``HeadlessRun``: the child's runner with the ``on_step`` the worker passes), kept warm between runs
+as the editor keeps its worker. The baseline builds the same graph by hand with ``tf.compat.v1`` in this
+process: the two FIFOQueues of file names refilled when empty, the FixedLengthRecordReaderV2/ReaderReadUpToV2
+readers, DecodeRaw, the reload counter with its Switches and Assigns, the softmax model with its hand-written
 gradient and ApplyGradientDescent, and the gated Saves; its step is one compiled callable (the fastest
 way TensorFlow offers to run a fixed fetch list repeatedly) fetching what the page's ClientSession asks
-for and running its run targets. Each side runs the 1,000 steps REPEATS times, alternating. The first pair
-is a warm-up (each side's first run also builds or makes its callables). Each later pair runs back to back, so
-both of its runs meet the machine in the same state; the median of their ratios is the figure. (A step is a
-fraction of a millisecond, and on a shared VM the same run's time varies by a factor of two from one moment to
-the next: the fastest run of each side, also printed, can pair a quiet moment of one side with a busy one of
-the other.) The last line is ``ratio <page / hand-written>`` (target <= 1.2). A missing page fails.
+for and running its run targets. Nothing is folded: the readers, queues and Variables change every step.
+The sides alternate in pairs after a warm-up pair (``bench/common.py``: each side's first run also builds or
+makes its callables); the figure is the median of the pairs' ratios. The last line is
+``ratio <page / hand-written>`` (target <= 1.2). A missing page fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import struct
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np
 
-from enuflow.app.document.formats import load
-from enuflow.app.engine.runner import Runner
+from common import CliWorker, finish, paired, show, timed
+
+from enuflow.app.cli import _load
+from enuflow.app.document.formats.native import page_to_doc
 from enuflow.blocks.tf import load as load_tf
 
 STEPS = 1000
-REPEATS = 9
+PAIRS = 8
 RECORDS = 6000  # whole batches; the readers go round the files as the page's refill logic asks
 
 
@@ -110,6 +110,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--page", default=str(ROOT.parent / "shared" / "enuspace" / "mnist" / "mnistTrain_softmax10.svg"))
     ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--pairs", type=int, default=PAIRS)
     ns = ap.parse_args()
     if not Path(ns.page).is_file():
         sys.exit(f"mnist_train: the page {ns.page} is not there (pass --page PATH)")
@@ -117,49 +118,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_data(folder)
-        page = load(ns.page, data_dir=folder)
+        page = _load(ns.page, str(folder))  # what `enuflow run PAGE --data-dir DIR` loads
         consts = {b.id: b for b in page}
         w0 = np.asarray(consts["ID_1eHkzO1491"].pins["val"], np.float32).reshape(10, 784)
         img0 = np.asarray(consts["ID_1eI8tX51"].pins["val"], np.float32).reshape(10, 784)
         lab0 = np.asarray([float(x) for x in str(consts["ID_1eJ8Ph51"].pins["val"]).split(";") if x.strip()],
                           np.float32).reshape(10, 10)
-        runner = Runner()
+        doc = page_to_doc(page)
+        worker = CliWorker("mnist_train")
         sess, step, init = hand_written(tf, folder, w0, img0, lab0)
+        costs = {}
 
-        def run_page() -> tuple[float, float]:
-            t = time.perf_counter()
-            rep = runner.run(page, steps=ns.steps, allow_io=True)
-            dt = time.perf_counter() - t
-            if rep.errors or rep.steps_done != ns.steps:
-                sys.exit(f"mnist_train: the page failed: {[str(e) for e in rep.errors]}")
-            return dt, float(rep.results.get("ID_1eJ8aC61", "output").reshape(-1)[0])
+        def run_page() -> None:
+            rep = worker.run(doc, steps=ns.steps, allow_io=True)
+            if rep.steps_done != ns.steps:
+                sys.exit(f"mnist_train: the page ran {rep.steps_done} of {ns.steps} steps")
+            costs["page"] = float(np.asarray(rep.results[("ID_1eJ8aC61", "output")]).reshape(-1)[0])
 
-        def run_hand() -> tuple[float, float]:
-            t = time.perf_counter()
+        def run_hand() -> None:
             sess.run(init)
             for _ in range(ns.steps):
                 out = step()
-            return time.perf_counter() - t, float(np.asarray(out[3]).reshape(-1)[0])
+            costs["hand"] = float(np.asarray(out[3]).reshape(-1)[0])
 
-        t_page, t_hand = [], []
-        for _ in range(REPEATS):
-            dt, cost_page = run_page()
-            t_page.append(dt)
-            dt, cost_hand = run_hand()
-            t_hand.append(dt)
-        runner.close()
-        sess.close()
-    print(f"steps               {ns.steps}  (each side {REPEATS} times, alternating)")
-    print("enuflow runs        " + " ".join(f"{t:.3f}" for t in t_page))
-    print("hand-written runs   " + " ".join(f"{t:.3f}" for t in t_hand))
-    paired = sorted(p / h for p, h in zip(t_page[1:], t_hand[1:]))
-    print(f"enuflow page        {statistics.median(t_page[1:]):.3f} s median, {min(t_page):.3f} s fastest  "
-          f"(last cost {cost_page:.4f})")
-    print(f"hand-written tf     {statistics.median(t_hand[1:]):.3f} s median, {min(t_hand):.3f} s fastest  "
-          f"(last cost {cost_hand:.4f})")
-    print(f"fastest / fastest   {min(t_page) / min(t_hand):.3f}")
-    print("paired ratios       " + " ".join(f"{r:.2f}" for r in paired))
-    print(f"ratio {statistics.median(paired):.3f}")
+        try:
+            res = paired(timed(run_page), timed(run_hand), pairs=ns.pairs)
+        finally:
+            worker.close()
+            sess.close()
+    print(f"steps  {ns.steps}  (last cost: enuflow {costs['page']:.4f}, hand-written {costs['hand']:.4f})")
+    show(res, "enuflow run (CLI worker)", "hand-written tf callable")
+    finish(res.ratio)
 
 
 if __name__ == "__main__":

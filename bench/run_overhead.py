@@ -5,8 +5,9 @@ N = 8,000,000 int64 indices), so TensorFlow cannot fold them into constants and 
 full work. The same ops are built by hand in a tf.Graph and run with tf.compat.v1.Session in the
 same process, through ``Session.make_callable`` (TensorFlow's fastest repeated-run path: no per-call fetch
 parsing; there are no feeds), with the session's default options, as the page's are at its size.
-Prints the steady-state time per run of each, the numpy reference and a plain 40 MB numpy copy for scale;
-the last line is `ratio <page / hand-written>` (target <= 1.05).
+The two alternate in pairs after a warm-up pair (``bench/common.py``). Prints the steady-state time per run
+of each, the numpy reference and a plain 40 MB numpy copy for scale; the last line is
+`ratio <page / hand-written>` (median of the pair ratios; target <= 1.05).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
+from common import finish, paired, show, timed
 
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.runner import Runner
@@ -43,7 +46,7 @@ def page() -> Page:
     return p
 
 
-def timed(fn, repeats: int = REPEATS) -> float:
+def median_time(fn, repeats: int = REPEATS) -> float:
     fn()  # warm up
     times = []
     for _ in range(repeats):
@@ -69,19 +72,7 @@ def main() -> None:
     sess = tf.compat.v1.Session(graph=g)
     hand = sess.make_callable([dv, dd])
 
-    # interleave the two to share the machine's state fairly
-    t_page, t_hand = [], []
-    runner.run(pg)
-    hand()
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        runner.run(pg)
-        t_page.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        hand()
-        t_hand.append(time.perf_counter() - t)
-    page_s = statistics.median(t_page)
-    hand_s = statistics.median(t_hand)
+    res = paired(timed(lambda: runner.run(pg)), timed(hand), pairs=REPEATS)
 
     rng = np.random.default_rng(0)
     r_np = rng.integers(0, N_FULL, N)
@@ -93,16 +84,15 @@ def main() -> None:
         _ = g_np[r_np]
         _ = g_np[~visited].sum()
 
-    np_s = timed(numpy_ref, 5)
-    copy_s = timed(lambda: g_np.copy(), 9)
+    np_s = median_time(numpy_ref, 5)
+    copy_s = median_time(lambda: g_np.copy(), 9)
     print(f"N_full = {N_FULL:,}, N = {N:,} (float32 values, int64 indices, made in the graph)")
-    print(f"page through the runner:     {page_s * 1e3:8.1f} ms per run (median of {REPEATS})")
-    print(f"hand-written tf.Session:     {hand_s * 1e3:8.1f} ms per run")
     print(f"numpy reference:             {np_s * 1e3:8.1f} ms")
     print(f"plain 40 MB numpy copy:      {copy_s * 1e3:8.1f} ms")
     print(f"graph builds by the runner:  {runner.builds}")
     runner.close()
-    print(f"ratio {page_s / hand_s:.3f}")
+    show(res, "page through the runner", "hand-written make_callable", unit="ms", scale=1000)
+    finish(res.ratio)
 
 
 if __name__ == "__main__":

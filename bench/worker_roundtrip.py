@@ -2,12 +2,13 @@
 in-process (warm), for the default page and for a page with a 10,000,000-element result.
 
 The baseline is the same page on a warm in-process ``Runner``: the least a run can cost without a
-worker, so the ratio is the price of the process boundary alone.
+worker, so the ratio is the price of the process boundary alone. The two alternate in pairs after
+warm-up pairs (``bench/common.py``).
 
 Also prints how long ``run()`` itself holds the caller (the GUI thread), and the longest gap of a
 1 ms ticker thread in the editor process while a looped run streams steps for 5 s and returns. Last line: ``ratio <number>``
-= worker round trip / in-process run for the default page (medians).
-Usage: ``.venv/bin/python bench/worker_roundtrip.py [--repeat N]``
+= worker round trip / in-process run for the default page (median of the pair ratios).
+Usage: ``.venv/bin/python bench/worker_roundtrip.py [--pairs N]``
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import finish, paired, show, timed  # noqa: E402
 
 from enuflow.app.document.formats.native import page_from_doc
 from enuflow.app.worker.client import WorkerClient, WorkerEvent
@@ -31,44 +34,24 @@ BIG = {"format": "enuflow.page", "version": 1, "name": "big",
        "links": []}
 
 
-def in_process(doc: dict, repeat: int) -> list[float]:
-    from enuflow.app.engine.runner import Runner
-
-    runner = Runner()
-    page = page_from_doc("bench", doc)
-    for _ in range(3):
-        runner.run(page)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        report = runner.run(page)
-        times.append(time.perf_counter() - t)
-        assert report.ok, report.errors
-    runner.close()
-    return times
+def in_process(runner, page) -> None:
+    report = runner.run(page)
+    assert report.ok, report.errors
 
 
-def in_worker(client: WorkerClient, events: queue.Queue, doc: dict, repeat: int) -> tuple[list[float], list[float]]:
-    def once() -> tuple[float, float]:
-        t = time.perf_counter()
-        rid = client.run(doc)
-        held = time.perf_counter() - t
-        while True:
-            ev = events.get(timeout=120)
-            if ev.kind == "crashed":
-                raise SystemExit(f"worker crashed: {ev.message}")
-            if ev.kind == "done" and ev.run_id == rid:
-                assert not ev.errors, ev.errors
-                return time.perf_counter() - t, held
-
-    for _ in range(3):
-        once()
-    times, held = [], []
-    for _ in range(repeat):
-        a, b = once()
-        times.append(a)
-        held.append(b)
-    return times, held
+def in_worker(client: WorkerClient, events: queue.Queue, doc: dict, held: list[float]) -> float:
+    """One run from ``client.run()`` to its "done" event (seconds); how long ``run()`` held the caller goes to
+    ``held``."""
+    t = time.perf_counter()
+    rid = client.run(doc)
+    held.append(time.perf_counter() - t)
+    while True:
+        ev = events.get(timeout=120)
+        if ev.kind == "crashed":
+            raise SystemExit(f"worker crashed: {ev.message}")
+        if ev.kind == "done" and ev.run_id == rid:
+            assert not ev.errors, ev.errors
+            return time.perf_counter() - t
 
 
 def longest_gap(client: WorkerClient, events: queue.Queue, doc: dict, seconds: float) -> tuple[float, int, int]:
@@ -109,16 +92,13 @@ def longest_gap(client: WorkerClient, events: queue.Queue, doc: dict, seconds: f
     return gaps[0], ev.steps_done, stepped
 
 
-def ms(xs: list[float]) -> str:
-    return f"median {statistics.median(xs) * 1e3:8.2f} ms   min {min(xs) * 1e3:8.2f} ms"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--pairs", type=int, default=30)
     ns = ap.parse_args()
-    default = json.loads((ROOT / "scenes" / "sparse_fill_empty_rows_grad.json").read_text())
+    from enuflow.app.engine.runner import Runner
 
+    default = json.loads((ROOT / "scenes" / "sparse_fill_empty_rows_grad.json").read_text())
     events: queue.Queue[WorkerEvent] = queue.Queue()
     client = WorkerClient(events.put)
     t = time.perf_counter()
@@ -126,9 +106,14 @@ def main() -> None:
     while events.get(timeout=120).kind != "ready":
         pass
     print(f"worker start to ready: {time.perf_counter() - t:.2f} s")
+    runner = Runner()
+    held: list[float] = []
     try:
-        w_default, held = in_worker(client, events, default, ns.repeat)
-        w_big, held_big = in_worker(client, events, BIG, max(5, ns.repeat // 10))
+        res = {}
+        for name, doc, pairs in (("default", default, ns.pairs), ("big", BIG, max(5, ns.pairs // 10))):
+            page = page_from_doc("bench", doc)
+            res[name] = paired(lambda doc=doc: in_worker(client, events, doc, held),
+                               timed(lambda page=page: in_process(runner, page)), pairs=pairs, warmup=3)
         looped = json.loads(json.dumps(default))
         for b in looped["blocks"]:
             if b["type"] == "ClientSession":
@@ -136,17 +121,15 @@ def main() -> None:
         gap, steps_done, stepped = longest_gap(client, events, looped, 5.0)
     finally:
         client.close()
-    p_default = in_process(default, ns.repeat)
-    p_big = in_process(BIG, max(5, ns.repeat // 10))
-
-    print(f"default page, in-process Runner (warm): {ms(p_default)}")
-    print(f"default page, warm worker run->done:    {ms(w_default)}")
-    print(f"Range 10,000,000 int32, in-process:     {ms(p_big)}")
-    print(f"Range 10,000,000 int32, worker:         {ms(w_big)}")
-    print(f"run() holds the caller: max {max(held + held_big) * 1e3:.2f} ms")
+        runner.close()
+    print("Range 10,000,000 int32:")
+    show(res["big"], "worker run->done", "in-process Runner (warm)", unit="ms", scale=1000, indent="  ")
+    print(f"run() holds the caller: max {max(held) * 1e3:.2f} ms")
     print(f"5 s looped run: {steps_done} steps, {stepped} step events; longest gap of a 1 ms ticker in the "
           f"editor process: {gap * 1e3:.1f} ms")
-    print(f"ratio {statistics.median(w_default) / statistics.median(p_default):.2f}")
+    print("default page:")
+    show(res["default"], "warm worker run->done", "in-process Runner (warm)", unit="ms", scale=1000, indent="  ")
+    finish(res["default"].ratio)
 
 
 if __name__ == "__main__":
