@@ -1,5 +1,6 @@
 """Running the page from the editor window: the warm worker process, Run/Stop/Kill, the progress
-of steps, and showing what comes back (results, per-step trends, errors, crashes).
+of steps, and showing what comes back (results, per-step trends, errors, crashes, and what the page printed,
+in the Console dock).
 
 ``RunCommands`` is a part of ``MainWindow`` (a mixin). The worker (``app.worker.WorkerClient``) reports
 on a background thread; ``_WorkerBridge`` carries its events to the GUI thread through a Qt signal.
@@ -78,6 +79,8 @@ class RunCommands:
             self.status_label.setText(f"The page could not be sent to the run worker: {e}")
             return None
         self.continuing = not reset
+        self.console.start_run(f"Run {self.run_id}" if reset else f"Step (run {self.run_id})")
+        self._console_shown = False
         if reset:
             self.history = {}
             self.results.history = {}
@@ -155,4 +158,9 @@ class RunCommands:
             self.status_label.setText(first)
         elif ev.kind == "log":
             self.statusBar().showMessage(ev.message[:200], 5000)
+        elif ev.kind == "output" and ev.message:
+            self.console.append(ev.message)
+            if not getattr(self, "_console_shown", True):  # the run's first output: the Console comes to the front
+                self._console_shown = True
+                self._docks["Console"].raise_()
         self.event_handled.emit(ev)

@@ -45,6 +45,7 @@ from enuflow.app.gui.files import FileCommands
 from enuflow.app.gui.inspector import Inspector
 from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
+from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
 from enuflow.app.gui.style import readable_on
@@ -98,6 +99,10 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.console = ConsoleDock()  # what the worker printed during the current run
+        self._dock("Console", self.console, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self._docks["Problems"], self._docks["Console"])
+        self._docks["Problems"].raise_()
         self.resizeDocks([self._docks["Problems"]], [110], Qt.Orientation.Vertical)
         self.resizeDocks([self._docks["Inspector"], self._docks["Results"]], [380, 320], Qt.Orientation.Vertical)
         self.resizeDocks([self._docks["Inspector"], self._docks["Blocks"]], [300, 220], Qt.Orientation.Horizontal)

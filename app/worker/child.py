@@ -26,7 +26,8 @@ from typing import IO, Any
 import numpy as np
 
 from enuflow.app.worker import shm
-from enuflow.app.worker.client import KNOWN_DANGEROUS, read_message, rows, write_message
+from enuflow.app.worker.client import KNOWN_DANGEROUS, LOG_ONLY, SYNC, read_message, rows, write_message
+from enuflow.app.worker.limits import MEMORY_LIMIT_ENV, memory_limit_mb, memory_words
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
@@ -49,6 +50,10 @@ class Child:
 
     def send(self, msg: dict[str, Any]) -> None:
         with self.lock:
+            if msg.get("kind") == "done":
+                # everything the run printed is on stderr before its "done": the editor relays it first
+                sys.stderr.flush()
+                os.write(2, f"{SYNC}{int(msg.get('run_id') or 0)}\n".encode())
             write_message(self.out, msg)
 
     # -- the command reader (a thread) --------------------------------------------------------------
@@ -132,15 +137,15 @@ class Child:
                         continue
                 self.run_one(runner, msg)
             except Exception as e:  # noqa: BLE001 - a bug must come back as an error, not end the worker
-                traceback.print_exc()
+                log_only(traceback.format_exc())
                 try:
                     runner.close()
                 except Exception:  # noqa: BLE001,S110
                     pass
                 runner, runner_key = Runner(), ("", "", "", None)
                 if isinstance(e, MemoryError):
-                    text = ("out of memory while building or running the page (the worker's memory limit or the "
-                            "machine's memory was reached); make the page's tensors smaller")
+                    text = (f"{memory_words(memory_limit_mb())} while building or running the page; make the "
+                            "page's tensors smaller")
                 else:
                     text = f"internal error in the run worker: {type(e).__name__}: {e}"
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
@@ -221,11 +226,12 @@ class Child:
                 suspects.append(b.id)
         self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
 
-        sent = {"step": 0, "at": 0.0}
+        sent = {"step": 0, "at": 0.0, "last": 0, "last_at": 0.0}
         period = 1.0 / STEP_RATE
 
         def on_step(step: int, results: Any) -> None:
             now = time.monotonic()
+            sent["last"], sent["last_at"] = step, now
             if now - sent["at"] >= period:
                 sent["at"] = now
                 sent["step"] = step
@@ -254,10 +260,17 @@ class Child:
                             logdir=msg.get("logdir") or None, step_results="scalars")
         with self.lock:
             self.current = 0
+        hung = hung_step(runner, report, sent["last"], time.monotonic() - sent["last_at"])
+        if hung:
+            report.steps_done = hung - 1  # the step that hung did not complete: the results are of the one before
         if report.steps_done and sent["step"] != report.steps_done:
             self.send({"kind": "step", "run_id": rid, "step": report.steps_done,
                        "scalars": rows(scalars(report.results.values))})
         errors = [e.to_json() for e in report.errors]
+        if hung:
+            errors = [e for e in errors if not is_deadline(e)]
+            errors.insert(0, {"block": None, "port": None, "message": hung_message(hung, runner.timeout)})
+        errors = [out_of_memory(e) for e in errors]
         desc = None
         name = str(msg.get("segment") or "")
         if report.results.values:
@@ -283,22 +296,68 @@ class Child:
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "initialised": report.initialised, "lost_target": report.lost_target,
-                   "seconds": report.seconds})
+                   "seconds": report.seconds, "timed_out": bool(getattr(report, "timed_out", False)) or bool(hung),
+                   "hung_step": hung})
 
 
 def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:
     """A Runner for a grpc ``target`` or a ``cluster`` file (its first chief or worker task unless ``target``);
-    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds)
-    bounds a remote runner's session calls so that a lost task is named before the caller's watchdog ends the
-    run; a local run is left to that watchdog."""
+    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds):
+    the run stops between steps once it is past (after a full last step, with every result), and each session
+    call is bounded by it, so that a step that hangs ends in TensorFlow's DeadlineExceeded (``hung_step``) and a
+    lost cluster task is named, before the caller's watchdog has to kill the worker."""
     from enuflow.app.document.cluster import load_cluster
     from enuflow.app.engine.runner import Runner
 
     spec = load_cluster(cluster) if cluster else None
     if spec is not None:
         spec.default_task()
-    remote = bool(target or spec)
-    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout and remote else None)
+    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout else None)
+
+
+#: what TensorFlow's local session says when a call takes longer than its ``operation_timeout_in_ms``
+DEADLINE_TEXT = "Timed out waiting for notification"
+
+
+def is_deadline(error: dict[str, Any]) -> bool:
+    return error.get("block") is None and DEADLINE_TEXT in str(error.get("message", ""))
+
+
+def hung_step(runner: Any, report: Any, last_step: int, since_last: float) -> int:
+    """The step that hung (a local session call that TensorFlow ended at the run's timeout), or 0.
+
+    The runner counts a failed step when something in it ran, and calls ``on_step`` for it: the last
+    ``on_step`` then came right after the hang (``since_last`` is short), else before it (at least the
+    timeout ago, the time TensorFlow waited)."""
+    if runner.remote or runner.timeout is None or getattr(report, "timed_out", False):
+        return 0
+    if not any(is_deadline(e.to_json()) for e in report.errors):
+        return 0
+    if last_step and since_last < runner.timeout / 2:
+        return last_step
+    return last_step + 1
+
+
+def hung_message(step: int, timeout: float) -> str:
+    return (f"step {step} hung: it did not end within the run's timeout of {timeout:g} s and was aborted "
+            f"(timed out after {step - 1} step{'s' if step != 2 else ''}); the results are those of "
+            + (f"step {step - 1}" if step > 1 else "the blocks that ran before it"))
+
+
+def out_of_memory(error: dict[str, Any]) -> dict[str, Any]:
+    """A block's TensorFlow "OOM when allocating" error, said in words that name the limit and the block."""
+    text = str(error.get("message", ""))
+    if not text.startswith("OOM when allocating"):
+        return error
+    where = f" while running block {error['block']}" if error.get("block") else ""
+    short = text.split(" Hint:", 1)[0]
+    return {**error, "message": f"{memory_words(memory_limit_mb())}{where}: {short}"}
+
+
+def log_only(text: str) -> None:
+    """Write ``text`` to the worker's log without relaying it to the person (a traceback, for a bug report)."""
+    sys.stderr.write("".join(f"{LOG_ONLY}{line}\n" for line in text.splitlines()))
+    sys.stderr.flush()
 
 
 def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:
@@ -308,10 +367,6 @@ def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], 
         if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
             out[k] = float(v.reshape(-1)[0])
     return out
-
-
-#: caps the worker's address space at this many MiB beyond what it holds once TensorFlow is loaded
-MEMORY_LIMIT_ENV = "ENUFLOW_WORKER_MAX_MEMORY_MB"
 
 
 def limit_memory() -> None:
