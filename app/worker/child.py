@@ -269,7 +269,7 @@ class Child:
         errors = [e.to_json() for e in report.errors]
         if hung:
             errors = [e for e in errors if not is_deadline(e)]
-            errors.insert(0, {"block": None, "port": None, "message": hung_message(hung, runner.timeout)})
+            errors.insert(0, {"block": None, "port": None, "message": hung_message(hung, runner.timeout, suspects)})
         errors = [out_of_memory(e) for e in errors]
         desc = None
         name = str(msg.get("segment") or "")
@@ -338,10 +338,12 @@ def hung_step(runner: Any, report: Any, last_step: int, since_last: float) -> in
     return last_step + 1
 
 
-def hung_message(step: int, timeout: float) -> str:
+def hung_message(step: int, timeout: float, suspects: list[str]) -> str:
+    """The error of a step TensorFlow aborted at the run's timeout; ``suspects``: the page's blocks that can hang."""
+    can_hang = f"; blocks that can hang: {', '.join(suspects)}" if suspects else ""
     return (f"step {step} hung: it did not end within the run's timeout of {timeout:g} s and was aborted "
-            f"(timed out after {step - 1} step{'s' if step != 2 else ''}); the results are those of "
-            + (f"step {step - 1}" if step > 1 else "the blocks that ran before it"))
+            f"(timed out after {step - 1} step{'s' if step != 2 else ''}){can_hang}; the results are those of "
+            + (f"step {step - 1}" if step > 1 else "the blocks that do not wait on it"))
 
 
 def out_of_memory(error: dict[str, Any]) -> dict[str, Any]:
