@@ -304,22 +304,22 @@ def test_print_output_comes_back_before_the_runs_end(worker) -> None:
 
 
 def test_relay_keeps_tensorflows_lines_tracebacks_and_a_dying_process_in_the_log() -> None:
-    from enuflow.app.worker.client import LOG_ONLY, SYNC, OutputRelay
+    from enuflow.app.worker.client import LOG_ONLY, READY, SYNC, OutputRelay
 
     relay = OutputRelay()
     log, shown, synced = relay.feed(b"I0000 00:00:17.1 7862 port.cc:153] oneDNN custom operations are on.\n"
-                                    b"printed before ready\n", ready=False)
+                                    b"printed before ready\n")
     assert shown == [] and synced == 0 and b"oneDNN" in log and b"before ready" in log
-    data = (f"hello [1]\nW0000 00:00:17.2 7862 op_kernel.cc:1857] OP_REQUIRES failed\n{LOG_ONLY}Traceback (most "
-            f"recent call last):\n{SYNC}7\npart").encode()
-    log, shown, synced = relay.feed(data, ready=True)
+    data = (f"{READY}\nhello [1]\nW0000 00:00:17.2 7862 op_kernel.cc:1857] OP_REQUIRES failed\n{LOG_ONLY}Traceback "
+            f"(most recent call last):\n{SYNC}7\npart").encode()
+    log, shown, synced = relay.feed(data)
     assert shown == ["hello [1]"] and synced == 7
     assert log == (b"hello [1]\nW0000 00:00:17.2 7862 op_kernel.cc:1857] OP_REQUIRES failed\n"
-                   b"Traceback (most recent call last):\n")  # the mark and the sync line are not logged
-    log, shown, _ = relay.feed(b" of a line\nFatal Python error: Aborted\nCurrent thread 0x1 (most recent call first):\n",
-                               ready=True)
+                   b"Traceback (most recent call last):\n")  # the marks and the sync line are not logged
+    log, shown, _ = relay.feed(b" of a line\nFatal Python error: Aborted\nCurrent thread 0x1 (most recent call "
+                               b"first):\n")
     assert shown == ["part of a line"] and b"Fatal Python error" in log and b"Current thread" in log
-    assert relay.end(ready=True) == (b"", [], 0)
+    assert relay.end() == (b"", [], 0)
 
 
 def test_a_worker_killed_by_the_system_says_it_ran_out_of_memory(worker) -> None:

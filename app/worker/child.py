@@ -26,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from enuflow.app.worker import shm
-from enuflow.app.worker.client import KNOWN_DANGEROUS, LOG_ONLY, SYNC, read_message, rows, write_message
+from enuflow.app.worker.client import KNOWN_DANGEROUS, LOG_ONLY, READY, SYNC, read_message, rows, write_message
 from enuflow.app.worker.limits import MEMORY_LIMIT_ENV, memory_limit_mb, memory_words
 
 #: at most this many "step" messages per second
@@ -54,6 +54,9 @@ class Child:
                 # everything the run printed is on stderr before its "done": the editor relays it first
                 sys.stderr.flush()
                 os.write(2, f"{SYNC}{int(msg.get('run_id') or 0)}\n".encode())
+            elif msg.get("kind") == "ready":  # what comes after this on stderr is printed by pages
+                sys.stderr.flush()
+                os.write(2, f"{READY}\n".encode())
             write_message(self.out, msg)
 
     # -- the command reader (a thread) --------------------------------------------------------------
@@ -189,10 +192,6 @@ class Child:
         return ""
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
-        from enuflow.app.document.formats.errors import PageFileError
-        from enuflow.app.document.formats.native import page_from_doc
-        from enuflow.blocks import REGISTRY
-
         rid = int(msg.get("run_id") or 0)
         with self.lock:
             self.current = rid
@@ -201,30 +200,10 @@ class Child:
                 self.stopped_early.discard(rid)
                 self.cancel.set()
             cancel = self.cancel
-        try:
-            page = page_from_doc("page", msg.get("page"))
-        except PageFileError as e:
-            self.send({"kind": "done", "run_id": rid, "results": None,
-                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+        checked = self.checked_page(msg, rid)
+        if checked is None:
             return
-        from enuflow.app.worker.limits import check_literals, literal_limit_bytes
-
-        try:
-            limit = literal_limit_bytes(msg.get("max_literal_mb"))
-        except (ValueError, TypeError) as e:
-            self.send({"kind": "done", "run_id": rid, "results": None,
-                       "errors": [{"block": None, "port": None, "message": str(e)}]})
-            return
-        too_large = check_literals(page, limit)
-        if too_large:
-            self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
-            return
-        suspects = []
-        for b in page:
-            decl = REGISTRY.get(b.type)
-            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
-                suspects.append(b.id)
-        self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
+        page, suspects = checked
 
         sent = {"step": 0, "at": 0.0, "last": 0, "last_at": 0.0}
         period = 1.0 / STEP_RATE
@@ -241,8 +220,9 @@ class Child:
         every_log = bool(msg.get("every_log"))
 
         def on_debug(text: str) -> None:
-            # SHOW_DEBUG: every step's values go to the log file; the editor gets them as "log" messages,
-            # at most STEP_RATE a second (the last one says how many were only written to the log)
+            # SHOW_DEBUG: every step's values go to stderr (relayed as the run's printed output, and kept in the
+            # log); the editor also gets them as "log" messages, at most STEP_RATE a second (the last one says how
+            # many it did not get)
             print(text, file=sys.stderr, flush=True)
             now = time.monotonic()
             if now - logged["at"] < period and not every_log:
@@ -271,26 +251,9 @@ class Child:
             errors = [e for e in errors if not is_deadline(e)]
             errors.insert(0, {"block": None, "port": None, "message": hung_message(hung, runner.timeout, suspects)})
         errors = [out_of_memory(e) for e in errors]
-        desc = None
-        name = str(msg.get("segment") or "")
-        if report.results.values:
-            if not name.startswith(shm.PREFIX) or "/" in name:
-                errors.append({"block": None, "port": None, "message": "no valid shared-memory name was given"})
-            else:
-                with self.lock:
-                    if self.exiting:
-                        return
-                    # the editor took (and removed) the segments of earlier runs when it read their "done"
-                    self.segments = []
-                try:
-                    desc = shm.write_results(report.results.values, name, created=self.segments)
-                except OSError as e:
-                    with self.lock:
-                        for p in self.segments:
-                            shm.remove(p.name)
-                        self.segments = []
-                    errors.append({"block": None, "port": None,
-                                   "message": f"the results could not be put in shared memory: {e.strerror or e}"})
+        desc = self.share(report.results.values, str(msg.get("segment") or ""), errors)
+        if desc is False:
+            return
         self.send({"kind": "done", "run_id": rid, "results": desc,
                    "history": rows(report.results.history), "errors": errors,
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
@@ -298,6 +261,63 @@ class Child:
                    "initialised": report.initialised, "lost_target": report.lost_target,
                    "seconds": report.seconds, "timed_out": bool(getattr(report, "timed_out", False)) or bool(hung),
                    "hung_step": hung})
+
+
+    def checked_page(self, msg: dict[str, Any], rid: int) -> tuple[Any, list[str]] | None:
+        """The page of a "run" message and its blocks that can crash or hang (sent as "suspects"), or None
+        when it cannot run (a "done" with the errors is sent): a malformed page, literal values over the limit."""
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.app.worker.limits import check_literals, literal_limit_bytes
+        from enuflow.blocks import REGISTRY
+
+        try:
+            page = page_from_doc("page", msg.get("page"))
+        except PageFileError as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+            return None
+        try:
+            limit = literal_limit_bytes(msg.get("max_literal_mb"))
+        except (ValueError, TypeError) as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": None, "port": None, "message": str(e)}]})
+            return None
+        too_large = check_literals(page, limit)
+        if too_large:
+            self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
+            return None
+        suspects = []
+        for b in page:
+            decl = REGISTRY.get(b.type)
+            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
+                suspects.append(b.id)
+        self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
+        return page, suspects
+
+    def share(self, values: dict[tuple[str, str], Any], name: str, errors: list[dict[str, Any]]) -> Any:
+        """Put a run's results in the shared-memory segment ``name``: its description, None (no results, or
+        they could not be shared: ``errors`` says why), or False when the child is exiting."""
+        if not values:
+            return None
+        if not name.startswith(shm.PREFIX) or "/" in name:
+            errors.append({"block": None, "port": None, "message": "no valid shared-memory name was given"})
+            return None
+        with self.lock:
+            if self.exiting:
+                return False
+            # the editor took (and removed) the segments of earlier runs when it read their "done"
+            self.segments = []
+        try:
+            return shm.write_results(values, name, created=self.segments)
+        except OSError as e:
+            with self.lock:
+                for p in self.segments:
+                    shm.remove(p.name)
+                self.segments = []
+            errors.append({"block": None, "port": None,
+                           "message": f"the results could not be put in shared memory: {e.strerror or e}"})
+            return None
 
 
 def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:

@@ -65,6 +65,8 @@ _FATAL = re.compile(r"^F\d{4} [^\]]*\] (.*)$")
 LOG_ONLY = "\x1e"
 #: the child writes this and the run id to its stderr right before the run's "done" message
 SYNC = "\x1esync "
+#: the child writes this line to its stderr when it is ready: what came before is start-up noise
+READY = "\x1eready"
 #: the child's printed output is relayed at most this often (the lines in between come together)
 OUTPUT_PERIOD_S = 0.05
 #: TensorFlow's own log lines (start-up notices, warnings): kept in the log, not relayed
@@ -231,42 +233,47 @@ def suspects_of(page_doc: dict[str, Any]) -> list[str]:
 class OutputRelay:
     """Sorts what the child writes to its stderr, line by line: every line goes to its log (``LOG_ONLY``'s mark
     removed); ``feed`` hands back the lines a person wants to see as the run goes (what a ``Print`` block or the
-    page printed). TensorFlow's own log lines, what is printed before the child is ready (start-up notices), the
-    child's tracebacks, and what a dying process writes (its crash report says it) stay in the log."""
+    page printed). TensorFlow's own log lines, what is printed before the child's ``READY`` line (start-up
+    notices), the child's tracebacks, and what a dying process writes (its crash report says it) stay in the
+    log."""
 
     def __init__(self) -> None:
         self.partial = b""
+        self.ready = False
         self.dying = False
 
-    def feed(self, data: bytes, ready: bool) -> tuple[bytes, list[str], int]:
+    def feed(self, data: bytes) -> tuple[bytes, list[str], int]:
         """(bytes for the log, lines to relay, the last run id synced in ``data`` or 0)."""
         data = self.partial + data
         *lines, self.partial = data.split(b"\n")
         if len(self.partial) > _MAX_LINE:  # a line without end: taken as it is
             lines.append(self.partial)
             self.partial = b""
-        return self._sort(lines, ready)
+        return self._sort(lines)
 
-    def end(self, ready: bool) -> tuple[bytes, list[str], int]:
+    def end(self) -> tuple[bytes, list[str], int]:
         """What is left at the end of the stream (a last line without a newline)."""
         rest, self.partial = self.partial, b""
-        return self._sort([rest] if rest else [], ready)
+        return self._sort([rest] if rest else [])
 
-    def _sort(self, lines: list[bytes], ready: bool) -> tuple[bytes, list[str], int]:
+    def _sort(self, lines: list[bytes]) -> tuple[bytes, list[str], int]:
         log: list[bytes] = []
         shown: list[str] = []
         synced = 0
         for raw in lines:
             text = raw.decode("utf-8", "replace").rstrip("\r")
             if text.startswith(SYNC):
-                synced = int(text[len(SYNC):] or 0) if text[len(SYNC):].isdigit() else synced
+                synced = int(text[len(SYNC):]) if text[len(SYNC):].isdigit() else synced
+                continue
+            if text == READY:
+                self.ready = True
                 continue
             if text.startswith(LOG_ONLY):
                 log.append(raw[len(LOG_ONLY.encode()):] + b"\n")
                 continue
             log.append(raw + b"\n")
             self.dying = self.dying or bool(_DYING.match(text))
-            if ready and not self.dying and not _TF_LOG.match(text):
+            if self.ready and not self.dying and not _TF_LOG.match(text):
                 shown.append(text)
         return b"".join(log), shown, synced
 
@@ -582,7 +589,7 @@ class WorkerClient:
                     data = os.read(fd, 1 << 16)
                     if not data:
                         break
-                    kept, lines, synced = child.relay.feed(data, child.ready)
+                    kept, lines, synced = child.relay.feed(data)
                     log.write(kept)
                     pending += lines
                 if pending and (synced or time.monotonic() - last >= OUTPUT_PERIOD_S):
@@ -593,7 +600,7 @@ class WorkerClient:
         except (OSError, ValueError):
             pass  # the pipe is gone: the child's end is reported by the stdout reader
         finally:
-            kept, lines, _ = child.relay.end(child.ready)
+            kept, lines, _ = child.relay.end()
             try:
                 log.write(kept)
             except OSError:
