@@ -292,6 +292,7 @@ class _Child:
         self.relay = OutputRelay()
         self.err_thread: threading.Thread | None = None
         self._synced = 0          # the last run whose output before its "done" has been relayed
+        self.run_log_start = 0    # the log's size when the last run was sent (what the earlier ones wrote before)
         self._sync = threading.Condition()
 
     def synced(self, rid: float) -> None:
@@ -305,10 +306,10 @@ class _Child:
             self._sync.wait_for(lambda: self._synced >= rid, timeout=timeout)
 
     def log_text(self, limit: int = 256_000) -> str:
-        """The end of this child's part of the log, as it is."""
+        """The end of this child's part of the log since its last run began, as it is."""
         try:
             with open(self.log_path, "rb") as f:
-                f.seek(max(self.log_start, f.seek(0, os.SEEK_END) - limit))
+                f.seek(max(self.log_start, self.run_log_start, f.seek(0, os.SEEK_END) - limit))
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
@@ -469,6 +470,10 @@ class WorkerClient:
                 self._spawn()
             child = self._child
             assert child is not None
+            try:
+                child.run_log_start = self._log_path.stat().st_size
+            except OSError:
+                pass
             child.outbox.put(data)
             self._run_id = rid
             self._suspects = suspects

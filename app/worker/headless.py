@@ -234,10 +234,8 @@ def crash_summary(ev: WorkerEvent) -> str:
     """One paragraph: how the worker died, and what TensorFlow said."""
     how = f"was killed by {ev.signal}" if ev.signal else f"ended with exit status {ev.exit_code}"
     what = f"the run's worker process {how}"
-    if ev.memory:
+    if ev.memory:  # (a SIGKILL not asked for is the system's out-of-memory killer's: the client says so)
         what = f"{ev.memory} (its process {how})"
-    elif ev.signal == "SIGKILL":
-        what += " (the system ends a process this way when memory runs out)"
     if ev.reason:
         what += f"; TensorFlow said: {ev.reason}"
     return what
