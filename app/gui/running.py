@@ -148,12 +148,15 @@ class RunCommands:
             self.results.set_stale(set())
             self.results.set_results(self.values, self.history)
             self._show_errors()
+            if ev.errors:  # (the Console may have come to the front during the run)
+                self._docks["Problems"].raise_()
             what = "stopped" if ev.stopped else "done"
             self.status_label.setText(f"Run {what}: {ev.steps_done} step(s), {len(ev.errors)} error(s)")
         elif ev.kind == "crashed":
             self._run_ended()
             self.run_errors = list(ev.errors) or [{"block": None, "port": None, "message": ev.message.splitlines()[0]}]
             self._show_errors()
+            self._docks["Problems"].raise_()
             first = ev.message.splitlines()[0] if ev.message else "The worker process ended."
             self.status_label.setText(first)
         elif ev.kind == "log":
