@@ -21,7 +21,7 @@ from enuflow.app.document.formats import PageFileError
 # results as JSON and text: one encoding shared with the worker and the editor (results over SUMMARY_LIMIT elements
 # that the ClientSession does not fetch are summarised; fetched ones over JSON_FULL_LIMIT give their head)
 from enuflow.app.document.tensors import JSON_FULL_LIMIT, SUMMARY_LIMIT, format_results, results_json
-from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV
+from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV, MEMORY_LIMIT_ENV
 
 SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
 
@@ -188,14 +188,21 @@ def _parser() -> argparse.ArgumentParser:
                         "%%XX, its UTF-8 bytes: block d1/mm, port y is d1%%2Fmm.y.npy). A path ending in .json saves the page "
                         "with its results there instead (format v1; large results as in --json)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="give up when building and running the page take longer than SECONDS (counted once "
-                        "TensorFlow is loaded): the run is killed and the error says what was running. "
+                   help="stop the run when building and running the page take longer than SECONDS (counted "
+                        "once TensorFlow is loaded): it stops between steps, after a full last step, and reports "
+                        "the steps done and every result with a 'timed out after N steps' error (exit 1). A step "
+                        "that hangs is aborted SECONDS after it started (the results are those of the step "
+                        "before); a worker that still has not ended is killed, and the error says the step hung. "
                         "Default: no limit for a local run; with --target, connecting gives up after "
                         f"{CONNECT_TIMEOUT_S:g} s; with --cluster, a task that stops answering is named with its "
                         "blocks within SECONDS (each session call is bounded by 120 s without it)")
     r.add_argument("--max-literal-mb", type=float, default=None, metavar="MB",
                    help="refuse a page whose typed-in tensor values (Const pins) take more than MB MiB in all, "
                         f"before building it (default {DEFAULT_LITERAL_LIMIT_MB}, or ${LITERAL_LIMIT_ENV})")
+    r.add_argument("--max-memory-mb", type=float, default=None, metavar="MB",
+                   help="let the worker process use at most MB MiB of memory more than it holds once TensorFlow is "
+                        f"loaded (or ${MEMORY_LIMIT_ENV}); a page that needs more fails with an 'out of memory' "
+                        "error naming the block, where it is known")
     r.add_argument("--feed", action="append", default=[], metavar="BLOCK=FILE.npy",
                    help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
@@ -336,7 +343,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from enuflow.app.document.formats.native import page_to_doc
     from enuflow.app.worker.headless import HeadlessRun
 
-    worker = HeadlessRun()
+    memory = getattr(ns, "max_memory_mb", None)
+    if memory is not None and not memory > 0:
+        return _fail(ns, "--max-memory-mb must be a positive number of MiB", 2)
+    worker = HeadlessRun(env={MEMORY_LIMIT_ENV: f"{memory:g}"} if memory is not None else None)
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:

@@ -94,15 +94,69 @@ def hang_page(tmp_path: Path) -> str:
     ], [("q", "handle", "deq", "handle")])
 
 
-def test_timeout_ends_a_hung_run_and_names_the_blocks(tmp_path: Path) -> None:
-    r = enuflow("run", hang_page(tmp_path), "--json", "--allow-io", "--timeout", "3")
+def test_timeout_kills_a_step_that_ignores_tensorflows_timeout_and_names_the_blocks(tmp_path: Path) -> None:
+    # Unstage on an empty staging area waits inside the op, deaf to TensorFlow's per-call timeout: the worker
+    # is killed at 2 * 1 + KILL_GRACE_S seconds, the last resort
+    r = enuflow("run", hang_page(tmp_path), "--json", "--allow-io", "--timeout", "1")
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
-    assert out["ok"] is False
-    assert out["timeout"]["seconds"] == 3 and sorted(out["timeout"]["blocks"]) == ["deq", "un"]
+    assert out["ok"] is False and out["steps"] == 0
+    assert out["timeout"]["seconds"] == 1 and sorted(out["timeout"]["blocks"]) == ["deq", "un"]
     head = out["errors"][0]
-    assert head["block"] is None and "timed out after 3 s" in head["message"] and "step 1" in head["message"]
+    assert head["block"] is None and "timed out after 1 s: step 1 hung" in head["message"]
+    assert "worker was killed 7 s in" in head["message"] and "timed out after 0 steps" in head["message"]
     assert sorted(e["block"] for e in out["errors"][1:]) == ["deq", "un"]
+
+
+def counter_page(tmp_path: Path) -> str:
+    """n += 1 at every step; a Print block prints the first three counts."""
+    return write_page(tmp_path / "count.json", [
+        ("one", "Const", {"val": 1, "dtype": "int64"}),
+        ("n", "Variable", {"initvalues": 0, "dtype": "int64", "shape": "[]"}),
+        ("inc", "AssignAdd", {}),
+        ("p", "Print", {"message": "count is ", "first_n": 3}),
+    ], [("n", "ref", "inc", "ref"), ("one", "output", "inc", "value"), ("inc", "output_ref", "p", "input"),
+        ("inc", "output_ref", "p", "data")])
+
+
+def test_timeout_stops_between_steps_and_keeps_the_steps_and_results(tmp_path: Path) -> None:
+    r = enuflow("run", counter_page(tmp_path), "--json", "--steps", "0", "--timeout", "2")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    n = out["steps"]
+    assert n > 3 and out["stopped"] is True
+    assert [e["message"] for e in out["errors"]] == [
+        f"timed out after {n} steps (the run's timeout is 2 s); the results are those of step {n}"]
+    # the counter counts the steps that ran: the results are those of the last step, which was a full one
+    assert out["results"]["inc"]["output_ref"]["value"] == n and out["results"]["n"]["ref"]["value"] == n
+    assert out["results"]["p"]["output"]["value"] == n and out["results"]["one"]["output"]["value"] == 1
+    assert out["timeout"] == {"seconds": 2, "while": f"after {n} steps", "blocks": []}
+    # what Print wrote (in the worker, through TensorFlow's C++ stderr) reached this command's stderr
+    assert [ln for ln in r.stderr.splitlines() if "count is" in ln] == \
+        ["count is [1]", "count is [2]", "count is [3]"]
+    assert "oneDNN" not in r.stderr and "absl::InitializeLog" not in r.stderr  # TensorFlow's start-up notices
+
+
+def queue_hang_page(tmp_path: Path) -> str:
+    return write_page(tmp_path / "queue.json", [
+        ("c", "Const", {"val": 7}),
+        ("q", "FIFOQueueV2", {"component_types": ["float32"]}),
+        ("deq", "QueueDequeueV2", {"component_types": ["float32"]}),
+    ], [("q", "handle", "deq", "handle")])
+
+
+def test_a_step_that_hangs_is_aborted_at_the_timeout_and_the_others_results_kept(tmp_path: Path) -> None:
+    # a dequeue on an empty queue waits for ever; TensorFlow's per-call timeout ends it inside the worker
+    r = enuflow("run", queue_hang_page(tmp_path), "--json", "--allow-io", "--timeout", "2")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["steps"] == 0 and out["timeout"]["while"] == "while running step 1 (it hung)"
+    (e,) = out["errors"]
+    assert e["block"] is None and e["message"].startswith("step 1 hung: it did not end within the run's timeout "
+                                                          "of 2 s and was aborted (timed out after 0 steps)")
+    assert "blocks that can hang: deq" in e["message"]
+    assert out["results"]["c"]["output"]["value"] == 7  # a block that does not wait on the queue ran
+    assert "crash" not in out and "Traceback" not in r.stderr
 
 
 def test_target_that_accepts_but_never_answers_times_out() -> None:
@@ -192,13 +246,25 @@ def test_tensorflow_out_of_memory_is_a_json_error(tmp_path: Path) -> None:
     # Fill makes 400 MB inside TensorFlow; the worker may use only 200 MB more than it holds after start-up
     page = write_page(tmp_path / "oom.json", [("big", "Fill", {"dims": [100, 1000, 1000], "value": 1.5}),
                                               ("ok", "Const", {"val": 3})])
-    r = enuflow("run", page, "--json", env={"ENUFLOW_WORKER_MAX_MEMORY_MB": "200"})
+    r = enuflow("run", page, "--json", "--max-memory-mb", "200")
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert out["ok"] is False
-    text = " ".join(e["message"] for e in out["errors"]).lower()
-    assert "memory" in text or "oom" in text
-    assert "internal error" not in text
+    (e,) = out["errors"]
+    assert e["block"] == "big"
+    assert e["message"].startswith("the worker ran out of memory (limit 200 MiB) while running block big: "
+                                   "OOM when allocating tensor with shape[100,1000,1000]")
+    assert out["results"]["ok"]["output"]["value"] == 3
+
+
+def test_python_out_of_memory_names_the_limit(tmp_path: Path) -> None:
+    # a 968 MB Const (within the literal limit) is made by numpy in the worker: far beyond 200 MiB
+    page = write_page(tmp_path / "oom.json", big_consts(1, 11000))
+    r = enuflow("run", page, "--json", env={"ENUFLOW_WORKER_MAX_MEMORY_MB": "200"})
+    assert r.returncode == 1, r.stderr
+    (e,) = json.loads(r.stdout)["errors"]
+    assert "the worker ran out of memory (limit 200 MiB) while building" in e["message"], e
+    assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr  # the traceback stays in the log
 
 
 # -- pieces ------------------------------------------------------------------------------------------
@@ -220,4 +286,6 @@ def test_run_help_tells_the_limits() -> None:
     text = " ".join(r.stdout.split())
     assert "--timeout SECONDS" in text and "connecting gives up after 30 s" in text
     assert "--max-literal-mb MB" in text and "ENUFLOW_MAX_LITERAL_MB" in text
+    assert "--max-memory-mb MB" in text and "ENUFLOW_WORKER_MAX_MEMORY_MB" in text
+    assert "after a full last step" in text and "'timed out after N steps'" in text
     assert "default 2048" in text and "worker process" in text and "(exit 130)" in text

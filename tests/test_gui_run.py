@@ -172,6 +172,37 @@ def test_looped_run_progress_stop_and_kill(qtbot, window, env):
     assert w.isVisible() and len(w.page) == 2
 
 
+def test_console_shows_what_the_page_printed(qtbot, window, env):
+    w = window
+    path = page_file(env, "print", [
+        {"id": "c", "type": "Const", "pos": [0, 0], "pins": {"val": 42}},
+        {"id": "p", "type": "Print", "pos": [250, 0], "pins": {"message": "the answer is "}}],
+        [{"from": ["c", "output"], "to": ["p", "input"]}, {"from": ["c", "output"], "to": ["p", "data"]}])
+    assert w.open_path(path, ask=False)
+    def in_front(name: str) -> bool:  # a dock behind another's tab is shown nowhere
+        return not w._docks[name].visibleRegion().isEmpty()
+
+    assert w.console.text() == "" and in_front("Problems") and not in_front("Console")
+    w.run_action.trigger()  # Run, as a person presses it
+    qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind == "done", timeout=RUN_TIMEOUT_MS)
+    # Print writes to the worker's stderr (TensorFlow's C++ side); the Console shows it, and nothing of
+    # TensorFlow's start-up notices
+    assert w.console.text() == "the answer is [42]"
+    assert in_front("Console") and not in_front("Problems")  # its tab came to the front, beside Problems
+    assert w._docks["Console"].toggleViewAction().text() == "Console"
+    w.console.clear_button.click()
+    assert w.console.text() == ""
+    # a second run shows its own output only
+    w.select(["c"])
+    w.inspector.fields["val"].setText("7")
+    w.inspector.fields["val"].editingFinished.emit()
+    w.console.append("left from before")
+    w.run_action.trigger()
+    rid = w.run_id
+    qtbot.waitUntil(lambda: w.last_event.kind == "done" and w.last_event.run_id == rid, timeout=RUN_TIMEOUT_MS)
+    assert w.console.text() == "the answer is [7]"
+
+
 RECOVERY_CHILD = r"""
 import os, sys, time
 from PySide6.QtWidgets import QApplication

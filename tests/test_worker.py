@@ -287,3 +287,71 @@ def test_exit_status_in_words_and_no_tensorflow_in_the_editor() -> None:
     assert describe_exit(3) == ("", "ended with exit status 3")
     code = "import sys, enuflow.app.worker.client, enuflow.app.worker.shm; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT).returncode == 0
+
+
+# -- what the worker prints, and running out of memory -------------------------------------------------
+
+def test_print_output_comes_back_before_the_runs_end(worker) -> None:
+    client, events = worker
+    doc = page(("c", "Const", {"val": 42}), ("p", "Print", {"message": "the answer is "}),
+               links=(("c", "output", "p", "input"), ("c", "output", "p", "data")))
+    rid = client.run(doc)
+    done = events.wait("done", rid)
+    assert int(done.results[("p", "output")]) == 42
+    printed = [e for e in events.seen if e.kind == "output" and e.run_id == rid]
+    # relayed before "done" (the worker syncs its stderr first), line by line, without TensorFlow's own lines
+    assert [ln for e in printed for ln in e.message.splitlines()] == ["the answer is [42]"]
+
+
+def test_relay_keeps_tensorflows_lines_tracebacks_and_a_dying_process_in_the_log() -> None:
+    from enuflow.app.worker.client import LOG_ONLY, READY, SYNC, OutputRelay
+
+    relay = OutputRelay()
+    log, shown, synced = relay.feed(b"I0000 00:00:17.1 7862 port.cc:153] oneDNN custom operations are on.\n"
+                                    b"printed before ready\n")
+    assert shown == [] and synced == 0 and b"oneDNN" in log and b"before ready" in log
+    data = (f"{READY}\nhello [1]\nW0000 00:00:17.2 7862 op_kernel.cc:1857] OP_REQUIRES failed\n{LOG_ONLY}Traceback "
+            f"(most recent call last):\n{SYNC}7\npart").encode()
+    log, shown, synced = relay.feed(data)
+    assert shown == ["hello [1]"] and synced == 7
+    assert log == (b"hello [1]\nW0000 00:00:17.2 7862 op_kernel.cc:1857] OP_REQUIRES failed\n"
+                   b"Traceback (most recent call last):\n")  # the marks and the sync line are not logged
+    log, shown, _ = relay.feed(b" of a line\nFatal Python error: Aborted\nCurrent thread 0x1 (most recent call "
+                               b"first):\n")
+    assert shown == ["part of a line"] and b"Fatal Python error" in log and b"Current thread" in log
+    assert relay.end() == (b"", [], 0)
+
+
+def test_a_worker_killed_by_the_system_says_it_ran_out_of_memory(worker) -> None:
+    import signal
+
+    client, events = worker
+    # the system's out-of-memory killer ends a process with SIGKILL; here the test plays it
+    rid = client.run(page(("peek", "StagePeek", {"index": 0, "dtypes": ["float32"]})), allow_io=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not (client.ready and client.busy):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.kill(client._child.proc.pid, signal.SIGKILL)
+    ev = events.wait("crashed", rid)
+    assert ev.signal == "SIGKILL" and ev.memory == "the worker ran out of memory (the machine's memory) while " \
+                                                   "running the page"
+    assert ev.message.startswith("The worker ran out of memory (the machine's memory) while running the page (its "
+                                 "process was killed by SIGKILL")
+    done = run(worker, default_doc())  # a fresh worker
+    assert done.errors == []
+
+
+def test_a_hung_step_is_told_from_the_steps_before_it() -> None:
+    from types import SimpleNamespace
+
+    from enuflow.app.worker.child import DEADLINE_TEXT, hung_step
+
+    runner = SimpleNamespace(remote=False, timeout=2.0)
+    error = SimpleNamespace(to_json=lambda: {"block": None, "port": None, "message": DEADLINE_TEXT})
+    report = SimpleNamespace(errors=[error], timed_out=False)
+    assert hung_step(runner, report, 5, 0.01) == 5  # the runner counted the step that hung (on_step right after)
+    assert hung_step(runner, report, 5, 2.3) == 6   # it did not: the last on_step came before the 2 s wait
+    assert hung_step(runner, SimpleNamespace(errors=[], timed_out=False), 5, 0.01) == 0
+    assert hung_step(SimpleNamespace(remote=True, timeout=2.0), report, 5, 0.01) == 0  # a lost cluster task

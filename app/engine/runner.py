@@ -122,6 +122,8 @@ class RunReport:
     initialised: bool = False
     #: the session's target (the server this run talks to) is down or stopped answering
     lost_target: bool = False
+    #: the run ended at its timeout (after a full last step), before the steps it was asked for
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -535,8 +537,10 @@ class Runner:
     def _stop(self, report: RunReport, why: str, step: int) -> None:
         """Record that the run stopped before its last step: asked to (``cancel``), or past its timeout."""
         if why == "timeout":
-            report.errors.append(BuildError(None, None, f"the run went past its timeout of {self.timeout:g} s "
-                                                        f"after {step} steps"))
+            report.timed_out = True
+            report.errors.append(BuildError(None, None, f"timed out after {step} step{'s' if step != 1 else ''} "
+                                                        f"(the run's timeout is {self.timeout:g} s); the results "
+                                                        f"are those of step {step}"))
         report.stopped = True
 
     # -- one step -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Running the page from the editor window: the warm worker process, Run/Stop/Kill, the progress
-of steps, and showing what comes back (results, per-step trends, errors, crashes).
+of steps, and showing what comes back (results, per-step trends, errors, crashes, and what the page printed,
+in the Console dock).
 
 ``RunCommands`` is a part of ``MainWindow`` (a mixin). The worker (``app.worker.WorkerClient``) reports
 on a background thread; ``_WorkerBridge`` carries its events to the GUI thread through a Qt signal.
@@ -93,6 +94,8 @@ class RunCommands:
             self.status_label.setText(f"The page could not be sent to the run worker: {e}")
             return None
         self.continuing = not reset
+        self.console.start_run(f"Run {self.run_id}" if reset else f"Step (run {self.run_id})")
+        self._console_shown = False
         if reset:
             self.history = {}
             self.results.history = {}
@@ -160,14 +163,22 @@ class RunCommands:
             self.results.set_stale(set())
             self.results.set_results(self.values, self.history)
             self._show_errors()
+            if ev.errors:  # (the Console may have come to the front during the run)
+                self._docks["Problems"].raise_()
             what = "stopped" if ev.stopped else "done"
             self.status_label.setText(f"Run {what}: {ev.steps_done} step(s), {len(ev.errors)} error(s)")
         elif ev.kind == "crashed":
             self._run_ended()
             self.run_errors = list(ev.errors) or [{"block": None, "port": None, "message": ev.message.splitlines()[0]}]
             self._show_errors()
+            self._docks["Problems"].raise_()
             first = ev.message.splitlines()[0] if ev.message else "The worker process ended."
             self.status_label.setText(first)
         elif ev.kind == "log":
             self.statusBar().showMessage(ev.message[:200], 5000)
+        elif ev.kind == "output" and ev.message:
+            self.console.append(ev.message)
+            if not getattr(self, "_console_shown", True):  # the run's first output: the Console comes to the front
+                self._console_shown = True
+                self._docks["Console"].raise_()
         self.event_handled.emit(ev)

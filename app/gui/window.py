@@ -45,6 +45,7 @@ from enuflow.app.gui.files import FileCommands
 from enuflow.app.gui.inspector import Inspector
 from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
+from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
 from enuflow.app.gui.style import readable_on
@@ -89,18 +90,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self.scene = PageScene(self.page, self)
         self.view = CanvasView(self.scene, self)
         self.setCentralWidget(self.view)
-        self.palette = Palette()
-        self.inspector = Inspector(self.page, self._commit_pin, self._commit_field)
-        self.results = ResultsDock()
-        self.problems = QListWidget()
-        self._docks: dict[str, QDockWidget] = {}
-        self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self._docks["Problems"]], [110], Qt.Orientation.Vertical)
-        self.resizeDocks([self._docks["Inspector"], self._docks["Results"]], [380, 320], Qt.Orientation.Vertical)
-        self.resizeDocks([self._docks["Inspector"], self._docks["Blocks"]], [300, 220], Qt.Orientation.Horizontal)
+        self._make_docks()
         self.progress = QProgressBar()
         # wide enough for the longest text it shows ("step 1000000 / 1000000"), never clipped
         self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance("step 0000000 / 0000000") + 40)
@@ -152,6 +142,24 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         QTimer.singleShot(0, self._after_show)
 
     # -- construction helpers ----------------------------------------------------------------------
+    def _make_docks(self) -> None:
+        self.palette = Palette()
+        self.inspector = Inspector(self.page, self._commit_pin, self._commit_field)
+        self.results = ResultsDock()
+        self.problems = QListWidget()
+        self.console = ConsoleDock()  # what the worker printed during the current run
+        self._docks: dict[str, QDockWidget] = {}
+        self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Console", self.console, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self._docks["Problems"], self._docks["Console"])
+        self._docks["Problems"].raise_()
+        self.resizeDocks([self._docks["Problems"]], [110], Qt.Orientation.Vertical)
+        self.resizeDocks([self._docks["Inspector"], self._docks["Results"]], [380, 320], Qt.Orientation.Vertical)
+        self.resizeDocks([self._docks["Inspector"], self._docks["Blocks"]], [300, 220], Qt.Orientation.Horizontal)
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
         d = QDockWidget(title, self)
         d.setObjectName(title)

@@ -26,7 +26,8 @@ from typing import IO, Any
 import numpy as np
 
 from enuflow.app.worker import shm
-from enuflow.app.worker.client import KNOWN_DANGEROUS, read_message, rows, write_message
+from enuflow.app.worker.client import KNOWN_DANGEROUS, LOG_ONLY, READY, SYNC, read_message, rows, write_message
+from enuflow.app.worker.limits import MEMORY_LIMIT_ENV, memory_limit_mb, memory_words
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
@@ -49,6 +50,13 @@ class Child:
 
     def send(self, msg: dict[str, Any]) -> None:
         with self.lock:
+            if msg.get("kind") == "done":
+                # everything the run printed is on stderr before its "done": the editor relays it first
+                sys.stderr.flush()
+                os.write(2, f"{SYNC}{int(msg.get('run_id') or 0)}\n".encode())
+            elif msg.get("kind") == "ready":  # what comes after this on stderr is printed by pages
+                sys.stderr.flush()
+                os.write(2, f"{READY}\n".encode())
             write_message(self.out, msg)
 
     # -- the command reader (a thread) --------------------------------------------------------------
@@ -132,15 +140,15 @@ class Child:
                         continue
                 self.run_one(runner, msg)
             except Exception as e:  # noqa: BLE001 - a bug must come back as an error, not end the worker
-                traceback.print_exc()
+                log_only(traceback.format_exc())
                 try:
                     runner.close()
                 except Exception:  # noqa: BLE001,S110
                     pass
                 runner, runner_key = Runner(), ("", "", "", None)
                 if isinstance(e, MemoryError):
-                    text = ("out of memory while building or running the page (the worker's memory limit or the "
-                            "machine's memory was reached); make the page's tensors smaller")
+                    text = (f"{memory_words(memory_limit_mb())} while building or running the page; make the "
+                            "page's tensors smaller")
                 else:
                     text = f"internal error in the run worker: {type(e).__name__}: {e}"
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
@@ -185,10 +193,6 @@ class Child:
         return ""
 
     def run_one(self, runner: Any, msg: dict[str, Any]) -> None:
-        from enuflow.app.document.formats.errors import PageFileError
-        from enuflow.app.document.formats.native import page_from_doc
-        from enuflow.blocks import REGISTRY
-
         rid = int(msg.get("run_id") or 0)
         with self.lock:
             self.current = rid
@@ -197,36 +201,17 @@ class Child:
                 self.stopped_early.discard(rid)
                 self.cancel.set()
             cancel = self.cancel
-        try:
-            page = page_from_doc("page", msg.get("page"))
-        except PageFileError as e:
-            self.send({"kind": "done", "run_id": rid, "results": None,
-                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+        checked = self.checked_page(msg, rid)
+        if checked is None:
             return
-        from enuflow.app.worker.limits import check_literals, literal_limit_bytes
+        page, suspects = checked
 
-        try:
-            limit = literal_limit_bytes(msg.get("max_literal_mb"))
-        except (ValueError, TypeError) as e:
-            self.send({"kind": "done", "run_id": rid, "results": None,
-                       "errors": [{"block": None, "port": None, "message": str(e)}]})
-            return
-        too_large = check_literals(page, limit)
-        if too_large:
-            self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
-            return
-        suspects = []
-        for b in page:
-            decl = REGISTRY.get(b.type)
-            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
-                suspects.append(b.id)
-        self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
-
-        sent = {"step": 0, "at": 0.0}
+        sent = {"step": 0, "at": 0.0, "last": 0, "last_at": 0.0}
         period = 1.0 / STEP_RATE
 
         def on_step(step: int, results: Any) -> None:
             now = time.monotonic()
+            sent["last"], sent["last_at"] = step, now
             if now - sent["at"] >= period:
                 sent["at"] = now
                 sent["step"] = step
@@ -236,8 +221,9 @@ class Child:
         every_log = bool(msg.get("every_log"))
 
         def on_debug(text: str) -> None:
-            # SHOW_DEBUG: every step's values go to the log file; the editor gets them as "log" messages,
-            # at most STEP_RATE a second (the last one says how many were only written to the log)
+            # SHOW_DEBUG: every step's values go to stderr (relayed as the run's printed output, and kept in the
+            # log); the editor also gets them as "log" messages, at most STEP_RATE a second (the last one says how
+            # many it did not get)
             print(text, file=sys.stderr, flush=True)
             now = time.monotonic()
             if now - logged["at"] < period and not every_log:
@@ -255,51 +241,146 @@ class Child:
                             logdir=msg.get("logdir") or None, step_results="scalars")
         with self.lock:
             self.current = 0
+        hung = hung_step(runner, report, sent["last"], time.monotonic() - sent["last_at"])
+        if hung:
+            report.steps_done = hung - 1  # the step that hung did not complete: the results are of the one before
         if report.steps_done and sent["step"] != report.steps_done:
             self.send({"kind": "step", "run_id": rid, "step": report.steps_done,
                        "scalars": rows(scalars(report.results.values))})
         errors = [e.to_json() for e in report.errors]
-        desc = None
-        name = str(msg.get("segment") or "")
-        if report.results.values:
-            if not name.startswith(shm.PREFIX) or "/" in name:
-                errors.append({"block": None, "port": None, "message": "no valid shared-memory name was given"})
-            else:
-                with self.lock:
-                    if self.exiting:
-                        return
-                    # the editor took (and removed) the segments of earlier runs when it read their "done"
-                    self.segments = []
-                try:
-                    desc = shm.write_results(report.results.values, name, created=self.segments)
-                except OSError as e:
-                    with self.lock:
-                        for p in self.segments:
-                            shm.remove(p.name)
-                        self.segments = []
-                    errors.append({"block": None, "port": None,
-                                   "message": f"the results could not be put in shared memory: {e.strerror or e}"})
+        if hung:
+            errors = [e for e in errors if not is_deadline(e)]
+            errors.insert(0, {"block": None, "port": None, "message": hung_message(hung, runner.timeout, suspects)})
+        errors = [out_of_memory(e) for e in errors]
+        desc = self.share(report.results.values, str(msg.get("segment") or ""), errors)
+        if desc is False:
+            return
         self.send({"kind": "done", "run_id": rid, "results": desc,
                    "history": rows(report.results.history), "errors": errors,
                    "warnings": [w.to_json() for w in getattr(report, "warnings", [])],
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "initialised": report.initialised, "lost_target": report.lost_target,
-                   "seconds": report.seconds})
+                   "seconds": report.seconds, "timed_out": bool(getattr(report, "timed_out", False)) or bool(hung),
+                   "hung_step": hung})
+
+
+    def checked_page(self, msg: dict[str, Any], rid: int) -> tuple[Any, list[str]] | None:
+        """The page of a "run" message and its blocks that can crash or hang (sent as "suspects"), or None
+        when it cannot run (a "done" with the errors is sent): a malformed page, literal values over the limit."""
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.app.worker.limits import check_literals, literal_limit_bytes
+        from enuflow.blocks import REGISTRY
+
+        try:
+            page = page_from_doc("page", msg.get("page"))
+        except PageFileError as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+            return None
+        try:
+            limit = literal_limit_bytes(msg.get("max_literal_mb"))
+        except (ValueError, TypeError) as e:
+            self.send({"kind": "done", "run_id": rid, "results": None,
+                       "errors": [{"block": None, "port": None, "message": str(e)}]})
+            return None
+        too_large = check_literals(page, limit)
+        if too_large:
+            self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
+            return None
+        suspects = []
+        for b in page:
+            decl = REGISTRY.get(b.type)
+            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
+                suspects.append(b.id)
+        self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
+        return page, suspects
+
+    def share(self, values: dict[tuple[str, str], Any], name: str, errors: list[dict[str, Any]]) -> Any:
+        """Put a run's results in the shared-memory segment ``name``: its description, None (no results, or
+        they could not be shared: ``errors`` says why), or False when the child is exiting."""
+        if not values:
+            return None
+        if not name.startswith(shm.PREFIX) or "/" in name:
+            errors.append({"block": None, "port": None, "message": "no valid shared-memory name was given"})
+            return None
+        with self.lock:
+            if self.exiting:
+                return False
+            # the editor took (and removed) the segments of earlier runs when it read their "done"
+            self.segments = []
+        try:
+            return shm.write_results(values, name, created=self.segments)
+        except OSError as e:
+            with self.lock:
+                for p in self.segments:
+                    shm.remove(p.name)
+                self.segments = []
+            errors.append({"block": None, "port": None,
+                           "message": f"the results could not be put in shared memory: {e.strerror or e}"})
+            return None
 
 
 def make_runner(target: str, device: str, cluster: str, timeout: Any) -> Any:
     """A Runner for a grpc ``target`` or a ``cluster`` file (its first chief or worker task unless ``target``);
-    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds)
-    bounds a remote runner's session calls so that a lost task is named before the caller's watchdog ends the
-    run; a local run is left to that watchdog."""
+    raises ValueError (ClusterError) for a cluster file that cannot be used. ``timeout`` (the run's, in seconds):
+    the run stops between steps once it is past (after a full last step, with every result), and each session
+    call is bounded by it, so that a step that hangs ends in TensorFlow's DeadlineExceeded (``hung_step``) and a
+    lost cluster task is named, before the caller's watchdog has to kill the worker."""
     from enuflow.app.document.cluster import load_cluster
     from enuflow.app.engine.runner import Runner
 
     spec = load_cluster(cluster) if cluster else None
     if spec is not None:
         spec.default_task()
-    remote = bool(target or spec)
-    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout and remote else None)
+    return Runner(target=target, device=device, cluster=spec, timeout=float(timeout) if timeout else None)
+
+
+#: what TensorFlow's local session says when a call takes longer than its ``operation_timeout_in_ms``
+DEADLINE_TEXT = "Timed out waiting for notification"
+
+
+def is_deadline(error: dict[str, Any]) -> bool:
+    return error.get("block") is None and DEADLINE_TEXT in str(error.get("message", ""))
+
+
+def hung_step(runner: Any, report: Any, last_step: int, since_last: float) -> int:
+    """The step that hung (a local session call that TensorFlow ended at the run's timeout), or 0.
+
+    The runner counts a failed step when something in it ran, and calls ``on_step`` for it: the last
+    ``on_step`` then came right after the hang (``since_last`` is short), else before it (at least the
+    timeout ago, the time TensorFlow waited)."""
+    if runner.remote or runner.timeout is None or getattr(report, "timed_out", False):
+        return 0
+    if not any(is_deadline(e.to_json()) for e in report.errors):
+        return 0
+    if last_step and since_last < runner.timeout / 2:
+        return last_step
+    return last_step + 1
+
+
+def hung_message(step: int, timeout: float, suspects: list[str]) -> str:
+    """The error of a step TensorFlow aborted at the run's timeout; ``suspects``: the page's blocks that can hang."""
+    can_hang = f"; blocks that can hang: {', '.join(suspects)}" if suspects else ""
+    return (f"step {step} hung: it did not end within the run's timeout of {timeout:g} s and was aborted "
+            f"(timed out after {step - 1} step{'s' if step != 2 else ''}){can_hang}; the results are those of "
+            + (f"step {step - 1}" if step > 1 else "the blocks that do not wait on it"))
+
+
+def out_of_memory(error: dict[str, Any]) -> dict[str, Any]:
+    """A block's TensorFlow "OOM when allocating" error, said in words that name the limit and the block."""
+    text = str(error.get("message", ""))
+    if not text.startswith("OOM when allocating"):
+        return error
+    where = f" while running block {error['block']}" if error.get("block") else ""
+    short = text.split(" Hint:", 1)[0]
+    return {**error, "message": f"{memory_words(memory_limit_mb())}{where}: {short}"}
+
+
+def log_only(text: str) -> None:
+    """Write ``text`` to the worker's log without relaying it to the person (a traceback, for a bug report)."""
+    sys.stderr.write("".join(f"{LOG_ONLY}{line}\n" for line in text.splitlines()))
+    sys.stderr.flush()
 
 
 def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], float]:
@@ -309,10 +390,6 @@ def scalars(values: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], 
         if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
             out[k] = float(v.reshape(-1)[0])
     return out
-
-
-#: caps the worker's address space at this many MiB beyond what it holds once TensorFlow is loaded
-MEMORY_LIMIT_ENV = "ENUFLOW_WORKER_MAX_MEMORY_MB"
 
 
 def limit_memory() -> None:

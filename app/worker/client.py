@@ -21,12 +21,14 @@ import json
 import os
 import queue
 import re
+import select
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +61,23 @@ LOG_TAIL_LINES = 25
 _HEADER = struct.Struct(">I")
 _NATIVE_FRAME = re.compile(r"^\s*@\s+0x")
 _FATAL = re.compile(r"^F\d{4} [^\]]*\] (.*)$")
+#: a line the child writes to its stderr starting with this goes to its log only (a traceback for a bug report)
+LOG_ONLY = "\x1e"
+#: the child writes this and the run id to its stderr right before the run's "done" message
+SYNC = "\x1esync "
+#: the child writes this line to its stderr when it is ready: what came before is start-up noise
+READY = "\x1eready"
+#: the child's printed output is relayed at most this often (the lines in between come together)
+OUTPUT_PERIOD_S = 0.05
+#: TensorFlow's own log lines (start-up notices, warnings): kept in the log, not relayed
+_TF_LOG = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [^\]]*\] |^WARNING: All log messages before absl")
+#: the first line a dying process writes (the rest is its crash report, which the "crashed" event carries)
+_DYING = re.compile(r"^(F\d{4} |Fatal Python error|\*\*\* SIG|\*\*\* Received signal|terminate called)")
+#: signs in a dead child's log that it ran out of memory
+_NO_MEMORY = re.compile(r"std::bad_alloc|MemoryError|Cannot allocate memory|out of memory|pthread_create\(\) failed",
+                        re.IGNORECASE)
+_NODE = re.compile(r"\{\{node ([^}/]+)")
+_MAX_LINE = 1 << 16
 
 
 # -- the wire: length-prefixed JSON ------------------------------------------------------------
@@ -150,6 +169,9 @@ class WorkerEvent:
     warnings: list[dict] = field(default_factory=list)  # "done": problems that did not stop the run
     devices: list[str] = field(default_factory=list)   # "devices": what the run target offers
     problems: list[str] = field(default_factory=list)  # "devices": tasks or targets that did not answer
+    timed_out: bool = False            # "done": the run ended at its timeout (after a full step, or a step hung)
+    hung_step: int = 0                 # "done": the step that did not end within the timeout and was aborted
+    memory: str = ""                   # "crashed": "the worker ran out of memory (limit N MiB) while ...", or ""
 
 
 def cache_dir() -> Path:
@@ -208,6 +230,54 @@ def suspects_of(page_doc: dict[str, Any]) -> list[str]:
 
 # -- the client --------------------------------------------------------------------------------
 
+class OutputRelay:
+    """Sorts what the child writes to its stderr, line by line: every line goes to its log (``LOG_ONLY``'s mark
+    removed); ``feed`` hands back the lines a person wants to see as the run goes (what a ``Print`` block or the
+    page printed). TensorFlow's own log lines, what is printed before the child's ``READY`` line (start-up
+    notices), the child's tracebacks, and what a dying process writes (its crash report says it) stay in the
+    log."""
+
+    def __init__(self) -> None:
+        self.partial = b""
+        self.ready = False
+        self.dying = False
+
+    def feed(self, data: bytes) -> tuple[bytes, list[str], int]:
+        """(bytes for the log, lines to relay, the last run id synced in ``data`` or 0)."""
+        data = self.partial + data
+        *lines, self.partial = data.split(b"\n")
+        if len(self.partial) > _MAX_LINE:  # a line without end: taken as it is
+            lines.append(self.partial)
+            self.partial = b""
+        return self._sort(lines)
+
+    def end(self) -> tuple[bytes, list[str], int]:
+        """What is left at the end of the stream (a last line without a newline)."""
+        rest, self.partial = self.partial, b""
+        return self._sort([rest] if rest else [])
+
+    def _sort(self, lines: list[bytes]) -> tuple[bytes, list[str], int]:
+        log: list[bytes] = []
+        shown: list[str] = []
+        synced = 0
+        for raw in lines:
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            if text.startswith(SYNC):
+                synced = int(text[len(SYNC):]) if text[len(SYNC):].isdigit() else synced
+                continue
+            if text == READY:
+                self.ready = True
+                continue
+            if text.startswith(LOG_ONLY):
+                log.append(raw[len(LOG_ONLY.encode()):] + b"\n")
+                continue
+            log.append(raw + b"\n")
+            self.dying = self.dying or bool(_DYING.match(text))
+            if self.ready and not self.dying and not _TF_LOG.match(text):
+                shown.append(text)
+        return b"".join(log), shown, synced
+
+
 class _Child:
     """One child process with its writer and reader threads."""
 
@@ -219,6 +289,30 @@ class _Child:
         self.killed = False       # kill() asked for it
         self.closing = False      # close() asked for it: its end is no crash
         self.ready = False
+        self.relay = OutputRelay()
+        self.err_thread: threading.Thread | None = None
+        self._synced = 0          # the last run whose output before its "done" has been relayed
+        self.run_log_start = 0    # the log's size when the last run was sent (what the earlier ones wrote before)
+        self._sync = threading.Condition()
+
+    def synced(self, rid: float) -> None:
+        with self._sync:
+            self._synced = max(self._synced, rid)
+            self._sync.notify_all()
+
+    def wait_synced(self, rid: int, timeout: float = 1.0) -> None:
+        """Wait until what run ``rid`` printed before its "done" has been relayed (or ``timeout``)."""
+        with self._sync:
+            self._sync.wait_for(lambda: self._synced >= rid, timeout=timeout)
+
+    def log_text(self, limit: int = 256_000) -> str:
+        """The end of this child's part of the log since its last run began, as it is."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(max(self.log_start, self.run_log_start, f.seek(0, os.SEEK_END) - limit))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def send(self, msg: dict[str, Any]) -> None:
         self.outbox.put(encode_message(msg))
@@ -266,6 +360,7 @@ class WorkerClient:
         self._ids = itertools.count(1)
         self._run_id = 0              # the run in progress (0: none)
         self._suspects: list[str] = []
+        self._run_blocks: list[str] = []   # the ids of the blocks of the run in progress
         self._segment_name = ""       # the segment the run in progress will write
         self._segments: list[shm.Segment] = []   # holding the last "done" results
         self._closed = False
@@ -375,9 +470,15 @@ class WorkerClient:
                 self._spawn()
             child = self._child
             assert child is not None
+            try:
+                child.run_log_start = self._log_path.stat().st_size
+            except OSError:
+                pass
             child.outbox.put(data)
             self._run_id = rid
             self._suspects = suspects
+            self._run_blocks = [str(b.get("id")) for b in page_doc.get("blocks", []) if isinstance(b, dict)] \
+                if isinstance(page_doc, dict) else []
             self._segment_name = name
             return rid
 
@@ -437,7 +538,7 @@ class WorkerClient:
         if old is not None:
             old.closing = True
             old.outbox.put(None)
-        log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = open(self._log_path, "ab", buffering=0)  # noqa: SIM115 - written and closed by the stderr thread
         try:
             start = log.tell()
             env = dict(os.environ)
@@ -445,13 +546,17 @@ class WorkerClient:
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
             env.update(self._env)
             proc = subprocess.Popen([sys.executable, "-m", "enuflow.app.worker.child"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=log, env=env, close_fds=True)
-        finally:
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True)
+        except BaseException:
             log.close()
+            raise
         child = _Child(proc, self._log_path, start)
         self._child = child
         threading.Thread(target=self._write_loop, args=(child,), name="enuflow-worker-writer",
                          daemon=True).start()
+        child.err_thread = threading.Thread(target=self._err_loop, args=(child, log), name="enuflow-worker-stderr",
+                                            daemon=True)
+        child.err_thread.start()
         threading.Thread(target=self._read_loop, args=(child,), name="enuflow-worker-reader",
                          daemon=True).start()
 
@@ -472,6 +577,48 @@ class WorkerClient:
             stdin.close()
         except (OSError, ValueError):
             pass
+
+    def _err_loop(self, child: _Child, log: IO[bytes]) -> None:
+        """The child's stderr: into its log, and what it printed for the person as "output" events (lines that
+        come within ``OUTPUT_PERIOD_S`` together; all of a run's before its "done")."""
+        stream = child.proc.stderr
+        assert stream is not None
+        fd = stream.fileno()
+        pending: list[str] = []
+        last = 0.0
+        try:
+            while True:
+                wait = None if not pending else max(0.0, last + OUTPUT_PERIOD_S - time.monotonic())
+                synced = 0
+                if select.select([fd], [], [], wait)[0]:
+                    data = os.read(fd, 1 << 16)
+                    if not data:
+                        break
+                    kept, lines, synced = child.relay.feed(data)
+                    log.write(kept)
+                    pending += lines
+                if pending and (synced or time.monotonic() - last >= OUTPUT_PERIOD_S):
+                    self._emit(WorkerEvent("output", run_id=self._run_id, message="\n".join(pending)))
+                    pending, last = [], time.monotonic()
+                if synced:
+                    child.synced(synced)
+        except (OSError, ValueError):
+            pass  # the pipe is gone: the child's end is reported by the stdout reader
+        finally:
+            kept, lines, _ = child.relay.end()
+            try:
+                log.write(kept)
+            except OSError:
+                pass
+            log.close()
+            pending += lines
+            if pending:
+                self._emit(WorkerEvent("output", run_id=self._run_id, message="\n".join(pending)))
+            child.synced(float("inf"))
+            try:
+                stream.close()
+            except OSError:
+                pass
 
     def _read_loop(self, child: _Child) -> None:
         stdout = child.proc.stdout
@@ -520,6 +667,7 @@ class WorkerClient:
                                    scalars={k: float(v) for k, v in keyed(msg.get("scalars", [])).items()},
                                    steps_done=int(msg.get("step", 0))))
         elif kind == "done":
+            child.wait_synced(rid)  # what the run printed comes before its end
             results: dict[tuple[str, str], np.ndarray] = {}
             seg = None
             errors = [e for e in msg.get("errors", []) if isinstance(e, dict)]
@@ -543,7 +691,8 @@ class WorkerClient:
                              warnings=[w for w in msg.get("warnings", []) if isinstance(w, dict)],
                              stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
                              initialised=bool(msg.get("initialised")),
-                             seconds=float(msg.get("seconds", 0.0)))
+                             seconds=float(msg.get("seconds", 0.0)), timed_out=bool(msg.get("timed_out")),
+                             hung_step=int(msg.get("hung_step") or 0))
             if msg.get("lost_target") and self._target:
                 # the server the editor's run target names is gone: for the editor, like a worker that crashed
                 # (a command-line run keeps it as an error of the run, with the other blocks' results)
@@ -556,6 +705,8 @@ class WorkerClient:
 
     def _ended(self, child: _Child, code: int, corrupt: str) -> None:
         """The child's stdout closed and it exited: report a crash unless it was asked to end."""
+        if child.err_thread is not None:
+            child.err_thread.join(timeout=2.0)  # its log complete, its last output relayed
         with self._lock:
             current = self._child is child
             if current:
@@ -565,22 +716,24 @@ class WorkerClient:
             rid = self._run_id
             self._run_id = 0
             suspects = list(self._suspects) if rid else []
+            blocks = set(self._run_blocks) if rid else set()
             name = self._segment_name
             self._crashed = True
         if rid and name:
             shm.remove(name)
         sig, words = describe_exit(code)
+        memory = "" if child.killed else self._memory_death(child, sig, rid, blocks)
         if child.killed:
             what = "The worker process was killed on request"
+        elif memory:
+            what = memory[0].upper() + memory[1:] + f" (its process {words})"
         else:
             what = f"The worker process {words}" + (f"; {corrupt}" if corrupt else "")
-            if sig == "SIGKILL":
-                what += " (the system ends a process this way when memory runs out)"
-        if rid:
+        if rid and not memory:
             what += " while running the page"
             if suspects:
                 what += "; blocks that can crash or hang a process: " + ", ".join(suspects)
-        elif not child.ready:
+        elif not rid and not child.ready:
             what += " while starting"
         reason = "" if child.killed else child.fatal_reason()
         if reason:
@@ -590,11 +743,27 @@ class WorkerClient:
         message = what + (f"\nLast lines of its log ({self._log_path}):\n{tail}" if tail else "")
         if child.killed:
             blame = "was running when the worker was killed (it can hang)"
+        elif memory:
+            blame = memory
         else:
             blame = f"may have crashed the worker ({sig or words})"
+        if memory:
+            suspects = _nodes_named(child.log_text(), blocks)
         errors = [{"block": b, "port": None, "message": blame} for b in suspects]
         self._emit(WorkerEvent("crashed", run_id=rid, message=message, blocks=suspects, errors=errors,
-                               signal=sig, exit_code=code, log_tail=tail, reason=reason))
+                               signal=sig, exit_code=code, log_tail=tail, reason=reason, memory=memory))
+
+    def _memory_death(self, child: _Child, sig: str, rid: int, blocks: set[str]) -> str:
+        """"the worker ran out of memory (limit N MiB) while running block X" when the child's end looks like it
+        (killed by SIGKILL, the way the system's out-of-memory killer ends a process, or its log says so), or ""."""
+        text = child.log_text()
+        if sig != "SIGKILL" and not _NO_MEMORY.search(text):
+            return ""
+        from enuflow.app.worker.limits import memory_limit_mb, memory_words
+
+        named = _nodes_named(text, blocks)
+        where = (f" while running block {', '.join(named)}" if named else " while running the page") if rid else ""
+        return memory_words(memory_limit_mb(self._env)) + where
 
     def _emit(self, ev: WorkerEvent) -> None:
         try:
@@ -611,6 +780,11 @@ class WorkerClient:
 
     def _sweep_own(self) -> None:
         shm.sweep(os.getpid(), token=self._token)
+
+
+def _nodes_named(log: str, blocks: set[str]) -> list[str]:
+    """The blocks among ``blocks`` whose ops TensorFlow's messages in ``log`` name (``{{node ID}}``)."""
+    return sorted({m.group(1) for m in _NODE.finditer(log)} & blocks)
 
 
 def _prune_logs(folder: Path, keep: int = 5) -> None:

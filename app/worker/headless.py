@@ -6,11 +6,16 @@ the caller reads the page), runs the page, and turns what can go wrong into erro
 - the child dies (an ``Abort`` op, a failed CHECK, a segfault, the out-of-memory killer): the blocks known to
   crash a process are blamed, as the editor does, and the page runs once more in a fresh child without them
   and what depends on them, so the other blocks still report their results;
-- the run takes longer than ``timeout`` seconds (counted once TensorFlow is loaded), or a remote target does not
-  answer within ``CONNECT_TIMEOUT_S``: the child is killed and the error says what timed out and which
-  blocks were running;
+- the run takes longer than ``timeout`` seconds (counted once TensorFlow is loaded): the child's runner stops
+  between steps at that time, after a full last step, and reports the steps done and every result; a step that
+  hangs is aborted by TensorFlow at the timeout (the results are those of the step before). Only a child that
+  has not ended ``2 * timeout + KILL_GRACE_S`` seconds in (an op that ignores TensorFlow's timeout) is killed;
+  the error then says that a step hung, which blocks were running, and the numbers of the last step the child
+  reported. A remote target that does not answer within ``CONNECT_TIMEOUT_S`` is killed the same way;
 - ``interrupt()`` (Ctrl+C): the run stops after the current step; if that step does not end within
   ``STOP_GRACE_S``, or on a second interrupt, the child is killed. Either way ``run`` returns within a second.
+
+What the page prints (a ``Print`` block, SHOW_DEBUG's values) goes to this process's stderr as the run goes.
 
 Imports neither TensorFlow nor Qt.
 """
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from enuflow.app.worker.client import WorkerClient, WorkerEvent
-from enuflow.app.worker.limits import CONNECT_TIMEOUT_S
+from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, KILL_GRACE_S
 
 #: after Ctrl+C, how long the current step may take to end before the worker is killed
 STOP_GRACE_S = 0.5
@@ -106,6 +111,10 @@ class HeadlessRun:
                 report.warnings = list(ev.warnings)
                 report.steps_done = ev.steps_done
                 report.stopped = ev.stopped
+                if ev.timed_out and timeout is not None:
+                    report.timeout = {"seconds": timeout, "steps": ev.steps_done, "hung_step": ev.hung_step,
+                                      "while": f"while running step {ev.hung_step} (it hung)" if ev.hung_step
+                                      else f"after {ev.steps_done} steps", "blocks": []}
                 return report
             if kind == "crashed":
                 assert ev is not None
@@ -121,6 +130,12 @@ class HeadlessRun:
             if kind == "timeout":
                 report.timeout = info
                 report.errors.extend(timeout_errors(info, doc))
+                report.steps_done = int(info.get("steps", 0))
+                report.results = known_results(info)
+                if report.results:
+                    report.warnings.append({"block": None, "port": None, "message": (
+                        f"the results are the numbers of step {report.steps_done}, the last step the worker "
+                        "reported before it was killed (as float64)")})
                 return report
             if kind == "interrupted":
                 report.interrupted = True
@@ -137,20 +152,23 @@ class HeadlessRun:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout,
-                         every_log=True)
+                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout)
+        # the run ends itself at its timeout (a hung step is aborted by TensorFlow after as long): killed only
+        # when that did not work
+        kill_after = None if timeout is None else 2 * timeout + KILL_GRACE_S
         if client.ready and self._ready_at is None:
             self._ready_at = time.monotonic()
         ready_at = time.monotonic() if client.ready else None
         connected = not target or bool(cluster)  # a cluster run bounds its own calls and names lost tasks
         suspects: list[str] = []
         steps_seen = 0
+        scalars_seen: dict[tuple[str, str], float] = {}
         stop_asked: float | None = None
         seen_interrupts = 0
         while True:
             now = time.monotonic()
             state = {"steps": steps_seen, "blocks": suspects, "connected": connected, "target": target,
-                     "started": ready_at is not None}
+                     "started": ready_at is not None, "scalars": scalars_seen}
             if self._interrupts > seen_interrupts:
                 seen_interrupts = self._interrupts
                 if stop_asked is None and ready_at is not None and seen_interrupts == 1:
@@ -162,8 +180,8 @@ class HeadlessRun:
             if stop_asked is not None and now - stop_asked > STOP_GRACE_S:
                 return "interrupted", None, self._kill(rid, state)
             if ready_at is not None:
-                if timeout is not None and now - ready_at > timeout:
-                    return "timeout", None, self._kill(rid, {**state, "seconds": timeout})
+                if kill_after is not None and now - ready_at > kill_after:
+                    return "timeout", None, self._kill(rid, {**state, "seconds": timeout, "hung": True})
                 if not connected and now - ready_at > min(CONNECT_TIMEOUT_S, timeout or CONNECT_TIMEOUT_S):
                     return "timeout", None, self._kill(rid, {**state, "seconds": min(CONNECT_TIMEOUT_S,
                                                                                      timeout or CONNECT_TIMEOUT_S)})
@@ -171,7 +189,10 @@ class HeadlessRun:
                 ev = self._events.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-            if ev.kind == "ready" and ready_at is None:
+            if ev.kind == "output":
+                if ev.message:
+                    print(ev.message, file=sys.stderr, flush=True)  # what the page printed (Print, SHOW_DEBUG)
+            elif ev.kind == "ready" and ready_at is None:
                 ready_at = time.monotonic()
                 if self._ready_at is None:
                     self._ready_at = ready_at
@@ -180,9 +201,8 @@ class HeadlessRun:
             elif ev.kind == "connected":
                 connected = True
             elif ev.kind == "step":
-                steps_seen = max(steps_seen, ev.step)
-            elif ev.kind == "log" and ev.message:
-                print(ev.message, file=sys.stderr, flush=True)  # SHOW_DEBUG: each step's fetched values
+                if ev.step >= steps_seen:
+                    steps_seen, scalars_seen = ev.step, ev.scalars
             elif ev.kind == "crashed" and self._interrupts:
                 # Ctrl+C in a terminal reaches the child too, before it has learnt to ignore it
                 return "interrupted", None, state
@@ -199,7 +219,9 @@ class HeadlessRun:
                 ev = self._events.get(timeout=max(0.0, end - time.monotonic()))
             except queue.Empty:
                 break
-            if ev.kind == "crashed":
+            if ev.kind == "output" and ev.message:
+                print(ev.message, file=sys.stderr, flush=True)
+            elif ev.kind == "crashed":
                 if ev.run_id == rid and ev.blocks:
                     state["blocks"] = list(ev.blocks)
                 break
@@ -210,10 +232,10 @@ class HeadlessRun:
 
 def crash_summary(ev: WorkerEvent) -> str:
     """One paragraph: how the worker died, and what TensorFlow said."""
-    what = f"the run's worker process was killed by {ev.signal}" if ev.signal else \
-        f"the run's worker process ended with exit status {ev.exit_code}"
-    if ev.signal == "SIGKILL":
-        what += " (the system ends a process this way when memory runs out)"
+    how = f"was killed by {ev.signal}" if ev.signal else f"ended with exit status {ev.exit_code}"
+    what = f"the run's worker process {how}"
+    if ev.memory:  # (a SIGKILL not asked for is the system's out-of-memory killer's: the client says so)
+        what = f"{ev.memory} (its process {how})"
     if ev.reason:
         what += f"; TensorFlow said: {ev.reason}"
     return what
@@ -222,6 +244,9 @@ def crash_summary(ev: WorkerEvent) -> str:
 def crash_errors(ev: WorkerEvent) -> list[dict[str, Any]]:
     """The errors of a crash: one per block known to crash a process, or one for the page."""
     summary = crash_summary(ev)
+    if ev.memory:
+        return [{"block": b, "port": None, "message": summary} for b in ev.blocks] or \
+            [{"block": None, "port": None, "message": summary}]
     if not ev.blocks:
         return [{"block": None, "port": None,
                  "message": f"{summary}; no block on the page is known to crash, so the culprit is not known"}]
@@ -252,16 +277,29 @@ def _running(info: dict[str, Any], doc: dict[str, Any]) -> str:
 
 
 def timeout_errors(info: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The errors of a run the watchdog killed: connecting took too long, or a step hung (it did not end even
+    when TensorFlow's per-call timeout ran out)."""
     seconds = info.get("seconds")
     what = "connecting" if info.get("target") and not info.get("connected") else "the run"
     info["while"] = _step_words(info)
-    head = f"{what} timed out after {seconds:g} s {info['while']}{_running(info, doc)}"
+    if what == "the run" and info.get("hung") and info.get("started"):
+        n = int(info.get("steps", 0))
+        head = (f"the run timed out after {seconds:g} s: step {n + 1} hung (it did not end, even past the "
+                f"timeout, and the worker was killed {2 * seconds + KILL_GRACE_S:g} s in){_running(info, doc)}; "
+                f"timed out after {n} step{'s' if n != 1 else ''} (at least: the last step the worker reported)")
+    else:
+        head = f"{what} timed out after {seconds:g} s {info['while']}{_running(info, doc)}"
     if what == "the run":
         head += "; give it longer with --timeout SECONDS"
     errors = [{"block": None, "port": None, "message": head}]
     errors += [{"block": b, "port": None, "message": f"was running when the run timed out after {seconds:g} s "
                                                       "(it can hang)"} for b in info.get("blocks") or []]
     return errors
+
+
+def known_results(info: dict[str, Any]) -> dict[tuple[str, str], np.ndarray]:
+    """The numbers of the last step a killed worker reported (its "step" events carry them as floats)."""
+    return {k: np.array(v, dtype=np.float64) for k, v in (info.get("scalars") or {}).items()}
 
 
 def interrupt_errors(info: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ page's pins will take once parsed (a Const whose single value fills the shape [1
 is 1 GiB, though its pin is one number). ``check_literals`` turns a total over the limit into errors
 before anything is built: parsing such a page would take minutes and end in a MemoryError.
 The limit is ``DEFAULT_LITERAL_LIMIT_MB``, or ``$ENUFLOW_MAX_LITERAL_MB``, or ``enuflow run --max-literal-mb``.
+The worker's memory is capped by ``$ENUFLOW_WORKER_MAX_MEMORY_MB`` (``enuflow run --max-memory-mb``);
+``memory_words`` says in words that it ran out.
 
 Imports neither TensorFlow nor Qt (the command line checks a page before its worker has TensorFlow loaded).
 """
@@ -21,6 +23,11 @@ DEFAULT_LITERAL_LIMIT_MB = 2048
 LITERAL_LIMIT_ENV = "ENUFLOW_MAX_LITERAL_MB"
 #: a run on a remote target (--target) that has not connected after this many seconds gives up
 CONNECT_TIMEOUT_S = 30.0
+#: a run with a timeout ends on its own (after a full last step, or a step TensorFlow aborts at the timeout);
+#: the caller kills a worker that has not ended after twice the timeout and this many seconds more
+KILL_GRACE_S = 5.0
+#: caps the worker's address space at this many MiB beyond what it holds once TensorFlow is loaded
+MEMORY_LIMIT_ENV = "ENUFLOW_WORKER_MAX_MEMORY_MB"
 _MIB = 1 << 20
 
 
@@ -136,3 +143,19 @@ def check_literals(page: Any, limit: int) -> list[dict[str, Any]]:
 
 def _mib(n: int) -> str:
     return f"{n / _MIB:,.0f} MiB" if n < 10 * (1 << 30) else f"{n / (1 << 30):,.1f} GiB"
+
+
+def memory_limit_mb(env: dict[str, str] | None = None) -> float | None:
+    """The worker's memory limit in MiB (``$ENUFLOW_WORKER_MAX_MEMORY_MB`` in ``env``, else in this process's
+    environment), or None for no limit."""
+    text = (env or {}).get(MEMORY_LIMIT_ENV) or os.environ.get(MEMORY_LIMIT_ENV, "")
+    try:
+        mb = float(str(text).strip())
+    except ValueError:
+        return None
+    return mb if mb > 0 else None
+
+
+def memory_words(limit_mb: float | None) -> str:
+    """"the worker ran out of memory (limit N MiB)", or "(the machine's memory)" without a limit."""
+    return "the worker ran out of memory " + (f"(limit {limit_mb:g} MiB)" if limit_mb else "(the machine's memory)")
