@@ -25,7 +25,7 @@ from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
-from enuflow.app.engine.pins import Pins, block_pins, dat_missing, unset_pins
+from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
 
@@ -170,6 +170,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             bad.add(block)
 
     # pins (absolute Windows paths looked for in the page's data folder)
+    needy: dict[Block, bool] = {}  # a declaration with a pin to set or an input to wire (``pin_needs``)
     for b in page:
         bid = b.id
         decl = decls.get(bid)
@@ -178,6 +179,11 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
         if kept is None and not b.pins and not b.extra:  # most blocks of a big page: nothing typed in
             attrs[bid] = {}
             values[bid] = {}
+            needs = needy.get(decl)
+            if needs is None:
+                needs = needy[decl] = any(pin_needs(decl))
+            if not needs:
+                continue
             found = unset_pins(bid, decl, inputs.get(bid) or {})
             if found:
                 errors.extend(found)
@@ -253,13 +259,10 @@ def _frozen(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] | None:
+def _topological(ids: list[str], succ: dict[str, dict[str, None]], indegree: dict[str, int]) -> list[str] | None:
     """``ids`` in dependency order, as ``networkx.topological_sort`` orders them (generation by generation,
-    successors in the order their links came); None when there is a cycle."""
-    indegree: dict[str, int] = {}
-    for children in succ.values():
-        for c in children:
-            indegree[c] = indegree.get(c, 0) + 1
+    successors in the order their links came); None when there is a cycle. ``indegree`` (block -> how many blocks
+    link into it, for the blocks some block links into) is used up."""
     zero = [n for n in ids if n not in indegree]
     order: list[str] = []
     while zero:
@@ -297,12 +300,12 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
     warnings: list[BuildError] = []
     ids = [b.id for b in page]
     decls, inputs = _block_types(page, registry, allow_io, err, sessions, warnings)
-    succ, edges, many = _links(page, ids, decls, inputs, err)
+    succ, indegree, edges, many = _links(page, ids, decls, inputs, err)
     for bid, pname in many:
         _repeated_input(bid, pname, inputs[bid][pname], err)
     # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()
-    order = _topological(ids, succ)
+    order = _topological(ids, succ, indegree)
     st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order)
     if order is None:
         for names in _cycles(page, st.dag()):
@@ -363,12 +366,15 @@ def _block_notes(b: Any, decl: Block, allow_io: bool, err: _Report, sessions: li
 
 
 def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str, dict[str, list[Link]]],
-           err: _Report) -> tuple[dict[str, dict[str, None]], list[tuple[str, str]], list[tuple[str, str]]]:
+           err: _Report) -> tuple[dict[str, dict[str, None]], dict[str, int], list[tuple[str, str]],
+                                  list[tuple[str, str]]]:
     """Check every link against the ports of the blocks it joins and fill ``inputs`` (per block, per input, its
-    links in page order). Returns each block's successors (in link order), the block graph's edges, and the single
-    inputs given more than one link (``_repeated_input``); the problems go to ``err``."""
+    links in page order). Returns each block's successors (in link order), the number of blocks linked into each
+    block that has any, the block graph's edges, and the single inputs given more than one link
+    (``_repeated_input``); the problems go to ``err``."""
     on_page = set(ids)
     succ: dict[str, dict[str, None]] = {}
+    indegree: dict[str, int] = {}
     edges: list[tuple[str, str]] = []
     #: per declaration: inert or not, its single (not list) outputs, its inputs by name
     ports_of: dict[Block, tuple[bool, frozenset[str], dict[str, Any]]] = {}
@@ -382,7 +388,9 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
         children = succ.get(src)
         if children is None:
             children = succ[src] = {}
-        children[dst] = None
+        if dst not in children:
+            children[dst] = None
+            indegree[dst] = indegree.get(dst, 0) + 1
         edges.append((src, dst))
         sd, dd = decls.get(src), decls.get(dst)
         if sd is not None:
@@ -412,7 +420,7 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
                 lns.append(ln)
                 if len(lns) == 2 and not port.is_list:
                     many.append((dst, dport))
-    return succ, edges, many
+    return succ, indegree, edges, many
 
 
 def _check_output(page: Page, sd: Block, ln: Link, err: _Report) -> None:

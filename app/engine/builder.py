@@ -295,11 +295,9 @@ class _PageBuild:
         session_id = an.plan.block
         failed, infos = self.failed, self.infos
         for bid in order:
-            if bid == session_id or bid not in decls:
+            decl = decls.get(bid)
+            if decl is None or bid == session_id or (failed and self.after_failure(bid)):
                 continue
-            if failed and self.after_failure(bid):
-                continue
-            decl = decls[bid]
             info = infos.get(decl)
             if info is None:
                 info = self.info(decl)
