@@ -144,17 +144,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged.
     """
     folder = df.data_folder(page)
-    key = structure_key(page, registry, allow_io, folder)
-    st = None
-    if cache is not None:
-        if cache.structure is not None and cache.registry is registry and cache.structure.key == key:
-            st = cache.structure
-        else:
-            cache.clear()
-    if st is None:
-        st = _structure(page, registry, allow_io, key)
-        if cache is not None:
-            cache.structure, cache.registry = st, registry
+    st = _cached_structure(page, registry, allow_io, folder, cache)
     kept = cache.blocks if cache is not None else None
 
     errors = list(st.errors)
@@ -215,6 +205,21 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.warnings = warnings
     an._st = st
     return an
+
+
+def _cached_structure(page: Page, registry: Registry, allow_io: bool, folder: Any,
+                      cache: AnalysisCache | None) -> _Structure:
+    """The structure of ``page``: the cache's when the page's structure is the one it holds, else found afresh
+    (and kept in the cache, cleared first)."""
+    key = structure_key(page, registry, allow_io, folder)
+    if cache is not None:
+        if cache.structure is not None and cache.registry is registry and cache.structure.key == key:
+            return cache.structure
+        cache.clear()
+    st = _structure(page, registry, allow_io, key)
+    if cache is not None:
+        cache.structure, cache.registry = st, registry
+    return st
 
 
 def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -> tuple:
