@@ -378,7 +378,7 @@ class _PageBuild:
     def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]]) -> None:
         """Build a block the quick path did not: wire its inputs, then make its op from the plan of a block like
         it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const), or call its ``build``."""
-        wired = self.wire(bid, ins, info.list_ports)
+        wired = self.wire(bid, ins, info.list_ports) if ins else {}
         if wired is None:
             return
         plain_op = info.plain_op
