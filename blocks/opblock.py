@@ -162,15 +162,16 @@ class OpBlock(Block):
 
 # -- building any op ------------------------------------------------------------------------
 
-_BASE_NAMES: dict[Any, str] = {}
+#: DType -> the name of its base dtype (``tensor_dtype``'s memo; the builder's quick path reads it directly)
+DTYPE_NAMES: dict[Any, str] = {}
 
 
 def tensor_dtype(t: Any) -> str:
     """The dtype name of a tensor without ``_ref`` (memoised per DType: the property chain is slow)."""
     dt = t.dtype
-    name = _BASE_NAMES.get(dt)
+    name = DTYPE_NAMES.get(dt)
     if name is None:
-        name = _BASE_NAMES[dt] = dt.base_dtype.name
+        name = DTYPE_NAMES[dt] = dt.base_dtype.name
     return name
 
 

@@ -22,7 +22,7 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
-from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
+from enuflow.blocks.opblock import DTYPE_NAMES, OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -265,8 +265,8 @@ class _PageBuild:
     """One build in progress: what the blocks of a page share while they are built in dependency order (the
     graph, the tensors made so far, the failed blocks, the op plans of blocks built before)."""
 
-    __slots__ = ("an", "built", "scope", "graph", "create", "dev", "devices", "failed", "preds", "infos", "memo",
-                 "tensors", "operations", "Operation")
+    __slots__ = ("an", "built", "scope", "graph", "create", "name_for", "done", "dev", "devices", "failed", "preds",
+                 "infos", "memo", "tensors", "operations", "Operation")
 
     def __init__(self, page: Page, an: Analysis, scope: PageScope, failed: set[str], operation_type: type) -> None:
         self.an = an
@@ -274,6 +274,9 @@ class _PageBuild:
         self.built = built = scope.built
         self.graph = graph = scope.graph
         self.create = graph._create_op_internal
+        self.name_for = scope.op_name_for
+        #: records a block built (``BuiltGraph.built``)
+        self.done = built.built.append
         self.dev = scope.device
         #: block -> its own device, for the blocks that name one
         self.devices = {b.id: b.device for b in page if b.device}
@@ -295,9 +298,9 @@ class _PageBuild:
         session_id = an.plan.block
         failed, infos = self.failed, self.infos
         for bid in order:
-            decl = decls.get(bid)
-            if decl is None or bid == session_id or (failed and self.after_failure(bid)):
+            if bid == session_id or bid not in decls or (failed and self.after_failure(bid)):
                 continue
+            decl = decls[bid]
             info = infos.get(decl)
             if info is None:
                 info = self.info(decl)
@@ -343,7 +346,8 @@ class _PageBuild:
             if t is None or t.__class__ is list:
                 return False
             flat.append(t)
-            key.append(tensor_dtype(t))
+            dtype = DTYPE_NAMES.get(t.dtype)
+            key.append(dtype if dtype is not None else tensor_dtype(t))
         plan = self.memo.get(tuple(key))
         if plan is None:
             return False
@@ -354,7 +358,7 @@ class _PageBuild:
         """Build a block's op from a memoised plan (attrs, input ports, outputs) on inputs ``flat`` and record its
         outputs; on failure, the block's error."""
         protos, _, out_plan = plan
-        name = self.scope.op_name_for(bid)
+        name = self.name_for(bid)
         devices = self.devices
         device = devices.get(bid) or self.dev if devices else self.dev
         try:
@@ -373,7 +377,7 @@ class _PageBuild:
                 self.operations[(bid, port_name)] = op
             else:
                 tensors[(bid, port_name)] = outs[i]
-        self.built.built.append(bid)
+        self.done(bid)
 
     def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]]) -> None:
         """Build a block the quick path did not: wire its inputs, then make its op from the plan of a block like
@@ -439,7 +443,7 @@ class _PageBuild:
             _failure(self.built, self.failed, bid, e)
             return True
         self.tensors[(bid, out_port)] = t
-        self.built.built.append(bid)
+        self.done(bid)
         return True
 
     def own_build(self, bid: str, decl: Any, wired: dict[str, Any]) -> None:
@@ -477,7 +481,7 @@ class _PageBuild:
                     self.operations[(bid, port_name)] = t
                 else:
                     self.tensors[(bid, port_name)] = t
-        self.built.built.append(bid)
+        self.done(bid)
 
 
 def _failure(built: BuiltGraph, failed: set[str], bid: str, e: Exception) -> None:
