@@ -162,15 +162,16 @@ class OpBlock(Block):
 
 # -- building any op ------------------------------------------------------------------------
 
-_BASE_NAMES: dict[Any, str] = {}
+#: DType -> the name of its base dtype (``tensor_dtype``'s memo; the builder's quick path reads it directly)
+DTYPE_NAMES: dict[Any, str] = {}
 
 
 def tensor_dtype(t: Any) -> str:
     """The dtype name of a tensor without ``_ref`` (memoised per DType: the property chain is slow)."""
     dt = t.dtype
-    name = _BASE_NAMES.get(dt)
+    name = DTYPE_NAMES.get(dt)
     if name is None:
-        name = _BASE_NAMES[dt] = dt.base_dtype.name
+        name = DTYPE_NAMES[dt] = dt.base_dtype.name
     return name
 
 
@@ -194,11 +195,38 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
             op = scope.create_op(op_type, flat_inputs(flat_ports, inputs), protos)
             outputs = op.outputs
             return {name: op if i is None else outputs[i] for name, i in out_plan}
-    attr_decl = block.attr_map()
-    attrs: dict[str, Any] = {k: v for k, v in scope.attrs.items() if k in attr_decl}
-    decided: dict[str, tuple[str, str]] = {}  # type attr -> (dtype, port that decided it)
+    attrs = _OpAttrs(block, op_type, scope.attrs)
+    attrs.from_wired(inputs)
+    flat = _op_inputs(scope, block, inputs, attrs)
+    attrs.check()
+    protos = attrs.protos()
+    op = scope.create_op(op_type, flat, protos)
+    outs = op_outputs(block, op)
+    if key is not None:
+        ports = [(p.name, isinstance(inputs[p.name], (list, tuple))) for p in block.inputs
+                 if inputs.get(p.name) is not None]
+        memo[key] = (protos, ports, [(name, None if t is op else t.value_index) for name, t in outs.items()])
+    return outs
 
-    def settle(port: Port, dt: str, t: Any = None) -> None:
+
+class _OpAttrs:
+    """The attrs of one op being built (``build_op``): those set on its block, and the type and length attrs its
+    inputs decide, each checked against what decided it before."""
+
+    __slots__ = ("block", "op_type", "decl", "values", "decided")
+
+    def __init__(self, block: Block, op_type: str, set_attrs: dict[str, Any]) -> None:
+        self.block = block
+        self.op_type = op_type
+        self.decl = decl = block.attr_map()
+        #: attr -> value: the block's own, then what its inputs decide
+        self.values: dict[str, Any] = {k: v for k, v in set_attrs.items() if k in decl}
+        #: type attr -> (dtype, port that decided it)
+        self.decided: dict[str, tuple[str, str]] = {}
+
+    def settle(self, port: Port, dt: str, t: Any = None) -> None:
+        """Input ``port`` gets a tensor of dtype ``dt`` (``t``, when its rank is checked): set the type attr it
+        decides; raises BuildFailure naming the port on a wrong rank, a dtype clash or a dtype not allowed."""
         if port.rank is not None and t is not None:
             rank = t.shape.rank
             if rank is not None and rank != port.rank:
@@ -206,39 +234,77 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
                                    f"(shape {t.shape.as_list()})", port.name)
         if port.dtype is None:
             return
-        if port.dtype in attr_decl:
+        if port.dtype in self.decl:
             name = port.dtype
-            have = attrs.get(name)
+            have = self.values.get(name)
             if have is not None and have != dt:
-                who = decided.get(name, (have, None))[1]
+                who = self.decided.get(name, (have, None))[1]
                 by = f" (set by input '{who}')" if who else f" (attr {name} is {have})"
                 raise BuildFailure(f"input '{port.name}' gets {dt}, but {name} is {have}{by}", port.name)
             if port.allowed and dt not in port.allowed:
-                raise BuildFailure(f"input '{port.name}' gets {dt}; {op_type} accepts "
+                raise BuildFailure(f"input '{port.name}' gets {dt}; {self.op_type} accepts "
                                    f"{', '.join(port.allowed)}", port.name)
-            attrs[name] = dt
-            decided.setdefault(name, (dt, port.name))
+            self.values[name] = dt
+            self.decided.setdefault(name, (dt, port.name))
         elif dt != port.dtype:
             raise BuildFailure(f"input '{port.name}' needs {port.dtype}, but gets {dt}", port.name)
 
-    # pass 1: wired inputs decide the type and length attrs
-    for port in block.inputs:
-        v = inputs.get(port.name)
-        if v is None:
-            continue
-        if port.list_of == "number":
-            for t in v:
-                settle(port, tensor_dtype(t))
-            attrs[port.number_attr] = len(v)
-        elif port.list_of == "type_list":
-            attrs[port.type_list_attr] = [tensor_dtype(t) for t in v]
-        elif port.list_of == "any":
-            pass
-        else:
-            settle(port, tensor_dtype(v), v)
+    def from_wired(self, inputs: dict[str, Any]) -> None:
+        """Let the wired inputs decide the type and length attrs (pass 1: before any pin value is fed, so that
+        values are fed in the types the wiring decided); raises BuildFailure as ``settle``."""
+        values = self.values
+        for port in self.block.inputs:
+            v = inputs.get(port.name)
+            if v is None:
+                continue
+            if port.list_of == "number":
+                for t in v:
+                    self.settle(port, tensor_dtype(t))
+                values[port.number_attr] = len(v)
+            elif port.list_of == "type_list":
+                values[port.type_list_attr] = [tensor_dtype(t) for t in v]
+            elif port.list_of == "any":
+                pass
+            else:
+                self.settle(port, tensor_dtype(v), v)
 
-    # pass 2: unwired inputs take their pin values, in the type wiring decided; all inputs in port order
+    def check(self) -> None:
+        """Raise BuildFailure naming the attr that is missing (an inferred attr nothing decided), not among its
+        allowed values, or below its minimum."""
+        for a in self.block.attrs:
+            v = self.values.get(a.name)
+            if v is None:
+                if a.inferred and not a.has_default:
+                    raise BuildFailure(f"cannot tell {a.name} from what is wired; wire the inputs that decide it "
+                                       f"or set the pin '{a.name}'", a.name)
+                continue
+            if a.allowed is not None and a.type in ("type", "string") and v not in a.allowed:
+                raise BuildFailure(f"{a.name} = {v!r} is not allowed; choose one of "
+                                   f"{', '.join(map(str, a.allowed))}", a.name)
+            if a.minimum is not None and a.type == "int" and v < a.minimum:
+                raise BuildFailure(f"{a.name} = {v} is below its minimum {a.minimum}", a.name)
+
+    def protos(self) -> dict[str, Any]:
+        """The attrs set (not None) as AttrValue protos; raises BuildFailure naming an attr whose value its type
+        cannot hold."""
+        protos = {}
+        decl = self.decl
+        for k, v in self.values.items():
+            if v is None:
+                continue
+            try:
+                protos[k] = attr_value(v, decl[k].type)
+            except (TypeError, ValueError) as e:
+                raise BuildFailure(f"attr {k}: {e}", k) from None
+        return protos
+
+
+def _op_inputs(scope: Any, block: Block, inputs: dict[str, Any], attrs: _OpAttrs) -> list[Any]:
+    """All the op's inputs in port order (pass 2): the wired tensors, and for each unwired input its pin value fed
+    in the type the wiring decided (its attrs then settled by it); raises BuildFailure naming an input that is
+    neither wired nor has a value (and is not optional), or as ``_OpAttrs.settle``."""
     flat: list[Any] = []
+    values = attrs.values
     for port in block.inputs:
         v = inputs.get(port.name)
         if v is not None:
@@ -253,44 +319,17 @@ def build_op(scope: Any, block: Block, inputs: dict[str, Any], op_type: str | No
             raise BuildFailure(f"input '{port.name}' is not wired and has no value", port.name)
         want = None
         if port.dtype is not None:
-            want = attrs.get(port.dtype) if port.dtype in attr_decl else port.dtype
+            want = values.get(port.dtype) if port.dtype in attrs.decl else port.dtype
         t = scope.value(port.name, dtype=want)
         if port.list_of == "number":
-            settle(port, tensor_dtype(t))
-            attrs[port.number_attr] = 1
+            attrs.settle(port, tensor_dtype(t))
+            values[port.number_attr] = 1
         elif port.list_of == "type_list":
-            attrs[port.type_list_attr] = [tensor_dtype(t)]
+            values[port.type_list_attr] = [tensor_dtype(t)]
         else:
-            settle(port, tensor_dtype(t), t)
+            attrs.settle(port, tensor_dtype(t), t)
         flat.append(t)
-
-    for a in block.attrs:
-        v = attrs.get(a.name)
-        if v is None:
-            if a.inferred and not a.has_default:
-                raise BuildFailure(f"cannot tell {a.name} from what is wired; wire the inputs that decide it "
-                                   f"or set the pin '{a.name}'", a.name)
-            continue
-        if a.allowed is not None and a.type in ("type", "string") and v not in a.allowed:
-            raise BuildFailure(f"{a.name} = {v!r} is not allowed; choose one of {', '.join(map(str, a.allowed))}",
-                               a.name)
-        if a.minimum is not None and a.type == "int" and v < a.minimum:
-            raise BuildFailure(f"{a.name} = {v} is below its minimum {a.minimum}", a.name)
-    protos = {}
-    for k, v in attrs.items():
-        if v is None:
-            continue
-        try:
-            protos[k] = attr_value(v, attr_decl[k].type)
-        except (TypeError, ValueError) as e:
-            raise BuildFailure(f"attr {k}: {e}", k) from None
-    op = scope.create_op(op_type, flat, protos)
-    outs = op_outputs(block, op)
-    if key is not None:
-        ports = [(p.name, isinstance(inputs[p.name], (list, tuple))) for p in block.inputs
-                 if inputs.get(p.name) is not None]
-        memo[key] = (protos, ports, [(name, None if t is op else t.value_index) for name, t in outs.items()])
-    return outs
+    return flat
 
 
 #: per declaration (by id): its input names when every input is a single tensor without a rank check or

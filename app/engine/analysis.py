@@ -27,7 +27,7 @@ from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
 from enuflow.app.engine import io_gate
-from enuflow.app.engine.pins import Pins, block_pins, dat_missing, unset_pins
+from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
 
@@ -150,17 +150,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged.
     """
     folder = df.data_folder(page)
-    key = structure_key(page, registry, allow_io, folder)
-    st = None
-    if cache is not None:
-        if cache.structure is not None and cache.registry is registry and cache.structure.key == key:
-            st = cache.structure
-        else:
-            cache.clear()
-    if st is None:
-        st = _structure(page, registry, allow_io, key)
-        if cache is not None:
-            cache.structure, cache.registry = st, registry
+    st = _cached_structure(page, registry, allow_io, folder, cache)
     kept = cache.blocks if cache is not None else None
 
     errors = list(st.errors)
@@ -176,6 +166,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             bad.add(block)
 
     # pins (absolute Windows paths looked for in the page's data folder)
+    needy: dict[Block, bool] = {}  # a declaration with a pin to set or an input to wire (``pin_needs``)
     for b in page:
         bid = b.id
         decl = decls.get(bid)
@@ -184,6 +175,11 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
         if kept is None and not b.pins and not b.extra:  # most blocks of a big page: nothing typed in
             attrs[bid] = {}
             values[bid] = {}
+            needs = needy.get(decl)
+            if needs is None:
+                needs = needy[decl] = any(pin_needs(decl))
+            if not needs:
+                continue
             found = unset_pins(bid, decl, inputs.get(bid) or {})
             if found:
                 errors.extend(found)
@@ -223,6 +219,21 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.graph_io = graph_io
     an._st = st
     return an
+
+
+def _cached_structure(page: Page, registry: Registry, allow_io: bool, folder: Any,
+                      cache: AnalysisCache | None) -> _Structure:
+    """The structure of ``page``: the cache's when the page's structure is the one it holds, else found afresh
+    (and kept in the cache, cleared first)."""
+    key = structure_key(page, registry, allow_io, folder)
+    if cache is not None:
+        if cache.structure is not None and cache.registry is registry and cache.structure.key == key:
+            return cache.structure
+        cache.clear()
+    st = _structure(page, registry, allow_io, key)
+    if cache is not None:
+        cache.structure, cache.registry = st, registry
+    return st
 
 
 def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -> tuple:
@@ -267,13 +278,10 @@ def _frozen(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] | None:
+def _topological(ids: list[str], succ: dict[str, dict[str, None]], indegree: dict[str, int]) -> list[str] | None:
     """``ids`` in dependency order, as ``networkx.topological_sort`` orders them (generation by generation,
-    successors in the order their links came); None when there is a cycle."""
-    indegree: dict[str, int] = {}
-    for children in succ.values():
-        for c in children:
-            indegree[c] = indegree.get(c, 0) + 1
+    successors in the order their links came); None when there is a cycle. ``indegree`` (block -> how many blocks
+    link into it, for the blocks some block links into) is used up."""
     zero = [n for n in ids if n not in indegree]
     order: list[str] = []
     while zero:
@@ -293,14 +301,14 @@ def _topological(ids: list[str], succ: dict[str, dict[str, None]]) -> list[str] 
 
 
 _MISSING = object()
+#: records a problem of a block (or of the page, block None) and its port: ``err(block, port, message)``
+_Report = Callable[[str | None, str | None, str], None]
 
 
 def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _Structure:
     """The part of the analysis that does not read pin values: block types, links, list ports, cycles."""
     errors: list[BuildError] = []
     bad: set[str] = set()
-    decls: dict[str, Block] = {}
-    inputs: dict[str, dict[str, list[Link]]] = {}
 
     def err(block: str | None, port: str | None, message: str) -> None:
         errors.append(BuildError(block, port, message))
@@ -309,8 +317,31 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
 
     sessions: list[str] = []
     warnings: list[BuildError] = []
-    hints: dict[str, list[str]] = {}
     ids = [b.id for b in page]
+    decls, inputs = _block_types(page, registry, allow_io, err, sessions, warnings)
+    succ, indegree, edges, many = _links(page, ids, decls, inputs, err)
+    for bid, pname in many:
+        _repeated_input(bid, pname, inputs[bid][pname], err)
+    # cycles (looked for only when the page cannot be put in dependency order)
+    cyclic: set[str] = set()
+    order = _topological(ids, succ, indegree)
+    st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order)
+    if order is None:
+        for names in _cycles(page, st.dag()):
+            cyclic.update(names)
+            bad.update(names)
+            errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
+                                     + " (a dataflow page cannot feed a block its own output)"))
+    return st
+
+
+def _block_types(page: Page, registry: Registry, allow_io: bool, err: _Report, sessions: list[str],
+                 warnings: list[BuildError]) -> tuple[dict[str, Block], dict[str, dict[str, list[Link]]]]:
+    """Each block's declaration, by block id, and an empty dict of its wired inputs to fill (``_links``); an unknown
+    type is ``err``'s problem (with a suggestion), and ``_block_notes`` reports on the blocks that need a note."""
+    decls: dict[str, Block] = {}
+    inputs: dict[str, dict[str, list[Link]]] = {}
+    hints: dict[str, list[str]] = {}
     types: dict[str, Block | None] = {}
     plain_of: dict[Block, bool] = {}  # a declaration that needs no note: not inert, not the session, may run
     for b in page:
@@ -331,28 +362,44 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
         if plain is None:
             plain = plain_of[decl] = not (decl.inert or decl.name == "ClientSession" or decl.unavailable
                                           or (decl.io and not allow_io))
-        if plain:
-            continue
-        if decl.inert:
-            warnings.append(BuildError(bid, None, f"'{b.label or bid}' is kept as an inert block ({decl.name}): "
-                                                  "it builds nothing and the run skips it"))
-        if decl.name == "ClientSession":
-            sessions.append(bid)
-        if decl.unavailable:
-            err(bid, None, f"{decl.name} cannot run here: {decl.unavailable}")
-        if decl.io and not allow_io:
-            err(bid, None, f"{decl.name} reads or writes files or acts on the process; it runs only when "
-                           f"allowed (enuflow run --allow-io, or confirm in the editor)")
+        if not plain:
+            _block_notes(b, decl, allow_io, err, sessions, warnings)
+    return decls, inputs
 
-    # links
+
+def _block_notes(b: Any, decl: Block, allow_io: bool, err: _Report, sessions: list[str],
+                 warnings: list[BuildError]) -> None:
+    """What the page's check says of block ``b`` of type ``decl`` for its type alone: an inert block's warning, the
+    ClientSession found (appended to ``sessions``), the problem of a type that cannot run here or may not."""
+    bid = b.id
+    if decl.inert:
+        warnings.append(BuildError(bid, None, f"'{b.label or bid}' is kept as an inert block ({decl.name}): "
+                                              "it builds nothing and the run skips it"))
+    if decl.name == "ClientSession":
+        sessions.append(bid)
+    if decl.unavailable:
+        err(bid, None, f"{decl.name} cannot run here: {decl.unavailable}")
+    if decl.io and not allow_io:
+        err(bid, None, f"{decl.name} reads or writes files or acts on the process; it runs only when "
+                       f"allowed (enuflow run --allow-io, or confirm in the editor)")
+
+
+def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str, dict[str, list[Link]]],
+           err: _Report) -> tuple[dict[str, dict[str, None]], dict[str, int], list[tuple[str, str]],
+                                  list[tuple[str, str]]]:
+    """Check every link against the ports of the blocks it joins and fill ``inputs`` (per block, per input, its
+    links in page order). Returns each block's successors (in link order), the number of blocks linked into each
+    block that has any, the block graph's edges, and the single inputs given more than one link
+    (``_repeated_input``); the problems go to ``err``."""
     on_page = set(ids)
     succ: dict[str, dict[str, None]] = {}
+    indegree: dict[str, int] = {}
     edges: list[tuple[str, str]] = []
     #: per declaration: inert or not, its single (not list) outputs, its inputs by name
     ports_of: dict[Block, tuple[bool, frozenset[str], dict[str, Any]]] = {}
     many: list[tuple[str, str]] = []  # (block, single input) given more than one link
     for ln in page.links:
-        src, sport, dst, dport = ln.src, ln.src_port, ln.dst, ln.dst_port
+        src, sport, dst, dport = ln
         if src not in on_page or dst not in on_page:
             missing = src if src not in on_page else dst
             err(None, None, f"link {ln} names block '{missing}', which is not on the page")
@@ -360,7 +407,9 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
         children = succ.get(src)
         if children is None:
             children = succ[src] = {}
-        children[dst] = None
+        if dst not in children:
+            children[dst] = None
+            indegree[dst] = indegree.get(dst, 0) + 1
         edges.append((src, dst))
         sd, dd = decls.get(src), decls.get(dst)
         if sd is not None:
@@ -376,25 +425,11 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
             if d_info[0]:
                 continue
         if sd is not None and sport not in s_info[1]:
-            src_attrs = page.block(src).pins
-            if not sd.has_output(sport, list_counts(sd, src_attrs)):
-                base, _ = split_indexed(sport)
-                if sd.input(base) is not None:
-                    err(dst, dport, f"link from '{src}.{sport}': that is an input port; "
-                                    "wires go from an output to an input")
-                else:
-                    names = ", ".join(sd.output_names(list_counts(sd, src_attrs))) or "none"
-                    err(src, sport, f"{sd.name} has no output '{sport}' (outputs: {names})")
+            _check_output(page, sd, ln, err)
         if dd is not None:
             port = d_info[2].get(dport)
             if port is None:
-                if dd.attr(dport) is not None:
-                    err(dst, dport, f"'{dport}' is a setting of {dd.name}, not an input; it cannot be wired")
-                elif dd.has_output(dport):
-                    err(dst, dport, f"link from '{src}.{sport}' ends at an output port")
-                else:
-                    names = ", ".join(p.name for p in dd.inputs) or "none"
-                    err(dst, dport, f"{dd.name} has no input '{dport}' (inputs: {names})")
+                _not_an_input(dd, ln, err)
                 continue
             wired = inputs[dst]
             lns = wired.get(dport)
@@ -404,30 +439,54 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
                 lns.append(ln)
                 if len(lns) == 2 and not port.is_list:
                     many.append((dst, dport))
+    return succ, indegree, edges, many
 
-    for bid, pname in many:
-        # a list port takes its links in order, the same one repeated too (AddN(a, b, a)); one input does not
-        lns = inputs[bid][pname]
-        counts = Counter(lns)
-        srcs = ", ".join(f"'{x.src}.{x.src_port}'" + (f" {counts[x]} times" if counts[x] > 1 else "")
-                         for x in counts)
-        err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
 
-    # cycles (looked for only when the page cannot be put in dependency order)
-    cyclic: set[str] = set()
-    order = _topological(ids, succ)
-    st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order)
-    dag = st.dag() if order is None else None
-    components = nx.strongly_connected_components(dag) if dag is not None else []
-    for comp in components:
+def _check_output(page: Page, sd: Block, ln: Link, err: _Report) -> None:
+    """The problem, if any, of link ``ln`` leaving its source (of type ``sd``) from a port that is not one of the
+    source's single outputs: fine for a numbered output of a list port that exists with the source's pins; else
+    an input port or an output the source lacks."""
+    src, sport, dst, dport = ln
+    src_attrs = page.block(src).pins
+    if sd.has_output(sport, list_counts(sd, src_attrs)):
+        return
+    base, _ = split_indexed(sport)
+    if sd.input(base) is not None:
+        err(dst, dport, f"link from '{src}.{sport}': that is an input port; wires go from an output to an input")
+    else:
+        names = ", ".join(sd.output_names(list_counts(sd, src_attrs))) or "none"
+        err(src, sport, f"{sd.name} has no output '{sport}' (outputs: {names})")
+
+
+def _not_an_input(dd: Block, ln: Link, err: _Report) -> None:
+    """The problem of link ``ln`` ending at a port its destination (of type ``dd``) has no input of that name
+    for: a setting, an output, or no port at all."""
+    src, sport, dst, dport = ln
+    if dd.attr(dport) is not None:
+        err(dst, dport, f"'{dport}' is a setting of {dd.name}, not an input; it cannot be wired")
+    elif dd.has_output(dport):
+        err(dst, dport, f"link from '{src}.{sport}' ends at an output port")
+    else:
+        names = ", ".join(p.name for p in dd.inputs) or "none"
+        err(dst, dport, f"{dd.name} has no input '{dport}' (inputs: {names})")
+
+
+def _repeated_input(bid: str, pname: str, lns: list[Link], err: _Report) -> None:
+    """The problem of single input ``pname`` of ``bid`` given the links ``lns`` (more than one): a list port takes
+    its links in order, the same one repeated too (AddN(a, b, a)); one input does not."""
+    counts = Counter(lns)
+    srcs = ", ".join(f"'{x.src}.{x.src_port}'" + (f" {counts[x]} times" if counts[x] > 1 else "") for x in counts)
+    err(bid, pname, f"input '{pname}' takes one link but has {len(lns)} (from {srcs})")
+
+
+def _cycles(page: Page, dag: nx.DiGraph) -> list[list[str]]:
+    """The blocks on each cycle of the block graph ``dag`` (a strongly connected part of more than one block, or a
+    block linked to itself), in page order."""
+    cycles = []
+    for comp in nx.strongly_connected_components(dag):
         if len(comp) > 1 or any(dag.has_edge(n, n) for n in comp):
-            names = [b.id for b in page if b.id in comp]
-            cyclic.update(comp)
-            for n in names:
-                bad.add(n)
-            errors.append(BuildError(names[0], None, "blocks on a cycle: " + " -> ".join(names + names[:1])
-                                     + " (a dataflow page cannot feed a block its own output)"))
-    return st
+            cycles.append([b.id for b in page if b.id in comp])
+    return cycles
 
 
 def list_counts(decl: Block, pins: dict[str, Any]) -> dict[str, Any]:

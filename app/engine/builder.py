@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
-from enuflow.blocks.opblock import OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
+from enuflow.blocks.opblock import DTYPE_NAMES, OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
 from enuflow.blocks.tf import attr_value, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -237,171 +237,257 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     an = analysis or analyse(page, allow_io=allow_io)
     graph = tf.Graph()
     built = BuiltGraph(graph=graph, analysis=an, errors=list(an.errors))
-    dev = device or an.plan.device
-    scope = PageScope(graph, built, dev)
-    failed: set[str] = set(an.bad) | set(skip)
-    session_id = an.plan.block
-    Operation = tf.Operation
-    order = an.order()
-    preds = None  # the block graph, made only when a block has failed
-    decls, inputs, attrs, values = an.decls, an.inputs, an.attrs, an.values
-    tensors, operations = built.tensors, built.operations
-    #: per declaration: its list inputs; its op type when it builds through ``build_op`` alone; its fed output;
-    #: its inputs' names when they are all single (``plain_inputs``)
-    decl_info: dict[Any, tuple[frozenset[str], str | None, tuple[str, str] | None, tuple[str, ...] | None]] = {}
-    memo = scope.op_memo
-    create = graph._create_op_internal
-    no_values: dict[str, Any] = {}
-    devices = {b.id: b.device for b in page if b.device}
+    scope = PageScope(graph, built, device or an.plan.device)
+    blocks = _PageBuild(page, an, scope, set(an.bad) | set(skip), tf.Operation)
     with graph.as_default():
-        for bid in order:
-            if bid == session_id or bid not in decls:
-                continue
-            if failed:
-                if preds is None:
-                    preds = an.dag.pred
-                if bid in failed or any(p in failed for p in preds[bid]):
-                    failed.add(bid)
-                    continue
-            decl = decls[bid]
-            info = decl_info.get(decl)
-            if info is None:
-                op_type = (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None
-                info = decl_info[decl] = (frozenset(p.name for p in decl.inputs if p.is_list), op_type,
-                                          decl.fed_output, plain_inputs(decl) if op_type is not None else None)
-            list_ports, plain_op, fed_output, single_inputs = info
-            ins = inputs[bid]
-            if single_inputs is not None and len(ins) == len(single_inputs) and not attrs.get(bid):
-                # the most common block: an op whose inputs are all single and wired once, with no attr set;
-                # its op comes from the plan of a block like it built before
-                flat = []
-                key = [decl, plain_op]
-                for pname in single_inputs:
-                    lns = ins.get(pname)
-                    if lns is None or len(lns) != 1:
-                        break
-                    ln = lns[0]
-                    t = tensors.get((ln.src, ln.src_port))
-                    if t is None or t.__class__ is list:
-                        break
-                    flat.append(t)
-                    key.append(tensor_dtype(t))
-                else:
-                    plan = memo.get(tuple(key))
-                    if plan is not None:
-                        _build_planned(graph, create, plain_op, flat, scope.op_name_for(bid), plan,
-                                       devices.get(bid) or dev if devices else dev, built, bid, failed)
-                        continue
-            wired: dict[str, Any] = {}
-            missing = None
-            for pname, lns in ins.items():
-                ts = []
-                for ln in lns:
-                    key = (ln.src, ln.src_port)
-                    t = tensors.get(key)
-                    if t is None:
-                        t = operations.get(key)
-                    if t is None:
-                        missing = (pname, ln)
-                        break
-                    if isinstance(t, list):
-                        ts.extend(t)  # a list output (InputList) passes its tensors in order
-                    else:
-                        ts.append(t)
-                if missing:
-                    break
-                wired[pname] = ts if pname in list_ports else ts[0]
-            if missing:
-                pname, ln = missing
-                built.errors.append(BuildError(bid, pname, f"'{ln.src}.{ln.src_port}' gives no tensor to wire"))
-                failed.add(bid)
-                continue
-            dev_here = devices.get(bid) or dev if devices else dev
-            if plain_op is not None:
-                # a block like one built before (same type, attrs and wired dtypes): its op straight from the plan
-                key = memo_key(decl, plain_op, wired, attrs.get(bid) or no_values, values.get(bid) or no_values)
-                plan = memo.get(key) if key is not None else None
-                if plan is not None:
-                    _build_planned(graph, create, plain_op, flat_inputs(plan[1], wired), scope.op_name_for(bid), plan,
-                                   dev_here, built, bid, failed)
-                    continue
-            if fed_output is not None:
-                # a block whose output is its pin value fed (a Const): its placeholder, without a BlockScope
-                out_port, pin = fed_output
-                arr = (values.get(bid) or no_values).get(pin)
-                if arr is not None:
-                    dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
-                    name = f"{scope.op_name_for(bid)}/{_part(pin)}"
-                    try:
-                        if dev_here:
-                            with graph.device(dev_here):
-                                t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
-                        else:
-                            t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
-                    except Exception as e:  # noqa: BLE001 - as below
-                        _failure(built, failed, bid, e)
-                        continue
-                    tensors[(bid, out_port)] = t
-                    built.built.append(bid)
-                    continue
-            bscope = BlockScope(scope, bid, attrs.get(bid, {}), values.get(bid, {}))
-            try:
-                if dev_here:
-                    with graph.device(dev_here):
-                        outs = decl.build(bscope, **wired)
-                else:
-                    outs = decl.build(bscope, **wired)
-                if isinstance(outs, (tuple, list)):
-                    outs = dict(zip(decl.output_names(bscope.attrs), outs))
-            except BuildFailure as e:
-                port = e.port
-                msg = e.message
-                if port and port in an.inputs[bid]:
-                    srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in an.inputs[bid][port])
-                    msg += f" (wired from {srcs})"
-                built.errors.append(BuildError(bid, port, msg))
-                failed.add(bid)
-                continue
-            except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
-                _failure(built, failed, bid, e)
-                continue
-            if outs:
-                for port_name, t in outs.items():
-                    if isinstance(t, Operation):
-                        operations[(bid, port_name)] = t
-                    else:
-                        tensors[(bid, port_name)] = t
-            built.built.append(bid)
+        blocks.build(an.order())
     return built
+
+
+class _DeclInfo(NamedTuple):
+    """What the builder reads of a declaration once per build (``_PageBuild.info``)."""
+
+    #: its list inputs (wired as lists of tensors)
+    list_ports: frozenset[str]
+    #: its op type when it builds through ``build_op`` alone (an ``OpBlock``), else None
+    plain_op: str | None
+    #: its fed output (``Block.fed_output``)
+    fed_output: tuple[str, str] | None
+    #: its inputs' names when they are all single (``plain_inputs``) and it is a plain op, else None
+    single_inputs: tuple[str, ...] | None
+
+
+#: the attrs or values of a block that has none
+_NONE: dict[str, Any] = {}
+
+
+class _PageBuild:
+    """One build in progress: what the blocks of a page share while they are built in dependency order (the
+    graph, the tensors made so far, the failed blocks, the op plans of blocks built before)."""
+
+    __slots__ = ("an", "built", "scope", "graph", "create", "name_for", "done", "dev", "devices", "failed", "preds",
+                 "infos", "memo", "tensors", "operations", "Operation")
+
+    def __init__(self, page: Page, an: Analysis, scope: PageScope, failed: set[str], operation_type: type) -> None:
+        self.an = an
+        self.scope = scope
+        self.built = built = scope.built
+        self.graph = graph = scope.graph
+        self.create = graph._create_op_internal
+        self.name_for = scope.op_name_for
+        #: records a block built (``BuiltGraph.built``)
+        self.done = built.built.append
+        self.dev = scope.device
+        #: block -> its own device, for the blocks that name one
+        self.devices = {b.id: b.device for b in page if b.device}
+        #: blocks that failed (or were skipped), and the blocks found downstream of them
+        self.failed = failed
+        #: the block graph's predecessors, read only when a block has failed
+        self.preds: Any = None
+        self.infos: dict[Any, _DeclInfo] = {}
+        self.memo = scope.op_memo
+        self.tensors = built.tensors
+        self.operations = built.operations
+        self.Operation = operation_type
+
+    def build(self, order: list[str]) -> None:
+        """Build the blocks of ``order`` (dependency order) in turn, recording their outputs in the BuiltGraph; a
+        block that fails, or that is downstream of one that did, records its error (if any) and builds nothing."""
+        an = self.an
+        decls, inputs, attrs = an.decls, an.inputs, an.attrs
+        session_id = an.plan.block
+        failed, infos = self.failed, self.infos
+        for bid in order:
+            if bid == session_id or bid not in decls or (failed and self.after_failure(bid)):
+                continue
+            decl = decls[bid]
+            info = infos.get(decl)
+            if info is None:
+                info = self.info(decl)
+            ins = inputs[bid]
+            single = info.single_inputs
+            if single is not None and len(ins) == len(single) and not attrs.get(bid) \
+                    and self.quick(bid, decl, info.plain_op, single, ins):
+                continue
+            self.block(bid, decl, info, ins)
+
+    def after_failure(self, bid: str) -> bool:
+        """Whether block ``bid`` failed or was skipped, or is downstream of such a block (then it is marked
+        failed too, so that its own successors see it)."""
+        preds = self.preds
+        if preds is None:
+            preds = self.preds = self.an.dag.pred
+        failed = self.failed
+        if bid in failed or any(p in failed for p in preds[bid]):
+            failed.add(bid)
+            return True
+        return False
+
+    def info(self, decl: Any) -> _DeclInfo:
+        """What the build reads of ``decl``, made once per declaration."""
+        op_type = (decl.op_name or decl.name) if type(decl).build is OpBlock.build else None
+        info = self.infos[decl] = _DeclInfo(frozenset(p.name for p in decl.inputs if p.is_list), op_type,
+                                            decl.fed_output, plain_inputs(decl) if op_type is not None else None)
+        return info
+
+    def quick(self, bid: str, decl: Any, op_type: str, names: tuple[str, ...], ins: dict[str, list[Any]]) -> bool:
+        """Build the most common block, an op whose inputs (``names``) are all single and wired once, with no attr
+        set, from the plan of a block like it built before; returns False (nothing done) when its inputs are not
+        all single tensors or no such block was built yet, True when it was built or its op failed."""
+        tensors = self.tensors
+        flat = []
+        key = [decl, op_type]
+        for pname in names:
+            lns = ins.get(pname)
+            if lns is None or len(lns) != 1:
+                return False
+            ln = lns[0]
+            t = tensors.get((ln.src, ln.src_port))
+            if t is None or t.__class__ is list:
+                return False
+            flat.append(t)
+            dtype = DTYPE_NAMES.get(t.dtype)
+            key.append(dtype if dtype is not None else tensor_dtype(t))
+        plan = self.memo.get(tuple(key))
+        if plan is None:
+            return False
+        self.planned(bid, op_type, flat, plan)
+        return True
+
+    def planned(self, bid: str, op_type: str, flat: list[Any], plan: tuple) -> None:
+        """Build a block's op from a memoised plan (attrs, input ports, outputs) on inputs ``flat`` and record its
+        outputs; on failure, the block's error."""
+        protos, _, out_plan = plan
+        name = self.name_for(bid)
+        devices = self.devices
+        device = devices.get(bid) or self.dev if devices else self.dev
+        try:
+            if device:
+                with self.graph.device(device):
+                    op = self.create(op_type, flat, name=name, attrs=protos)
+            else:
+                op = self.create(op_type, flat, name=name, attrs=protos)
+        except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
+            _failure(self.built, self.failed, bid, e)
+            return
+        outs = op.outputs
+        tensors = self.tensors
+        for port_name, i in out_plan:
+            if i is None:
+                self.operations[(bid, port_name)] = op
+            else:
+                tensors[(bid, port_name)] = outs[i]
+        self.done(bid)
+
+    def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]]) -> None:
+        """Build a block the quick path did not: wire its inputs, then make its op from the plan of a block like
+        it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const), or call its ``build``."""
+        wired = self.wire(bid, ins, info.list_ports) if ins else {}
+        if wired is None:
+            return
+        plain_op = info.plain_op
+        if plain_op is not None:
+            an = self.an
+            key = memo_key(decl, plain_op, wired, an.attrs.get(bid) or _NONE, an.values.get(bid) or _NONE)
+            plan = self.memo.get(key) if key is not None else None
+            if plan is not None:
+                self.planned(bid, plain_op, flat_inputs(plan[1], wired), plan)
+                return
+        if info.fed_output is not None and self.fed(bid, info.fed_output):
+            return
+        self.own_build(bid, decl, wired)
+
+    def wire(self, bid: str, ins: dict[str, list[Any]], list_ports: frozenset[str]) -> dict[str, Any] | None:
+        """The tensors (or ops) wired into ``bid``, by input: a list for a list port, else the one tensor; None,
+        with the block's error recorded, when a link's source gave nothing to wire."""
+        tensors, operations = self.tensors, self.operations
+        wired: dict[str, Any] = {}
+        for pname, lns in ins.items():
+            ts = []
+            for ln in lns:
+                key = (ln.src, ln.src_port)
+                t = tensors.get(key)
+                if t is None:
+                    t = operations.get(key)
+                if t is None:
+                    message = f"'{ln.src}.{ln.src_port}' gives no tensor to wire"
+                    self.built.errors.append(BuildError(bid, pname, message))
+                    self.failed.add(bid)
+                    return None
+                if isinstance(t, list):
+                    ts.extend(t)  # a list output (InputList) passes its tensors in order
+                else:
+                    ts.append(t)
+            wired[pname] = ts if pname in list_ports else ts[0]
+        return wired
+
+    def fed(self, bid: str, fed_output: tuple[str, str]) -> bool:
+        """Make the output of a block whose output is its pin value fed (a Const): its placeholder, without a
+        BlockScope; returns False (nothing done) when the pin has no value, True when made or failed."""
+        out_port, pin = fed_output
+        arr = (self.an.values.get(bid) or _NONE).get(pin)
+        if arr is None:
+            return False
+        dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
+        scope = self.scope
+        name = f"{scope.op_name_for(bid)}/{_part(pin)}"
+        devices = self.devices
+        device = devices.get(bid) or self.dev if devices else self.dev
+        try:
+            if device:
+                with self.graph.device(device):
+                    t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
+            else:
+                t = scope.fed_placeholder(bid, name, pin, dt, list(arr.shape))
+        except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
+            _failure(self.built, self.failed, bid, e)
+            return True
+        self.tensors[(bid, out_port)] = t
+        self.done(bid)
+        return True
+
+    def own_build(self, bid: str, decl: Any, wired: dict[str, Any]) -> None:
+        """Build a block by its declaration's ``build`` and record its outputs (ops apart from tensors); a
+        BuildFailure becomes the block's error naming its port and what is wired there, any other exception the
+        block's error with TensorFlow's message."""
+        an = self.an
+        bscope = BlockScope(self.scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
+        devices = self.devices
+        device = devices.get(bid) or self.dev if devices else self.dev
+        try:
+            if device:
+                with self.graph.device(device):
+                    outs = decl.build(bscope, **wired)
+            else:
+                outs = decl.build(bscope, **wired)
+            if isinstance(outs, (tuple, list)):
+                outs = dict(zip(decl.output_names(bscope.attrs), outs))
+        except BuildFailure as e:
+            port = e.port
+            msg = e.message
+            if port and port in an.inputs[bid]:
+                srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in an.inputs[bid][port])
+                msg += f" (wired from {srcs})"
+            self.built.errors.append(BuildError(bid, port, msg))
+            self.failed.add(bid)
+            return
+        except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
+            _failure(self.built, self.failed, bid, e)
+            return
+        if outs:
+            operation_type = self.Operation
+            for port_name, t in outs.items():
+                if isinstance(t, operation_type):
+                    self.operations[(bid, port_name)] = t
+                else:
+                    self.tensors[(bid, port_name)] = t
+        self.done(bid)
 
 
 def _failure(built: BuiltGraph, failed: set[str], bid: str, e: Exception) -> None:
     """Record that block ``bid`` failed to build with ``e`` (TensorFlow's message, cleaned)."""
     built.errors.append(BuildError(bid, None, clean_message(str(getattr(e, "message", e)))))
     failed.add(bid)
-
-
-def _build_planned(graph: Any, create: Any, op_type: str, flat: list[Any], name: str, plan: tuple,
-                   device: str, built: BuiltGraph, bid: str, failed: set[str]) -> None:
-    """Build a block's op from a memoised plan (attrs, input ports, outputs) and record its outputs; on failure,
-    the block's error."""
-    protos, _, out_plan = plan
-    try:
-        if device:
-            with graph.device(device):
-                op = create(op_type, flat, name=name, attrs=protos)
-        else:
-            op = create(op_type, flat, name=name, attrs=protos)
-    except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error
-        _failure(built, failed, bid, e)
-        return
-    outs = op.outputs
-    for port_name, i in out_plan:
-        if i is None:
-            built.operations[(bid, port_name)] = op
-        else:
-            built.tensors[(bid, port_name)] = outs[i]
-    built.built.append(bid)
 
 
 _NOISE = (

@@ -240,39 +240,83 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
         w.data = {}
     folder = df.data_folder(page)
     if folder is not None:
-        for f in df.data_files(page):
-            if not df.is_windows_path(f.path):
-                name = ntpath.basename(f.path) or Path(f.path).name
-                w.paths[f.path] = name
-                w.paths[f.path.encode()] = name
+        w.paths.update(_data_folder_names(page))
     session = an.plan.block
     for bid in an.order():
         if bid != session:
             w.block(bid)
-    if session is not None:
-        fetch_keys = list(an.plan.fetches)
-        target_keys = list(an.plan.targets)
-        steps = an.plan.steps
-    else:
-        fetch_keys = []
-        for b in page:
-            decl = an.decls[b.id]
-            if decl.name in ("enuSpace.Inert", "InputList", "AddSymbolicGradients", "Operation"):
-                continue
-            for port in decl.output_names(an.attrs.get(b.id, {})):
-                kind = next((p.kind for p in decl.outputs if p.name == port.partition("[")[0]), "tensor")
-                if kind not in ("resource", "variant", "operation"):
-                    fetch_keys.append((b.id, port))
-        target_keys = [(b.id, "operation") for b in page
-                       if any(p.kind == "operation" for p in an.decls[b.id].outputs) and an.decls[b.id].op_name]
-        steps = 1
+    fetch_keys, target_keys, steps = _run_outputs(page, an)
+    fetch, targets = _fetch_text(w, an, fetch_keys, target_keys)
+    head = _script_head(page, source, folder)
+    body = w.lines or ["    pass"]  # written first: it fills w.data
+    if w.data:
+        head += ["# the page's large values (its data file's entries), beside this script",
+                 f"DATA = np.load(Path(__file__).with_name({data_file!r}), allow_pickle=False)", "", ""]
+    optimize = optimizes(page, an)
+    head += [
+        f"# TensorFlow's graph optimizer {'runs' if optimize else 'is off'}, as enuflow runs the page "
+        f"(its ClientSession's optimize: {an.plan.optimize})",
+        "CONFIG = tf.compat.v1.ConfigProto(allow_soft_placement=True)",
+        f"CONFIG.graph_options.rewrite_options.disable_meta_optimizer = {not optimize}",
+        "",
+        "graph = tf.Graph()",
+        "with graph.as_default():",
+    ]
+    inits = [w.var(b.id) for b in page if an.decls[b.id].name == "Initializer"]  # run once, as Variables' Assigns
+    return "\n".join(head + body + _script_tail(fetch, targets, w.feeds, steps, inits)), w.data or {}
+
+
+def _data_folder_names(page: Page) -> dict[Any, str]:
+    """The page's data files named by absolute Windows paths, each path (as str and bytes) -> the file's name in
+    the script's ``DATA_DIR``."""
+    names: dict[Any, str] = {}
+    for f in df.data_files(page):
+        if not df.is_windows_path(f.path):
+            name = ntpath.basename(f.path) or Path(f.path).name
+            names[f.path] = name
+            names[f.path.encode()] = name
+    return names
+
+
+def _port_kind(an: Analysis, block_id: str, port: str, default: str) -> str:
+    """The kind (tensor, operation, resource, ...) of output ``port`` (``name`` or ``name[i]``) of a block;
+    ``default`` when its declaration has no such output."""
+    base = port.partition("[")[0]
+    return next((p.kind for p in an.decls[block_id].outputs if p.name == base), default)
+
+
+def _run_outputs(page: Page, an: Analysis) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+    """What the script runs: (fetched outputs, target ops, steps): the ClientSession's, or, for a page without
+    one, every output that can be fetched (no resource, variant or op), every op of an op block run once."""
+    if an.plan.block is not None:
+        return list(an.plan.fetches), list(an.plan.targets), an.plan.steps
+    fetch_keys = []
+    for b in page:
+        decl = an.decls[b.id]
+        if decl.name in ("enuSpace.Inert", "InputList", "AddSymbolicGradients", "Operation"):
+            continue
+        for port in decl.output_names(an.attrs.get(b.id, {})):
+            if _port_kind(an, b.id, port, "tensor") not in ("resource", "variant", "operation"):
+                fetch_keys.append((b.id, port))
+    target_keys = [(b.id, "operation") for b in page
+                   if any(p.kind == "operation" for p in an.decls[b.id].outputs) and an.decls[b.id].op_name]
+    return fetch_keys, target_keys, 1
+
+
+def _fetch_text(w: _Writer, an: Analysis, fetch_keys: list[tuple[str, str]],
+                target_keys: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The script's ``fetches`` dict entries (``'block.port': expression,`` lines) and its ``targets``
+    expressions: a fetched op output runs as a target."""
     fetch = [f"    {f'{b}.{p}'!r}: {w.output_expr(b, p)}," for b, p in fetch_keys
-             if (b, p) not in target_keys and
-             next((q.kind for q in an.decls[b].outputs if q.name == p.partition('[')[0]), "") != "operation"]
+             if (b, p) not in target_keys and _port_kind(an, b, p, "") != "operation"]
     targets = [w.output_expr(b, p) for b, p in target_keys]
-    targets += [w.output_expr(b, p) for b, p in fetch_keys
-                if next((q.kind for q in an.decls[b].outputs if q.name == p.partition('[')[0]), "") == "operation"]
-    head = [
+    targets += [w.output_expr(b, p) for b, p in fetch_keys if _port_kind(an, b, p, "") == "operation"]
+    return fetch, targets
+
+
+def _script_head(page: Page, source: str, folder: Any) -> list[str]:
+    """The script's first lines: its docstring, imports, ``DATA_DIR`` (the page's data folder) and ``data_path``."""
+    return [
         f'"""Generated by enuflow from {Path(source).name or page.name!r}: page {page.name!r}.',
         "",
         "Builds the page's graph with TensorFlow in graph mode, runs it and prints the results.",
@@ -293,27 +337,19 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
         "",
         "",
     ]
-    body = w.lines or ["    pass"]  # written first: it fills w.data
-    if w.data:
-        head += ["# the page's large values (its data file's entries), beside this script",
-                 f"DATA = np.load(Path(__file__).with_name({data_file!r}), allow_pickle=False)", "", ""]
-    optimize = optimizes(page, an)
-    head += [
-        f"# TensorFlow's graph optimizer {'runs' if optimize else 'is off'}, as enuflow runs the page "
-        f"(its ClientSession's optimize: {an.plan.optimize})",
-        "CONFIG = tf.compat.v1.ConfigProto(allow_soft_placement=True)",
-        f"CONFIG.graph_options.rewrite_options.disable_meta_optimizer = {not optimize}",
-        "",
-        "graph = tf.Graph()",
-        "with graph.as_default():",
-    ]
-    inits = [w.var(b.id) for b in page if an.decls[b.id].name == "Initializer"]  # run once, as Variables' Assigns
-    tail = [
+
+
+def _script_tail(fetch: list[str], targets: list[str], feeds: list[str], steps: int,
+                 inits: list[str]) -> list[str]:
+    """The script's last lines: what it fetches and runs, its feeds and steps, and ``main`` that runs the graph
+    ``steps`` times and prints the fetched values; ``inits``: the Initializer blocks' variables (lists of ops run
+    once with the Variables' initialiser)."""
+    return [
         "    fetches = {", *fetch, "    }",
         "    targets = [" + ", ".join(targets) + "]",
         "    init = tf.group(tf.compat.v1.global_variables_initializer()" + "".join(f", *{v}" for v in inits) + ")",
         "",
-        "feeds = {", *w.feeds, "}",
+        "feeds = {", *feeds, "}",
         "",
         f"STEPS = {int(steps)}",
         "",
@@ -333,7 +369,6 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
         "    main()",
         "",
     ]
-    return "\n".join(head + body + tail), w.data or {}
 
 
 def export_python(page: Page, path: str) -> int:
