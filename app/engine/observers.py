@@ -170,10 +170,14 @@ class Results(Observer):
 class History(Observer):
     """The per-step history of every result of one number (bool, integer or float)."""
 
+    #: steps between the trimmings of histories longer than ``HISTORY_LIMIT`` (also done at the end)
+    TRIM_EVERY = 1024
+
     def __init__(self) -> None:
         self.version = -1  # the run's lean lists the fed values below were read for
         self.fed: list[tuple[list[float], float]] = []  # (history, value) of the values fed that lean steps skip
         self.fed_steps = 0  # lean steps since the fed values' histories last grew
+        self.untrimmed = 0  # steps since the last trimming
 
     def wants(self, step: int, run: Any) -> int:
         return SCALARS
@@ -188,33 +192,42 @@ class History(Observer):
                 self.fed = [(history[k], values[k].item()) for k in run.fed_keys if k in history and k in values
                             and k[0] not in run.excluded]
             self.fed_steps += 1
+        get = history.get
         for k, v in run.produced.items():
-            if v is None or k not in scalars:
+            if v is None:
                 continue
             if k in numbers:
                 x = float(v)
-            else:
+            elif k in scalars:
                 arr = values.get(k)
                 if arr is None or arr.size != 1 or arr.dtype.kind not in "biuf":
                     continue
                 x = float(arr.item())
-            h = history.get(k)
+            else:
+                continue
+            h = get(k)
             if h is None:
                 h = history[k] = []
             h.append(x)
-            if len(h) > HISTORY_LIMIT:
-                del h[: len(h) - HISTORY_LIMIT]
+        self.untrimmed += 1
+        if self.untrimmed >= self.TRIM_EVERY:
+            self._trim(history)
 
     def end(self, step: int, run: Any) -> None:
         self._grow()
+        self._trim(run.results.history)
 
     def _grow(self) -> None:
         """Add the lean steps' (same) value to each fed value's history."""
         for h, x in self.fed:
             h.extend([x] * self.fed_steps)
+        self.fed_steps = 0
+
+    def _trim(self, history: dict[tuple[str, str], list[float]]) -> None:
+        for h in history.values():
             if len(h) > HISTORY_LIMIT:
                 del h[: len(h) - HISTORY_LIMIT]
-        self.fed_steps = 0
+        self.untrimmed = 0
 
 
 class OnStep(Observer):
@@ -253,7 +266,7 @@ class Debug(Observer):
 
 class TensorBoard(Observer):
     """``--logdir``: the page's graph at the first step, and every scalar result per step
-    (``app.engine.tensorboard.EventLog``; ``graph_def()`` gives the graph)."""
+    (``app.engine.tensorboard.EventLog``, which the run closes; ``graph_def()`` gives the graph)."""
 
     reads_values = True
 
@@ -268,9 +281,6 @@ class TensorBoard(Observer):
         if step == 1:
             self.log.graph(self.graph_def())
         self.log.step(step, run.results.values)
-
-    def end(self, step: int, run: Any) -> None:
-        self.log.close()
 
 
 class Stop(Observer):

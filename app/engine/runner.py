@@ -317,10 +317,11 @@ class Runner:
             if isinstance(run, RunReport):
                 return run
             watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
-            log = None  # the TensorBoard observer closes it
-            step = self._loop(run, watchers)
-            for w in watchers:
-                w.end(step, run)
+            try:
+                self._loop(run, watchers)
+            finally:
+                for w in watchers:
+                    w.end(run.report.steps_done, run)
             run.report.seconds = time.perf_counter() - t0
             return run.report
         finally:
