@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from operator import itemgetter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,12 @@ class Results(Observer):
 
     def after(self, step: int, run: Any) -> None:
         values, lost = run.results.values, run.lost
+        if self.quick and run.plain:
+            values.update(run.produced)  # numbers as returned (numpy scalars), and handles
+            self.stale = True
+            if run.seconds > LEAN_STEP_SECONDS and not run.made:
+                self.lean_off = True
+            return
         quick = run.numbers if run.lean and self.quick and not lost else _NONE
         grows = not run.lean and run.unfetched  # a full step tells which results are more than one number
         for k, v in run.produced.items():
@@ -168,31 +175,53 @@ class Results(Observer):
 
 
 class History(Observer):
-    """The per-step history of every result of one number (bool, integer or float)."""
+    """The per-step history of every result of one number (bool, integer or float). With ``quick`` (nothing
+    reads the history as the run goes), the results of a plain lean step (``_Run.plain``) are kept as one row
+    each and turned into history at the end (and every ``TRIM_EVERY`` steps)."""
 
     #: steps between the trimmings of histories longer than ``HISTORY_LIMIT`` (also done at the end)
     TRIM_EVERY = 1024
 
-    def __init__(self) -> None:
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
         self.version = -1  # the run's lean lists the fed values below were read for
         self.fed: list[tuple[list[float], float]] = []  # (history, value) of the values fed that lean steps skip
         self.fed_steps = 0  # lean steps since the fed values' histories last grew
         self.untrimmed = 0  # steps since the last trimming
+        self.rows: list[list[Any]] = []  # plain lean steps' results, each in the order of their keys
+        self.columns: list[tuple[int, tuple[str, str]]] = []  # (index in a row, key) of each number in them
+        self.row_version = -1
 
     def wants(self, step: int, run: Any) -> int:
         return SCALARS
 
     def after(self, step: int, run: Any) -> None:
-        history, values, numbers, scalars = run.results.history, run.results.values, run.numbers, run.scalars
+        history = run.results.history
         if run.lean:
             # a lean step leaves out the values fed: they keep their value of the first step
             if self.version != run.version:
                 self._grow()
                 self.version = run.version
+                values = run.results.values
                 self.fed = [(history[k], values[k].item()) for k in run.fed_keys if k in history and k in values
                             and k[0] not in run.excluded]
             self.fed_steps += 1
-        get = history.get
+        if self.quick and run.plain:
+            if self.row_version != run.version:
+                self._flush(history)
+                self.row_version = run.version
+                self.columns = [(j, k) for j, k in enumerate(run.produced) if k in run.numbers]
+            self.rows.append(list(run.produced.values()))
+        else:
+            self._flush(history)
+            self._append(run, history)
+        self.untrimmed += 1
+        if self.untrimmed >= self.TRIM_EVERY:
+            self._trim(history)
+
+    def _append(self, run: Any, history: dict[tuple[str, str], list[float]]) -> None:
+        """Add this step's value of each result of one number to its history."""
+        values, numbers, scalars = run.results.values, run.numbers, run.scalars
         for k, v in run.produced.items():
             if v is None:
                 continue
@@ -205,13 +234,21 @@ class History(Observer):
                 x = float(arr.item())
             else:
                 continue
-            h = get(k)
+            h = history.get(k)
             if h is None:
                 h = history[k] = []
             h.append(x)
-        self.untrimmed += 1
-        if self.untrimmed >= self.TRIM_EVERY:
-            self._trim(history)
+
+    def _flush(self, history: dict[tuple[str, str], list[float]]) -> None:
+        """The rows kept (plain lean steps: every key one number) into the history."""
+        if not self.rows:
+            return
+        for j, k in self.columns:
+            h = history.get(k)
+            if h is None:
+                h = history[k] = []
+            h.extend(map(float, map(itemgetter(j), self.rows)))
+        self.rows = []
 
     def end(self, step: int, run: Any) -> None:
         self._grow()
@@ -224,6 +261,7 @@ class History(Observer):
         self.fed_steps = 0
 
     def _trim(self, history: dict[tuple[str, str], list[float]]) -> None:
+        self._flush(history)
         for h in history.values():
             if len(h) > HISTORY_LIMIT:
                 del h[: len(h) - HISTORY_LIMIT]

@@ -53,7 +53,8 @@ import numpy as np
 from enuflow.app.engine import observers as obs
 from enuflow.app.engine.analysis import Analysis, AnalysisCache, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
-from enuflow.app.engine.callables import BAKED_SIZE, BAKED_TEXT, _UNFETCHABLE, _handles, step_callable  # noqa: F401
+from enuflow.app.engine.callables import (BAKED_SIZE, BAKED_TEXT, _SWITCHES, _UNFETCHABLE,  # noqa: F401
+                                          _handles, step_callable)
 from enuflow.app.engine.devices import missing_devices
 from enuflow.app.engine.observers import (HISTORY_LIMIT, LEAN_STEP_SECONDS, ResultStore, as_array,  # noqa: F401
                                           debug_text)
@@ -154,6 +155,13 @@ class _Prepared:
         self.numbers: set[tuple[str, str]] = set()
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
+        self._switchy: bool | None = None
+
+    def switchy(self) -> bool:
+        """Whether the graph has a Switch (a result may then be missing: on the branch it did not take)."""
+        if self._switchy is None:
+            self._switchy = any(op.type in _SWITCHES for op in self.built.graph.get_operations())
+        return self._switchy
 
 
 class _Run:
@@ -182,9 +190,23 @@ class _Run:
         self.excluded_grew = False  # the last step excluded blocks
         self.made = False  # the last step made a callable (so its time is no step's time)
         self.stopping: str | None = None  # why the run stops after one more, full step
+        #: the last step was lean, ran without a failure, and fetched only numbers (no Switch in the graph: none
+        #: of them can be missing): its results may be stored as they come
+        self.plain = False
+        self._plain: dict[int, bool] = {}
         self.version = 0  # changes whenever the lists of a step change
         self._lists: dict[bool, tuple[list, list]] = {}
         self._seen = 0  # the size of ``excluded`` the lists were made for (blocks only ever join it)
+
+    def is_plain(self) -> bool:
+        """Whether the step just run is plain (see ``plain``)."""
+        if not self.lean or self.lost or self.excluded_grew:
+            return False
+        got = self._plain.get(self.version)
+        if got is None:
+            got = self._plain[self.version] = not self.prepared.switchy() and all(k in self.numbers
+                                                                                    for k in self.lists(True)[0])
+        return got
 
     def add_big(self, k: tuple[str, str]) -> None:
         self.big.add(k)
@@ -386,7 +408,7 @@ class Runner:
         if on_step is not None:
             extra.append(obs.OnStep(on_step, step_results))
         quick = not any(w.reads_values for w in extra)
-        return [obs.Results(quick), obs.History(), *extra, obs.Stop(cancel, self.timeout, t0)]
+        return [obs.Results(quick), obs.History(quick), *extra, obs.Stop(cancel, self.timeout, t0)]
 
     def _loop(self, run: _Run, watchers: list[obs.Observer]) -> int:
         """Run the steps; returns how many ran."""
@@ -409,6 +431,7 @@ class Runner:
                 break  # an error no block can be blamed for, before anything ran
             run.lean, run.seconds = lean, time.perf_counter() - started
             run.excluded_grew = len(run.excluded) != excluded
+            run.plain = run.is_plain()
             step = report.steps_done = step + 1
             for o in watchers:
                 o.after(step, run)
