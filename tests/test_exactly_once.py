@@ -76,7 +76,8 @@ def test_failure_downstream_of_the_counter_in_the_same_execution() -> None:
 
 def test_block_that_fails_only_at_a_later_step() -> None:
     # w counts too; sqrt(2.5 - w) is NaN from step 3 on, so chk2 fails at step 3 only; x -> neg is pure
-    page = make_page(COUNTER + [("x", "Const", {"val": 3.0}), ("neg", "Neg", {}),("w", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
+    page = make_page(COUNTER + [("x", "Const", {"val": 3.0}), ("neg", "Neg", {}),
+                                ("w", "Variable", {"initvalues": 0.0, "dtype": "float32", "shape": []}),
                                 ("wone", "Const", {"val": 1.0}), ("addw", "AssignAdd", {}),
                                 ("lim", "Const", {"val": 2.5}), ("sub", "Sub", {}), ("sq", "Sqrt", {}),
                                 ("chk2", "CheckNumerics", {"message": "negative"})],

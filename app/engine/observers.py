@@ -176,7 +176,7 @@ class Results(Observer):
 
 class History(Observer):
     """The per-step history of every result of one number (bool, integer or float). With ``quick`` (nothing
-    reads the history as the run goes), the results of a plain lean step (``_Run.plain``) are kept as one row
+    reads the history as the run goes), the results of a plain lean step (``RunState.plain``) are kept as one row
     each and turned into history at the end (and every ``TRIM_EVERY`` steps)."""
 
     #: steps between the trimmings of histories longer than ``HISTORY_LIMIT`` (also done at the end)

@@ -53,11 +53,10 @@ import numpy as np
 from enuflow.app.engine import observers as obs
 from enuflow.app.engine.analysis import Analysis, AnalysisCache, BuildError, analyse
 from enuflow.app.engine.builder import BuiltGraph, build, clean_message
-from enuflow.app.engine.callables import (BAKED_SIZE, BAKED_TEXT, _SWITCHES, _UNFETCHABLE,  # noqa: F401
-                                          _handles, step_callable)
+from enuflow.app.engine.callables import _SWITCHES, _UNFETCHABLE, _handles, step_callable
 from enuflow.app.engine.devices import missing_devices
-from enuflow.app.engine.observers import (HISTORY_LIMIT, LEAN_STEP_SECONDS, ResultStore, as_array,  # noqa: F401
-                                          debug_text)
+from enuflow.app.engine.observers import LEAN_STEP_SECONDS, ResultStore  # noqa: F401 - LEAN_STEP_SECONDS: the docs
+from enuflow.app.engine.run_state import RunState, may_be_scalar, static_numbers
 from enuflow.app.engine.step_groups import StepLayout
 from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, place,
                                           target_task_of, tasks_in_message)
@@ -100,32 +99,6 @@ def _layout(prepared: _Prepared) -> StepLayout:
     return prepared.layout
 
 
-def _may_be_scalar(built: BuiltGraph, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The fetched results that may be one number or truth value (and so enter the history): the others' dtype
-    or static shape rules that out. (Fed values and handles, which are not fetched, are kept in too.)"""
-    out = set()
-    for k in keys:
-        t = built.tensors.get(k)
-        dt = getattr(t, "dtype", None)
-        if dt is not None and (dt.base_dtype.name in ("string", "resource", "variant")
-                               or (t.shape.is_fully_defined() and t.shape.num_elements() != 1)):
-            continue
-        out.add(k)
-    return out
-
-
-def _static_numbers(built: BuiltGraph, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The results among ``keys`` that are one real number or truth value by their static shape ([]) and dtype:
-    the session hands each back as a numpy scalar (or nothing, on an untaken Switch branch)."""
-    out = set()
-    for k in keys:
-        t = built.tensors.get(k)
-        dt = getattr(t, "dtype", None)
-        if dt is not None and t.shape.rank == 0 and (dt.is_integer or dt.is_floating or dt.is_bool):
-            out.add(k)
-    return out
-
-
 class _Prepared:
     """A built graph with its session and the callables made for it."""
 
@@ -149,9 +122,9 @@ class _Prepared:
         self.device_warnings: list[BuildError] = []
         #: (the session plan's block, fetches, targets) and the fetches and targets it gives (``Runner._selection``)
         self.selection: tuple[tuple, tuple[list, list]] | None = None
-        #: the selection's results that may be a single number (``_may_be_scalar``)
+        #: the selection's results that may be a single number (``run_state.may_be_scalar``)
         self.scalars: set[tuple[str, str]] = set()
-        #: those that are one number by their static shape and dtype (``_static_numbers``)
+        #: those that are one number by their static shape and dtype (``run_state.static_numbers``)
         self.numbers: set[tuple[str, str]] = set()
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
@@ -162,73 +135,6 @@ class _Prepared:
         if self._switchy is None:
             self._switchy = any(op.type in _SWITCHES for op in self.built.graph.get_operations())
         return self._switchy
-
-
-class _Run:
-    """The state of one run that the step loop, the steps and the observers share."""
-
-    def __init__(self, prepared: _Prepared, an: Analysis, feeds: list[Any], report: RunReport, n_steps: int) -> None:
-        self.prepared, self.an, self.feeds, self.report, self.n_steps = prepared, an, feeds, report, n_steps
-        self.results = report.results
-        built = prepared.built
-        self.fetch_keys, self.target_keys = prepared.selection[1]
-        self.scalars, self.numbers = prepared.scalars, prepared.numbers
-        fed = {id(sl.placeholder) for sl in built.slots}
-        #: values fed: the same at every step of a run
-        self.fed_keys = {k for k in self.fetch_keys if id(built.tensors[k]) in fed}
-        plan_fetches = set(an.plan.fetches)
-        #: results nothing asks for by name (a lean step may leave them out)
-        self.unfetched = {k for k in self.fetch_keys if k not in plan_fetches and k not in self.fed_keys}
-        #: results a lean step runs without fetching them: of more than one number (or text)
-        self.big = {k for k in self.unfetched if k not in self.scalars}
-        self.excluded: set[str] = set()  # blocks out of the run (failed, or downstream of one that failed)
-        #: results a failed call lost: (step, why: the block that failed or a lost cluster task)
-        self.lost: dict[tuple[str, str], tuple[int, str]] = {}
-        self.produced: dict[tuple[str, str], Any] = {}  # what the last step fetched
-        self.lean = False  # the last step was lean
-        self.seconds = 0.0  # how long the last step took
-        self.excluded_grew = False  # the last step excluded blocks
-        self.made = False  # the last step made a callable (so its time is no step's time)
-        self.stopping: str | None = None  # why the run stops after one more, full step
-        #: the last step was lean, ran without a failure, and fetched only numbers (no Switch in the graph: none
-        #: of them can be missing): its results may be stored as they come
-        self.plain = False
-        self._plain: dict[int, bool] = {}
-        self.version = 0  # changes whenever the lists of a step change
-        self._lists: dict[bool, tuple[list, list]] = {}
-        self._seen = 0  # the size of ``excluded`` the lists were made for (blocks only ever join it)
-
-    def is_plain(self) -> bool:
-        """Whether the step just run is plain (see ``plain``)."""
-        if not self.lean or self.lost or self.excluded_grew:
-            return False
-        got = self._plain.get(self.version)
-        if got is None:
-            got = self._plain[self.version] = not self.prepared.switchy() and all(k in self.numbers
-                                                                                    for k in self.lists(True)[0])
-        return got
-
-    def add_big(self, k: tuple[str, str]) -> None:
-        self.big.add(k)
-        self._lists.clear()
-        self.version += 1
-
-    def lists(self, lean: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """(results to fetch, results and ops to run) of a step; a lean step runs its big results as targets."""
-        if len(self.excluded) != self._seen:
-            self._seen = len(self.excluded)
-            self._lists.clear()
-            self.version += 1
-        got = self._lists.get(lean)
-        if got is None:
-            ex = self.excluded
-            keys = [k for k in self.fetch_keys if k[0] not in ex]
-            targets = [k for k in self.target_keys if k[0] not in ex]
-            if lean:
-                keys, targets = ([k for k in keys if k not in self.big and k not in self.fed_keys],
-                                 targets + [k for k in keys if k in self.big])
-            got = self._lists[lean] = (keys, targets)
-        return got
 
 
 class Runner:
@@ -350,7 +256,7 @@ class Runner:
             if log is not None:
                 log.close()
 
-    def _start(self, page: Page, steps: int | None, allow_io: bool, reset: bool) -> _Run | RunReport:
+    def _start(self, page: Page, steps: int | None, allow_io: bool, reset: bool) -> RunState | RunReport:
         """Prepare the page and initialise its Variables: the run's state, or its report if it ends here."""
         prepared, an, rebuilt = self.prepare(page, allow_io)
         built = prepared.built
@@ -367,16 +273,16 @@ class Runner:
         chosen = (plan.block, tuple(plan.fetches), tuple(plan.targets))
         if prepared.selection is None or prepared.selection[0] != chosen:
             prepared.selection = (chosen, self._selection(built, an))
-            prepared.scalars = _may_be_scalar(built, prepared.selection[1][0])
-            prepared.numbers = _static_numbers(built, prepared.scalars)
+            prepared.scalars = may_be_scalar(built, prepared.selection[1][0])
+            prepared.numbers = static_numbers(built, prepared.scalars)
         n_steps = (0 if plan.infinite else plan.steps) if steps is None else steps
-        run = _Run(prepared, an, feeds, report, n_steps)
+        run = RunState(prepared, an, feeds, report, n_steps)
         if built.init_ops and (reset or not prepared.initialised):
             if not self._initialise(run):
                 return report
         return run
 
-    def _initialise(self, run: _Run) -> bool:
+    def _initialise(self, run: RunState) -> bool:
         """Run the Variables' initialisers; False (reported) when they fail."""
         tf = load()
         prepared, report = run.prepared, run.report
@@ -395,7 +301,7 @@ class Runner:
         report.initialised = True
         return True
 
-    def _observers(self, run: _Run, on_step: Callable | None, step_results: str, on_debug: Callable | None,
+    def _observers(self, run: RunState, on_step: Callable | None, step_results: str, on_debug: Callable | None,
                    log: Any, cancel: threading.Event | None, t0: float) -> list[obs.Observer]:
         """The run's observers, in the order they get each step (``app.engine.observers``)."""
         plan = run.an.plan
@@ -410,7 +316,7 @@ class Runner:
         quick = not any(w.reads_values for w in extra)
         return [obs.Results(quick), obs.History(quick), *extra, obs.Stop(cancel, self.timeout, t0)]
 
-    def _loop(self, run: _Run, watchers: list[obs.Observer]) -> int:
+    def _loop(self, run: RunState, watchers: list[obs.Observer]) -> int:
         """Run the steps; returns how many ran."""
         step, report = 0, run.report
         while run.n_steps == 0 or step < run.n_steps:
@@ -450,7 +356,7 @@ class Runner:
         report.stopped = True
 
     # -- one step -------------------------------------------------------------------------------
-    def _calls(self, run: _Run, keys: list, targets: list, lean: bool) -> tuple[list, list]:
+    def _calls(self, run: RunState, keys: list, targets: list, lean: bool) -> tuple[list, list]:
         """The session calls of a step (``StepLayout.calls``) and a slot each for its callable and handles."""
         prepared = run.prepared
         last = prepared.last_calls  # the run loop hands the same lists while nothing new is excluded
@@ -459,10 +365,10 @@ class Runner:
             last = prepared.last_calls = (keys, targets, prepared.failing, calls, [None] * len(calls))
         return last[3], last[4]
 
-    def _step(self, run: _Run, keys: list, targets: list, step: int, lean: bool) -> bool:
+    def _step(self, run: RunState, keys: list, targets: list, step: int, lean: bool) -> bool:
         """Run step ``step``: one session call (and one per part of a block that failed in an earlier run);
         fills ``run.produced``. A lean step runs its big results as targets, and reads its small values fed
-        from Consts in the graph (``BAKED_SIZE``). Returns False when the run must end (an error no block can
+        from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no block can
         be blamed for)."""
         calls, made = self._calls(run, keys, targets, lean)
         excluded_at_start = len(run.excluded)
@@ -475,7 +381,7 @@ class Runner:
                 return False
         return True
 
-    def _call(self, run: _Run, keys: list, targets: list, made: list, slot: int, lean: bool, step: int) -> bool:
+    def _call(self, run: RunState, keys: list, targets: list, made: list, slot: int, lean: bool, step: int) -> bool:
         """One session call of a step; ``made[slot]`` keeps its callable (``slot`` -1: made for this call only).
         Returns False when the run must end."""
         tf = load()
@@ -484,7 +390,8 @@ class Runner:
                 step_fn = made[slot] if slot >= 0 else None
                 if step_fn is None:
                     run.made = True
-                    step_fn = self._step_fn(run.prepared, keys, targets, run.feeds if lean and not self.remote else None)
+                    baking = run.feeds if lean and not self.remote else None
+                    step_fn = self._step_fn(run.prepared, keys, targets, baking)
                     if slot >= 0:
                         made[slot] = step_fn
             except tf.errors.OpError as e:  # so the call is made again without the failing block
@@ -505,7 +412,7 @@ class Runner:
                 run.produced.update(step_fn[1])
             return True
 
-    def _recover(self, tf: Any, run: _Run, e: Any, keys: list, targets: list, step: int) -> bool:
+    def _recover(self, tf: Any, run: RunState, e: Any, keys: list, targets: list, step: int) -> bool:
         """A session call failed with ``e``: report it, fetch its pure results again, record the others as lost.
         Returns False when the run cannot go on."""
         why = self._failed(tf, run.prepared, run.an, e, run.excluded, run.report)
@@ -521,7 +428,7 @@ class Runner:
                                                           and layout.is_pure(k)]))
         return self._run_retrying(run, again)
 
-    def _run_retrying(self, run: _Run, keys: list[tuple[str, str]]) -> bool:
+    def _run_retrying(self, run: RunState, keys: list[tuple[str, str]]) -> bool:
         """Fetch pure results (ops without effects: running them again changes nothing); a failing block (and its
         dependants) is dropped and the rest run again. Returns False on an error no block can be blamed for."""
         tf = load()
@@ -634,7 +541,7 @@ class Runner:
     def _step_fn(cls, prepared: _Prepared, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
                  feeds: list[Any] | None = None) -> tuple[Any, dict[tuple[str, str], np.ndarray]]:
         """What running ``keys`` and ``targets`` takes: their callable, and the handle results its targets give.
-        ``feeds`` (a lean step's values): its small values are read from Consts (``BAKED_SIZE``)."""
+        ``feeds`` (a lean step's values): its small values are read from Consts (``callables.BAKED_SIZE``)."""
         return cls._callable(prepared, keys, targets, feeds), _handles(prepared.built, targets)
 
     @staticmethod
@@ -646,7 +553,8 @@ class Runner:
 
 
 def page_graph_def(prepared: _Prepared) -> Any:
-    """The GraphDef of ``prepared``'s graph without the Consts made for lean steps (``BAKED_SIZE``): the page's."""
+    """The GraphDef of ``prepared``'s graph without the Consts made for lean steps (``callables.BAKED_SIZE``): the
+    page's."""
     gd = prepared.built.graph.as_graph_def()
     baked = {t.op.name for _, t in prepared.baked.values()}
     if baked:
