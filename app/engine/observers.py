@@ -115,6 +115,12 @@ class Results(Observer):
         self.lean_off = False  # a lean step failed or was slow: every later step fetches everything
         self.stale = False  # the last step was lean: the big results held are of an earlier step
         self.untaken: set[tuple[str, str]] = set()
+        self.pending: tuple[list, list] | None = None  # (keys, values) of the last plain step, not stored yet
+
+    def _settle(self, values: dict[tuple[str, str], Any]) -> None:
+        if self.pending is not None:
+            values.update(zip(*self.pending))
+            self.pending = None
 
     def wants(self, step: int, run: Any) -> int:
         final = run.n_steps and step + 1 == run.n_steps
@@ -123,11 +129,12 @@ class Results(Observer):
     def after(self, step: int, run: Any) -> None:
         values, lost = run.results.values, run.lost
         if self.quick and run.plain:
-            values.update(run.produced)  # numbers as returned (numpy scalars), and handles
-            self.stale = True
+            self.pending = run.fetched[0]  # numbers as returned (numpy scalars): stored when a later step or
+            self.stale = True               # the end needs them (nothing reads them as the run goes)
             if run.seconds > LEAN_STEP_SECONDS and not run.made:
                 self.lean_off = True
             return
+        self._settle(values)
         quick = run.numbers if run.lean and self.quick and not lost else _NONE
         grows = not run.lean and run.unfetched  # a full step tells which results are more than one number
         for k, v in run.produced.items():
@@ -157,6 +164,7 @@ class Results(Observer):
 
     def end(self, step: int, run: Any) -> None:
         values, warnings = run.results.values, run.report.warnings
+        self._settle(values)
         for k in run.numbers:
             v = values.get(k)
             if v is not None and v.__class__ is not np.ndarray:
@@ -207,11 +215,12 @@ class History(Observer):
                             and k[0] not in run.excluded]
             self.fed_steps += 1
         if self.quick and run.plain:
+            keys, row = run.fetched[0]
             if self.row_version != run.version:
                 self._flush(history)
                 self.row_version = run.version
-                self.columns = [(j, k) for j, k in enumerate(run.produced) if k in run.numbers]
-            self.rows.append(list(run.produced.values()))
+                self.columns = [(j, k) for j, k in enumerate(keys) if k in run.numbers]
+            self.rows.append(row)
         else:
             self._flush(history)
             self._append(run, history)

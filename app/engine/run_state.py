@@ -59,23 +59,45 @@ class RunState:
         self.excluded: set[str] = set()  # blocks out of the run (failed, or downstream of one that failed)
         #: results a failed call lost: (step, why: the block that failed or a lost cluster task)
         self.lost: dict[tuple[str, str], tuple[int, str]] = {}
-        self.produced: dict[tuple[str, str], Any] = {}  # what the last step fetched
+        #: what the last step fetched: (keys, their values) per session call, and other results (handles)
+        self.fetched: list[tuple[list, list]] = []
+        self.extra: dict[tuple[str, str], Any] = {}
+        self._produced: dict[tuple[str, str], Any] | None = None
         self.lean = False  # the last step was lean
         self.seconds = 0.0  # how long the last step took
         self.excluded_grew = False  # the last step excluded blocks
         self.made = False  # the last step made a callable (so its time is no step's time)
         self.stopping: str | None = None  # why the run stops after one more, full step
-        #: the last step was lean, ran without a failure, and fetched only numbers (no Switch in the graph: none
-        #: of them can be missing): its results may be stored as they come
+        #: the last step was lean, ran in one call without a failure, and fetched only numbers (no Switch in the
+        #: graph: none of them can be missing): its results may be stored as they come (``fetched[0]``)
         self.plain = False
         self._plain: dict[int, bool] = {}
         self.version = 0  # changes whenever the lists of a step change
         self._lists: dict[bool, tuple[list, list]] = {}
         self._seen = 0  # the size of ``excluded`` the lists were made for (blocks only ever join it)
 
+    def new_step(self) -> None:
+        self.fetched, self.extra, self._produced, self.made = [], {}, None, False
+
+    def got(self, keys: list[tuple[str, str]], values: list[Any]) -> None:
+        """A session call of this step fetched ``values`` of ``keys``."""
+        self.fetched.append((keys, values))
+        self._produced = None
+
+    @property
+    def produced(self) -> dict[tuple[str, str], Any]:
+        """What the last step fetched, by key (made on demand: a plain step's observers read ``fetched``)."""
+        if self._produced is None:
+            out: dict[tuple[str, str], Any] = {}
+            for keys, values in self.fetched:
+                out.update(zip(keys, values))
+            out.update(self.extra)
+            self._produced = out
+        return self._produced
+
     def is_plain(self) -> bool:
         """Whether the step just run is plain (see ``plain``)."""
-        if not self.lean or self.lost or self.excluded_grew:
+        if not self.lean or self.lost or self.excluded_grew or self.extra or len(self.fetched) != 1:
             return False
         got = self._plain.get(self.version)
         if got is None:

@@ -316,24 +316,26 @@ class Runner:
         quick = not any(w.reads_values for w in extra)
         return [obs.Results(quick), obs.History(quick), *extra, obs.Stop(cancel, self.timeout, t0)]
 
-    def _loop(self, run: RunState, watchers: list[obs.Observer]) -> int:
-        """Run the steps; returns how many ran."""
+    def _loop(self, run: RunState, watchers: list[obs.Observer]) -> None:
+        """Run the steps (``run.report.steps_done`` counts them)."""
         step, report = 0, run.report
+        stoppers = [o for o in watchers if type(o).stop is not obs.Observer.stop]
         while run.n_steps == 0 or step < run.n_steps:
-            why = next((w for w in (o.stop(step) for o in watchers) if w), None)
+            why = next(filter(None, [o.stop(step) for o in stoppers]), None)
             if why is not None and run.stopping is None:
                 if not run.lean:
                     self._stop(report, why, step)
                     break
                 run.stopping = why  # the last step did not fetch everything: one more, full step ends the run
-            if run.lists(False) == ([], []):
+            full = run.lists(False)
+            if not full[0] and not full[1]:
                 break
-            lean = max(o.wants(step, run) for o in watchers) < obs.ALL
-            keys, targets = run.lists(lean)
+            lean = max([o.wants(step, run) for o in watchers]) < obs.ALL
+            keys, targets = run.lists(lean) if lean else full
             started, excluded = time.perf_counter(), len(run.excluded)
-            run.produced, run.made = {}, False
+            run.new_step()
             go_on = self._step(run, keys, targets, step + 1, lean) if keys or targets else True
-            if not go_on and not run.produced:
+            if not go_on and not run.fetched and not run.extra:
                 break  # an error no block can be blamed for, before anything ran
             run.lean, run.seconds = lean, time.perf_counter() - started
             run.excluded_grew = len(run.excluded) != excluded
@@ -346,7 +348,6 @@ class Runner:
                 break
             if not go_on:
                 break
-        return step
 
     def _stop(self, report: RunReport, why: str, step: int) -> None:
         """Record that the run stopped before its last step: asked to (``cancel``), or past its timeout."""
@@ -367,7 +368,7 @@ class Runner:
 
     def _step(self, run: RunState, keys: list, targets: list, step: int, lean: bool) -> bool:
         """Run step ``step``: one session call (and one per part of a block that failed in an earlier run);
-        fills ``run.produced``. A lean step runs its big results as targets, and reads its small values fed
+        fills ``run.fetched``. A lean step runs its big results as targets, and reads its small values fed
         from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no block can
         be blamed for)."""
         calls, made = self._calls(run, keys, targets, lean)
@@ -407,9 +408,9 @@ class Runner:
                 out = step_fn[0](run.feeds)
             except tf.errors.OpError as e:
                 return self._recover(tf, run, e, keys, targets, step)
-            run.produced.update(zip(keys, out))
+            run.got(keys, out)
             if step_fn[1]:
-                run.produced.update(step_fn[1])
+                run.extra.update(step_fn[1])
             return True
 
     def _recover(self, tf: Any, run: RunState, e: Any, keys: list, targets: list, step: int) -> bool:
@@ -424,7 +425,7 @@ class Runner:
         for k in wanted:
             if k[0] not in run.excluded and not layout.is_pure(k):
                 run.lost[k] = (step, why)
-        run.produced.update(_handles(run.prepared.built, [k for k in targets if k[0] not in run.excluded
+        run.extra.update(_handles(run.prepared.built, [k for k in targets if k[0] not in run.excluded
                                                           and layout.is_pure(k)]))
         return self._run_retrying(run, again)
 
@@ -440,7 +441,7 @@ class Runner:
                     return False
                 keys = [k for k in keys if k[0] not in run.excluded]
                 continue
-            run.produced.update(zip(keys, out))
+            run.got(keys, out)
             return True
         return True
 
