@@ -230,3 +230,21 @@ def test_op_error_when_the_step_is_made_is_blamed_on_its_block() -> None:
     # nothing runs when the step's callable cannot be made: it is made again without fmp, and the counter
     # counts each step once
     assert counted(rep) == 2.0 and rep.results.history[("add", "output_ref")] == [1.0, 2.0]
+
+
+def test_a_block_fixed_by_a_value_edit_runs_in_the_one_call_again() -> None:
+    # chk fails on the NaN Const; the Step after the run runs chk's part apart, so the counter keeps its value;
+    # once the value is edited (no rebuild) chk no longer fails, and the next run is one call per step again
+    page = counter_and_nan_check()
+    runner = Runner()
+    try:
+        runner.run(page, steps=2)
+        assert runner._prepared.failing == {"chk"}
+        rep = runner.run(page, steps=1, reset=False)
+        assert counted(rep) == 3.0 and [e.block for e in rep.errors] == ["chk"]
+        page.set_pin("nan", "val", 2.0)
+        rep = runner.run(page, steps=2, reset=False)
+        assert rep.ok and counted(rep) == 5.0 and float(rep.results.get("chk", "output")) == 2.0
+        assert runner._prepared.failing == frozenset() and runner.builds == 1
+    finally:
+        runner.close()

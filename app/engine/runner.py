@@ -29,9 +29,9 @@ failing one still run (once). So when the call fails:
 - the other results of that step are lost (TensorFlow does not hand them back) and, when no later step gives
   them a value, a warning says so. Their ops ran once in the failed call and are not run again.
 
-A block that failed in an earlier run of the same graph (a Step, F10, after a run) makes the first calls of
-the next run: its part of the graph is run in a call of its own after the rest, so its failure costs the
-other parts nothing (``StepLayout.calls``).
+A block that failed in the last run of the same graph (a Step, F10, after a run) is run apart in the next
+one: its part of the graph is run in a call of its own after the rest, so its failure costs the other
+parts nothing (``StepLayout.calls``); a run in which it does not fail forgets it.
 
 Lean steps. Fetching a result copies it out of TensorFlow, most of a small step's time, and a run shows only
 its last step's tensors; so when no observer reads a step's larger results, results of more than one number
@@ -117,7 +117,8 @@ class _Prepared:
         #: (keys, targets, the blocks run apart, the step's calls, each call's callable and handles) of the last
         #: step: the run loop passes the same lists step after step
         self.last_calls: tuple[list, list, frozenset, list, list] | None = None
-        #: blocks that failed in a run of this graph: their parts run in calls of their own (``StepLayout.calls``)
+        #: blocks that failed in the last run of this graph: their parts run in calls of their own
+        #: (``StepLayout.calls``)
         self.failing: frozenset[str] = frozenset()
         self.device_warnings: list[BuildError] = []
         #: (the session plan's block, fetches, targets) and the fetches and targets it gives (``Runner._selection``)
@@ -250,6 +251,8 @@ class Runner:
             finally:
                 for w in watchers:
                     w.end(run.report.steps_done, run)
+            # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
+            run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
             run.report.seconds = time.perf_counter() - t0
             return run.report
         finally:
@@ -357,7 +360,7 @@ class Runner:
         report.stopped = True
 
     # -- one step -------------------------------------------------------------------------------
-    def _calls(self, run: RunState, keys: list, targets: list, lean: bool) -> tuple[list, list]:
+    def _calls(self, run: RunState, keys: list, targets: list) -> tuple[list, list]:
         """The session calls of a step (``StepLayout.calls``) and a slot each for its callable and handles."""
         prepared = run.prepared
         last = prepared.last_calls  # the run loop hands the same lists while nothing new is excluded
@@ -371,7 +374,7 @@ class Runner:
         fills ``run.fetched``. A lean step runs its big results as targets, and reads its small values fed
         from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no block can
         be blamed for)."""
-        calls, made = self._calls(run, keys, targets, lean)
+        calls, made = self._calls(run, keys, targets)
         excluded_at_start = len(run.excluded)
         for i, (ckeys, ctargets) in enumerate(calls):
             fresh = len(run.excluded) == excluded_at_start  # the lists were made without what this step excluded
@@ -457,7 +460,6 @@ class Runner:
         if bid is None or bid in excluded:
             return None
         report.failed_blocks.add(bid)
-        prepared.failing = prepared.failing | {bid}
         excluded.add(bid)
         excluded.update(nx.descendants(an.dag, bid))
         return f"block '{bid}' failed"
