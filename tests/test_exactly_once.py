@@ -190,7 +190,7 @@ def test_parts_tied_only_by_a_shared_queue_run_in_one_call() -> None:
                       ("x", "Const", {"val": 5.0}), ("enq", "QueueEnqueueV2", {})],
                      [("q1", "handle", "deq", "handle"), ("q2", "handle", "enq", "handle"),
                       ("x", "output", "enq", "components")])
-    rep = run_page(page, steps=3, allow_io=True, timeout=60)
+    rep = run_page(page, steps=3, allow_io=True, timeout=20)
     assert rep.ok and rep.steps_done == 3 and not rep.stopped, rep.errors
     assert float(rep.results.get("deq", "components[0]")) == 5.0
     assert rep.results.history[("deq", "components[0]")] == [5.0, 5.0, 5.0]
