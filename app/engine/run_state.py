@@ -77,6 +77,7 @@ class RunState:
         self._seen = 0  # the size of ``excluded`` the lists were made for (blocks only ever join it)
 
     def new_step(self) -> None:
+        """Forget what the last step fetched."""
         self.fetched, self.extra, self._produced, self.made = [], {}, None, False
 
     def got(self, keys: list[tuple[str, str]], values: list[Any]) -> None:
@@ -101,11 +102,12 @@ class RunState:
             return False
         got = self._plain.get(self.version)
         if got is None:
-            got = self._plain[self.version] = not self.prepared.switchy() and all(k in self.numbers
-                                                                                    for k in self.lists(True)[0])
+            keys = self.fetched[0][0]
+            got = self._plain[self.version] = not self.prepared.switchy() and all(k in self.numbers for k in keys)
         return got
 
     def add_big(self, k: tuple[str, str]) -> None:
+        """``k`` turned out to be more than one number: lean steps run it without fetching it."""
         self.big.add(k)
         self._lists.clear()
         self.version += 1
