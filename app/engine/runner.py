@@ -18,7 +18,7 @@ One session call per step, exactly once. A step is one call of the whole page, a
 of the graph tied only through a queue's ``shared_name`` run together, and a step costs one call however
 many independent parts the page has. A step never runs an op twice, whatever fails. TensorFlow's call is all
 or nothing for what it returns: when an op fails, nothing comes back, while the ops that do not depend on the
-failing one still run (once). So when the call fails:
+failing one still run (once; an op waiting on a queue is cancelled). So when the call fails:
 
 - the failing block is the one owning the node TensorFlow names (``BuiltGraph.block_of_op``); it and what
   depends on it leave the run (reported as errors);
@@ -28,6 +28,9 @@ failing one still run (once). So when the call fails:
   fetched again by a run of only those ops (running them twice changes nothing);
 - the other results of that step are lost (TensorFlow does not hand them back) and, when no later step gives
   them a value, a warning says so. Their ops ran once in the failed call and are not run again.
+
+When the step's callable cannot be made (TensorFlow makes the kernels with it and may refuse one, naming its
+node), nothing has run: the block is blamed and the call is made again without it and what depends on it.
 
 A block that failed in the last run of the same graph (a Step, F10, after a run) is run apart in the next
 one: its part of the graph is run in a call of its own after the rest, so its failure costs the other
@@ -370,10 +373,10 @@ class Runner:
         return last[3], last[4]
 
     def _step(self, run: RunState, keys: list, targets: list, step: int, lean: bool) -> bool:
-        """Run step ``step``: one session call (and one per part of a block that failed in an earlier run);
+        """Run step ``step``: one session call (and one per part of a block that failed in the last run);
         fills ``run.fetched``. A lean step runs its big results as targets, and reads its small values fed
-        from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no block can
-        be blamed for)."""
+        from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no
+        block can be blamed for)."""
         calls, made = self._calls(run, keys, targets)
         excluded_at_start = len(run.excluded)
         for i, (ckeys, ctargets) in enumerate(calls):
