@@ -1,10 +1,12 @@
-"""How a step is cut into groups that each run exactly once (the design is told in ``app.engine.runner``).
+"""What a failed step may run again, and which parts of a step run apart (the design is told in
+``app.engine.runner``).
 
 ``StepLayout(built)`` reads a built graph once: which blocks have *effects* (an op that is stateful or
 takes a ref or resource input), the connected parts of the graph (op and control inputs, ignoring the
-edges out of fed values), and which blocks are *pure* (no effects in them or upstream). ``groups``
-then splits a step's fetches and targets: one group for every part without effects, one per part with
-effects. Graphs without any op with effects skip the walk over the edges.
+edges out of fed values), and which blocks are *pure* (no effects in them or upstream): a failed step
+fetches its pure results again (``is_pure``). ``calls`` cuts a step into its session calls: one, but for
+the parts holding a block that failed in an earlier run. Graphs without any op with effects skip the walk
+over the edges (all their blocks are pure, and their step is always one call).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def has_effects(op_type: str) -> bool:
 
 
 class StepLayout:
-    """How a built graph's steps are cut into groups that each run once (see the module's doc)."""
+    """A built graph's effects, parts and pure blocks (see the module's doc)."""
 
     def __init__(self, built: BuiltGraph) -> None:
         self.built = built
@@ -42,7 +44,7 @@ class StepLayout:
         self.effects: set[str | None] = {b for op, b in zip(ops, owner) if has_effects(op.type)}
         self.root: dict[str | None, str | None] = {}
         self.pure: set[str | None] = set()
-        self._groups: dict[tuple, list[tuple[bool, list, list]]] = {}
+        self._calls: dict[tuple, list[tuple[list, list]]] = {}
         if not self.effects:
             return
         fed = {s.placeholder.op.name for s in built.slots}
@@ -92,29 +94,30 @@ class StepLayout:
         """Whether fetching ``key`` runs no op with effects (so it may be fetched again)."""
         return not self.effects or self.owner(key) in self.pure
 
-    def groups(self, keys: list[tuple[str, str]],
-               targets: list[tuple[str, str]]) -> list[tuple[bool, list[tuple[str, str]], list[tuple[str, str]]]]:
-        """(has effects, keys, targets) per group, the group without effects first."""
-        sig = (tuple(keys), tuple(targets))
-        out = self._groups.get(sig)
+    def calls(self, keys: list[tuple[str, str]], targets: list[tuple[str, str]],
+              apart: frozenset[str]) -> list[tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
+        """The session calls of a step, as (keys, targets): one for the whole step, but for the parts of the
+        graph that hold a block of ``apart`` (blocks that failed in an earlier run of this graph), each run
+        after it in a call of its own, in the order of their first block on the page, so that their failure
+        costs the other parts nothing."""
+        if not apart or not self.effects:
+            return [(keys, targets)]
+        sig = (tuple(keys), tuple(targets), apart)
+        out = self._calls.get(sig)
         if out is not None:
             return out
-        if not self.effects:
-            out = [(False, keys, targets)]
-        else:
-            parts: dict[Any, tuple[list, list]] = {}
-            plain = ("", "plain")
-            for i, ks in enumerate((keys, targets)):
-                for k in ks:
-                    b = self.owner(k)
-                    r = self.root.get(b, b)
-                    parts.setdefault(("e", r) if r in self._effect_roots else plain, ([], []))[i].append(k)
-            out = [(False, *parts.pop(plain))] if plain in parts else []
-            # parts with effects in the order of their first block on the page, so that what a person put
-            # first runs first (a part that hangs holds up only the parts after it)
-            at = {b.id: i for i, b in enumerate(self.built.analysis.page)}
-            first = {r: min(at.get(self.owner(k), len(at)) for k in ks + ts) for r, (ks, ts) in parts.items()}
-            out += [(True, *parts[r]) for r in sorted(parts, key=lambda r: first[r])]
-        if len(self._groups) < 64:
-            self._groups[sig] = out
+        roots = {self.root.get(b, b) for b in apart}
+        rest = object()  # the parts without such a block
+        parts: dict[Any, tuple[list, list]] = {}
+        for i, ks in enumerate((keys, targets)):
+            for k in ks:
+                b = self.owner(k)
+                r = self.root.get(b, b)
+                parts.setdefault(r if r in roots else rest, ([], []))[i].append(k)
+        out = [parts.pop(rest)] if rest in parts else []
+        at = {b.id: i for i, b in enumerate(self.built.analysis.page)}
+        first = {r: min(at.get(self.owner(k), len(at)) for k in ks + ts) for r, (ks, ts) in parts.items()}
+        out += [parts[r] for r in sorted(parts, key=lambda r: first[r])]
+        if len(self._calls) < 64:
+            self._calls[sig] = out
         return out
