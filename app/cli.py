@@ -141,16 +141,23 @@ def _run_headless(page: str) -> int:
 # -- sub-commands ---------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
+    """The ``enuflow`` command's parser: one sub-parser per sub-command."""
     parser = argparse.ArgumentParser(prog="enuflow", description="A visual dataflow editor for TensorFlow.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_worker, _add_blocks, _add_import, _add_export):
+        add(sub)
+    return parser
 
+
+def _add_run(sub: Any) -> None:
+    """``enuflow run``'s arguments."""
     r = sub.add_parser("run", help="run a page headless and print its results",
                        description="Build and run PAGE (enuflow .json, or an enuSpace .json/.svg page), then "
                                    "print every fetched result as a table. Exit status 0 when every block "
                                    "ran, 1 when a block failed (the others' results are still printed), "
-                                   "2 when the file could not be read as a page. The page runs in a worker process: an op that "
-                                   "crashes or hangs (see --timeout) is an error on its block with exit 1, never a "
+                                   "2 when the file could not be read as a page. The page runs in a worker "
+                                   "process: an op that crashes or hangs (see --timeout) is an error on its block with exit 1, never a "
                                    "dead command; Ctrl+C stops after the current step, or ends the run within a "
                                    "second (exit 130).")
     r.add_argument("page", nargs="?", help="the page file")
@@ -185,8 +192,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--save-results", metavar="DIR",
                    help="also write every result as DIR/BLOCK.PORT.npy (np.save without pickle; DIR is made if "
                         "missing; in BLOCK and PORT every character but ASCII letters, digits, _ - ~ is written "
-                        "%%XX, its UTF-8 bytes: block d1/mm, port y is d1%%2Fmm.y.npy). A path ending in .json saves the page "
-                        "with its results there instead (format v1; large results as in --json)")
+                        "%%XX, its UTF-8 bytes: block d1/mm, port y is d1%%2Fmm.y.npy). A path ending in .json "
+                        "saves the page with its results there instead (format v1; large results as in --json)")
     r.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="stop the run when building and running the page take longer than SECONDS (counted "
                         "once TensorFlow is loaded): it stops between steps, after a full last step, and reports "
@@ -208,6 +215,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
 
+
+def _add_worker(sub: Any) -> None:
+    """``enuflow worker``'s arguments."""
     w = sub.add_parser("worker", help="serve one task of a TensorFlow cluster",
                        description="Start the TensorFlow server of one task of a cluster and serve until Ctrl+C "
                                    "or SIGTERM. CLUSTER.json is a cluster spec ({\"worker\": [\"host:port\", ...], "
@@ -219,6 +229,9 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--job", metavar="NAME", help="the task's job (worker, ps, chief, ...)")
     w.add_argument("--task", type=int, metavar="N", help="the task's index in its job (default 0)")
 
+
+def _add_blocks(sub: Any) -> None:
+    """``enuflow blocks``'s arguments."""
     b = sub.add_parser("blocks", help="list block types",
                        description="List block types (every TensorFlow op, and the hand-declared blocks) with "
                                    "category, ports, settable attrs and a one-line summary, or show one block's "
@@ -232,6 +245,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true",
                    help="print JSON: a list of declarations, or one declaration with its doc")
 
+
+def _add_import(sub: Any) -> None:
+    """``enuflow import``'s arguments."""
     i = sub.add_parser("import", help="convert an enuSpace page or a TensorFlow model to enuflow's format",
                        description="Read an enuSpace page (.svg page, or .json task export), a frozen TensorFlow "
                                    "GraphDef (.pb binary, .pbtxt text) or a SavedModel folder, and write it in "
@@ -244,6 +260,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--signature", metavar="NAME", help="the SavedModel signature to import (default serving_default)")
     i.add_argument("--freeze", action="store_true", help="a SavedModel's variables become Consts, not Variables")
 
+
+def _add_export(sub: Any) -> None:
+    """``enuflow export``'s arguments."""
     e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
                        description="Export PAGE in another form.")
     e.add_argument("page")
@@ -259,7 +278,6 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--after-run", type=int, metavar="N",
                    help="with --savedmodel: save the Variables' values after running the page N steps "
                         "(default: their initial values)")
-    return parser
 
 
 def _subcommand(args: list[str]) -> int:
