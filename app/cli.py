@@ -157,8 +157,8 @@ def _add_run(sub: Any) -> None:
                                    "print every fetched result as a table. Exit status 0 when every block "
                                    "ran, 1 when a block failed (the others' results are still printed), "
                                    "2 when the file could not be read as a page. The page runs in a worker "
-                                   "process: an op that crashes or hangs (see --timeout) is an error on its block with exit 1, never a "
-                                   "dead command; Ctrl+C stops after the current step, or ends the run within a "
+                                   "process: an op that crashes or hangs (see --timeout) is an error on its "
+                                   "block with exit 1, never a dead command; Ctrl+C stops after the current step, or ends the run within a "
                                    "second (exit 130).")
     r.add_argument("page", nargs="?", help="the page file")
     r.add_argument("--scene", metavar="NAME",
