@@ -158,8 +158,8 @@ def _add_run(sub: Any) -> None:
                                    "ran, 1 when a block failed (the others' results are still printed), "
                                    "2 when the file could not be read as a page. The page runs in a worker "
                                    "process: an op that crashes or hangs (see --timeout) is an error on its "
-                                   "block with exit 1, never a dead command; Ctrl+C stops after the current step, or ends the run within a "
-                                   "second (exit 130).")
+                                   "block with exit 1, never a dead command; Ctrl+C stops after the current "
+                                   "step, or ends the run within a second (exit 130).")
     r.add_argument("page", nargs="?", help="the page file")
     r.add_argument("--scene", metavar="NAME",
                    help="run the example page NAME that ships with enuflow instead of a file: "
