@@ -429,19 +429,20 @@ class Runner:
 
     def _recover(self, tf: Any, run: RunState, e: Any, keys: list, targets: list, step: int) -> bool:
         """A session call failed with ``e``: report it, fetch its pure results again, record the others as lost.
-        Returns False when the run cannot go on."""
+        Returns False when the run cannot go on: an error no block can be blamed for (a step that hung past the
+        run's timeout, say) still gives back the pure results, unless the cluster is gone."""
         why = self._failed(tf, run.prepared, run.an, e, run.excluded, run.report)
-        if why is None:
+        if why is None and self._connection_error(tf, e):
             return False
         layout = _layout(run.prepared)
         wanted = keys + [k for k in targets if k in run.big]  # a lean step's big results: fetched if they can be
         again = [k for k in wanted if k[0] not in run.excluded and layout.is_pure(k)]
         for k in wanted:
             if k[0] not in run.excluded and not layout.is_pure(k):
-                run.lost[k] = (step, why)
+                run.lost[k] = (step, why or "the step failed")
         run.extra.update(_handles(run.prepared.built, [k for k in targets if k[0] not in run.excluded
                                                           and layout.is_pure(k)]))
-        return self._run_retrying(run, again)
+        return self._run_retrying(run, again) and why is not None
 
     def _run_retrying(self, run: RunState, keys: list[tuple[str, str]]) -> bool:
         """Fetch pure results (ops without effects: running them again changes nothing); a failing block (and its
