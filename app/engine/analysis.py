@@ -27,6 +27,7 @@ from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
 from enuflow.app.engine import io_gate
+from enuflow.app.engine.io_gate import carries_graph  # noqa: F401  (the editor asks it through the page checks)
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from enuflow.app.document.formats.native import page_to_doc
-from enuflow.app.engine import io_gate
+from enuflow.app.engine.analysis import carries_graph
 from enuflow.app.gui import blocktypes
 
 
@@ -46,7 +46,7 @@ class RunCommands:
         out = []
         for b in self.page:
             d = blocktypes.lookup(b.type)
-            if d is not None and (d.io or (an is None and io_gate.carries_graph(d))):
+            if d is not None and (d.io or (an is None and carries_graph(d))):
                 out.append(b.id)
         if an is not None:
             for e in an.graph_io:
