@@ -12,7 +12,10 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from enuflow.app.document.composites import Composite
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Page:
         #: absolute path of the page's data file (large tensors, ``app.document.datafile``), or None
         self.data_path: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
+        #: the page's composite definitions by name (``app.document.composites``, ARCHITECTURE.md section 4a)
+        self.composites: dict[str, Composite] = {}
         self._listeners: list[Listener] = []
 
     # -- listeners --------------------------------------------------------------------------
@@ -258,6 +263,15 @@ class Page:
             self.extra[key] = value
         self._emit("page_changed", field=key)
 
+    def set_composite(self, name: str, composite: Composite | None) -> None:
+        """Add or replace (``None`` removes) the composite definition ``name``; tells the listeners
+        ``page_changed`` {field: "composites"}."""
+        if composite is None:
+            self.composites.pop(name, None)
+        else:
+            self.composites[name] = composite
+        self._emit("page_changed", field="composites")
+
     def replace_with(self, other: Page) -> None:
         """Take over the whole content of ``other`` (used by Open and by restore); listeners stay."""
         self.name = other.name
@@ -269,6 +283,7 @@ class Page:
         self.extra = other.extra
         self.data_path = other.data_path
         self.link_extra = other.link_extra
+        self.composites = other.composites
         self._emit("reset")
 
     # -- structure ---------------------------------------------------------------------------
@@ -283,4 +298,5 @@ class Page:
         p.extra = copy.deepcopy(self.extra)
         p.data_path = self.data_path
         p.link_extra = copy.deepcopy(self.link_extra)
+        p.composites = {name: c.copy() for name, c in self.composites.items()}
         return p
