@@ -452,7 +452,9 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        print(format_results(page, values, fetched=fetched))
+        from enuflow.app.engine.flatten import display_order
+
+        print(format_results(display_order(page), values, fetched=fetched))
         steps_done = report.steps_done if report is not None else 0
         if steps_done != 1:
             print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")

@@ -165,3 +165,23 @@ def flatten(page: Page) -> Flat:
     flat.view, flat.results, flat.extra = page.view, page.results, page.extra
     flat.data_path, flat.link_extra = page.data_path, link_extra
     return Flat(flat, f.aliases, frozenset(f.scoped), f.problems)
+
+
+def display_order(page: Page) -> list[BlockInstance]:
+    """The page's blocks for a table of results: each composite instance's inner blocks (named by path; nested
+    instances likewise) followed by the instance itself, other blocks as they are, in page order."""
+    comps = page.composites
+    if not comps:
+        return page.blocks
+    out: list[BlockInstance] = []
+
+    def add(path: str, b: BlockInstance, seen: tuple[str, ...]) -> None:
+        comp = comps.get(b.type)
+        if comp is not None and b.type not in seen:
+            for inner in comp.blocks:
+                add(f"{path}/{inner.id}", inner, seen + (b.type,))
+        out.append(b if b.id == path else BlockInstance(path, b.type, b.pos, label=b.label))
+
+    for b in page:
+        add(b.id, b, ())
+    return out
