@@ -301,7 +301,7 @@ def _ports(decl: Any, comp: Composite | None) -> tuple[set[str] | None, set[str]
 
 
 def _port_name(port: str) -> str:
-    return port.split(":", 1)[0]  # an indexed port of a list (``inputs:1``) names the list
+    return port.split("[", 1)[0]  # an element of a list port (``output[1]``) names the list
 
 
 def check_types(path: str, comps: dict[str, Composite], lookup: Lookup) -> None:

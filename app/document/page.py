@@ -9,6 +9,7 @@ only need to call these methods.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,19 @@ class Link(NamedTuple):
 
 Listener = Callable[[str, dict[str, Any]], None]
 
+#: the pages that hold composite definitions (``composite_named``): the editor looks an instance's type up there
+_COMPOSITE_PAGES: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
+def composite_named(name: str) -> Composite | None:
+    """The definition of composite ``name`` held by a page in memory (None when no page holds one): lets code
+    that knows only a type name (the editor's look-up of declarations) find an instance's ports."""
+    for page in list(_COMPOSITE_PAGES):
+        comp = page.composites.get(name)
+        if comp is not None:
+            return comp
+    return None
+
 
 class Page:
     """The document: an ordered set of blocks and an ordered list of links (the same link may appear more than
@@ -81,9 +95,19 @@ class Page:
         #: absolute path of the page's data file (large tensors, ``app.document.datafile``), or None
         self.data_path: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
-        #: the page's composite definitions by name (``app.document.composites``, ARCHITECTURE.md section 4a)
-        self.composites: dict[str, Composite] = {}
+        self._composites: dict[str, Composite] = {}
         self._listeners: list[Listener] = []
+
+    @property
+    def composites(self) -> dict[str, Composite]:
+        """The page's composite definitions by name (``app.document.composites``, ARCHITECTURE.md section 4a)."""
+        return self._composites
+
+    @composites.setter
+    def composites(self, value: dict[str, Composite]) -> None:
+        self._composites = value
+        if value:
+            _COMPOSITE_PAGES.add(self)
 
     # -- listeners --------------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:
@@ -267,9 +291,10 @@ class Page:
         """Add or replace (``None`` removes) the composite definition ``name``; tells the listeners
         ``page_changed`` {field: "composites"}."""
         if composite is None:
-            self.composites.pop(name, None)
+            self._composites.pop(name, None)
         else:
-            self.composites[name] = composite
+            self._composites[name] = composite
+            _COMPOSITE_PAGES.add(self)
         self._emit("page_changed", field="composites")
 
     def replace_with(self, other: Page) -> None:
