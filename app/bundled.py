@@ -100,3 +100,8 @@ def is_installed_scene(path: str | Path) -> bool:
 def asset_text(name: str) -> str:
     """The text of the asset file ``name`` (e.g. ``categories.json``); raises OSError when it is missing."""
     return (_package("assets") / name).read_text(encoding="utf-8")
+
+
+def asset_path(name: str) -> Path:
+    """A real path of the asset file or folder ``name`` (e.g. ``composites``, the standard composite library)."""
+    return _real_path(_package("assets") / name)

@@ -302,6 +302,11 @@ def _load(path: str, data_dir: str | None = None) -> Any:
     from enuflow.app.document.formats import load
 
     page = load(path, data_dir=data_dir)
+    if page.composites:  # an inner block of an unknown type is the file's fault, as a misspelt link end is
+        from enuflow.app.document.composites import check_types
+        from enuflow.blocks.base import REGISTRY
+
+        check_types(path, page.composites, REGISTRY.get)
     if data_dir:
         set_data_folder(page, Path(data_dir).resolve())  # overrides the folder the page remembers
     return page
@@ -447,7 +452,9 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        print(format_results(page, values, fetched=fetched))
+        from enuflow.app.engine.flatten import display_order
+
+        print(format_results(display_order(page), values, fetched=fetched))
         steps_done = report.steps_done if report is not None else 0
         if steps_done != 1:
             print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")
@@ -485,10 +492,36 @@ def _fail(ns: argparse.Namespace, message: str, status: int, errors: list[Any] |
 
 
 def cmd_blocks(ns: argparse.Namespace) -> int:
-    """``enuflow blocks``: list block types (or show one)."""
+    """``enuflow blocks``: list block types and the library's composites (or show one)."""
+    from enuflow.app.document.composite_files import library
     from enuflow.blocks import catalogue_index
 
-    return catalogue_index.cli(ns)
+    lib = library()
+    for problem in lib.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return catalogue_index.cli(ns, [_composite_entry(c, lib.origin[n], lib.paths[n])
+                                    for n, c in sorted(lib.composites.items())])
+
+
+def _composite_entry(comp: Any, origin: str, path: Path) -> dict[str, Any]:
+    """A library composite as ``enuflow blocks`` lists it (the keys of its ``--json`` objects, its table row and
+    the text of ``enuflow blocks NAME``)."""
+    summary = (comp.doc or "").split(". ")[0].strip()
+    ins = ", ".join(p.name for p in comp.inputs)
+    outs = ", ".join(p.name for p in comp.outputs)
+    pins = ", ".join(p.name for p in comp.pins)
+    row = f"{comp.name}  (composite, {origin})  {summary}\n    ({ins}) -> ({outs})" + (f"   pins: {pins}" if pins else "")
+    text = "\n".join([f"{comp.name}  (composite from the {origin} library: {path})", "", comp.doc or "", "",
+                      "inputs:  " + (", ".join(f"{p.name} -> {', '.join(f'{b}.{q}' for b, q in p.to)}"
+                                                for p in comp.inputs) or "none"),
+                      "outputs: " + (", ".join(f"{p.name} <- {p.src[0]}.{p.src[1]}" for p in comp.outputs) or "none"),
+                      "pins:    " + (", ".join(f"{p.name} = {p.block}.{p.pin}" for p in comp.pins) or "none"),
+                      "blocks:  " + ", ".join(f"{b.id} ({b.type})" for b in comp.blocks)])
+    return {"name": comp.name, "category": "composite", "summary": summary, "origin": origin, "io": False,
+            "dangerous": False, "unavailable": "", "inputs": [{"name": p.name} for p in comp.inputs],
+            "outputs": [{"name": p.name} for p in comp.outputs],
+            "attrs": [{"name": p.name, "default": comp.pin_default(p.name)} for p in comp.pins],
+            "doc": comp.doc or "", "path": str(path), "row": row, "text": text}
 
 
 def cmd_import(ns: argparse.Namespace) -> int:

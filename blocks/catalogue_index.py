@@ -257,10 +257,25 @@ def show(b: Block) -> str:
     return "\n".join(lines)
 
 
-def cli(ns: argparse.Namespace) -> int:
-    """``enuflow blocks [NAME] [--category C] [--search TEXT] [--json]``; returns the exit status."""
+def _extra_rows(extra: list[dict[str, Any]], text: str, category: str | None) -> list[dict[str, Any]]:
+    """The entries of ``extra`` (composites of the library) that ``--search`` and ``--category`` keep."""
+    words = text.lower().split()
+    return [e for e in extra if (category is None or e["category"] == category)
+            and all(w in (e["name"] + " " + e["summary"]).lower() for w in words)]
+
+
+def cli(ns: argparse.Namespace, extra: list[dict[str, Any]] | None = None) -> int:
+    """``enuflow blocks [NAME] [--category C] [--search TEXT] [--json]``; returns the exit status. ``extra``: more
+    entries to list after the block types (the library's composites), each with the keys of ``--json``'s objects,
+    ``"row"`` (its line in the table) and ``"text"`` (what ``enuflow blocks NAME`` shows)."""
+    extra = extra or []
     if ns.name:
+        named = next((e for e in extra if e["name"] == ns.name), None)
         b = REGISTRY.get(ns.name)
+        if b is None and named is not None:
+            print(json.dumps({k: v for k, v in named.items() if k not in ("row", "text")}) if ns.json
+                  else named["text"])
+            return 0
         if b is None:
             hint = REGISTRY.suggest(ns.name, n=5)
             hint += [e["name"] for e in search(ns.name)[:5] if e["name"] not in hint]
@@ -276,17 +291,20 @@ def cli(ns: argparse.Namespace) -> int:
         return 0
     ensure_cache()
     cats = categories()
+    cats += sorted({e["category"] for e in extra} - set(cats))
     if ns.category and ns.category not in cats:
         print(f"enuflow: unknown category '{ns.category}' (categories: {', '.join(cats)})", file=sys.stderr)
         return 2
-    rows = search(ns.search or "", ns.category)
+    more = _extra_rows(extra, ns.search or "", ns.category)
+    rows = search(ns.search or "", ns.category) if ns.category not in {e["category"] for e in extra} else []
     if ns.json:
         keep = ("name", "category", "summary", "origin", "io", "dangerous", "unavailable", "inputs", "outputs",
                 "attrs")
-        sys.stdout.write(json.dumps([{k: e[k] for k in keep} for e in rows]) + "\n")
+        sys.stdout.write(json.dumps([{k: e[k] for k in keep} for e in rows]
+                                    + [{k: v for k, v in e.items() if k not in ("row", "text")} for e in more]) + "\n")
     else:
         idx = _current()
         by_name = {b.name: b for b in idx.blocks}
-        sys.stdout.write("\n".join(_row(by_name[e["name"]]) for e in rows) + "\n")
-        print(f"({len(rows)} block types)", file=sys.stderr)
+        sys.stdout.write("\n".join([_row(by_name[e["name"]]) for e in rows] + [e["row"] for e in more]) + "\n")
+        print(f"({len(rows)} block types" + (f", {len(more)} composites" if more else "") + ")", file=sys.stderr)
     return 0

@@ -9,10 +9,14 @@ only need to call these methods.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from enuflow.app.document.composites import Composite
 
 
 @dataclass
@@ -56,6 +60,19 @@ class Link(NamedTuple):
 
 Listener = Callable[[str, dict[str, Any]], None]
 
+#: the pages that hold composite definitions (``composite_named``): the editor looks an instance's type up there
+_COMPOSITE_PAGES: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
+def composite_named(name: str) -> Composite | None:
+    """The definition of composite ``name`` held by a page in memory (None when no page holds one): lets code
+    that knows only a type name (the editor's look-up of declarations) find an instance's ports."""
+    for page in list(_COMPOSITE_PAGES):
+        comp = page.composites.get(name)
+        if comp is not None:
+            return comp
+    return None
+
 
 class Page:
     """The document: an ordered set of blocks and an ordered list of links (the same link may appear more than
@@ -78,7 +95,19 @@ class Page:
         #: absolute path of the page's data file (large tensors, ``app.document.datafile``), or None
         self.data_path: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
+        self._composites: dict[str, Composite] = {}
         self._listeners: list[Listener] = []
+
+    @property
+    def composites(self) -> dict[str, Composite]:
+        """The page's composite definitions by name (``app.document.composites``, ARCHITECTURE.md section 4a)."""
+        return self._composites
+
+    @composites.setter
+    def composites(self, value: dict[str, Composite]) -> None:
+        self._composites = value
+        if value:
+            _COMPOSITE_PAGES.add(self)
 
     # -- listeners --------------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:
@@ -258,6 +287,16 @@ class Page:
             self.extra[key] = value
         self._emit("page_changed", field=key)
 
+    def set_composite(self, name: str, composite: Composite | None) -> None:
+        """Add or replace (``None`` removes) the composite definition ``name``; tells the listeners
+        ``page_changed`` {field: "composites"}."""
+        if composite is None:
+            self._composites.pop(name, None)
+        else:
+            self._composites[name] = composite
+            _COMPOSITE_PAGES.add(self)
+        self._emit("page_changed", field="composites")
+
     def replace_with(self, other: Page) -> None:
         """Take over the whole content of ``other`` (used by Open and by restore); listeners stay."""
         self.name = other.name
@@ -269,6 +308,7 @@ class Page:
         self.extra = other.extra
         self.data_path = other.data_path
         self.link_extra = other.link_extra
+        self.composites = other.composites
         self._emit("reset")
 
     # -- structure ---------------------------------------------------------------------------
@@ -283,4 +323,5 @@ class Page:
         p.extra = copy.deepcopy(self.extra)
         p.data_path = self.data_path
         p.link_extra = copy.deepcopy(self.link_extra)
+        p.composites = {name: c.copy() for name, c in self.composites.items()}
         return p

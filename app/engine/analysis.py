@@ -7,7 +7,9 @@ page's *structure signature*: two pages with the same signature build the same T
 a run after a value edit feeds the new values into the graph already built. With an ``AnalysisCache``
 (the runner keeps one), a page whose structure is unchanged is checked again by re-reading only the pins
 that changed (``app.engine.pins`` reads a block's pins; ``app.engine.problems`` holds ``BuildError``). A block
-that carries a graph needs ``--allow-io`` when that graph's ops do (``app.engine.io_gate``).
+that carries a graph needs ``--allow-io`` when that graph's ops do (``app.engine.io_gate``). A page with composite
+instances is checked flattened (``app.engine.flatten``): ``Analysis.page`` is then the flat page, its inner blocks
+named by path (``d1/mm``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
 from enuflow.app.engine import io_gate
 from enuflow.app.engine.io_gate import carries_graph  # noqa: F401  (the editor asks it through the page checks)
+from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError
 from enuflow.blocks.base import REGISTRY, Block, Registry, split_indexed
@@ -90,6 +93,10 @@ class Analysis:
     warnings: list[BuildError] = field(default_factory=list)
     #: blocks whose carried graph needs ``--allow-io`` (``app.engine.io_gate``): errors too unless allowed
     graph_io: list[BuildError] = field(default_factory=list)
+    #: an exposed output of a composite instance -> the inner output that gives it (``app.engine.flatten``)
+    aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: the ids of blocks that came from composites: paths (``d1/mm``) whose ops are named by the path
+    scoped: frozenset[str] = frozenset()
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -150,12 +157,14 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     With a ``cache`` (kept by the caller between analyses of one page), a page whose structure is unchanged
     reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged.
     """
+    flat = flatten(page)
+    page = flat.page
     folder = df.data_folder(page)
     st = _cached_structure(page, registry, allow_io, folder, cache)
     kept = cache.blocks if cache is not None else None
 
-    errors = list(st.errors)
-    bad = set(st.bad)
+    errors = list(st.errors) + flat.problems
+    bad = set(st.bad) | {e.block for e in flat.problems if e.block is not None}
     warnings = list(st.warnings)
     decls, inputs = st.decls, st.inputs
     attrs: dict[str, dict[str, Any]] = {}
@@ -219,6 +228,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.warnings = warnings
     an.graph_io = graph_io
     an._st = st
+    an.aliases, an.scoped = flat.aliases, flat.scoped
     return an
 
 

@@ -63,6 +63,8 @@ class BuiltGraph:
     init_ops: list[Any] = field(default_factory=list)
     errors: list[BuildError] = field(default_factory=list)
     built: list[str] = field(default_factory=list)
+    #: an exposed output of a composite instance (also in ``tensors``) -> the inner output it is
+    aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def feed_values(self, analysis: Analysis | None = None) -> list[np.ndarray]:
         """The arrays to feed, in slot order, from ``analysis`` (a page with the same signature)."""
@@ -79,8 +81,14 @@ class BuiltGraph:
         return self.analysis.signature
 
     def block_of_op(self, op_name: str) -> str | None:
-        top = op_name.split("/", 1)[0]
-        return self.op_block.get(top)
+        """The block whose op is ``op_name``: the one named by its first part, or for a block inside a composite
+        (named by its path, ``d1/mm``) by its first parts."""
+        parts = op_name.split("/")
+        for i in range(1, len(parts) + 1):
+            bid = self.op_block.get("/".join(parts[:i]))
+            if bid is not None:
+                return bid
+        return None
 
 
 def convert_value(arr: np.ndarray, dtype: str) -> np.ndarray:
@@ -114,6 +122,7 @@ class PageScope:
         #: op plans of blocks built so far, for the blocks like them (``blocks.opblock.build_op``)
         self.op_memo: dict[tuple, Any] = {}
         self._placeholder_attrs: dict[tuple, dict[str, Any]] = {}
+        self.scoped = built.analysis.scoped
 
     def placeholder_attrs(self, dtype: str, shape: list[int | None] | None) -> dict[str, Any]:
         """The attrs of a Placeholder of ``dtype`` and ``shape``, made once per distinct pair."""
@@ -134,10 +143,10 @@ class PageScope:
     def op_name_for(self, block_id: str) -> str:
         if _NAME_PLAIN.fullmatch(block_id):
             name = block_id
+        elif block_id in self.scoped:  # a block inside a composite: its path is its name scope (``d1/mm``)
+            name = "/".join(_plain(part) for part in block_id.split("/"))
         else:
-            name = _NAME_OK.sub("_", block_id)
-            if not name or not (name[0].isalnum() or name[0] == "."):
-                name = "b" + name
+            name = _plain(block_id)
         low = name.lower()
         if low in self._used:
             base, i = name, 2
@@ -148,6 +157,16 @@ class PageScope:
         self._used.add(low)
         self.built.op_block[name] = block_id
         return name
+
+
+def _plain(block_id: str) -> str:
+    """``block_id`` as an op name (or one part of one): characters TensorFlow refuses become ``_``."""
+    if _NAME_PLAIN.fullmatch(block_id):
+        return block_id
+    name = _NAME_OK.sub("_", block_id)
+    if not name or not (name[0].isalnum() or name[0] == "."):
+        name = "b" + name
+    return name
 
 
 class BlockScope:
@@ -238,9 +257,13 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     graph = tf.Graph()
     built = BuiltGraph(graph=graph, analysis=an, errors=list(an.errors))
     scope = PageScope(graph, built, device or an.plan.device)
-    blocks = _PageBuild(page, an, scope, set(an.bad) | set(skip), tf.Operation)
+    blocks = _PageBuild(an.page, an, scope, set(an.bad) | set(skip), tf.Operation)
     with graph.as_default():
         blocks.build(an.order())
+    for alias, inner in an.aliases.items():
+        if inner in built.tensors:
+            built.tensors[alias] = built.tensors[inner]
+            built.aliases[alias] = inner
     return built
 
 

@@ -235,6 +235,7 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
     an = analyse(page, allow_io=True)
     if an.errors:
         raise ExportProblem("; ".join(str(e) for e in an.errors[:5]))
+    page = an.page  # composites flattened: their inner blocks named by path
     w = _Writer(page, an)
     if data_file is not None:
         w.data = {}

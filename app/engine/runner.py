@@ -219,7 +219,7 @@ class Runner:
         self._prepared = _Prepared(built, session, allow_io, placement)
         self._prepared.config = config
         if not self.target:
-            self._prepared.device_warnings = missing_devices(page, built, session, self.device)
+            self._prepared.device_warnings = missing_devices(an.page, built, session, self.device)
         return self._prepared, an, True
 
     # -- running ----------------------------------------------------------------------------
@@ -550,6 +550,9 @@ class Runner:
             targets = [k for k in plan.targets + plan.fetches if k in built.operations]
         keys = [k for k, t in built.tensors.items() if k[0] in blocks and hasattr(t, "dtype")
                 and t.dtype.base_dtype.name not in _UNFETCHABLE]
+        if built.aliases:  # a composite instance's outputs are reported as its own too (``"d1": {"y": ...}``)
+            fetched = set(keys)
+            keys += [alias for alias, inner in built.aliases.items() if inner in fetched]
         return keys, targets
 
     @classmethod

@@ -9,6 +9,7 @@ blocks always, catalogue blocks only once ``blocks.catalogue_index.cache_ready()
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from collections.abc import Iterable
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 import networkx as nx
 
 from enuflow.app.engine.analysis import Analysis, analyse, list_counts
-from enuflow.app.document.page import Link, Page
+from enuflow.app.document.composites import Composite
+from enuflow.app.document.page import Link, Page, composite_named
 from enuflow.app.document.values import ValueParseError, parse_dtype, parse_tensor
 from enuflow.blocks import REGISTRY
-from enuflow.blocks.base import Block, Port, Registry, split_indexed
+from enuflow.blocks.base import Attr, Block, Port, Registry, split_indexed
 
 _state: dict[str, Any] = {"catalogue": False}
 
@@ -73,8 +75,51 @@ def registry() -> Registry:
 
 
 def lookup(type_name: str) -> Block | None:
-    """The declaration of ``type_name``, or None when it is not known (yet) without TensorFlow."""
-    return _view.get(type_name)
+    """The declaration of ``type_name``, or None when it is not known (yet) without TensorFlow. A composite of a
+    page in memory (``app.document.page.composite_named``) is declared by its exposed inputs, outputs and pins."""
+    decl = _view.get(type_name)
+    if decl is None:
+        comp = composite_named(type_name)
+        if comp is not None:
+            return composite_decl(comp)
+    return decl
+
+
+#: declarations made for composites, by (definition's id, its exposed names): rebuilt when those change
+_composite_decls: dict[tuple, Block] = {}
+
+
+def composite_decl(comp: Composite) -> Block:
+    """A declaration for instances of ``comp``: its exposed inputs and outputs as ports (dtype unknown), its
+    exposed pins as attrs shaped like the inner pins they set, defaulting to the definition's values."""
+    key = (id(comp), comp.doc, tuple(p.name for p in comp.inputs), tuple(p.name for p in comp.outputs),
+           tuple((p.name, p.block, p.pin) for p in comp.pins))
+    decl = _composite_decls.get(key)
+    if decl is not None:
+        return decl
+    attrs = []
+    for p in comp.pins:
+        inner = comp.block(p.block)
+        idecl = _view.get(inner.type) if inner is not None else None
+        a = idecl.attr(p.pin) if idecl is not None else None
+        default = comp.pin_default(p.name)
+        if a is None:
+            a = Attr(p.name, "value")
+        attrs.append(dataclasses.replace(a, name=p.name, default=default, has_default=default is not None,
+                                         dtype_pin=None, shape_pin=None, required=False, inferred=False,
+                                         doc=f"sets {p.block}.{p.pin}" + (f": {a.doc}" if a.doc else "")))
+    decl = Block()
+    decl.name = comp.name
+    decl.category = "composite"
+    decl.doc = comp.doc or f"composite {comp.name}"
+    decl.origin = "composite"
+    decl.inputs = tuple(Port(p.name, doc="to " + ", ".join(f"{b}.{q}" for b, q in p.to)) for p in comp.inputs)
+    decl.outputs = tuple(Port(p.name, doc=f"from {p.src[0]}.{p.src[1]}") for p in comp.outputs)
+    decl.attrs = tuple(attrs)
+    if len(_composite_decls) > 256:
+        _composite_decls.clear()
+    _composite_decls[key] = decl
+    return decl
 
 
 def analyse_safely(page: Page) -> Analysis | None:

@@ -333,6 +333,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
                     self.page_errors.append(e.message)
                 elif e.block in self.page and not self._type_pending(self.page.block(e.block).type):
                     self.static_errors.setdefault(e.block, []).append(str(e))
+                elif e.block.split("/", 1)[0] in self.page:  # inside a composite: shown on its instance
+                    self.static_errors.setdefault(e.block.split("/", 1)[0], []).append(str(e))
         # dtype clashes of drawn wires (a float Const into Reshape.shape) show before Run, too
         for bid, msgs in blocktypes.link_problems(self.page).items():
             self.static_errors.setdefault(bid, []).extend(msgs)
@@ -350,6 +352,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
             bid = e.get("block")
             # the run checks the page again: its errors read like the analysis's, so each shows once
             text = str(BuildError(bid, e.get("port"), str(e.get("message"))))
+            if bid and bid not in self.page and bid.split("/", 1)[0] in self.page:
+                bid = bid.split("/", 1)[0]  # a block inside a composite: its error shows on the instance
             if bid and bid in self.page:
                 if text not in errors.get(bid, []):
                     errors.setdefault(bid, []).append(text)

@@ -23,7 +23,7 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 FORMAT = "enuflow.page"
 VERSION = 1
 _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
-_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", datafile.FIELD}
+_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", "composites", datafile.FIELD}
 
 
 #: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
@@ -218,6 +218,11 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
     results = doc.get("results")
     page.results = results if isinstance(results, dict) else None
     page.extra.update({k: v for k, v in doc.items() if k not in _TOP_KEYS})
+    if "composites" in doc:
+        from enuflow.app.document import composites
+
+        page.composites = composites.composites_from_doc(p, doc["composites"])
+        composites.check_instances(p, page)
     data = doc.get(datafile.FIELD)
     if data is not None:
         if not isinstance(data, str) or not data:
@@ -257,6 +262,10 @@ def page_to_doc(page: Page, data: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": page.name}
     if page.data_path:
         doc[datafile.FIELD] = data or page.data_path
+    if page.composites:
+        from enuflow.app.document.composites import composite_to_doc
+
+        doc["composites"] = {name: composite_to_doc(c) for name, c in page.composites.items()}
     doc["blocks"] = [block_to_doc(b) for b in page]
     links = []
     for ln in page.links:
