@@ -273,3 +273,22 @@ def test_the_editor_asks_before_running_a_graph_that_needs_io(new_window, tmp_pa
     w.revalidate()
     assert w.io_blocks(w.analysis) == ["g"]
     assert w.io_blocks(None) == ["g"]  # without a check, every block that carries a graph is asked about
+
+
+def test_the_editor_asks_before_running_a_composite_whose_inner_block_reads_a_file(new_window, tmp_path: Path,
+                                                                                   secret: Path) -> None:
+    doc = {"format": "enuflow.page", "version": 1, "name": "inner read",
+           "composites": {"reader": {
+               "doc": "reads a file", "inputs": [], "outputs": [{"name": "y", "from": ["r", "contents"]}],
+               "pins": [{"name": "path", "block": "f", "pin": "val"}],
+               "blocks": [{"id": "f", "type": "Const", "pins": {"val": str(secret), "dtype": "string"}},
+                          {"id": "r", "type": "ReadFile"}, {"id": "n", "type": "StringLength"}],
+               "links": [{"from": ["f", "output"], "to": ["r", "filename"]}]}},
+           "blocks": [{"id": "x", "type": "reader", "pos": [0, 0]}], "links": []}
+    path = tmp_path / "inner.json"
+    path.write_text(json.dumps(doc))
+    w = new_window()
+    w.load_catalogue()  # ReadFile's declaration (a catalogue block) with its io mark
+    assert w.open_path(str(path), ask=False)
+    w.revalidate()
+    assert w.io_blocks(w.analysis) == ["x/r"]  # the inner block, by its path

@@ -44,10 +44,13 @@ class RunCommands:
         """The blocks a run of the page needs ``--allow-io`` for: those of a file or host op type, and those that
         carry a graph whose ops need it (from the analysis ``an``; without one, every block that carries a graph)."""
         out = []
-        for b in self.page:
-            d = blocktypes.lookup(b.type)
+        if an is not None:  # the analysed page has the composites' inner blocks, by path
+            decls = [(b.id, an.decls.get(b.id)) for b in an.page]
+        else:
+            decls = [(b.id, blocktypes.lookup(b.type)) for b in self.page]
+        for bid, d in decls:
             if d is not None and (d.io or (an is None and carries_graph(d))):
-                out.append(b.id)
+                out.append(bid)
         if an is not None:
             for e in an.graph_io:
                 if e.block not in out:
