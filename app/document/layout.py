@@ -40,6 +40,8 @@ LIMIT = 1e7         # no coordinate of a laid-out page goes further than this fr
 #: node-sweeps of the alignment (a small page gets up to ``MAX_SWEEPS`` sweeps, a huge one ``MIN_SWEEPS``)
 SWEEP_BUDGET = 60000
 MIN_SWEEPS, MAX_SWEEPS = 2, 12
+SETTLE_SWEEPS = 4   # then blocks hold their places and make way for the passing wires
+BLOCK_HOLD, WIRE_HOLD = 5.0, 100.0  # how hard, while settling
 
 
 @dataclass
@@ -273,22 +275,36 @@ def _heights(g: _Graph, cols: list[list[Node]], ix: dict[Node, float], routes: l
     n_nodes = sum(len(c) for c in cols)
     wire_h: dict[Node, float] = {n: DUMMY_H for c in cols for n in c if isinstance(n, tuple)}  # wires' heights
     sweeps = max(MIN_SWEEPS, min(MAX_SWEEPS, SWEEP_BUDGET // max(n_nodes, 1)))
-    for s in range(sweeps):
+    for s in range(sweeps + SETTLE_SWEEPS):
         forward = s % 2 == 0
-        both = s == sweeps - 1
+        settle = s >= sweeps
+        sides = (ins if forward or s == sweeps - 1 else (), outs if not forward or s == sweeps - 1 else ())
         for col in (columns if forward else reversed(columns)):
             want, weight = [], []
             for k, n in enumerate(col.nodes):
                 if isinstance(n, tuple):
                     w, h = _wire_wish(g, routes, n, col, y, right, xs, layer)
                     col.heights[k] = wire_h[n] = h
+                    w = (w[0], WIRE_HOLD if settle else w[1])
+                elif settle:
+                    w = (y[n], BLOCK_HOLD)
                 else:
-                    w = _block_wish(g, routes, n, y, wire_h, ins if forward or both else (),
-                                    outs if not forward or both else ())
+                    w = _block_wish(g, routes, n, y, wire_h, *sides)
                 want.append(y[n] if w is None else w[0])
                 weight.append(0.01 if w is None else w[1])
+            if settle:  # a passing wire goes to the side of a block where its line passes
+                _sort_by_wish(col, want, weight)
             y.update(zip(col.nodes, _place(col, want, weight)))
     return y
+
+
+def _sort_by_wish(col: _Column, want: list[float], weight: list[float]) -> None:
+    """Reorder a column (and its wishes) by the wished centres."""
+    order = sorted(range(len(col.nodes)), key=lambda k: want[k] + col.heights[k] / 2)
+    col.nodes[:] = [col.nodes[k] for k in order]
+    col.heights[:] = [col.heights[k] for k in order]
+    want[:] = [want[k] for k in order]
+    weight[:] = [weight[k] for k in order]
 
 
 def _block_wish(g: _Graph, routes: list[list[float]], n: int, y: dict[Node, float], wire_h: dict[Node, float],
