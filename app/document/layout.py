@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import igraph
 
 from enuflow.app.document.page import Page
+from enuflow.app.gcpause import paused_gc
 
 H_GAP = 60.0        # between columns: room for the wires
 V_GAP = 30.0        # between two blocks of a column
@@ -38,8 +39,8 @@ DEFAULT_SIZE = (180.0, 80.0)
 MAX_ITER = 100      # igraph's crossing-reduction sweeps
 LIMIT = 1e7         # no coordinate of a laid-out page goes further than this from its start
 #: node-sweeps of the alignment (a small page gets up to ``MAX_SWEEPS`` sweeps, a huge one ``MIN_SWEEPS``)
-SWEEP_BUDGET = 60000
-MIN_SWEEPS, MAX_SWEEPS = 2, 12
+SWEEP_BUDGET = 25000
+MIN_SWEEPS, MAX_SWEEPS = 1, 12
 SETTLE_SWEEPS = 4   # then blocks hold their places and make way for the passing wires
 BLOCK_HOLD, WIRE_HOLD = 5.0, 100.0  # how hard, while settling
 
@@ -57,8 +58,16 @@ class _Graph:
     pred: list[list[int]] = field(default_factory=list)
     #: (source, target) -> index in ``edges``
     edge_of: dict[tuple[int, int], int] = field(default_factory=dict)
+    _dag: igraph.Graph | None = None
+
+    def dag(self) -> igraph.Graph:
+        """The graph for igraph (made once)."""
+        if self._dag is None:
+            self._dag = igraph.Graph(n=len(self.ids), edges=[(u, v) for u, v, _a, _b in self.edges], directed=True)
+        return self._dag
 
 
+@paused_gc
 def auto_layout(page: Page, sizes: dict[str, tuple[float, float]] | None = None,
                 anchors: dict[tuple[str, str, bool], float] | None = None) -> dict[str, tuple[float, float]]:
     """New top-left positions for every block of ``page``.
@@ -85,20 +94,31 @@ def _graph(page: Page, sizes: dict[str, tuple[float, float]],
     size = [_finite_size(sizes.get(bid)) for bid in ids]
     g = _Graph(ids, [s[0] for s in size], [s[1] for s in size])
     pairs: dict[tuple[int, int], list[float]] = {}
+    h = g.h
     for ln in page.links:
         u, v = index.get(ln.src), index.get(ln.dst)
         if u is None or v is None or u == v:
             continue
-        so = _anchor(anchors.get((ln.src, ln.src_port, True)), g.h[u])
-        do = _anchor(anchors.get((ln.dst, ln.dst_port, False)), g.h[v])
-        acc = pairs.setdefault((u, v), [0.0, 0.0, 0.0])
-        acc[0] += so
-        acc[1] += do
-        acc[2] += 1
+        so = anchors.get((ln.src, ln.src_port, True))
+        do = anchors.get((ln.dst, ln.dst_port, False))
+        if so is None or not 0.0 <= so <= h[u]:  # (also NaN)
+            so = h[u] / 2
+        if do is None or not 0.0 <= do <= h[v]:
+            do = h[v] / 2
+        acc = pairs.get((u, v))
+        if acc is None:
+            pairs[(u, v)] = [so, do, 1]
+        else:
+            acc[0] += so
+            acc[1] += do
+            acc[2] += 1
     keys = list(pairs)
     loops = {b.id for b in page if b.type == "NextIteration"}
     weights = [0.01 if ids[u] in loops else 1.0 for u, _v in keys]
-    back = set(igraph.Graph(n=len(ids), edges=keys, directed=True).feedback_arc_set(weights=weights))
+    first = igraph.Graph(n=len(ids), edges=keys, directed=True)
+    back = set(first.feedback_arc_set(weights=weights))
+    if not back:
+        g._dag = first  # the same edges in the same order
     for k, (u, v) in enumerate(keys):
         so, do, n = pairs[(u, v)]
         so, do = so / n, do / n
@@ -123,17 +143,11 @@ def _finite_size(s: Sequence[float] | None) -> tuple[float, float]:
     return (w, h) if ok else DEFAULT_SIZE
 
 
-def _anchor(a: float | None, height: float) -> float:
-    if a is None or not math.isfinite(a):
-        return height / 2
-    return min(max(float(a), 0.0), height)
-
-
 def _layers(g: _Graph) -> list[int]:
     """Longest-path layers; then each block fed only by blocks that moved (a source first) moves right, in reverse
     topological order, to the column just before its first reader. Empty columns are dropped."""
     n = len(g.ids)
-    topo = igraph.Graph(n=n, edges=[(u, v) for u, v, _a, _b in g.edges], directed=True).topological_sorting()
+    topo = g.dag().topological_sorting()
     layer = [0] * n
     for v in topo:
         p = g.pred[v]
@@ -157,22 +171,18 @@ Node = int | tuple[int, int]
 def _sugiyama(g: _Graph, layer: list[int]) -> tuple[list[list[Node]], dict[Node, float], list[list[float]]]:
     """igraph's layered layout: each column's nodes in order, each node's coordinate along its column (unit
     spaced), and for each edge the coordinates of the columns it passes."""
-    ig = igraph.Graph(n=len(g.ids), edges=[(u, v) for u, v, _a, _b in g.edges], directed=True)
-    lay = ig.layout_sugiyama(layers=layer, maxiter=MAX_ITER)
-    coords = lay.coords
-    pos: dict[Node, float] = {}
+    lay = g.dag().layout_sugiyama(layers=layer, maxiter=MAX_ITER)
+    pos: dict[Node, float] = dict(enumerate(c[0] for c in lay.coords))
     cols: list[list[Node]] = [[] for _ in range(max(layer) + 1)]
-    for v, (x, _l) in enumerate(coords):
-        pos[v] = x
-        cols[layer[v]].append(v)
-    routes: list[list[float]] = []
-    for e, pts in enumerate(lay.edge_routing):
-        u = g.edges[e][0]
-        xs = [p[0] for p in pts]
-        routes.append(xs)
-        for k, x in enumerate(xs):
-            pos[(e, k)] = x
-            cols[layer[u] + 1 + k].append((e, k))
+    for v, c in enumerate(layer):
+        cols[c].append(v)
+    routes: list[list[float]] = [[p[0] for p in pts] if pts else [] for pts in lay.edge_routing]
+    for e, xs in enumerate(routes):
+        if xs:
+            first = layer[g.edges[e][0]] + 1
+            for k, x in enumerate(xs):
+                pos[(e, k)] = x
+                cols[first + k].append((e, k))
     for c in cols:
         c.sort(key=pos.__getitem__)
     return cols, pos, routes
@@ -229,12 +239,6 @@ def _node_h(g: _Graph, n: Node) -> float:
     return g.h[n] if isinstance(n, int) else DUMMY_H
 
 
-def _gap(a: Node, b: Node) -> float:
-    if isinstance(a, int) and isinstance(b, int):
-        return V_GAP
-    return DUMMY_GAP
-
-
 @dataclass
 class _Column:
     """One column while heights are worked out: its nodes in order, their heights and the room above each."""
@@ -243,12 +247,14 @@ class _Column:
     heights: list[float]
     x_mid: float
     span: float  # how far a passing wire runs across the column (with a margin)
+    wires: bool = False  # whether a wire passes through it
 
     def offsets(self) -> list[float]:
-        out, t = [], 0.0
-        for k, n in enumerate(self.nodes):
-            if k:
-                t += self.heights[k - 1] + _gap(self.nodes[k - 1], n)
+        out, t = [0.0], 0.0
+        nodes, heights = self.nodes, self.heights
+        for k in range(1, len(nodes)):
+            a, b = nodes[k - 1], nodes[k]
+            t += heights[k - 1] + (V_GAP if type(a) is int and type(b) is int else DUMMY_GAP)
             out.append(t)
         return out
 
@@ -258,14 +264,10 @@ def _heights(g: _Graph, cols: list[list[Node]], ix: dict[Node, float], routes: l
     """The top of every node. Starts from igraph's coordinates; then sweeps left to right and back in which a block
     wants its ports level with the ports it is wired to and a passing wire wants its straight line, each column
     placed nearest to those wishes in its order and with its gaps."""
-    columns = [_Column(c, [_node_h(g, n) for n in c], xs[i] + col_w[i] / 2, col_w[i] + 2 * H_GAP / 3)
-               for i, c in enumerate(cols)]
-    hs = [h for h in g.h]
-    unit = sum(hs) / len(hs) + V_GAP
-    y: dict[Node, float] = {}
-    for col in columns:
-        tops = _place(col, [ix[n] * unit for n in col.nodes], [1.0] * len(col.nodes))
-        y.update(zip(col.nodes, tops))
+    columns = [_Column(c, [_node_h(g, n) for n in c], xs[i] + col_w[i] / 2, col_w[i] + 2 * H_GAP / 3,
+                       any(isinstance(n, tuple) for n in c)) for i, c in enumerate(cols)]
+    unit = sum(g.h) / len(g.h) + V_GAP
+    y: dict[Node, float] = {n: x * unit for n, x in ix.items()}  # overlapping still: the first sweep places them
     ins: list[list[int]] = [[] for _ in g.ids]
     outs: list[list[int]] = [[] for _ in g.ids]
     for e, (u, v, _so, _do) in enumerate(g.edges):
@@ -275,11 +277,13 @@ def _heights(g: _Graph, cols: list[list[Node]], ix: dict[Node, float], routes: l
     n_nodes = sum(len(c) for c in cols)
     wire_h: dict[Node, float] = {n: DUMMY_H for c in cols for n in c if isinstance(n, tuple)}  # wires' heights
     sweeps = max(MIN_SWEEPS, min(MAX_SWEEPS, SWEEP_BUDGET // max(n_nodes, 1)))
-    for s in range(sweeps + SETTLE_SWEEPS):
+    settling = max(1, min(SETTLE_SWEEPS, sweeps // 2))
+    wired = [c for c in columns if c.wires]
+    for s in range(sweeps + settling):
         forward = s % 2 == 0
         settle = s >= sweeps
         sides = (ins if forward or s == sweeps - 1 else (), outs if not forward or s == sweeps - 1 else ())
-        for col in (columns if forward else reversed(columns)):
+        for col in ((wired if settle else columns) if forward else reversed(wired if settle else columns)):
             want, weight = [], []
             for k, n in enumerate(col.nodes):
                 if isinstance(n, tuple):
@@ -344,18 +348,25 @@ def _place(col: _Column, want: list[float], weight: list[float]) -> list[float]:
     """Tops for the nodes of a column, in order and never closer than their gaps, as near (least squares, weighted)
     to the wished tops as possible: with z = top minus the room everything above it needs, the constraint is z
     non-decreasing, which pool-adjacent-violators solves exactly."""
+    if len(want) == 1:
+        return want
     offset = col.offsets()
-    pools: list[list[float]] = []  # [weighted mean, weight, count]
-    for k in range(len(col.nodes)):
-        pools.append([want[k] - offset[k], weight[k], 1])
-        while len(pools) > 1 and pools[-2][0] > pools[-1][0]:
-            m2, w2, c2 = pools.pop()
-            m1, w1, c1 = pools.pop()
-            pools.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
-    z: list[float] = []
-    for m, _w, c in pools:
-        z.extend([m] * int(c))
-    return [z[k] + offset[k] for k in range(len(col.nodes))]
+    means: list[float] = []  # the pools: weighted mean, weight, count
+    weights: list[float] = []
+    counts: list[int] = []
+    for k in range(len(want)):
+        m, w, c = want[k] - offset[k], weight[k], 1
+        while means and means[-1] > m:
+            m0, w0 = means.pop(), weights.pop()
+            m, w, c = (m0 * w0 + m * w) / (w0 + w), w0 + w, c + counts.pop()
+        means.append(m)
+        weights.append(w)
+        counts.append(c)
+    tops: list[float] = []
+    for m, c in zip(means, counts):
+        k = len(tops)
+        tops.extend(m + offset[k + i] for i in range(c))
+    return tops
 
 
 def _positions(page: Page, g: _Graph, layer: list[int], xs: list[float], col_w: list[float],
