@@ -7,13 +7,15 @@ crossings and routes long edges through every layer they pass). Around it, this 
 1. turns the page into a graph of blocks, one edge per pair of wired blocks, and turns back the edges of an
    approximately minimal feedback arc set (igraph's Eades-Lin-Smyth heuristic; a ``NextIteration`` block's wire
    back to its ``Merge`` is the first choice), so that loops get a left-to-right layout too;
-2. gives the layers: longest path, then every block fed only by such blocks (a Const, a Variable, a Const cast to
-   another dtype) moves right to stand just before its first reader;
+2. gives the layers: longest path, then every block that reads nothing (a Const, a Variable) and every block fed
+   only by such blocks (a Const cast to another dtype) moves right to stand just before its first reader;
 3. keeps port order: blocks (and passing wires) that feed only one block stand in the order of the ports they feed;
 4. turns igraph's unit-spaced coordinates into real ones: a column as wide as its widest block, and within a column
    the heights nearest to where igraph and the wires want each block (ports level with the ports they are wired
    to, a passing wire on its straight line), keeping the order and the gaps (pool-adjacent-violators, exact), so
-   blocks never overlap. Every coordinate is finite and bounded by the sizes of the page's blocks.
+   blocks never overlap; last, blocks hold their places while each passing wire takes the side of a block where
+   its line passes. Every coordinate is finite and bounded by the sizes of the page's blocks (checked: a page
+   whose heights came out otherwise would be stacked column by column).
 
 No Qt here (``app.document`` imports no Qt): the caller passes the sizes of the blocks as drawn and the heights of
 their ports.
