@@ -9,7 +9,7 @@ import random
 from itertools import combinations
 
 from enuflow.app.document.page import BlockInstance, Link, Page
-from enuflow.app.gui.layout import auto_layout
+from enuflow.app.document.layout import auto_layout
 
 W, H = 160.0, 80.0
 PORTS_IN = {"x": 30.0, "y": 55.0}   # inputs' heights below the block's top

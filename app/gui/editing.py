@@ -1,5 +1,5 @@
 """Page edits computed without Qt: copying blocks with their internal links and pasting them under new
-ids. The left-to-right layered auto-layout lives in ``layout.py`` (``auto_layout`` is re-exported here).
+ids. The left-to-right layered auto-layout lives in ``app.document.layout`` (``auto_layout`` is re-exported here).
 
 These functions only read the page and return what an undo command should apply.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from enuflow.app.document.formats.native import block_extra, block_to_doc
 from enuflow.app.document.page import BlockInstance, Link, Page
-from enuflow.app.gui.layout import auto_layout, crossings  # noqa: F401 - the editor's edits in one place
+from enuflow.app.document.layout import auto_layout, crossings  # noqa: F401 - the editor's edits in one place
 
 CLIP_FORMAT = "enuflow.clip"
 MIME_CLIP = "application/x-enuflow-blocks"

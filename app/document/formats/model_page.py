@@ -19,19 +19,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from enuflow.app.document import datafile
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.document.formats.graphdef import NeedsTensorFlow, dtype_name, tensor_array
+from enuflow.app.document.layout import auto_layout
 from enuflow.app.document.page import BlockInstance, Link, Page
 
 #: constants with more elements than this go to the data file
 INLINE_LIMIT = datafile.INLINE_LIMIT
-#: room between columns (for the wires) and between blocks of a column
-COLUMN_GAP = 80.0
-ROW_GAP = 30.0
 NOT_EDITABLE = ("not editable here: this op runs TensorFlow function bodies kept as they were in the model; "
                 "change the model and import it again")
 
@@ -331,37 +328,27 @@ class PageBuilder:
                 page.add_link(link)
 
     def _layout(self) -> None:
-        """Layered, left to right: each block one column after its deepest input; sources (constants,
-        placeholders, variables) just before their first consumer, so weights sit beside their op. Columns are
-        as wide as their widest block and blocks are stacked by their height (both as the editor draws them,
-        estimated from the title and the ports, with room for a result line per output), so none overlap."""
+        """Layered, left to right (``app.document.layout``: igraph's Sugiyama layout): each block after its inputs,
+        sources (constants, placeholders, variables) just before their first reader, so that weights sit beside
+        their op; blocks placed by their sizes as the editor draws them (estimated from the title and the ports,
+        with room for a result line per output), so none overlap."""
         page = self.page
-        g = nx.DiGraph()
-        g.add_nodes_from(b.id for b in page)
-        g.add_edges_from((ln.src, ln.dst) for ln in page.links)
-        depth: dict[str, int] = {}
-        for n in nx.topological_sort(g):
-            preds = list(g.predecessors(n))
-            depth[n] = 1 + max((depth[p] for p in preds), default=-1)
-        for n in g:
-            if g.in_degree(n) == 0 and g.out_degree(n) > 0:
-                depth[n] = max(0, min(depth[s] for s in g.successors(n)) - 1)
+        sizes: dict[str, tuple[float, float]] = {}
+        anchors: dict[tuple[str, str, bool], float] = {}
         n_in: dict[str, int] = defaultdict(int)
         for ln in page.links:
             n_in[ln.dst] += 1
-        columns: dict[int, list[tuple[BlockInstance, float, float]]] = defaultdict(list)
         for b in page:
             decl = self.registry.get(b.type)
-            outs = len(_output_ports(decl, b.pins)) if decl is not None else 1
-            ins = len(decl.inputs) if decl is not None else n_in[b.id]
-            columns[depth[b.id]].append((b, *_block_size(b, ins, outs)))
-        x = 0.0
-        for c in sorted(columns):
-            y = 0.0
-            for b, _w, h in columns[c]:
-                b.pos = (x, y)
-                y += h + ROW_GAP
-            x += max(w for _, w, _ in columns[c]) + COLUMN_GAP
+            outs = _output_ports(decl, b.pins) if decl is not None else ["output"]
+            ins = [p.name for p in decl.inputs] if decl is not None else [f"input_{i}" for i in range(n_in[b.id])]
+            sizes[b.id] = _block_size(b, len(ins), len(outs))
+            head = 50.0 + (18.0 if b.type != (b.label or b.id) else 0.0)
+            for names, is_out in ((ins, False), (outs, True)):
+                for k, name in enumerate(names):
+                    anchors.setdefault((b.id, name, is_out), head + 20.0 * k + 10.0)
+        for bid, pos in auto_layout(page, sizes, anchors).items():
+            page.block(bid).pos = pos
 
 
 def _block_size(b: BlockInstance, inputs: int, outputs: int) -> tuple[float, float]:
