@@ -17,8 +17,9 @@ value every step (it records every block's one-number result, the history the ed
 
 Until now the baseline was the public ``Session.make_callable(adds)``: in TensorFlow 2.x that callable,
 without a ``feed_list``, goes through ``Session.run``'s machinery (``TF_SessionRun_wrapper`` and the fetch
-handler's ``build_results``) at every call, about twice the time of the compiled callable on this machine, so
-the ratio against it flattered enuflow. It is still timed (after the pairs, for information only), so that the
+handler's ``build_results``) at every call. On a quiet machine it is as fast as the compiled callable; on this
+busy one it measured 1.9 to 3.1 times the compiled callable's time in some runs, so the ratio against it could
+flatter enuflow; the compiled callable is never the slower. It is still timed (after the pairs, for information only), so that the
 two figures can be compared with earlier runs.
 
 The sides alternate in pairs after a warm-up pair (``bench/common.py``); the last line is
