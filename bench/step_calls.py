@@ -19,8 +19,8 @@ Until now the baseline was the public ``Session.make_callable(adds)``: in Tensor
 without a ``feed_list``, goes through ``Session.run``'s machinery (``TF_SessionRun_wrapper`` and the fetch
 handler's ``build_results``) at every call. On a quiet machine it is as fast as the compiled callable; on this
 busy one it measured 1.9 to 3.1 times the compiled callable's time in some runs, so the ratio against it could
-flatter enuflow; the compiled callable is never the slower. It is still timed (after the pairs, for information only), so that the
-two figures can be compared with earlier runs.
+flatter enuflow; the compiled callable is never the slower. It is still timed (after the pairs, for information
+only), so that the two figures can be compared with earlier runs.
 
 The sides alternate in pairs after a warm-up pair (``bench/common.py``); the last line is
 ``ratio <enuflow / hand-written>`` (target <= 1.2).
