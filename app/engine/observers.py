@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from operator import itemgetter
 from collections.abc import Callable
 from typing import Any
 
@@ -293,11 +292,12 @@ class History(Observer):
         """The rows kept (plain lean steps: every key one number) into the history."""
         if not self.rows:
             return
+        columns = list(zip(*self.rows))  # the rows (of one length: one set of keys) turned at C speed
         for j, k in self.columns:
             h = history.get(k)
             if h is None:
                 h = history[k] = []
-            h.extend(map(float, map(itemgetter(j), self.rows)))
+            h.extend(map(float, columns[j]))
         self.rows = []
 
     def catch_up(self, run: Any) -> None:
