@@ -173,3 +173,25 @@ def test_numbers_on_untaken_branches_in_lean_steps() -> None:
         np.testing.assert_array_equal(lean.results.values[k], v, err_msg=str(k))
     assert lean.results.history == full.results.history
     assert [str(w) for w in lean.warnings] == [str(w) for w in full.warnings]
+
+
+def test_an_on_step_reading_scalars_now_and_then_sees_each_step_as_it_ran() -> None:
+    """The worker's ``on_step`` reads the results a few times a second: whenever it reads them, they are those of the
+    step just run (counted by hand: the counter is the step's number), numbers as arrays, and the history so far."""
+    seen = {}
+
+    def on_step(i: int, results) -> None:
+        if i % 7 == 3:
+            v = results.values[("count", "output_ref")]
+            seen[i] = (type(v), float(v), list(results.history[("count", "output_ref")]))
+
+    rep = run_page(vector_page(), steps=40, on_step=on_step, step_results="scalars")
+    assert rep.ok, rep.errors
+    assert sorted(seen) == [3, 10, 17, 24, 31, 38]
+    for i, (kind, count, history) in seen.items():
+        assert kind is np.ndarray
+        assert count == float(i)
+        assert history == [float(j) for j in range(1, i + 1)]
+    assert rep.results.history[("count", "output_ref")] == [float(i) for i in range(1, 41)]
+    np.testing.assert_array_equal(rep.results.get("add", "output_ref"), [40.0, 40.0, 40.0])
+    assert all(type(v) is np.ndarray for v in rep.results.values.values())

@@ -176,7 +176,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             bad.add(block)
 
     # pins (absolute Windows paths looked for in the page's data folder)
-    needy: dict[Block, bool] = {}  # a declaration with a pin to set or an input to wire (``pin_needs``)
+    needy: dict[Block, tuple[bool, frozenset[str]] | None] = {}  # what a block with no pin set needs (``_needs``)
     for b in page:
         bid = b.id
         decl = decls.get(bid)
@@ -185,12 +185,13 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
         if kept is None and not b.pins and not b.extra:  # most blocks of a big page: nothing typed in
             attrs[bid] = {}
             values[bid] = {}
-            needs = needy.get(decl)
+            needs = needy[decl] if decl in needy else _needs(needy, decl)
             if needs is None:
-                needs = needy[decl] = any(pin_needs(decl))
-            if not needs:
                 continue
-            found = unset_pins(bid, decl, inputs.get(bid) or {})
+            wired = inputs.get(bid) or _NO_INPUTS
+            if not needs[0] and wired.keys() >= needs[1]:
+                continue  # every input it must have is wired (most blocks)
+            found = unset_pins(bid, decl, wired)
             if found:
                 errors.extend(found)
                 bad.add(bid)
@@ -230,6 +231,14 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an._st = st
     an.aliases, an.scoped = flat.aliases, flat.scoped
     return an
+
+
+def _needs(needy: dict[Block, tuple[bool, frozenset[str]] | None], decl: Block) -> tuple[bool, frozenset[str]] | None:
+    """What a block of type ``decl`` with no pin set needs (kept in ``needy``): None when nothing, else whether it
+    has a required pin and the inputs it must have wired (``pin_needs``)."""
+    attr_needs, port_needs = pin_needs(decl)
+    needs = needy[decl] = (bool(attr_needs), frozenset(port_needs)) if attr_needs or port_needs else None
+    return needs
 
 
 def _cached_structure(page: Page, registry: Registry, allow_io: bool, folder: Any,
@@ -311,7 +320,8 @@ def _topological(ids: list[str], succ: dict[str, dict[str, None]], indegree: dic
     return None if indegree else order
 
 
-_MISSING = object()
+_MISSING: Any = object()
+_NO_INPUTS: dict[str, list[Link]] = {}
 #: records a problem of a block (or of the page, block None) and its port: ``err(block, port, message)``
 _Report = Callable[[str | None, str | None, str], None]
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from operator import itemgetter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,12 +40,40 @@ LEAN_STEP_SECONDS = 0.05
 _NONE: frozenset = frozenset()
 
 
-@dataclass
 class ResultStore:
-    """Result tensors of a run: ``values[(block, output)]`` and per-step ``history`` of scalars."""
+    """Result tensors of a run: ``values[(block, output)]`` and per-step ``history`` of scalars.
 
-    values: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    history: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    While a run goes on, ``Results`` and ``History`` may hold the latest steps' numbers aside (as the session
+    returned them) rather than store each at once; reading ``values`` or ``history`` then brings them up to date
+    first (``catch_up``), so a reader sees what storing every step at once gives, and a caller's ``on_step``
+    that reads the store now and then costs the steps nothing in between."""
+
+    def __init__(self, values: dict[tuple[str, str], np.ndarray] | None = None,
+                 history: dict[tuple[str, str], list[float]] | None = None) -> None:
+        self._values: dict[tuple[str, str], np.ndarray] = {} if values is None else values
+        self._history: dict[tuple[str, str], list[float]] = {} if history is None else history
+        #: stores what the run's observers hold aside, set while a run goes on (None: nothing is held)
+        self.catch_up: Callable[[], None] | None = None
+
+    @property
+    def values(self) -> dict[tuple[str, str], np.ndarray]:
+        if self.catch_up is not None:
+            self.catch_up()
+        return self._values
+
+    @values.setter
+    def values(self, values: dict[tuple[str, str], np.ndarray]) -> None:
+        self._values = values
+
+    @property
+    def history(self) -> dict[tuple[str, str], list[float]]:
+        if self.catch_up is not None:
+            self.catch_up()
+        return self._history
+
+    @history.setter
+    def history(self, history: dict[tuple[str, str], list[float]]) -> None:
+        self._history = history
 
     def get(self, block: str, port: str) -> np.ndarray | None:
         return self.values.get((block, port))
@@ -58,6 +84,9 @@ class ResultStore:
     def clear(self) -> None:
         self.values.clear()
         self.history.clear()
+
+    def __repr__(self) -> str:
+        return f"ResultStore({len(self._values)} results, {len(self._history)} histories)"
 
 
 def as_array(v: Any) -> np.ndarray:
@@ -122,12 +151,22 @@ class Results(Observer):
             values.update(zip(*self.pending))
             self.pending = None
 
+    def catch_up(self, run: Any) -> None:
+        """Store what the quick steps held aside (``ResultStore.catch_up``): the last plain step's values, and
+        every number as an array, as storing each step at once gives."""
+        values = run.results._values
+        self._settle(values)
+        for k in run.numbers:
+            v = values.get(k)
+            if v is not None and v.__class__ is not np.ndarray:
+                values[k] = as_array(v)
+
     def wants(self, step: int, run: Any) -> int:
         final = run.n_steps and step + 1 == run.n_steps
         return ALL if step == 0 or final or self.lean_off or run.stopping else SCALARS
 
     def after(self, step: int, run: Any) -> None:
-        values, lost = run.results.values, run.lost
+        values, lost = run.results._values, run.lost
         if self.quick and run.plain:
             self.pending = run.fetched[0]  # numbers as returned (numpy scalars): stored when a later step or
             self.stale = True               # the end needs them (nothing reads them as the run goes)
@@ -163,7 +202,8 @@ class Results(Observer):
             self.lean_off = True
 
     def end(self, step: int, run: Any) -> None:
-        values, warnings = run.results.values, run.report.warnings
+        run.results.catch_up = None  # the run is over: everything is stored now
+        values, warnings = run.results._values, run.report.warnings
         self._settle(values)
         for k in run.numbers:
             v = values.get(k)
@@ -204,13 +244,13 @@ class History(Observer):
         return SCALARS
 
     def after(self, step: int, run: Any) -> None:
-        history = run.results.history
+        history = run.results._history
         if run.lean:
             # a lean step leaves out the values fed: they keep their value of the first step
             if self.version != run.version:
                 self._grow()
                 self.version = run.version
-                values = run.results.values
+                values = run.results._values
                 self.fed = [(history[k], values[k].item()) for k in run.fed_keys if k in history and k in values
                             and k[0] not in run.excluded]
             self.fed_steps += 1
@@ -230,7 +270,7 @@ class History(Observer):
 
     def _append(self, run: Any, history: dict[tuple[str, str], list[float]]) -> None:
         """Add this step's value of each result of one number to its history."""
-        values, numbers, scalars = run.results.values, run.numbers, run.scalars
+        values, numbers, scalars = run.results._values, run.numbers, run.scalars
         for k, v in run.produced.items():
             if v is None:
                 continue
@@ -252,16 +292,22 @@ class History(Observer):
         """The rows kept (plain lean steps: every key one number) into the history."""
         if not self.rows:
             return
+        columns = list(zip(*self.rows))  # the rows (of one length: one set of keys) turned at C speed
         for j, k in self.columns:
             h = history.get(k)
             if h is None:
                 h = history[k] = []
-            h.extend(map(float, map(itemgetter(j), self.rows)))
+            h.extend(map(float, columns[j]))
         self.rows = []
+
+    def catch_up(self, run: Any) -> None:
+        """Store the rows of the plain lean steps (``ResultStore.catch_up``), as the steps that store each value at
+        once do (the values fed grow at the end, or when the lists change, as they do then)."""
+        self._flush(run.results._history)
 
     def end(self, step: int, run: Any) -> None:
         self._grow()
-        self._trim(run.results.history)
+        self._trim(run.results._history)
 
     def _grow(self) -> None:
         """Add the lean steps' (same) value to each fed value's history."""
@@ -278,9 +324,10 @@ class History(Observer):
 
 
 class OnStep(Observer):
-    """The caller's ``on_step(step, results)``; ``step_results`` says what it reads: ``"all"`` or ``"scalars"``."""
-
-    reads_values = True
+    """The caller's ``on_step(step, results)``; ``step_results`` says what it reads: ``"all"`` or ``"scalars"``.
+    It does not make the steps store their values at once: reading ``results`` catches up on what the steps
+    held aside (``ResultStore.catch_up``), and a caller that reads it a few times a second (the worker) saves
+    the storing of every other step."""
 
     def __init__(self, fn: Callable[[int, ResultStore], None], step_results: str) -> None:
         self.fn = fn

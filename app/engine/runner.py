@@ -326,7 +326,10 @@ class Runner:
         if on_step is not None:
             extra.append(obs.OnStep(on_step, step_results))
         quick = not any(w.reads_values for w in extra)
-        return [obs.Results(quick), obs.History(quick), *extra, obs.Stop(cancel, self.timeout, t0)]
+        results, history = obs.Results(quick), obs.History(quick)
+        if quick:  # a reader of the store (``on_step``) first stores what the quick steps held aside
+            run.results.catch_up = lambda: (results.catch_up(run), history.catch_up(run))
+        return [results, history, *extra, obs.Stop(cancel, self.timeout, t0)]
 
     def _loop(self, run: RunState, watchers: list[obs.Observer]) -> None:
         """Run the steps (``run.report.steps_done`` counts them)."""
