@@ -150,6 +150,19 @@ class AnalysisCache:
 
 
 @paused_gc
+def _unset(needy: dict[Block, tuple[bool, frozenset[str]] | None], bid: str, decl: Block,
+           inputs: dict[str, dict[str, Any]]) -> list[BuildError]:
+    """The problems of block ``bid``, which has no pin set: the inputs it must have that are neither wired nor set
+    (none for most blocks: what a type needs is found once per type, ``_needs``)."""
+    needs = needy[decl] if decl in needy else _needs(needy, decl)
+    if needs is None:
+        return []
+    wired = inputs.get(bid) or _NO_INPUTS
+    if not needs[0] and wired.keys() >= needs[1]:
+        return []  # every input it must have is wired (most blocks)
+    return unset_pins(bid, decl, wired)
+
+
 def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             cache: AnalysisCache | None = None) -> Analysis:
     """Check ``page`` and parse its pins; never raises for a problem of the page itself.
@@ -185,13 +198,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
         if kept is None and not b.pins and not b.extra:  # most blocks of a big page: nothing typed in
             attrs[bid] = {}
             values[bid] = {}
-            needs = needy[decl] if decl in needy else _needs(needy, decl)
-            if needs is None:
-                continue
-            wired = inputs.get(bid) or _NO_INPUTS
-            if not needs[0] and wired.keys() >= needs[1]:
-                continue  # every input it must have is wired (most blocks)
-            found = unset_pins(bid, decl, wired)
+            found = _unset(needy, bid, decl, inputs)
             if found:
                 errors.extend(found)
                 bad.add(bid)
