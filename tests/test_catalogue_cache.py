@@ -138,7 +138,11 @@ def test_listing_from_cache_needs_no_tensorflow(cache_dir) -> None:
     r = _python("import sys\nfrom app.cli import main\nrc = main(['blocks', '--json'])\n"
                 "print('TF' if 'tensorflow' in sys.modules else 'noTF', rc, file=sys.stderr)", cache_dir)
     assert r.stderr.strip().splitlines()[-1] == "noTF 0"
-    assert len(json.loads(r.stdout)) == n
+    # the block types, then the composites of the shipped library (assets/composites), each once
+    listed = json.loads(r.stdout)
+    shipped = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "assets" / "composites").glob("*.json"))
+    assert len(listed) == n + len(shipped)
+    assert sorted(e["name"] for e in listed[n:]) == shipped
 
 
 def test_without_cache_entries_are_hand_declared_only(tmp_path) -> None:
