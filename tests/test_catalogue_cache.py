@@ -36,7 +36,9 @@ def cache_dir(tmp_path_factory, fresh) -> Path:
 
 
 def _python(code: str, cache: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ENUFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    # no user composites: the listing holds the block types and the shipped library alone
+    env = dict(os.environ, ENUFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT),
+               ENUFLOW_COMPOSITES_DIR=str(cache / "no-user-composites"))
     return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
 
