@@ -201,7 +201,7 @@ def _system_palette(qtbot):
         pal.setColor(QPalette.ColorRole.Window, QColor(window_bg))
         pal.setColor(QPalette.ColorRole.Base, QColor(base))
         app.setPalette(pal)
-        qtbot.wait(20)
+        qtbot.wait(200)  # the widgets repaint and recolour on the next turns of the event loop
 
     try:
         yield use
