@@ -60,6 +60,8 @@ MAX_RECENT = 8
 
 def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     """A question; its "Yes to All" button (where there is one) reads "Yes, for this page"."""
+    if not buttons & QMessageBox.StandardButton.YesToAll:
+        return QMessageBox.question(parent, title, text, buttons)
     box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, parent)
     every = box.button(QMessageBox.StandardButton.YesToAll)
     if every is not None:

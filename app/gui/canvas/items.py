@@ -423,7 +423,7 @@ class BlockItem(QGraphicsItem):
         painter.drawLine(QPointF(6, y), QPointF(self.width - 6, y))
         if not self._preview_lines:
             return
-        f = lod_font(PREVIEW_PT, False, lod, self.preview_row)
+        f = lod_font(PREVIEW_PT, False, lod, self.preview_row + 4)  # the line and its margins
         if f is None:
             return
         if self.stale:  # results from before an edit: grey, tagged, until the next run
