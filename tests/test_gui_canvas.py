@@ -297,3 +297,17 @@ def test_file_blocks_asked_once_with_yes_for_this_page(window):
     answer[0] = QMessageBox.StandardButton.Yes
     assert w.allow_io(["reader"]) is True and len(asked) == 3
     assert w.allow_io(["reader"]) is True and len(asked) == 4  # "Yes" is for one run only
+
+
+def test_a_longer_label_moves_the_covered_block_down_in_one_undo_step(window):
+    w = window
+    a = drop_from_palette(w, "Const", QPointF(0, 0))
+    it = w.block_item(a)
+    b = drop_from_palette(w, "Const", QPointF(it.width + 60, 0))
+    assert w.page.block(b).pos[1] < it.height  # beside it, not below
+    pos_b = tuple(w.page.block(b).pos)
+    w._commit_field(a, "label", "a label long enough to reach the next block and beyond it")
+    assert w.block_item(a).width > pos_b[0]
+    assert_no_overlap(w, "longer label")
+    w.undo.undo()
+    assert w.page.block(a).label is None and tuple(w.page.block(b).pos) == pos_b

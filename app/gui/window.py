@@ -491,10 +491,29 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         return True
 
     def _commit_pin(self, block_id: str, pin: str, value: Any) -> None:
-        self.undo.push(SetPinCommand(self.page, block_id, pin, value))
+        self._push_making_room(lambda: SetPinCommand(self.page, block_id, pin, value), block_id)
 
     def _commit_field(self, block_id: str, name: str, value: Any) -> None:
-        self.undo.push(SetFieldCommand(self.page, block_id, name, value))
+        self._push_making_room(lambda: SetFieldCommand(self.page, block_id, name, value), block_id)
+
+    def _push_making_room(self, make: Callable[[], Any], bid: str) -> None:
+        """Push the edit ``make()`` of block ``bid``; when it grew the block over others (more list outputs, a
+        longer label), they move down out of its way in the same undo step."""
+        before = self.scene.block_sizes().get(bid)
+        self.undo.push(make())
+        sizes = self.scene.block_sizes()
+        if bid not in sizes or before is None or sizes[bid] == before:
+            return
+        rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in self.page if b.id in sizes}
+        moved = editing.make_room(rects, bid)
+        if not moved:
+            return
+        old = {m: tuple(self.page.block(m).pos) for m in moved}
+        self.undo.undo()  # again, as one step with the moves
+        self.undo.beginMacro(make().text())
+        self.undo.push(make())
+        self.undo.push(MoveCommand(self.page, old, moved, text="Make room"))
+        self.undo.endMacro()
 
     def delete_selection(self) -> None:
         ids = self.scene.selected_block_ids()
