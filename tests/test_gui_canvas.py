@@ -180,6 +180,13 @@ def test_zoom_out_below_half_and_fit_shows_the_whole_page(window, qtbot):
         assert drawn_text(it, 0.2)[0][0].startswith("c")
     qtbot.keyClick(w.view, Qt.Key.Key_F)
     assert w.view.zoom() > z and w.view.visible_rect().contains(w.scene.itemsBoundingRect())
+    # a page far wider than 100,000 units (a big model) is still shown whole
+    huge = Page("huge")
+    for i in range(40):
+        huge.add_block(BlockInstance(f"h{i}", "Const", (i * 4000.0, 0.0), {}))
+    w._set_page(huge, None)
+    qtbot.wait(20)
+    assert w.view.visible_rect().contains(w.scene.itemsBoundingRect())
 
 
 def test_minimap_click_and_drag_move_the_view(window, qtbot):

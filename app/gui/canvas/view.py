@@ -142,6 +142,9 @@ class CanvasView(QGraphicsView):
             self.centerOn(0, 0)
             self.view_changed.emit()
             return
+        room = rect.adjusted(-rect.width() - 5000, -rect.height() - 5000, rect.width() + 5000, rect.height() + 5000)
+        if not self.sceneRect().contains(room):  # a page larger than the canvas's area (a big model): grow it
+            self.setSceneRect(self.sceneRect().united(room))
         margin = 30.0
         vw, vh = max(self.viewport().width() - 4, 1), max(self.viewport().height() - 4, 1)
         z = min(vw / (rect.width() + 2 * margin), vh / (rect.height() + 2 * margin), FIT_MAX)
