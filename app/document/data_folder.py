@@ -108,13 +108,13 @@ class DataFile:
             parent = Path(self.path).parent
             if is_windows_path(self.path):
                 return (f"pin '{self.pin}' writes to '{self.written}', a Windows path; set the page's data folder "
-                        "(--data-dir DIR, or Page > Data Folder in the editor) to write it there")
+                        "(--data-dir DIR, or File > Data Folder in the editor) to write it there")
             return None if parent.is_dir() else f"pin '{self.pin}' writes into {parent}, which is not a folder"
         if self.exists:
             return None
         if folder is None:
             return (f"pin '{self.pin}' names the data file '{self.written}', which is not here; set the page's "
-                    "data folder (--data-dir DIR, or Page > Data Folder in the editor)")
+                    "data folder (--data-dir DIR, or File > Data Folder in the editor)")
         return f"pin '{self.pin}' names the data file '{self.written}', which is not in the data folder {folder}"
 
 

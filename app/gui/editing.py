@@ -79,27 +79,100 @@ def paste_blocks(page: Page, clip: dict[str, Any], offset: tuple[float, float] =
     return blocks, links
 
 
-def free_offset(page: Page, clip: dict[str, Any], step: float = 40.0) -> tuple[float, float]:
-    """The first offset (step, step), (2 step, 2 step), ... at which no pasted block would sit on (within
-    half a step of) a block already on the page, so that pasting the same clip twice never stacks blocks."""
-    raw = [b.get("pos", [0, 0]) for b in clip.get("blocks", []) if isinstance(b, dict)]
-    pts = [(float(p[0]), float(p[1])) for p in raw if isinstance(p, (list, tuple)) and len(p) == 2]
-    half = step / 2
-    grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
-    for b in page:
-        x, y = float(b.pos[0]), float(b.pos[1])
-        grid.setdefault((int(x // half), int(y // half)), []).append((x, y))
+Rect = tuple[float, float, float, float]  # x, y, width, height in page units
+GAP = 20.0  # the least room kept between a placed block and its neighbours
+DEFAULT_SIZE = (180.0, 90.0)  # a block whose drawn size is not known (pasted from another page)
 
-    def near(x: float, y: float) -> bool:
-        cx, cy = int(x // half), int(y // half)
-        return any(abs(x - tx) < half and abs(y - ty) < half
-                   for i in (-1, 0, 1) for j in (-1, 0, 1) for tx, ty in grid.get((cx + i, cy + j), ()))
 
-    for k in range(1, 200):
+class RectIndex:
+    """Block rectangles in a coarse grid, to ask quickly whether a rectangle (grown by ``gap``) is free."""
+
+    CELL = 200.0
+
+    def __init__(self, rects: list[Rect], gap: float = GAP) -> None:
+        self.gap = gap
+        self.cells: dict[tuple[int, int], list[Rect]] = {}
+        for r in rects:
+            self.add(r)
+
+    def _span(self, r: Rect) -> tuple[range, range]:
+        c = self.CELL
+        return (range(int((r[0] - self.gap) // c), int((r[0] + r[2] + self.gap) // c) + 1),
+                range(int((r[1] - self.gap) // c), int((r[1] + r[3] + self.gap) // c) + 1))
+
+    def add(self, r: Rect) -> None:
+        xs, ys = self._span(r)
+        for i in xs:
+            for j in ys:
+                self.cells.setdefault((i, j), []).append(r)
+
+    def free(self, r: Rect) -> bool:
+        g = self.gap
+        xs, ys = self._span(r)
+        for i in xs:
+            for j in ys:
+                for x, y, w, h in self.cells.get((i, j), ()):
+                    if r[0] - g < x + w and x < r[0] + r[2] + g and r[1] - g < y + h and y < r[1] + r[3] + g:
+                        return False
+        return True
+
+
+def page_rects(page: Page, sizes: dict[str, tuple[float, float]]) -> list[Rect]:
+    return [(float(b.pos[0]), float(b.pos[1]), *sizes.get(b.id, DEFAULT_SIZE)) for b in page]
+
+
+def free_offset(page: Page, clip: dict[str, Any], sizes: dict[str, tuple[float, float]],
+                step: float = 40.0) -> tuple[float, float]:
+    """The first offset (step, step), (2 step, 2 step), ... at which no pasted block's rectangle (its drawn size
+    in ``sizes``, by the id it was copied from) comes within ``GAP`` of a block on the page, so that a paste or a
+    duplicate never covers a block (the original included)."""
+    raw = [b for b in clip.get("blocks", []) if isinstance(b, dict)]
+    rects = []
+    for b in raw:
+        p = b.get("pos", [0, 0])
+        if isinstance(p, (list, tuple)) and len(p) == 2:
+            rects.append((float(p[0]), float(p[1]), *sizes.get(str(b.get("id")), DEFAULT_SIZE)))
+    index = RectIndex(page_rects(page, sizes))
+    for k in range(1, 100_000):
         d = k * step
-        if not any(near(x + d, y + d) for x, y in pts):
+        if all(index.free((x + d, y + d, w, h)) for x, y, w, h in rects):
             return d, d
     return step, step
+
+
+def free_spot(page: Page, sizes: dict[str, tuple[float, float]], at: tuple[float, float],
+              size: tuple[float, float], step: float = 20.0) -> tuple[float, float]:
+    """The free place nearest ``at`` (on a ``step`` grid, rings around it) for a block of ``size``: where a
+    dropped or added block goes when ``at`` is taken."""
+    index = RectIndex(page_rects(page, sizes))
+    x0, y0 = at
+    for ring in range(0, 300):
+        spots = [(i, j) for i in range(-ring, ring + 1) for j in range(-ring, ring + 1)
+                 if max(abs(i), abs(j)) == ring]
+        spots.sort(key=lambda ij: (ij[0] ** 2 + ij[1] ** 2, ij[1], ij[0]))
+        for i, j in spots:
+            if index.free((x0 + i * step, y0 + j * step, *size)):
+                return x0 + i * step, y0 + j * step
+    return at
+
+
+def make_room(rects: dict[str, Rect], grown: str, gap: float = GAP) -> dict[str, tuple[float, float]]:
+    """New positions for the blocks a grown block (``grown``, at its new size) now covers: each is pushed down
+    below what covers it, and so on down the page; the others stay. Returns only the blocks that move."""
+    now = dict(rects)
+    moved: dict[str, tuple[float, float]] = {}
+    todo = [grown]
+    while todo:
+        a = todo.pop(0)
+        ax, ay, aw, ah = now[a]
+        for b, (bx, by, bw, bh) in sorted(now.items(), key=lambda kv: kv[1][1]):
+            if b == a or b == grown:
+                continue
+            if bx < ax + aw and ax < bx + bw and by < ay + ah and ay < by + bh:
+                now[b] = (bx, ay + ah + gap, bw, bh)
+                moved[b] = (bx, ay + ah + gap)
+                todo.append(b)
+    return moved
 
 
 def _fresh_id(base: str, taken: set[str]) -> str:

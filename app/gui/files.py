@@ -115,6 +115,9 @@ class FileCommands:
         self.run_errors = []
         self.run_warnings = []
         self.values, self.history = {}, {}
+        self.io_allowed = set()  # "Yes, for this page" was said of the page that was open
+        self.step_total = 0
+        self.results.reset()  # nothing of the previous page's results, trends or plot axes stays
         self._load_page_extras()
         self.inspector.show_block(None)
         # nothing said about the previous page (its errors, a refused link) stays in the status bar

@@ -112,6 +112,12 @@ class ImagePlot(QWidget):
         self.note.setText(note)
         return True
 
+    def reset(self) -> None:
+        """Nothing shown, and the axes back to where a new plot starts."""
+        self.show_data(None)
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.plot.enableAutoRange()
+
     def levels(self) -> tuple[float, float]:
         return tuple(float(x) for x in self.colour_bar.levels())
 
@@ -154,6 +160,7 @@ class TrendPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.values: list[float] = []
+        self.steps: list[int] | None = None
         self.title = ""
         self.canvas = pg.PlotWidget()
         self.canvas.showGrid(x=True, y=True, alpha=0.25)
@@ -171,15 +178,24 @@ class TrendPlot(QWidget):
         lay.addWidget(self.canvas, 1)
         self.setMinimumHeight(140)
 
-    def set_values(self, title: str, values: list[float]) -> None:
+    def set_values(self, title: str, values: list[float], steps: list[int] | None = None) -> None:
+        """Plot ``values`` against their step numbers ``steps`` (None: 1, 2, ...)."""
         self.title = title
         self.values = [float(v) for v in values]
+        self.steps = list(steps) if steps is not None and len(steps) == len(self.values) else None
         self.label.setText(title if self.values else "No trend: run a looped page, or pick a scalar")
         self._draw()
 
+    def reset(self) -> None:
+        """No trend, and the axes back to where a new plot starts."""
+        self.set_values("", [])
+        self.canvas.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.canvas.enableAutoRange()
+
     def _draw(self) -> None:
         y = np.asarray(self.values, dtype=np.float64)
-        x = np.arange(1, len(y) + 1, dtype=np.float64)
+        x = (np.asarray(self.steps, dtype=np.float64) if self.steps is not None
+             else np.arange(1, len(y) + 1, dtype=np.float64))
         ok = np.isfinite(y)
         if self.log.isChecked():
             ok &= y > 0  # a log axis cannot show zero or negative values

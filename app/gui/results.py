@@ -81,6 +81,10 @@ class ResultsDock(QWidget):
         self.page_trend_defs: dict[str, list[tuple[str, str]]] = {}
         self.block_id: str | None = None
         self.stale: set[str] = set()
+        # the step number of each history entry: live steps as they come, else counted back from ``last_step``
+        # (the history keeps the latest steps only, so it may not start at step 1)
+        self.steps: dict[tuple[str, str], list[int]] = {}
+        self.last_step: int | None = None
         self.pin = QComboBox()
         self.info = QLabel()
         self.table_model = ArrayTableModel()
@@ -112,10 +116,40 @@ class ResultsDock(QWidget):
         self.pin.currentTextChanged.connect(self._show_pin)
         self.trend_choice.currentTextChanged.connect(self._show_trend)
 
-    def set_results(self, values: dict[tuple[str, str], Any], history: dict[tuple[str, str], list[float]]) -> None:
+    def set_results(self, values: dict[tuple[str, str], Any], history: dict[tuple[str, str], list[float]],
+                    last_step: int | None = None) -> None:
+        """The results of a run and the history of its scalars, whose last entries are of step ``last_step``
+        (None: the history starts at step 1)."""
         self.values = values
         self.history = history
+        self.last_step = last_step
+        self.steps = {}
         self.show_block(self.block_id)
+
+    def reset(self) -> None:
+        """Forget everything shown (another page was opened): no block, results, trends, nor plot axes."""
+        self.values, self.history, self.steps, self.last_step = {}, {}, {}, None
+        self.page_trends, self.page_trend_defs = {}, {}
+        self.stale = set()
+        self.block_id = None
+        self.heat.reset()
+        self.images.reset()
+        self.trend.reset()
+        self.show_block(None)
+
+    def start_live(self, base: int) -> None:
+        """A run begins after step ``base``: the live steps of each history are numbered from there."""
+        self.last_step = base
+        self.steps = {k: self.step_numbers(k) for k in self.history}
+
+    def step_numbers(self, key: tuple[str, str]) -> list[int]:
+        """The step number of each entry of ``key``'s history."""
+        n = len(self.history.get(key, ()))
+        live = self.steps.get(key)
+        if live is not None and len(live) == n:
+            return list(live)
+        end = self.last_step if self.last_step is not None and self.last_step >= n else n
+        return list(range(end - n + 1, end + 1))
 
     def set_stale(self, ids: set[str]) -> None:
         """The blocks whose results an edit has made out of date (shown greyed and tagged "stale")."""
@@ -175,6 +209,8 @@ class ResultsDock(QWidget):
                               "Select a block to see its results.")
             self.heat.set_array(None)
             self.images.set_array(None)
+            self.tabs.setTabVisible(self.tabs.indexOf(self.heat), False)
+            self.tabs.setTabVisible(self.tabs.indexOf(self.images), False)
             return
         a = np.asarray(arr)
         dt = dtype_name(a)
@@ -183,8 +219,10 @@ class ResultsDock(QWidget):
         self.info.setText(f"{self.block_id}.{port}: {dt} shape {list(a.shape)}"
                           + ("  [stale: edited since the last run]" if stale else ""))
         self.info.setStyleSheet("color: #8d6e00;" if stale else "")
-        self.heat.set_array(a)
+        heat = self.heat.set_array(a)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.heat), heat)  # a scalar or text: no empty plot
         tiles = self.images.set_array(a)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.images), tiles)
         if tiles and self.tabs.currentWidget() is self.table and a.ndim <= 2 and a.size >= 64:
             self.tabs.setCurrentWidget(self.images)  # weights of an image model: pictures first
 
@@ -205,18 +243,22 @@ class ResultsDock(QWidget):
         if name in self.page_trend_defs:
             keys = self.page_trend_defs[name]
             key = next((k for k in keys if self.history.get(k)), keys[0])
-            self.trend.set_values(f"{key[0]}.{key[1]}", self.history.get(key, []))
+            self.trend.set_values(f"{key[0]}.{key[1]}", self.history.get(key, []), self.step_numbers(key))
             return
         if name in self.page_trends:
             self.trend.set_values(name, self.page_trends[name])
             return
         b, _, p = name.partition(".")
-        self.trend.set_values(name, self.history.get((b, p), []))
+        self.trend.set_values(name, self.history.get((b, p), []), self.step_numbers((b, p)))
 
-    def add_step(self, scalars: dict[tuple[str, str], float]) -> None:
-        """A step of a running loop: extend the live trend."""
+    def add_step(self, scalars: dict[tuple[str, str], float], step: int | None = None) -> None:
+        """A step of a running loop (step number ``step``; the steps between reports are not sent): extend the
+        live trend."""
         for k, v in scalars.items():
+            numbers = self.step_numbers(k)
             self.history.setdefault(k, []).append(float(v))
+            numbers.append(step if step is not None else (numbers[-1] + 1 if numbers else 1))
+            self.steps[k] = numbers
         name = self.trend_choice.currentText()
         if not name:
             self._fill_trends()

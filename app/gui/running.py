@@ -57,6 +57,22 @@ class RunCommands:
                     out.append(e.block)
         return out
 
+    def allow_io(self, io_blocks: list[str]) -> bool:
+        """Ask whether these blocks may use files for this run, or for as long as the page is open ("Yes, for
+        this page": no question at the next Step or Run while no other such block is added)."""
+        if not io_blocks:
+            return False
+        if set(io_blocks) <= self.io_allowed:
+            return True
+        B = QMessageBox.StandardButton
+        answer = self.prompt("Run blocks that use files?",
+                             "These blocks read or write files or act on the process: " + ", ".join(io_blocks)
+                             + ". Allow them for this run (Yes), or for as long as this page is open "
+                             "(Yes, for this page)?", B.Yes | B.YesToAll | B.No)
+        if answer == B.YesToAll:
+            self.io_allowed |= set(io_blocks)
+        return answer in (B.Yes, B.YesToAll)
+
     def step_page(self) -> int | None:
         """One more step, continuing from the Variables' current values (the first Step starts them)."""
         return self.run_page(steps=1, reset=False)
@@ -78,13 +94,7 @@ class RunCommands:
             self._analysis_timer.stop()
             self.revalidate()
         an = self.analysis  # the last check (parsing large pin values again would stall the window)
-        allow_io = False
-        io_blocks = self.io_blocks(an)
-        if io_blocks:
-            B = QMessageBox.StandardButton
-            allow_io = self.prompt("Run blocks that use files?",
-                                   "These blocks read or write files or act on the process: "
-                                   + ", ".join(io_blocks) + ". Allow them for this run?", B.Yes | B.No) == B.Yes
+        allow_io = self.allow_io(self.io_blocks(an))
         total = 0
         if an is not None and an.plan.block is not None and not an.plan.infinite:
             total = an.plan.steps if steps is None else steps
@@ -102,9 +112,11 @@ class RunCommands:
         if reset:
             self.history = {}
             self.results.history = {}
+            self.step_total = 0
         else:  # the trends before this Step; the live steps go into the dock's own copy
             self.history = {k: list(v) for k, v in self.history.items()}
             self.results.history = {k: list(v) for k, v in self.history.items()}
+        self.results.start_live(self.step_total)
         self.progress.setRange(0, max(total, 0))
         self.progress.setValue(0)
         self.progress.setFormat("step %v / %m" if total else "running...")
@@ -147,7 +159,7 @@ class RunCommands:
                 self.progress.setValue(min(ev.step, self.progress.maximum()))
             else:
                 self.progress.setFormat(f"step {ev.step}")
-            self.results.add_step(ev.scalars)
+            self.results.add_step(ev.scalars, self.step_total + ev.step)
         elif ev.kind == "done" and ev.run_id == self.run_id:
             self._run_ended()
             self.values = ev.results
@@ -159,12 +171,14 @@ class RunCommands:
                 self.history = merged
             else:
                 self.history = ev.history
+                self.step_total = 0
+            self.step_total += ev.steps_done
             self.run_errors = list(ev.errors)
             self.run_warnings = list(getattr(ev, "warnings", []) or [])
             self.scene.set_results(self.values)
             self.scene.set_stale(set())
             self.results.set_stale(set())
-            self.results.set_results(self.values, self.history)
+            self.results.set_results(self.values, self.history, last_step=self.step_total)
             self._show_errors()
             if ev.errors:  # (the Console may have come to the front during the run)
                 self._docks["Problems"].raise_()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QToolBar,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from enuflow.app.gui import blocktypes, editing, recovery
-from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.canvas.items import BlockItem, WireItem
 from enuflow.app.gui.canvas.scene import PageScene
 from enuflow.app.gui.canvas.view import CanvasView
 from enuflow.app.gui.commands import (
@@ -58,7 +59,14 @@ MAX_RECENT = 8
 
 
 def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
-    return QMessageBox.question(parent, title, text, buttons)
+    """A question; its "Yes to All" button (where there is one) reads "Yes, for this page"."""
+    if not buttons & QMessageBox.StandardButton.YesToAll:
+        return QMessageBox.question(parent, title, text, buttons)
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, parent)
+    every = box.button(QMessageBox.StandardButton.YesToAll)
+    if every is not None:
+        every.setText("Yes, for this page")
+    return QMessageBox.StandardButton(box.exec())
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMainWindow):
@@ -86,6 +94,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self.analysis: Any = None
         self._catalogue_loaded = False
         self._checked_with_catalogue = False  # the last check of the page knew every op block
+        self.io_allowed: set[str] = set()  # blocks allowed to use files for as long as this page is open
+        self.step_total = 0  # steps run since the Variables started (the last history entry's step number)
 
         self.scene = PageScene(self.page, self)
         self.view = CanvasView(self.scene, self)
@@ -119,6 +129,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self.scene.selectionChanged.connect(self._selection_timer.start)
         self.view.block_requested.connect(self.add_block_at)
         self.view.quick_search_requested.connect(self.quick_search)
+        self.view.menu_builder = self.canvas_menu
         self.palette.block_activated.connect(self._palette_activated)
         self.problems.itemClicked.connect(self._problem_clicked)
         self.undo.cleanChanged.connect(self._clean_changed)
@@ -218,6 +229,12 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self._act(v, "Zoom &In", lambda: self.view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
         self._act(v, "Zoom &Out", lambda: self.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self._act(v, "Auto &Layout", self.auto_layout, "Ctrl+L", tb)
+        self.minimap_action = self._act(v, "&Minimap", lambda: self.view.minimap.setVisible(
+            self.minimap_action.isChecked()))
+        self.minimap_action.setCheckable(True)
+        self.minimap_action.setChecked(True)
+        self.minimap_action.setToolTip("An overview of the page in the canvas's corner: click or drag to move")
+        self.collapse_action = self._act(e, "C&ollapse / Expand", self.toggle_collapse, "Ctrl+E")
         self.snap_action = self._act(v, "&Snap to Grid", lambda: self.set_snap(self.snap_action.isChecked()))
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(True)
@@ -440,6 +457,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
                 return None
         bid = self.page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
+        probe = BlockItem(block)  # its drawn size, to find it a free place near where it was asked for
+        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height))
         self.undo.push(AddBlocksCommand(self.page, [block], text=f"Add {type_name}"))
         self.select([bid])
         return bid
@@ -476,10 +495,29 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         return True
 
     def _commit_pin(self, block_id: str, pin: str, value: Any) -> None:
-        self.undo.push(SetPinCommand(self.page, block_id, pin, value))
+        self._push_making_room(lambda: SetPinCommand(self.page, block_id, pin, value), block_id)
 
     def _commit_field(self, block_id: str, name: str, value: Any) -> None:
-        self.undo.push(SetFieldCommand(self.page, block_id, name, value))
+        self._push_making_room(lambda: SetFieldCommand(self.page, block_id, name, value), block_id)
+
+    def _push_making_room(self, make: Callable[[], Any], bid: str) -> None:
+        """Push the edit ``make()`` of block ``bid``; when it grew the block over others (more list outputs, a
+        longer label), they move down out of its way in the same undo step."""
+        before = self.scene.block_sizes().get(bid)
+        self.undo.push(make())
+        sizes = self.scene.block_sizes()
+        if bid not in sizes or before is None or sizes[bid] == before:
+            return
+        rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in self.page if b.id in sizes}
+        moved = editing.make_room(rects, bid)
+        if not moved:
+            return
+        old = {m: tuple(self.page.block(m).pos) for m in moved}
+        self.undo.undo()  # again, as one step with the moves
+        self.undo.beginMacro(make().text())
+        self.undo.push(make())
+        self.undo.push(MoveCommand(self.page, old, moved, text="Make room"))
+        self.undo.endMacro()
 
     def delete_selection(self) -> None:
         ids = self.scene.selected_block_ids()
@@ -508,7 +546,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
             clip = editing.parse_clip(QApplication.clipboard().text())
         if clip is None:
             return []
-        blocks, links = editing.paste_blocks(self.page, clip, offset=editing.free_offset(self.page, clip))
+        blocks, links = editing.paste_blocks(self.page, clip,
+                                             offset=editing.free_offset(self.page, clip, self._clip_sizes(clip)))
         if not blocks:
             return []
         self._carry_data(blocks, clip)
@@ -516,6 +555,19 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         ids = [b.id for b in blocks]
         self.scene.select_blocks(ids)
         return ids
+
+    def _clip_sizes(self, clip: dict[str, Any]) -> dict[str, tuple[float, float]]:
+        """The drawn size of every block on the page and of every block in ``clip`` (as a probe item draws it:
+        a clip from another page brings blocks this page does not have)."""
+        sizes = self.scene.block_sizes()
+        for d in clip.get("blocks", []):
+            if isinstance(d, dict) and isinstance(d.get("id"), str) and d["id"] not in sizes \
+                    and isinstance(d.get("type"), str):
+                pins = d.get("pins") if isinstance(d.get("pins"), dict) else {}
+                probe = BlockItem(BlockInstance(d["id"], d["type"], (0.0, 0.0), pins, d.get("label"),
+                                                d.get("collapsed") if isinstance(d.get("collapsed"), bool) else None))
+                sizes[d["id"]] = (probe.width, probe.height)
+        return sizes
 
     def _carry_data(self, blocks: list[Any], clip: dict[str, Any]) -> None:
         """Pasted blocks whose values the copied page kept in its data file bring them into this page (inline when
@@ -550,6 +602,66 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         if changed:
             self.undo.push(MoveCommand(self.page, {k: old[k] for k in changed}, changed, text="Auto layout"))
         self.view.fit()
+
+    # -- canvas menus, collapse, help ---------------------------------------------------------------------
+    def canvas_menu(self, pos: QPointF) -> QMenu:
+        """The context menu for page point ``pos``: of the block or wire there, else of the canvas."""
+        item = self.scene.itemAt(pos, self.view.transform())
+        menu = QMenu(self)
+        if isinstance(item, BlockItem):
+            if not item.isSelected():
+                self.select([item.block_id])
+            menu.addAction("&Copy", lambda: self.copy())
+            menu.addAction("&Duplicate", lambda: self.duplicate())
+            menu.addAction("De&lete", lambda: self.delete_selection())
+            menu.addSeparator()
+            menu.addAction("E&xpand" if item.collapsed else "C&ollapse", lambda: self.toggle_collapse())
+            menu.addAction("&Help", lambda: self.show_help(item.type_name))
+        elif isinstance(item, WireItem):
+            self.scene.clearSelection()
+            item.setSelected(True)
+            menu.addAction("De&lete", lambda: self.delete_selection())
+        else:
+            paste = menu.addAction("&Paste", lambda: self.paste())
+            paste.setEnabled(editing.parse_clip(QApplication.clipboard().text()) is not None)
+            menu.addAction("&Add Block...", lambda: self.quick_search(pos))
+            menu.addSeparator()
+            menu.addAction("&Fit Page", lambda: self.view.fit())
+            menu.addAction("Auto &Layout", lambda: self.auto_layout())
+        return menu
+
+    def toggle_collapse(self, ids: list[str] | None = None) -> None:
+        """Collapse the selected blocks to their title bars, or expand them if the first is collapsed: one undo
+        step, which also moves down whatever an expanded block would now cover."""
+        ids = [b for b in (ids if ids is not None else self.scene.selected_block_ids()) if b in self.page]
+        if not ids:
+            return
+        collapse = not self.page.block(ids[0]).collapsed
+        self.undo.beginMacro(("Collapse " if collapse else "Expand ") + ", ".join(ids[:3]))
+        for bid in ids:
+            if bool(self.page.block(bid).collapsed) != collapse:
+                self.undo.push(SetFieldCommand(self.page, bid, "collapsed", True if collapse else None))
+        if not collapse:
+            sizes = self.scene.block_sizes()
+            rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in self.page if b.id in sizes}
+            old_pos = {b.id: tuple(b.pos) for b in self.page}
+            for bid in ids:
+                moved = editing.make_room(rects, bid)
+                for m, p in moved.items():
+                    rects[m] = (p[0], p[1], rects[m][2], rects[m][3])
+            new = {m: (r[0], r[1]) for m, r in rects.items() if (r[0], r[1]) != old_pos[m]}
+            if new:
+                self.undo.push(MoveCommand(self.page, {m: old_pos[m] for m in new}, new, text="Make room"))
+        self.undo.endMacro()
+
+    def show_help(self, type_name: str) -> None:
+        """The block type's doc in the Blocks panel's help."""
+        dock = self._docks["Blocks"]
+        dock.show()
+        dock.raise_()
+        it = self.palette.items.get(type_name)
+        if it is not None:
+            self.palette.tree.setCurrentItem(it)
 
     # -- queries for tests and tools --------------------------------------------------------------------
     def block_item(self, block_id: str) -> BlockItem:

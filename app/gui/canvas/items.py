@@ -2,9 +2,11 @@
 
 Items only draw what the scene tells them; they never change the page. A block paints its own
 ports (no child item per port, so 2,000 blocks stay cheap) and answers which port lies under a
-point. A block is sized to its content (title, port labels, result previews are never cut), and
-drawn by level of detail: everything at the zoom a page opens at, title and port dots when smaller,
-a flat box with the title far out. Colours come from the theme (``style.theme()``), which follows the
+point. A block is sized to its name and port labels; its result previews have a fixed place (one line per
+output, at most ``PREVIEW_ROWS``, cut to the block's width: the full value is in the Results panel), so a
+run never grows a block into its neighbours. A collapsed block is its title bar. Text is drawn by level
+of detail, never under ``MIN_TEXT_PX`` pixels on screen: zoomed out, labels are drawn in a larger font
+(cut to their room) or left out, and far out a block is a flat box with its short name large. Colours come from the theme (``style.theme()``), which follows the
 system palette; title text has WCAG AA contrast on the category colour.
 """
 
@@ -18,6 +20,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFont,
+    QFontInfo,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -39,13 +43,15 @@ _WIRE_BOUNDS = QPen(QColor("#000000"), 4.0)
 
 # sizes at 100 % (scene units = pixels); fonts in points (9 pt is the smallest anything is drawn)
 MIN_WIDTH = 140.0
-MAX_PREVIEW_WIDTH = 360.0
+PREVIEW_ROWS = 1      # result lines kept on a block (more outputs: "+n more", and the Results panel)
+MIN_TEXT_PX = 8.0     # no text is drawn smaller than this on screen
 PORT_R = 6.0          # a 12-px dot at 100 %
 PORT_HIT = 13.0       # how far from a port's centre a press still takes it
 TITLE_PT, SUB_PT, PORT_PT, PREVIEW_PT = 10, 9, 9, 9
-# levels of detail by zoom: full above LOD_FULL; title and port dots above LOD_BOX; a flat box below
-LOD_FULL = 0.5
-LOD_BOX = 0.22
+# levels of detail by zoom: every label at its own size above LOD_FULL (where 9 pt is 8 px or more); below, labels
+# grow to stay MIN_TEXT_PX and are left out where they no longer fit their row; a flat box with the short name
+# once the title no longer fits the header
+LOD_FULL = 0.67
 LONG_WIRE = 1500.0  # page units: a wire longer than this is not cached as a picture
 
 
@@ -67,6 +73,33 @@ def _static(text: str, size: int, bold: bool = False) -> tuple[QStaticText, floa
 
 def _line(size: int, bold: bool = False) -> float:
     return float(int(_metrics(size, bold).height() + 0.999))
+
+
+@lru_cache(maxsize=128)
+def px_font(px: int, bold: bool = False) -> QFont:
+    f = QFont(font(9, bold))
+    f.setPixelSize(px)
+    return f
+
+
+@lru_cache(maxsize=16)
+def _font_px(size: int, bold: bool) -> int:
+    return QFontInfo(font(size, bold)).pixelSize()
+
+
+def lod_font(size: int, bold: bool, lod: float, room: float) -> QFont | None:
+    """The font to draw a ``size``-point label in at zoom ``lod``: its own, or one large enough to be
+    ``MIN_TEXT_PX`` on screen; None when that no longer fits ``room`` page units of height."""
+    px = _font_px(size, bold)
+    if px * lod >= MIN_TEXT_PX:
+        return font(size, bold)
+    need = int(MIN_TEXT_PX / lod + 0.999)
+    return px_font(need, bold) if need <= room else None
+
+
+def short_name(text: str) -> str:
+    """The last part of a scoped name ("model/block_1/Conv2D" -> "Conv2D")."""
+    return text.rstrip("/").rsplit("/", 1)[-1] or text
 
 
 def preview_text(arr: Any) -> str:
@@ -107,13 +140,15 @@ class BlockItem(QGraphicsItem):
 
     # -- content ------------------------------------------------------------------------------
     def refresh(self, block: BlockInstance) -> None:
-        """Re-read name, ports and category from the page's block (after a pin or label change)."""
+        """Re-read name, ports, category and collapsed flag from the page's block (after a pin or label change)."""
         self.prepareGeometryChange()
         decl = blocktypes.lookup(block.type)
         self.type_name = block.type
         self.known = decl is not None
         self.title = block.label or block.id
+        self.short = short_name(self.title)
         self.subtitle = block.type if self.title != block.type else ""
+        self.collapsed = bool(block.collapsed)
         self.inputs = [p.name for p in decl.inputs] if decl else []
         self.outputs = blocktypes.output_ports(decl, block.pins, self.wired_out)
         self.category = decl.category if decl else "unknown"
@@ -122,7 +157,7 @@ class BlockItem(QGraphicsItem):
         self._measure()
 
     def _measure(self) -> None:
-        """Size the block to its content: title, type, port labels side by side, previews."""
+        """Size the block to its content: title, type, port labels side by side (never to its results)."""
         fm_port = _metrics(PORT_PT, False)
         w_in = max((fm_port.horizontalAdvance(n) for n in self.inputs), default=0.0)
         w_out = max((fm_port.horizontalAdvance(n) for n in self.outputs), default=0.0)
@@ -130,41 +165,51 @@ class BlockItem(QGraphicsItem):
         w_sub = _metrics(SUB_PT, False).horizontalAdvance(self.subtitle) + 28 if self.subtitle else 0.0
         w_ports = w_in + w_out + 2 * (PORT_R + 10) + 24
         w_note = 0.0 if self.known else _metrics(PORT_PT, False).horizontalAdvance(_UNKNOWN_NOTE) + 20
-        fm_prev = _metrics(PREVIEW_PT, False)
-        w_prev = min(max((fm_prev.horizontalAdvance(f"{k}: {v}") for k, v in self.previews.items()), default=0.0)
-                     + 20, MAX_PREVIEW_WIDTH)
-        w = max(MIN_WIDTH, w_title, w_sub, w_ports, w_prev, w_note)
+        w = max(MIN_WIDTH, w_title, w_sub, w_ports, w_note)
         self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
         self.title_h = _line(TITLE_PT, True) + 8
         self.header = self.title_h + (_line(SUB_PT) if self.subtitle else 0.0) + 2
         self.row = max(20.0, _line(PORT_PT) + 5)
-        self._preview_lines = [fm_prev.elidedText(f"{k}: {v}", Qt.TextElideMode.ElideRight, self.width - 16)
-                               for k, v in self.previews.items()]
+        self.preview_row = _line(PREVIEW_PT) + 2
+        self.preview_rows = min(len(self.outputs), PREVIEW_ROWS)
+        self._preview_lines = self._preview_text()
         self._layout()
 
+    def _preview_text(self) -> list[str]:
+        """The preview lines: one per output in port order, the last saying how many more there are."""
+        order = {n: i for i, n in enumerate(self.outputs)}
+        keys = sorted(self.previews, key=lambda k: (order.get(k, len(order)), k))
+        lines = [f"{k}: {self.previews[k]}" for k in keys]
+        if len(lines) > self.preview_rows and self.preview_rows:
+            more = len(lines) - self.preview_rows
+            lines = lines[:self.preview_rows]
+            lines[-1] = f"(+{more} more) " + lines[-1]
+        return lines[:self.preview_rows]
+
     def _layout(self) -> None:
-        rows = max(len(self.inputs), len(self.outputs), 1)
-        self.body_h = self.header + rows * self.row + 6
-        n_prev = len(self.previews)
-        self.preview_row = _line(PREVIEW_PT) + 2
-        self.height = self.body_h + (n_prev * self.preview_row + 8 if n_prev else 0)
+        if self.collapsed:  # the title bar only
+            self.body_h = self.height = self.title_h + 2
+        else:
+            rows = max(len(self.inputs), len(self.outputs), 1)
+            self.body_h = self.header + rows * self.row + 6
+            self.height = self.body_h + (self.preview_rows * self.preview_row + 8 if self.preview_rows else 0)
         self._rect = QRectF(0, 0, self.width, self.height)
         self._bounds = self._rect.adjusted(-PORT_R - 3, -12, PORT_R + 3, 3)
+        head = self.height if self.collapsed else self.header
         hdr = QPainterPath()  # rounded on top, square where it meets the body
         hdr.setFillRule(Qt.FillRule.WindingFill)  # the two shapes' overlap is filled, not a hole
-        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, self.header), 5, 5)
-        hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
+        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, head - 1 if self.collapsed else head), 5, 5)
+        if not self.collapsed:
+            hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
         self._header_path = hdr.simplified()
 
     def set_previews(self, previews: dict[str, str]) -> None:
+        """Show these results (port -> text) in the block's fixed preview lines: the block keeps its size."""
         if previews == self.previews:
             return
-        self.prepareGeometryChange()
         self.previews = dict(previews)
-        self._measure()
+        self._preview_lines = self._preview_text()
         self.update()
-        for w in self.wires:
-            w.adjust()
 
     def set_stale(self, stale: bool) -> None:
         if stale != self.stale:
@@ -192,6 +237,8 @@ class BlockItem(QGraphicsItem):
         return p
 
     def _port_y(self, i: int) -> float:
+        if self.collapsed:  # every wire meets the middle of the title bar
+            return self.height / 2
         return self.header + i * self.row + self.row / 2 + 3
 
     def port_local(self, name: str, is_output: bool) -> QPointF | None:
@@ -203,13 +250,13 @@ class BlockItem(QGraphicsItem):
     def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
         local = self.port_local(name, is_output)
         if local is None:  # a port the declaration does not know (yet): the middle of the side
-            local = QPointF(self.width if is_output else 0.0, self.header / 2)
+            local = QPointF(self.width if is_output else 0.0, min(self.header, self.height) / 2)
         return self.mapToScene(local)
 
     def port_at(self, local: QPointF) -> tuple[str, bool] | None:
-        """The (port, is_output) under a point in item coordinates, or None."""
+        """The (port, is_output) under a point in item coordinates, or None (a collapsed block has none)."""
         x, y = local.x(), local.y()
-        if y < self.header or y > self.body_h:
+        if self.collapsed or y < self.header or y > self.body_h:
             return None
         i = int((y - self.header - 3) // self.row)
         if abs(x) <= PORT_HIT and 0 <= i < len(self.inputs):
@@ -272,7 +319,12 @@ class BlockItem(QGraphicsItem):
         t = theme()
         selected = self.isSelected()
         header_colour = self.colour if self.known else t.unknown
-        if lod < LOD_BOX:
+        sub_room = self.header - self.title_h + 2
+        sub_font = lod_font(SUB_PT, False, lod, sub_room) if self.subtitle and not self.collapsed else None
+        # zoomed out, a title whose type line is left out may take the whole header
+        title_room = self.title_h if sub_font is not None or self.collapsed else self.header
+        title_font = lod_font(TITLE_PT, True, lod, title_room - 2)
+        if title_font is None:  # the title no longer fits the header: a flat box with the short name
             self._paint_box(painter, lod, header_colour, selected)
             return
         r = self._rect
@@ -284,24 +336,38 @@ class BlockItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(header_colour)
         painter.drawPath(self._header_path)
-        if self.stripe is not None:
+        if self.stripe is not None and not self.collapsed:
             painter.setBrush(self.stripe)
             painter.drawRect(QRectF(0.5, self.header, 4, self.body_h - self.header))
         painter.setPen(self.title_colour)
-        painter.setFont(font(TITLE_PT, True))
-        st, _w, h = _static(self.title, TITLE_PT, True)
-        painter.drawStaticText(QPointF(12, (self.title_h - h) / 2), st)
-        if self.subtitle and lod >= LOD_FULL:
-            painter.setFont(font(SUB_PT))
-            st, _w, h = _static(self.subtitle, SUB_PT)
-            painter.drawStaticText(QPointF(12, self.title_h - 4 + (self.header - self.title_h + 2 - h) / 2), st)
-        self._paint_ports(painter, t)
-        if lod >= LOD_FULL:
-            self._paint_labels(painter, t)
-        self._paint_badge(painter)
+        self._paint_text(painter, title_font, TITLE_PT, True, self.title if title_font is font(TITLE_PT, True)
+                         else self.short, QRectF(12, 0, self.width - 20, title_room), Qt.AlignmentFlag.AlignLeft)
+        if sub_font is not None:
+            self._paint_text(painter, sub_font, SUB_PT, False, self.subtitle,
+                             QRectF(12, self.title_h - 4, self.width - 20, sub_room), Qt.AlignmentFlag.AlignLeft)
+        if not self.collapsed:
+            self._paint_ports(painter, t)
+            self._paint_labels(painter, t, lod)
+        self._paint_badge(painter, lod)
+
+    @staticmethod
+    def _paint_text(painter: QPainter, f: QFont, size: int, bold: bool, text: str, room: QRectF,
+                    align: Qt.AlignmentFlag) -> None:
+        """One line of text in ``room`` (vertically centred): laid out once at its own size, else in the larger
+        font ``f`` of a zoomed-out view, cut with an ellipsis where it no longer fits."""
+        painter.setFont(f)
+        if f is font(size, bold):
+            st, w, h = _static(text, size, bold)
+            x = room.left() if align == Qt.AlignmentFlag.AlignLeft else room.right() - w
+            painter.drawStaticText(QPointF(x, room.top() + (room.height() - h) / 2), st)
+            return
+        shown = QFontMetricsF(f).elidedText(text, Qt.TextElideMode.ElideRight, room.width())
+        if shown:
+            painter.drawText(room, align | Qt.AlignmentFlag.AlignVCenter, shown)
 
     def _paint_box(self, painter: QPainter, lod: float, colour: QColor, selected: bool) -> None:
-        """Far out: a flat box in the category colour, the title in a font that stays readable."""
+        """Far out: a flat box in the category colour with the short name large (12 px on screen, or at least
+        ``MIN_TEXT_PX`` where that does not fit; none when even that does not)."""
         pen = QPen(theme().selected, 2.0)
         pen.setCosmetic(True)
         painter.setPen(pen if selected else Qt.PenStyle.NoPen)
@@ -309,48 +375,72 @@ class BlockItem(QGraphicsItem):
         painter.drawRect(self._rect)
         if self.errors:
             painter.setBrush(_NO_BRUSH)
-            painter.drawRect(QRectF(self.width - 40, 0, 40, 40))
-        if lod >= 0.08:
-            size = min(int(8 / lod), 60)
-            f = font(size, True)
-            painter.setFont(f)
+            side = min(40.0, self.height, self.width)
+            painter.drawRect(QRectF(self.width - side, 0, side, side))
+        room = self._rect.adjusted(6, 2, -6, -2)
+        best = None
+        for on_screen in (14.0, 12.0, 10.0, MIN_TEXT_PX):
+            px = int(on_screen / lod + 0.999)
+            if px > room.height():
+                continue
+            f = px_font(px, True)
+            shown = QFontMetricsF(f).elidedText(self.short, Qt.TextElideMode.ElideRight, room.width())
+            best = (f, shown)
+            if shown == self.short:  # the largest size at which the whole short name fits
+                break
+        if best is not None and len(best[1]) > 1:
+            painter.setFont(best[0])
             painter.setPen(self.title_colour)
-            text = QFontMetricsF(f).elidedText(self.title, Qt.TextElideMode.ElideRight, self.width - 12)
-            painter.drawText(self._rect.adjusted(6, 2, -6, -2), Qt.AlignmentFlag.AlignLeft
-                             | Qt.AlignmentFlag.AlignTop, text)
+            painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, best[1])
 
-    def _paint_labels(self, painter: QPainter, t: Any) -> None:
-        painter.setFont(font(PORT_PT))
-        painter.setPen(t.text)
+    def _paint_labels(self, painter: QPainter, t: Any, lod: float) -> None:
+        """Port names, the unknown-type note and the result previews, each where its font fits at this zoom."""
         pad = PORT_R + 6
-        for i, name in enumerate(self.inputs):
-            st, _w, h = _static(name, PORT_PT)
-            painter.drawStaticText(QPointF(pad, self._port_y(i) - h / 2), st)
-        for i, name in enumerate(self.outputs):
-            st, w, h = _static(name, PORT_PT)
-            painter.drawStaticText(QPointF(self.width - pad - w, self._port_y(i) - h / 2), st)
-        if not self.known:
-            painter.setPen(t.muted)
-            painter.drawText(QRectF(10, self.header, self.width - 20, self.row), Qt.AlignmentFlag.AlignVCenter,
-                             _UNKNOWN_NOTE)
-        if self.previews:
-            y = self.body_h
-            line = QPen(t.border, 1.0)
-            line.setCosmetic(True)
-            painter.setPen(line)
-            painter.drawLine(QPointF(6, y), QPointF(self.width - 6, y))
-            if self.stale:  # results from before an edit: grey, tagged, until the next run
-                painter.setFont(font(PREVIEW_PT, True))
+        f = lod_font(PORT_PT, False, lod, self.row - 2)
+        if f is not None:
+            painter.setPen(t.text)
+            half = (self.width - 2 * pad) / (2 if self.inputs and self.outputs else 1) - 4
+            for i, name in enumerate(self.inputs):
+                self._paint_text(painter, f, PORT_PT, False, name,
+                                 QRectF(pad, self._port_y(i) - self.row / 2, half, self.row), Qt.AlignmentFlag.AlignLeft)
+            for i, name in enumerate(self.outputs):
+                self._paint_text(painter, f, PORT_PT, False, name,
+                                 QRectF(self.width - pad - half, self._port_y(i) - self.row / 2, half, self.row),
+                                 Qt.AlignmentFlag.AlignRight)
+            if not self.known:
+                painter.setPen(t.muted)
+                self._paint_text(painter, f, PORT_PT, False, _UNKNOWN_NOTE,
+                                 QRectF(10, self.header, self.width - 20, self.row), Qt.AlignmentFlag.AlignLeft)
+        if self.preview_rows:
+            self._paint_previews(painter, t, lod)
+
+    def _paint_previews(self, painter: QPainter, t: Any, lod: float) -> None:
+        """The results' fixed lines below the ports (greyed and tagged "stale" after an edit)."""
+        y = self.body_h
+        line = QPen(t.border, 1.0)
+        line.setCosmetic(True)
+        painter.setPen(line)
+        painter.drawLine(QPointF(6, y), QPointF(self.width - 6, y))
+        if not self._preview_lines:
+            return
+        f = lod_font(PREVIEW_PT, False, lod, self.preview_row + 4)  # the line and its margins
+        if f is None:
+            return
+        if self.stale:  # results from before an edit: grey, tagged, until the next run
+            fb = lod_font(PREVIEW_PT, True, lod, self.preview_row)
+            if fb is not None:
+                painter.setFont(fb)
                 painter.setPen(t.stale)
                 painter.drawText(QRectF(8, y - self.preview_row + 2, self.width - 16, self.preview_row),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "stale")
-            painter.setFont(font(PREVIEW_PT))
-            painter.setPen(t.muted if self.stale else t.preview)
-            y += 4
-            for text in self._preview_lines:
-                painter.drawText(QRectF(8, y, self.width - 16, self.preview_row), Qt.AlignmentFlag.AlignVCenter,
-                                 text)
-                y += self.preview_row
+        painter.setFont(f)
+        painter.setPen(t.muted if self.stale else t.preview)
+        fm = QFontMetricsF(f)
+        y += 4
+        for text in self._preview_lines:
+            painter.drawText(QRectF(8, y, self.width - 16, self.preview_row), Qt.AlignmentFlag.AlignVCenter,
+                             fm.elidedText(text, Qt.TextElideMode.ElideRight, self.width - 16))
+            y += self.preview_row
 
     def _paint_ports(self, painter: QPainter, t: Any) -> None:
         ring = QPen(t.body, 1.5)
@@ -367,15 +457,17 @@ class BlockItem(QGraphicsItem):
                 painter.setBrush(t.hot if hot else colour)
                 painter.drawEllipse(c, PORT_R, PORT_R)
 
-    def _paint_badge(self, painter: QPainter) -> None:
+    def _paint_badge(self, painter: QPainter, lod: float) -> None:
         if not self.errors:
             return
         painter.setPen(QPen(QColor("white"), 1.5))
         painter.setBrush(_NO_BRUSH)
         c = QPointF(self.width - 4, -2)
         painter.drawEllipse(c, 9, 9)
-        painter.setFont(font(9, True))
-        painter.drawText(QRectF(c.x() - 9, c.y() - 9, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
+        f = lod_font(9, True, lod, 18)
+        if f is not None:
+            painter.setFont(f)
+            painter.drawText(QRectF(c.x() - 9, c.y() - 9, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
 
 
 _UNKNOWN_NOTE = "ports known when TensorFlow is ready"

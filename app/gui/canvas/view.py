@@ -1,5 +1,6 @@
 """The canvas view: zoom around the cursor, pan (middle button or Space held), fit, rubber-band
-selection, and the drop target for blocks dragged from the palette.
+selection, a minimap in the bottom-right corner, context menus, and the drop target for blocks dragged
+from the palette.
 
 A drop (or the quick search opened by a double-click or Tab on the background) comes out as the
 ``block_requested(type_name, scene_pos)`` signal; the window turns it into an undo command.
@@ -7,8 +8,12 @@ A drop (or the quick search opened by a double-click or Tab on the background) c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -21,19 +26,22 @@ from PySide6.QtGui import (
     QShowEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.canvas.minimap import Minimap
 from enuflow.app.gui.style import theme, theme_changed
 
 MIME_BLOCK = "application/x-enuflow-block"
-FIT_FLOOR = 0.5
 GRID = 20
+MIN_ZOOM, MAX_ZOOM = 0.002, 6.0  # far enough out for a 100,000-unit page; blocks draw their names by level of detail
+FIT_MAX = 1.5
 
 
 class CanvasView(QGraphicsView):
     block_requested = Signal(str, QPointF)      # type name, scene position
     quick_search_requested = Signal(QPointF)    # scene position
+    view_changed = Signal()                     # zoomed, panned or resized (the minimap follows)
 
     def __init__(self, scene: object, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -52,6 +60,11 @@ class CanvasView(QGraphicsView):
         self.untouched = False
         self._space = False
         self.last_scene_pos = QPointF(0, 0)
+        #: builds the context menu for a scene position (set by the window); None: no menu
+        self.menu_builder: Callable[[QPointF], QMenu | None] | None = None
+        self.horizontalScrollBar().valueChanged.connect(self.view_changed)
+        self.verticalScrollBar().valueChanged.connect(self.view_changed)
+        self.minimap = Minimap(self)
 
     # -- background: a subtle two-level grid -------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
@@ -91,7 +104,7 @@ class CanvasView(QGraphicsView):
             return
         factor = 1.15 ** steps
         z = self.zoom() * factor
-        if 0.03 <= z <= 6.0:
+        if MIN_ZOOM <= z <= MAX_ZOOM:
             self.zoom_at(factor, event.position().toPoint())
 
     def zoom_at(self, factor: float, at: QPoint) -> None:
@@ -104,36 +117,50 @@ class CanvasView(QGraphicsView):
         moved = self.mapFromScene(before) - at
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+        self.view_changed.emit()
 
     def zoom_by(self, factor: float) -> None:
+        """Zoom in or out around the middle of the view (within ``MIN_ZOOM`` and ``MAX_ZOOM``)."""
         self.untouched = False
+        z = self.zoom()
+        factor = min(max(z * factor, MIN_ZOOM), MAX_ZOOM) / z
         self.scale(factor, factor)
+        self.view_changed.emit()
 
     def fit(self) -> None:
-        """Fit the whole page into the window, at most 150 % and at least ``FIT_FLOOR`` (below which labels
-        are unreadable: the rest of a huge page is a scroll away). A window not shown yet has no size:
-        the fit happens when it is first shown."""
+        """Show the whole page, at most ``FIT_MAX`` (a small page is not blown up); far out, blocks draw their
+        names large (level of detail). A window not shown yet has no size: the fit happens when it is first
+        shown."""
         if not self.isVisible() or self.viewport().width() < 50:
             self._fit_pending = True
             return
         self._fit_pending = False
         self.untouched = True  # until the person zooms or pans: then a later refit would be unwelcome
-        rect = self.scene().itemsBoundingRect()
+        rect = self.page_rect()
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
+            self.view_changed.emit()
             return
-        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
-        z = self.zoom()
-        if z > 1.5 or z < FIT_FLOOR:
-            self.resetTransform()
-            z = min(max(z, FIT_FLOOR), 1.5)
-            self.scale(z, z)
-            if z == FIT_FLOOR:  # the top-left of the page, where reading starts
-                vw, vh = self.viewport().width() / z, self.viewport().height() / z
-                self.centerOn(rect.left() - 30 + vw / 2, rect.top() - 30 + vh / 2)
-            else:
-                self.centerOn(rect.center())
+        room = rect.adjusted(-rect.width() - 5000, -rect.height() - 5000, rect.width() + 5000, rect.height() + 5000)
+        if not self.sceneRect().contains(room):  # a page larger than the canvas's area (a big model): grow it
+            self.setSceneRect(self.sceneRect().united(room))
+        margin = 30.0
+        vw, vh = max(self.viewport().width() - 4, 1), max(self.viewport().height() - 4, 1)
+        z = min(vw / (rect.width() + 2 * margin), vh / (rect.height() + 2 * margin), FIT_MAX)
+        z = max(z, MIN_ZOOM)
+        self.resetTransform()
+        self.scale(z, z)
+        self.centerOn(rect.center())
+        self.view_changed.emit()
+
+    def page_rect(self) -> QRectF:
+        """The rectangle of every block (and wire) on the page, in page units."""
+        return self.scene().itemsBoundingRect()
+
+    def visible_rect(self) -> QRectF:
+        """The part of the page the view shows now."""
+        return self.mapToScene(self.viewport().rect()).boundingRect()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -142,8 +169,21 @@ class CanvasView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self.minimap.place()
         if self._fit_pending:
             self.fit()
+        self.view_changed.emit()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """A right click: the menu for what is under the cursor (a block, a wire or the canvas)."""
+        if self.menu_builder is None:
+            super().contextMenuEvent(event)
+            return
+        menu = self.menu_builder(self.mapToScene(event.pos()))
+        if menu is not None:
+            menu.exec(event.globalPos())
+            menu.deleteLater()
+        event.accept()
 
     def _start_pan(self, pos: QPoint) -> None:
         self.untouched = False

@@ -1,0 +1,320 @@
+"""The canvas of issue 21, driven as a person does: every shipped scene opens fitted with no text under 8 px on
+screen and no two blocks overlapping, before and after Run; paste and duplicate land in free space; collapse and
+undo; the minimap moves the view; zoom below 50 %; context menus; and the smaller defects (trend steps, results
+of the previous page, a scalar's heat map, the Data Folder menu's name, "Yes, for this page" for file blocks).
+
+Text sizes are measured independently of the blocks' own logic: each block paints into a recording painter at the
+view's zoom, and every string it draws is checked with Qt's ``QFontInfo`` pixel size times the zoom."""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QFontInfo, QMouseEvent, QTransform
+from PySide6.QtWidgets import QMessageBox, QStyleOptionGraphicsItem
+
+from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.gui.canvas.items import BlockItem
+from tests.test_gui import drop_from_palette
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENES = sorted((ROOT / "scenes").glob("*.json"))
+MEDIUM = ("xor.json", "linear_regression.json")
+RUN_TIMEOUT_MS = 180_000
+
+
+class RecordingPainter:
+    """Stands in for a QPainter at zoom ``z``: keeps each string drawn with the font it was drawn in."""
+
+    def __init__(self, z: float) -> None:
+        self.transform = QTransform.fromScale(z, z)
+        self.font = None
+        self.texts: list[tuple[str, Any]] = []
+
+    def worldTransform(self) -> QTransform:
+        return self.transform
+
+    def setFont(self, f: Any) -> None:
+        self.font = f
+
+    def drawText(self, *args: Any) -> None:
+        self.texts.append((next(a for a in args if isinstance(a, str)), self.font))
+
+    def drawStaticText(self, _at: Any, st: Any) -> None:
+        self.texts.append((st.text(), self.font))
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+
+def drawn_text(item: BlockItem, z: float) -> list[tuple[str, float]]:
+    """(text, height in screen pixels) of every string the block draws at zoom ``z``."""
+    p = RecordingPainter(z)
+    item.paint(p, QStyleOptionGraphicsItem(), None)
+    return [(t, QFontInfo(f).pixelSize() * z) for t, f in p.texts]
+
+
+def bodies(w) -> list[tuple[str, Any]]:
+    return [(bid, it.mapRectToScene(it.body_rect())) for bid, it in w.scene.blocks.items()]
+
+
+def assert_no_overlap(w, where: str) -> None:
+    for (a, ra), (b, rb) in combinations(bodies(w), 2):
+        assert not ra.intersects(rb), f"{where}: {a} overlaps {b}"
+
+
+@pytest.fixture
+def window(new_window, gui_catalogue):
+    return new_window(size=(1600, 1000), load=True)
+
+
+# -- every shipped scene, opened and run ---------------------------------------------------------------------
+def test_every_scene_opens_readable_and_runs_without_overlap(new_window, gui_catalogue, qtbot):
+    w = new_window(start_worker=True, size=(1600, 1000), load=True)
+    try:
+        for path in SCENES:
+            assert w.open_path(str(path), ask=False), path
+            qtbot.wait(20)
+            z = w.view.zoom()
+            shown = w.view.visible_rect()
+            assert shown.contains(w.scene.itemsBoundingRect()), f"{path.name}: not the whole page"
+            for bid, it in w.scene.blocks.items():
+                texts = drawn_text(it, z)
+                assert texts and texts[0][0], f"{path.name}: {bid} shows no name at {z:.2f}"
+                if path.name in MEDIUM or z >= 0.67:
+                    small = [(t, round(px, 1)) for t, px in texts if px < 8.0]
+                    assert not small, f"{path.name} at {z:.2f}: {bid} draws {small}"
+            assert_no_overlap(w, path.name)
+            sizes = {bid: (it.width, it.height) for bid, it in w.scene.blocks.items()}
+            rid = w.run_page()
+            assert rid is not None
+            qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind in ("done", "crashed")
+                            and w.last_event.run_id == rid and not w.worker.busy, timeout=RUN_TIMEOUT_MS)
+            assert w.last_event.kind == "done", path.name
+            assert any(it.previews for it in w.scene.blocks.values()), path.name
+            assert_no_overlap(w, path.name + " after Run")
+            assert {bid: (it.width, it.height) for bid, it in w.scene.blocks.items()} == sizes, path.name
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None
+
+
+# -- free space ------------------------------------------------------------------------------------------------
+def test_paste_duplicate_and_drop_land_in_free_space(window):
+    w = window
+    a = drop_from_palette(w, "SparseFillEmptyRowsGrad", QPointF(0, 0))
+    b = drop_from_palette(w, "Const", QPointF(400, 0))
+    w.add_link(b, "output", a, "grad_values")
+    w.select([a, b])
+    clip = w.copy()
+    w.paste(clip)
+    w.paste(clip)
+    w.select([a])
+    w.duplicate()
+    assert len(w.page) == 7
+    assert_no_overlap(w, "paste/duplicate")
+    # a drop onto a block goes next to it instead
+    c = drop_from_palette(w, "Identity", w.block_item(a).mapToScene(QPointF(10, 10)))
+    assert c is not None
+    assert_no_overlap(w, "drop")
+
+
+# -- collapse ------------------------------------------------------------------------------------------------
+def test_collapse_to_title_bar_expand_makes_room_and_undo(window, tmp_path):
+    w = window
+    a = drop_from_palette(w, "SparseFillEmptyRowsGrad", QPointF(0, 0))
+    full = w.block_item(a).height
+    w.select([a])
+    w.toggle_collapse()
+    it = w.block_item(a)
+    assert w.page.block(a).collapsed is True
+    assert it.height < full / 2 and it.port_at(QPointF(0, it.height / 2)) is None
+    # a block placed just under the collapsed one: expanding must not cover it
+    below = drop_from_palette(w, "Const", it.mapToScene(QPointF(0, it.height + 25)))
+    assert w.page.block(below).pos[1] < w.page.block(a).pos[1] + full
+    w.select([a])
+    w.toggle_collapse()
+    assert not w.page.block(a).collapsed and w.block_item(a).height == full
+    assert_no_overlap(w, "expanded")
+    w.undo.undo()  # expand (and the room it made) in one step
+    assert w.page.block(a).collapsed is True
+    assert w.block_item(a).height < full / 2
+    w.undo.undo()  # the Const
+    w.undo.undo()  # collapse
+    assert not w.page.block(a).collapsed and w.block_item(a).height == full
+    w.undo.redo()
+    path = tmp_path / "collapsed.json"
+    assert w.save_to(str(path))
+    doc = json.loads(path.read_text())
+    assert next(b for b in doc["blocks"] if b["id"] == a)["collapsed"] is True
+
+
+# -- zoom, fit, minimap, menus -----------------------------------------------------------------------------------
+def test_zoom_out_below_half_and_fit_shows_the_whole_page(window, qtbot):
+    w = window
+    page = Page("wide")
+    for i in range(40):
+        page.add_block(BlockInstance(f"c{i}", "Const", (i * 400.0, (i % 3) * 200.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    assert w.view.zoom() < 0.5
+    assert w.view.visible_rect().contains(w.scene.itemsBoundingRect())
+    for _ in range(10):
+        w.view.zoom_by(0.8)
+    assert w.view.zoom() < 0.05
+    # far out, every block still shows its name, at 8 px or more on screen
+    z = w.view.zoom()
+    for it in list(w.scene.blocks.values())[:5]:
+        assert all(px >= 8 for _t, px in drawn_text(it, 0.2))
+        assert drawn_text(it, 0.2)[0][0].startswith("c")
+    qtbot.keyClick(w.view, Qt.Key.Key_F)
+    assert w.view.zoom() > z and w.view.visible_rect().contains(w.scene.itemsBoundingRect())
+    # a page far wider than 100,000 units (a big model) is still shown whole
+    huge = Page("huge")
+    for i in range(40):
+        huge.add_block(BlockInstance(f"h{i}", "Const", (i * 4000.0, 0.0), {}))
+    w._set_page(huge, None)
+    qtbot.wait(20)
+    assert w.view.visible_rect().contains(w.scene.itemsBoundingRect())
+
+
+def test_minimap_click_and_drag_move_the_view(window, qtbot):
+    w = window
+    page = Page("wide")
+    for i in range(30):
+        page.add_block(BlockInstance(f"c{i}", "Const", (i * 400.0, 0.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    w.view.resetTransform()  # 100 %: only the first blocks in view
+    w.view.centerOn(0, 0)
+    mm = w.view.minimap
+    assert mm.isVisible()
+    target = w.scene.blocks["c25"].sceneBoundingRect().center()
+    at = mm.to_map(target)
+    qtbot.mouseClick(mm, Qt.MouseButton.LeftButton, pos=at.toPoint())
+    assert w.view.visible_rect().contains(target)
+    back = mm.to_map(w.scene.blocks["c2"].sceneBoundingRect().center())
+    ev = QMouseEvent(QEvent.Type.MouseMove, back, mm.mapToGlobal(back), Qt.MouseButton.NoButton,
+                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    mm.mouseMoveEvent(ev)
+    assert w.view.visible_rect().contains(w.scene.blocks["c2"].sceneBoundingRect().center())
+    w.minimap_action.trigger()
+    assert not mm.isVisible()
+
+
+def test_context_menus_on_canvas_block_and_wire(window):
+    w = window
+    a = drop_from_palette(w, "Const", QPointF(0, 0))
+    b = drop_from_palette(w, "Identity", QPointF(400, 0))
+    w.add_link(a, "output", b, "input")
+
+    def texts(menu):
+        return [x.text().replace("&", "") for x in menu.actions() if not x.isSeparator()]
+
+    canvas = w.canvas_menu(QPointF(-3000, -3000))
+    assert {"Paste", "Add Block...", "Fit Page", "Auto Layout"} <= set(texts(canvas))
+    block = w.canvas_menu(w.block_item(a).mapToScene(QPointF(30, 10)))
+    assert {"Copy", "Duplicate", "Delete", "Collapse", "Help"} <= set(texts(block))
+    next(x for x in block.actions() if x.text().replace("&", "") == "Collapse").trigger()
+    assert w.page.block(a).collapsed is True
+    wire = next(iter(w.scene.wires.values()))
+    menu = w.canvas_menu(wire.path().pointAtPercent(0.5))
+    assert texts(menu) == ["Delete"]
+    menu.actions()[0].trigger()
+    assert not w.page.links
+
+
+# -- smaller defects -------------------------------------------------------------------------------------------
+def test_trend_counts_real_steps_when_history_was_cut(window):
+    """The worker keeps the latest steps only: 200 values ending at step 22,818 are steps 22,619 to 22,818."""
+    dock = window.results
+    vals = list(np.linspace(1.0, 0.1, 200))
+    dock.set_results({("s", "cost"): np.float32(0.1)}, {("s", "cost"): vals}, last_step=22_818)
+    dock.show_block("s")
+    dock._show_trend("s.cost")
+    x, y = dock.trend.shown()
+    assert x[0] == 22_619 and x[-1] == 22_818 and len(y) == 200
+    # live steps as reported (the worker sends only some steps)
+    dock.start_live(22_818)
+    dock.add_step({("s", "cost"): 0.05}, 22_900)
+    x, _ = dock.trend.shown()
+    assert x[-1] == 22_900 and x[-2] == 22_818
+
+
+def test_results_of_the_previous_page_are_gone_after_opening_another(window, tmp_path):
+    w = window
+    dock = w.results
+    dock.set_results({("m", "value"): np.arange(400.0).reshape(20, 20)}, {("m", "value"): [5.0, 6.0, 7.0]})
+    dock.show_block("m")
+    dock._show_trend("m.value")
+    assert dock.heat.plot.viewRange()[0][1] > 10
+    w.new_page()
+    assert dock.block_id is None and not dock.values
+    assert dock.heat.plot.viewRange()[0][1] <= 1.0 + 1e-6
+    x, _ = dock.trend.shown()
+    assert len(x) == 0
+
+
+def test_scalar_has_no_empty_heat_map_tab(window):
+    dock = window.results
+    dock.set_results({("k", "v"): np.float32(3.5), ("m", "v"): np.ones((3, 3))}, {})
+    dock.show_block("k")
+    assert not dock.tabs.isTabVisible(dock.tabs.indexOf(dock.heat))
+    assert "3.5" in dock.table_model.data(dock.table_model.index(0, 0))
+    dock.show_block("m")
+    assert dock.tabs.isTabVisible(dock.tabs.indexOf(dock.heat))
+
+
+def test_data_folder_warning_names_the_real_menu(window):
+    from enuflow.app.document import data_folder
+
+    src = Path(data_folder.__file__).read_text(encoding="utf-8")
+    assert "Page > Data Folder" not in src and "File > Data Folder" in src
+    file_menu = next(m for m in window.menuBar().actions() if m.text().replace("&", "") == "File").menu()
+    assert "Data Folder..." in [a.text().replace("&", "") for a in file_menu.actions()]
+
+
+def test_file_blocks_asked_once_with_yes_for_this_page(window):
+    w = window
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.YesToAll]
+
+    def prompt(title, text, buttons):
+        asked.append(title)
+        assert buttons & QMessageBox.StandardButton.YesToAll
+        return answer[0]
+
+    w.prompt = prompt
+    assert w.allow_io(["reader"]) is True
+    assert w.allow_io(["reader"]) is True and len(asked) == 1  # remembered for this page
+    answer[0] = QMessageBox.StandardButton.No
+    assert w.allow_io(["reader", "writer"]) is False and len(asked) == 2  # a new file block: asked again
+    w.new_page()  # another page: asked again
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert w.allow_io(["reader"]) is True and len(asked) == 3
+    assert w.allow_io(["reader"]) is True and len(asked) == 4  # "Yes" is for one run only
+
+
+def test_a_longer_label_moves_the_covered_block_down_in_one_undo_step(window):
+    w = window
+    a = drop_from_palette(w, "Const", QPointF(0, 0))
+    it = w.block_item(a)
+    b = drop_from_palette(w, "Const", QPointF(it.width + 60, 0))
+    assert w.page.block(b).pos[1] < it.height  # beside it, not below
+    pos_b = tuple(w.page.block(b).pos)
+    w._commit_field(a, "label", "a label long enough to reach the next block and beyond it")
+    assert w.block_item(a).width > pos_b[0]
+    assert_no_overlap(w, "longer label")
+    w.undo.undo()
+    assert w.page.block(a).label is None and tuple(w.page.block(b).pos) == pos_b
