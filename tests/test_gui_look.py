@@ -347,9 +347,6 @@ def test_shipped_scenes_and_ctrl_l_keep_wires_off_blocks(window, qtbot):
         assert not window.scene.overlapping(), path.name
 
 
-@pytest.mark.xfail(reason="blocks keep a fixed result line since issue 21 (taller): the old Auto Layout lets two "
-                          "wires of xor cross its gradients block; the igraph layout (branch layout) replaces it",
-                   strict=False)
 def test_ctrl_l_keeps_wires_off_blocks(window, qtbot):
     for path in sorted((ROOT / "scenes").glob("*.json")):
         assert window.open_path(str(path), ask=False), path
