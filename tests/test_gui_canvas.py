@@ -318,3 +318,23 @@ def test_a_longer_label_moves_the_covered_block_down_in_one_undo_step(window):
     assert_no_overlap(w, "longer label")
     w.undo.undo()
     assert w.page.block(a).label is None and tuple(w.page.block(b).pos) == pos_b
+
+
+def test_a_fitted_page_stays_whole_when_the_window_shrinks_until_the_person_zooms(window, qtbot):
+    """A page opens fitted before the window's docks settle: the fit follows the view's size (the right-most
+    block was cut at the edge under X11) until the person zooms or pans."""
+    w = window
+    page = Page("wide")
+    for i in range(12):
+        page.add_block(BlockInstance(f"c{i}", "Const", (i * 300.0, (i % 2) * 150.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    w.resize(900, 700)
+    qtbot.waitUntil(lambda: w.view.viewport().width() < 800)
+    qtbot.wait(20)
+    assert w.view.visible_rect().contains(w.scene.itemsBoundingRect())
+    w.view.zoom_by(1.5)  # the person zooms: a resize no longer changes what they chose
+    z, narrow = w.view.zoom(), w.view.viewport().width()
+    w.resize(1400, 900)
+    qtbot.waitUntil(lambda: w.view.viewport().width() > narrow)
+    assert w.view.zoom() == pytest.approx(z)

@@ -170,8 +170,8 @@ class CanvasView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.minimap.place()
-        if self._fit_pending:
-            self.fit()
+        if self._fit_pending or self.untouched:  # a page shown fitted, not zoomed or panned since, stays fitted
+            self.fit()                           # as the docks settle or the window is resized
         self.view_changed.emit()
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
