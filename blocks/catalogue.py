@@ -27,12 +27,11 @@ import inspect
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from enuflow.blocks import op_classes
+from enuflow.blocks import atomic, op_classes
 from enuflow.blocks.base import Attr, Block, Port
 from enuflow.blocks.opblock import OpBlock
 
@@ -272,19 +271,7 @@ def write_cache(blocks: dict[str, Block], path: Path, version: str) -> None:
            "generator": generator_digest(), "blocks": [block_json(b) for _, b in sorted(blocks.items())]}
     text = json.dumps(doc, separators=(",", ":"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic.write_text(path, text)
 
 
 #: the last cache read: ((path, mtime, size, version), blocks), so a second read of an unchanged file is free

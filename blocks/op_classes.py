@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from enuflow.blocks import atomic
 
 CLASSES = ("compute", "state", "file", "host", "graph")
 UNREVIEWED = "unreviewed"
@@ -62,18 +62,7 @@ def read_table(path: Path | None = None) -> dict[str, tuple[str, str]]:
 
 def write_table(path: Path, rows: list[tuple[str, str, str]]) -> None:
     """Write the table atomically (a temporary file in the same folder, then rename)."""
-    text = _HEADER + "".join(f"{n}\t{c}\t{w}".rstrip("\t") + "\n" for n, c, w in rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic.write_text(path, _HEADER + "".join(f"{n}\t{c}\t{w}".rstrip("\t") + "\n" for n, c, w in rows))
 
 
 @functools.cache
