@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from enuflow.app.document.tensors import handle_kind
+from enuflow.blocks import atomic
 
 
 def escape_name(name: str) -> str:
@@ -75,18 +76,9 @@ def prepare_dir(folder: str | Path) -> str | None:
 
 
 def write_result(path: Path, arr: np.ndarray) -> None:
-    """Write ``arr`` to ``path`` atomically (a temporary file beside it, then ``os.replace``); raises OSError."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    """Write ``arr`` to ``path`` atomically (``blocks.atomic.replace``: a temporary file beside it, then
+    ``os.replace``); raises OSError."""
+    atomic.replace(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 def save_results(values: dict[tuple[str, str], Any], folder: str | Path) -> list[dict[str, Any]]:

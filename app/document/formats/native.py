@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from enuflow.app.document import datafile
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.blocks.atomic import replace as replace_atomically
 
 FORMAT = "enuflow.page"
 VERSION = 1
@@ -287,51 +285,6 @@ def _num(v: float) -> int | float:
 
 def dumps(page: Page, data: str | None = None) -> str:
     return json.dumps(page_to_doc(page, data), indent=1, ensure_ascii=False) + "\n"
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (os.umask alone would change it)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def _file_mode(target: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def replace_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Have ``write`` fill a temporary file in ``target``'s folder, then ``os.replace`` it onto ``target``.
-
-    The file gets the mode an ordinary write would give it (the existing file's, else 0666 less the umask);
-    the temporary is removed on any failure. Raises OSError.
-    """
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            # mkstemp makes the file 0600
-            os.chmod(f.fileno(), _file_mode(target))
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
