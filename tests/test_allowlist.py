@@ -275,18 +275,36 @@ def test_the_editor_asks_before_running_a_graph_that_needs_io(new_window, tmp_pa
     assert w.io_blocks(None) == ["g"]  # without a check, every block that carries a graph is asked about
 
 
+def composite_reader_doc(secret: Path) -> dict:
+    """A page whose one block is an instance ``x`` of a composite that reads ``secret`` (inner block ``r``)."""
+    return {"format": "enuflow.page", "version": 1, "name": "inner read",
+            "composites": {"reader": {
+                "doc": "reads a file", "inputs": [], "outputs": [{"name": "y", "from": ["r", "contents"]}],
+                "pins": [{"name": "path", "block": "f", "pin": "val"}],
+                "blocks": [{"id": "f", "type": "Const", "pins": {"val": str(secret), "dtype": "string"}},
+                           {"id": "r", "type": "ReadFile"}],
+                "links": [{"from": ["f", "output"], "to": ["r", "filename"]}]}},
+            "blocks": [{"id": "x", "type": "reader", "pos": [0, 0]}], "links": []}
+
+
+def test_a_composite_reads_a_file_only_when_allowed(tmp_path: Path, secret: Path) -> None:
+    path = tmp_path / "inner.json"
+    path.write_text(json.dumps(composite_reader_doc(secret)))
+    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", str(path), "--json"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and SECRET not in r.stdout
+    assert [(e["block"], "--allow-io" in e["message"]) for e in out["errors"]] == [("x/r", True)]
+    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", str(path), "--json", "--allow-io"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout
+    assert json.loads(r.stdout)["results"]["x"]["y"]["value"] == secret.read_text()
+
+
 def test_the_editor_asks_before_running_a_composite_whose_inner_block_reads_a_file(new_window, tmp_path: Path,
                                                                                    secret: Path) -> None:
-    doc = {"format": "enuflow.page", "version": 1, "name": "inner read",
-           "composites": {"reader": {
-               "doc": "reads a file", "inputs": [], "outputs": [{"name": "y", "from": ["r", "contents"]}],
-               "pins": [{"name": "path", "block": "f", "pin": "val"}],
-               "blocks": [{"id": "f", "type": "Const", "pins": {"val": str(secret), "dtype": "string"}},
-                          {"id": "r", "type": "ReadFile"}, {"id": "n", "type": "StringLength"}],
-               "links": [{"from": ["f", "output"], "to": ["r", "filename"]}]}},
-           "blocks": [{"id": "x", "type": "reader", "pos": [0, 0]}], "links": []}
     path = tmp_path / "inner.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(composite_reader_doc(secret)))
     w = new_window()
     w.load_catalogue()  # ReadFile's declaration (a catalogue block) with its io mark
     assert w.open_path(str(path), ask=False)
