@@ -462,3 +462,47 @@ def test_missing_qt_x11_library_prints_the_apt_line(tmp_path):
     from enuflow.app.gui.main import APT_LINE
 
     assert APT_LINE in lines[0] and APT_LINE in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _window_answering(answer, asked: list[str]):
+    """make_window with the restore question answered ``answer``; the question's text goes to ``asked``."""
+    orig_init = MainWindow.__init__
+
+    def init(self, *a, **k):
+        orig_init(self, *a, **k)
+        self.prompt = lambda title, text, buttons: asked.append(text) or answer
+        self.warn = lambda title, text: None
+
+    def make(path):
+        MainWindow.__init__ = init
+        try:
+            return make_window(path, start_worker=False)
+        finally:
+            MainWindow.__init__ = orig_init
+    return make
+
+
+def test_restore_never_silently_replaces_the_page_named_on_the_command_line(qtbot, env, tmp_path):
+    lost = Page("lost")
+    lost.add_block(BlockInstance("kept", "Const", (0.0, 0.0), {"val": "7"}))
+    rec = _recovery_file(env / "recovery", lost)
+    named = tmp_path / "named.json"
+    named.write_text((ROOT / "scenes" / "sparse_fill_empty_rows_grad.json").read_text(encoding="utf-8"), encoding="utf-8")
+    B = QMessageBox.StandardButton
+    # No: the named page opens, and the unsaved work stays for the next start
+    asked: list[str] = []
+    w = _window_answering(B.No, asked)(str(named))
+    qtbot.addWidget(w)
+    assert "kept" not in w.page and w.path == str(named)
+    assert len(asked) == 1 and f"instead of opening {named}" in asked[0] and "kept and offered again" in asked[0]
+    assert rec.exists()
+    # Yes: the unsaved work replaces it, as the question said
+    asked.clear()
+    w2 = _window_answering(B.Yes, asked)(str(named))
+    qtbot.addWidget(w2)
+    assert "kept" in w2.page and not rec.exists()
+    # Discard: the named page opens and the recovery file is gone
+    rec = _recovery_file(env / "recovery", lost)
+    w3 = _window_answering(B.Discard, asked)(str(named))
+    qtbot.addWidget(w3)
+    assert "kept" not in w3.page and not rec.exists()

@@ -38,28 +38,50 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
         win.status_label.setText(problem)
         win.warn("Cannot open page", problem)
     if offer_restore:
-        offer_recovery(win)
+        offer_recovery(win, page_path if page_path and not problem else None)
     return win
 
 
-def offer_recovery(win: MainWindow) -> bool:
-    """Offer the newest recovery file left by an editor that did not close cleanly; True if restored."""
+def offer_recovery(win: MainWindow, named: str | None = None) -> bool:
+    """Offer the newest recovery file left by an editor that did not close cleanly; True if restored.
+
+    ``named`` is the page the person asked to open on the command line: restoring replaces it, so the question
+    says so, and declining keeps the recovery file for the next start instead of deleting the unsaved work."""
     found = recovery.pending()
     if not found:
         return False
     newest = found[0]
     B = QMessageBox.StandardButton
-    answer = win.prompt("Restore unsaved work?",
-                        "enuflow did not close cleanly last time. Restore the unsaved work it kept?\n"
-                        f"({newest})", B.Yes | B.No)
+    if named is None:
+        answer = win.prompt("Restore unsaved work?",
+                            "enuflow did not close cleanly last time. Restore the unsaved work it kept?\n"
+                            f"({newest})", B.Yes | B.No)
+        decline = B.No
+    else:
+        answer = win.prompt("Restore unsaved work?", _instead_text(newest, named), B.Yes | B.No | B.Discard)
+        decline = B.Discard
     if answer == B.Yes:
         ok = win.restore_from(newest)
         for p in found[1:]:
             recovery.remove(p)
         return ok
-    for p in found:
-        recovery.remove(p)
+    if answer == decline:
+        for p in found:
+            recovery.remove(p)
     return False
+
+
+def _instead_text(recovery_file: Path, named: str) -> str:
+    """The restore question when a page was named on the command line: what each answer does to which page."""
+    try:
+        _page, source = recovery.read(recovery_file)
+    except ValueError:
+        source = None
+    kept = f"unsaved work on {source}" if source else "an unsaved page"
+    return (f"enuflow did not close cleanly last time and kept {kept}.\n"
+            f"Yes: restore it instead of opening {named}.\n"
+            f"No: open {named}; the unsaved work is kept and offered again next time.\n"
+            f"Discard: open {named} and delete the unsaved work.\n({recovery_file})")
 
 
 #: Qt's X11 libraries (what its xcb platform plugin links), as Debian and Ubuntu name their packages
