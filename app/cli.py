@@ -528,21 +528,49 @@ def cmd_import(ns: argparse.Namespace) -> int:
     """``enuflow import``: read an enuSpace page and write it as format v1."""
     from enuflow.app.document.formats import save
 
+    made = _missing_folders(Path(ns.output).parent)
     try:
         from enuflow.app.engine.import_model import import_model, is_model
 
+        for folder in reversed(made):
+            folder.mkdir()
         if is_model(ns.source):
             page = import_model(ns.source, ns.output, signature=ns.signature, freeze=ns.freeze)
         else:
             page = _load(ns.source, ns.data_dir)
             save(page, ns.output)
+    except OSError as e:
+        _remove_empty(made)
+        print(f"enuflow: {e.filename or ns.output}: cannot be created ({e.strerror or e})", file=sys.stderr)
+        return 2
     except PageFileError as e:
+        _remove_empty(made)
         print(f"enuflow: {e}", file=sys.stderr)
         return 2
+    if made:
+        print(f"created folder {made[0]}", file=sys.stderr)
     for w in page.extra.get("import_warnings", []) if isinstance(page.extra.get("import_warnings"), list) else []:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {ns.output} ({len(page)} blocks, {len(page.links)} links)")
     return 0
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders from ``folder`` up that do not exist yet, innermost first (what ``-o`` must create)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Take back the folders an import made when it failed, innermost first, if nothing was written in them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def cmd_worker(ns: argparse.Namespace) -> int:

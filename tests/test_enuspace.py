@@ -187,6 +187,46 @@ def test_windows_paths_are_named_and_remapped(tmp_path: Path) -> None:
     assert r.errors == [] and r.results.get("ID_R", "contents") == b"hello"
 
 
+def test_data_files_found_by_the_trailing_parts_of_their_path(tmp_path: Path) -> None:
+    pg = EnuPage()
+    pg.block("ID_F", "Const", (0, 0), val=("C:\\\\work\\\\picture\\\\dataset\\\\x.idx", "string", ""))
+    pg.block("ID_R", "ReadFile", (200, 0), filename="")
+    pg.link("ID_F", "output", "ID_R", "filename")
+    path = write(tmp_path, pg, "svg4")
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "x.idx").write_text("in dataset/")
+    (tmp_path / "x.idx").write_text("beside the page")
+    page = load(path, data_dir=tmp_path)  # the page's own folder, which holds dataset/
+    r = Runner().run(page, allow_io=True)
+    assert r.errors == [] and r.results.get("ID_R", "contents") == b"in dataset/"
+    (tmp_path / "dataset" / "x.idx").unlink()  # then the file's name alone
+    r = Runner().run(load(path, data_dir=tmp_path), allow_io=True)
+    assert r.errors == [] and r.results.get("ID_R", "contents") == b"beside the page"
+
+
+def test_import_into_a_missing_folder_creates_it(tmp_path: Path, capsys) -> None:
+    src = write(tmp_path, basic_add(), "svg4")
+    out_path = tmp_path / "new" / "sub" / "page.json"
+    code, out = _exit(["import", str(src), "-o", str(out_path)], capsys)
+    assert code == 0 and out_path.is_file() and "created folder" in out
+    assert json.loads(out_path.read_text())["format"] == "enuflow.page"
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    code, out = _exit(["import", str(src), "-o", str(blocked / "x" / "page.json")], capsys)
+    assert code == 2 and str(blocked / "x") in out and "Traceback" not in out
+
+
+def test_files_that_are_not_pages_exit_2_and_say_what_they_are(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "drawing.svg"
+    empty.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect width="4" height="4"/></svg>')
+    code, out = _exit(["run", str(empty)], capsys)
+    assert code == 2 and "SVG without blocks" in out and str(empty) in out
+    library = SHARED / "library" / "tf_math.svg"
+    if library.is_file():
+        code, out = _exit(["run", str(library)], capsys)
+        assert code == 2 and "symbol library" in out and "Traceback" not in out
+
+
 # -- links, gradients, trends, inert blocks ---------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["svg3", "svg4", "json"])

@@ -4,8 +4,9 @@ Pages imported from enuSpace name their data files (MNIST's ``train-images.idx3-
 ``trainW.t``) by the absolute Windows path of the machine that saved them. The pins keep that path as
 written; the page's optional top-level field ``data_dir`` (set by ``enuflow import/run --data-dir DIR``
 or by the editor's data-folder setting, saved with the page) says where to look instead: each such path
-becomes ``data_dir / basename``, for files read and files written (Save) alike. ``map_pins`` applies it
-to one block's pins before they are parsed; ``data_files`` lists every such file of a page with whether
+becomes ``data_dir`` joined with its trailing parts where that file exists (``dataset/x.idx``), else
+``data_dir / basename``, for files read and files written (Save) alike. ``map_pins`` applies it to one
+block's pins before they are parsed; ``data_files`` lists every such file of a page with whether
 it is there, so the editor and the run can name the missing ones. Imports neither TensorFlow nor Qt.
 """
 
@@ -46,11 +47,19 @@ def set_data_folder(page: Page, folder: str | Path | None) -> None:
 
 
 def mapped(path: str, folder: Path | None) -> str:
-    """Where an absolute Windows ``path`` is looked for: ``folder / basename``; other paths unchanged."""
+    """Where an absolute Windows ``path`` is looked for in ``folder``, by the trailing parts of the path: for
+    ``C:\\...\\picture\\dataset\\x.idx`` the first of ``folder/picture/dataset/x.idx``, ``folder/dataset/x.idx``
+    that exists, else ``folder/x.idx`` (also where a file to be written goes); other paths unchanged."""
     if folder is None or not is_windows_path(path):
         return path
-    base = ntpath.basename(path.replace("\\\\", "\\"))
-    return str(folder / base) if base else path
+    parts = [p for p in ntpath.splitdrive(path.replace("\\\\", "\\"))[1].replace("/", "\\").split("\\") if p]
+    if not parts:
+        return path
+    for start in range(max(0, len(parts) - 4), len(parts) - 1):  # the longest trail first, at most four folders
+        candidate = folder.joinpath(*parts[start:])
+        if candidate.is_file():
+            return str(candidate)
+    return str(folder / parts[-1])
 
 
 def _strings(value: Any) -> list[str]:

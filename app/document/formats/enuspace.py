@@ -99,6 +99,8 @@ def load_svg(path: str | Path, text: str, data_dir: str | Path | None = None) ->
             scripts += 1
         elif tag == "g":
             stack.extend(reversed(list(el)))
+    if not blocks:
+        raise PageFileError(p, _not_a_page(root))
     info = {"format": "svg", "version": root.get("enuspace-version", "")}
     for k in ("width", "height"):
         if _float(root.get(k)) is not None:
@@ -108,6 +110,17 @@ def load_svg(path: str | Path, text: str, data_dir: str | Path | None = None) ->
         importer.warn(None, f"the page's {scripts} Lua script(s) are left out: enuflow does not run Lua (trend "
                             "plots are kept in the page's 'trends')")
     return importer.page(blocks, links, trends, texts, info)
+
+
+def _not_a_page(root: Any) -> str:
+    """What an SVG without blocks (no ``<use>``) is, said as the reason it cannot be opened as a page."""
+    symbols = sum(1 for el in root.iter() if _local(el.tag) == "symbol")
+    if symbols:
+        lib = root.get("pg-libraryname")
+        named = f" '{lib}'" if lib else ""
+        return (f"is an enuSpace symbol library{named} ({symbols} block symbols), not a page: it places no blocks "
+                "(enuflow's own catalogue has these blocks: see `enuflow blocks`)")
+    return "is an SVG without blocks (no <use> element), not an enuSpace page: there is nothing to run"
 
 
 def _float(v: Any) -> float | None:
