@@ -187,6 +187,29 @@ def test_windows_paths_are_named_and_remapped(tmp_path: Path) -> None:
     assert r.errors == [] and r.results.get("ID_R", "contents") == b"hello"
 
 
+def _as_web_page(svg: str) -> str:
+    """enuSpace 2.0.x's web form of a page: the values sit in the symbol body's ``<pg-pin variable= initial=>``
+    copied into each ``<use>``, with no ``pg-set-pin`` (as ../shared/enuspace/web/basic.svg)."""
+    import re
+
+    def pin(m: re.Match) -> str:
+        a = dict(re.findall(r'([\w:-]+)="([^"]*)"', m.group(0)))
+        return (f'<pg-pin type="{a.get("type", "string")}" variable="{a["variable"].lstrip("#")}" pin-type="input" '
+                f'initial="{a.get("value", "")}" auto="true" auto-interface="" auto-datatype=""></pg-pin>')
+    return re.sub(r"<pg-set-pin [^>]*/>", pin, svg).replace('type="tensorflow"', 'type="enu_tensorflow2_0"')
+
+
+def test_web_page_runs_with_its_pin_values_as_its_picture_twin(tmp_path: Path) -> None:
+    pg = basic_add(val_a="1,2,3,4", val_b="10,20,30,40")
+    web = _as_web_page(pg.svg(4))
+    assert "pg-set-pin" not in web and 'initial="10,20,30,40"' in web
+    picture = Runner().run(load(write(tmp_path, pg, "svg4", "picture")))
+    r = Runner().run(load(write_utf16(tmp_path / "web.svg", web)))
+    assert r.errors == [] and picture.errors == []
+    assert np.array_equal(r.results.get("ID_ADD", "z"), [[11, 22], [33, 44]])
+    assert np.array_equal(r.results.get("ID_ADD", "z"), picture.results.get("ID_ADD", "z"))
+
+
 def test_data_files_found_by_the_trailing_parts_of_their_path(tmp_path: Path) -> None:
     pg = EnuPage()
     pg.block("ID_F", "Const", (0, 0), val=("C:\\\\work\\\\picture\\\\dataset\\\\x.idx", "string", ""))

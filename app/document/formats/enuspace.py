@@ -151,7 +151,21 @@ def _svg_block(p: str, text: str, el: Any) -> RawBlock:
                                var_type=child.get("var-type") or child.get("type") or "string",
                                shape=child.get("shape", ""), save=child.get("save-type", "text") or "text",
                                pos=int(pos) if pos and pos.isdigit() else None)
+    for child in el:  # 2.0.x web pages: the values are the symbol body's pins' initial values
+        if _local(child.tag) == "pg-pin":
+            _web_pin(rb, child)
     return rb
+
+
+def _web_pin(rb: RawBlock, pin: Any) -> None:
+    """A ``<pg-pin variable=... initial=...>`` copied into a web page's ``<use>``: the pin's value, unless a
+    ``pg-set-pin`` gave one already."""
+    m = INDEXED.match(pin.get("variable", "").lstrip("#"))
+    name, index = m.group(1), m.group(2)
+    if not name or name in rb.pins or pin.get("initial") is None:
+        return
+    rb.pins[name] = RawPin(value=pin.get("initial", ""), var_type=pin.get("var-type") or pin.get("type") or "string",
+                           shape=pin.get("shape") or index, datatype=pin.get("auto-datatype", ""))
 
 
 def _svg_trend(el: Any) -> dict[str, Any]:
