@@ -242,6 +242,51 @@ def test_saving_a_nested_composite_saves_what_it_uses(new_window, lib, tmp_path)
     assert (w.block_item(bid).inputs, w.block_item(bid).outputs) == (["x"], ["y", "hidden"])
 
 
+def test_values_kept_in_the_data_file_are_written_into_the_library_file(new_window, lib, tmp_path):
+    from enuflow.app.document import datafile
+    from enuflow.app.engine.runner import run_page
+
+    w_value = np.asarray(W, np.float32) * 3
+    datafile.write_npz(tmp_path / "page.npz", {"weights": w_value, "bad": np.asarray([np.nan], np.float32)})
+    doc = dense_page_doc() | {"data": "page.npz"}
+    doc["composites"]["dense_relu"]["blocks"][0]["pins"]["val"] = {"dtype": "float32", "shape": [2, 2],
+                                                                   "data": "weights"}
+    doc["blocks"][1]["pins"] = {"b": B}  # w: the definition's value, the one in the data file
+    w = new_window()
+    open_doc(w, tmp_path, doc)
+    save_from_menu(w, "d1")
+    saved = load_composite(lib / "dense_relu.json")
+    assert saved.pin_default("w") == {"dtype": "float32", "shape": [2, 2], "value": w_value.tolist()}
+    page = Page("elsewhere")
+    page.add_block(BlockInstance("x", "Const", (0, 0), {"val": X, "dtype": "float32"}))
+    place(page, saved, (200, 0), "d", known=library().composites)
+    page.add_link(Link("x", "output", "d", "x"))
+    page.set_pin("d", "b", B)
+    report = run_page(page)
+    assert not report.errors, report.errors
+    expected = relu(np.asarray(X, np.float32) @ w_value + np.asarray(B, np.float32))
+    np.testing.assert_allclose(report.results.values[("d", "y")], expected, rtol=1e-6)
+    # a value JSON cannot hold is refused, naming the block and pin; nothing is written
+    doc["composites"]["dense_relu"]["blocks"][1]["pins"]["val"] = {"dtype": "float32", "shape": [1], "data": "bad"}
+    open_doc(w, tmp_path, doc, "nan.json")
+    warned = []
+    w.warn = lambda title, text: warned.append(text)
+    w.prompt = Asked(YES)
+    save_from_menu(w, "d1")
+    assert "block 'b', pin 'val'" in warned[0] and "finite" in warned[0]
+    assert load_composite(lib / "dense_relu.json").pin_default("b") == [0.0]
+
+
+def test_a_library_file_that_cannot_be_read_is_said_in_the_palette(new_window, lib):
+    lib.mkdir()
+    (lib / "broken.json").write_text('{"format": "enuflow.composite", "name": "broken", "blocks": []}')
+    w = new_window()
+    group = w.palette.items["layers.Dense"].parent()
+    note = [group.child(i) for i in range(group.childCount()) if group.child(i).text(0) == "(1 file not read)"]
+    assert note and str(lib / "broken.json") in note[0].toolTip(0) and "non-empty list" in note[0].toolTip(0)
+    assert "broken" not in w.palette.items
+
+
 def test_only_composite_blocks_offer_save_to_library(new_window, lib, tmp_path):
     w = new_window()
     open_doc(w, tmp_path, dense_page_doc())

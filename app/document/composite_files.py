@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from enuflow.app.document.composites import (Composite, check_structure, composite_from_doc, composite_to_doc,
                                              needed)
 from enuflow.app.document.formats.errors import PageFileError
@@ -35,8 +37,9 @@ class PlaceError(ValueError):
         self.names = list(names or [])
 
 
-class LibraryNameError(ValueError):
-    """A name a composite cannot have in the library (it names its file, and must not be taken for a block type)."""
+class LibrarySaveError(ValueError):
+    """A composite that cannot be saved to the library as asked: an unfit name (it names its file, and must not be
+    taken for a block type), or a value kept in the page's data file that a composite file cannot hold."""
 
 
 def composite_from_file_doc(path: str | Path, doc: Any) -> Composite:
@@ -189,22 +192,25 @@ class LibrarySave:
 
 
 def plan_library_save(composites: dict[str, Composite], name: str, as_name: str | None = None,
-                      lib: Library | None = None) -> LibrarySave:
-    """What saving composite ``name`` of a page (``composites``: the page's definitions) as ``as_name`` writes to
-    the user's folder, against ``lib`` (default: ``library()``). Raises LibraryNameError when a name is unfit for the
-    library (``library_name_problem``) or ``as_name`` is that of a composite it uses. Writes nothing."""
+                      lib: Library | None = None, data_path: str | None = None) -> LibrarySave:
+    """What saving composite ``name`` of a page (``composites``: the page's definitions; ``data_path``: its data
+    file) as ``as_name`` writes to the user's folder, against ``lib`` (default: ``library()``). Values kept in the
+    data file are written into the definitions (``_inline_data``), since a composite file has no data file. Raises
+    LibrarySaveError when a name is unfit for the library (``library_name_problem``), ``as_name`` is that of a
+    composite it uses, or a value cannot be written in. Writes nothing."""
     lib = lib if lib is not None else library()
     as_name = as_name or name
     names = needed(composites, name)
     if as_name != name and as_name in names:
-        raise LibraryNameError(f"{name!r} uses a composite named {as_name!r}; save it under another name")
+        raise LibrarySaveError(f"{name!r} uses a composite named {as_name!r}; save it under another name")
     plan = LibrarySave()
     for n in reversed(names):
         definition = composites[n].copy()
         definition.name = as_name if n == name else n
         problem = library_name_problem(definition.name)
         if problem:
-            raise LibraryNameError(problem)
+            raise LibrarySaveError(problem)
+        _inline_data(definition, data_path)
         held = lib.composites.get(definition.name)
         if held is not None and _same(held, definition):
             continue
@@ -212,6 +218,28 @@ def plan_library_save(composites: dict[str, Composite], name: str, as_name: str 
             plan.replaces[definition.name] = lib.origin.get(definition.name, "user")
         plan.write.append(definition)
     return plan
+
+
+def _inline_data(comp: Composite, data_path: str | None) -> None:
+    """Replace, in ``comp``'s inner pins, each value kept in the page's data file (``datafile.is_ref``) by the typed
+    value itself (``{"dtype", "shape", "value"}``); raises LibrarySaveError naming the block and pin of one that
+    cannot be read or written as JSON numbers."""
+    from enuflow.app.document import datafile
+    from enuflow.app.document.values import ValueParseError
+
+    for b in comp.blocks:
+        for pin, value in b.pins.items():
+            if not datafile.is_ref(value):
+                continue
+            where = f"{comp.name!r}, block {b.id!r}, pin {pin!r}"
+            try:
+                arr = datafile.resolve(data_path, value)
+            except ValueParseError as e:
+                raise LibrarySaveError(f"{where}: its value cannot be read ({e})") from None
+            if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and not bool(np.isfinite(arr).all())):
+                raise LibrarySaveError(f"{where}: its value ({arr.dtype}) cannot be written into a composite file "
+                                       "(only finite numbers and booleans can)")
+            b.pins[pin] = {"dtype": str(arr.dtype), "shape": list(arr.shape), "value": arr.tolist()}
 
 
 def _same(a: Composite, b: Composite) -> bool:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from enuflow.app.document import composite_files
-from enuflow.app.document.composite_files import LibraryNameError, PlaceError, plan_library_save, plan_place
+from enuflow.app.document.composite_files import LibrarySaveError, PlaceError, plan_library_save, plan_place
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.document.page import Page
 from enuflow.app.gui import editing
@@ -95,8 +95,9 @@ class LibraryCommands:
         name = name.strip()
         folder = composite_files.user_folder()
         try:
-            plan = plan_library_save(self.page.composites, comp_name, name, composite_files.library(folder))
-        except LibraryNameError as e:
+            plan = plan_library_save(self.page.composites, comp_name, name, composite_files.library(folder),
+                                     self.page.data_path)
+        except LibrarySaveError as e:
             self.warn("Save to Library", f"'{comp_name}' cannot be saved: {e}")
             return None
         if plan.replaces and not self._replace(plan.replaces, folder):

@@ -251,19 +251,27 @@ class Palette(QWidget):
         self._matches_group = None
         groups: dict[str, QTreeWidgetItem] = {}
         for e in self.entries:
-            g = groups.get(e.category)
-            if g is None:
-                g = QTreeWidgetItem([e.category])
-                g.setForeground(0, QBrush(self.text_colour(e.category)))
-                g.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                groups[e.category] = g
-            it = QTreeWidgetItem(g, [e.name])
+            it = QTreeWidgetItem(self._group(groups, e.category), [e.name])
             it.setData(0, NAME_ROLE, e.name)
             it.setToolTip(0, _tooltip(e))
             it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             self.items[e.name] = it
+        if self.library.problems:  # a file of the library folders that cannot be read is said, not skipped silently
+            n = len(self.library.problems)
+            it = QTreeWidgetItem(self._group(groups, COMPOSITES), [f"({n} file{'s' * (n > 1)} not read)"])
+            it.setToolTip(0, "<br>".join(_html(p) for p in self.library.problems))
+            it.setFlags(Qt.ItemFlag.ItemIsEnabled)
         self.tree.addTopLevelItems([groups[k] for k in sorted(groups)])
         self.apply_filter(self.search.text())
+
+    def _group(self, groups: dict[str, QTreeWidgetItem], category: str) -> QTreeWidgetItem:
+        """The item of ``category`` in ``groups``, made when it is not there yet."""
+        g = groups.get(category)
+        if g is None:
+            g = groups[category] = QTreeWidgetItem([category])
+            g.setForeground(0, QBrush(self.text_colour(category)))
+            g.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        return g
 
     def apply_filter(self, text: str) -> None:
         """Empty search: the categories. Otherwise one list of matches, best first (``ranked``)."""
