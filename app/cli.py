@@ -522,8 +522,8 @@ def _composite_entry(comp: Any, origin: str, path: Path, known: dict[str, Any]) 
                       "outputs: " + (", ".join(f"{p.name} <- {p.src[0]}.{p.src[1]}" for p in comp.outputs) or "none"),
                       "pins:    " + (", ".join(f"{p.name} = {p.block}.{p.pin}" for p in comp.pins) or "none"),
                       "blocks:  " + ", ".join(f"{b.id} ({b.type})" for b in comp.blocks)]
-                     + ([f"io:      runs only with --allow-io ({', '.join(io)} read or write files or act beyond the "
-                         "process)"] if io else []))
+                     + ([f"io:      runs only with --allow-io: {', '.join(io)} may read or write files or act beyond "
+                         "the process"] if io else []))
     return {"name": comp.name, "category": "composite", "summary": summary, "origin": origin, "io": bool(io),
             "dangerous": False, "unavailable": "", "inputs": [{"name": p.name} for p in comp.inputs],
             "outputs": [{"name": p.name} for p in comp.outputs],
