@@ -5,7 +5,10 @@ A composite file is ``{"format": "enuflow.composite", "version": 1, "name": ...,
 (``enuflow.assets/composites``, dotted names such as ``layers.Dense``) and the user's own folder
 (``$ENUFLOW_COMPOSITES_DIR``, else ``~/.local/share/enuflow/composites``); ``library()`` reads both, the user's
 composites after the standard ones. ``place(page, composite, ...)`` copies a definition (and the composites it
-uses) into a page and adds an instance of it, so a page file is always self-contained.
+uses) into a page and adds an instance of it, so a page file is always self-contained; ``plan_place`` says what it
+copies, and names a clash with a different definition on the page (or, asked to keep both, renames the copy).
+``plan_library_save`` says what saving a page's composite to the user's folder writes (the composites it uses, its
+data-file values written in) and what it replaces; ``io_blocks`` lists the inner blocks that need ``--allow-io``.
 Imports neither TensorFlow nor Qt.
 """
 

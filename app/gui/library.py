@@ -106,6 +106,7 @@ class LibraryCommands:
             for comp in plan.write:  # those it uses first: a file in the library never names a missing composite
                 composite_files.save_to_library(comp, folder)
         except PageFileError as e:
+            self.palette.refresh_library()  # a composite it uses may have been written before
             self.warn("Save to Library", f"'{name}' was not saved to the library: {e}")
             return None
         self.palette.refresh_library()
