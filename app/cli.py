@@ -499,25 +499,32 @@ def cmd_blocks(ns: argparse.Namespace) -> int:
     lib = library()
     for problem in lib.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    return catalogue_index.cli(ns, [_composite_entry(c, lib.origin[n], lib.paths[n])
+    return catalogue_index.cli(ns, [_composite_entry(c, lib.origin[n], lib.paths[n], lib.composites)
                                     for n, c in sorted(lib.composites.items())])
 
 
-def _composite_entry(comp: Any, origin: str, path: Path) -> dict[str, Any]:
+def _composite_entry(comp: Any, origin: str, path: Path, known: dict[str, Any]) -> dict[str, Any]:
     """A library composite as ``enuflow blocks`` lists it (the keys of its ``--json`` objects, its table row and
-    the text of ``enuflow blocks NAME``)."""
+    the text of ``enuflow blocks NAME``); ``io`` when an inner block, at any depth (composites it uses looked up in
+    ``known``), reads or writes files or acts beyond the process."""
+    from enuflow.app.document.composite_files import io_blocks
+
+    io = io_blocks(comp, known)
     summary = (comp.doc or "").split(". ")[0].strip()
     ins = ", ".join(p.name for p in comp.inputs)
     outs = ", ".join(p.name for p in comp.outputs)
     pins = ", ".join(p.name for p in comp.pins)
-    row = f"{comp.name}  (composite, {origin})  {summary}\n    ({ins}) -> ({outs})" + (f"   pins: {pins}" if pins else "")
+    row = (f"{comp.name}  (composite, {origin})" + ("  [io]" if io else "") + f"  {summary}\n    ({ins}) -> ({outs})"
+           + (f"   pins: {pins}" if pins else ""))
     text = "\n".join([f"{comp.name}  (composite from the {origin} library: {path})", "", comp.doc or "", "",
                       "inputs:  " + (", ".join(f"{p.name} -> {', '.join(f'{b}.{q}' for b, q in p.to)}"
                                                 for p in comp.inputs) or "none"),
                       "outputs: " + (", ".join(f"{p.name} <- {p.src[0]}.{p.src[1]}" for p in comp.outputs) or "none"),
                       "pins:    " + (", ".join(f"{p.name} = {p.block}.{p.pin}" for p in comp.pins) or "none"),
-                      "blocks:  " + ", ".join(f"{b.id} ({b.type})" for b in comp.blocks)])
-    return {"name": comp.name, "category": "composite", "summary": summary, "origin": origin, "io": False,
+                      "blocks:  " + ", ".join(f"{b.id} ({b.type})" for b in comp.blocks)]
+                     + ([f"io:      runs only with --allow-io: {', '.join(io)} may read or write files or act beyond "
+                         "the process"] if io else []))
+    return {"name": comp.name, "category": "composite", "summary": summary, "origin": origin, "io": bool(io),
             "dangerous": False, "unavailable": "", "inputs": [{"name": p.name} for p in comp.inputs],
             "outputs": [{"name": p.name} for p in comp.outputs],
             "attrs": [{"name": p.name, "default": comp.pin_default(p.name)} for p in comp.pins],

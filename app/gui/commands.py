@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from enuflow.app.document.composites import Composite
 from enuflow.app.document.page import BlockInstance, Link, Page
 
 MOVE_ID = 1001
@@ -189,3 +190,24 @@ class SetPageFieldCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.page.set_extra(self.key, self.old)
+
+
+class PlaceCompositeCommand(QUndoCommand):
+    """Place a composite from the library: copy its definitions (``add``: name -> definition, those the page lacks)
+    into the page and add its instance ``block``; undo removes both, leaving the page as it was."""
+
+    def __init__(self, page: Page, add: dict[str, Composite], block: BlockInstance, text: str = "") -> None:
+        super().__init__(text or f"Add {block.type}")
+        self.page = page
+        self.add = {name: comp.copy() for name, comp in add.items()}
+        self.block = block.copy()
+
+    def redo(self) -> None:
+        for name, comp in self.add.items():  # the definitions first: the instance's ports come from them
+            self.page.set_composite(name, comp.copy())
+        self.page.add_block(self.block.copy())
+
+    def undo(self) -> None:
+        self.page.remove_block(self.block.id)
+        for name in self.add:
+            self.page.set_composite(name, None)

@@ -2,8 +2,10 @@
 search popup that places a block at the cursor.
 
 The palette lists the hand-declared blocks at once and the whole catalogue once the worker says it is
-ready (``blocks.catalogue_index``); it never loads TensorFlow. Dragging an entry starts a real ``QDrag``
-carrying the block type under ``MIME_BLOCK``, which the canvas accepts.
+ready (``blocks.catalogue_index``); it never loads TensorFlow. The composites of the library folders (the standard
+library and the user's, ``app.document.composite_files.library``) are listed under "Composites" and searched like
+the blocks. Dragging an entry starts a real ``QDrag`` carrying the block type (or composite name) under
+``MIME_BLOCK``, which the canvas accepts.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from enuflow.app.document.composite_files import Library, io_blocks, library
+from enuflow.app.document.composites import Composite
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.view import MIME_BLOCK
 from enuflow.app.gui.docs import plain, rest_html
@@ -35,6 +39,10 @@ from enuflow.app.gui.style import category_colour, readable_on
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_MATCHES = 300
+#: the palette's category of the library's composites (drawn in the colour of a composite block's header)
+COMPOSITES = "Composites"
+#: categories open when nothing is searched
+_OPEN = ("core", "sparse_ops", COMPOSITES)
 
 
 @dataclass
@@ -43,6 +51,10 @@ class Entry:
     category: str
     summary: str
     doc: str
+    #: a composite's library: "standard" or "user" ("" for a block type)
+    origin: str = ""
+    #: the inner blocks of a composite that read or write files or act beyond the process (by path)
+    io: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.hay = f"{self.name} {self.doc}".lower()
@@ -120,6 +132,36 @@ def known_entries(full: bool) -> list[Entry]:
     return sorted(out.values(), key=lambda e: (e.category, e.name.lower()))
 
 
+def composite_entries(lib: Library, taken: set[str]) -> list[Entry]:
+    """The library's composites as palette entries (those named like a block type in ``taken`` left out), with
+    their exposed ports and where they come from in their doc."""
+    out = []
+    for name, comp in sorted(lib.composites.items(), key=lambda kv: kv[0].lower()):
+        if name in taken:
+            continue
+        doc = comp.doc or f"composite {name}"
+        summary = doc.strip().splitlines()[0] if doc.strip() else name
+        out.append(Entry(name, COMPOSITES, summary, doc + "\n\n" + _ports_text(comp), lib.origin.get(name, ""),
+                         tuple(io_blocks(comp, lib.composites))))
+    return out
+
+
+def _ports_text(comp: Composite) -> str:
+    return "\n".join([f"Inputs: {', '.join(p.name for p in comp.inputs) or 'none'}.",
+                      f"Outputs: {', '.join(p.name for p in comp.outputs) or 'none'}.",
+                      f"Pins: {', '.join(p.name for p in comp.pins) or 'none'}.",
+                      f"Blocks: {', '.join(f'{b.id} ({b.type})' for b in comp.blocks)}."])
+
+
+def _tooltip(e: Entry) -> str:
+    where = f", {e.origin} library" if e.origin else ""
+    tip = f"<b>{e.name}</b> [{e.category}{where}]<br>{_html(plain(e.doc[:900]))}"
+    if e.io:
+        tip += (f"<br><i>Reads or writes files or acts beyond the process ({_html(', '.join(e.io))}): "
+                "it runs only when allowed.</i>")
+    return tip
+
+
 class _Tree(QTreeWidget):
     def mimeData(self, items: Iterable[QTreeWidgetItem]) -> QMimeData:
         md = QMimeData()
@@ -178,7 +220,8 @@ class Palette(QWidget):
 
     def text_colour(self, category: str) -> QColor:
         """A category's colour, made readable (WCAG AA) on the list's background in the current theme."""
-        return readable_on(category_colour(category), self.tree.palette().color(QPalette.ColorRole.Base))
+        header = "composite" if category == COMPOSITES else category  # as a composite block's header
+        return readable_on(category_colour(header), self.tree.palette().color(QPalette.ColorRole.Base))
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -198,26 +241,37 @@ class Palette(QWidget):
                     it.setForeground(0, QBrush(self.text_colour(category[it.data(0, NAME_ROLE)])))
 
     def fill(self, full: bool) -> None:
-        """(Re)list the blocks; ``full`` once the catalogue is ready."""
-        self.entries = known_entries(full)
+        """(Re)list the blocks and the library's composites (read again); ``full`` once the catalogue is ready."""
+        self._full = full
+        self.library = library()
+        blocks = known_entries(full)
+        self.entries = blocks + composite_entries(self.library, {e.name for e in blocks})
         self.tree.clear()
         self.items.clear()
         self._matches_group = None
         groups: dict[str, QTreeWidgetItem] = {}
         for e in self.entries:
-            g = groups.get(e.category)
-            if g is None:
-                g = QTreeWidgetItem([e.category])
-                g.setForeground(0, QBrush(self.text_colour(e.category)))
-                g.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                groups[e.category] = g
-            it = QTreeWidgetItem(g, [e.name])
+            it = QTreeWidgetItem(self._group(groups, e.category), [e.name])
             it.setData(0, NAME_ROLE, e.name)
-            it.setToolTip(0, f"<b>{e.name}</b> [{e.category}]<br>{_html(plain(e.doc[:900]))}")
+            it.setToolTip(0, _tooltip(e))
             it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             self.items[e.name] = it
+        if self.library.problems:  # a file of the library folders that cannot be read is said, not skipped silently
+            n = len(self.library.problems)
+            it = QTreeWidgetItem(self._group(groups, COMPOSITES), [f"({n} file{'s' * (n > 1)} not read)"])
+            it.setToolTip(0, "<br>".join(_html(p) for p in self.library.problems))
+            it.setFlags(Qt.ItemFlag.ItemIsEnabled)
         self.tree.addTopLevelItems([groups[k] for k in sorted(groups)])
         self.apply_filter(self.search.text())
+
+    def _group(self, groups: dict[str, QTreeWidgetItem], category: str) -> QTreeWidgetItem:
+        """The item of ``category`` in ``groups``, made when it is not there yet."""
+        g = groups.get(category)
+        if g is None:
+            g = groups[category] = QTreeWidgetItem([category])
+            g.setForeground(0, QBrush(self.text_colour(category)))
+            g.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        return g
 
     def apply_filter(self, text: str) -> None:
         """Empty search: the categories. Otherwise one list of matches, best first (``ranked``)."""
@@ -229,7 +283,7 @@ class Palette(QWidget):
         for i in range(self.tree.topLevelItemCount()):
             g = self.tree.topLevelItem(i)
             g.setHidden(bool(words))
-            g.setExpanded(g.text(0) in ("core", "sparse_ops"))
+            g.setExpanded(g.text(0) in _OPEN)
         if not words:
             return
         found = ranked(self.entries, text, limit=MAX_MATCHES)
@@ -248,10 +302,19 @@ class Palette(QWidget):
         if g.childCount():
             self.tree.setCurrentItem(g.child(0))
 
+    def refresh_library(self) -> None:
+        """Read the library folders again (a composite was saved): the list follows at once, search kept."""
+        self.fill(getattr(self, "_full", False))
+
+    def library_composite(self, name: str) -> Composite | None:
+        """The library's composite listed as ``name`` (None for a block type or an unknown name)."""
+        e = self._entry(name)
+        return self.library.composites.get(name) if e is not None and e.category == COMPOSITES else None
+
     def _entry(self, name: str) -> Entry | None:
-        if not hasattr(self, "_by_name") or self._by_name_len != len(self.entries):
+        if getattr(self, "_by_name_of", None) is not self.entries:
             self._by_name = {e.name: e for e in self.entries}
-            self._by_name_len = len(self.entries)
+            self._by_name_of = self.entries
         return self._by_name.get(name)
 
     def visible_names(self) -> list[str]:
@@ -263,7 +326,13 @@ class Palette(QWidget):
     def _show_help(self, cur: QTreeWidgetItem | None, _prev: Any = None) -> None:
         name = cur.data(0, NAME_ROLE) if cur is not None else None
         e = self._entry(name) if name else None
-        self.help.setHtml(f"<b>{e.name}</b> <i>[{e.category}]</i>{rest_html(e.doc)}" if e else "")
+        if e is None:
+            self.help.setHtml("")
+            return
+        where = f", {e.origin} library" if e.origin else ""
+        io = (f"<p><i>Reads or writes files or acts beyond the process ({_html(', '.join(e.io))}): it runs only "
+              "when allowed.</i></p>" if e.io else "")
+        self.help.setHtml(f"<b>{e.name}</b> <i>[{e.category}{where}]</i>{rest_html(e.doc)}{io}")
 
     def _activated(self, it: QTreeWidgetItem, _col: int) -> None:
         name = it.data(0, NAME_ROLE)

@@ -45,6 +45,7 @@ from enuflow.app.gui.commands import (
 from enuflow.app.gui.files import FileCommands
 from enuflow.app.gui.inspector import Inspector
 from enuflow.app.gui.interop import InteropCommands
+from enuflow.app.gui.library import LibraryCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
@@ -69,7 +70,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.StandardButton(box.exec())
 
 
-class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMainWindow):
+class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -205,6 +206,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self.data_folder_action = self._act(f, "Data &Folder...", self.choose_data_folder)
         self.data_folder_action.setToolTip("Where the page's data files (named by Windows paths in imported "
                                            "enuSpace pages) are read and written; saved with the page")
+        self.save_to_library_action = self._act(f, "Save Composite to &Library...", self.save_composite_to_library)
         f.addSeparator()
         self._act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = mb.addMenu("&Edit")
@@ -448,7 +450,10 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self._update_title()
 
     def add_block_at(self, type_name: str, pos: QPointF) -> str | None:
-        """Place a new block of ``type_name`` with its top-left corner near ``pos``; returns its id."""
+        """Place a new block of ``type_name`` (or a composite of the library) with its top-left corner near ``pos``;
+        returns its id."""
+        if self.palette.library_composite(type_name) is not None:
+            return self.place_composite(type_name, pos)
         decl = blocktypes.lookup(type_name)
         if decl is None and not blocktypes.catalogue_ready():
             known = set(self.palette.items)
@@ -616,6 +621,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
             menu.addAction("De&lete", lambda: self.delete_selection())
             menu.addSeparator()
             menu.addAction("E&xpand" if item.collapsed else "C&ollapse", lambda: self.toggle_collapse())
+            if item.type_name in self.page.composites:
+                menu.addAction("Save to Li&brary...", lambda: self.save_composite_to_library(item.block_id))
             menu.addAction("&Help", lambda: self.show_help(item.type_name))
         elif isinstance(item, WireItem):
             self.scene.clearSelection()
