@@ -213,9 +213,12 @@ def describe_target(target: dict[str, str] | None) -> str:
     return str(target.get("address", ""))
 
 
-def suspects_of(page_doc: dict[str, Any]) -> list[str]:
-    """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed)."""
+def suspects_of(page_doc: dict[str, Any], to: list[str] | None = None) -> list[str]:
+    """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed); with ``to``
+    (a run to those blocks), only those that run."""
     from enuflow.blocks.base import REGISTRY  # hand-declared blocks only; never the generated ones
+
+    runs = _running_ids(page_doc, to) if to else None
 
     out = []
     for b in page_doc.get("blocks", []) if isinstance(page_doc, dict) else []:
@@ -223,9 +226,22 @@ def suspects_of(page_doc: dict[str, Any]) -> list[str]:
             continue
         t = b.get("type")
         decl = REGISTRY.hand.get(t) if isinstance(t, str) else None
-        if t in KNOWN_DANGEROUS or (decl is not None and decl.dangerous):
+        if (t in KNOWN_DANGEROUS or (decl is not None and decl.dangerous)) and (runs is None or b.get("id") in runs):
             out.append(str(b.get("id")))
     return out
+
+
+def _running_ids(page_doc: dict[str, Any], to: list[str]) -> set[str] | None:
+    """The blocks a run of ``page_doc`` to ``to`` runs (``run_to.needed_ids``), or None when the page cannot be read
+    (the child says why)."""
+    from enuflow.app.document.formats.errors import PageFileError
+    from enuflow.app.document.formats.native import page_from_doc
+    from enuflow.app.engine.run_to import needed_ids
+
+    try:
+        return needed_ids(page_from_doc("page", page_doc), to)
+    except PageFileError:
+        return None
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -435,7 +451,7 @@ class WorkerClient:
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
             target: str = "", device: str = "", max_literal_mb: float | None = None,
             logdir: str | None = None, cluster: str = "", timeout: float | None = None,
-            every_log: bool = False) -> int:
+            every_log: bool = False, to: list[str] | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
@@ -445,6 +461,7 @@ class WorkerClient:
         ``logdir``: the child writes TensorBoard event files there.
         ``cluster`` (a cluster file) runs on a TensorFlow cluster (``Runner(cluster=...)``); ``timeout`` bounds the
         runner's session calls so that a lost cluster task is named before the caller gives up.
+        ``to`` (block names, ``app.engine.run_to``): run only those blocks and what they need.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -464,8 +481,9 @@ class WorkerClient:
                                    "target": str(target), "device": str(device), "cluster": str(cluster),
                                    "timeout": None if timeout is None else float(timeout),
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
-                                   "logdir": str(logdir) if logdir else None, "every_log": bool(every_log)})
-            suspects = suspects_of(page_doc)
+                                   "logdir": str(logdir) if logdir else None, "every_log": bool(every_log),
+                                   "to": [str(n) for n in to] if to else None})
+            suspects = suspects_of(page_doc, to)
             if not self.alive:
                 self._spawn()
             child = self._child
