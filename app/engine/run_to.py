@@ -105,11 +105,9 @@ def unknown(page: Page, names: Sequence[str]) -> list[str]:
 
 
 def needed_ids(page: Page, names: Sequence[str]) -> set[str]:
-    """The ids of the blocks that a run to ``names`` runs: flat ids (``d1/mm``) and the page's own ids (an instance
-    ``d1`` is in when one of its inner blocks is)."""
-    ids, _missing = _resolve(flatten(page), names)
-    owners = {bid.split("/", 1)[0] for bid in ids if bid not in page}
-    return ids | {o for o in owners if o in page}
+    """The ids of the blocks that a run to ``names`` runs, as the flattened page names them (``d1/mm`` for a block
+    inside the composite instance ``d1``)."""
+    return _resolve(flatten(page), names)[0]
 
 
 def part(page: Page, names: Sequence[str]) -> Page:
