@@ -31,6 +31,7 @@ commands:
   enuflow PAGE                 open the editor on PAGE (or a model: .pb, .pbtxt, SavedModel folder)
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
+  enuflow run PAGE --to B[,B]  run only what blocks B need (their inputs, and theirs, ...); nothing else runs
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
@@ -39,7 +40,7 @@ commands:
                                serve one task of a TensorFlow cluster (for run --cluster)
 
 exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
-2 the file could not be read as a page (or the command line was wrong).
+2 the file could not be read as a page (or the command line was wrong: e.g. --to names no block of the page).
 """
 
 
