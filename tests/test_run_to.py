@@ -155,3 +155,28 @@ def test_after_a_crash_the_run_goes_on_without_it_and_keeps_the_blocks_asked_for
     only = CrashRetry(doc, ["after"])
     only.crashed(crash, "worker.log")
     assert not only.again()
+
+
+def test_run_to_through_a_crash_blames_only_what_ran(tmp_path: Path) -> None:
+    # pool (MaxPoolGradWithArgmax with an argmax past its output) aborts the worker; boom (Abort, which would
+    # abort it too, and needs --allow-io) is on the page but not needed
+    doc = {"format": "enuflow.page", "version": 1, "name": "t", "blocks": [
+        {"id": i, "type": t, "pos": [0, 0], "pins": p} for i, t, p in [
+            ("input", "Const", {"val": 1.0, "shape": "[1][2][2][1]", "dtype": "float32"}),
+            ("grad", "Const", {"val": 1.0, "shape": "[1][1][1][1]", "dtype": "float32"}),
+            ("argmax", "Const", {"val": 1000000000, "shape": "[1][1][1][1]", "dtype": "int64"}),
+            ("pool", "MaxPoolGradWithArgmax", {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}),
+            ("ok", "Const", {"val": [1.5, 2.5]}), ("neg", "Neg", {}), ("boom", "Abort", {"error_msg": "no"})]],
+        "links": [{"from": [a, "output"], "to": ["pool", a]} for a in ("input", "grad", "argmax")]
+        + [{"from": ["ok", "output"], "to": ["neg", "x"]}]}
+    path = tmp_path / "crash.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    r = enuflow("run", str(path), "--to", "pool,neg", "--json")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    (e,) = out["errors"]
+    assert e["block"] == "pool" and e["message"].startswith("crashed the run: the run's worker process was killed")
+    assert out["crash"]["blocks"] == ["pool"]
+    # run again to neg alone: its value, and nothing of what was not asked for
+    assert set(out["results"]) == {"ok", "neg"} and out["results"]["neg"]["y"]["value"] == [-1.5, -2.5]
+    assert "Traceback" not in r.stderr

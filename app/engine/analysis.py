@@ -30,6 +30,7 @@ from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
 from enuflow.app.engine import io_gate, run_to
 from enuflow.app.engine.io_gate import carries_graph  # noqa: F401  (the editor asks it through the page checks)
+from enuflow.app.engine.run_to import needed_ids  # noqa: F401  (the editor's Run to Here asks it likewise)
 from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError

@@ -21,8 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from enuflow.app.document.formats.native import page_to_doc
-from enuflow.app.engine import run_to
-from enuflow.app.engine.analysis import carries_graph
+from enuflow.app.engine.analysis import carries_graph, needed_ids
 from enuflow.app.gui import blocktypes
 from enuflow.app.worker.headless import CrashRetry
 
@@ -118,7 +117,7 @@ class RunCommands:
             self._analysis_timer.stop()
             self.revalidate()
         an = self.analysis  # the last check (parsing large pin values again would stall the window)
-        self.ran_to = (list(to), run_to.needed_ids(self.page, to)) if to else None
+        self.ran_to = (list(to), needed_ids(self.page, to)) if to else None
         io = self.io_blocks(an)
         if self.ran_to is not None:  # only the blocks that run are asked about
             io = [b for b in io if b in self.ran_to[1]]
@@ -261,7 +260,7 @@ class RunCommands:
         if self.ran_to is not None:
             to, ran = self.ran_to
             ran = [b for b in ran if b not in (retry.removed if retry is not None else ())
-                   and (self.page.get(b) is None or self.page.block(b).type != run_to.SESSION)]
+                   and (self.page.get(b) is None or self.page.block(b).type != "ClientSession")]
             names = ", ".join(sorted(ran)[:6]) + (f" and {len(ran) - 6} more" if len(ran) > 6 else "")
             text = (f"Run to {', '.join(to)} {what}: {len(ran)} block(s) ran ({names}); {ev.steps_done} step(s), "
                     f"{len(errors)} error(s); the other blocks keep their results")

@@ -213,12 +213,9 @@ def describe_target(target: dict[str, str] | None) -> str:
     return str(target.get("address", ""))
 
 
-def suspects_of(page_doc: dict[str, Any], to: list[str] | None = None) -> list[str]:
-    """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed); with ``to``
-    (a run to those blocks), only those that run."""
+def suspects_of(page_doc: dict[str, Any]) -> list[str]:
+    """Ids of the page's blocks whose type is known to crash or hang a process (no TensorFlow needed)."""
     from enuflow.blocks.base import REGISTRY  # hand-declared blocks only; never the generated ones
-
-    runs = _running_ids(page_doc, to) if to else None
 
     out = []
     for b in page_doc.get("blocks", []) if isinstance(page_doc, dict) else []:
@@ -226,22 +223,9 @@ def suspects_of(page_doc: dict[str, Any], to: list[str] | None = None) -> list[s
             continue
         t = b.get("type")
         decl = REGISTRY.hand.get(t) if isinstance(t, str) else None
-        if (t in KNOWN_DANGEROUS or (decl is not None and decl.dangerous)) and (runs is None or b.get("id") in runs):
+        if t in KNOWN_DANGEROUS or (decl is not None and decl.dangerous):
             out.append(str(b.get("id")))
     return out
-
-
-def _running_ids(page_doc: dict[str, Any], to: list[str]) -> set[str] | None:
-    """The blocks a run of ``page_doc`` to ``to`` runs (``run_to.needed_ids``), or None when the page cannot be read
-    (the child says why)."""
-    from enuflow.app.document.formats.errors import PageFileError
-    from enuflow.app.document.formats.native import page_from_doc
-    from enuflow.app.engine.run_to import needed_ids
-
-    try:
-        return needed_ids(page_from_doc("page", page_doc), to)
-    except PageFileError:
-        return None
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -483,7 +467,9 @@ class WorkerClient:
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
                                    "logdir": str(logdir) if logdir else None, "every_log": bool(every_log),
                                    "to": [str(n) for n in to] if to else None})
-            suspects = suspects_of(page_doc, to)
+            # a run to some blocks: the child names those of the blocks that run (its "suspects" message comes
+            # before anything runs)
+            suspects = suspects_of(page_doc) if not to else []
             if not self.alive:
                 self._spawn()
             child = self._child
