@@ -141,6 +141,9 @@ def test_after_a_crash_the_run_goes_on_without_it_and_keeps_the_blocks_asked_for
                      {"from": ["pool", "output"], "to": ["after", "x"]},
                      {"from": ["a", "output"], "to": ["ok", "x"]}]}
     retry = CrashRetry(doc, ["after", "ok"])
+    # a time-out's words list the blocks that run (after, ok and what they need: pool, a), no other
+    assert [b["id"] for b in retry.running()["blocks"]] == ["a", "after", "ok", "pool"]
+    assert CrashRetry(doc, None).running() is doc
     crash = WorkerEvent("crashed", blocks=["pool"], signal="SIGABRT", exit_code=-6)
     errors = retry.crashed(crash, "worker.log")
     assert [e["block"] for e in errors] == ["pool"] and "SIGABRT" in errors[0]["message"]

@@ -126,7 +126,7 @@ class HeadlessRun:
                 continue  # run again without the blocks that crashed: the other blocks' results
             if kind == "timeout":
                 report.timeout = info
-                report.errors.extend(timeout_errors(info, doc))
+                report.errors.extend(timeout_errors(info, retry.running()))
                 report.steps_done = int(info.get("steps", 0))
                 report.results = known_results(info)
                 if report.results:
@@ -138,7 +138,7 @@ class HeadlessRun:
                 report.interrupted = True
                 report.stopped = True
                 report.steps_done = int(info.get("steps", 0))
-                report.errors.extend(interrupt_errors(info, doc))
+                report.errors.extend(interrupt_errors(info, retry.running()))
                 return report
         return report
 
@@ -342,6 +342,20 @@ class CrashRetry:
         self.errors.extend(errors)
         self._pending = [b for b in ev.blocks if b not in self.removed]
         return errors
+
+    def running(self) -> dict[str, Any]:
+        """The page of the last try as the words of a time-out list its blocks: with ``to``, only those that ran."""
+        if self.to is None:
+            return self.doc
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.app.engine.run_to import needed_ids
+
+        try:
+            ids = needed_ids(page_from_doc("page", self.doc), self.to)
+        except PageFileError:
+            return self.doc
+        return {"blocks": [{"id": i} for i in sorted(ids)]}
 
     def again(self) -> bool:
         """Whether to run again after the last crash, without the blocks it named (``doc`` and ``to`` are then set)."""
