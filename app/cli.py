@@ -31,6 +31,7 @@ commands:
   enuflow PAGE                 open the editor on PAGE (or a model: .pb, .pbtxt, SavedModel folder)
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
+  enuflow run PAGE --to B[,B]  run only what blocks B need (their inputs, and theirs, ...); nothing else runs
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
@@ -39,7 +40,7 @@ commands:
                                serve one task of a TensorFlow cluster (for run --cluster)
 
 exit status: 0 every block ran; 1 the page loaded but a block failed to build or run;
-2 the file could not be read as a page (or the command line was wrong).
+2 the file could not be read as a page (or the command line was wrong: e.g. --to names no block of the page).
 """
 
 
@@ -214,6 +215,12 @@ def _add_run(sub: Any) -> None:
                    help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
+    r.add_argument("--to", action="append", default=[], metavar="BLOCK[,BLOCK]",
+                   help="run only these blocks and what they need (their inputs, and the inputs of those, ...): "
+                        "nothing else is built or run, Variables and other stateful ops elsewhere included, and only "
+                        "the blocks that run report results (and need --allow-io). A ClientSession's steps still "
+                        "apply. BLOCK is a block id, a block inside a composite by its path (d1/mm), or a composite "
+                        "instance (its exposed outputs). A name that is no block of the page exits with status 2")
 
 
 def _add_worker(sub: Any) -> None:
@@ -327,6 +334,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
             return _fail(ns, str(e), 2)
     elif not ns.page:
         return _fail(ns, "name a page file, or --scene NAME (" + ", ".join(bundled.scene_names()) + ")", 2)
+    from enuflow.app.engine.run_to import part
     from enuflow.app.worker.limits import check_literals, literal_limit_bytes
 
     timeout = getattr(ns, "timeout", None)
@@ -344,12 +352,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
         problems = apply_feeds(page, ns.feed)
         if problems:
             return _fail(ns, "; ".join(str(p) for p in problems), 2, problems)
-    problem = _check_save_dir(ns)
+    to, problem = _run_to(ns, page)
+    problem = problem or _check_save_dir(ns)
     if problem:
         return _fail(ns, problem, 2)
     mb = getattr(ns, "max_literal_mb", None)
-    try:
-        too_large = check_literals(page, literal_limit_bytes(mb))
+    try:  # (of what runs: a run to some blocks leaves the others' values out)
+        too_large = check_literals(part(page, to) if to else page, literal_limit_bytes(mb))
     except ValueError as e:
         return _fail(ns, str(e), 2)
     if too_large:  # refused before any TensorFlow is loaded
@@ -380,11 +389,28 @@ def cmd_run(ns: argparse.Namespace) -> int:
         report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
                             timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
-                            cluster=cluster)
+                            cluster=cluster, to=to)
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
         signal.signal(signal.SIGINT, previous)
+
+
+def _run_to(ns: argparse.Namespace, page: Any) -> tuple[list[str] | None, str]:
+    """--to's block names (None: run the whole page) and the problem with them ("" when none): a name that is no
+    block, inner block nor composite instance of the page is a mistake on the command line."""
+    given = getattr(ns, "to", None) or []
+    if not given:
+        return None, ""
+    from enuflow.app.engine.run_to import missing_words, parse_names, unknown
+
+    names = parse_names(given)
+    if not names:
+        return None, "--to names no block: give block ids, separated by commas"
+    missing = unknown(page, names)
+    if missing:
+        return None, f"--to: {ns.page}: " + "; ".join(missing_words(page, n) for n in missing)
+    return names, ""
 
 
 def _saves_page(ns: argparse.Namespace) -> bool:
@@ -438,6 +464,10 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
         results = results_json(values, fetched=fetched, whole=getattr(ns, "whole", False))
         doc: dict[str, Any] = {"ok": not errors, "page": ns.page, "results": results,
                                "errors": [_error_json(e) for e in errors]}
+        if getattr(ns, "to", None):
+            from enuflow.app.engine.run_to import parse_names
+
+            doc["to"] = parse_names(ns.to)  # what was asked for: the results are of the blocks that ran for it
         if report is not None:
             if report.stopped:
                 doc["stopped"] = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,9 @@ from enuflow.app.document import data_folder as df
 from enuflow.app.document import datafile
 from enuflow.app.document.page import Link, Page
 from enuflow.app.document.values import ValueParseError, np_name, parse_attr
-from enuflow.app.engine import io_gate
+from enuflow.app.engine import io_gate, run_to
 from enuflow.app.engine.io_gate import carries_graph  # noqa: F401  (the editor asks it through the page checks)
+from enuflow.app.engine.run_to import needed_ids  # noqa: F401  (the editor's Run to Here asks it likewise)
 from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.pins import Pins, block_pins, dat_missing, pin_needs, unset_pins
 from enuflow.app.engine.problems import BuildError
@@ -97,6 +98,9 @@ class Analysis:
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: the ids of blocks that came from composites: paths (``d1/mm``) whose ops are named by the path
     scoped: frozenset[str] = frozenset()
+    #: the blocks a run to them was asked for (``app.engine.run_to``): the page holds only what they need, and a
+    #: run runs all of it whatever the ClientSession fetches; empty for a run of the whole page
+    to: tuple[str, ...] = ()
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -164,13 +168,17 @@ def _unset(needy: dict[Block, tuple[bool, frozenset[str]] | None], bid: str, dec
 
 
 def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
-            cache: AnalysisCache | None = None) -> Analysis:
+            cache: AnalysisCache | None = None, to: Sequence[str] | None = None) -> Analysis:
     """Check ``page`` and parse its pins; never raises for a problem of the page itself.
 
     With a ``cache`` (kept by the caller between analyses of one page), a page whose structure is unchanged
-    reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged.
+    reuses the structure found before, and the parsed pins of its blocks whose pins are unchanged. With ``to``
+    (block names), only those blocks and what they need are checked (``app.engine.run_to``): the rest of the page
+    is left out, as if it were not there.
     """
     flat = flatten(page)
+    if to:
+        flat = run_to.needed(flat, to)
     page = flat.page
     folder = df.data_folder(page)
     st = _cached_structure(page, registry, allow_io, folder, cache)
@@ -237,6 +245,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.graph_io = graph_io
     an._st = st
     an.aliases, an.scoped = flat.aliases, flat.scoped
+    an.to = tuple(to or ())
     return an
 
 

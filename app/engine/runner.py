@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,9 +190,11 @@ class Runner:
             _close_quietly(p.session)
 
     # -- building ---------------------------------------------------------------------------
-    def prepare(self, page: Page, allow_io: bool = False) -> tuple[_Prepared, Analysis, bool]:
-        """Analyse ``page`` and return its prepared graph (rebuilt only when the structure changed)."""
-        an = analyse(page, allow_io=allow_io, cache=self._analyses)
+    def prepare(self, page: Page, allow_io: bool = False,
+                to: Sequence[str] | None = None) -> tuple[_Prepared, Analysis, bool]:
+        """Analyse ``page`` (with ``to``: only what those blocks need, ``app.engine.run_to``) and return its
+        prepared graph (rebuilt only when the structure changed)."""
+        an = analyse(page, allow_io=allow_io, cache=self._analyses, to=to)
         tf = load()
         if self.target and self.cluster is None and self.target_task is None:
             # a target without a cluster file places blocks once it has said which task it is
@@ -227,7 +229,7 @@ class Runner:
             on_step: Callable[[int, ResultStore], None] | None = None,
             cancel: threading.Event | None = None, reset: bool = True,
             on_debug: Callable[[str], None] | None = None, logdir: str | None = None,
-            step_results: str = "all") -> RunReport:
+            step_results: str = "all", to: Sequence[str] | None = None) -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
 
         ``on_step(step, results)`` is called after every step; ``step_results`` says what it reads of them:
@@ -237,7 +239,8 @@ class Runner:
         before the first step (a fresh run); False continues from their current values (step by step),
         initialising them only when this graph has not run yet (a new or changed structure).
         ``logdir`` writes TensorBoard event files there (``app.engine.tensorboard``): the graph, and every
-        scalar result per step.
+        scalar result per step. ``to`` (block names, ``app.engine.run_to``) runs only those blocks and what they
+        need, for the ClientSession's steps; nothing else is built.
         Never raises for a problem of the page: problems come back in ``RunReport.errors``.
         """
         t0 = time.perf_counter()
@@ -251,7 +254,7 @@ class Runner:
                 return RunReport(ResultStore(), [BuildError(None, None, f"--logdir {logdir}: cannot be written "
                                                                         f"({e.strerror or e})")])
         try:
-            run = self._start(page, steps, allow_io, reset)
+            run = self._start(page, steps, allow_io, reset, to)
             if isinstance(run, RunReport):
                 return run
             watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
@@ -268,9 +271,10 @@ class Runner:
             if log is not None:
                 log.close()
 
-    def _start(self, page: Page, steps: int | None, allow_io: bool, reset: bool) -> RunState | RunReport:
+    def _start(self, page: Page, steps: int | None, allow_io: bool, reset: bool,
+               to: Sequence[str] | None = None) -> RunState | RunReport:
         """Prepare the page and initialise its Variables: the run's state, or its report if it ends here."""
-        prepared, an, rebuilt = self.prepare(page, allow_io)
+        prepared, an, rebuilt = self.prepare(page, allow_io, to)
         built = prepared.built
         report = RunReport(ResultStore(), list(built.errors), rebuilt=rebuilt)
         report.warnings = list(an.warnings) + prepared.device_warnings
@@ -282,7 +286,7 @@ class Runner:
             return report
         plan = an.plan
         # what a step fetches and runs follows from the structure: worked out once per graph and session plan
-        chosen = (plan.block, tuple(plan.fetches), tuple(plan.targets))
+        chosen = (plan.block, tuple(plan.fetches), tuple(plan.targets), an.to)
         if prepared.selection is None or prepared.selection[0] != chosen:
             prepared.selection = (chosen, self._selection(built, an))
             prepared.scalars = may_be_scalar(built, prepared.selection[1][0])
@@ -535,9 +539,10 @@ class Runner:
 
     @staticmethod
     def _selection(built: BuiltGraph, an: Analysis) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """(outputs to fetch for display, ops to run) for one step."""
+        """(outputs to fetch for display, ops to run) for one step: of every block on a page without a ClientSession
+        or in a run to some blocks (the page then holds only what they need), else of what the session asks for."""
         plan = an.plan
-        if plan.block is None:
+        if plan.block is None or an.to:
             blocks = set(built.built)
             targets = [k for k in built.operations if k[0] in blocks]
             # a block whose outputs cannot be fetched (resources, variants) still runs once

@@ -248,6 +248,9 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.run_action = self._act(r, "&Run", self.run_page, "F5", tb)
         self.step_action = self._act(r, "S&tep", self.step_page, "F10", tb)
         self.step_action.setToolTip("One more step, continuing from the Variables' current values (F10)")
+        self.run_to_action = self._act(r, "Run to &Here", self.run_to_here, "Ctrl+F10")
+        self.run_to_action.setToolTip("Run only what the selected blocks need; the other blocks keep their results "
+                                      "(Ctrl+F10)")
         self.stop_action = self._act(r, "&Stop", self.stop_run, "Shift+F5", tb)
         self.kill_action = self._act(r, "&Kill Worker", self.kill_run, "Ctrl+F5", tb)
         r.addSeparator()
@@ -616,6 +619,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if isinstance(item, BlockItem):
             if not item.isSelected():
                 self.select([item.block_id])
+            menu.addAction("&Run to Here", lambda: self.run_to_here())
+            menu.addSeparator()
             menu.addAction("&Copy", lambda: self.copy())
             menu.addAction("&Duplicate", lambda: self.duplicate())
             menu.addAction("De&lete", lambda: self.delete_selection())

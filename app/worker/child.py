@@ -201,7 +201,8 @@ class Child:
                 self.stopped_early.discard(rid)
                 self.cancel.set()
             cancel = self.cancel
-        checked = self.checked_page(msg, rid)
+        to = [str(n) for n in msg["to"]] if isinstance(msg.get("to"), list) and msg["to"] else None
+        checked = self.checked_page(msg, rid, to)
         if checked is None:
             return
         page, suspects = checked
@@ -238,7 +239,7 @@ class Child:
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
                             reset=bool(msg.get("reset", True)), on_debug=on_debug,
-                            logdir=msg.get("logdir") or None, step_results="scalars")
+                            logdir=msg.get("logdir") or None, step_results="scalars", to=to)
         with self.lock:
             self.current = 0
         hung = hung_step(runner, report, sent["last"], time.monotonic() - sent["last_at"])
@@ -264,9 +265,10 @@ class Child:
                    "hung_step": hung})
 
 
-    def checked_page(self, msg: dict[str, Any], rid: int) -> tuple[Any, list[str]] | None:
+    def checked_page(self, msg: dict[str, Any], rid: int, to: list[str] | None = None) -> tuple[Any, list[str]] | None:
         """The page of a "run" message and its blocks that can crash or hang (sent as "suspects"), or None
-        when it cannot run (a "done" with the errors is sent): a malformed page, literal values over the limit."""
+        when it cannot run (a "done" with the errors is sent): a malformed page, literal values over the limit.
+        With ``to`` (a run to those blocks, ``app.engine.run_to``) only the blocks that run count."""
         from enuflow.app.document.formats.errors import PageFileError
         from enuflow.app.document.formats.native import page_from_doc
         from enuflow.app.worker.limits import check_literals, literal_limit_bytes
@@ -284,14 +286,20 @@ class Child:
             self.send({"kind": "done", "run_id": rid, "results": None,
                        "errors": [{"block": None, "port": None, "message": str(e)}]})
             return None
-        too_large = check_literals(page, limit)
+        runs = None
+        if to:
+            from enuflow.app.engine.run_to import needed_ids, part
+
+            runs = needed_ids(page, to)
+        too_large = check_literals(part(page, to) if to else page, limit)
         if too_large:
             self.send({"kind": "done", "run_id": rid, "results": None, "errors": too_large})
             return None
         suspects = []
         for b in page:
             decl = REGISTRY.get(b.type)
-            if b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False)):
+            if (b.type in KNOWN_DANGEROUS or (decl is not None and getattr(decl, "dangerous", False))) \
+                    and (runs is None or b.id in runs):
                 suspects.append(b.id)
         self.send({"kind": "suspects", "run_id": rid, "blocks": suspects})
         return page, suspects

@@ -435,7 +435,7 @@ class WorkerClient:
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
             target: str = "", device: str = "", max_literal_mb: float | None = None,
             logdir: str | None = None, cluster: str = "", timeout: float | None = None,
-            every_log: bool = False) -> int:
+            every_log: bool = False, to: list[str] | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
@@ -445,6 +445,7 @@ class WorkerClient:
         ``logdir``: the child writes TensorBoard event files there.
         ``cluster`` (a cluster file) runs on a TensorFlow cluster (``Runner(cluster=...)``); ``timeout`` bounds the
         runner's session calls so that a lost cluster task is named before the caller gives up.
+        ``to`` (block names, ``app.engine.run_to``): run only those blocks and what they need.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -464,8 +465,11 @@ class WorkerClient:
                                    "target": str(target), "device": str(device), "cluster": str(cluster),
                                    "timeout": None if timeout is None else float(timeout),
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
-                                   "logdir": str(logdir) if logdir else None, "every_log": bool(every_log)})
-            suspects = suspects_of(page_doc)
+                                   "logdir": str(logdir) if logdir else None, "every_log": bool(every_log),
+                                   "to": [str(n) for n in to] if to else None})
+            # a run to some blocks: the child names those of the blocks that run (its "suspects" message comes
+            # before anything runs)
+            suspects = suspects_of(page_doc) if not to else []
             if not self.alive:
                 self._spawn()
             child = self._child

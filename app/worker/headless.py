@@ -87,12 +87,13 @@ class HeadlessRun:
     # -- running -----------------------------------------------------------------------------------
     def run(self, doc: dict[str, Any], steps: int | None = None, allow_io: bool = False, target: str = "",
             device: str = "", timeout: float | None = None, max_literal_mb: float | None = None,
-            logdir: str | None = None, cluster: str = "") -> HeadlessReport:
+            logdir: str | None = None, cluster: str = "", to: list[str] | None = None) -> HeadlessReport:
         """Run the page ``doc`` (format v1 as a dict); never raises for what the page does. ``logdir``: the
         child writes TensorBoard event files there (``app.engine.tensorboard``); ``cluster``: a cluster file to
-        run on (``enuflow run --cluster``)."""
+        run on (``enuflow run --cluster``); ``to``: run only those blocks and what they need (``enuflow run
+        --to``)."""
         report = HeadlessReport()
-        removed: list[str] = []
+        retry = CrashRetry(doc, to)
         started = None
         for _attempt in range(MAX_RETRIES + 1):
             left = None
@@ -100,8 +101,8 @@ class HeadlessRun:
                 left = timeout if started is None else timeout - (time.monotonic() - started)
                 if left <= 0:
                     break
-            kind, ev, info = self._run_once(without_blocks(doc, removed) if removed else doc, steps, allow_io,
-                                            target, device, left, max_literal_mb, logdir, cluster)
+            kind, ev, info = self._run_once(retry.doc, steps, allow_io, target, device, left, max_literal_mb,
+                                            logdir, cluster, retry.to)
             if started is None:
                 started = self._ready_at
             if kind == "done":
@@ -118,18 +119,14 @@ class HeadlessRun:
                 return report
             if kind == "crashed":
                 assert ev is not None
-                if report.crash is None:
-                    report.crash = {"signal": ev.signal, "exit_code": ev.exit_code, "blocks": list(ev.blocks),
-                                    "message": crash_summary(ev), "log": str(self.client.log_path)}
-                report.errors.extend(crash_errors(ev))
-                fresh = [b for b in ev.blocks if b not in removed]
-                if not fresh or self._interrupts:
+                report.errors.extend(retry.crashed(ev, self.client.log_path))
+                report.crash = retry.crash
+                if self._interrupts or not retry.again():
                     return report
-                removed.extend(fresh)  # run again without them: the other blocks' results
-                continue
+                continue  # run again without the blocks that crashed: the other blocks' results
             if kind == "timeout":
                 report.timeout = info
-                report.errors.extend(timeout_errors(info, doc))
+                report.errors.extend(timeout_errors(info, retry.running()))
                 report.steps_done = int(info.get("steps", 0))
                 report.results = known_results(info)
                 if report.results:
@@ -141,18 +138,18 @@ class HeadlessRun:
                 report.interrupted = True
                 report.stopped = True
                 report.steps_done = int(info.get("steps", 0))
-                report.errors.extend(interrupt_errors(info, doc))
+                report.errors.extend(interrupt_errors(info, retry.running()))
                 return report
         return report
 
     def _run_once(self, doc: dict[str, Any], steps: int | None, allow_io: bool, target: str, device: str,
                   timeout: float | None, max_literal_mb: float | None, logdir: str | None = None,
-                  cluster: str = ""
+                  cluster: str = "", to: list[str] | None = None
                   ) -> tuple[str, WorkerEvent | None, dict[str, Any]]:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout)
+                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout, to=to)
         # the run ends itself at its timeout (a hung step is aborted by TensorFlow after as long): killed only
         # when that did not work
         kill_after = None if timeout is None else 2 * timeout + KILL_GRACE_S
@@ -311,6 +308,71 @@ def interrupt_errors(info: dict[str, Any], doc: dict[str, Any]) -> list[dict[str
 
 
 # -- running again without some blocks ----------------------------------------------------------------
+
+class CrashRetry:
+    """A page run that may crash its worker, and the runs again without the blocks that crashed it (and what depends
+    on them), so that the other blocks still give their results: ``enuflow run`` and the editor both use it.
+
+    ``doc`` and ``to`` are the page (format v1 as a dict) and the blocks to run to (None: all) of the next try.
+    After a crash, ``crashed(ev, log)`` gives its errors (``crash_errors``) and ``again()`` says whether to try once
+    more (``doc`` and ``to`` are then that try's): not when the crash names no block that has not been left out
+    already, nor after ``MAX_RETRIES`` tries again, nor when none of the blocks to run to is left.
+    """
+
+    def __init__(self, doc: dict[str, Any], to: list[str] | None = None) -> None:
+        self.page = doc
+        self.doc = doc
+        self.asked = list(to) if to else None
+        self.to = self.asked
+        #: the blocks left out so far (those that crashed a worker)
+        self.removed: list[str] = []
+        #: every crash's errors so far
+        self.errors: list[dict[str, Any]] = []
+        #: the first crash: {"signal", "exit_code", "blocks", "message", "log"}
+        self.crash: dict[str, Any] | None = None
+        self._pending: list[str] = []
+        self._tries = 0
+
+    def crashed(self, ev: WorkerEvent, log: Any) -> list[dict[str, Any]]:
+        """Record the crash ``ev`` (its worker's log file is ``log``); returns its errors."""
+        if self.crash is None:
+            self.crash = {"signal": ev.signal, "exit_code": ev.exit_code, "blocks": list(ev.blocks),
+                          "message": crash_summary(ev), "log": str(log)}
+        errors = crash_errors(ev)
+        self.errors.extend(errors)
+        self._pending = [b for b in ev.blocks if b not in self.removed]
+        return errors
+
+    def running(self) -> dict[str, Any]:
+        """The page of the last try as the words of a time-out list its blocks: with ``to``, only those that ran."""
+        if self.to is None:
+            return self.doc
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.app.engine.run_to import needed_ids
+
+        try:
+            ids = needed_ids(page_from_doc("page", self.doc), self.to)
+        except PageFileError:
+            return self.doc
+        return {"blocks": [{"id": i} for i in sorted(ids)]}
+
+    def again(self) -> bool:
+        """Whether to run again after the last crash, without the blocks it named (``doc`` and ``to`` are then set)."""
+        fresh, self._pending = self._pending, []
+        if not fresh or self._tries >= MAX_RETRIES:
+            return False
+        self._tries += 1
+        self.removed.extend(fresh)
+        self.doc = without_blocks(self.page, self.removed)
+        if self.asked is not None:
+            kept = {str(b.get("id")) for b in self.doc.get("blocks", [])}
+            gone = {str(b.get("id")) for b in self.page.get("blocks", []) if isinstance(b, dict)} - kept
+            self.to = [n for n in self.asked if n not in gone and not any(n.startswith(g + "/") for g in gone)]
+            if not self.to:  # what was asked for crashed, or depends on what did: nothing is left to run
+                return False
+        return True
+
 
 def without_blocks(doc: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     """A copy of the page ``doc`` without the blocks ``ids`` and every block downstream of them (the
