@@ -155,26 +155,46 @@ def test_frame_rename_colour_resize_delete_each_undoable(window, qtbot):
     assert not w.page.frames and {a, b} <= set(w.page._blocks)
 
 
-@pytest.mark.parametrize("zoom", [4.0, 1.0, 0.6, 0.3, 0.1, 0.02, 0.004])
-def test_frame_title_reads_at_every_zoom(window, qtbot, zoom):
-    w = window
-    a, b, _c = three_blocks(w)
-    fid = frame_by_keys(qtbot, w, [a, b])
-    w.rename_frame(fid, "Encoder")
-    w.view.resetTransform()
-    w.view.scale(zoom, zoom)
+def drawn_title(w, fid: str, zoom: float) -> tuple[list[tuple[str, float]], float]:
+    """(text, pixels on screen) of every string frame ``fid`` draws at ``zoom`` (its band, scaled by the view,
+    and its label, which is not), and the width of its label's tab in pixels (0 when it draws none)."""
     item = w.scene.annotations.frames[fid]
-    band, label = RecordingPainter(zoom), RecordingPainter(1.0)  # the label ignores the view's scale
+    band, label = RecordingPainter(zoom), RecordingPainter(1.0)
     item.paint(band, QStyleOptionGraphicsItem(), None)
     item.label.paint(label, QStyleOptionGraphicsItem(), None)
     drawn = [(t, QFontInfo(f).pixelSize() * zoom) for t, f in band.texts]
     drawn += [(t, QFontInfo(f).pixelSize()) for t, f in label.texts]
-    assert [t for t, _px in drawn] == ["Encoder"], drawn  # once: in the band or on the label
-    assert drawn[0][1] >= 8.0, drawn
-    # zoomed out the title is the label: a press on it takes the frame
-    if not item.label.shape().isEmpty():
-        assert w.scene.annotations.at(w.scene.itemAt(item.label.sceneBoundingRect().center(), w.view.transform())) \
-            in (fid, None)
+    return drawn, item.label.shape().boundingRect().width()
+
+
+@pytest.mark.parametrize("zoom", [4.0, 1.0, 0.6, 0.3, 0.1, 0.02, 0.004])
+def test_frame_titles_read_at_every_zoom_and_never_overlap(window, qtbot, zoom):
+    w = window
+    a, b, c = three_blocks(w)
+    wide = w.frame_selection([a, c], title="Encoder stage one")
+    narrow = w.frame_selection([b], title="Decoder")
+    w.view.resetTransform()
+    w.view.scale(zoom, zoom)
+    tabs = []
+    for fid in (wide, narrow):
+        title = w.page.frames[fid].title
+        on_screen = w.page.frames[fid].rect[2] * zoom
+        drawn, tab = drawn_title(w, fid, zoom)
+        assert len(drawn) <= 1, drawn  # in the band or on the tab, once
+        if on_screen >= 300:
+            assert [t for t, _px in drawn] == [title], (on_screen, drawn)
+        for text, px in drawn:
+            assert px >= 8.0, drawn
+            assert text == title or (text.endswith("\u2026") and title.startswith(text[:-1])), text
+        assert tab <= on_screen, (tab, on_screen)  # a tab is never wider than its frame
+        if tab:
+            at = w.view.mapFromScene(QPointF(*w.page.frames[fid].rect[:2]))
+            tabs.append(QRectF(at.x(), at.y() - 30, tab, 30))
+    assert len(tabs) < 2 or not tabs[0].intersects(tabs[1])
+    if zoom == 0.3:  # the wide frame's title is a tab there, and a press on it takes the frame
+        label = w.scene.annotations.frames[wide].label
+        hit = w.scene.itemAt(label.sceneBoundingRect().center(), w.view.transform())
+        assert w.scene.annotations.at(hit) == wide
 
 
 def test_note_added_edited_moved_saved_and_reloaded(window, qtbot, tmp_path):

@@ -43,6 +43,11 @@ class InlineEditor(QObject):
             self.widget = QLineEdit(text, parent)
             self.widget.selectAll()
         self.widget.setObjectName("inline_editor")
+        # over its frame or note, moved inside the canvas where that is partly out of view
+        area = parent.rect()
+        rect = QRect(rect.topLeft(), rect.size().boundedTo(area.size()))
+        rect.moveLeft(max(area.left(), min(rect.left(), area.right() - rect.width())))
+        rect.moveTop(max(area.top(), min(rect.top(), area.bottom() - rect.height())))
         self.widget.setGeometry(rect)
         self.widget.installEventFilter(self)
         self.widget.show()

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouse
     QWidget
 
 from enuflow.app.document.annotations import DEFAULT_COLOUR, FRAME_COLOURS, Frame, Note
-from enuflow.app.gui.canvas.items import MIN_TEXT_PX, px_font
+from enuflow.app.gui.canvas.items import MIN_TEXT_PX, BlockItem, px_font
 from enuflow.app.gui.style import contrast, font, theme
 
 HEADER = 30.0            # a frame's title band, page units
@@ -151,8 +151,10 @@ class FrameItem(QGraphicsItem):
         painter.drawRect(QRectF(0, 0, self.w, self.h))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.colour)
-        painter.drawRect(QRectF(0, 0, self.w, min(HEADER, self.h)))
-        if title_in_band(lod) and self.title:
+        in_band = title_in_band(lod) or not self.title
+        if in_band:  # zoomed out the title is a tab on the top edge instead (``FrameLabel``)
+            painter.drawRect(QRectF(0, 0, self.w, min(HEADER, self.h)))
+        if in_band and self.title:
             f = font(TITLE_PT, True)
             painter.setFont(f)
             painter.setPen(_ink_on(self.colour.rgb()))
@@ -219,7 +221,7 @@ class FrameItem(QGraphicsItem):
                 self.layer.frame_resized.emit(self.frame_id, old, self.rect())
             return
         if drag.delta.x() or drag.delta.y():
-            blocks = [it.block_id for it in drag.starts if hasattr(it, "block_id")]
+            blocks = [it.block_id for it in drag.starts if isinstance(it, BlockItem)]
             notes = [it.note_id for it in drag.starts if isinstance(it, NoteItem)]
             self.layer.frame_moved.emit(self.frame_id, drag.delta.x(), drag.delta.y(), blocks, notes)
 
@@ -230,7 +232,8 @@ class FrameItem(QGraphicsItem):
 
 
 class FrameLabel(QGraphicsItem):
-    """A frame's title zoomed out: ``LABEL_PX`` on screen whatever the zoom, on the frame's top edge, above the
+    """A frame's title zoomed out: a tab of fixed screen size (``LABEL_PX``, smaller down to ``MIN_TEXT_PX`` or cut
+    with "..." where the frame is narrow on screen, never wider than the frame) on the frame's top edge, above the
     blocks; a press on it takes the frame (drag, double-click). Close up the band shows the title and this is
     empty."""
 
@@ -247,29 +250,47 @@ class FrameLabel(QGraphicsItem):
         self._size = QSizeF(fm.horizontalAdvance(self.frame.title or " ") + 16, fm.height() + 6)
         self.update()
 
-    def shown(self) -> bool:
-        return bool(self.frame.title) and not title_in_band(_zoom(self))
+    def fitted(self) -> tuple[Any, str, float] | None:
+        """(font, text, tab width in pixels) of the title at this zoom: the largest size at which it fits the
+        frame's width on screen, else cut at the smallest; None in the band's zoom, or with no room."""
+        zoom = _zoom(self)
+        title = self.frame.title
+        if not title or title_in_band(zoom):
+            return None
+        room = min(self.frame.w * zoom, self._size.width()) - 16
+        best = None
+        for px in (LABEL_PX, 13, 11, int(MIN_TEXT_PX) + 1):
+            f = px_font(px, True)
+            fm = QFontMetricsF(f)
+            shown = fm.elidedText(title, Qt.TextElideMode.ElideRight, room)
+            if len(shown) > 1:
+                best = (f, shown, fm.horizontalAdvance(shown) + 16)
+            if shown == title:
+                break
+        return best
 
     def boundingRect(self) -> QRectF:
         return QRectF(0, -self._size.height(), self._size.width(), self._size.height())
 
     def shape(self) -> QPainterPath:
         p = QPainterPath()
-        if self.shown():
-            p.addRect(self.boundingRect())
+        fit = self.fitted()
+        if fit is not None:
+            p.addRect(QRectF(0, -self._size.height(), fit[2], self._size.height()))
         return p
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        if not self.shown():
+        fit = self.fitted()
+        if fit is None:
             return
-        r = self.boundingRect()
+        f, shown, width = fit
+        r = QRectF(0, -self._size.height(), width, self._size.height())
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.frame.colour)
         painter.drawRoundedRect(r, 4, 4)
-        painter.setFont(px_font(LABEL_PX, True))
+        painter.setFont(f)
         painter.setPen(_ink_on(self.frame.colour.rgb()))
-        painter.drawText(r.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         self.frame.title)
+        painter.drawText(r.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         self.frame.mousePressEvent(event)
@@ -423,8 +444,10 @@ class AnnotationLayer(QObject):
     def contents(self, frame_id: str) -> tuple[list[str], list[str]]:
         """The blocks and notes whose middles lie in the frame (what moves with it)."""
         r = self.frames[frame_id].sceneBoundingRect().adjusted(1, 1, -1, -1)
-        blocks = [bid for bid, it in self.scene.blocks.items() if r.contains(it.mapRectToScene(it.body_rect()).center())]
-        notes = [nid for nid, it in self.notes.items() if r.contains(it.sceneBoundingRect().center())]
+        near = self.scene.items(r)  # the scene's index: a frame on a page of thousands of blocks asks only its own
+        blocks = [it.block_id for it in near if isinstance(it, BlockItem)
+                  and r.contains(it.mapRectToScene(it.body_rect()).center())]
+        notes = [it.note_id for it in near if isinstance(it, NoteItem) and r.contains(it.sceneBoundingRect().center())]
         return blocks, notes
 
     def note_rects(self) -> list[tuple[float, float, float, float]]:
