@@ -235,6 +235,13 @@ def test_note_added_edited_moved_saved_and_reloaded(window, qtbot, tmp_path):
     assert {k: frame[k] for k in ("id", "title", "color")} == {"id": "frame", "title": "Inputs", "color": "blue"}
     assert QRectF(*frame["rect"]).contains(body(w, a)) and QRectF(*frame["rect"]).contains(body(w, b))
     # reopened: the same frame and note drawn, and written back unchanged
+    # a click selects the note, Delete removes it, undo brings it back
+    qtbot.mouseClick(w.view.viewport(), Qt.MouseButton.LeftButton, pos=w.view.mapFromScene(QPointF(430, 610)))
+    assert w.scene.annotations.selected_ids() == [nid]
+    qtbot.keyClick(w.view, Qt.Key.Key_Delete)
+    assert not w.page.notes and not w.scene.annotations.notes
+    w.undo.undo()
+    assert w.page.notes[nid].text == "# Plan\n\nTrain **fast**" and nid in w.scene.annotations.notes
     w2_ok = w.open_path(str(path), ask=False)
     assert w2_ok and set(w.scene.annotations.frames) == {"frame"} and set(w.scene.annotations.notes) == {"note"}
     assert w.scene.annotations.notes["note"].pos() == QPointF(400, 600)
@@ -273,16 +280,20 @@ def test_notes_go_to_free_space_and_fit_and_minimap_show_them(window, qtbot):
     w.edit_note(low, "\n\n".join(f"line {i}" for i in range(40)))
     r = w.scene.annotations.notes[low].sceneBoundingRect()
     assert not any(r.intersects(body(w, bid)) for bid in (a, b, c))
-    # a note far away: Fit shows it, the minimap draws it
-    far = w.add_note(QPointF(5000, 3000), "far away")
+    # a note far away: Fit shows it, and the tab of the frame at the page's top, the minimap draws them
+    fid = w.frame_selection([a, c])
+    far = w.add_note(QPointF(300, 5000), "far away")  # the page's height sets the zoom
     qtbot.keyClick(w.view, Qt.Key.Key_F)
     assert w.view.visible_rect().contains(w.scene.annotations.notes[far].sceneBoundingRect())
+    label = w.scene.annotations.frames[fid].label
+    assert label.fitted() is not None  # far out: the title is a tab of fixed size on the frame's top edge
+    at = w.view.mapFromScene(QPointF(*w.page.frames[fid].rect[:2]))
+    tab = label.shape().boundingRect().translated(at.x(), at.y())
+    assert QRectF(w.view.viewport().rect()).contains(tab), tab
     mm = w.view.minimap
     mm.reread()
     shown = [r for r, _c, is_frame in mm._annotations if not is_frame]
     assert w.scene.annotations.notes[far].sceneBoundingRect() in shown
-    fid = w.frame_selection([a, b])
-    mm.reread()
     assert QRectF(*w.page.frames[fid].rect) in [r for r, _c, is_frame in mm._annotations if is_frame]
     # undo of every step leaves the page without notes or frames, redo brings them back
     while w.undo.canUndo():
