@@ -231,9 +231,12 @@ def test_note_added_edited_moved_saved_and_reloaded(window, qtbot, tmp_path):
     assert w.save_to(str(path))
     saved = json.loads(path.read_text(encoding="utf-8"))
     assert saved["notes"] == [{"id": "note", "pos": [400, 600], "text": "# Plan\n\nTrain **fast**"}]
+    # the blocks were dropped at (40, 60) and (40, 260): placed 20, 10 up-left of the drop, 140 wide (a Const's
+    # least width); the frame keeps 20 around them and 30 more above for its title band
     (frame,) = saved["frames"]
-    assert {k: frame[k] for k in ("id", "title", "color")} == {"id": "frame", "title": "Inputs", "color": "blue"}
-    assert QRectF(*frame["rect"]).contains(body(w, a)) and QRectF(*frame["rect"]).contains(body(w, b))
+    assert {k: v for k, v in frame.items() if k != "rect"} == {"id": "frame", "title": "Inputs", "color": "blue"}
+    assert frame["rect"][:3] == [0, 0, 180]
+    assert frame["rect"][3] == pytest.approx(body(w, b).bottom() + 20, abs=10)
     # reopened: the same frame and note drawn, and written back unchanged
     # a click selects the note, Delete removes it, undo brings it back
     qtbot.mouseClick(w.view.viewport(), Qt.MouseButton.LeftButton, pos=w.view.mapFromScene(QPointF(430, 610)))
@@ -275,11 +278,14 @@ def test_notes_go_to_free_space_and_fit_and_minimap_show_them(window, qtbot):
             assert not r.intersects(body(w, bid)), (n, bid)
     for r1, r2 in combinations(rects, 2):
         assert not r1.intersects(r2)
+    # a block dropped onto a note goes beside it
+    d = drop_from_palette(w, "Const", rects[0].center())
+    assert not body(w, d).intersects(w.scene.annotations.notes[notes[0]].sceneBoundingRect())
     # a longer text grows the note: it moves off the block below it in the same step
     low = notes[0]
     w.edit_note(low, "\n\n".join(f"line {i}" for i in range(40)))
     r = w.scene.annotations.notes[low].sceneBoundingRect()
-    assert not any(r.intersects(body(w, bid)) for bid in (a, b, c))
+    assert not any(r.intersects(body(w, bid)) for bid in (a, b, c, d))
     # a note far away: Fit shows it, and the tab of the frame at the page's top, the minimap draws them
     fid = w.frame_selection([a, c])
     far = w.add_note(QPointF(300, 5000), "far away")  # the page's height sets the zoom

@@ -462,7 +462,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Ann
         bid = self.page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
         probe = BlockItem(block)  # its drawn size, to find it a free place near where it was asked for
-        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height))
+        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height),
+                                      others=self.scene.annotations.note_rects())  # clear of notes too
         self.undo.push(AddBlocksCommand(self.page, [block], text=f"Add {type_name}"))
         self.select([bid])
         return bid
