@@ -45,6 +45,7 @@ NOTE_PT = 10
 NOTE_PAPER = QColor("#fff6c2")
 NOTE_INK = QColor("#2b2a22")
 NOTE_EDGE = QColor("#d8c56a")
+NOTE_DARK = (QColor("#3b3826"), QColor("#f2edd2"))  # paper and ink of a dark canvas
 _WHITE, _INK = QColor("#ffffff"), QColor("#16181a")
 
 
@@ -341,14 +342,15 @@ class NoteItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        paper, ink = NOTE_DARK if theme().dark else (NOTE_PAPER, NOTE_INK)
         edge = QPen(theme().selected if self.isSelected() else NOTE_EDGE, 2.0 if self.isSelected() else 1.0)
         edge.setCosmetic(True)
         painter.setPen(edge)
-        painter.setBrush(NOTE_PAPER)
+        painter.setBrush(paper)
         painter.drawRoundedRect(self.boundingRect(), 4, 4)
         if QFontInfo(font(NOTE_PT)).pixelSize() * lod >= MIN_TEXT_PX:
             ctx = QAbstractTextDocumentLayout.PaintContext()
-            ctx.palette.setColor(QPalette.ColorRole.Text, NOTE_INK)  # paper and ink whatever the theme
+            ctx.palette.setColor(QPalette.ColorRole.Text, ink)  # the note's own ink, whatever the system's
             painter.save()
             painter.translate(NOTE_PAD, NOTE_PAD)
             self.doc.documentLayout().draw(painter, ctx)
@@ -358,7 +360,7 @@ class NoteItem(QGraphicsItem):
         px = int(MIN_TEXT_PX / lod + 0.999)
         if first and px <= self.h - 4:  # far out: the first line large, where it fits
             painter.setFont(px_font(px, True))
-            painter.setPen(NOTE_INK)
+            painter.setPen(ink)
             room = self.boundingRect().adjusted(4, 2, -4, -2)
             painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                              QFontMetricsF(px_font(px, True)).elidedText(first, Qt.TextElideMode.ElideRight,
