@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from enuflow.app.document.annotations import Annotation, Frame, Note
     from enuflow.app.document.composites import Composite
 
 
@@ -81,7 +82,9 @@ class Page:
     Events sent to listeners (name, details): ``block_added`` {block, index}, ``block_removed``
     {block, index}, ``block_moved`` {id, pos}, ``pin_changed`` {id, pin, value}, ``block_changed``
     {id, field, value}, ``link_added`` {link, index}, ``link_removed`` {link, index},
-    ``page_changed`` {field}, ``reset`` {}.
+    ``page_changed`` {field}, ``reset`` {}; for frames and notes (``app.document.annotations``, drawn by the
+    editor, never built): ``annotation_added`` {item, index}, ``annotation_removed`` {item, index},
+    ``annotation_changed`` {item}.
     """
 
     def __init__(self, name: str = "untitled") -> None:
@@ -96,6 +99,9 @@ class Page:
         self.data_path: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
         self._composites: dict[str, Composite] = {}
+        #: the frames and notes by id, in drawing order (ids unique across both)
+        self.frames: dict[str, Frame] = {}
+        self.notes: dict[str, Note] = {}
         self._listeners: list[Listener] = []
 
     @property
@@ -309,7 +315,60 @@ class Page:
         self.data_path = other.data_path
         self.link_extra = other.link_extra
         self.composites = other.composites
+        self.frames = other.frames
+        self.notes = other.notes
         self._emit("reset")
+
+    # -- frames and notes -----------------------------------------------------------------------
+    def annotation(self, item_id: str) -> Frame | Note | None:
+        """The frame or note ``item_id`` (None when there is none)."""
+        return self.frames.get(item_id) or self.notes.get(item_id)
+
+    def _annotations_of(self, item: Annotation) -> dict[str, Any]:
+        from enuflow.app.document.annotations import Frame
+
+        return self.frames if isinstance(item, Frame) else self.notes
+
+    def new_annotation_id(self, base: str) -> str:
+        """An id used by no frame or note yet (``frame``, ``frame_2``, ...)."""
+        i, made = 2, base
+        while made in self.frames or made in self.notes:
+            made, i = f"{base}_{i}", i + 1
+        return made
+
+    def add_annotation(self, item: Annotation, index: int | None = None) -> None:
+        """Add a frame or note (its id must be new among both); ``index`` puts it at that place in its list."""
+        if not item.id or self.annotation(item.id) is not None:
+            raise ValueError(f"frame or note id {item.id!r} is empty or already on the page")
+        items = self._annotations_of(item)
+        order = list(items.items())
+        index = len(order) if index is None else min(index, len(order))
+        order.insert(index, (item.id, item))
+        items.clear()
+        items.update(order)
+        self._emit("annotation_added", item=item, index=index)
+
+    def remove_annotation(self, item_id: str) -> tuple[int, Annotation]:
+        """Remove the frame or note ``item_id``; returns its index in its list and itself (for undo)."""
+        item = self.annotation(item_id)
+        if item is None:
+            raise ValueError(f"no frame or note {item_id!r} on the page")
+        items = self._annotations_of(item)
+        index = list(items).index(item_id)
+        del items[item_id]
+        self._emit("annotation_removed", item=item, index=index)
+        return index, item
+
+    def change_annotation(self, item_id: str, **fields: Any) -> None:
+        """Set fields of a frame (``title``, ``rect``, ``color``) or a note (``pos``, ``text``)."""
+        item = self.annotation(item_id)
+        if item is None:
+            raise ValueError(f"no frame or note {item_id!r} on the page")
+        for name, value in fields.items():
+            if name == "id" or not hasattr(item, name):
+                raise ValueError(f"a {type(item).__name__.lower()} has no field {name!r}")
+            setattr(item, name, tuple(value) if isinstance(value, list) else value)
+        self._emit("annotation_changed", item=item)
 
     # -- structure ---------------------------------------------------------------------------
     def copy(self) -> Page:
@@ -324,4 +383,6 @@ class Page:
         p.data_path = self.data_path
         p.link_extra = copy.deepcopy(self.link_extra)
         p.composites = {name: c.copy() for name, c in self.composites.items()}
+        p.frames = {k: f.copy() for k, f in self.frames.items()}
+        p.notes = {k: n.copy() for k, n in self.notes.items()}
         return p

@@ -211,3 +211,55 @@ class PlaceCompositeCommand(QUndoCommand):
         self.page.remove_block(self.block.id)
         for name in self.add:
             self.page.set_composite(name, None)
+
+
+class AddAnnotationsCommand(QUndoCommand):
+    """Add frames or notes (``app.document.annotations``); undo removes them."""
+
+    def __init__(self, page: Page, items: list[Any], text: str = "Add") -> None:
+        super().__init__(text)
+        self.page = page
+        self.items = [it.copy() for it in items]
+
+    def redo(self) -> None:
+        for it in self.items:
+            self.page.add_annotation(it.copy())
+
+    def undo(self) -> None:
+        for it in reversed(self.items):
+            self.page.remove_annotation(it.id)
+
+
+class RemoveAnnotationsCommand(QUndoCommand):
+    """Remove frames or notes (the blocks a frame holds stay); undo puts each back in its place."""
+
+    def __init__(self, page: Page, ids: list[str], text: str = "Delete") -> None:
+        super().__init__(text)
+        self.page = page
+        self.ids = [i for i in ids if page.annotation(i) is not None]
+        self._saved: list[tuple[int, Any]] = []
+
+    def redo(self) -> None:
+        self._saved = [self.page.remove_annotation(i) for i in self.ids]
+
+    def undo(self) -> None:
+        for index, it in reversed(self._saved):
+            self.page.add_annotation(it.copy(), index)
+
+
+class ChangeAnnotationCommand(QUndoCommand):
+    """Set fields of a frame (title, rect, color) or a note (pos, text); undo sets the old values back."""
+
+    def __init__(self, page: Page, item_id: str, fields: dict[str, Any], text: str = "") -> None:
+        super().__init__(text or f"Change {item_id}")
+        self.page = page
+        self.item_id = item_id
+        self.new = dict(fields)
+        item = page.annotation(item_id)
+        self.old = {k: getattr(item, k) for k in fields}
+
+    def redo(self) -> None:
+        self.page.change_annotation(self.item_id, **self.new)
+
+    def undo(self) -> None:
+        self.page.change_annotation(self.item_id, **self.old)

@@ -141,10 +141,10 @@ def free_offset(page: Page, clip: dict[str, Any], sizes: dict[str, tuple[float, 
 
 
 def free_spot(page: Page, sizes: dict[str, tuple[float, float]], at: tuple[float, float],
-              size: tuple[float, float], step: float = 20.0) -> tuple[float, float]:
+              size: tuple[float, float], step: float = 20.0, others: list[Rect] | None = None) -> tuple[float, float]:
     """The free place nearest ``at`` (on a ``step`` grid, rings around it) for a block of ``size``: where a
-    dropped or added block goes when ``at`` is taken."""
-    index = RectIndex(page_rects(page, sizes))
+    dropped or added block goes when ``at`` is taken. ``others`` are more rectangles to keep clear of (notes)."""
+    index = RectIndex(page_rects(page, sizes) + list(others or ()))
     x0, y0 = at
     for ring in range(0, 300):
         spots = [(i, j) for i in range(-ring, ring + 1) for j in range(-ring, ring + 1)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from enuflow.app.gui import blocktypes, editing, recovery
+from enuflow.app.gui.annotating import AnnotationCommands
 from enuflow.app.gui.canvas.items import BlockItem, WireItem
 from enuflow.app.gui.canvas.scene import PageScene
 from enuflow.app.gui.canvas.view import CanvasView
@@ -37,6 +38,7 @@ from enuflow.app.gui.commands import (
     AddBlocksCommand,
     AddLinkCommand,
     MoveCommand,
+    RemoveAnnotationsCommand,
     RemoveCommand,
     SetFieldCommand,
     SetPageFieldCommand,
@@ -70,7 +72,8 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.StandardButton(box.exec())
 
 
-class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, QMainWindow):
+class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
+                 QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -122,6 +125,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.scene.link_requested.connect(self._link_requested)
         self.scene.link_refused.connect(self._link_refused)
         self.scene.blocks_moved.connect(self._blocks_moved)
+        self._connect_annotations()
         # selecting thousands of blocks sends thousands of signals: follow the selection once per batch
         self._selection_timer = QTimer(self)
         self._selection_timer.setSingleShot(True)
@@ -226,6 +230,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self._act(e, "De&lete", self.delete_selection, [QKeySequence.StandardKey.Delete, QKeySequence("Backspace")])
         self._act(e, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll)
         self._act(e, "Add &Block...", lambda: self.quick_search(self.view.last_scene_pos), "Ctrl+Space")
+        self._annotation_actions(e)
         v = mb.addMenu("&View")
         self._act(v, "&Fit Page", self.view.fit, "F", tb)
         self._act(v, "Zoom &In", lambda: self.view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
@@ -466,7 +471,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         bid = self.page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
         probe = BlockItem(block)  # its drawn size, to find it a free place near where it was asked for
-        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height))
+        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height),
+                                      others=self.scene.annotations.note_rects())  # clear of notes too
         self.undo.push(AddBlocksCommand(self.page, [block], text=f"Add {type_name}"))
         self.select([bid])
         return bid
@@ -530,8 +536,14 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     def delete_selection(self) -> None:
         ids = self.scene.selected_block_ids()
         at = self.scene.selected_link_positions()  # one wire of a link repeated into a list port is one link
+        marks = self.scene.annotations.selected_ids()  # frames and notes
+        if marks:
+            self.undo.beginMacro(f"Delete {len(ids) + len(marks)} items")
         if ids or at:
             self.undo.push(RemoveCommand(self.page, ids, text=f"Delete {len(ids)} blocks", link_indices=at))
+        if marks:
+            self.undo.push(RemoveAnnotationsCommand(self.page, marks))
+            self.undo.endMacro()
 
     def select_all(self) -> None:
         for it in self.scene.blocks.values():
@@ -616,6 +628,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         """The context menu for page point ``pos``: of the block or wire there, else of the canvas."""
         item = self.scene.itemAt(pos, self.view.transform())
         menu = QMenu(self)
+        if self.annotation_menu(menu, item):  # a frame's title or a note
+            return menu
         if isinstance(item, BlockItem):
             if not item.isSelected():
                 self.select([item.block_id])
@@ -629,6 +643,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             if item.type_name in self.page.composites:
                 menu.addAction("Save to Li&brary...", lambda: self.save_composite_to_library(item.block_id))
             menu.addAction("&Help", lambda: self.show_help(item.type_name))
+            self.canvas_annotation_entries(menu, pos, on_canvas=False)
         elif isinstance(item, WireItem):
             self.scene.clearSelection()
             item.setSelected(True)
@@ -640,6 +655,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             menu.addSeparator()
             menu.addAction("&Fit Page", lambda: self.view.fit())
             menu.addAction("Auto &Layout", lambda: self.auto_layout())
+            self.canvas_annotation_entries(menu, pos, on_canvas=True)
         return menu
 
     def toggle_collapse(self, ids: list[str] | None = None) -> None:

@@ -21,7 +21,8 @@ from enuflow.blocks.atomic import replace as replace_atomically
 FORMAT = "enuflow.page"
 VERSION = 1
 _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
-_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", "composites", datafile.FIELD}
+_TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", "composites", "frames", "notes",
+             datafile.FIELD}
 
 
 #: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
@@ -206,6 +207,7 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
             extra = {k: v for k, v in ln.items() if k not in ("from", "to")}
             if extra:
                 link_extra[link] = extra
+    _read_annotations(p, doc, lines, page)
     page.fill(found.values(), made)
     page.link_extra.update(link_extra)
 
@@ -227,6 +229,19 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
             raise PageFileError(p, f"has a '{datafile.FIELD}' field that is not a file name: {data!r}")
         page.data_path = os.path.abspath(data if os.path.isabs(data) else Path(p).parent / data)
     return page
+
+
+def _read_annotations(p: str, doc: dict[str, Any], lines: list[str] | None, page: Page) -> None:
+    """The page's frames and notes (editor only, never built); raises PageFileError naming the entry."""
+    if "frames" not in doc and "notes" not in doc:
+        return
+    from enuflow.app.document import annotations
+
+    taken: set[str] = set()
+    if "frames" in doc:
+        page.frames = {f.id: f for f in annotations.frames_from_doc(p, doc["frames"], lines, taken)}
+    if "notes" in doc:
+        page.notes = {n.id: n for n in annotations.notes_from_doc(p, doc["notes"], lines, taken)}
 
 
 def load(path: str | Path) -> Page:
@@ -275,6 +290,11 @@ def page_to_doc(page: Page, data: str | None = None) -> dict[str, Any]:
         doc["view"] = page.view
     if page.results is not None:
         doc["results"] = page.results
+    if page.frames or page.notes:
+        from enuflow.app.document.annotations import frame_to_doc, note_to_doc
+
+        doc["frames"] = [frame_to_doc(f) for f in page.frames.values()]
+        doc["notes"] = [note_to_doc(n) for n in page.notes.values()]
     doc.update(page.extra)
     return doc
 

@@ -1,7 +1,8 @@
 """The minimap: an overview of the whole page in a corner of the canvas, with the part the view shows as
 a rectangle; a click or a drag on it moves the view there. It can be hidden (View > Minimap).
 
-It draws each block as a small rectangle in its category colour, read from the scene's block items when
+It draws frames as outlined boxes in their colour and notes as small cards, under each block as a small rectangle
+in its category colour, read from the scene's block items when
 something changed (at most a few times a second), so a page of thousands of blocks costs one pass of
 rectangles per repaint.
 """
@@ -30,6 +31,7 @@ class Minimap(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole page: click or drag to move the view")
         self._blocks: list[tuple[QRectF, QColor]] = []
+        self._annotations: list[tuple[QRectF, QColor, bool]] = []  # frames and notes (rect, colour, is a frame)
         self._page = QRectF()
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -55,8 +57,12 @@ class Minimap(QWidget):
         """Read the blocks' rectangles and colours from the scene again."""
         blocks = getattr(self.view.scene(), "blocks", {})
         self._blocks = [(it.mapRectToScene(it.body_rect()), it.colour) for it in blocks.values()]
+        layer = getattr(self.view.scene(), "annotations", None)
+        self._annotations = layer.overview() if layer is not None else []
         page = QRectF()
         for r, _c in self._blocks:
+            page = page.united(r)
+        for r, _c, _f in self._annotations:
             page = page.united(r)
         self._page = page
         self._dirty = False
@@ -96,6 +102,7 @@ class Minimap(QWidget):
         p.setBrush(bg)
         p.drawRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1))
         k, ox, oy = self._scale(self._shown())
+        self._paint_annotations(p, k, ox, oy)
         p.setPen(Qt.PenStyle.NoPen)
         for r, colour in self._blocks:
             p.setBrush(colour)
@@ -106,6 +113,15 @@ class Minimap(QWidget):
         p.setClipRect(QRectF(1, 1, self.width() - 2, self.height() - 2))
         p.drawRect(QRectF(v.left() * k + ox, v.top() * k + oy, v.width() * k, v.height() * k))
         p.end()
+
+    def _paint_annotations(self, p: QPainter, k: float, ox: float, oy: float) -> None:
+        """Frames as translucent boxes outlined in their colour, notes as pale cards."""
+        for r, colour, is_frame in self._annotations:
+            fill = QColor(colour)
+            fill.setAlpha(60 if is_frame else 200)
+            p.setPen(QPen(colour, 1.0) if is_frame else Qt.PenStyle.NoPen)
+            p.setBrush(fill)
+            p.drawRect(QRectF(r.left() * k + ox, r.top() * k + oy, max(r.width() * k, 2.0), max(r.height() * k, 2.0)))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from enuflow.app.gui import blocktypes
+from enuflow.app.gui.canvas.annotations import AnnotationLayer
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.style import font
 from enuflow.app.document.page import Link, Page
@@ -120,6 +121,7 @@ class PageScene(QGraphicsScene):
         self.stale: set[str] = set()
         self.snap_step: float | None = 10.0  # blocks dragged by a person land on this grid (None: free)
         self.dragging = False
+        self.annotations = AnnotationLayer(self)  # the page's frames and notes
         page.subscribe(self._on_page)
         self.rebuild()
 
@@ -141,6 +143,7 @@ class PageScene(QGraphicsScene):
         for ln in self.page.links:
             self._add_wire(ln, self.wire_count(ln))
         self._apply_results()
+        self.annotations.rebuild()
 
     def _add_block(self, block: Any, wired_out: set[str] | None = None) -> None:
         item = BlockItem(block, wired_out)
@@ -235,6 +238,8 @@ class PageScene(QGraphicsScene):
         elif event == "link_removed":
             ln = d["link"]
             self._remove_wire(ln, self.page.occurrence(ln, d["index"]) if ln in self._repeats else 0)
+        elif event.startswith("annotation_"):
+            self.annotations.on_page(event, d)
         elif event == "reset":
             self.rebuild()
 

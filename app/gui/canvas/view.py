@@ -145,9 +145,11 @@ class CanvasView(QGraphicsView):
         room = rect.adjusted(-rect.width() - 5000, -rect.height() - 5000, rect.width() + 5000, rect.height() + 5000)
         if not self.sceneRect().contains(room):  # a page larger than the canvas's area (a big model): grow it
             self.setSceneRect(self.sceneRect().united(room))
-        margin = 30.0
+        margin = 30.0  # page units, and as many pixels: a frame's title tab (fixed size on screen) stays in view
         vw, vh = max(self.viewport().width() - 4, 1), max(self.viewport().height() - 4, 1)
         z = min(vw / (rect.width() + 2 * margin), vh / (rect.height() + 2 * margin), FIT_MAX)
+        if vw > 4 * margin and vh > 4 * margin:
+            z = min(z, (vw - 2 * margin) / max(rect.width(), 1e-9), (vh - 2 * margin) / max(rect.height(), 1e-9))
         z = max(z, MIN_ZOOM)
         self.resetTransform()
         self.scale(z, z)
