@@ -219,8 +219,9 @@ class _Grouping:
         return out
 
 
-def _group_scope(scope: _Scope, ids: list[str], name: str, taken_ids: set[str],
-                 size: Sizer) -> tuple[_Scope, Composite, str]:
+def _group_scope(scope: _Scope, ids: list[str], name: str, taken_ids: set[str]) -> tuple[_Scope, Composite, str]:
+    """The scope with blocks ``ids`` replaced by an instance of the new composite ``name`` at their top-left corner
+    (``_place`` moves it to free space once the composite is on a page, where its drawn size can be measured)."""
     chosen = {i for i in ids if any(b.id == i for b in scope.blocks)}
     if not chosen:
         raise GroupError("select the blocks to group")
@@ -238,14 +239,17 @@ def _group_scope(scope: _Scope, ids: list[str], name: str, taken_ids: set[str],
         inner.append(c)
     comp = Composite(name, inner, inner_links, list(g.ins.values()), list(g.outs.values()), g.pins)
     block = BlockInstance(inst, name, (x0, y0))
-    rest = [b for b in scope.blocks if b.id not in chosen]
-    others = [_rect(b, size) for b in rest]
-    dx, dy = _free_offset([_rect(block, size)], others)
-    block.pos = (x0 + dx, y0 + dy)
     first = next(i for i, b in enumerate(scope.blocks) if b.id in chosen)
     blocks = [b.copy() for b in scope.blocks[:first] if b.id not in chosen] + [block]
     blocks += [b.copy() for b in scope.blocks[first:] if b.id not in chosen]
     return _Scope(blocks, g.links, pins), comp, inst
+
+
+def _place(blocks: list[BlockInstance], inst: str, size: Sizer) -> None:
+    """Move the block ``inst`` to the free place nearest where it is (clear of the others by ``GAP``)."""
+    block = next(b for b in blocks if b.id == inst)
+    dx, dy = _free_offset([_rect(block, size)], [_rect(b, size) for b in blocks if b.id != inst])
+    block.pos = (block.pos[0] + dx, block.pos[1] + dy)
 
 
 def _check_name(page: Page, name: str) -> None:
@@ -260,10 +264,12 @@ def group(page: Page, block_ids: list[str], name: str, size: Sizer | None = None
     (placed at the selection's top-left corner, or the nearest free place); raises GroupError."""
     _check_name(page, name)
     scope = _Scope(page.blocks, page.links, [])
-    new, comp, inst = _group_scope(scope, block_ids, name, {b.id for b in page}, size or _default_size)
+    new, comp, inst = _group_scope(scope, block_ids, name, {b.id for b in page})
     comps = _copy_comps(page)
     comps[name] = comp
-    return Grouped(_page_like(page, new.blocks, new.links, comps), inst, name)
+    made = _page_like(page, new.blocks, new.links, comps)
+    _place(made.blocks, inst, size or _default_size)
+    return Grouped(made, inst, name)
 
 
 def group_in_composite(page: Page, outer: str, block_ids: list[str], name: str,
@@ -273,11 +279,13 @@ def group_in_composite(page: Page, outer: str, block_ids: list[str], name: str,
     _check_name(page, name)
     old = page.composites[outer]
     scope = _definition_scope(old)
-    new, comp, inst = _group_scope(scope, block_ids, name, {b.id for b in old.blocks}, size or _default_size)
+    new, comp, inst = _group_scope(scope, block_ids, name, {b.id for b in old.blocks})
     comps = _copy_comps(page)
     comps[name] = comp
     comps[outer] = _definition_from(new, old)
-    return Grouped(_page_like(page, page.blocks, page.links, comps), inst, name)
+    made = _page_like(page, [b.copy() for b in page], page.links, comps)
+    _place(comps[outer].blocks, inst, size or _default_size)
+    return Grouped(made, inst, name)
 
 
 # -- ungroup -------------------------------------------------------------------------------------------------
@@ -392,7 +400,7 @@ def ungroup_in_composite(page: Page, outer: str, instance_id: str, size: Sizer |
     comps[outer] = _definition_from(new, old)
     inner_type = old.block(instance_id).type
     _drop_unused(comps, page.blocks, inner_type)
-    return Ungrouped(_page_like(page, page.blocks, page.links, comps), ids)
+    return Ungrouped(_page_like(page, [b.copy() for b in page], page.links, comps), ids)
 
 
 # -- exposed pins --------------------------------------------------------------------------------------------

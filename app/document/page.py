@@ -113,6 +113,11 @@ class Page:
     def subscribe(self, fn: Listener) -> None:
         self._listeners.append(fn)
 
+    def unsubscribe(self, fn: Listener) -> None:
+        """Stop telling ``fn`` (a canvas that shows another page now); nothing when it was not listening."""
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
     def _emit(self, event: str, **details: Any) -> None:
         for fn in list(self._listeners):
             fn(event, details)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsRectItem,
@@ -106,6 +106,7 @@ class PageScene(QGraphicsScene):
     link_requested = Signal(object)        # Link
     link_refused = Signal(str)             # why
     blocks_moved = Signal(dict, dict)      # old {id: pos}, new {id: pos}
+    block_opened = Signal(str)             # a block double-clicked (a composite instance is entered)
 
     def __init__(self, page: Page, parent: Any = None) -> None:
         super().__init__(parent)
@@ -120,8 +121,27 @@ class PageScene(QGraphicsScene):
         self.stale: set[str] = set()
         self.snap_step: float | None = 10.0  # blocks dragged by a person land on this grid (None: free)
         self.dragging = False
+        #: the instance path whose definition is shown ("" for the page): results are keyed below it
+        self.path = ""
         page.subscribe(self._on_page)
         self.rebuild()
+
+    def show_page(self, page: Page, path: str = "") -> None:
+        """Draw ``page`` from now on: a composite's definition entered at instance ``path``, or the page."""
+        self.page.unsubscribe(self._on_page)
+        self.page = page
+        self.path = path
+        self.stale = set()
+        page.subscribe(self._on_page)
+        self.rebuild()
+
+    def refresh_instances(self) -> None:
+        """Draw composite instances afresh (their definitions' exposed ports may have changed)."""
+        comps = self.page.composites
+        for bid, item in self.blocks.items():
+            b = self.page.get(bid)
+            if b is not None and b.type in comps:
+                self._refresh_item(bid)
 
     # -- following the page -------------------------------------------------------------------------
     def rebuild(self) -> None:
@@ -255,7 +275,12 @@ class PageScene(QGraphicsScene):
 
     def _apply_results(self, only: str | None = None) -> None:
         per: dict[str, dict[str, str]] = {}
+        prefix = f"{self.path}/" if self.path else ""
         for (bid, port), arr in self._results.items():
+            if prefix:  # inside a composite: its blocks' results are keyed by path ("d1/mm")
+                if not bid.startswith(prefix):
+                    continue
+                bid = bid[len(prefix):]
             if only is not None and bid != only:
                 continue
             try:
@@ -351,6 +376,17 @@ class PageScene(QGraphicsScene):
             self._press_pos = {bid: (it.pos().x(), it.pos().y()) for bid, it in self.blocks.items()
                                if it.isSelected()}
             self.dragging = bool(self._press_pos)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        views = self.views()
+        item = self.itemAt(event.scenePos(), views[0].transform() if views else QTransform())
+        while item is not None and not isinstance(item, BlockItem):
+            item = item.parentItem()
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(item, BlockItem):
+            self.block_opened.emit(item.block_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None:
