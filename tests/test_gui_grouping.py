@@ -132,6 +132,7 @@ def test_group_run_enter_expose_ungroup_and_undo_as_a_person_does(qtbot, opened)
         # expose mm.transpose_a from the inspector
         click_block(qtbot, w, "mm")
         qtbot.waitUntil(lambda: w.inspector.block_id == "mm")
+        assert w.results.block_id == "group/mm" and w.results.pin.currentText() == "product"  # its full value
         combo = w.inspector.fields["@expose"]
         combo.setCurrentText("transpose_a")
         qtbot.mouseClick(w.inspector.expose_button, Qt.MouseButton.LeftButton)

@@ -92,9 +92,10 @@ class DefinitionPage(Page):
 class SnapshotCommand(QUndoCommand):
     """Replace the whole page by ``after`` (Group, Ungroup); undo puts back the page as it was."""
 
-    def __init__(self, page: Page, after: Page, text: str) -> None:
+    def __init__(self, page: Page, after: Page, text: str, done: Any = None) -> None:
         super().__init__(text)
         self.page = page
+        self.done = done  # called after each redo and undo (the recovery file is written soon)
         self.before = page.copy()
         self.after = after
         for p in (self.before, self.after):  # held for undo: not where the editor looks instances' types up
@@ -104,6 +105,8 @@ class SnapshotCommand(QUndoCommand):
         now = state.copy()
         _COMPOSITE_PAGES.discard(now)
         self.page.replace_with(now)
+        if self.done is not None:
+            self.done()
 
     def redo(self) -> None:
         self._put(self.after)
@@ -255,7 +258,8 @@ class GroupingCommands:
         except grouping.GroupError as e:
             self.status_label.setText(f"Group: {e}")
             return None
-        self.undo.push(SnapshotCommand(self.page, made.page, f"Group {len(ids)} blocks into {name}"))
+        self.undo.push(SnapshotCommand(self.page, made.page, f"Group {len(ids)} blocks into {name}",
+                                       self.recovery.touch))
         self.select([made.instance])
         self.status_label.setText(f"Grouped {len(ids)} blocks into the composite {name!r} (block {made.instance}); "
                                   "double-click it to enter")
@@ -279,7 +283,7 @@ class GroupingCommands:
         except grouping.GroupError as e:
             self.status_label.setText(f"Ungroup: {e}")
             return []
-        self.undo.push(SnapshotCommand(self.page, page, f"Ungroup {', '.join(ids[:3])}"))
+        self.undo.push(SnapshotCommand(self.page, page, f"Ungroup {', '.join(ids[:3])}", self.recovery.touch))
         self.select(placed)
         return placed
 
