@@ -215,3 +215,10 @@ def test_group_refuses_an_empty_selection_and_a_taken_name():
         group(p, ["neg"], "group")
     with pytest.raises(GroupError):
         ungroup(p, "neg")
+
+
+def test_a_client_session_is_not_grouped():
+    doc = original_doc()
+    doc["blocks"].append(block("session", "ClientSession", [1400, 0], {"steps": 1}))
+    with pytest.raises(GroupError, match="ClientSession"):
+        group(page(doc), ["act", "session"], "g")

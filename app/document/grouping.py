@@ -226,6 +226,8 @@ def _group_scope(scope: _Scope, ids: list[str], name: str, taken_ids: set[str]) 
     if not chosen:
         raise GroupError("select the blocks to group")
     picked = [b for b in scope.blocks if b.id in chosen]
+    if any(b.type == "ClientSession" for b in picked):
+        raise GroupError("a ClientSession block runs the page: it stays on the page, outside any composite")
     x0 = min(float(b.pos[0]) for b in picked)
     y0 = min(float(b.pos[1]) for b in picked)
     inst = unique(readable(name), lambda n: n in taken_ids)

@@ -74,6 +74,11 @@ def composite_named(name: str) -> Composite | None:
     return None
 
 
+def unlist(page: Page) -> None:
+    """Leave ``page`` out of ``composite_named``'s look-up (a copy held for undo, whose definitions may be stale)."""
+    _COMPOSITE_PAGES.discard(page)
+
+
 class Page:
     """The document: an ordered set of blocks and an ordered list of links (the same link may appear more than
     once: a list port takes its links in order, repeats included).

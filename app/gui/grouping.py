@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolBar, QToolButton,
 
 from enuflow.app.document import grouping
 from enuflow.app.document.composites import Composite, ExposedInput, ExposedOutput, ExposedPin
-from enuflow.app.document.page import _COMPOSITE_PAGES, BlockInstance, Page
+from enuflow.app.document.page import BlockInstance, Page, unlist
 from enuflow.app.gui import blocktypes
 
 
@@ -99,11 +99,11 @@ class SnapshotCommand(QUndoCommand):
         self.before = page.copy()
         self.after = after
         for p in (self.before, self.after):  # held for undo: not where the editor looks instances' types up
-            _COMPOSITE_PAGES.discard(p)
+            unlist(p)
 
     def _put(self, state: Page) -> None:
         now = state.copy()
-        _COMPOSITE_PAGES.discard(now)
+        unlist(now)
         self.page.replace_with(now)
         if self.done is not None:
             self.done()

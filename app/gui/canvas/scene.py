@@ -123,15 +123,17 @@ class PageScene(QGraphicsScene):
         self.dragging = False
         #: the instance path whose definition is shown ("" for the page): results are keyed below it
         self.path = ""
+        self._stale_kept: dict[str, set[str]] = {}
         page.subscribe(self._on_page)
         self.rebuild()
 
     def show_page(self, page: Page, path: str = "") -> None:
         """Draw ``page`` from now on: a composite's definition entered at instance ``path``, or the page."""
         self.page.unsubscribe(self._on_page)
+        self._stale_kept[self.path] = self.stale  # each level's stale results are marked again on return
         self.page = page
         self.path = path
-        self.stale = set()
+        self.stale = self._stale_kept.pop(path, set())
         page.subscribe(self._on_page)
         self.rebuild()
 
