@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from enuflow.app.document.formats.native import page_to_doc
 from enuflow.app.engine.runner import run_page
+from enuflow.app.gui.canvas.exposed import ExposedTag
 from tests.test_grouping import expected, grouped_doc, link, original_doc
 
 RUN_TIMEOUT_MS = 180_000
@@ -128,6 +129,11 @@ def test_group_run_enter_expose_ungroup_and_undo_as_a_person_does(qtbot, opened)
         assert [b.text() for b in w.breadcrumb.parts] == ["p", "group"]
         assert set(w.scene.blocks) == {"mm", "add", "act"}
         assert set(w.block_item("mm").previews) == {"product"} and set(w.block_item("act").previews) == {"activations"}
+        # the ports the composite's inputs feed and its outputs give carry the exposed names
+        tags = {bid: sorted(c.text() for c in it.childItems() if isinstance(c, ExposedTag))
+                for bid, it in w.scene.blocks.items()}
+        assert tags == {"mm": ["a \u25b8", "b \u25b8", "\u25b8 product"], "add": ["a \u25b8"],
+                        "act": ["\u25b8 activations"]}
         assert_no_overlap(w)
         # expose mm.transpose_a from the inspector
         click_block(qtbot, w, "mm")

@@ -129,10 +129,11 @@ class Inspector(QWidget):
                 self._text_row(form, name, value_text(v), lambda t: "", "")
         else:
             wired = {ln.dst_port for ln in self.page.links_into(b.id)}
+            fed = self._fed_from_outside(b.id)
             for port in decl.inputs:
-                if port.name in wired:
-                    w = QLabel("(wired)")
-                    form.addRow(port.name, w)
+                if port.name in wired or port.name in fed:
+                    form.addRow(port.name, QLabel(f"(the composite's input {fed[port.name]})"
+                                                  if port.name in fed else "(wired)"))
                     continue
                 if port.kind in ("resource", "variant", "ref") or port.is_list:
                     form.addRow(port.name, QLabel(f"(wire a {port.kind if not port.is_list else 'list'})"))
@@ -142,10 +143,14 @@ class Inspector(QWidget):
             for a in decl.attrs:
                 self._attr_row(form, decl, a, b.pins.get(a.name))
             if self.expose is not None:
-                self._expose_row(form, decl, wired)
+                self._expose_row(form, decl, wired | set(fed))
         form.addRow(self.problems)
         self.scroll.setWidget(form_host)
         self.revalidate()
+
+    def _fed_from_outside(self, block_id: str) -> dict[str, str]:
+        """Inside a composite: the block's inputs fed by the composite's exposed inputs (port -> input name)."""
+        return {port: p.name for p in getattr(self.page, "inputs", []) for bid, port in p.to if bid == block_id}
 
     def _expose_row(self, form: QFormLayout, decl: Block, wired: set[str]) -> None:
         """Inside a composite: which pins of the block its instances set, and a choice of one more to expose."""
@@ -163,6 +168,9 @@ class Inspector(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         combo = QComboBox()
         combo.addItems(left)
+        # as narrow as the inspector: the longest pin name must not widen the whole form
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(6)
         button = QPushButton("Expose")
         button.setToolTip("Make this pin a pin of every instance of the composite (set on the block outside)")
         button.clicked.connect(lambda _c=False: self._expose(combo.currentText()))

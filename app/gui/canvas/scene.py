@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from enuflow.app.gui import blocktypes
+from enuflow.app.gui.canvas.exposed import tag_exposed_ports
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.style import font
 from enuflow.app.document.page import Link, Page
@@ -169,6 +170,7 @@ class PageScene(QGraphicsScene):
         self.blocks[block.id] = item
         self.addItem(item)
         item.set_stale(block.id in self.stale)
+        tag_exposed_ports(item, self.page)
 
     def wire_items(self) -> list[WireItem]:
         """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
@@ -226,6 +228,7 @@ class PageScene(QGraphicsScene):
         if item is None or bid not in self.page:
             return
         item.refresh(self.page.block(bid))
+        tag_exposed_ports(item, self.page)
         for w in item.wires:
             w.adjust()
         item.update()
