@@ -181,6 +181,16 @@ def test_nesting_breadcrumb_and_an_edit_inside_shared_by_every_instance(qtbot, o
     w = opened()
     select_and_group(qtbot, w, ["mm", "add", "act"])
     double_click_block(qtbot, w, "group")
+    # a block added and wired inside goes into the definition; Ctrl+Z takes each back
+    at = w.block_item("act").sceneBoundingRect().bottomRight() + QPointF(60, 60)
+    neg = w.add_block_at("Neg", at)
+    assert w.add_link("act", "activations", neg, "x")
+    comp = w.page.composites["group"]
+    assert comp.block(neg).type == "Neg" and ("act", "activations", neg, "x") in comp.links
+    assert_no_overlap(w)
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert [b.id for b in w.page.composites["group"].blocks] == ["mm", "add", "act"]
     select_and_group(qtbot, w, ["add", "act"])  # a group inside the composite
     assert set(w.page.composites) == {"group", "group_2"}
     assert [b.type for b in w.page.composites["group"].blocks] == ["MatMul", "group_2"]
