@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
+from enuflow.app.document.composite_files import library, place
 from enuflow.app.document.formats.native import page_to_doc
 from enuflow.app.engine.runner import run_page
 from enuflow.app.gui.canvas.exposed import ExposedTag
@@ -239,7 +240,7 @@ def test_nesting_breadcrumb_and_an_edit_inside_shared_by_every_instance(qtbot, o
     assert not w.trail and doc_of(w) == spread(original_doc())
 
 
-def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened):
+def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened, tmp_path):
     w = opened()
     select_and_group(qtbot, w, ["mm", "add"])
     at = w.block_item("group").sceneBoundingRect().center()
@@ -248,6 +249,11 @@ def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened):
     enter = next(a for a in w.canvas_menu(at).actions() if a.text() == "&Enter Composite")
     enter.trigger()
     assert [t for t, _ in w.trail] == ["group"]
+    # a library composite placed inside: its definition goes to the page, its instance into "group"
+    dense = library(tmp_path / "user").composites["layers.Dense"]  # the standard one, whatever the user has
+    inst = place(w.canvas_page, dense, (0.0, 600.0))
+    assert "layers.Dense" in w.page.composites and w.page.composites["group"].block(inst.id).type == "layers.Dense"
+    assert inst.id in w.scene.blocks
     empty = w.view.mapToScene(w.view.viewport().rect().topLeft()) + QPointF(2, 2)
     leave = next(a for a in w.canvas_menu(empty).actions() if a.text() == "Leave Composite")
     leave.trigger()

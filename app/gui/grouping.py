@@ -48,6 +48,10 @@ class DefinitionPage(Page):
     def composites(self, value: dict[str, Composite]) -> None:
         pass
 
+    def set_composite(self, name: str, composite: Composite | None) -> None:
+        """Definitions are the page's: placing a composite inside this one adds its definition to the page."""
+        self.root.set_composite(name, composite)
+
     def reload(self) -> bool:
         """Read the definition again (listeners are told ``reset``); False when the root no longer has it."""
         comp = self.root.composites.get(self.definition)
