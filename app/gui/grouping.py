@@ -13,6 +13,7 @@ import copy
 from collections import Counter
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
@@ -141,7 +142,7 @@ class Breadcrumb(QWidget):
     def __init__(self, go: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.go = go
-        self.parts: list[QToolButton] = []
+        self.parts: list[QWidget] = []  # a button per level above, the level shown in bold last
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(4, 0, 4, 0)
         self.row.setSpacing(2)
@@ -156,14 +157,20 @@ class Breadcrumb(QWidget):
         for depth, (text, tip) in enumerate(names):
             if depth:
                 self.row.addWidget(QLabel(">"))
-            b = QToolButton()
-            b.setText(text)
-            b.setToolTip(tip)
-            b.setAutoRaise(True)
-            b.setEnabled(depth < len(names) - 1)  # the level shown is not a link
-            b.clicked.connect(lambda _c=False, d=depth: self.go(d))
-            self.row.addWidget(b)
-            self.parts.append(b)
+            if depth == len(names) - 1:
+                part: QWidget = QLabel(text)
+                part.setTextFormat(Qt.TextFormat.PlainText)
+                bold = part.font()
+                bold.setBold(True)
+                part.setFont(bold)
+            else:
+                part = QToolButton()
+                part.setText(text)
+                part.setAutoRaise(True)
+                part.clicked.connect(lambda _c=False, d=depth: self.go(d))
+            part.setToolTip(tip)
+            self.row.addWidget(part)
+            self.parts.append(part)
         self.row.addStretch(1)
 
 
