@@ -152,6 +152,7 @@ class Breadcrumb(QWidget):
         while self.row.count():
             w = self.row.takeAt(0).widget()
             if w is not None:
+                w.hide()  # gone at once, not when the event loop gets to deleting it
                 w.deleteLater()
         self.parts = []
         for depth, (text, tip) in enumerate(names):
