@@ -258,3 +258,22 @@ def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened, tmp_path):
     leave = next(a for a in w.canvas_menu(empty).actions() if a.text() == "Leave Composite")
     leave.trigger()
     assert not w.trail
+
+
+def test_deleting_an_exposed_block_inside_drops_its_ports_until_undo(qtbot, opened):
+    w = opened()
+    select_and_group(qtbot, w, ["mm", "add", "act"])
+    double_click_block(qtbot, w, "group")
+    click_block(qtbot, w, "mm")
+    press(qtbot, w, Qt.Key.Key_Delete)
+    comp = w.page.composites["group"]
+    assert [(p.name, p.to) for p in comp.inputs] == [("a", [("add", "y")])]
+    assert [p.name for p in comp.outputs] == ["activations"]
+    press(qtbot, w, Qt.Key.Key_Escape)
+    item = w.block_item("group")
+    assert (item.inputs, item.outputs) == (["a"], ["activations"])  # the instance lost the ports of mm
+    w.revalidate()
+    assert any("no input 'b'" in m for m in w.block_errors.get("group", [])), w.block_errors
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert doc_of(w) == spread(grouped_doc())
+    assert (w.block_item("group").inputs, w.block_item("group").outputs) == (["a", "b"], ["activations", "product"])
