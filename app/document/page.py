@@ -64,9 +64,21 @@ Listener = Callable[[str, dict[str, Any]], None]
 _COMPOSITE_PAGES: weakref.WeakSet[Page] = weakref.WeakSet()
 
 
+#: the page an editor window shows, looked in first (another page in memory may define the same name otherwise)
+_PREFERRED: list[weakref.ref[Page]] = []
+
+
+def prefer(page: Page) -> None:
+    """Look composites up in ``page`` before any other (the page of the editor window made last)."""
+    _PREFERRED[:] = [weakref.ref(page)]
+
+
 def composite_named(name: str) -> Composite | None:
     """The definition of composite ``name`` held by a page in memory (None when no page holds one): lets code
     that knows only a type name (the editor's look-up of declarations) find an instance's ports."""
+    first = _PREFERRED[0]() if _PREFERRED else None
+    if first is not None and name in first.composites:
+        return first.composites[name]
     for page in list(_COMPOSITE_PAGES):
         comp = page.composites.get(name)
         if comp is not None:

@@ -18,8 +18,8 @@ from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
 from enuflow.app.document import grouping
-from enuflow.app.document.composites import Composite, ExposedInput, ExposedOutput, ExposedPin
-from enuflow.app.document.page import BlockInstance, Page, unlist
+from enuflow.app.document.composites import Composite, ExposedInput, ExposedOutput, ExposedPin, needed
+from enuflow.app.document.page import BlockInstance, Page, prefer, unlist
 from enuflow.app.gui import blocktypes
 
 
@@ -136,6 +136,20 @@ class ExposePinsCommand(QUndoCommand):
         self.page.set_exposed_pins(self.old)
 
 
+def _downstream(page: Page, ids: list[str]) -> set[str]:
+    """``ids`` and every block of ``page`` they feed, directly or not."""
+    feeds: dict[str, list[str]] = {}
+    for ln in page.links:
+        feeds.setdefault(ln.src, []).append(ln.dst)
+    seen, todo = set(ids), list(ids)
+    while todo:
+        for nxt in feeds.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
 class Breadcrumb(QWidget):
     """``page > d1 > inner``: one button per level; clicking one goes back to that level."""
 
@@ -185,6 +199,7 @@ class GroupingCommands:
         self.trail: list[tuple[str, DefinitionPage]] = []
         self._views: list[tuple[Any, Any]] = []  # each level's zoom and centre, to go back to
         self._definitions: dict[str, DefinitionPage] = {}
+        prefer(self.page)  # instances' ports from this page's definitions, whatever other pages are in memory
         self.page.subscribe(self._root_changed)
         self.scene.block_opened.connect(self.enter_block)
         self.breadcrumb = Breadcrumb(self.leave_to)
@@ -261,7 +276,7 @@ class GroupingCommands:
             self.status_label.setText("Group: select the blocks to group first")
             return None
         comps = self.page.composites
-        name = name or grouping.unique("group", lambda n: n in comps or blocktypes.lookup(n) is not None)
+        name = name or grouping.unique("group", lambda n: n in comps or blocktypes.registry().get(n) is not None)
         try:
             if self.trail:
                 made = grouping.group_in_composite(self.page, self.trail[-1][1].definition, ids, name, self._sizer())
@@ -309,6 +324,7 @@ class GroupingCommands:
         if dp is None or dp.written is not self.page.composites.get(name):
             if dp is None:
                 dp = self._definitions[name] = DefinitionPage(self.page, name)
+                dp.subscribe(lambda event, d, n=name: self._definition_edited(n, event, d))
             else:
                 dp.reload()
         self._views.append((self.view.transform(), self.view.mapToScene(self.view.viewport().rect().center())))
@@ -373,6 +389,21 @@ class GroupingCommands:
                 break
             parent = dp
         self.scene.refresh_instances()
+
+    def _definition_edited(self, name: str, event: str, d: dict[str, Any]) -> None:
+        """An edit inside the definition ``name``: the results of the page's blocks that use it, of the edited inner
+        block and of what they feed are out of date (greyed until the next run)."""
+        if not self.values or event not in ("pin_changed", "block_changed", "link_added", "link_removed",
+                                            "block_added", "block_removed"):
+            return
+        comps = self.page.composites
+        users = {n for n in comps if name in needed(comps, n)}
+        self.scene.add_stale(_downstream(self.page, [b.id for b in self.page if b.type in users]), "")
+        dp = self.trail[-1][1] if self.trail else None
+        if dp is not None and dp.definition == name:
+            edited = d["link"].dst if "link" in d else d["block"].id if "block" in d else d["id"]
+            self.scene.add_stale(_downstream(dp, [edited]), self.canvas_path)
+        self.results.set_stale(self.scene.stale_paths())
 
     def canvas_errors(self, errors: dict[str, list[str]]) -> dict[str, list[str]]:
         """The errors to draw on the canvas's blocks: ``errors`` (by page block) on the page; inside a composite,

@@ -321,10 +321,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Gro
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-        stale = self.scene.stale | (seen & with_results)
-        if stale != self.scene.stale:
-            self.scene.set_stale(stale)
-            self.results.set_stale(stale)
+        self.scene.add_stale(seen & with_results, "")  # the page's blocks, also while a composite is shown
+        self.results.set_stale(self.scene.stale_paths())
 
     def choose_data_folder(self, folder: str | None = None) -> None:
         """Ask for the page's data folder (``folder`` skips the dialog; "" removes it); one undoable edit."""

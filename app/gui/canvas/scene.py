@@ -298,10 +298,27 @@ class PageScene(QGraphicsScene):
             item.set_previews(per.get(bid, {}))
 
     def set_stale(self, ids: set[str]) -> None:
-        """Grey and tag the results of these blocks: an edit since the last run made them out of date."""
+        """Grey and tag the results of these blocks: an edit since the last run made them out of date. No blocks
+        (a run ended, a page opened) clears the marks of the composites' levels not shown, too."""
         self.stale = set(ids)
+        if not ids:
+            self._stale_kept.clear()
         for bid, item in self.blocks.items():
             item.set_stale(bid in self.stale)
+
+    def add_stale(self, ids: set[str], path: str = "") -> None:
+        """Grey the results of blocks ``ids`` of the level ``path`` ("" the page, ``d1`` inside ``d1``), shown or
+        kept for when it is."""
+        if path == self.path:
+            if not ids <= self.stale:
+                self.set_stale(self.stale | ids)
+        elif ids:
+            self._stale_kept[path] = self._stale_kept.get(path, set()) | ids
+
+    def stale_paths(self) -> set[str]:
+        """Every stale mark of every level, as the path results are keyed by (``d1/mm``)."""
+        levels = {**self._stale_kept, self.path: self.stale}
+        return {f"{p}/{b}" if p else b for p, ids in levels.items() for b in ids}
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
