@@ -414,6 +414,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Gro
 
     def _problem_clicked(self, item: QListWidgetItem) -> None:
         bid = item.data(Qt.ItemDataRole.UserRole)
+        if bid and self.trail:
+            self.leave_to(0)  # problems name the page's blocks
         if bid and bid in self.scene.blocks:
             self.select([bid])
             self.view.centerOn(self.scene.blocks[bid])

@@ -20,15 +20,16 @@ class ExposedTag(QGraphicsSimpleTextItem):
 
 
 def tag_exposed_ports(item: BlockItem, page: Any) -> None:
-    """Tag ``item``'s ports that ``page`` (a composite's definition shown on the canvas) exposes; nothing on a page."""
+    """Tag ``item``'s ports that ``page`` (a composite's definition shown on the canvas) exposes; nothing on a page
+    (whose items are made afresh when the canvas shows it: no tags to remove)."""
+    inputs, outputs = getattr(page, "inputs", None), getattr(page, "outputs", None)
+    if inputs is None or outputs is None:
+        return
     for child in item.childItems():
         if isinstance(child, ExposedTag):
             child.setParentItem(None)
             if child.scene() is not None:
                 child.scene().removeItem(child)
-    inputs, outputs = getattr(page, "inputs", None), getattr(page, "outputs", None)
-    if inputs is None or outputs is None:
-        return
     for p in inputs:
         for bid, port in p.to:
             if bid == item.block_id:
