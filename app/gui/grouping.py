@@ -388,7 +388,8 @@ class GroupingCommands:
                 self.leave_to(depth)
                 break
             parent = dp
-        self.scene.refresh_instances()
+        if event == "page_changed":  # (after a reset the canvas is drawn afresh anyway)
+            self.scene.refresh_instances()
 
     def _definition_edited(self, name: str, event: str, d: dict[str, Any]) -> None:
         """An edit inside the definition ``name``: the results of the page's blocks that use it, of the edited inner
