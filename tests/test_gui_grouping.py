@@ -267,6 +267,14 @@ def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened, tmp_path):
     leave = next(a for a in w.canvas_menu(empty).actions() if a.text() == "Leave Composite")
     leave.trigger()
     assert not w.trail
+    ungroup = next(a for a in w.canvas_menu(at).actions() if a.text() == "U&ngroup")
+    ungroup.trigger()
+    assert "group" not in w.page and {"mm", "add"} <= set(w.scene.blocks)
+    regroup = next(a for a in w.canvas_menu(w.block_item("mm").sceneBoundingRect().center()).actions()
+                   if a.text() == "&Group")
+    regroup.trigger()  # the block under the cursor is selected first: mm alone
+    assert set(w.page.composites) == {"layers.Dense", "group"}
+    assert [b.id for b in w.page.composites["group"].blocks] == ["mm"]
 
 
 def test_deleting_an_exposed_block_inside_drops_its_ports_until_undo(qtbot, opened):

@@ -224,12 +224,12 @@ class GroupingCommands:
         """The Group, Ungroup and Enter entries of a block's context menu (or the canvas's: Leave)."""
         if block_id is None:
             if self.trail:
-                menu.addAction("Leave Composite", self.leave)
+                menu.addAction("Leave Composite", lambda: self.leave())
             return
         menu.addSeparator()
-        menu.addAction("&Group", self.group_selection)
+        menu.addAction("&Group", lambda: self.group_selection())
         if self._is_instance(block_id):
-            menu.addAction("U&ngroup", self.ungroup_selection)
+            menu.addAction("U&ngroup", lambda: self.ungroup_selection())
             menu.addAction("&Enter Composite", lambda: self.enter_block(block_id))
 
     # -- where the canvas is -------------------------------------------------------------------------------
