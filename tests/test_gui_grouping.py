@@ -272,9 +272,9 @@ def test_context_menu_offers_group_ungroup_and_enter(qtbot, opened, tmp_path):
     assert "group" not in w.page and {"mm", "add"} <= set(w.scene.blocks)
     regroup = next(a for a in w.canvas_menu(w.block_item("mm").sceneBoundingRect().center()).actions()
                    if a.text() == "&Group")
-    regroup.trigger()  # the block under the cursor is selected first: mm alone
+    regroup.trigger()  # the blocks Ungroup put back are still selected: they are grouped again
     assert set(w.page.composites) == {"layers.Dense", "group"}
-    assert [b.id for b in w.page.composites["group"].blocks] == ["mm"]
+    assert [b.id for b in w.page.composites["group"].blocks] == ["mm", "add", "Dense"]
 
 
 def test_deleting_an_exposed_block_inside_drops_its_ports_until_undo(qtbot, opened):
