@@ -65,14 +65,31 @@ Listener = Callable[[str, dict[str, Any]], None]
 _COMPOSITE_PAGES: weakref.WeakSet[Page] = weakref.WeakSet()
 
 
+#: the page an editor window shows, looked in first (another page in memory may define the same name otherwise)
+_PREFERRED: list[weakref.ref[Page]] = []
+
+
+def prefer(page: Page) -> None:
+    """Look composites up in ``page`` before any other (the page of the editor window made last)."""
+    _PREFERRED[:] = [weakref.ref(page)]
+
+
 def composite_named(name: str) -> Composite | None:
     """The definition of composite ``name`` held by a page in memory (None when no page holds one): lets code
     that knows only a type name (the editor's look-up of declarations) find an instance's ports."""
+    first = _PREFERRED[0]() if _PREFERRED else None
+    if first is not None and name in first.composites:
+        return first.composites[name]
     for page in list(_COMPOSITE_PAGES):
         comp = page.composites.get(name)
         if comp is not None:
             return comp
     return None
+
+
+def unlist(page: Page) -> None:
+    """Leave ``page`` out of ``composite_named``'s look-up (a copy held for undo, whose definitions may be stale)."""
+    _COMPOSITE_PAGES.discard(page)
 
 
 class Page:
@@ -118,6 +135,11 @@ class Page:
     # -- listeners --------------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:
         self._listeners.append(fn)
+
+    def unsubscribe(self, fn: Listener) -> None:
+        """Stop telling ``fn`` (a canvas that shows another page now); nothing when it was not listening."""
+        if fn in self._listeners:
+            self._listeners.remove(fn)
 
     def _emit(self, event: str, **details: Any) -> None:
         for fn in list(self._listeners):

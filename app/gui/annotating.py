@@ -111,6 +111,12 @@ class AnnotationCommands:
                                      "them together")
         self._act(menu, "Add &Note", lambda: self.add_note(self._note_place(), edit=True))
 
+    def _inside_composite(self) -> bool:
+        """Frames and notes belong to the page's top level: inside a composite, say so and do nothing."""
+        if self.trail:
+            self.status_label.setText("Frames and notes are on the page itself: leave the composite (Esc) first")
+        return bool(self.trail)
+
     def _note_place(self) -> QPointF:
         at = self.view.last_scene_pos
         return at if self.view.visible_rect().contains(at) else self.view.visible_rect().center()
@@ -118,6 +124,8 @@ class AnnotationCommands:
     # -- frames --------------------------------------------------------------------------------------------
     def frame_selection(self, ids: list[str] | None = None, title: str | None = None) -> str | None:
         """Draw a frame around the blocks ``ids`` (default: the selected ones); returns its id."""
+        if self._inside_composite():
+            return None
         ids = [b for b in (ids if ids is not None else self.scene.selected_block_ids()) if b in self.scene.blocks]
         if not ids:
             self.status_label.setText("Select the blocks to frame first")
@@ -189,9 +197,11 @@ class AnnotationCommands:
         x, y = editing.free_spot(self.page, self.scene.block_sizes(), at, (NOTE_WIDTH, h), others=others)
         return float(x), float(y)
 
-    def add_note(self, pos: QPointF, text: str = "", edit: bool = False) -> str:
+    def add_note(self, pos: QPointF, text: str = "", edit: bool = False) -> str | None:
         """Put a note with ``text`` at page point ``pos``, or the free place nearest it; ``edit`` opens its text
-        for typing. Returns its id."""
+        for typing. Returns its id (None inside a composite)."""
+        if self._inside_composite():
+            return None
         nid = self.page.new_annotation_id("note")
         at = self._note_spot((round(pos.x() / 10) * 10, round(pos.y() / 10) * 10), text)
         self.undo.push(AddAnnotationsCommand(self.page, [Note(nid, at, text)], text="Add note"))
@@ -255,7 +265,9 @@ class AnnotationCommands:
 
     def canvas_annotation_entries(self, menu: QMenu, pos: QPointF, on_canvas: bool) -> None:
         """Frame Selection and Add Note (on a block: beside it, in free space), and on the canvas inside a frame
-        that frame's entries, for a block's or the canvas's menu."""
+        that frame's entries, for a block's or the canvas's menu (the page's top level only)."""
+        if self.trail:
+            return
         menu.addSeparator()
         act = menu.addAction("&Frame Selection", lambda: self.frame_selection())
         act.setShortcut(QKeySequence(FRAME_KEY))

@@ -105,6 +105,7 @@ class FileCommands:
         return True
 
     def _set_page(self, page: Page, path: str | None) -> None:
+        self.forget_composites()  # the canvas shows the new page, not a composite of the old one
         self.page.replace_with(page)
         self.path = path
         self.undo.clear()

@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QScrollArea, QVBoxLayout, QWidget)
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.document.page import Page
@@ -67,6 +68,9 @@ class Inspector(QWidget):
         self.commit = commit
         self.commit_field = commit_field
         self.block_id: str | None = None
+        #: inside a composite: ``expose(block_id, pin)`` makes an inner pin a pin of the composite's instances
+        self.expose: Callable[[str, str], Any] | None = None
+        self.expose_button: QPushButton | None = None
         #: what the run target offers for a block's device field (listed by the worker)
         self.devices: list[str] = []
         self.fields: dict[str, QWidget] = {}
@@ -83,12 +87,20 @@ class Inspector(QWidget):
         page.subscribe(self._on_page)
         self.show_block(None)
 
+    def show_page(self, page: Page) -> None:
+        """Show the blocks of ``page`` from now on (a composite's definition entered, or the page again)."""
+        self.page.unsubscribe(self._on_page)
+        self.page = page
+        page.subscribe(self._on_page)
+        self.show_block(None)
+
     # -- building the form --------------------------------------------------------------------------
     def show_block(self, block_id: str | None) -> None:
         self.block_id = block_id if block_id in self.page else None
         self.fields.clear()
         self.errors.clear()
         self._validators.clear()
+        self.expose_button = None
         form_host = QWidget()
         form = QFormLayout(form_host)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -117,10 +129,11 @@ class Inspector(QWidget):
                 self._text_row(form, name, value_text(v), lambda t: "", "")
         else:
             wired = {ln.dst_port for ln in self.page.links_into(b.id)}
+            fed = self._fed_from_outside(b.id)
             for port in decl.inputs:
-                if port.name in wired:
-                    w = QLabel("(wired)")
-                    form.addRow(port.name, w)
+                if port.name in wired or port.name in fed:
+                    form.addRow(port.name, QLabel(f"(the composite's input {fed[port.name]})"
+                                                  if port.name in fed else "(wired)"))
                     continue
                 if port.kind in ("resource", "variant", "ref") or port.is_list:
                     form.addRow(port.name, QLabel(f"(wire a {port.kind if not port.is_list else 'list'})"))
@@ -129,9 +142,47 @@ class Inspector(QWidget):
                                self._input_validator(decl, port.name), port.doc)
             for a in decl.attrs:
                 self._attr_row(form, decl, a, b.pins.get(a.name))
+            if self.expose is not None:
+                self._expose_row(form, decl, wired | set(fed))
         form.addRow(self.problems)
         self.scroll.setWidget(form_host)
         self.revalidate()
+
+    def _fed_from_outside(self, block_id: str) -> dict[str, str]:
+        """Inside a composite: the block's inputs fed by the composite's exposed inputs (port -> input name)."""
+        return {port: p.name for p in getattr(self.page, "inputs", []) for bid, port in p.to if bid == block_id}
+
+    def _expose_row(self, form: QFormLayout, decl: Block, wired: set[str]) -> None:
+        """Inside a composite: which pins of the block its instances set, and a choice of one more to expose."""
+        exposed = {p.pin: p.name for p in getattr(self.page, "pins", []) if p.block == self.block_id}
+        pins = [p.name for p in decl.inputs if p.name not in wired and not p.is_list
+                and p.kind not in ("resource", "variant", "ref")]
+        pins += [a.name for a in decl.attrs if not a.inferred]
+        if exposed:
+            form.addRow("exposed", QLabel(", ".join(f"{pin} as {name}" for pin, name in exposed.items())))
+        left = [p for p in pins if p not in exposed]
+        if not left:
+            return
+        host = QWidget()
+        row = QHBoxLayout(host)
+        row.setContentsMargins(0, 0, 0, 0)
+        combo = QComboBox()
+        combo.addItems(left)
+        # as narrow as the inspector: the longest pin name must not widen the whole form
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(6)
+        button = QPushButton("Expose")
+        button.setToolTip("Make this pin a pin of every instance of the composite (set on the block outside)")
+        button.clicked.connect(lambda _c=False: self._expose(combo.currentText()))
+        row.addWidget(combo, 1)
+        row.addWidget(button)
+        self.fields["@expose"] = combo
+        self.expose_button = button
+        form.addRow("expose pin", host)
+
+    def _expose(self, pin: str) -> None:
+        if self.expose is not None and self.block_id is not None and pin:
+            self.expose(self.block_id, pin)
 
     def _device_row(self, form: QFormLayout, current: str) -> None:
         combo = QComboBox()
@@ -338,6 +389,8 @@ class Inspector(QWidget):
             if isinstance(combo, QComboBox) and combo.currentText() != (d["value"] or ""):
                 combo.setCurrentText(d["value"] or "")
         elif event in ("link_added", "link_removed") and self.block_id in (d["link"].dst, d["link"].src):
+            self.show_block(self.block_id)
+        elif event == "page_changed" and d.get("field") == "pins":  # a composite's exposed pins
             self.show_block(self.block_id)
 
 

@@ -45,6 +45,7 @@ from enuflow.app.gui.commands import (
     SetPinCommand,
 )
 from enuflow.app.gui.files import FileCommands
+from enuflow.app.gui.grouping import GroupingCommands
 from enuflow.app.gui.inspector import Inspector
 from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.library import LibraryCommands
@@ -73,7 +74,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
-                 QMainWindow):
+                 GroupingCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -138,6 +139,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.palette.block_activated.connect(self._palette_activated)
         self.problems.itemClicked.connect(self._problem_clicked)
         self.undo.cleanChanged.connect(self._clean_changed)
+        self._init_grouping()
 
         self._analysis_timer = QTimer(self)
         self._analysis_timer.setSingleShot(True)
@@ -242,6 +244,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.minimap_action.setChecked(True)
         self.minimap_action.setToolTip("An overview of the page in the canvas's corner: click or drag to move")
         self.collapse_action = self._act(e, "C&ollapse / Expand", self.toggle_collapse, "Ctrl+E")
+        self._grouping_actions(e)
         self.snap_action = self._act(v, "&Snap to Grid", lambda: self.set_snap(self.snap_action.isChecked()))
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(True)
@@ -328,10 +331,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-        stale = self.scene.stale | (seen & with_results)
-        if stale != self.scene.stale:
-            self.scene.set_stale(stale)
-            self.results.set_stale(stale)
+        self.scene.add_stale(seen & with_results, "")  # the page's blocks, also while a composite is shown
+        self.results.set_stale(self.scene.stale_paths())
 
     def choose_data_folder(self, folder: str | None = None) -> None:
         """Ask for the page's data folder (``folder`` skips the dialog; "" removes it); one undoable edit."""
@@ -386,7 +387,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                     errors.setdefault(bid, []).append(text)
             elif str(e.get("message")) not in loose:
                 loose.append(str(e.get("message")))
-        self.scene.set_errors(errors)
+        shown = self.canvas_errors(errors)  # inside a composite: its blocks' errors, by path
+        self.scene.set_errors(shown)
         self.problems.clear()
         for bid, msgs in errors.items():
             for m in msgs:
@@ -417,11 +419,13 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                 it.setData(Qt.ItemDataRole.UserRole, bid)
             self.problems.addItem(it)
         sel = self.scene.selected_block_ids()
-        self.inspector.set_problems(errors.get(sel[0], []) if len(sel) == 1 else [])
-        self.block_errors = errors
+        self.inspector.set_problems(shown.get(sel[0], []) if len(sel) == 1 else [])
+        self.block_errors = shown
 
     def _problem_clicked(self, item: QListWidgetItem) -> None:
         bid = item.data(Qt.ItemDataRole.UserRole)
+        if bid and self.trail:
+            self.leave_to(0)  # problems name the page's blocks
         if bid and bid in self.scene.blocks:
             self.select([bid])
             self.view.centerOn(self.scene.blocks[bid])
@@ -439,17 +443,17 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             self.inspector.show_block(bid)
         self.inspector.set_problems(getattr(self, "block_errors", {}).get(bid, []) if bid else [])
         if bid is not None or not ids:
-            self.results.show_block(bid)
+            self.results.show_block(self.block_path(bid) if bid is not None else None)
 
     # -- edits ------------------------------------------------------------------------------------------
     def _link_requested(self, link: Link) -> None:
-        self.undo.push(AddLinkCommand(self.page, link))
+        self.undo.push(AddLinkCommand(self.canvas_page, link))
 
     def _link_refused(self, why: str) -> None:
         self.status_label.setText(f"Link refused: {why}")
 
     def _blocks_moved(self, old: dict, new: dict) -> None:
-        self.undo.push(MoveCommand(self.page, old, new))
+        self.undo.push(MoveCommand(self.canvas_page, old, new))
 
     def _palette_activated(self, name: str) -> None:
         self.add_block_at(name, self.view.mapToScene(self.view.viewport().rect().center()))
@@ -468,12 +472,13 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             if type_name not in known:
                 self.status_label.setText(f"Unknown block type '{type_name}'")
                 return None
-        bid = self.page.new_id(type_name)
+        bid = self.canvas_page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
         probe = BlockItem(block)  # its drawn size, to find it a free place near where it was asked for
-        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, (probe.width, probe.height),
+        block.pos = editing.free_spot(self.canvas_page, self.scene.block_sizes(), block.pos,
+                                      (probe.width, probe.height),
                                       others=self.scene.annotations.note_rects())  # clear of notes too
-        self.undo.push(AddBlocksCommand(self.page, [block], text=f"Add {type_name}"))
+        self.undo.push(AddBlocksCommand(self.canvas_page, [block], text=f"Add {type_name}"))
         self.select([bid])
         return bid
 
@@ -501,18 +506,18 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
 
     def add_link(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
         """Wire two ports as a drag would; returns False (with the reason in the status bar) if refused."""
-        check = blocktypes.check_link(self.page, src, src_port, True, dst, dst_port, False)
+        check = blocktypes.check_link(self.canvas_page, src, src_port, True, dst, dst_port, False)
         if not check.ok:
             self.status_label.setText(f"Link refused: {check.reason}")
             return False
-        self.undo.push(AddLinkCommand(self.page, check.link))
+        self.undo.push(AddLinkCommand(self.canvas_page, check.link))
         return True
 
     def _commit_pin(self, block_id: str, pin: str, value: Any) -> None:
-        self._push_making_room(lambda: SetPinCommand(self.page, block_id, pin, value), block_id)
+        self._push_making_room(lambda: SetPinCommand(self.canvas_page, block_id, pin, value), block_id)
 
     def _commit_field(self, block_id: str, name: str, value: Any) -> None:
-        self._push_making_room(lambda: SetFieldCommand(self.page, block_id, name, value), block_id)
+        self._push_making_room(lambda: SetFieldCommand(self.canvas_page, block_id, name, value), block_id)
 
     def _push_making_room(self, make: Callable[[], Any], bid: str) -> None:
         """Push the edit ``make()`` of block ``bid``; when it grew the block over others (more list outputs, a
@@ -522,15 +527,16 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         sizes = self.scene.block_sizes()
         if bid not in sizes or before is None or sizes[bid] == before:
             return
-        rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in self.page if b.id in sizes}
+        page = self.canvas_page
+        rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in page if b.id in sizes}
         moved = editing.make_room(rects, bid)
         if not moved:
             return
-        old = {m: tuple(self.page.block(m).pos) for m in moved}
+        old = {m: tuple(page.block(m).pos) for m in moved}
         self.undo.undo()  # again, as one step with the moves
         self.undo.beginMacro(make().text())
         self.undo.push(make())
-        self.undo.push(MoveCommand(self.page, old, moved, text="Make room"))
+        self.undo.push(MoveCommand(page, old, moved, text="Make room"))
         self.undo.endMacro()
 
     def delete_selection(self) -> None:
@@ -540,7 +546,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if marks:
             self.undo.beginMacro(f"Delete {len(ids) + len(marks)} items")
         if ids or at:
-            self.undo.push(RemoveCommand(self.page, ids, text=f"Delete {len(ids)} blocks", link_indices=at))
+            self.undo.push(RemoveCommand(self.canvas_page, ids, text=f"Delete {len(ids)} blocks", link_indices=at))
         if marks:
             self.undo.push(RemoveAnnotationsCommand(self.page, marks))
             self.undo.endMacro()
@@ -553,25 +559,25 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         ids = self.scene.selected_block_ids()
         if not ids:
             return None
-        clip = editing.copy_blocks(self.page, ids)
+        clip = editing.copy_blocks(self.canvas_page, ids)
         QApplication.clipboard().setText(editing.clip_text(clip))
         return clip
 
     def cut(self) -> None:
         if self.copy() is not None:
-            self.undo.push(RemoveCommand(self.page, self.scene.selected_block_ids(), [], text="Cut"))
+            self.undo.push(RemoveCommand(self.canvas_page, self.scene.selected_block_ids(), [], text="Cut"))
 
     def paste(self, clip: dict[str, Any] | None = None) -> list[str]:
         if clip is None:
             clip = editing.parse_clip(QApplication.clipboard().text())
         if clip is None:
             return []
-        blocks, links = editing.paste_blocks(self.page, clip,
-                                             offset=editing.free_offset(self.page, clip, self._clip_sizes(clip)))
+        page = self.canvas_page
+        blocks, links = editing.paste_blocks(page, clip, offset=editing.free_offset(page, clip, self._clip_sizes(clip)))
         if not blocks:
             return []
         self._carry_data(blocks, clip)
-        self.undo.push(AddBlocksCommand(self.page, blocks, links, text=f"Paste {len(blocks)} blocks"))
+        self.undo.push(AddBlocksCommand(page, blocks, links, text=f"Paste {len(blocks)} blocks"))
         ids = [b.id for b in blocks]
         self.scene.select_blocks(ids)
         return ids
@@ -607,7 +613,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         ids = self.scene.selected_block_ids()
         if not ids:
             return []
-        return self.paste(editing.copy_blocks(self.page, ids))
+        return self.paste(editing.copy_blocks(self.canvas_page, ids))
 
     def set_snap(self, on: bool) -> None:
         """Snap dragged blocks to the grid, or let them go anywhere."""
@@ -616,11 +622,12 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             self.snap_action.setChecked(on)
 
     def auto_layout(self) -> None:
-        new = editing.auto_layout(self.page, self.scene.block_sizes(), self.scene.port_anchors())
-        old = {bid: self.page.block(bid).pos for bid in new}
+        page = self.canvas_page
+        new = editing.auto_layout(page, self.scene.block_sizes(), self.scene.port_anchors())
+        old = {bid: page.block(bid).pos for bid in new}
         changed = {k: v for k, v in new.items() if tuple(old[k]) != tuple(v)}
         if changed:
-            self.undo.push(MoveCommand(self.page, {k: old[k] for k in changed}, changed, text="Auto layout"))
+            self.undo.push(MoveCommand(page, {k: old[k] for k in changed}, changed, text="Auto layout"))
         self.view.fit()
 
     # -- canvas menus, collapse, help ---------------------------------------------------------------------
@@ -644,6 +651,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                 menu.addAction("Save to Li&brary...", lambda: self.save_composite_to_library(item.block_id))
             menu.addAction("&Help", lambda: self.show_help(item.type_name))
             self.canvas_annotation_entries(menu, pos, on_canvas=False)
+            self._grouping_menu(menu, item.block_id)
         elif isinstance(item, WireItem):
             self.scene.clearSelection()
             item.setSelected(True)
@@ -656,30 +664,32 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             menu.addAction("&Fit Page", lambda: self.view.fit())
             menu.addAction("Auto &Layout", lambda: self.auto_layout())
             self.canvas_annotation_entries(menu, pos, on_canvas=True)
+            self._grouping_menu(menu, None)
         return menu
 
     def toggle_collapse(self, ids: list[str] | None = None) -> None:
         """Collapse the selected blocks to their title bars, or expand them if the first is collapsed: one undo
         step, which also moves down whatever an expanded block would now cover."""
-        ids = [b for b in (ids if ids is not None else self.scene.selected_block_ids()) if b in self.page]
+        page = self.canvas_page
+        ids = [b for b in (ids if ids is not None else self.scene.selected_block_ids()) if b in page]
         if not ids:
             return
-        collapse = not self.page.block(ids[0]).collapsed
+        collapse = not page.block(ids[0]).collapsed
         self.undo.beginMacro(("Collapse " if collapse else "Expand ") + ", ".join(ids[:3]))
         for bid in ids:
-            if bool(self.page.block(bid).collapsed) != collapse:
-                self.undo.push(SetFieldCommand(self.page, bid, "collapsed", True if collapse else None))
+            if bool(page.block(bid).collapsed) != collapse:
+                self.undo.push(SetFieldCommand(page, bid, "collapsed", True if collapse else None))
         if not collapse:
             sizes = self.scene.block_sizes()
-            rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in self.page if b.id in sizes}
-            old_pos = {b.id: tuple(b.pos) for b in self.page}
+            rects = {b.id: (float(b.pos[0]), float(b.pos[1]), *sizes[b.id]) for b in page if b.id in sizes}
+            old_pos = {b.id: tuple(b.pos) for b in page}
             for bid in ids:
                 moved = editing.make_room(rects, bid)
                 for m, p in moved.items():
                     rects[m] = (p[0], p[1], rects[m][2], rects[m][3])
             new = {m: (r[0], r[1]) for m, r in rects.items() if (r[0], r[1]) != old_pos[m]}
             if new:
-                self.undo.push(MoveCommand(self.page, {m: old_pos[m] for m in new}, new, text="Make room"))
+                self.undo.push(MoveCommand(page, {m: old_pos[m] for m in new}, new, text="Make room"))
         self.undo.endMacro()
 
     def show_help(self, type_name: str) -> None:

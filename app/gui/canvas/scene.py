@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsRectItem,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.annotations import AnnotationLayer
+from enuflow.app.gui.canvas.exposed import tag_exposed_ports
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.style import font
 from enuflow.app.document.page import Link, Page
@@ -107,6 +108,7 @@ class PageScene(QGraphicsScene):
     link_requested = Signal(object)        # Link
     link_refused = Signal(str)             # why
     blocks_moved = Signal(dict, dict)      # old {id: pos}, new {id: pos}
+    block_opened = Signal(str)             # a block double-clicked (a composite instance is entered)
 
     def __init__(self, page: Page, parent: Any = None) -> None:
         super().__init__(parent)
@@ -122,8 +124,29 @@ class PageScene(QGraphicsScene):
         self.snap_step: float | None = 10.0  # blocks dragged by a person land on this grid (None: free)
         self.dragging = False
         self.annotations = AnnotationLayer(self)  # the page's frames and notes
+        #: the instance path whose definition is shown ("" for the page): results are keyed below it
+        self.path = ""
+        self._stale_kept: dict[str, set[str]] = {}
         page.subscribe(self._on_page)
         self.rebuild()
+
+    def show_page(self, page: Page, path: str = "") -> None:
+        """Draw ``page`` from now on: a composite's definition entered at instance ``path``, or the page."""
+        self.page.unsubscribe(self._on_page)
+        self._stale_kept[self.path] = self.stale  # each level's stale results are marked again on return
+        self.page = page
+        self.path = path
+        self.stale = self._stale_kept.pop(path, set())
+        page.subscribe(self._on_page)
+        self.rebuild()
+
+    def refresh_instances(self) -> None:
+        """Draw composite instances afresh (their definitions' exposed ports may have changed)."""
+        comps = self.page.composites
+        for bid, item in self.blocks.items():
+            b = self.page.get(bid)
+            if b is not None and b.type in comps:
+                self._refresh_item(bid)
 
     # -- following the page -------------------------------------------------------------------------
     def rebuild(self) -> None:
@@ -150,6 +173,7 @@ class PageScene(QGraphicsScene):
         self.blocks[block.id] = item
         self.addItem(item)
         item.set_stale(block.id in self.stale)
+        tag_exposed_ports(item, self.page)
 
     def wire_items(self) -> list[WireItem]:
         """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
@@ -207,6 +231,7 @@ class PageScene(QGraphicsScene):
         if item is None or bid not in self.page:
             return
         item.refresh(self.page.block(bid))
+        tag_exposed_ports(item, self.page)
         for w in item.wires:
             w.adjust()
         item.update()
@@ -260,7 +285,12 @@ class PageScene(QGraphicsScene):
 
     def _apply_results(self, only: str | None = None) -> None:
         per: dict[str, dict[str, str]] = {}
+        prefix = f"{self.path}/" if self.path else ""
         for (bid, port), arr in self._results.items():
+            if prefix:  # inside a composite: its blocks' results are keyed by path ("d1/mm")
+                if not bid.startswith(prefix):
+                    continue
+                bid = bid[len(prefix):]
             if only is not None and bid != only:
                 continue
             try:
@@ -273,10 +303,27 @@ class PageScene(QGraphicsScene):
             item.set_previews(per.get(bid, {}))
 
     def set_stale(self, ids: set[str]) -> None:
-        """Grey and tag the results of these blocks: an edit since the last run made them out of date."""
+        """Grey and tag the results of these blocks: an edit since the last run made them out of date. No blocks
+        (a run ended, a page opened) clears the marks of the composites' levels not shown, too."""
         self.stale = set(ids)
+        if not ids:
+            self._stale_kept.clear()
         for bid, item in self.blocks.items():
             item.set_stale(bid in self.stale)
+
+    def add_stale(self, ids: set[str], path: str = "") -> None:
+        """Grey the results of blocks ``ids`` of the level ``path`` ("" the page, ``d1`` inside ``d1``), shown or
+        kept for when it is."""
+        if path == self.path:
+            if not ids <= self.stale:
+                self.set_stale(self.stale | ids)
+        elif ids:
+            self._stale_kept[path] = self._stale_kept.get(path, set()) | ids
+
+    def stale_paths(self) -> set[str]:
+        """Every stale mark of every level, as the path results are keyed by (``d1/mm``)."""
+        levels = {**self._stale_kept, self.path: self.stale}
+        return {f"{p}/{b}" if p else b for p, ids in levels.items() for b in ids}
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
@@ -356,6 +403,17 @@ class PageScene(QGraphicsScene):
             self._press_pos = {bid: (it.pos().x(), it.pos().y()) for bid, it in self.blocks.items()
                                if it.isSelected()}
             self.dragging = bool(self._press_pos)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        views = self.views()
+        item = self.itemAt(event.scenePos(), views[0].transform() if views else QTransform())
+        while item is not None and not isinstance(item, BlockItem):
+            item = item.parentItem()
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(item, BlockItem):
+            self.block_opened.emit(item.block_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None:
