@@ -56,16 +56,17 @@ class LibraryCommands:
             return None
         known = self.palette.library.composites
         try:
-            plan = plan_place(self.page, comp, known)
+            plan = plan_place(self.canvas_page, comp, known)
         except PlaceError as e:
             if not e.names or not self._keep_both(name, e.names):
                 if not e.names:
                     self.warn("Place Composite", f"'{name}' cannot be placed: {e}")
                 return None
-            plan = plan_place(self.page, comp, known, keep_both=True)
-        block = composite_files.instance_of(self.page, plan.type_name, (round(pos.x() - 20), round(pos.y() - 10)))
-        block.pos = editing.free_spot(self.page, self.scene.block_sizes(), block.pos, _drawn_size(block, plan.add))
-        self.undo.push(PlaceCompositeCommand(self.page, plan.add, block, text=f"Add {name}"))
+            plan = plan_place(self.canvas_page, comp, known, keep_both=True)
+        page = self.canvas_page  # the page, or the definition of the composite entered
+        block = composite_files.instance_of(page, plan.type_name, (round(pos.x() - 20), round(pos.y() - 10)))
+        block.pos = editing.free_spot(page, self.scene.block_sizes(), block.pos, _drawn_size(block, plan.add))
+        self.undo.push(PlaceCompositeCommand(page, plan.add, block, text=f"Add {name}"))
         self.select([block.id])  # type: ignore[attr-defined]
         if plan.type_name != name:
             self.status_label.setText(f"Placed the library's '{name}' as '{plan.type_name}' (the page has a "
@@ -121,8 +122,8 @@ class LibraryCommands:
         if block_id is None:
             ids = self.scene.selected_block_ids()
             block_id = ids[0] if len(ids) == 1 else None
-        block = self.page.get(block_id) if block_id else None
-        if block is None or block.type not in self.page.composites:
+        block = self.canvas_page.get(block_id) if block_id else None
+        if block is None or block.type not in self.canvas_page.composites:
             self.status_label.setText("Select one composite block to save it to the library")
             return None
         return block.type
