@@ -16,6 +16,10 @@ reaches exactly the blocks downstream of it), the blocks its control links come 
 ops, its static types and its errors from the last check. A block made again gets new ops beside its old ones
 (a graph only grows): once the graph holds ``REGROW`` times the ops of a fresh build, the next check starts afresh.
 
+Unlike a run's graph, a check's graph holds small whole-number values as Consts (``_CheckScope``): TensorFlow's
+shape functions read them (``Reshape`` to ``[-1, 784]`` gives ``[?,784]``), and such a value's numbers are then part
+of its block's key.
+
 This module needs TensorFlow: it runs in the worker process (``app.worker.child`` answers "check" requests), never
 in the editor's.
 """
@@ -32,13 +36,15 @@ from enuflow.app.document.page import Page
 from enuflow.app.document.static_types import shape_text
 from enuflow.app.engine import hazards
 from enuflow.app.engine.analysis import Analysis, AnalysisCache, _frozen, analyse
-from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild
+from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild, convert_value
 from enuflow.app.engine.problems import BuildError
 from enuflow.app.gcpause import paused_gc
 from enuflow.blocks.opblock import tensor_dtype
-from enuflow.blocks.tf import load
+from enuflow.blocks.tf import attr_value, load
 
 _NODE_NAMED = re.compile(r" for node '[^']*'")
+#: whole-number values of at most this many elements are Consts in a check's graph (``_CheckScope``)
+BAKED_ELEMENTS = 64
 #: a fresh graph is started when the kept one holds this many times the ops of the last fresh build
 REGROW = 3
 
@@ -146,7 +152,7 @@ class ShapeChecker:
         built = self.built
         built.analysis, built.errors, built.built, built.slots, built.init_ops = an, [], [], [], []
         if self.scope is None:
-            self.scope = PageScope(self.graph, built)
+            self.scope = _CheckScope(self.graph, built)
         self.scope.scoped = an.scoped
         failed: set[str] = set()
         pb = _PageBuild(an.page, an, self.scope, failed, load().Operation)
@@ -188,7 +194,7 @@ class ShapeChecker:
             baked = _read_while_built(decl)
             for pin, arr in values.items():
                 parts.append((pin, arr.dtype.str, arr.shape,
-                              _digest(arr) if pin in baked else None))
+                              _digest(arr) if pin in baked or _baked(arr) else None))
         tensors, operations = self.built.tensors, self.built.operations
         for pname, lns in an.inputs[bid].items():
             parts.append(pname)
@@ -241,6 +247,32 @@ class ShapeChecker:
         for k in m.ports:
             tensors.pop(k, None)
             operations.pop(k, None)
+
+
+class _CheckScope(PageScope):
+    """The page scope of a check: small whole-number values (a Reshape's shape, a Transpose's perm, an axis) are
+    made Consts rather than fed placeholders, so that the shape functions that read such a value can use it (a
+    check runs nothing, so nothing is fed). Placeholder blocks keep their placeholders: their declared shape is
+    what a run may feed."""
+
+    def fed_placeholder(self, block_id: str, op_name: str, pin: str, dt: str, shape: list[int | None]) -> Any:
+        an = self.built.analysis
+        arr = (an.values.get(block_id) or {}).get(pin)
+        if arr is None or not _baked(arr) or an.decls[block_id].name == "Placeholder":
+            return super().fed_placeholder(block_id, op_name, pin, dt, shape)
+        tf = load()
+        from tensorflow.core.framework import attr_value_pb2
+
+        value = convert_value(arr, dt)
+        proto = tf.make_tensor_proto(value, dtype=tf.as_dtype(dt))
+        op = self.graph._create_op_internal("Const", [], name=op_name, attrs={
+            "value": attr_value_pb2.AttrValue(tensor=proto), "dtype": attr_value(dt, "type")})
+        return op.outputs[0]
+
+
+def _baked(arr: Any) -> bool:
+    """Whether a check makes value ``arr`` a Const: a whole-number value of at most ``BAKED_ELEMENTS`` elements."""
+    return arr.dtype.kind in "iu" and arr.size <= BAKED_ELEMENTS
 
 
 def _read_while_built(decl: Any) -> frozenset[str]:
