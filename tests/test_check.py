@@ -173,6 +173,12 @@ def test_an_edit_makes_only_what_it_reaches(checker: Any) -> None:
     assert edited.types[("r9", "activations")].shape == (3, None)
     assert ("r6", "activations") not in edited.types
     assert edited.types == check(ShapeChecker(), chain(10, transpose_at=6)).types
+    # an edit that keeps the types of its outputs reaches no further than its block
+    d = chain(10, transpose_at=6)
+    d["blocks"][3]["type"] = "Relu6"
+    kept = check(mine, d)
+    assert kept.made == 1 and kept.types == {k: v for k, v in edited.types.items() if k[0] != "r2"} | {
+        ("r2", "activations"): edited.types[("r2", "activations")]}
 
 
 # -- warnings ---------------------------------------------------------------------------------------

@@ -57,20 +57,22 @@ def _accesses(an: Analysis) -> dict[tuple[str, str], tuple[list[tuple[str, str]]
     """Per variable (block, output): its writers and its readers, each (block, input port)."""
     decls = an.decls
     states: dict[Block, frozenset[str]] = {}
+    holders = {bid for bid, d in decls.items() if _state_outputs(d, states)}
     found: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
-    for dst, ports in an.inputs.items():
-        ddecl = decls[dst]
-        pmap = ddecl.input_map()
-        for pname, lns in ports.items():
-            for ln in lns:
-                sdecl = decls.get(ln.src)
-                if sdecl is None or split_indexed(ln.src_port)[0] not in _state_outputs(sdecl, states):
-                    continue
-                kind = next(p.kind for p in sdecl.outputs if p.name == split_indexed(ln.src_port)[0])
-                role = _role(ddecl, pmap.get(pname), kind)
-                if role is not None:
-                    writers, readers = found.setdefault((ln.src, ln.src_port), ([], []))
-                    (writers if role == "write" else readers).append((dst, pname))
+    if not holders:
+        return found
+    for ln in an.page.links:
+        if ln.src not in holders or ln.dst not in decls or ln.dst_port == "^":
+            continue
+        sdecl, ddecl = decls[ln.src], decls[ln.dst]
+        base = split_indexed(ln.src_port)[0]
+        if base not in states[sdecl]:
+            continue
+        kind = next(p.kind for p in sdecl.outputs if p.name == base)
+        role = _role(ddecl, ddecl.input_map().get(ln.dst_port), kind)
+        if role is not None:
+            writers, readers = found.setdefault((ln.src, ln.src_port), ([], []))
+            (writers if role == "write" else readers).append((ln.dst, ln.dst_port))
     return found
 
 

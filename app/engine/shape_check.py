@@ -11,9 +11,12 @@ declared dtype and shape.
 
 The checker is incremental: it keeps its ``tf.Graph`` between checks of a page, and makes a block again only when
 what decides its ops changed: its type, its settings, the dtype and shape of its fed values (their numbers do not
-shape the graph), the tensors wired into it (a block upstream that was made again gives new tensors, so an edit
-reaches exactly the blocks downstream of it), the blocks its control links come from. Every other block keeps its
-ops, its static types and its errors from the last check. A block made again gets new ops beside its old ones
+shape the graph), what is wired into it, the blocks its control links come from. What is wired in counts by its
+static type for floating-point, complex, bool and string tensors (shape functions read only whole-number inputs'
+numbers), so an edit that keeps a block's output types stops there; a whole-number tensor (or a handle) counts
+by identity, so an edit reaches every block downstream of it through such tensors. Every other block keeps its
+ops (wired, maybe, to the old ops of a block made again: their types are the same), its static types and its
+errors from the last check. A block made again gets new ops beside its old ones
 (a graph only grows): once the graph holds ``REGROW`` times the ops of a fresh build, the next check starts afresh.
 
 Unlike a run's graph, a check's graph holds small whole-number values as Consts (``_CheckScope``): TensorFlow's
@@ -35,7 +38,7 @@ from typing import Any
 from enuflow.app.document.page import Page
 from enuflow.app.document.static_types import shape_text
 from enuflow.app.engine import hazards
-from enuflow.app.engine.analysis import Analysis, AnalysisCache, _frozen, analyse
+from enuflow.app.engine.analysis import Analysis, AnalysisCache, analyse
 from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild, convert_value
 from enuflow.app.engine.problems import BuildError
 from enuflow.app.gcpause import paused_gc
@@ -45,6 +48,8 @@ from enuflow.blocks.tf import attr_value, load
 _NODE_NAMED = re.compile(r" for node '[^']*'")
 #: whole-number values of at most this many elements are Consts in a check's graph (``_CheckScope``)
 BAKED_ELEMENTS = 64
+#: the dtypes of the inputs that a block's ops depend on by their static types alone (``ShapeChecker._wired``)
+_BY_TYPE = frozenset({"float16", "bfloat16", "float32", "float64", "complex64", "complex128", "bool", "string"})
 #: a fresh graph is started when the kept one holds this many times the ops of the last fresh build
 REGROW = 3
 
@@ -155,23 +160,25 @@ class ShapeChecker:
             self.scope = _CheckScope(self.graph, built)
         self.scope.scoped = an.scoped
         failed: set[str] = set()
-        pb = _PageBuild(an.page, an, self.scope, failed, load().Operation)
-        pred = an.dag.pred
+        # the build's own record of failures holds the block being made only (so that it never needs the block
+        # graph to find failed blocks upstream: that is done here, from the block's links)
+        pb = _PageBuild(an.page, an, self.scope, set(), load().Operation)
         old, self.made = self.made, {}
         made = 0
-        session = an.plan.block
+        session, inputs, controls = an.plan.block, an.inputs, an.controls
         for bid in an.order():
             if bid == session or bid not in an.decls:
                 continue
-            if bid in bad or any(p in failed for p in pred[bid]):
+            if bid in bad or (failed and _after(bid, inputs[bid], controls.get(bid), failed)):
                 failed.add(bid)
                 self._drop(old.pop(bid, None))
                 continue
             key = self._key(an, bid)
             m = old.pop(bid, None)
-            if m is None or m.key != key:
+            if m is None or not _same(m.key, key):
                 self._drop(m)
                 m = self._make(pb, an, bid, key, bid in unfed)
+                pb.failed.clear()
                 made += 1
             self.made[bid] = m
             if m.failed:
@@ -184,27 +191,38 @@ class ShapeChecker:
 
     def _key(self, an: Analysis, bid: str) -> tuple:
         """What decides the ops of block ``bid``: its type, its settings, its fed values' dtypes and shapes (and the
-        numbers of a value the block reads while it is built), the identity of each tensor wired into it and of
-        the blocks its control links come from."""
+        numbers of a value the block reads while it is built, or that a check makes a Const), what is wired into it
+        (``_wired``), and the blocks its control links come from."""
         decl = an.decls[bid]
-        attrs = an.attrs.get(bid)
-        parts: list[Any] = [decl, _frozen(attrs) if attrs else None]
+        # the parsed settings as they are: the analysis keeps the same dict while a block's pins are unchanged
+        parts: list[Any] = [decl, an.attrs.get(bid)]
         values = an.values.get(bid)
         if values:
             baked = _read_while_built(decl)
             for pin, arr in values.items():
-                parts.append((pin, arr.dtype.str, arr.shape,
-                              _digest(arr) if pin in baked or _baked(arr) else None))
-        tensors, operations = self.built.tensors, self.built.operations
+                parts.append((pin, arr.dtype, arr.shape, _digest(arr) if pin in baked or _baked(arr) else None))
+        tensors, made = self.built.tensors, self.made
         for pname, lns in an.inputs[bid].items():
             parts.append(pname)
             for ln in lns:
-                k = (ln.src, ln.src_port)
-                t = tensors.get(k)
-                parts.append(id(t if t is not None else operations.get(k)))
+                parts.append(self._wired(ln, tensors, made))
         for src in an.controls.get(bid, ()):
-            parts.append(("^", id(self.made.get(src))))
+            parts.append(("^", id(made.get(src))))
         return tuple(parts)
+
+    def _wired(self, ln: Any, tensors: dict[tuple[str, str], Any], made: dict[str, _Made]) -> Any:
+        """What decides a block's ops of the output link ``ln`` brings in: its static type when that is a
+        floating-point, complex, bool or string tensor (TensorFlow's shape functions read the numbers only of
+        whole-number inputs: shapes, axes, sizes; and of handles), else the tensor itself (a block upstream made
+        again gives a new one), by identity."""
+        m = made.get(ln.src)
+        if m is not None:
+            st = m.types.get(ln.src_port)
+            if st is not None and st.dtype in _BY_TYPE and not st.ref:
+                return st
+        k = (ln.src, ln.src_port)
+        t = tensors.get(k)
+        return id(t if t is not None else self.built.operations.get(k))
 
     def _make(self, pb: _PageBuild, an: Analysis, bid: str, key: tuple, unfed: bool) -> _Made:
         """Make block ``bid`` in the kept graph; its outputs' static types and errors."""
@@ -268,6 +286,20 @@ class _CheckScope(PageScope):
         op = self.graph._create_op_internal("Const", [], name=op_name, attrs={
             "value": attr_value_pb2.AttrValue(tensor=proto), "dtype": attr_value(dt, "type")})
         return op.outputs[0]
+
+
+def _after(bid: str, ins: dict[str, list[Any]], controls: list[str] | None, failed: set[str]) -> bool:
+    """Whether block ``bid`` (its input links ``ins``, the blocks its control links come from) is downstream of a
+    block in ``failed``."""
+    return any(ln.src in failed for lns in ins.values() for ln in lns) or any(c in failed for c in controls or ())
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two block keys are equal (a setting that cannot be compared, such as an array, counts as changed)."""
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
 
 
 def _baked(arr: Any) -> bool:
