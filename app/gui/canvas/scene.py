@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.style import font
+from enuflow.app.document.static_types import type_text
 from enuflow.app.document.page import Link, Page
 
 
@@ -272,6 +273,12 @@ class PageScene(QGraphicsScene):
         self.stale = set(ids)
         for bid, item in self.blocks.items():
             item.set_stale(bid in self.stale)
+
+    def set_static_types(self, types: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Each wire's tooltip gives its source's static type (``f32[?,784]``) from the worker's check."""
+        for w in self.wire_items():
+            st = types.get((w.link.src, w.link.src_port))
+            w.set_type_text(type_text(st["dtype"], st["shape"]) if st else "")
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
