@@ -260,3 +260,14 @@ def test_typed_in_whole_numbers_reach_the_shape_functions(checker: Any) -> None:
     assert r.errors == []
     assert r.types[("flat", "output")].shape == (None, 784) and r.types[("flat", "output")].dtype == "uint8"
     assert r.types[("f", "y")].shape == (None, 784) and r.types[("f", "y")].dtype == "float32"
+
+
+def test_python_export_keeps_control_links() -> None:
+    from enuflow.app.engine.export_python import page_to_python
+
+    text = page_to_python(page_from_doc("t", race_page("control")))
+    lines = text.splitlines()
+    at = lines.index("    with tf.control_dependencies(control_ops(b_load)):")
+    assert lines[at - 1] == "    # block 'predict' (MatMul)" and lines[at + 1].startswith("        b_predict = ")
+    assert "def control_ops(*outputs):" in text
+    assert "control_ops" not in page_to_python(page_from_doc("t", race_page("data")))
