@@ -5,7 +5,8 @@ aside), debounced by ``CHECK_DELAY_MS``, it asks the editor's worker to check th
 the graph is built in the worker process, never here, and nothing runs). The answer ("checked") gives each wire
 its source's static type in its tooltip (``f32[?,784]``) and puts the check's errors (type clashes, shapes that
 cannot meet) and warnings (unordered read/assign, unused outputs, Placeholders without a value) in the Problems
-panel, beside the page checks' and the last run's. An answer to an older request than the last is dropped.
+panel, beside the page checks' and the last run's. An answer to an older request than the last is dropped. Pages
+of more than ``AUTO_CHECK_BLOCKS`` blocks are not checked by themselves (``enuflow check`` checks any page).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from enuflow.app.document.formats.native import page_to_doc
 
 #: how long after an edit the editor waits for more edits before it asks for a check
 CHECK_DELAY_MS = 300
+#: pages of more blocks are not checked after every edit: writing such a page out for the worker takes the editor
+#: a tenth of a second or more (10,000 blocks: 0.1 to 0.4 s), too long to pay at every edit
+AUTO_CHECK_BLOCKS = 5_000
 
 
 class StaticChecks:
@@ -31,8 +35,9 @@ class StaticChecks:
     check_id: int | None = None
 
     def schedule_check(self) -> None:
-        """Ask for a check ``CHECK_DELAY_MS`` after the last of a burst of edits (when there is a worker)."""
-        if self.worker is None:
+        """Ask for a check ``CHECK_DELAY_MS`` after the last of a burst of edits (when there is a worker, and the page
+        has at most ``AUTO_CHECK_BLOCKS`` blocks)."""
+        if self.worker is None or len(self.page) > AUTO_CHECK_BLOCKS:  # type: ignore[attr-defined]
             return
         timer = getattr(self, "_check_timer", None)
         if timer is None:
