@@ -440,7 +440,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
     warnings = [_error_json(w) for w in found.warnings]
     status = 1 if errors or (ns.strict and warnings) else 0
     if ns.json:
-        sys.stdout.write(json.dumps({"ok": not errors, "page": ns.page, "outputs": outputs, "errors": errors,
+        sys.stdout.write(json.dumps({"ok": status == 0, "page": ns.page, "outputs": outputs, "errors": errors,
                                      "warnings": warnings}) + "\n")
     else:
         print(_check_table(outputs))
