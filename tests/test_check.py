@@ -73,6 +73,8 @@ def test_check_json_shapes_through_placeholder_matmul_softmax(tmp_path: Path) ->
                               "sm": {"softmax": {"dtype": "float32", "shape": [None, 10]}}}
     # the Placeholder has no value: a run would need one
     assert [(w["block"], w["port"]) for w in out["warnings"]] == [("x", "value")]
+    strict = enuflow("check", path, "--json", "--strict")  # a warning fails a --strict check
+    assert strict.returncode == 1 and json.loads(strict.stdout)["ok"] is False
 
 
 def test_check_table_and_add_clash_exit_1(tmp_path: Path) -> None:
