@@ -52,7 +52,8 @@ class StaticChecks:
         if self.worker is None:
             return None
         try:
-            self.check_id = self.worker.check(page_to_doc(self.page))  # type: ignore[attr-defined]
+            # (as the editor's own page checks: blocks that use files are asked about at Run, not listed as errors)
+            self.check_id = self.worker.check(page_to_doc(self.page), allow_io=True)  # type: ignore[attr-defined]
         except (RuntimeError, TypeError) as e:  # a closed worker, a value JSON cannot hold
             self.status_label.setText(f"The page could not be checked: {e}")  # type: ignore[attr-defined]
             return None
