@@ -23,7 +23,7 @@ from enuflow.app.document.formats import PageFileError
 from enuflow.app.document.tensors import JSON_FULL_LIMIT, SUMMARY_LIMIT, format_results, results_json
 from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, DEFAULT_LITERAL_LIMIT_MB, LITERAL_LIMIT_ENV, MEMORY_LIMIT_ENV
 
-SUBCOMMANDS = ("run", "blocks", "import", "export", "worker")
+SUBCOMMANDS = ("run", "check", "blocks", "import", "export", "worker")
 
 EPILOG = """\
 commands:
@@ -32,6 +32,8 @@ commands:
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow run PAGE --to B[,B]  run only what blocks B need (their inputs, and theirs, ...); nothing else runs
+  enuflow check PAGE           the dtype and static shape of every output, and every problem, without
+                               running (see: enuflow check --help)
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
@@ -146,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enuflow", description="A visual dataflow editor for TensorFlow.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_worker, _add_blocks, _add_import, _add_export):
+    for add in (_add_run, _add_check, _add_worker, _add_blocks, _add_import, _add_export):
         add(sub)
     return parser
 
@@ -223,6 +225,29 @@ def _add_run(sub: Any) -> None:
                         "instance (its exposed outputs). A name that is no block of the page exits with status 2")
 
 
+def _add_check(sub: Any) -> None:
+    """``enuflow check``'s arguments."""
+    c = sub.add_parser("check", help="dtype and static shape of every output, and every problem, without running",
+                       description="Build PAGE's graph without running it (in a worker process) and print the dtype "
+                                   "and static shape TensorFlow infers for every block output (f32[?,784]: ? is a "
+                                   "dimension TensorFlow cannot infer, [...] a shape of unknown rank), then the "
+                                   "errors (type clashes naming both dtypes, shapes that cannot meet naming both "
+                                   "shapes, and what enuflow run would refuse) and the warnings (a variable "
+                                   "assigned and read in the same step with nothing ordering the two, an output "
+                                   "nothing uses on a page with a ClientSession, a Placeholder without a value). "
+                                   "Exit status 0 when there is no error, 1 when there is one (or, with --strict, a "
+                                   "warning), 2 when the file could not be read as a page.")
+    c.add_argument("page", help="the page file")
+    c.add_argument("--json", action="store_true",
+                   help='print exactly one JSON object {"ok", "page", "outputs": {BLOCK: {PORT: {"dtype", '
+                        '"shape"}}}, "errors", "warnings"} on stdout (a shape is a list with null for an unknown '
+                        'dimension, or null when its rank is unknown; a variable\'s reference adds "ref": true)')
+    c.add_argument("--allow-io", action="store_true",
+                   help="allow blocks that read or write files or act on the process (as enuflow run --allow-io)")
+    c.add_argument("--data-dir", metavar="DIR", help="the page's data folder (as enuflow run --data-dir)")
+    c.add_argument("--strict", action="store_true", help="warnings are problems too: exit status 1")
+
+
 def _add_worker(sub: Any) -> None:
     """``enuflow worker``'s arguments."""
     w = sub.add_parser("worker", help="serve one task of a TensorFlow cluster",
@@ -295,6 +320,8 @@ def _subcommand(args: list[str]) -> int:
         return int(e.code) if isinstance(e.code, int) else 2
     if ns.command == "run":
         return cmd_run(ns)
+    if ns.command == "check":
+        return cmd_check(ns)
     if ns.command == "blocks":
         return cmd_blocks(ns)
     if ns.command == "import":
@@ -411,6 +438,58 @@ def _run_to(ns: argparse.Namespace, page: Any) -> tuple[list[str] | None, str]:
     if missing:
         return None, f"--to: {ns.page}: " + "; ".join(missing_words(page, n) for n in missing)
     return names, ""
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    """``enuflow check``: static dtypes and shapes of every output and the page's problems, built in a worker
+    process and never run; returns the exit status (0 no error, 1 errors, 2 not a page)."""
+    try:
+        page = _load(ns.page, ns.data_dir)
+    except PageFileError as e:
+        if ns.json:
+            sys.stdout.write(json.dumps({"ok": False, "page": ns.page, "outputs": {}, "warnings": [],
+                                         "errors": [{"block": e.block, "port": None, "message": str(e)}]}) + "\n")
+        else:
+            print(f"enuflow: {e}", file=sys.stderr)
+        return 2
+    from enuflow.app.document.formats.native import page_to_doc
+    from enuflow.app.engine.flatten import display_order
+    from enuflow.app.worker.headless import check_page
+
+    found = check_page(page_to_doc(page), allow_io=ns.allow_io)
+    order = [b.id for b in display_order(page)]
+    outputs: dict[str, dict[str, Any]] = {b: {} for b in order}
+    for (b, p), st in found.types.items():
+        outputs.setdefault(b, {})[p] = st
+    outputs = {b: ports for b, ports in outputs.items() if ports}
+    errors = [_error_json(e) for e in found.errors]
+    warnings = [_error_json(w) for w in found.warnings]
+    status = 1 if errors or (ns.strict and warnings) else 0
+    if ns.json:
+        sys.stdout.write(json.dumps({"ok": status == 0, "page": ns.page, "outputs": outputs, "errors": errors,
+                                     "warnings": warnings}) + "\n")
+    else:
+        print(_check_table(outputs))
+        for e in errors:
+            print(f"error: {_error_text(e)}")
+        for w in warnings:
+            print(f"warning: {_error_text(w)}")
+        print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}, {len(warnings)} "
+              f"warning{'s' if len(warnings) != 1 else ''}")
+    return status
+
+
+def _check_table(outputs: dict[str, dict[str, Any]]) -> str:
+    """The rows of ``enuflow check``: block, port, static type (``f32[?,784]``), aligned."""
+    from enuflow.app.document.static_types import type_text
+
+    rows = [("block", "port", "type")]
+    rows += [(b, p, type_text(st["dtype"], st["shape"]) + (" (ref)" if st.get("ref") else ""))
+             for b, ports in outputs.items() for p, st in ports.items()]
+    if len(rows) == 1:
+        return "(no outputs)"
+    w0, w1 = (max(len(r[i]) for r in rows) for i in (0, 1))
+    return "\n".join(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}".rstrip() for r in rows)
 
 
 def _saves_page(ns: argparse.Namespace) -> bool:

@@ -101,6 +101,8 @@ class Analysis:
     #: the blocks a run to them was asked for (``app.engine.run_to``): the page holds only what they need, and a
     #: run runs all of it whatever the ClientSession fetches; empty for a run of the whole page
     to: tuple[str, ...] = ()
+    #: control links: block -> the blocks it runs after (``{"from": [a, "^"], "to": [b, "^"]}``), in link order
+    controls: dict[str, list[str]] = field(default_factory=dict)
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -122,6 +124,8 @@ class _Structure:
     cyclic: set[str]
     order: list[str] | None
     digest: str = ""
+    #: control links: block -> the blocks it runs after
+    controls: dict[str, list[str]] = field(default_factory=dict)
     #: the blocks that carry a graph (``io_gate.carriers``), found on the first analysis that asks
     carriers: list[str] | None = None
     _dag: nx.DiGraph | None = None
@@ -246,6 +250,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an._st = st
     an.aliases, an.scoped = flat.aliases, flat.scoped
     an.to = tuple(to or ())
+    an.controls = st.controls
     return an
 
 
@@ -356,13 +361,14 @@ def _structure(page: Page, registry: Registry, allow_io: bool, key: tuple) -> _S
     warnings: list[BuildError] = []
     ids = [b.id for b in page]
     decls, inputs = _block_types(page, registry, allow_io, err, sessions, warnings)
-    succ, indegree, edges, many = _links(page, ids, decls, inputs, err)
+    controls: dict[str, list[str]] = {}
+    succ, indegree, edges, many = _links(page, ids, decls, inputs, err, controls)
     for bid, pname in many:
         _repeated_input(bid, pname, inputs[bid][pname], err)
     # cycles (looked for only when the page cannot be put in dependency order)
     cyclic: set[str] = set()
     order = _topological(ids, succ, indegree)
-    st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order)
+    st = _Structure(key, decls, inputs, ids, edges, errors, bad, sessions, warnings, cyclic, order, controls=controls)
     if order is None:
         for names in _cycles(page, st.dag()):
             cyclic.update(names)
@@ -422,10 +428,10 @@ def _block_notes(b: Any, decl: Block, allow_io: bool, err: _Report, sessions: li
 
 
 def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str, dict[str, list[Link]]],
-           err: _Report) -> tuple[dict[str, dict[str, None]], dict[str, int], list[tuple[str, str]],
-                                  list[tuple[str, str]]]:
+           err: _Report, controls: dict[str, list[str]]) -> tuple[dict[str, dict[str, None]], dict[str, int],
+                                                                   list[tuple[str, str]], list[tuple[str, str]]]:
     """Check every link against the ports of the blocks it joins and fill ``inputs`` (per block, per input, its
-    links in page order). Returns each block's successors (in link order), the number of blocks linked into each
+    links in page order) and ``controls`` (per block, the blocks its control links come from). Returns each block's successors (in link order), the number of blocks linked into each
     block that has any, the block graph's edges, and the single inputs given more than one link
     (``_repeated_input``); the problems go to ``err``."""
     on_page = set(ids)
@@ -441,6 +447,8 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
             missing = src if src not in on_page else dst
             err(None, None, f"link {ln} names block '{missing}', which is not on the page")
             continue
+        if (sport == "^" or dport == "^") and not _control(ln, controls, err):
+            continue
         children = succ.get(src)
         if children is None:
             children = succ[src] = {}
@@ -448,6 +456,8 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
             children[dst] = None
             indegree[dst] = indegree.get(dst, 0) + 1
         edges.append((src, dst))
+        if sport == "^":
+            continue
         sd, dd = decls.get(src), decls.get(dst)
         if sd is not None:
             s_info = ports_of.get(sd)
@@ -477,6 +487,23 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
                 if len(lns) == 2 and not port.is_list:
                     many.append((dst, dport))
     return succ, indegree, edges, many
+
+
+def _control(ln: Link, controls: dict[str, list[str]], err: _Report) -> bool:
+    """Record control link ``ln`` (``^`` to ``^``: its destination runs after its source) in ``controls``; False,
+    with the problem given to ``err``, when only one end is ``^`` or it links a block to itself."""
+    src, sport, dst, dport = ln
+    if sport != dport:
+        err(dst, dport, f"link from '{src}.{sport}': a control link goes from the '^' port of one block to the '^' "
+                        "port of another; a data link joins an output to an input")
+        return False
+    if src == dst:
+        err(dst, "^", "a control link cannot order a block after itself")
+        return False
+    got = controls.setdefault(dst, [])
+    if src not in got:
+        got.append(src)
+    return True
 
 
 def _check_output(page: Page, sd: Block, ln: Link, err: _Report) -> None:

@@ -319,7 +319,7 @@ class _PageBuild:
         an = self.an
         decls, inputs, attrs = an.decls, an.inputs, an.attrs
         session_id = an.plan.block
-        failed, infos = self.failed, self.infos
+        failed, infos, controls = self.failed, self.infos, an.controls
         for bid in order:
             if bid == session_id or bid not in decls or (failed and self.after_failure(bid)):
                 continue
@@ -328,11 +328,46 @@ class _PageBuild:
             if info is None:
                 info = self.info(decl)
             ins = inputs[bid]
+            if controls and bid in controls:
+                self.ordered(bid, decl, info, ins, controls[bid])
+                continue
             single = info.single_inputs
             if single is not None and len(ins) == len(single) and not attrs.get(bid) \
                     and self.quick(bid, decl, info.plain_op, single, ins):
                 continue
             self.block(bid, decl, info, ins)
+
+    def ordered(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]], sources: list[str]) -> None:
+        """Build block ``bid``, which control links order after the blocks ``sources``: each of its ops gets their
+        ops as control inputs (TensorFlow's ``^a``), so that it runs after them in every step."""
+        ops: list[Any] = []
+        for src in sources:
+            found = self.ops_of(src)
+            if not found:
+                self.built.errors.append(BuildError(bid, "^", f"the control link from '{src}' orders nothing: "
+                                                              f"'{src}' makes no op to run first"))
+                self.failed.add(bid)
+                return
+            ops.extend(found)
+        with self.graph.control_dependencies(ops):
+            self.block(bid, decl, info, ins)
+
+    def ops_of(self, bid: str) -> list[Any]:
+        """The ops behind the outputs of block ``bid`` built so far (what running the block runs)."""
+        an = self.an
+        decl = an.decls.get(bid)
+        if decl is None:
+            return []
+        ops: dict[str, Any] = {}
+        for port in decl.output_names(an.attrs.get(bid)):
+            got = self.operations.get((bid, port))
+            if got is None:
+                got = self.tensors.get((bid, port))
+            for x in got if isinstance(got, list) else [got]:
+                op = getattr(x, "op", x)
+                if op is not None:
+                    ops[op.name] = op
+        return list(ops.values())
 
     def after_failure(self, bid: str) -> bool:
         """Whether block ``bid`` failed or was skipped, or is downstream of such a block (then it is marked

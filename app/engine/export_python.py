@@ -245,7 +245,10 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
     session = an.plan.block
     for bid in an.order():
         if bid != session:
+            start = len(w.lines)
             w.block(bid)
+            if bid in an.controls:
+                _ordered_after(w, start, an.controls[bid])
     fetch_keys, target_keys, steps = _run_outputs(page, an)
     fetch, targets = _fetch_text(w, an, fetch_keys, target_keys)
     head = _script_head(page, source, folder)
@@ -253,6 +256,9 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
     if w.data:
         head += ["# the page's large values (its data file's entries), beside this script",
                  f"DATA = np.load(Path(__file__).with_name({data_file!r}), allow_pickle=False)", "", ""]
+    if an.controls:
+        head += ["def control_ops(*outputs):", '    """The ops behind these outputs (what a control link runs first)."""',
+                 "    return [getattr(t, 'op', t) for x in outputs for t in tf.nest.flatten(x)]", "", ""]
     optimize = optimizes(page, an)
     head += [
         f"# TensorFlow's graph optimizer {'runs' if optimize else 'is off'}, as enuflow runs the page "
@@ -265,6 +271,14 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
     ]
     inits = [w.var(b.id) for b in page if an.decls[b.id].name == "Initializer"]  # run once, as Variables' Assigns
     return "\n".join(head + body + _script_tail(fetch, targets, w.feeds, steps, inits)), w.data or {}
+
+
+def _ordered_after(w: _Writer, start: int, sources: list[str]) -> None:
+    """Put the lines of the block written from ``w.lines[start]`` on (its comment first) under a
+    ``tf.control_dependencies`` of the blocks its control links come from (``sources``)."""
+    head, body = w.lines[start:start + 1], w.lines[start + 1:]
+    deps = ", ".join(w.var(src) for src in sources)
+    w.lines[start:] = head + [f"    with tf.control_dependencies(control_ops({deps})):"] + ["    " + ln for ln in body]
 
 
 def _data_folder_names(page: Page) -> dict[Any, str]:

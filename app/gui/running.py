@@ -50,6 +50,7 @@ class RunCommands:
             self.worker = WorkerClient(self.bridge.event.emit)
             self.worker.set_target(self.run_target)
             self.worker.start()
+            self.schedule_check()  # the page's static types, once TensorFlow is loaded there
         return self.worker
 
     # -- running ---------------------------------------------------------------------------------------
@@ -191,6 +192,10 @@ class RunCommands:
     def _on_worker_event(self, ev: Any) -> None:
         if ev.kind == "devices":  # an answer about the run target, not about a run: last_event stays the run's
             self._on_devices(ev)
+            self.event_handled.emit(ev)
+            return
+        if ev.kind == "checked":  # a static check's answer, not about a run either
+            self.on_checked(ev)
             self.event_handled.emit(ev)
             return
         self.last_event = ev

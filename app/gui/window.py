@@ -53,6 +53,7 @@ from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
+from enuflow.app.gui.static_check import StaticChecks
 from enuflow.app.gui.style import readable_on
 from enuflow.app.gui.target import TargetCommands
 from enuflow.app.document.page import BlockInstance, Link, Page
@@ -74,7 +75,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
-                 GroupingCommands, QMainWindow):
+                 GroupingCommands, StaticChecks, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -314,6 +315,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     # -- page events --------------------------------------------------------------------------------
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
         self._analysis_timer.start()
+        if event != "block_moved":
+            self.schedule_check()
         if event != "reset":
             self.recovery.touch()
         if self.values and event in ("pin_changed", "block_changed", "link_added", "link_removed"):
@@ -376,7 +379,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     def _show_errors(self) -> None:
         errors: dict[str, list[str]] = {k: list(v) for k, v in self.static_errors.items()}
         loose: list[str] = list(self.page_errors)
-        for e in self.run_errors:
+        for e in [*self.run_errors, *self.check_errors]:  # (the worker's static check: clashes, shapes)
             bid = e.get("block")
             # the run checks the page again: its errors read like the analysis's, so each shows once
             text = str(BuildError(bid, e.get("port"), str(e.get("message"))))
@@ -400,7 +403,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
         warn_colour = readable_on(QColor("#8a6d00"), self.problems.palette().color(QPalette.ColorRole.Base))
         warnings = [(w.block, str(w)) for w in (self.analysis.warnings if self.analysis is not None else [])]
-        for w in self.run_warnings:
+        for w in [*self.run_warnings, *self.check_warnings]:
             bid, port = w.get("block"), w.get("port")
             where = [f"block '{bid}'"] if bid else []
             where += [f"port '{port}'"] if port else []

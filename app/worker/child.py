@@ -1,7 +1,7 @@
 """The run worker's child process (``python -m app.worker.child``): TensorFlow loaded once, pages run on request.
 
-It reads length-prefixed JSON commands on stdin ("run", "stop", "quit"; see ``app.worker.client``) on a
-thread, and runs pages on its main thread with one ``Runner`` kept across runs (a value-only edit
+It reads length-prefixed JSON commands on stdin ("run", "check", "devices", "stop", "quit"; see
+``app.worker.client``) on a thread, and runs pages on its main thread with one ``Runner`` kept across runs (a value-only edit
 feeds new values into the graph built before). It answers on the original stdout; file descriptor 1
 is pointed at stderr (the log file) so that nothing printed by TensorFlow or a block can corrupt the
 message stream. "step" events are rate-limited (the last step is always reported); a "stop" sets the
@@ -47,6 +47,8 @@ class Child:
         self.stopped_early: set[int] = set()
         self.segments: list[Path] = []   # made by this child and perhaps not yet taken by the editor
         self.exiting = False
+        #: the static checker ("check" requests), kept between checks (``app.engine.shape_check``)
+        self.checker: Any = None
 
     def send(self, msg: dict[str, Any]) -> None:
         with self.lock:
@@ -70,7 +72,7 @@ class Child:
                 self.exit_now()
                 return
             cmd = msg.get("cmd")
-            if cmd in ("run", "devices"):
+            if cmd in ("run", "devices", "check"):
                 self.runs.put(msg)
             elif cmd == "stop":
                 rid = int(msg.get("run_id") or 0)
@@ -116,6 +118,9 @@ class Child:
             if msg.get("cmd") == "devices":
                 self.list_devices(msg)
                 continue
+            if msg.get("cmd") == "check":
+                self.check_one(msg)
+                continue
             target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
             cluster, timeout = str(msg.get("cluster") or ""), msg.get("timeout")
             try:
@@ -153,6 +158,38 @@ class Child:
                     text = f"internal error in the run worker: {type(e).__name__}: {e}"
                 self.send({"kind": "done", "run_id": int(msg.get("run_id") or 0), "results": None,
                            "errors": [{"block": None, "port": None, "message": text}]})
+
+    def check_one(self, msg: dict[str, Any]) -> None:
+        """Answer a "check" request: the static dtype and shape of every output of the page, and its problems
+        (``app.engine.shape_check``; the checker is kept, so a check after an edit makes only what it reaches)."""
+        from enuflow.app.document.formats.errors import PageFileError
+        from enuflow.app.document.formats.native import page_from_doc
+        from enuflow.app.engine.shape_check import ShapeChecker
+
+        cid = int(msg.get("run_id") or 0)
+        t0 = time.perf_counter()
+        try:
+            page = page_from_doc("page", msg.get("page"))
+        except PageFileError as e:
+            self.send({"kind": "checked", "run_id": cid, "outputs": [], "warnings": [], "made": 0,
+                       "errors": [{"block": e.block, "port": None, "message": e.detail}]})
+            return
+        if self.checker is None:
+            self.checker = ShapeChecker()
+        try:
+            report = self.checker.check(page, allow_io=bool(msg.get("allow_io")))
+        except Exception as e:  # noqa: BLE001 - a bug must come back as an error, not end the worker
+            log_only(traceback.format_exc())
+            self.checker = None
+            self.send({"kind": "checked", "run_id": cid, "outputs": [], "warnings": [], "made": 0,
+                       "errors": [{"block": None, "port": None,
+                                   "message": f"internal error in the check: {type(e).__name__}: {e}"}]})
+            return
+        self.send({"kind": "checked", "run_id": cid, "made": report.made, "seconds": time.perf_counter() - t0,
+                   "outputs": [[b, p, st.dtype, None if st.shape is None else list(st.shape), st.ref]
+                               for (b, p), st in report.types.items()],
+                   "errors": [e.to_json() for e in report.errors],
+                   "warnings": [w.to_json() for w in report.warnings]})
 
     def list_devices(self, msg: dict[str, Any]) -> None:
         """Answer a "devices" request: what a target (a grpc ``target`` or a ``cluster`` file, or this machine)

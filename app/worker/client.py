@@ -145,8 +145,8 @@ def rows(d: dict[tuple[str, str], Any]) -> list[list[Any]]:
 
 @dataclass
 class WorkerEvent:
-    """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed", "log" or "connected"
-    (a run on a remote target reached its cluster)."""
+    """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed", "log", "connected" (a run on
+    a remote target reached its cluster), "devices" or "checked" (the answer to ``check``)."""
 
     kind: str
     run_id: int = 0
@@ -172,6 +172,9 @@ class WorkerEvent:
     timed_out: bool = False            # "done": the run ended at its timeout (after a full step, or a step hung)
     hung_step: int = 0                 # "done": the step that did not end within the timeout and was aborted
     memory: str = ""                   # "crashed": "the worker ran out of memory (limit N MiB) while ...", or ""
+    #: "checked": the static type of every output, (block, port) -> {"dtype", "shape"[, "ref"]}
+    types: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    made: int = 0                      # "checked": how many blocks the check made (the rest were kept)
 
 
 def cache_dir() -> Path:
@@ -424,6 +427,22 @@ class WorkerClient:
             self._child.send({"cmd": "devices", "target": t.get("address", "") if t.get("kind") == "grpc" else "",
                               "cluster": t.get("path", "") if t.get("kind") == "cluster" else ""})
 
+    def check(self, page_doc: dict, allow_io: bool = False) -> int:
+        """Ask for the static dtype and shape of every output of ``page_doc`` and its problems, without running it
+        (``app.engine.shape_check``); returns the request's id at once, and a "checked" event with that ``run_id``
+        follows (after the run in progress, if any). The child keeps its checker, so the check of a page after an
+        edit makes only the blocks the edit reaches. Starts the child if needed."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker client is closed")
+            cid = next(self._ids)
+            data = encode_message({"cmd": "check", "run_id": cid, "page": page_doc, "allow_io": bool(allow_io)})
+            if not self.alive:
+                self._spawn()
+            assert self._child is not None
+            self._child.outbox.put(data)
+            return cid
+
     def start(self) -> None:
         """Start the child now unless one is running; returns at once ("ready" follows)."""
         with self._lock:
@@ -666,6 +685,17 @@ class WorkerClient:
         elif kind == "devices":
             self._emit(WorkerEvent("devices", devices=[str(d) for d in msg.get("devices", [])],
                                    problems=[str(p) for p in msg.get("problems", [])]))
+        elif kind == "checked":
+            types = {}
+            for row in msg.get("outputs", []):
+                d: dict[str, Any] = {"dtype": str(row[2]), "shape": row[3]}
+                if len(row) > 4 and row[4]:
+                    d["ref"] = True
+                types[(str(row[0]), str(row[1]))] = d
+            self._emit(WorkerEvent("checked", run_id=rid, types=types, made=int(msg.get("made") or 0),
+                                   seconds=float(msg.get("seconds") or 0.0),
+                                   errors=[e for e in msg.get("errors", []) if isinstance(e, dict)],
+                                   warnings=[w for w in msg.get("warnings", []) if isinstance(w, dict)]))
         elif kind == "step":
             self._emit(WorkerEvent("step", run_id=rid, step=int(msg.get("step", 0)),
                                    scalars={k: float(v) for k, v in keyed(msg.get("scalars", [])).items()},

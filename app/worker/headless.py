@@ -17,6 +17,8 @@ the caller reads the page), runs the page, and turns what can go wrong into erro
 
 What the page prints (a ``Print`` block, SHOW_DEBUG's values) goes to this process's stderr as the run goes.
 
+``check_page`` checks a page in a worker the same way (``enuflow check``): static types and problems, nothing run.
+
 Imports neither TensorFlow nor Qt.
 """
 
@@ -406,3 +408,49 @@ def without_blocks(doc: dict[str, Any], ids: list[str]) -> dict[str, Any]:
 
     new["links"] = [ln for ln in links if keep(ln)]
     return new
+
+
+# -- checking a page without running it (``enuflow check``) -------------------------------------------
+
+#: how long ``check_page`` waits for the worker's answer (loading TensorFlow included) before it gives up
+CHECK_WAIT_S = 600.0
+
+
+@dataclass
+class HeadlessCheck:
+    """What ``check_page`` gives back: every output's static type, (block, port) -> {"dtype", "shape"}, and the
+    problems, each ``{"block", "port", "message"}``."""
+
+    types: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_page(doc: dict[str, Any], allow_io: bool = False, wait_s: float = CHECK_WAIT_S) -> HeadlessCheck:
+    """Check the page ``doc`` (format v1 as a dict) in a worker process (``WorkerClient.check``), so that an op
+    whose shape function brings the process down costs an error, not the command; never raises for the page."""
+    events: queue.Queue[WorkerEvent] = queue.Queue()
+    client = WorkerClient(events.put, env={"ENUFLOW_WORKER_LAZY": "1"})
+    try:
+        cid = client.check(doc, allow_io=allow_io)
+        end = time.monotonic() + wait_s
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                client.kill()
+                return HeadlessCheck(errors=[{"block": None, "port": None,
+                                              "message": f"the check did not end within {wait_s:g} s"}])
+            try:
+                ev = events.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if ev.kind == "output" and ev.message:
+                print(ev.message, file=sys.stderr, flush=True)
+            elif ev.kind == "checked" and ev.run_id == cid:
+                return HeadlessCheck(dict(ev.types), list(ev.errors), list(ev.warnings))
+            elif ev.kind == "crashed":
+                first = ev.message.split("\n", 1)[0]
+                return HeadlessCheck(errors=[{"block": None, "port": None,
+                                              "message": f"the check's worker process died: {first}"}])
+    finally:
+        client.close(timeout=1.0)

@@ -488,11 +488,13 @@ class WireItem(QGraphicsPathItem):
         self.dst = dst
         self.ordinal = 0
         self.hot = False
+        #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
+        self.type_text = ""
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         self.setPen(_WIRE_BOUNDS)  # never drawn: it makes the bounding rect hold the widest pen painted
-        self.setToolTip(f"{link.src}.{link.src_port} \u2192 {link.dst}.{link.dst_port}")
+        self.setToolTip(self._tip())
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
@@ -508,8 +510,21 @@ class WireItem(QGraphicsPathItem):
         """Which copy of its link this wire draws (0 for the first); later copies bend further out."""
         if ordinal != self.ordinal:
             self.ordinal = ordinal
-            self.setToolTip(str(self.link) + (f" (copy {ordinal + 1})" if ordinal else ""))
+            self.setToolTip(self._tip())
             self.adjust()
+
+    def set_type_text(self, text: str) -> None:
+        """Show the static type of what the wire carries in its tooltip ("" when not known)."""
+        if text != self.type_text:
+            self.type_text = text
+            self.setToolTip(self._tip())
+
+    def _tip(self) -> str:
+        ln = self.link
+        tip = f"{ln.src}.{ln.src_port} \u2192 {ln.dst}.{ln.dst_port}"
+        if self.ordinal:
+            tip += f" (copy {self.ordinal + 1})"
+        return tip + (f"\n{self.type_text}" if self.type_text else "")
 
     def adjust(self) -> None:
         if self.src is None or self.dst is None:

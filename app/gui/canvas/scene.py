@@ -26,6 +26,7 @@ from enuflow.app.gui.canvas.annotations import AnnotationLayer
 from enuflow.app.gui.canvas.exposed import tag_exposed_ports
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.style import font
+from enuflow.app.document.static_types import type_text
 from enuflow.app.document.page import Link, Page
 
 
@@ -124,6 +125,8 @@ class PageScene(QGraphicsScene):
         self.snap_step: float | None = 10.0  # blocks dragged by a person land on this grid (None: free)
         self.dragging = False
         self.annotations = AnnotationLayer(self)  # the page's frames and notes
+        #: the worker's last static check: (block path, port) -> {"dtype", "shape"}
+        self.static_types: dict[tuple[str, str], dict[str, Any]] = {}
         #: the instance path whose definition is shown ("" for the page): results are keyed below it
         self.path = ""
         self._stale_kept: dict[str, set[str]] = {}
@@ -139,6 +142,7 @@ class PageScene(QGraphicsScene):
         self.stale = self._stale_kept.pop(path, set())
         page.subscribe(self._on_page)
         self.rebuild()
+        self.set_static_types(self.static_types)  # the last check's types, for the level now shown
 
     def refresh_instances(self) -> None:
         """Draw composite instances afresh (their definitions' exposed ports may have changed)."""
@@ -324,6 +328,14 @@ class PageScene(QGraphicsScene):
         """Every stale mark of every level, as the path results are keyed by (``d1/mm``)."""
         levels = {**self._stale_kept, self.path: self.stale}
         return {f"{p}/{b}" if p else b for p, ids in levels.items() for b in ids}
+
+    def set_static_types(self, types: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Each wire's tooltip gives its source's static type (``f32[?,784]``) from the worker's check (kept, keyed
+        by path, for the levels of composites entered later)."""
+        self.static_types = types
+        for w in self.wire_items():
+            st = types.get((f"{self.path}/{w.link.src}" if self.path else w.link.src, w.link.src_port))
+            w.set_type_text(type_text(st["dtype"], st["shape"]) if st else "")
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
