@@ -97,6 +97,8 @@ class Analysis:
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: the ids of blocks that came from composites: paths (``d1/mm``) whose ops are named by the path
     scoped: frozenset[str] = frozenset()
+    #: block path -> its op's name where that is not the path (a block's ``"op_name"``: ``app.engine.flatten``)
+    op_names: dict[str, str] = field(default_factory=dict)
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -236,7 +238,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.warnings = warnings
     an.graph_io = graph_io
     an._st = st
-    an.aliases, an.scoped = flat.aliases, flat.scoped
+    an.aliases, an.scoped, an.op_names = flat.aliases, flat.scoped, flat.op_names
     return an
 
 
