@@ -65,7 +65,7 @@ class _Flattener:
     def expand(self, path: str, inst: BlockInstance, comp: Composite, scope: str) -> _Expanded:
         """Add the inner blocks and links of instance ``inst`` (at ``path``, its ops in name scope ``scope``);
         returns where its ports lead."""
-        inner = {b.id: b.copy() for b in comp.blocks}
+        inner = {b.id: _copy(b) for b in comp.blocks}
         for p in comp.pins:
             if p.name in inst.pins and p.block in inner:
                 inner[p.block].pins[p.pin] = inst.pins[p.name]
@@ -144,6 +144,13 @@ class _Resolver:
                                             f"inputs are {', '.join(ex.ins) or 'none'}"))
             return []
         return ex.ins[port]
+
+
+def _copy(b: BlockInstance) -> BlockInstance:
+    """An inner block for one instance: its own pins and extra dicts, the values in them shared (a flat page's
+    pins are read, never changed in place; deep copies of a folded model's thousand blocks cost more than the rest
+    of the flattening)."""
+    return BlockInstance(b.id, b.type, b.pos, dict(b.pins), b.label, b.collapsed, b.device, dict(b.extra))
 
 
 def _op_name(b: BlockInstance, pop: bool = False) -> str | None:

@@ -334,9 +334,9 @@ class _Folder:
         """The blocks of level ``c`` (the definitions of its containers added to ``comps``)."""
         made = []
         for m in c.members:
-            if m.block is not None:
-                b = m.block.copy()
-                b.id = m.id
+            if m.block is not None:  # the model's block (its pins shared: the flat page is not used again)
+                o = m.block
+                b = BlockInstance(m.id, o.type, o.pos, o.pins, o.label, o.collapsed, o.device, dict(o.extra))
             else:
                 name = _comp_name(f"{path}.{m.id}" if path else m.id, comps, self.known)
                 lv = self.levels[id(m)]
@@ -390,7 +390,22 @@ def _differs(flat: Page, folded: Page) -> str | None:
 
 
 def fold_model(page: Page, registry: object) -> Page:
-    """``fold`` with the model importer's layout (``formats.model_page.lay_out``) and ``registry``'s block types."""
-    from enuflow.app.document.formats.model_page import lay_out
+    """``fold`` with the model importer's layout (``formats.model_page``) and ``registry``'s block types. Levels of
+    the same structure (the same ids, sizes, ports and wires: ``block_2`` and ``block_4``) are laid out once and
+    alike."""
+    from enuflow.app.document.formats.model_page import block_sizes
+    from enuflow.app.document.layout import auto_layout
 
-    return fold(page, lambda p: lay_out(p, registry), registry.get)
+    done: dict[tuple, dict[str, tuple[float, float]]] = {}
+
+    def lay_out(p: Page) -> None:
+        sizes, anchors = block_sizes(p, registry)
+        ids = tuple(b.id for b in p)
+        key = (ids, tuple(sizes[i] for i in ids), tuple(p.links), tuple(anchors.items()))
+        pos = done.get(key)
+        if pos is None:
+            pos = done[key] = auto_layout(p, sizes, anchors)
+        for bid, xy in pos.items():
+            p.block(bid).pos = xy
+
+    return fold(page, lay_out, registry.get)

@@ -336,8 +336,15 @@ class PageBuilder:
 def lay_out(page: Page, registry: Any) -> None:
     """Lay ``page`` out layered, left to right (``app.document.layout``: igraph's Sugiyama layout): each block after
     its inputs, sources (constants, placeholders, variables) just before their first reader, so that weights sit
-    beside their op; blocks placed by their sizes as the editor draws them (estimated from the title and the ports,
-    with room for a result line per output), so none overlap. A composite instance has its exposed ports."""
+    beside their op; blocks placed by their sizes as the editor draws them (``block_sizes``), so none overlap."""
+    sizes, anchors = block_sizes(page, registry)
+    for bid, pos in auto_layout(page, sizes, anchors).items():
+        page.block(bid).pos = pos
+
+
+def block_sizes(page: Page, registry: Any) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str, bool], float]]:
+    """The sizes of ``page``'s blocks as the editor draws them (estimated from the title and the ports, with room
+    for a result line per output) and the heights of their ports (a composite instance has its exposed ports)."""
     sizes: dict[str, tuple[float, float]] = {}
     anchors: dict[tuple[str, str, bool], float] = {}
     n_in: dict[str, int] = defaultdict(int)
@@ -357,8 +364,7 @@ def lay_out(page: Page, registry: Any) -> None:
         for names, is_out in ((ins, False), (outs, True)):
             for k, name in enumerate(names):
                 anchors.setdefault((b.id, name, is_out), head + 20.0 * k + 10.0)
-    for bid, pos in auto_layout(page, sizes, anchors).items():
-        page.block(bid).pos = pos
+    return sizes, anchors
 
 
 def _block_size(b: BlockInstance, inputs: int, outputs: int) -> tuple[float, float]:
