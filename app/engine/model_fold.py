@@ -80,9 +80,9 @@ def fold(page: Page, lay_out: Callable[[Page], None], known: Callable[[str], obj
     inner = _members(root)
     while sum(1 for m in inner if m.block is None) == 1 and len(inner) == 1:  # one outer scope: open inside it
         inner = inner[0].members
+    if len(items) + len(inner) > SERIES_LIMIT:
+        inner = _chunks(_series(inner, ""), SERIES_LIMIT - len(items))
     items = sorted(items + inner, key=lambda m: m.order)
-    if len(items) > SERIES_LIMIT:
-        items = _series(items, "")
     if all(m.block is not None for m in items):
         lay_out(page)
         return page
@@ -135,7 +135,7 @@ def _members(scope: _Scope) -> list[_Item]:
         items.extend(_represent(sub))
     items.sort(key=lambda m: m.order)
     if len(items) > SERIES_LIMIT:
-        items = _series(items, scope.full)
+        items = _chunks(_series(items, scope.full), SERIES_LIMIT)
     return items
 
 
@@ -187,6 +187,37 @@ def _series(items: list[_Item], full: str) -> list[_Item]:
             x.id = short or x.id
         out.append(_Item(key, full, members=members, order=members[0].order, ops=sum(x.ops for x in members)))
     return out
+
+
+def _chunks(items: list[_Item], limit: int) -> list[_Item]:
+    """A level still crowded after its series are grouped (``dense_1`` ... ``dense_143``) in runs of members in
+    the model's order, each run a container named by its first and last member (``dense_1..dense_4``)."""
+    limit = max(limit, 2)
+    if len(items) <= limit:
+        return items
+    size = -(-len(items) // limit)
+    out = []
+    for k in range(0, len(items), size):
+        run = items[k:k + size]
+        if len(run) == 1:
+            out.append(run[0])
+            continue
+        full = _common_scope([m.full for m in run])
+        out.append(_Item(f"{run[0].id}..{run[-1].id}", full, members=run, order=run[0].order,
+                         ops=sum(m.ops for m in run)))
+    return out
+
+
+def _common_scope(names: list[str]) -> str:
+    """The longest name scope all of ``names`` are in (or are)."""
+    parts = [n.split("/") for n in names]
+    common = []
+    for level in zip(*parts):
+        if any(p != level[0] for p in level):
+            break
+        common.append(level[0])
+    scope = "/".join(common)
+    return scope if all(n == scope or n.startswith(scope + "/") for n in names) else ""
 
 
 def _unique_ids(c: _Item) -> None:
