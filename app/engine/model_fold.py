@@ -134,6 +134,7 @@ def _members(scope: _Scope) -> list[_Item]:
     for sub in scope.scopes.values():
         items.extend(_represent(sub))
     items.sort(key=lambda m: m.order)
+    _dedupe(items)
     if len(items) > SERIES_LIMIT:
         items = _chunks(_series(items, scope.full), SERIES_LIMIT)
     return items
@@ -221,10 +222,19 @@ def _common_scope(names: list[str]) -> str:
 
 
 def _unique_ids(c: _Item) -> None:
-    """Make the ids of every level unique: an op keeps its name; a scope of the same name (TensorFlow's ``conv`` and
-    ``conv/kernel``) is ``conv.scope``; a lifted member takes its long name; else a number."""
+    """Make the ids of every level unique (``_dedupe``)."""
+    _dedupe(c.members)
+    for m in c.members:
+        if m.block is None:
+            _unique_ids(m)
+
+
+def _dedupe(items: list[_Item]) -> None:
+    """Make the ids of one level unique: an op keeps its name; a scope of the same name (TensorFlow's ``conv`` and
+    ``conv/kernel``) is ``conv.scope``; a lifted member takes its long name (``ReadVariableOp.resource``); else a
+    number."""
     taken: set[str] = set()
-    for m in sorted(c.members, key=lambda m: 2 if m.alt is not None else 0 if m.block is not None else 1):
+    for m in sorted(items, key=lambda m: 2 if m.alt is not None else 0 if m.block is not None else 1):
         if m.id in taken and m.alt and m.alt not in taken:
             m.id = m.alt
         elif m.id in taken and m.block is None and f"{m.id}.scope" not in taken:
@@ -234,8 +244,6 @@ def _unique_ids(c: _Item) -> None:
             m.id = f"{base}_{k}"
             k += 1
         taken.add(m.id)
-        if m.block is None:
-            _unique_ids(m)
 
 
 def _paths(top: _Item) -> dict[str, list[_Item]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -359,7 +360,7 @@ def block_sizes(page: Page, registry: Any) -> tuple[dict[str, tuple[float, float
             decl = registry.get(b.type)
             outs = _output_ports(decl, b.pins) if decl is not None else ["output"]
             ins = [p.name for p in decl.inputs] if decl is not None else [f"input_{i}" for i in range(n_in[b.id])]
-        sizes[b.id] = _block_size(b, len(ins), len(outs))
+        sizes[b.id] = _block_size(b, len(ins), len(outs), comp is not None)
         head = 50.0 + (18.0 if b.type != (b.label or b.id) else 0.0)
         for names, is_out in ((ins, False), (outs, True)):
             for k, name in enumerate(names):
@@ -367,11 +368,15 @@ def block_sizes(page: Page, registry: Any) -> tuple[dict[str, tuple[float, float
     return sizes, anchors
 
 
-def _block_size(b: BlockInstance, inputs: int, outputs: int) -> tuple[float, float]:
+def _block_size(b: BlockInstance, inputs: int, outputs: int, composite: bool = False) -> tuple[float, float]:
     """About the width and height the editor draws ``b`` at (a title of ~9 units a letter, a row of 20 a port),
-    with a result line per output below; generous, so that the editor's blocks fit in."""
+    with a result line per output below; generous, so that the editor's blocks fit in. A composite's type counts
+    its numbers as two digits each (``block_2.expand`` and ``block_11.expand`` take one size: alike levels are laid
+    out alike)."""
     title = b.label or b.id
     sub = b.type if b.type != title else ""
+    if composite:
+        sub = re.sub(r"\d+", lambda m: m.group(0) if len(m.group(0)) > 2 else "00", sub)
     width = max(160.0, 9.0 * len(title) + 40.0, 8.0 * len(sub) + 40.0, 200.0)
     height = 50.0 + (18.0 if sub else 0.0) + 20.0 * max(inputs, outputs, 1) + 17.0 * max(outputs, 1) + 10.0
     return width, height
