@@ -186,3 +186,14 @@ def test_small_scopes_are_no_composites_and_an_op_keeps_its_name_over_a_scope() 
     assert folded.block("t").type == "Neg" and folded.block("t").extra["op_name"] == "t/one"
     inner = {b.id: b.type for b in folded.composites["s"].blocks}
     assert inner == {"conv.kernel": "Const", "conv": "Conv2D", "relu": "Relu", "big": "s.big"}
+
+
+def test_the_models_outer_scope_opens_and_the_pages_own_blocks_keep_their_ids() -> None:
+    flat = page_of([("x", "Placeholder"), ("m/x", "Neg"), ("m/a/p", "Neg"), ("m/a/q", "Neg"), ("m/a/r", "Neg"),
+                    ("m/b/p", "Neg"), ("m/b/q", "Neg"), ("m/b/r", "Neg"), ("out", "Neg")],
+                   [("x", "output", "m/x", "x"), ("m/x", "y", "m/a/p", "x"), ("m/a/p", "y", "m/a/q", "x"),
+                    ("m/a/q", "y", "m/a/r", "x"), ("m/a/r", "y", "m/b/p", "x"), ("m/b/p", "y", "m/b/q", "x"),
+                    ("m/b/q", "y", "m/b/r", "x"), ("m/b/r", "y", "out", "x")])
+    folded = fold(flat, lambda p: None)
+    assert [(b.id, b.type, b.extra.get("op_name")) for b in folded] == [
+        ("x", "Placeholder", None), ("x_2", "Neg", "m/x"), ("a", "a", "m/a"), ("b", "b", "m/b"), ("out", "Neg", None)]

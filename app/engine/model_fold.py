@@ -59,6 +59,8 @@ class _Item:
     #: the id to take when ``id`` is taken by another member of its level
     alt: str | None = None
     ops: int = 1
+    #: a block of the page itself whose id is kept (a Placeholder's id is what feeds it)
+    kept: bool = False
 
 
 @dataclass(eq=False)
@@ -76,9 +78,9 @@ def fold(page: Page, lay_out: Callable[[Page], None], known: Callable[[str], obj
     ``known`` tells the names of block types (no composite takes one)."""
     top_ids = _kept_on_top(page)
     root = _scope_tree(page, top_ids)
-    items = [_Item(b.id, b.id, b, order=i) for i, b in enumerate(page) if b.id in top_ids]
+    items = [_Item(b.id, b.id, b, order=i, kept=True) for i, b in enumerate(page) if b.id in top_ids]
     inner = _members(root)
-    while sum(1 for m in inner if m.block is None) == 1 and len(inner) == 1:  # one outer scope: open inside it
+    while len(inner) == 1 and inner[0].block is None:  # the model in one outer scope: open inside it
         inner = inner[0].members
     if len(items) + len(inner) > SERIES_LIMIT:
         inner = _chunks(_series(inner, ""), SERIES_LIMIT - len(items))
@@ -229,12 +231,17 @@ def _unique_ids(c: _Item) -> None:
             _unique_ids(m)
 
 
+def _rank(m: _Item) -> int:
+    """Who keeps an id two members want: the page's own blocks, then ops, scopes, lifted members."""
+    return -1 if m.kept else 2 if m.alt is not None else 0 if m.block is not None else 1
+
+
 def _dedupe(items: list[_Item]) -> None:
     """Make the ids of one level unique: an op keeps its name; a scope of the same name (TensorFlow's ``conv`` and
     ``conv/kernel``) is ``conv.scope``; a lifted member takes its long name (``ReadVariableOp.resource``); else a
     number."""
     taken: set[str] = set()
-    for m in sorted(items, key=lambda m: 2 if m.alt is not None else 0 if m.block is not None else 1):
+    for m in sorted(items, key=_rank):
         if m.id in taken and m.alt and m.alt not in taken:
             m.id = m.alt
         elif m.id in taken and m.block is None and f"{m.id}.scope" not in taken:
