@@ -187,7 +187,7 @@ def _series(items: list[_Item], full: str) -> list[_Item]:
         done.add(key)
         for x in members:
             short = x.id[len(key) + 1:] if x.id.startswith(key + "_") else ""
-            x.id = short or x.id
+            x.id = short if short and not short.isdigit() else x.id  # ``Conv1_1`` (a number only) keeps its name
         out.append(_Item(key, full, members=members, order=members[0].order, ops=sum(x.ops for x in members)))
     return out
 
