@@ -284,13 +284,17 @@ def _add_import(sub: Any) -> None:
                        description="Read an enuSpace page (.svg page, or .json task export), a frozen TensorFlow "
                                    "GraphDef (.pb binary, .pbtxt text) or a SavedModel folder, and write it in "
                                    "enuflow's page format v1. A model's large constants go to OUT's data file "
-                                   "(NAME.npz beside NAME.json).")
+                                   "(NAME.npz beside NAME.json). A model is folded by its name scopes into "
+                                   "nested composite blocks (its ops keep their names when the page is built); "
+                                   "--flat writes one block per node instead.")
     i.add_argument("source", help="the enuSpace page, GraphDef file or SavedModel folder")
     i.add_argument("-o", "--output", required=True, help="the page file to write")
     i.add_argument("--data-dir", metavar="DIR",
                    help="look for the page's .dat and data files in DIR, and remember DIR as its data folder")
     i.add_argument("--signature", metavar="NAME", help="the SavedModel signature to import (default serving_default)")
     i.add_argument("--freeze", action="store_true", help="a SavedModel's variables become Consts, not Variables")
+    i.add_argument("--flat", action="store_true",
+                   help="a model's page has one block per node, not folded by name scope into composites")
 
 
 def _add_export(sub: Any) -> None:
@@ -651,7 +655,7 @@ def cmd_import(ns: argparse.Namespace) -> int:
         for folder in reversed(made):
             folder.mkdir()
         if is_model(ns.source):
-            page = import_model(ns.source, ns.output, signature=ns.signature, freeze=ns.freeze)
+            page = import_model(ns.source, ns.output, signature=ns.signature, freeze=ns.freeze, fold=not ns.flat)
         else:
             page = _load(ns.source, ns.data_dir)
             save(page, ns.output)

@@ -1,38 +1,44 @@
-"""Opening a ~1,000-node frozen Keras model in the editor, laid out, against NodeGraphQt opening the same graph.
+"""Opening MobileNetV2 (a 1,053-node frozen Keras model) in the editor, folded by name scope, against NodeGraphQt
+drawing the same graph.
 
-The model is the one ``bench/graphdef_import.py`` builds (residual blocks of Dense, BatchNormalization, ReLU
-and Add; 1,018 nodes), written as ``model.pb``. The block catalogue's cache exists, as after the editor's first
-start (the bench makes it when missing). Timed, from the call to the first rendered frame:
+The model is ``tf.keras.applications.MobileNetV2(input_shape=(96, 96, 3), weights=None)`` frozen with
+``convert_variables_to_constants_v2`` (1,053 nodes), written as ``model.pb`` in a child process (the editor side
+of this bench runs without TensorFlow, as the editor does). The block catalogue's cache exists, as after the
+editor's first start (the bench makes it when missing). Timed, from the call to the first rendered frame:
 
-- enuflow: ``make_window(model.pb)`` (reading the GraphDef without TensorFlow, the page, its data file, the
-  scene's blocks and wires, the layered layout), showing the window, the catalogue's op blocks coming in (the
-  palette filled, as 50 ms after any start), fitting the view and rendering one frame offscreen; every block
-  drawn and no two overlapping;
+- enuflow: ``make_window(model.pb)`` (reading the GraphDef without TensorFlow, the page and its data file, the
+  page folded by name scope into nested composites, each level laid out with the layered layout, the scene's
+  blocks and wires of the top level), showing the window, the catalogue's op blocks coming in (the palette
+  filled, as 50 ms after any start), fitting the view and rendering one frame offscreen; every block of the top
+  level drawn (at most 60), no two overlapping, every coordinate finite;
 - NodeGraphQt, the most used Qt node-graph editor in Python: reading the same file (the same protobuf parse),
   layers left to right by dependency (networkx's topological generations), one node per NodeDef with a port
   per input and per output used (declared in its node types, NodeGraphQt's fast path), one ``connect_to`` per
-  data input (undo recording off), showing the viewer and rendering one frame. That is the work an editor
-  does to show the model laid out; it checks nothing and reads no weights, so it is a lower bound for a fair
-  editor. (NodeGraphQt's own ``auto_layout_nodes`` took 1.6 s for 106 nodes and grows faster than the graph,
-  and ports added to nodes already on the graph took seconds: neither is its fastest path.)
+  data input (undo recording off), showing the viewer and rendering one frame. That is the least an editor
+  does to show the model: it checks nothing, reads no weights and folds nothing, so it is a lower bound for a
+  fair editor. Drawing all 1,053 nodes is what NodeGraphQt offers for a model (it has no folding), and what a
+  person gets from it; the issue sets the comparison so. (NodeGraphQt's own ``auto_layout_nodes`` took 1.6 s
+  for 106 nodes and grows faster than the graph, and ports added to nodes already on the graph took seconds:
+  neither is its fastest path.)
 
 The ratio is taken against NodeGraphQt *without* ``fit_to_selection``: that call is quadratic in the number
-of nodes in NodeGraphQt and took most of the peer's 72-91 s, so comparing with it would flatter enuflow (a
-fast editor's fit is the bounding box of the items, which is what enuflow's ``fit`` costs). NodeGraphQt with
+of nodes in NodeGraphQt and took most of the peer's time, so comparing with it would flatter enuflow (a fast
+editor's fit is the bounding box of the items, which is what enuflow's ``fit`` costs). NodeGraphQt with
 ``fit_to_selection`` is measured once too and printed for information (``--no-fit-run`` skips it).
 
 The sides alternate in pairs after a warm-up pair, each run followed by the same clean-up
-(``bench/common.py``). Prints the median times (the issue asks for under 2 s) and, last,
-``ratio <enuflow / NodeGraphQt without fit_to_selection>``. Without NodeGraphQt it stops at once with exit
-status 2 and says so (``pip install -e '.[bench]'``).
+(``bench/common.py``). Prints the median times and, last, ``ratio <enuflow / NodeGraphQt without
+fit_to_selection>`` (target <= 0.2). Without NodeGraphQt it stops at once with exit status 2 and says so
+(``pip install -e '.[bench]'``).
 
-    .venv/bin/python bench/model_open.py [--blocks 42] [--pairs 3] [--no-fit-run]
+    .venv/bin/python bench/model_open.py [--size 96] [--pairs 3] [--no-fit-run]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import statistics
 import sys
@@ -49,18 +55,23 @@ sys.path.insert(0, str(HERE))
 from common import finish, paired, require, show  # noqa: E402
 
 
-def write_model(blocks: int, folder: Path) -> tuple[Path, int]:
-    """The frozen model as ``model.pb`` in ``folder``, and its node count (in a child process: the editor
+def write_model(size: int, folder: Path) -> tuple[Path, int]:
+    """MobileNetV2 frozen as ``model.pb`` in ``folder``, and its node count (in a child process: the editor
     side of this bench runs without TensorFlow loaded, as the editor does)."""
     import subprocess
 
-    code = ("import sys; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
-            "from graphdef_import import make_model\n"
+    code = ("import sys; sys.path.insert(0, %r)\n"
             "from enuflow.blocks.catalogue import load_catalogue\n"
+            "from enuflow.blocks.tf import load\n"
+            "from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2\n"
             "load_catalogue()  # the catalogue's cache, as after the editor's first start\n"
-            "gd, _ = make_model(%d)\n"
+            "tf = load()\n"
+            "m = tf.keras.applications.MobileNetV2(input_shape=(%d, %d, 3), weights=None)\n"
+            "fn = tf.function(lambda x: m(x, training=False)).get_concrete_function(\n"
+            "    tf.TensorSpec([None, %d, %d, 3], tf.float32, name='x'))\n"
+            "gd = convert_variables_to_constants_v2(fn).graph.as_graph_def()\n"
             "open(%r, 'wb').write(gd.SerializeToString())\n"
-            "print(len(gd.node))\n") % (str(HERE.parent), str(HERE), blocks, str(folder / "model.pb"))
+            "print(len(gd.node))\n") % (str(HERE.parent), size, size, size, size, str(folder / "model.pb"))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return folder / "model.pb", int(r.stdout.strip().splitlines()[-1])
 
@@ -88,8 +99,10 @@ def ours(app, model: Path, nodes: int) -> float:
     img = w.view.viewport().grab()
     dt = time.perf_counter() - t0
     assert not img.isNull()
-    assert len(w.scene.blocks) == len(w.page) >= nodes - 5 and len(w.scene.wires) == len(w.page.links)
+    assert len(w.scene.blocks) == len(w.page) <= 60 and len(w.scene.wires) == len(w.page.links)
+    assert w.page.composites, "the model did not open folded"
     assert w.scene.overlapping() == [], "blocks overlap"
+    assert all(math.isfinite(v) for b in w.page for v in b.pos)
     w.prompt = lambda *a: None
     clean_up(app, w)
     return dt
@@ -172,18 +185,18 @@ def nodegraphqt(app, model: Path, fit: bool = False) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--blocks", type=int, default=42, help="residual blocks (24 nodes each; 42 give 1,018 nodes)")
+    ap.add_argument("--size", type=int, default=96, help="the model's input size (96: 96x96x3)")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--no-fit-run", action="store_true", help="skip the run of NodeGraphQt with fit_to_selection")
     args = ap.parse_args()
     require("NodeGraphQt", "model_open")
     folder = Path(tempfile.mkdtemp(prefix="enuflow-bench-"))
     os.environ.setdefault("XDG_CACHE_HOME", str(folder / "cache"))  # the editor's import folder
-    model, nodes = write_model(args.blocks, folder)
+    model, nodes = write_model(args.size, folder)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    print(f"model: {nodes} nodes, {model.stat().st_size:,} bytes")
+    print(f"model: MobileNetV2 {args.size}x{args.size}, {nodes} nodes, {model.stat().st_size:,} bytes")
     first = ours(app, model, nodes)  # the first open also reads the block catalogue's cache
     res = paired(lambda: ours(app, model, nodes), lambda: nodegraphqt(app, model), pairs=args.pairs)
     with_fit = None if args.no_fit_run else nodegraphqt(app, model, fit=True)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from enuflow.app.document.formats import load
 from enuflow.app.engine.feeds import apply_feeds
+from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.runner import run_page
 from enuflow.app.gui.main import make_window
 from enuflow.app.gui.window import MainWindow
@@ -55,18 +56,16 @@ def test_open_a_thousand_node_model_laid_out_then_save_as(qtbot, env, tmp_path):
     w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard
     w.warn = lambda title, text: pytest.fail(text)
     w.show()
-    assert len(w.page) >= 1000 and w.path is None  # an import: Save asks where to keep it
+    assert w.path is None  # an import: Save asks where to keep it
     assert w.page.block("x").type == "Placeholder"
+    # folded by name scope: the 143 Dense layers in runs at the top, every op inside
+    assert w.page.composites and 3 <= len(w.page) <= 60
+    assert len(flatten(w.page).page) >= 1000
     # laid out left to right by dependency, no two blocks on one spot, and every block drawn
     for ln in w.page.links:
         assert w.page.block(ln.src).pos[0] < w.page.block(ln.dst).pos[0], ln
     assert len({b.pos for b in w.page}) == len(w.page)
     assert len(w.scene.blocks) == len(w.page) and len(w.scene.wires) == len(w.page.links)
-    # a weight held in the data file shows in the inspector as its reference, with no complaint
-    kernel = next(b for b in w.page if b.type == "Const" and isinstance(b.pins["val"], dict))
-    w.select([kernel.id])
-    assert '"data"' in w.inspector.fields["val"].text()
-    assert w.inspector.errors["val"].text() == ""
 
     target = tmp_path / "kept" / "big.json"
     target.parent.mkdir()
@@ -83,6 +82,22 @@ def test_open_a_thousand_node_model_laid_out_then_save_as(qtbot, env, tmp_path):
     with tf.compat.v1.Session(graph=g) as s:
         want = s.run(out + ":0", {"x:0": np.ones((2, 6), np.float32)})
     np.testing.assert_allclose(report.results.get(out, "output"), want, atol=1e-5)
+
+
+def test_a_weight_in_the_data_file_shows_in_the_inspector_as_its_reference(qtbot, env, tmp_path):
+    from enuflow.app.engine.import_model import import_model
+
+    gd, _out = frozen_dense_stack(3)
+    (tmp_path / "small.pb").write_bytes(gd.SerializeToString())
+    import_model(tmp_path / "small.pb", tmp_path / "small.json", fold=False)  # its weights on the page itself
+    w = make_window(str(tmp_path / "small.json"), start_worker=False, offer_restore=False)
+    qtbot.addWidget(w)
+    w.warn = lambda title, text: pytest.fail(text)
+    w.show()
+    kernel = next(b for b in w.page if b.type == "Const" and isinstance(b.pins["val"], dict))
+    w.select([kernel.id])
+    assert '"data"' in w.inspector.fields["val"].text()
+    assert w.inspector.errors["val"].text() == ""
 
 
 def test_file_menu_exports_a_savedmodel_tensorflow_serves(qtbot, env, tmp_path, monkeypatch):
@@ -183,7 +198,7 @@ def test_blocks_copied_from_a_model_page_run_when_pasted_into_another_page(qtbot
     for name, gd in (("a", gd_a), ("b", gd_b)):
         (tmp_path / name).mkdir()
         (tmp_path / f"{name}.pb").write_bytes(gd.SerializeToString())
-        import_model(tmp_path / f"{name}.pb", tmp_path / name / f"{name}.json")
+        import_model(tmp_path / f"{name}.pb", tmp_path / name / f"{name}.json", fold=False)
     a = load(tmp_path / "a" / "a.json")
     first = next(b for b in a if b.type == "MatMul" and any(ln.src == "x" for ln in a.links_into(b.id)))
     read = next(ln.src for ln in a.links_into(first.id) if ln.dst_port == "b")  # an Identity of the kernel

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 from enuflow.app.document.formats import PageFileError, load, save
 from enuflow.app.engine.feeds import apply_feeds
+from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.import_model import import_model
 from enuflow.app.engine.runner import run_page
 from enuflow.blocks.tf import load as load_tf
@@ -25,6 +26,11 @@ def freeze(fn: object, lower: bool = True) -> object:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     return convert_variables_to_constants_v2(fn, lower_control_flow=lower)
+
+
+def every_block(page: object) -> list:
+    """The blocks of a page, those inside its composites too (a model opens folded by name scope)."""
+    return flatten(page).page.blocks
 
 
 def tf_run(graph_def: object, feeds: dict[str, np.ndarray], fetch: str) -> np.ndarray:
@@ -65,9 +71,9 @@ def keras_pb(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_frozen_keras_model_runs_as_tensorflow_runs_it(keras_pb: dict, tmp_path: Path, suffix: str) -> None:
     page = import_model(keras_pb["folder"] / f"model.{suffix}", tmp_path / "model.json")
     assert page.block("x").type == "Placeholder"
-    types = {b.type for b in page}
+    types = {b.type for b in every_block(page)}
     assert {"Conv2D", "MaxPool", "MatMul", "BiasAdd", "Relu", "Tanh", "Softmax", "Const"} <= types
-    conv = next(b for b in page if b.type == "Conv2D")
+    conv = next(b for b in every_block(page) if b.type == "Conv2D")
     assert conv.pins["padding"] == "VALID" and conv.pins["strides"] == [1, 1, 1, 1]
     reopened = load(tmp_path / "model.json")
     assert not apply_feeds(reopened, [f"x={keras_pb['folder'] / 'x.npy'}"])
@@ -83,13 +89,14 @@ def test_weights_live_in_the_data_file_not_the_json(keras_pb: dict, tmp_path: Pa
     doc = json.loads((tmp_path / "m.json").read_text())
     assert doc["data"] == "m.npz"
     data = np.load(tmp_path / "m.npz", allow_pickle=False)
-    kernels = [b for b in doc["blocks"] if b["type"] == "Const" and isinstance(b["pins"]["val"], dict)]
+    blocks = doc["blocks"] + [b for c in doc.get("composites", {}).values() for b in c["blocks"]]
+    kernels = [b for b in blocks if b["type"] == "Const" and isinstance(b["pins"]["val"], dict)]
     assert kernels, "the weight matrices should be stored as data references"
     for b in kernels:
         ref = b["pins"]["val"]
         assert list(data[ref["data"]].shape) == ref["shape"] == b["pins"]["shape"]
     # no weight matrix is inline: the JSON holds at most a few numbers per Const
-    for b in doc["blocks"]:
+    for b in blocks:
         if b["type"] == "Const" and isinstance(b["pins"]["val"], list):
             assert np.asarray(b["pins"]["val"]).size <= 16
 
@@ -185,7 +192,7 @@ def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_saved_model_variables_become_variable_blocks_with_saved_values(saved_model: dict, tmp_path: Path,
                                                                         no_loading: None) -> None:
     page = import_model(saved_model["folder"], tmp_path / "s.json")
-    variables = [b for b in page if b.type == "Variable"]
+    variables = [b for b in every_block(page) if b.type == "Variable"]
     assert len(variables) == 4  # two kernels and two biases of the serving signature
     assert all(b.label for b in variables)
     assert page.block("features").type == "Placeholder"
@@ -320,8 +327,8 @@ def test_keras_saved_model_page_computes_what_keras_does(keras_saved: dict, tmp_
                                                           freeze: bool, no_loading: None) -> None:
     case = keras_saved[name]
     page = import_model(case["folder"], tmp_path / "k.json", freeze=freeze)
-    assert any(b.type == ("Const" if freeze else "Variable") for b in page)
-    assert freeze or any(b.type == "Variable" for b in page)
+    assert any(b.type == ("Const" if freeze else "Variable") for b in every_block(page))
+    assert freeze or any(b.type == "Variable" for b in every_block(page))
     p = load(tmp_path / "k.json")
     (ph,) = [b for b in p if b.type == "Placeholder"]
     assert not apply_feeds(p, [f"{ph.id}={case['x']}"])
@@ -533,7 +540,7 @@ def test_initialisers_survive_export_and_import_again(loading_writes: dict, tmp_
     assert sorted(want) == outputs
 
     again = import_model(tmp_path / "exported", tmp_path / "again.json")
-    assert any(b.type == "Initializer" for b in again) and any(b.type == "Variable" for b in again)
+    assert any(b.type == "Initializer" for b in again) and any(b.type == "Variable" for b in every_block(again))
     assert not apply_feeds(again, [f"x={loading_writes['x']}"])
     again.block("word").pins["value"] = loading_writes["words"]
     report = run_page(again, allow_io=True)

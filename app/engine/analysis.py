@@ -103,6 +103,8 @@ class Analysis:
     to: tuple[str, ...] = ()
     #: control links: block -> the blocks it runs after (``{"from": [a, "^"], "to": [b, "^"]}``), in link order
     controls: dict[str, list[str]] = field(default_factory=dict)
+    #: block path -> its op's name where that is not the path (a block's ``"op_name"``: ``app.engine.flatten``)
+    op_names: dict[str, str] = field(default_factory=dict)
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -234,13 +236,27 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             if problem is not None:
                 warnings.append(BuildError(b.id, pin, problem))
 
+    return _assemble(page, flat, st, attrs, values, errors, bad, warnings, allow_io, to)
+
+
+def _assemble(page: Page, flat: Any, st: _Structure, attrs: dict[str, dict[str, Any]],
+              values: dict[str, dict[str, np.ndarray]], errors: list[BuildError], bad: set[str],
+              warnings: list[BuildError], allow_io: bool, to: Sequence[str] | None) -> Analysis:
+    """The Analysis of ``page`` once its pins are parsed: graphs that blocks carry checked for file io, the
+    session's plan, and what flattening and ``to`` found."""
+    decls, inputs = st.decls, st.inputs
+
+    def err(block: str | None, port: str | None, message: str) -> None:
+        errors.append(BuildError(block, port, message))
+        if block is not None:
+            bad.add(block)
+
     if st.carriers is None:
         st.carriers = io_gate.carriers(page, decls)
     graph_io = io_gate.findings(page, st.carriers, decls, attrs, values, inputs) if st.carriers else []
     if not allow_io:
         for e in graph_io:
             err(e.block, e.port, e.message)
-
     plan = _session_plan(page, decls, attrs, inputs, st.sessions, err)
     an = Analysis(page, decls, attrs, values, inputs, st.dag, errors, bad, plan)
     an.cyclic = st.cyclic
@@ -248,7 +264,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
     an.warnings = warnings
     an.graph_io = graph_io
     an._st = st
-    an.aliases, an.scoped = flat.aliases, flat.scoped
+    an.aliases, an.scoped, an.op_names = flat.aliases, flat.scoped, flat.op_names
     an.to = tuple(to or ())
     an.controls = st.controls
     return an

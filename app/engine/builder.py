@@ -123,6 +123,7 @@ class PageScope:
         self.op_memo: dict[tuple, Any] = {}
         self._placeholder_attrs: dict[tuple, dict[str, Any]] = {}
         self.scoped = built.analysis.scoped
+        self.op_names = built.analysis.op_names
 
     def placeholder_attrs(self, dtype: str, shape: list[int | None] | None) -> dict[str, Any]:
         """The attrs of a Placeholder of ``dtype`` and ``shape``, made once per distinct pair."""
@@ -141,7 +142,10 @@ class PageScope:
         return t
 
     def op_name_for(self, block_id: str) -> str:
-        if _NAME_PLAIN.fullmatch(block_id):
+        own = self.op_names.get(block_id)
+        if own:  # a block that names its op (a model folded by scope keeps the model's names)
+            name = "/".join(_plain(part) for part in own.split("/") if part)
+        elif _NAME_PLAIN.fullmatch(block_id):
             name = block_id
         elif block_id in self.scoped:  # a block inside a composite: its path is its name scope (``d1/mm``)
             name = "/".join(_plain(part) for part in block_id.split("/"))

@@ -149,11 +149,12 @@ def _write_staged(tf: Any, g: Any, model: _Model, sig: Any, staging: Path) -> No
         if init_ops:
             sess.run(init_ops, feed_dict={initial[model.var_refs[bid]]: value for bid, value in model.trained.items()})
         # the page's variables are plain VariableV2 ops (no Python Variable objects): name them for
-        # the saver, so the SavedModel's checkpoint holds their values
+        # the saver, so the SavedModel's checkpoint holds their values, keyed by their op names as TensorFlow 1
+        # keys them (a folded model's variables keep names with scopes, and its readers match the two)
         saver = None
         if model.var_refs:
             saver = tf.compat.v1.train.Saver(
-                var_list={_op_safe(bid): g.get_tensor_by_name(n) for bid, n in model.var_refs.items()})
+                var_list={g.get_tensor_by_name(n).op.name: g.get_tensor_by_name(n) for n in model.var_refs.values()})
         # what an Initializer block runs once (a table's contents) the SavedModel runs as it loads
         others = [op for op in init_ops if op.type != "Assign"]
         main_op = tf.group(*others, name="enuflow_initializers") if others else None

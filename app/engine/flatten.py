@@ -5,7 +5,11 @@ blocks, named by path (``d1/mm``; nested composites give ``outer/inner/mm``), th
 exposed inner pins, and links to and from the instance rewired to the inner ports its exposed inputs and outputs
 name. ``Flat.aliases`` maps each instance's exposed output (``("d1", "y")``) to the inner output that gives it, so
 results can be reported under the instance too; ``Flat.scoped`` holds the path ids, whose ops take the path as
-their name scope. A page without instances comes back as it is. Problems (a link to a port the composite does not
+their name scope. A block may carry ``"op_name"`` (kept in its ``extra``): the name its op takes in the built graph
+(an instance: the name scope of its inner ops), relative to its composite's scope, instead of its id; an empty
+one gives an instance no scope of its own. ``Flat.op_names`` holds those names by path, so a model folded into
+composites for reading (``app.document.formats.model_fold``) builds with the model's own op names. A page without
+instances comes back as it is. Problems (a link to a port the composite does not
 expose, a path that clashes with a block id) are values in ``Flat.problems``, never raised.
 Imports neither TensorFlow nor Qt.
 """
@@ -30,6 +34,8 @@ class Flat:
     aliases: dict[Port, Port] = field(default_factory=dict)
     #: the ids of blocks that came from composites (their ops are named by path)
     scoped: frozenset[str] = frozenset()
+    #: block path -> the name its op takes, for blocks whose op is not named by their path (``"op_name"``)
+    op_names: dict[str, str] = field(default_factory=dict)
     problems: list[BuildError] = field(default_factory=list)
 
 
@@ -52,12 +58,14 @@ class _Flattener:
         self.links: list[Link] = []
         self.aliases: dict[Port, Port] = {}
         self.scoped: set[str] = set()
+        self.op_names: dict[str, str] = {}
         self.problems: list[BuildError] = []
         self.taken = {b.id for b in page if b.type not in self.comps}
 
-    def expand(self, path: str, inst: BlockInstance, comp: Composite) -> _Expanded:
-        """Add the inner blocks and links of instance ``inst`` (at ``path``); returns where its ports lead."""
-        inner = {b.id: b.copy() for b in comp.blocks}
+    def expand(self, path: str, inst: BlockInstance, comp: Composite, scope: str) -> _Expanded:
+        """Add the inner blocks and links of instance ``inst`` (at ``path``, its ops in name scope ``scope``);
+        returns where its ports lead."""
+        inner = {b.id: _copy(b) for b in comp.blocks}
         for p in comp.pins:
             if p.name in inst.pins and p.block in inner:
                 inner[p.block].pins[p.pin] = inst.pins[p.name]
@@ -68,8 +76,10 @@ class _Flattener:
             if b.device is None and inst.device is not None:
                 b.device = inst.device
             c = self.comps.get(b.type)
+            own = _op_name(b, pop=True)
+            op_name = _join(scope, b.id if own is None else own)
             if c is not None:
-                nested[b.id] = self.expand(sub, b, c)
+                nested[b.id] = self.expand(sub, b, c, op_name)
                 leaves.extend(nested[b.id].leaves)
                 continue
             if sub in self.taken:
@@ -78,6 +88,8 @@ class _Flattener:
                 continue
             self.taken.add(sub)
             self.scoped.add(sub)
+            if op_name and op_name != sub:
+                self.op_names[sub] = op_name
             b.id = sub
             b.pos = (inst.pos[0] + b.pos[0], inst.pos[1] + b.pos[1])
             self.blocks.append(b)
@@ -134,6 +146,23 @@ class _Resolver:
         return ex.ins[port]
 
 
+def _copy(b: BlockInstance) -> BlockInstance:
+    """An inner block for one instance: its own pins and extra dicts, the values in them shared (a flat page's
+    pins are read, never changed in place; deep copies of a folded model's thousand blocks cost more than the rest
+    of the flattening)."""
+    return BlockInstance(b.id, b.type, b.pos, dict(b.pins), b.label, b.collapsed, b.device, dict(b.extra))
+
+
+def _op_name(b: BlockInstance, pop: bool = False) -> str | None:
+    """A block's own ``"op_name"`` (taken out of a copy's ``extra`` with ``pop``), None when it has none."""
+    name = b.extra.pop("op_name", None) if pop else b.extra.get("op_name")
+    return name.strip("/") if isinstance(name, str) else None
+
+
+def _join(scope: str, name: str) -> str:
+    return f"{scope}/{name}" if scope and name else scope or name
+
+
 def has_instances(page: Page) -> bool:
     comps = page.composites
     return bool(comps) and any(b.type in comps for b in page)
@@ -142,15 +171,17 @@ def has_instances(page: Page) -> bool:
 def flatten(page: Page) -> Flat:
     """``page`` with its composite instances replaced by their inner blocks (``page`` itself when it has none)."""
     if not has_instances(page):
-        return Flat(page)
+        return Flat(page, op_names=_own_op_names(page))
     f = _Flattener(page)
+    f.op_names.update(_own_op_names(page))
     nested: dict[str, _Expanded] = {}
     for b in page:
         comp = f.comps.get(b.type)
         if comp is None:
             f.blocks.append(b)
         else:
-            nested[b.id] = f.expand(b.id, b, comp)
+            own = _op_name(b)
+            nested[b.id] = f.expand(b.id, b, comp, b.id if own is None else own)
     resolve = _Resolver("", nested, f.problems)
     link_extra = {}
     for ln in page.links:
@@ -164,7 +195,19 @@ def flatten(page: Page) -> Flat:
     flat.fill(f.blocks, f.links)
     flat.view, flat.results, flat.extra = page.view, page.results, page.extra
     flat.data_path, flat.link_extra = page.data_path, link_extra
-    return Flat(flat, f.aliases, frozenset(f.scoped), f.problems)
+    return Flat(flat, f.aliases, frozenset(f.scoped), f.op_names, f.problems)
+
+
+def _own_op_names(page: Page) -> dict[str, str]:
+    """The page's own blocks (not instances) that name their op (``"op_name"``)."""
+    comps = page.composites
+    out = {}
+    for b in page:
+        if b.extra and b.type not in comps:
+            name = _op_name(b)
+            if name:
+                out[b.id] = name
+    return out
 
 
 def display_order(page: Page) -> list[BlockInstance]:

@@ -8,7 +8,8 @@ constants larger than a few values are stored there, not in the JSON. ``Placehol
 ``saved_model.pb`` and its variables' files (``app.engine.saved_model_reader``: function calls inlined, never
 ``tf.saved_model.load``); its variables become ``Variable`` blocks holding their saved values, or Consts with
 ``freeze=True``; its initialisers become blocks run once before the first step (an ``Initializer``), under
-the page's rules like any other (a file written or read needs ``--allow-io``). Ops that still call functions
+the page's rules like any other (a file written or read needs ``--allow-io``). The page opens folded by the
+model's name scopes into composites (``app.engine.model_fold``; ``fold=False``: one block per node). Ops that still call functions
 (``While``, ``If``, ...) become one ``GraphFunction`` block each, marked not editable: that, and tensors numpy
 cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies are dropped
 (a page wires data only); ``NoOp``s with them. Problems raise ``PageFileError`` naming the file.
@@ -29,6 +30,7 @@ from enuflow.app.document.formats.model_page import (NOT_EDITABLE, ModelGraph, P
                                                      compact_json, page_from_model)
 from enuflow.app.document.formats.native import page_to_doc, write_atomic
 from enuflow.app.document.page import BlockInstance, Page
+from enuflow.app.engine.model_fold import fold_model
 from enuflow.app.engine.saved_model_reader import library_calls, read_saved_model
 from enuflow.blocks.base import REGISTRY
 from enuflow.blocks.tf import load
@@ -138,12 +140,15 @@ class _Builder(PageBuilder):
 
 
 def import_model(source: str | Path, output: str | Path, signature: str | None = None,
-                 freeze: bool = False) -> Page:
+                 freeze: bool = False, fold: bool = True) -> Page:
     """Read the model at ``source`` and write it as the page ``output`` (with ``NAME.npz`` beside it when it
-    has large constants); returns the page. Raises PageFileError naming the file."""
+    has large constants), folded by name scope into composites (``app.engine.model_fold``) unless ``fold`` is
+    false; returns the page. Raises PageFileError naming the file."""
     mg = read_model(source, signature)
     b = _Builder(mg, freeze, REGISTRY)
-    page, arrays = b.run(), b.arrays
+    page, arrays = b.run(layout=not fold), b.arrays
+    if fold:
+        page = fold_model(page, REGISTRY)
     out = Path(output)
     if arrays:
         target = out.with_name(datafile.data_name(out))

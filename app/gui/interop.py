@@ -2,8 +2,9 @@
 
 The editor loads no TensorFlow, so the TensorFlow work happens in other processes: a frozen GraphDef is read
 here without it (``formats.graphdef``; its data file goes to a folder under the cache), other models are
-turned into a page by ``enuflow import`` in a subprocess (into that folder); either page opens as an
-import, so Save asks where to keep it, and the data file goes along. A SavedModel is written by
+turned into a page by ``enuflow import`` in a subprocess (into that folder); either page opens folded by the
+model's name scopes into composites (``app.engine.model_fold``), as an import, so Save asks where to keep it, and
+the data file goes along. A SavedModel is written by
 ``enuflow export --savedmodel`` in a ``QProcess`` (the window stays responsive), and TensorBoard event
 files are written by the run worker's child (``logdir`` in its run command).
 """
@@ -80,6 +81,7 @@ def _read_here(path: Path) -> Page:
     from enuflow.app.document import datafile
     from enuflow.app.document.formats import graphdef
     from enuflow.app.document.formats.model_page import ModelGraph, page_from_model
+    from enuflow.app.engine.model_fold import fold_model
     from enuflow.app.gui import blocktypes
 
     try:
@@ -87,7 +89,9 @@ def _read_here(path: Path) -> Page:
     except OSError as e:
         raise PageFileError(str(path), f"cannot be read: {e.strerror or e}") from None
     gd = graphdef.parse(raw, text=path.suffix.lower() in (".pbtxt", ".txt"), source=str(path))
-    page, arrays = page_from_model(ModelGraph(gd, path.stem or "model"), blocktypes.registry(), strict=True)
+    page, arrays = page_from_model(ModelGraph(gd, path.stem or "model"), blocktypes.registry(), strict=True,
+                                   layout=False)
+    page = fold_model(page, blocktypes.registry())
     if arrays:
         folder = import_folder(str(path))
         target = folder / datafile.data_name(folder / f"{path.stem or 'model'}.json")

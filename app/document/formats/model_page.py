@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,7 +234,8 @@ class PageBuilder:
         """The block of an op that calls functions (needs TensorFlow: see ``app.engine.import_model``)."""
         raise NeedsTensorFlow(f"{node.name}: {node.op} calls functions")
 
-    def run(self) -> Page:
+    def run(self, layout: bool = True) -> Page:
+        """The page (laid out unless ``layout`` is false: a caller that folds it lays out each level)."""
         page = self.page
         gd = self.mg.graph_def
         nodes = [n for n in gd.node if n.op != "NoOp"]
@@ -268,7 +270,8 @@ class PageBuilder:
             self.warnings.append(f"{dropped_ctrl} control dependencies dropped (a page wires data only)")
         self._add_session()
         self._add_initializer()
-        self._layout()
+        if layout:
+            self._layout()
         if self.warnings:
             page.extra["import_warnings"] = list(self.warnings)
         return page
@@ -328,53 +331,76 @@ class PageBuilder:
                 page.add_link(link)
 
     def _layout(self) -> None:
-        """Layered, left to right (``app.document.layout``: igraph's Sugiyama layout): each block after its inputs,
-        sources (constants, placeholders, variables) just before their first reader, so that weights sit beside
-        their op; blocks placed by their sizes as the editor draws them (estimated from the title and the ports,
-        with room for a result line per output), so none overlap."""
-        page = self.page
-        sizes: dict[str, tuple[float, float]] = {}
-        anchors: dict[tuple[str, str, bool], float] = {}
-        n_in: dict[str, int] = defaultdict(int)
-        for ln in page.links:
-            n_in[ln.dst] += 1
-        for b in page:
-            decl = self.registry.get(b.type)
+        lay_out(self.page, self.registry)
+
+
+def lay_out(page: Page, registry: Any) -> None:
+    """Lay ``page`` out layered, left to right (``app.document.layout``: igraph's Sugiyama layout): each block after
+    its inputs, sources (constants, placeholders, variables) just before their first reader, so that weights sit
+    beside their op; blocks placed by their sizes as the editor draws them (``block_sizes``), so none overlap."""
+    sizes, anchors = block_sizes(page, registry)
+    for bid, pos in auto_layout(page, sizes, anchors).items():
+        page.block(bid).pos = pos
+
+
+def block_sizes(page: Page, registry: Any) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str, bool], float]]:
+    """The sizes of ``page``'s blocks as the editor draws them (estimated from the title and the ports, with room
+    for a result line per output) and the heights of their ports (a composite instance has its exposed ports)."""
+    sizes: dict[str, tuple[float, float]] = {}
+    anchors: dict[tuple[str, str, bool], float] = {}
+    n_in: dict[str, int] = defaultdict(int)
+    for ln in page.links:
+        n_in[ln.dst] += 1
+    comps = page.composites
+    for b in page:
+        comp = comps.get(b.type)
+        if comp is not None:
+            ins, outs = [p.name for p in comp.inputs], [p.name for p in comp.outputs]
+        else:
+            decl = registry.get(b.type)
             outs = _output_ports(decl, b.pins) if decl is not None else ["output"]
             ins = [p.name for p in decl.inputs] if decl is not None else [f"input_{i}" for i in range(n_in[b.id])]
-            sizes[b.id] = _block_size(b, len(ins), len(outs))
-            head = 50.0 + (18.0 if b.type != (b.label or b.id) else 0.0)
-            for names, is_out in ((ins, False), (outs, True)):
-                for k, name in enumerate(names):
-                    anchors.setdefault((b.id, name, is_out), head + 20.0 * k + 10.0)
-        for bid, pos in auto_layout(page, sizes, anchors).items():
-            page.block(bid).pos = pos
+        sizes[b.id] = _block_size(b, len(ins), len(outs), comp is not None)
+        head = 50.0 + (18.0 if b.type != (b.label or b.id) else 0.0)
+        for names, is_out in ((ins, False), (outs, True)):
+            for k, name in enumerate(names):
+                anchors.setdefault((b.id, name, is_out), head + 20.0 * k + 10.0)
+    return sizes, anchors
 
 
-def _block_size(b: BlockInstance, inputs: int, outputs: int) -> tuple[float, float]:
+def _block_size(b: BlockInstance, inputs: int, outputs: int, composite: bool = False) -> tuple[float, float]:
     """About the width and height the editor draws ``b`` at (a title of ~9 units a letter, a row of 20 a port),
-    with a result line per output below; generous, so that the editor's blocks fit in."""
+    with a result line per output below; generous, so that the editor's blocks fit in. A composite's type counts
+    its numbers as two digits each (``block_2.expand`` and ``block_11.expand`` take one size: alike levels are laid
+    out alike)."""
     title = b.label or b.id
     sub = b.type if b.type != title else ""
+    if composite:
+        sub = re.sub(r"\d+", lambda m: m.group(0) if len(m.group(0)) > 2 else "00", sub)
     width = max(160.0, 9.0 * len(title) + 40.0, 8.0 * len(sub) + 40.0, 200.0)
     height = 50.0 + (18.0 if sub else 0.0) + 20.0 * max(inputs, outputs, 1) + 17.0 * max(outputs, 1) + 10.0
     return width, height
 
 
-def page_from_model(mg: ModelGraph, registry: Any, freeze: bool = False,
-                    strict: bool = False) -> tuple[Page, dict[str, np.ndarray]]:
+def page_from_model(mg: ModelGraph, registry: Any, freeze: bool = False, strict: bool = False,
+                    layout: bool = True) -> tuple[Page, dict[str, np.ndarray]]:
     """The page for a model and the arrays for its data file (the page names no data file yet)."""
     b = PageBuilder(mg, freeze, registry, strict)
-    return b.run(), b.arrays
+    return b.run(layout), b.arrays
 
 
 def compact_json(doc: dict[str, Any]) -> str:
     """A page document with one block and one link per line: readable, diffable, and written by json's fast
     encoder (an indented dump of a model's thousand blocks takes several times longer)."""
-    head = {k: v for k, v in doc.items() if k not in ("blocks", "links")}
+    head = {k: v for k, v in doc.items() if k not in ("blocks", "links", "composites")}
     lines = ["{"]
     for k, v in head.items():
         lines.append(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},")
+    if doc.get("composites"):  # a model folded by scope: one definition a line
+        lines.append(' "composites": {')
+        lines.append(",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
+                                 for k, v in doc["composites"].items()))
+        lines.append(" },")
     for key in ("blocks", "links"):
         items = doc.get(key, [])
         lines.append(f' "{key}": [')
