@@ -134,7 +134,8 @@ def needed(flat: Flat, names: Sequence[str]) -> Flat:
     problems = [p for p in flat.problems if concerns(p)]
     problems += [BuildError(None, None, f"run to {n!r}: " + _missing_words(flat, n)) for n in missing]
     aliases = {k: src for k, src in flat.aliases.items() if src[0] in ids}
-    return Flat(sub, aliases, frozenset(flat.scoped & ids), problems)
+    op_names = {k: v for k, v in flat.op_names.items() if k in ids}
+    return Flat(sub, aliases, frozenset(flat.scoped & ids), op_names, problems=problems)
 
 
 __all__ = ["missing_words", "needed", "needed_ids", "parse_names", "part", "unknown"]
