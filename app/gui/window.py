@@ -69,6 +69,10 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
     return QMessageBox.StandardButton(box.exec())
 
 
+#: page events that change nothing the page's check reads (where a block stands, the brackets of a bulk edit)
+_NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
+
+
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
@@ -300,6 +304,10 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
 
     # -- page events --------------------------------------------------------------------------------
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
+        if event in _NO_CHECK:
+            if event == "block_moved":
+                self.recovery.touch()
+            return
         self._analysis_timer.start()
         if event != "reset":
             self.recovery.touch()

@@ -29,7 +29,7 @@ class Minimap(QWidget):
         self.resize(*SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole page: click or drag to move the view")
-        self._blocks: list[tuple[QRectF, QColor]] = []
+        self._blocks: list[tuple[QColor, list[QRectF]]] = []  # the blocks' bodies by colour
         self._page = QRectF()
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -52,13 +52,10 @@ class Minimap(QWidget):
             self._refresh.start()
 
     def reread(self) -> None:
-        """Read the blocks' rectangles and colours from the scene again."""
-        blocks = getattr(self.view.scene(), "blocks", {})
-        self._blocks = [(it.mapRectToScene(it.body_rect()), it.colour) for it in blocks.values()]
-        page = QRectF()
-        for r, _c in self._blocks:
-            page = page.united(r)
-        self._page = page
+        """Read the blocks' rectangles and colours from the scene again (its overview's cached geometry)."""
+        overview = self.view.scene().overview
+        self._blocks = overview.boxes()
+        self._page = overview.blocks_rect()
         self._dirty = False
 
     # -- the mapping between the page and the minimap -----------------------------------------------------
@@ -96,10 +93,16 @@ class Minimap(QWidget):
         p.setBrush(bg)
         p.drawRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1))
         k, ox, oy = self._scale(self._shown())
-        p.setPen(Qt.PenStyle.NoPen)
-        for r, colour in self._blocks:
+        p.save()
+        p.translate(ox, oy)
+        p.scale(k, k)
+        for colour, rects in self._blocks:  # a block at least 1.5 pixels across: the outline's width
+            pen = QPen(colour, 1.5)
+            pen.setCosmetic(True)
+            p.setPen(pen)
             p.setBrush(colour)
-            p.drawRect(QRectF(r.left() * k + ox, r.top() * k + oy, max(r.width() * k, 1.5), max(r.height() * k, 1.5)))
+            p.drawRects(rects)
+        p.restore()
         v = self.view.visible_rect()
         p.setPen(QPen(t.selected, 1.5))
         p.setBrush(Qt.BrushStyle.NoBrush)
