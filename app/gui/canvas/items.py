@@ -43,6 +43,7 @@ _NO_PEN = QPen(Qt.PenStyle.NoPen)
 # Qt's enums looked up once: each lookup through the class is a Python call (tens of thousands per page)
 _FLAG = QGraphicsItem.GraphicsItemFlag
 _BLOCK_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
+_WIRE_FLAGS = _FLAG.ItemIsSelectable
 _NO_CONTENTS = _FLAG.ItemHasNoContents
 _CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _UNCACHED = QGraphicsItem.CacheMode.NoCache
@@ -174,6 +175,62 @@ def _output_names(decl: Any, pins: dict[str, Any], wired: set[str]) -> list[str]
     return names
 
 
+class _Form:
+    """What the blocks of one type (with the same output ports, type line and collapsed state) share: their
+    ports, colours and every size but the width, which each block's title sets (``BlockItem.refresh``)."""
+
+    __slots__ = ("decl", "attrs", "min_width")
+
+    def __init__(self, type_name: str, decl: Any, outputs: list[str], subtitle: str, collapsed: bool) -> None:
+        self.decl = decl
+        inputs = [p.name for p in decl.inputs] if decl else []
+        category = decl.category if decl else "unknown"
+        colour, title_colour = _colours(category)
+        title_h = _line(TITLE_PT, True) + 8
+        header = title_h + (_line(SUB_PT) if subtitle else 0.0) + 2
+        row = max(20.0, _line(PORT_PT) + 5)
+        preview_row = _line(PREVIEW_PT) + 2
+        preview_rows = min(len(outputs), PREVIEW_ROWS)
+        if collapsed:  # the title bar only
+            body_h = height = title_h + 2
+        else:
+            body_h = header + max(len(inputs), len(outputs), 1) * row + 6
+            height = body_h + (preview_rows * preview_row + 8 if preview_rows else 0)
+        self.attrs = {"type_name": type_name, "known": decl is not None, "subtitle": subtitle,
+                      "collapsed": collapsed, "inputs": inputs, "outputs": outputs, "category": category,
+                      "colour": colour, "title_colour": title_colour, "title_h": title_h, "header": header,
+                      "row": row, "preview_row": preview_row, "preview_rows": preview_rows, "body_h": body_h,
+                      "height": height}
+        w_sub = _sub_width(subtitle) + 28 if subtitle else 0.0
+        w_ports = _label_width(tuple(inputs)) + _label_width(tuple(outputs)) + 2 * (PORT_R + 10) + 24
+        w_note = 0.0 if decl is not None else _label_width((_UNKNOWN_NOTE,)) + 20
+        self.min_width = max(MIN_WIDTH, w_sub, w_ports, w_note)
+
+
+_forms: dict[tuple[Any, ...], _Form] = {}
+
+
+def _form(type_name: str, pins: dict[str, Any], wired_out: set[str], subtitle: str, collapsed: bool) -> _Form:
+    """The shared form of a block (made once per type, ports, type line and collapsed state)."""
+    decl = blocktypes.lookup(type_name)
+    outputs = _output_names(decl, pins, wired_out)
+    key = (type_name, id(decl), tuple(outputs), subtitle, collapsed)
+    f = _forms.get(key)
+    if f is None or f.decl is not decl:
+        if len(_forms) > 4096:
+            _forms.clear()
+        f = _forms[key] = _Form(type_name, decl, outputs, subtitle, collapsed)
+    return f
+
+
+@lru_cache(maxsize=1024)
+def _rects(width: float, height: float) -> tuple[QRectF, QRectF]:
+    """A block's body and painted area (shared, never changed in place)."""
+    body = QRectF(0, 0, width, height)
+    ml, mt, mr, mb = PAINT_MARGIN
+    return body, body.adjusted(-ml, -mt, mr, mb)
+
+
 class BlockItem(QGraphicsRectItem):
     """One block: a header with its name (and type, when the name is not the type), inputs on the left,
     outputs on the right, and the latest result of each output below them (greyed and tagged when an
@@ -195,10 +252,11 @@ class BlockItem(QGraphicsRectItem):
     hovered = False
     stale = False  # the previews are from before the last edit
 
-    def __init__(self, block: BlockInstance, wired_out: set[str] | None = None) -> None:
+    def __init__(self, block: BlockInstance, wired_out: set[str] | None = None, hidden: bool = False) -> None:
+        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.block_id = block.id
-        self.setFlags(_BLOCK_FLAGS)
+        self.setFlags(_BLOCK_FLAGS | _NO_CONTENTS if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setPen(_NO_PEN)
         # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
@@ -221,36 +279,17 @@ class BlockItem(QGraphicsRectItem):
 
     # -- content ------------------------------------------------------------------------------
     def refresh(self, block: BlockInstance) -> None:
-        """Re-read name, ports, category and collapsed flag from the page's block (after a pin or label change)."""
-        decl = blocktypes.lookup(block.type)
-        self.type_name = block.type
-        self.known = decl is not None
-        self.title = block.label or block.id
-        self.short = short_name(self.title)
-        self.subtitle = block.type if self.title != block.type else ""
-        self.collapsed = bool(block.collapsed)
-        self.inputs = [p.name for p in decl.inputs] if decl else []
-        self.outputs = _output_names(decl, block.pins, self.wired_out)
-        self.category = decl.category if decl else "unknown"
-        self.colour, self.title_colour = _colours(self.category)
+        """Re-read name, ports, category and collapsed flag from the page's block (after a pin or label change)
+        and size the block to its content: title, type, port labels side by side (never to its results)."""
+        title = block.label or block.id
+        subtitle = block.type if title != block.type else ""
+        form = _form(block.type, block.pins, self.wired_out, subtitle, bool(block.collapsed))
+        self.__dict__.update(form.attrs)  # what blocks of its type share, in one step
+        self.title = title
+        self.short = short_name(title)
         self.stripe = _stripe(block.device) if block.device else None  # its cluster task's colour, if any
-        self._measure()
-
-    def _measure(self) -> None:
-        """Size the block to its content: title, type, port labels side by side (never to its results)."""
-        w_in = _label_width(tuple(self.inputs))
-        w_out = _label_width(tuple(self.outputs))
-        w_title = _metrics(TITLE_PT, True).horizontalAdvance(self.title) + 28
-        w_sub = _sub_width(self.subtitle) + 28 if self.subtitle else 0.0
-        w_ports = w_in + w_out + 2 * (PORT_R + 10) + 24
-        w_note = 0.0 if self.known else _label_width((_UNKNOWN_NOTE,)) + 20
-        w = max(MIN_WIDTH, w_title, w_sub, w_ports, w_note)
+        w = max(form.min_width, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
         self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
-        self.title_h = _line(TITLE_PT, True) + 8
-        self.header = self.title_h + (_line(SUB_PT) if self.subtitle else 0.0) + 2
-        self.row = max(20.0, _line(PORT_PT) + 5)
-        self.preview_row = _line(PREVIEW_PT) + 2
-        self.preview_rows = min(len(self.outputs), PREVIEW_ROWS)
         self._preview_lines = self._preview_text() if self.previews else []
         self._layout()
 
@@ -266,15 +305,7 @@ class BlockItem(QGraphicsRectItem):
         return lines[:self.preview_rows]
 
     def _layout(self) -> None:
-        if self.collapsed:  # the title bar only
-            self.body_h = self.height = self.title_h + 2
-        else:
-            rows = max(len(self.inputs), len(self.outputs), 1)
-            self.body_h = self.header + rows * self.row + 6
-            self.height = self.body_h + (self.preview_rows * self.preview_row + 8 if self.preview_rows else 0)
-        self._rect = QRectF(0, 0, self.width, self.height)
-        ml, mt, mr, mb = PAINT_MARGIN
-        self._bounds = self._rect.adjusted(-ml, -mt, mr, mb)
+        self._rect, self._bounds = _rects(self.width, self.height)
         self.setRect(self._bounds)  # Qt's bounding rectangle and shape
         self._header_path = _header_path(self.width, self.header, self.height, self.collapsed)
 
@@ -536,36 +567,38 @@ class BlockItem(QGraphicsRectItem):
 _UNKNOWN_NOTE = "ports known when TensorFlow is ready"
 
 
-class WireItem(QGraphicsItem):
+class WireItem(QGraphicsRectItem):
     """A curved wire from an output port to an input port, beneath the blocks; it follows its blocks as
     they move (``adjust``, called by the scene), and is highlighted with its two ports while the cursor is on
     it (or on one of its blocks).
 
     The second and later copies of a link (the same output wired again into a list port) bend further out, so
-    that each copy can be seen and selected. Its bounding rectangle is worked out from the curve's points; the
-    curve itself is made when first drawn or asked for (``path``), its outline when a press or hover asks
-    for its ``shape``, and its tooltip when the cursor comes onto it: so a page of 10,000 wires is made, and
-    moved by an Auto Layout, in a fraction of a second.
+    that each copy can be seen and selected. Its rectangle (``rect()``: Qt's bounding rectangle, so that Qt
+    asks Python nothing to index or cull it) is worked out from the curve's points; the curve itself is made
+    when first drawn or asked for (``path``), its outline when a press or hover asks for its ``shape``, and
+    its tooltip when the cursor comes onto it: so a page of 10,000 wires is made, and moved by an Auto
+    Layout, in a fraction of a second.
     """
 
     ordinal = 0
     hot = False
     _long = False  # not cached as a picture (``LONG_WIRE``)
 
-    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None) -> None:
+    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False) -> None:
+        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.link = link
         self.src = src
         self.dst = dst
         self._path: QPainterPath | None = None
-        self._bounds = QRectF()
         self._shape: QPainterPath | None = None
         self.ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
         self.box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
         self._dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
-        self.setFlag(_FLAG.ItemIsSelectable)
+        self.setFlags(_WIRE_FLAGS | _NO_CONTENTS if hidden else _WIRE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
+        self.setPen(_NO_PEN)  # the rectangle is the bounds: Qt draws nothing of its own
         self.setCacheMode(_CACHED)
         for b in (src, dst):
             if b is not None:
@@ -599,9 +632,6 @@ class WireItem(QGraphicsItem):
             self._path = curve_xy(ax, ay, bx, by, 18.0 * self.ordinal)[0]
         return self._path
 
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
     def shape(self) -> QPainterPath:
         """A band ``WIRE_HIT`` wide along the curve (made when first asked for after a change)."""
         if self._shape is None:
@@ -626,19 +656,21 @@ class WireItem(QGraphicsItem):
         ax, ay = src.px + src.width, src.py + self._dy[0]
         bx, by = dst.px, dst.py + self._dy[1]
         x0, y0, x1, y1 = curve_box(ax, ay, bx, by, 18.0 * self.ordinal)
-        self.prepareGeometryChange()
         self._path = self._shape = None
         self.ends = (ax, ay, bx, by)
         h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
-        self._bounds = QRectF(x0 - h, y0 - h, x1 - x0 + 2 * h, y1 - y0 + 2 * h)
-        self.box = (x0 - h, y0 - h, x1 + h, y1 + h)
+        box = (x0 - h, y0 - h, x1 + h, y1 + h)
         # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
         # that picture again at every step of a pan, which costs more than drawing the thin line
         long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
         if long != self._long:
             self._long = long
             self.setCacheMode(_UNCACHED if long else _CACHED)
-        self.update()
+        if box == self.box:
+            self.update()  # the same rectangle, but the curve may have changed within it
+        else:
+            self.box = box
+            self.setRect(box[0], box[1], box[2] - box[0], box[3] - box[1])  # Qt updates the old and new area
 
     def set_hot(self, hot: bool, ends: bool = True) -> None:
         """Highlight the wire (and, with ``ends``, the two ports it joins)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
 from enuflow.app.gui.style import theme
@@ -29,7 +29,7 @@ class Minimap(QWidget):
         self.resize(*SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole page: click or drag to move the view")
-        self._blocks: list[tuple[QColor, list[QRectF]]] = []  # the blocks' bodies by colour
+        self._blocks: list[tuple[QColor, QPainterPath]] = []  # the blocks' bodies, a path of rectangles per colour
         self._page = QRectF()
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -96,12 +96,12 @@ class Minimap(QWidget):
         p.save()
         p.translate(ox, oy)
         p.scale(k, k)
-        for colour, rects in self._blocks:  # a block at least 1.5 pixels across: the outline's width
-            pen = QPen(colour, 1.5)
+        for colour, boxes in self._blocks:  # a block at least a pixel across: a hairline outline (the fast one)
+            pen = QPen(colour, 1.0)
             pen.setCosmetic(True)
             p.setPen(pen)
             p.setBrush(colour)
-            p.drawRects(rects)
+            p.drawPath(boxes)
         p.restore()
         v = self.view.visible_rect()
         p.setPen(QPen(t.selected, 1.5))

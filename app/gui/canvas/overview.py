@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QLineF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.gui.canvas.items import MIN_TEXT_PX, PAINT_MARGIN, BlockItem, WireItem
@@ -28,17 +28,18 @@ _ERROR = QColor("#e53935")
 
 
 class Overview:
-    """The batched picture of a scene's blocks and wires, read from ``blocks`` and ``wires()`` when stale."""
+    """The batched picture of a scene's blocks and wires, read from ``blocks`` and ``wires()`` when stale: one
+    painter path per category colour (the boxes), one of the wires (straight lines), one of the error marks."""
 
     def __init__(self, blocks: dict[str, BlockItem], wires: Callable[[], Iterable[WireItem]]) -> None:
         self._blocks = blocks
         self._wires = wires
-        self._boxes: list[tuple[QColor, list[QRectF]]] | None = None
-        self._lines: list[QLineF] = []
+        self._boxes: list[tuple[QColor, QPainterPath]] | None = None
+        self._lines = QPainterPath()
         self._tall: list[BlockItem] = []  # blocks in decreasing height (those that may show a name far out)
         self._extent = QRectF()
         self._bodies = QRectF()
-        self._marks: list[QRectF] | None = None  # the error marks
+        self._marks: QPainterPath | None = None  # the error marks
 
     def invalidate(self) -> None:
         """Something moved, came or went: read the geometry again before the next use."""
@@ -49,39 +50,49 @@ class Overview:
         self._marks = None
 
     @paused_gc
-    def _read(self) -> list[tuple[QColor, list[QRectF]]]:
+    def _read(self) -> list[tuple[QColor, QPainterPath]]:
         if self._boxes is not None:
             return self._boxes
-        by_colour: dict[int, tuple[QColor, list[QRectF]]] = {}
+        by_colour: dict[int, tuple[QColor, QPainterPath]] = {}
         unknown = theme().unknown
-        ml, mt, mr, mb = PAINT_MARGIN
-        left = top = float("inf")
-        right = bottom = float("-inf")
+        xs, ys, rights, bottoms = [], [], [], []
         for it in self._blocks.values():
             x, y, w, h = it.px, it.py, it.width, it.height
             c = it.colour if it.known else unknown
             entry = by_colour.get(id(c))  # (a category's colour is one object: ``items._colours``)
             if entry is None:
-                entry = by_colour[id(c)] = (c, [])
-            entry[1].append(QRectF(x, y, w, h))
-            left, top = min(left, x - ml), min(top, y - mt)
-            right, bottom = max(right, x + w + mr), max(bottom, y + h + mb)
-        self._lines = []
-        self._tall = sorted(self._blocks.values(), key=lambda b: -b.height)
-        self._bodies = QRectF(left + ml, top + mt, right - left - ml - mr, bottom - top - mt - mb) \
-            if self._blocks else QRectF()
+                entry = by_colour[id(c)] = (c, QPainterPath())
+            entry[1].addRect(x, y, w, h)
+            xs.append(x)
+            ys.append(y)
+            rights.append(x + w)
+            bottoms.append(y + h)
+        self._tall = sorted(self._blocks.values(), key=_height, reverse=True)
+        ml, mt, mr, mb = PAINT_MARGIN
+        if xs:
+            left, top, right, bottom = min(xs), min(ys), max(rights), max(bottoms)
+            self._bodies = QRectF(left, top, right - left, bottom - top)
+            left, top, right, bottom = left - ml, top - mt, right + mr, bottom + mb
+        else:
+            self._bodies = QRectF()
+            left = top = float("inf")
+            right = bottom = float("-inf")
+        lines = QPainterPath()
         for wire in self._wires():
             if wire.src is None or wire.dst is None:
                 continue
-            self._lines.append(QLineF(*wire.ends))
+            ax, ay, bx, by = wire.ends
+            lines.moveTo(ax, ay)
+            lines.lineTo(bx, by)
             x0, y0, x1, y1 = wire.box
             left, top, right, bottom = min(left, x0), min(top, y0), max(right, x1), max(bottom, y1)
+        self._lines = lines
         self._extent = QRectF(left, top, right - left, bottom - top) if right >= left else QRectF()
         self._boxes = list(by_colour.values())
         return self._boxes
 
-    def boxes(self) -> list[tuple[QColor, list[QRectF]]]:
-        """The blocks' bodies in page units, grouped by colour."""
+    def boxes(self) -> list[tuple[QColor, QPainterPath]]:
+        """The blocks' bodies in page units: a path of rectangles per colour."""
         return self._read()
 
     def blocks_rect(self) -> QRectF:
@@ -102,22 +113,21 @@ class Overview:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         wire_pen = QPen(t.wire, 1.0)
         wire_pen.setCosmetic(True)
-        painter.setPen(wire_pen)
-        painter.drawLines(self._lines)
-        painter.setPen(Qt.PenStyle.NoPen)
-        for colour, rects in boxes:
-            painter.setBrush(colour)
-            painter.drawRects(rects)
+        painter.strokePath(self._lines, wire_pen)
+        for colour, path in boxes:
+            painter.fillPath(path, colour)
         self._draw_marks(painter, selected)
         painter.restore()
         self._draw_names(painter, lod)
 
     def _draw_marks(self, painter: QPainter, selected: list[Any]) -> None:
         if self._marks is None:
-            self._marks = [_error_mark(it) for it in self._blocks.values() if it.errors]
-        if self._marks:
-            painter.setBrush(_ERROR)
-            painter.drawRects(self._marks)
+            self._marks = QPainterPath()
+            for it in self._blocks.values():
+                if it.errors:
+                    side = min(40.0, it.height, it.width)
+                    self._marks.addRect(it.px + it.width - side, it.py, side, side)
+        painter.fillPath(self._marks, _ERROR)
         if not selected:
             return
         pen = QPen(theme().selected, 2.0)
@@ -139,6 +149,5 @@ class Overview:
             painter.restore()
 
 
-def _error_mark(it: BlockItem) -> QRectF:
-    side = min(40.0, it.height, it.width)
-    return QRectF(it.px + it.width - side, it.py, side, side)
+def _height(it: BlockItem) -> float:
+    return it.height

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
 )
 
-from enuflow.app.gcpause import paused_gc
+from enuflow.app.gcpause import paused_gc, settle, thaw
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
 from enuflow.app.gui.canvas.overview import Overview
@@ -107,6 +107,8 @@ class _WireDrag:
 
 
 _NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+#: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
+SETTLE_BLOCKS = 2000
 
 
 class PageScene(QGraphicsScene):
@@ -131,14 +133,18 @@ class PageScene(QGraphicsScene):
         self.dragging = False
         self._batch = 0  # inside a bulk edit of the page: wires of moved blocks wait in ``_moved``
         self._moved: set[WireItem] = set()
-        self.overview_on = False  # items paint nothing; the view draws ``overview``
+        # items paint nothing; the view draws ``overview`` (a big page opens fitted: far out, most likely)
+        self.overview_on = len(page.blocks) >= SETTLE_BLOCKS
         self.overview = Overview(self.blocks, self.wire_items)
+        self.destroyed.connect(thaw)
         page.subscribe(self._on_page)
         self.rebuild()
 
     # -- following the page -------------------------------------------------------------------------
     @paused_gc
     def rebuild(self) -> None:
+        if len(self.blocks) >= SETTLE_BLOCKS:
+            thaw()  # the old page's items may be garbage now
         for w in self.wire_items():
             self.removeItem(w)
         for b in self.blocks.values():
@@ -156,12 +162,12 @@ class PageScene(QGraphicsScene):
             self._add_wire(ln, self.wire_count(ln))
         self._apply_results()
         self.overview.invalidate()
+        if len(self.blocks) >= SETTLE_BLOCKS:
+            settle()
 
     def _add_block(self, block: Any, wired_out: set[str] | None = None) -> None:
-        item = BlockItem(block, wired_out)
+        item = BlockItem(block, wired_out, self.overview_on)
         self.blocks[block.id] = item
-        if self.overview_on:
-            item.setFlag(_NO_CONTENTS)
         self.addItem(item)
         if block.id in self.stale:
             item.set_stale(True)
@@ -195,9 +201,7 @@ class PageScene(QGraphicsScene):
             # an element of a list output: its own dot, not the first element's
             src.wired_out.add(ln.src_port)
             self._refresh_item(ln.src)
-        w = WireItem(ln, src, self.blocks.get(ln.dst))
-        if self.overview_on:
-            w.setFlag(_NO_CONTENTS)
+        w = WireItem(ln, src, self.blocks.get(ln.dst), self.overview_on)
         self.addItem(w)
         self.overview.invalidate()
         if ln not in self.wires:
