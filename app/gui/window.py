@@ -144,6 +144,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
         self._analysis_timer.timeout.connect(self.revalidate)
         self.recovery = recovery.Recovery(parent=self)
         self.recovery.attach(self.page, self.path)
+        self._batch = 0  # inside a bulk edit of the page (``Page.move_blocks``)
         self.page.subscribe(self._on_page)
 
         self.bridge = _WorkerBridge(self)
@@ -305,8 +306,9 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, QMa
     # -- page events --------------------------------------------------------------------------------
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
         if event in _NO_CHECK:
-            if event == "block_moved":
-                self.recovery.touch()
+            self._batch += (event == "batch_started") - (event == "batch_ended")
+            if event == "batch_ended" or (event == "block_moved" and not self._batch):
+                self.recovery.touch()  # once for a bulk move
             return
         self._analysis_timer.start()
         if event != "reset":

@@ -308,14 +308,17 @@ class PageScene(QGraphicsScene):
 
     def refresh_types(self) -> None:
         """Re-read the declarations of blocks whose type was not known (after the catalogue became known)."""
+        changed = False
         for bid, item in self.blocks.items():
             if item.known:
                 continue
             item.refresh(self.page.block(bid))
             for w in item.wires:
                 w.adjust()
-        self.overview.invalidate()
-        self.update()
+            changed = True
+        if changed:
+            self.overview.invalidate()
+            self.update()
 
     # -- results and errors -------------------------------------------------------------------------
     def set_results(self, values: dict[tuple[str, str], Any]) -> None:
