@@ -598,7 +598,7 @@ class WireItem(QGraphicsRectItem):
         self.setFlags(_WIRE_FLAGS | _NO_CONTENTS if hidden else _WIRE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
-        self.setPen(_NO_PEN)  # the rectangle is the bounds: Qt draws nothing of its own
+        # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
         self.setCacheMode(_CACHED)
         for b in (src, dst):
             if b is not None:
