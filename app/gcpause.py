@@ -30,3 +30,22 @@ def paused_gc(fn: F) -> F:
                 gc.enable()
 
     return wrapper  # type: ignore[return-value]
+
+
+_settled = [False]
+
+
+def settle() -> None:
+    """Move every object alive now out of the cyclic collector's way (``gc.freeze``). For when a big structure
+    that lives on has just been made (the canvas of a page of thousands of blocks): the collector's full passes
+    stop walking it again (each walked it for 70 to 280 ms on a 10,000-block page). ``thaw`` undoes it when such
+    a structure is let go, so that the cycles among its objects are collected again."""
+    gc.freeze()
+    _settled[0] = True
+
+
+def thaw(*_args: Any) -> None:
+    """Give the objects ``settle`` moved aside back to the collector (no-op when none were)."""
+    if _settled[0]:
+        gc.unfreeze()
+        _settled[0] = False

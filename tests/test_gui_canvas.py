@@ -338,3 +338,61 @@ def test_a_fitted_page_stays_whole_when_the_window_shrinks_until_the_person_zoom
     w.resize(1400, 900)
     qtbot.waitUntil(lambda: w.view.viewport().width() > narrow)
     assert w.view.zoom() == pytest.approx(z)
+
+
+# -- a big page: bulk moves, the far-out overview ------------------------------------------------------------
+def test_ctrl_l_on_a_3000_block_page_moves_every_wire_draws_it_far_out_and_undoes(window, qtbot):
+    """Auto Layout moves 3,000 blocks in one bulk edit: afterwards every wire starts and ends at its ports (read
+    from the blocks' positions), no two blocks overlap, Fit shows every item Qt knows of, the far-out picture is
+    not blank, and one undo puts every block and wire back."""
+    import random
+
+    from PySide6.QtGui import QImage, QPainter
+
+    w = window
+    rng = random.Random(5)
+    page = Page("big")
+    n = 3000
+    for i in range(n):
+        page.add_block(BlockInstance(f"b{i}", "Identity", (250.0 * (i % 60), 140.0 * (i // 60)), {}))
+    for i in range(1, n):
+        page.add_link(Link(f"b{rng.randrange(max(0, i - 6), i)}", "output", f"b{i}", "input"))
+    w._set_page(page, None)
+    qtbot.wait(20)
+
+    def wires_at_ports() -> None:
+        for wire in w.scene.wire_items():
+            ln = wire.link
+            a = w.block_item(ln.src).port_scene_pos(ln.src_port, True)
+            b = w.block_item(ln.dst).port_scene_pos(ln.dst_port, False)
+            path = wire.path()
+            assert path.pointAtPercent(0) == a and path.pointAtPercent(1) == b, ln
+
+    before = {bid: it.pos() for bid, it in w.scene.blocks.items()}
+    w.auto_layout()
+    assert any(w.page.block(b).pos != (p.x(), p.y()) for b, p in before.items())
+    for bid, it in w.scene.blocks.items():
+        assert (it.pos().x(), it.pos().y()) == w.page.block(bid).pos
+    wires_at_ports()
+    rects = sorted((r.left(), r.right(), r.top(), r.bottom()) for r in (it.mapRectToScene(it.body_rect())
+                                                                         for it in w.scene.blocks.values()))
+    for i, (_l, right, top, bottom) in enumerate(rects):
+        for l2, _r2, t2, b2 in rects[i + 1:]:
+            if l2 >= right:
+                break
+            assert not (t2 < bottom and top < b2)
+    shown = w.view.visible_rect()
+    assert shown.contains(w.scene.itemsBoundingRect())
+    assert w.scene.overview_on  # this far out the view draws the page in one batch
+    img = QImage(w.view.viewport().size(), QImage.Format.Format_RGB32)
+    painter = QPainter(img)
+    w.view.render(painter)
+    painter.end()
+    canvas = img.pixel(2, 2)
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 3) for y in range(0, img.height(), 3)}
+    header = w.block_item("b0").colour.rgb()  # the boxes in their category's colour, and grey wires: not blank
+    assert header in colours and any(c not in (canvas, header) for c in colours)
+    w.undo.undo()
+    for bid, it in w.scene.blocks.items():
+        assert it.pos() == before[bid]
+    wires_at_ports()

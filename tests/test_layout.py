@@ -156,3 +156,23 @@ def test_random_pages_with_fan_in_and_fan_out_never_overlap():
         check_sane(page, pos, sizes)
         for ln in page.links:
             assert pos[ln.dst][0] > pos[ln.src][0], ln
+
+
+def stress_page(n: int, seed: int = 7) -> Page:
+    """``n`` blocks, each fed by one or two of the six blocks before it (the shape of bench/layout.py's page)."""
+    rng = random.Random(seed)
+    page = build([(f"b{i}", "AddN") for i in range(n)], [])
+    for i in range(1, n):
+        for s in rng.sample(range(max(0, i - 6), i), 1 if rng.random() < 0.7 else min(2, i)):
+            page.add_link(Link(f"b{s}", "sum", f"b{i}", "inputs"))
+    return page
+
+
+def test_a_10000_block_page_is_finite_bounded_left_to_right_and_never_overlaps():
+    page = stress_page(10_000)
+    rng = random.Random(3)
+    sizes = {b.id: (rng.choice((160.0, 200.0, 320.0)), rng.choice((90.0, 130.0, 250.0))) for b in page}
+    pos = auto_layout(page, sizes)
+    check_sane(page, pos, sizes)
+    for ln in page.links:  # acyclic: every wire goes right
+        assert pos[ln.dst][0] >= pos[ln.src][0] + sizes[ln.src][0], ln

@@ -99,9 +99,10 @@ class Page:
     Events sent to listeners (name, details): ``block_added`` {block, index}, ``block_removed``
     {block, index}, ``block_moved`` {id, pos}, ``pin_changed`` {id, pin, value}, ``block_changed``
     {id, field, value}, ``link_added`` {link, index}, ``link_removed`` {link, index},
-    ``page_changed`` {field}, ``reset`` {}; for frames and notes (``app.document.annotations``, drawn by the
-    editor, never built): ``annotation_added`` {item, index}, ``annotation_removed`` {item, index},
-    ``annotation_changed`` {item}.
+    ``page_changed`` {field}, ``reset`` {}; ``batch_started`` {} and ``batch_ended`` {} around the events of one
+    bulk edit (``move_blocks``), so that a listener may leave work on the blocks concerned until the end; for
+    frames and notes (``app.document.annotations``, drawn by the editor, never built): ``annotation_added``
+    {item, index}, ``annotation_removed`` {item, index}, ``annotation_changed`` {item}.
     """
 
     def __init__(self, name: str = "untitled") -> None:
@@ -249,6 +250,16 @@ class Page:
         b = self._blocks[block_id]
         b.pos = (float(pos[0]), float(pos[1]))
         self._emit("block_moved", id=block_id, pos=b.pos)
+
+    def move_blocks(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move many blocks (an Auto Layout): a ``block_moved`` event for each, between ``batch_started`` and
+        ``batch_ended``. Raises KeyError for an id the page does not hold (the blocks before it have moved)."""
+        self._emit("batch_started")
+        try:
+            for bid, pos in positions.items():
+                self.move_block(bid, pos)
+        finally:
+            self._emit("batch_ended")
 
     def set_pin(self, block_id: str, pin: str, value: Any) -> None:
         """Set a pin's value; ``None`` removes it (the block's default applies)."""

@@ -118,14 +118,10 @@ class MoveCommand(QUndoCommand):
         return MOVE_ID
 
     def redo(self) -> None:
-        for bid, pos in self.new.items():
-            if bid in self.page:
-                self.page.move_block(bid, pos)
+        self.page.move_blocks({bid: pos for bid, pos in self.new.items() if bid in self.page})
 
     def undo(self) -> None:
-        for bid, pos in self.old.items():
-            if bid in self.page:
-                self.page.move_block(bid, pos)
+        self.page.move_blocks({bid: pos for bid, pos in self.old.items() if bid in self.page})
 
 
 class SetPinCommand(QUndoCommand):

@@ -29,7 +29,7 @@ from PySide6.QtGui import (
     QPen,
     QStaticText,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.style import font, header_colours, theme
@@ -39,7 +39,15 @@ from enuflow.app.document.tensors import cell_text, dtype_name
 
 _OK_BRUSH = QBrush(QColor("#00c853"))
 _NO_BRUSH = QBrush(QColor("#e53935"))
-_WIRE_BOUNDS = QPen(QColor("#000000"), 4.0)
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
+# Qt's enums looked up once: each lookup through the class is a Python call (tens of thousands per page)
+_FLAG = QGraphicsItem.GraphicsItemFlag
+_BLOCK_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
+_WIRE_FLAGS = _FLAG.ItemIsSelectable
+_NO_CONTENTS = _FLAG.ItemHasNoContents
+_CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
+_UNCACHED = QGraphicsItem.CacheMode.NoCache
+WIRE_HIT = 14.0  # how wide a band around a wire a press or hover takes
 
 # sizes at 100 % (scene units = pixels); fonts in points (9 pt is the smallest anything is drawn)
 MIN_WIDTH = 140.0
@@ -53,6 +61,8 @@ TITLE_PT, SUB_PT, PORT_PT, PREVIEW_PT = 10, 9, 9, 9
 # once the title no longer fits the header
 LOD_FULL = 0.67
 LONG_WIRE = 1500.0  # page units: a wire longer than this is not cached as a picture
+#: how far a block's painted area reaches beyond its body (left, top, right, bottom): ports, the error badge
+PAINT_MARGIN = (PORT_R + 3, 12.0, PORT_R + 3, 3.0)
 
 
 @lru_cache(maxsize=8)
@@ -71,6 +81,7 @@ def _static(text: str, size: int, bold: bool = False) -> tuple[QStaticText, floa
     return st, sz.width(), sz.height()
 
 
+@lru_cache(maxsize=16)
 def _line(size: int, bold: bool = False) -> float:
     return float(int(_metrics(size, bold).height() + 0.999))
 
@@ -112,67 +123,174 @@ def preview_text(arr: Any) -> str:
     return f"{dtype_name(a)}{list(a.shape)} [{', '.join(items)}{more}]"
 
 
-class BlockItem(QGraphicsItem):
+@lru_cache(maxsize=512)
+def _colours(category: str) -> tuple[QColor, QColor]:
+    return header_colours(category)
+
+
+@lru_cache(maxsize=256)
+def _stripe(device: str) -> QColor | None:
+    return device_colour(device)
+
+
+@lru_cache(maxsize=4096)
+def _label_width(names: tuple[str, ...]) -> float:
+    """The widest of these port labels (blocks of one type share their labels)."""
+    fm = _metrics(PORT_PT, False)
+    return max((fm.horizontalAdvance(n) for n in names), default=0.0)
+
+
+@lru_cache(maxsize=1024)
+def _header_path(width: float, header: float, height: float, collapsed: bool) -> QPainterPath:
+    """The header's outline: rounded on top, square where it meets the body (shared by blocks of a size)."""
+    head = height if collapsed else header
+    hdr = QPainterPath()
+    hdr.setFillRule(Qt.FillRule.WindingFill)  # the two shapes' overlap is filled, not a hole
+    hdr.addRoundedRect(QRectF(0.5, 0.5, width - 1, head - 1 if collapsed else head), 5, 5)
+    if not collapsed:
+        hdr.addRect(QRectF(0.5, header - 5, width - 1, 5.5))
+    return hdr.simplified()
+
+
+@lru_cache(maxsize=4096)
+def _sub_width(text: str) -> float:
+    return _metrics(SUB_PT, False).horizontalAdvance(text)
+
+
+#: the output names of declarations without list outputs (the same for every instance), by id
+_fixed_outputs: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _output_names(decl: Any, pins: dict[str, Any], wired: set[str]) -> list[str]:
+    if decl is None:
+        return []
+    hit = _fixed_outputs.get(id(decl))
+    if hit is not None and hit[0] is decl:
+        return list(hit[1])
+    names = blocktypes.output_ports(decl, pins, wired)
+    if not any(p.is_list for p in decl.outputs):
+        if len(_fixed_outputs) > 4096:
+            _fixed_outputs.clear()
+        _fixed_outputs[id(decl)] = (decl, tuple(names))
+    return names
+
+
+class _Form:
+    """What the blocks of one type (with the same output ports, type line and collapsed state) share: their
+    ports, colours and every size but the width, which each block's title sets (``BlockItem.refresh``)."""
+
+    __slots__ = ("decl", "attrs", "min_width")
+
+    def __init__(self, type_name: str, decl: Any, outputs: list[str], subtitle: str, collapsed: bool) -> None:
+        self.decl = decl
+        inputs = [p.name for p in decl.inputs] if decl else []
+        category = decl.category if decl else "unknown"
+        colour, title_colour = _colours(category)
+        title_h = _line(TITLE_PT, True) + 8
+        header = title_h + (_line(SUB_PT) if subtitle else 0.0) + 2
+        row = max(20.0, _line(PORT_PT) + 5)
+        preview_row = _line(PREVIEW_PT) + 2
+        preview_rows = min(len(outputs), PREVIEW_ROWS)
+        if collapsed:  # the title bar only
+            body_h = height = title_h + 2
+        else:
+            body_h = header + max(len(inputs), len(outputs), 1) * row + 6
+            height = body_h + (preview_rows * preview_row + 8 if preview_rows else 0)
+        self.attrs = {"type_name": type_name, "known": decl is not None, "subtitle": subtitle,
+                      "collapsed": collapsed, "inputs": inputs, "outputs": outputs, "category": category,
+                      "colour": colour, "title_colour": title_colour, "title_h": title_h, "header": header,
+                      "row": row, "preview_row": preview_row, "preview_rows": preview_rows, "body_h": body_h,
+                      "height": height}
+        w_sub = _sub_width(subtitle) + 28 if subtitle else 0.0
+        w_ports = _label_width(tuple(inputs)) + _label_width(tuple(outputs)) + 2 * (PORT_R + 10) + 24
+        w_note = 0.0 if decl is not None else _label_width((_UNKNOWN_NOTE,)) + 20
+        self.min_width = max(MIN_WIDTH, w_sub, w_ports, w_note)
+
+
+_forms: dict[tuple[Any, ...], _Form] = {}
+
+
+def _form(type_name: str, pins: dict[str, Any], wired_out: set[str], subtitle: str, collapsed: bool) -> _Form:
+    """The shared form of a block (made once per type, ports, type line and collapsed state)."""
+    decl = blocktypes.lookup(type_name)
+    outputs = _output_names(decl, pins, wired_out)
+    key = (type_name, id(decl), tuple(outputs), subtitle, collapsed)
+    f = _forms.get(key)
+    if f is None or f.decl is not decl:
+        if len(_forms) > 4096:
+            _forms.clear()
+        f = _forms[key] = _Form(type_name, decl, outputs, subtitle, collapsed)
+    return f
+
+
+@lru_cache(maxsize=1024)
+def _rects(width: float, height: float) -> tuple[QRectF, QRectF]:
+    """A block's body and painted area (shared, never changed in place)."""
+    body = QRectF(0, 0, width, height)
+    ml, mt, mr, mb = PAINT_MARGIN
+    return body, body.adjusted(-ml, -mt, mr, mb)
+
+
+class BlockItem(QGraphicsRectItem):
     """One block: a header with its name (and type, when the name is not the type), inputs on the left,
     outputs on the right, and the latest result of each output below them (greyed and tagged when an
-    edit made them stale). Hovering a port names its dtype, doc and value."""
+    edit made them stale). Hovering a port names its dtype, doc and value.
 
-    def __init__(self, block: BlockInstance, wired_out: set[str] | None = None) -> None:
+    Its rectangle (``rect()``, Qt's own bounding rectangle and shape) is the area it paints: the body and the
+    ports that stick out. It does not follow its own moves: whoever moves it (the scene, with ``place``) moves
+    its wires, so that moving thousands of blocks costs no Python call per move inside Qt. ``px`` and ``py``
+    hold its position as plain numbers for the wires (``setPos`` from Python keeps them; a drag by the mouse,
+    which Qt does itself, is followed by the scene).
+    """
+
+    # defaults shared until a block sets its own (a page of 10,000 blocks is made in a fraction of a second)
+    errors: list[str] = []
+    previews: dict[str, str] = {}
+    _preview_lines: list[str] = []
+    highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
+    hot_ports: frozenset[tuple[str, bool]] | set[tuple[str, bool]] = frozenset()  # ends of a hovered wire
+    hovered = False
+    stale = False  # the previews are from before the last edit
+
+    def __init__(self, block: BlockInstance, wired_out: set[str] | None = None, hidden: bool = False) -> None:
+        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.block_id = block.id
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges)
+        self.setFlags(_BLOCK_FLAGS | _NO_CONTENTS if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
+        self.setPen(_NO_PEN)
         # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
         # or an update())
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(_CACHED)
         self.wires: set[WireItem] = set()
-        self.errors: list[str] = []
-        self.previews: dict[str, str] = {}
-        self._preview_lines: list[str] = []
-        self.highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
-        self.hot_ports: set[tuple[str, bool]] = set()  # ends of a hovered wire
-        self.hovered = False
-        self.wired_out: set[str] = set(wired_out or ())  # wired elements of list outputs
-        self.stale = False  # the previews are from before the last edit
+        self.wired_out: set[str] = set(wired_out) if wired_out else set()  # wired elements of list outputs
         self.refresh(block)
-        self.setPos(block.pos[0], block.pos[1])
+        self.place(block.pos[0], block.pos[1])
+
+    def place(self, x: float, y: float) -> None:
+        """Move to (x, y) (the caller moves the wires: ``WireItem.follow``)."""
+        self.px, self.py = x, y
+        QGraphicsRectItem.setPos(self, x, y)
+
+    def setPos(self, *pos: Any) -> None:  # noqa: N802 - Qt's name
+        QGraphicsRectItem.setPos(self, *pos)
+        p = self.pos()
+        self.px, self.py = p.x(), p.y()
 
     # -- content ------------------------------------------------------------------------------
     def refresh(self, block: BlockInstance) -> None:
-        """Re-read name, ports, category and collapsed flag from the page's block (after a pin or label change)."""
-        self.prepareGeometryChange()
-        decl = blocktypes.lookup(block.type)
-        self.type_name = block.type
-        self.known = decl is not None
-        self.title = block.label or block.id
-        self.short = short_name(self.title)
-        self.subtitle = block.type if self.title != block.type else ""
-        self.collapsed = bool(block.collapsed)
-        self.inputs = [p.name for p in decl.inputs] if decl else []
-        self.outputs = blocktypes.output_ports(decl, block.pins, self.wired_out)
-        self.category = decl.category if decl else "unknown"
-        self.colour, self.title_colour = header_colours(self.category)
-        self.stripe = device_colour(block.device)  # the colour of the cluster task it runs on, if any
-        self._measure()
-
-    def _measure(self) -> None:
-        """Size the block to its content: title, type, port labels side by side (never to its results)."""
-        fm_port = _metrics(PORT_PT, False)
-        w_in = max((fm_port.horizontalAdvance(n) for n in self.inputs), default=0.0)
-        w_out = max((fm_port.horizontalAdvance(n) for n in self.outputs), default=0.0)
-        w_title = _metrics(TITLE_PT, True).horizontalAdvance(self.title) + 28
-        w_sub = _metrics(SUB_PT, False).horizontalAdvance(self.subtitle) + 28 if self.subtitle else 0.0
-        w_ports = w_in + w_out + 2 * (PORT_R + 10) + 24
-        w_note = 0.0 if self.known else _metrics(PORT_PT, False).horizontalAdvance(_UNKNOWN_NOTE) + 20
-        w = max(MIN_WIDTH, w_title, w_sub, w_ports, w_note)
+        """Re-read name, ports, category and collapsed flag from the page's block (after a pin or label change)
+        and size the block to its content: title, type, port labels side by side (never to its results)."""
+        title = block.label or block.id
+        subtitle = block.type if title != block.type else ""
+        form = _form(block.type, block.pins, self.wired_out, subtitle, bool(block.collapsed))
+        self.__dict__.update(form.attrs)  # what blocks of its type share, in one step
+        self.title = title
+        self.short = short_name(title)
+        self.stripe = _stripe(block.device) if block.device else None  # its cluster task's colour, if any
+        w = max(form.min_width, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
         self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
-        self.title_h = _line(TITLE_PT, True) + 8
-        self.header = self.title_h + (_line(SUB_PT) if self.subtitle else 0.0) + 2
-        self.row = max(20.0, _line(PORT_PT) + 5)
-        self.preview_row = _line(PREVIEW_PT) + 2
-        self.preview_rows = min(len(self.outputs), PREVIEW_ROWS)
-        self._preview_lines = self._preview_text()
+        self._preview_lines = self._preview_text() if self.previews else []
         self._layout()
 
     def _preview_text(self) -> list[str]:
@@ -187,21 +305,9 @@ class BlockItem(QGraphicsItem):
         return lines[:self.preview_rows]
 
     def _layout(self) -> None:
-        if self.collapsed:  # the title bar only
-            self.body_h = self.height = self.title_h + 2
-        else:
-            rows = max(len(self.inputs), len(self.outputs), 1)
-            self.body_h = self.header + rows * self.row + 6
-            self.height = self.body_h + (self.preview_rows * self.preview_row + 8 if self.preview_rows else 0)
-        self._rect = QRectF(0, 0, self.width, self.height)
-        self._bounds = self._rect.adjusted(-PORT_R - 3, -12, PORT_R + 3, 3)
-        head = self.height if self.collapsed else self.header
-        hdr = QPainterPath()  # rounded on top, square where it meets the body
-        hdr.setFillRule(Qt.FillRule.WindingFill)  # the two shapes' overlap is filled, not a hole
-        hdr.addRoundedRect(QRectF(0.5, 0.5, self.width - 1, head - 1 if self.collapsed else head), 5, 5)
-        if not self.collapsed:
-            hdr.addRect(QRectF(0.5, self.header - 5, self.width - 1, 5.5))
-        self._header_path = hdr.simplified()
+        self._rect, self._bounds = _rects(self.width, self.height)
+        self.setRect(self._bounds)  # Qt's bounding rectangle and shape
+        self._header_path = _header_path(self.width, self.header, self.height, self.collapsed)
 
     def set_previews(self, previews: dict[str, str]) -> None:
         """Show these results (port -> text) in the block's fixed preview lines: the block keeps its size."""
@@ -224,22 +330,23 @@ class BlockItem(QGraphicsItem):
         self.update()
 
     # -- geometry -----------------------------------------------------------------------------
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
     def body_rect(self) -> QRectF:
         """The block's body in item coordinates (what must not overlap another block)."""
         return QRectF(self._rect)
-
-    def shape(self) -> QPainterPath:
-        p = QPainterPath()
-        p.addRect(self._bounds)
-        return p
 
     def _port_y(self, i: int) -> float:
         if self.collapsed:  # every wire meets the middle of the title bar
             return self.height / 2
         return self.header + i * self.row + self.row / 2 + 3
+
+    def port_y(self, name: str, is_output: bool) -> float:
+        """How far below the block's top port ``name`` is drawn (a port the declaration does not know (yet):
+        the middle of the header)."""
+        names = self.outputs if is_output else self.inputs
+        try:
+            return self._port_y(names.index(name))
+        except ValueError:
+            return min(self.header, self.height) / 2
 
     def port_local(self, name: str, is_output: bool) -> QPointF | None:
         names = self.outputs if is_output else self.inputs
@@ -248,10 +355,8 @@ class BlockItem(QGraphicsItem):
         return QPointF(self.width if is_output else 0.0, self._port_y(names.index(name)))
 
     def port_scene_pos(self, name: str, is_output: bool) -> QPointF:
-        local = self.port_local(name, is_output)
-        if local is None:  # a port the declaration does not know (yet): the middle of the side
-            local = QPointF(self.width if is_output else 0.0, min(self.header, self.height) / 2)
-        return self.mapToScene(local)
+        p = self.scenePos()
+        return QPointF(p.x() + (self.width if is_output else 0.0), p.y() + self.port_y(name, is_output))
 
     def port_at(self, local: QPointF) -> tuple[str, bool] | None:
         """The (port, is_output) under a point in item coordinates, or None (a collapsed block has none)."""
@@ -302,17 +407,6 @@ class BlockItem(QGraphicsItem):
             if is_output and name in self.previews else ""
         return f"{kind} {name}: {dtype}{lst}" + (f"\n{port.doc}" if port.doc else "") + value
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange:
-            scene = self.scene()
-            snap = getattr(scene, "snap_step", None)
-            if snap and getattr(scene, "dragging", False):
-                return QPointF(round(value.x() / snap) * snap, round(value.y() / snap) * snap)
-        if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
-            for w in self.wires:
-                w.adjust()
-        return super().itemChange(change, value)
-
     # -- painting -------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
@@ -325,7 +419,7 @@ class BlockItem(QGraphicsItem):
         title_room = self.title_h if sub_font is not None or self.collapsed else self.header
         title_font = lod_font(TITLE_PT, True, lod, title_room - 2)
         if title_font is None:  # the title no longer fits the header: a flat box with the short name
-            self._paint_box(painter, lod, header_colour, selected)
+            self.paint_box(painter, lod, header_colour, selected)
             return
         r = self._rect
         border = QPen(t.selected if selected else (t.hot if self.hovered else t.border), 2.0 if selected else 1.0)
@@ -365,7 +459,7 @@ class BlockItem(QGraphicsItem):
         if shown:
             painter.drawText(room, align | Qt.AlignmentFlag.AlignVCenter, shown)
 
-    def _paint_box(self, painter: QPainter, lod: float, colour: QColor, selected: bool) -> None:
+    def paint_box(self, painter: QPainter, lod: float, colour: QColor, selected: bool) -> None:
         """Far out: a flat box in the category colour with the short name large (12 px on screen, or at least
         ``MIN_TEXT_PX`` where that does not fit; none when even that does not)."""
         pen = QPen(theme().selected, 2.0)
@@ -473,32 +567,52 @@ class BlockItem(QGraphicsItem):
 _UNKNOWN_NOTE = "ports known when TensorFlow is ready"
 
 
-class WireItem(QGraphicsPathItem):
+class WireItem(QGraphicsRectItem):
     """A curved wire from an output port to an input port, beneath the blocks; it follows its blocks as
-    they move, and is highlighted with its two ports while the cursor is on it (or on one of its blocks).
+    they move (``adjust``, called by the scene), and is highlighted with its two ports while the cursor is on
+    it (or on one of its blocks).
 
     The second and later copies of a link (the same output wired again into a list port) bend further out, so
-    that each copy can be seen and selected.
+    that each copy can be seen and selected. Its rectangle (``rect()``: Qt's bounding rectangle, so that Qt
+    asks Python nothing to index or cull it) is worked out from the curve's points; the curve itself is made
+    when first drawn or asked for (``path``), its outline when a press or hover asks for its ``shape``, and
+    its tooltip when the cursor comes onto it: so a page of 10,000 wires is made, and moved by an Auto
+    Layout, in a fraction of a second.
     """
 
-    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None) -> None:
+    ordinal = 0
+    hot = False
+    _long = False  # not cached as a picture (``LONG_WIRE``)
+
+    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False) -> None:
+        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.link = link
         self.src = src
         self.dst = dst
-        self.ordinal = 0
-        self.hot = False
+        self._path: QPainterPath | None = None
         #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
         self.type_text = ""
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self._shape: QPainterPath | None = None
+        self.ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
+        self.box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
+        self._dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
+        self.setFlags(_WIRE_FLAGS | _NO_CONTENTS if hidden else _WIRE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
-        self.setPen(_WIRE_BOUNDS)  # never drawn: it makes the bounding rect hold the widest pen painted
-        self.setToolTip(self._tip())
+        # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
+        self.setCacheMode(_CACHED)
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
         self.adjust()
+
+    def tip(self) -> str:
+        ln = self.link
+        tip = f"{ln.src}.{ln.src_port} \u2192 {ln.dst}.{ln.dst_port}"
+        if self.ordinal:
+            tip += f" (copy {self.ordinal + 1})"
+        return tip + (f"\n{self.type_text}" if self.type_text else "")
 
     def detach(self) -> None:
         for b in (self.src, self.dst):
@@ -510,36 +624,62 @@ class WireItem(QGraphicsPathItem):
         """Which copy of its link this wire draws (0 for the first); later copies bend further out."""
         if ordinal != self.ordinal:
             self.ordinal = ordinal
-            self.setToolTip(self._tip())
+            if self.toolTip():
+                self.setToolTip(self.tip())
             self.adjust()
 
     def set_type_text(self, text: str) -> None:
         """Show the static type of what the wire carries in its tooltip ("" when not known)."""
         if text != self.type_text:
             self.type_text = text
-            self.setToolTip(self._tip())
+            self.setToolTip(self.tip())
 
-    def _tip(self) -> str:
-        ln = self.link
-        tip = f"{ln.src}.{ln.src_port} \u2192 {ln.dst}.{ln.dst_port}"
-        if self.ordinal:
-            tip += f" (copy {self.ordinal + 1})"
-        return tip + (f"\n{self.type_text}" if self.type_text else "")
+    def path(self) -> QPainterPath:
+        """The curve as drawn, in page units."""
+        if self._path is None:
+            ax, ay, bx, by = self.ends
+            self._path = curve_xy(ax, ay, bx, by, 18.0 * self.ordinal)[0]
+        return self._path
+
+    def shape(self) -> QPainterPath:
+        """A band ``WIRE_HIT`` wide along the curve (made when first asked for after a change)."""
+        if self._shape is None:
+            s = QPainterPathStroker()
+            s.setWidth(WIRE_HIT)
+            self._shape = s.createStroke(self.path())
+        return self._shape
 
     def adjust(self) -> None:
-        if self.src is None or self.dst is None:
+        """Follow the ports' places (after either block changed its ports or moved)."""
+        src, dst = self.src, self.dst
+        if src is None or dst is None:
             return
-        a = self.src.port_scene_pos(self.link.src_port, True)
-        b = self.dst.port_scene_pos(self.link.dst_port, False)
-        path = curve(a, b, bend=18.0 * self.ordinal)
-        self.setPath(path)
+        self._dy = (src.port_y(self.link.src_port, True), dst.port_y(self.link.dst_port, False))
+        self.follow()
+
+    def follow(self) -> None:
+        """Follow the blocks' places (after either block moved; its ports are where they were)."""
+        src, dst = self.src, self.dst
+        if src is None or dst is None:
+            return
+        ax, ay = src.px + src.width, src.py + self._dy[0]
+        bx, by = dst.px, dst.py + self._dy[1]
+        x0, y0, x1, y1 = curve_box(ax, ay, bx, by, 18.0 * self.ordinal)
+        self._path = self._shape = None
+        self.ends = (ax, ay, bx, by)
+        h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
+        box = (x0 - h, y0 - h, x1 + h, y1 + h)
         # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
         # that picture again at every step of a pan, which costs more than drawing the thin line
-        r = path.controlPointRect()
-        long = max(r.width(), r.height()) > LONG_WIRE
-        mode = QGraphicsItem.CacheMode.NoCache if long else QGraphicsItem.CacheMode.DeviceCoordinateCache
-        if self.cacheMode() != mode:
-            self.setCacheMode(mode)
+        long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
+        if long != self._long:
+            self._long = long
+            self.setCacheMode(_UNCACHED if long else _CACHED)
+        if box == self.box:
+            self.update()  # the same rectangle, but the curve may have changed within it
+        else:
+            self.box = box
+            self.setRect(box[0], box[1], box[2] - box[0], box[3] - box[1])  # Qt updates the old and new area
 
     def set_hot(self, hot: bool, ends: bool = True) -> None:
         """Highlight the wire (and, with ``ends``, the two ports it joins)."""
@@ -549,22 +689,19 @@ class WireItem(QGraphicsPathItem):
         if ends:
             for b, port, out in ((self.src, self.link.src_port, True), (self.dst, self.link.dst_port, False)):
                 if b is not None:
-                    (b.hot_ports.add if hot else b.hot_ports.discard)((port, out))
+                    b.hot_ports = (b.hot_ports | {(port, out)}) if hot else (b.hot_ports - {(port, out)})
                     b.update()
         self.update()
 
     def hoverEnterEvent(self, event: Any) -> None:
+        if not self.toolTip():
+            self.setToolTip(self.tip())
         self.set_hot(True)
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event: Any) -> None:
         self.set_hot(False)
         super().hoverLeaveEvent(event)
-
-    def shape(self) -> QPainterPath:
-        s = QPainterPathStroker()
-        s.setWidth(14)
-        return s.createStroke(self.path())
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         t = theme()
@@ -594,12 +731,33 @@ def curve(a: QPointF, b: QPointF, bend: float = 0.0) -> QPainterPath:
     """A horizontal S-curve from output ``a`` to input ``b``; a wire going backwards loops out of the
     output and into the input instead of cutting through both blocks; ``bend`` pushes its middle that far
     down (or up if negative)."""
-    p = QPainterPath(a)
-    dx = b.x() - a.x()
+    return curve_xy(a.x(), a.y(), b.x(), b.y(), bend)[0]
+
+
+def _reach(ax: float, bx: float, bend: float) -> tuple[float, float]:
+    """How far a curve's control points stand right of ``ax`` and left of ``bx`` (the same), and below."""
+    dx = bx - ax
     if dx >= 20:
         k = min(max(dx * 0.5, 30.0), 160.0)
     else:  # backwards: leave to the right, come in from the left
         k = 80.0 + min(-dx, 600.0) / 4
-    dy = bend * 4.0 / 3.0  # control points this far off put the curve's middle ``bend`` away
-    p.cubicTo(QPointF(a.x() + k, a.y() + dy), QPointF(b.x() - k, b.y() + dy), b)
-    return p
+    return k, bend * 4.0 / 3.0  # control points this far off put the curve's middle ``bend`` away
+
+
+def curve_xy(ax: float, ay: float, bx: float, by: float,
+             bend: float = 0.0) -> tuple[QPainterPath, tuple[float, float, float, float]]:
+    """``curve`` from (ax, ay) to (bx, by), with ``curve_box``."""
+    k, dy = _reach(ax, bx, bend)
+    p = QPainterPath()
+    p.moveTo(ax, ay)
+    p.cubicTo(ax + k, ay + dy, bx - k, by + dy, bx, by)
+    return p, curve_box(ax, ay, bx, by, bend)
+
+
+def curve_box(ax: float, ay: float, bx: float, by: float, bend: float = 0.0) -> tuple[float, float, float, float]:
+    """The rectangle of the control points (left, top, right, bottom) of ``curve`` from (ax, ay) to (bx, by),
+    which holds the curve."""
+    k, dy = _reach(ax, bx, bend)
+    c1x, c2x = ax + k, bx - k
+    lo, hi = (ay, by) if ay <= by else (by, ay)
+    return (min(ax, c2x), min(lo, lo + dy), max(bx, c1x), max(hi, hi + dy))

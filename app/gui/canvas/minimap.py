@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
 from enuflow.app.gui.style import theme
@@ -30,7 +30,7 @@ class Minimap(QWidget):
         self.resize(*SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole page: click or drag to move the view")
-        self._blocks: list[tuple[QRectF, QColor]] = []
+        self._blocks: list[tuple[QColor, QPainterPath]] = []  # the blocks' bodies, a path of rectangles per colour
         self._annotations: list[tuple[QRectF, QColor, bool]] = []  # frames and notes (rect, colour, is a frame)
         self._page = QRectF()
         self._refresh = QTimer(self)
@@ -54,14 +54,14 @@ class Minimap(QWidget):
             self._refresh.start()
 
     def reread(self) -> None:
-        """Read the blocks' rectangles and colours from the scene again."""
-        blocks = getattr(self.view.scene(), "blocks", {})
-        self._blocks = [(it.mapRectToScene(it.body_rect()), it.colour) for it in blocks.values()]
-        layer = getattr(self.view.scene(), "annotations", None)
+        """Read the blocks' rectangles and colours from the scene again (its overview's cached geometry), and its
+        frames and notes."""
+        scene = self.view.scene()
+        overview = scene.overview
+        self._blocks = overview.boxes()
+        layer = getattr(scene, "annotations", None)
         self._annotations = layer.overview() if layer is not None else []
-        page = QRectF()
-        for r, _c in self._blocks:
-            page = page.united(r)
+        page = overview.blocks_rect()
         for r, _c, _f in self._annotations:
             page = page.united(r)
         self._page = page
@@ -103,10 +103,16 @@ class Minimap(QWidget):
         p.drawRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1))
         k, ox, oy = self._scale(self._shown())
         self._paint_annotations(p, k, ox, oy)
-        p.setPen(Qt.PenStyle.NoPen)
-        for r, colour in self._blocks:
+        p.save()
+        p.translate(ox, oy)
+        p.scale(k, k)
+        for colour, boxes in self._blocks:  # a block at least a pixel across: a hairline outline (the fast one)
+            pen = QPen(colour, 1.0)
+            pen.setCosmetic(True)
+            p.setPen(pen)
             p.setBrush(colour)
-            p.drawRect(QRectF(r.left() * k + ox, r.top() * k + oy, max(r.width() * k, 1.5), max(r.height() * k, 1.5)))
+            p.drawPath(boxes)
+        p.restore()
         v = self.view.visible_rect()
         p.setPen(QPen(t.selected, 1.5))
         p.setBrush(Qt.BrushStyle.NoBrush)

@@ -3,6 +3,9 @@
 The scene never edits the page. It creates, updates and removes items when the page says a block or
 link was added, moved, changed or removed. A person's gestures (drag a wire, move blocks) come out as
 Qt signals (``link_requested``, ``blocks_moved``) that the window turns into undo commands.
+Items do not follow their own moves (no Python call per move): the scene moves a block and redraws its
+wires; in a bulk edit of the page (``batch_started`` ... ``batch_ended``, an Auto Layout) each wire once, at
+the end. Far out, the view draws the scene's ``Overview`` instead of the items (``set_overview``).
 Wiring is a small state machine (``_WireDrag``): press on a port, move (the port under the cursor
 shows green or red), release.
 """
@@ -14,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -21,10 +25,12 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
 )
 
+from enuflow.app.gcpause import paused_gc, settle, thaw
 from enuflow.app.gui import blocktypes
 from enuflow.app.gui.canvas.annotations import AnnotationLayer
 from enuflow.app.gui.canvas.exposed import tag_exposed_ports
 from enuflow.app.gui.canvas.items import BlockItem, WireItem, curve, preview_text
+from enuflow.app.gui.canvas.overview import Overview
 from enuflow.app.gui.style import font
 from enuflow.app.document.static_types import type_text
 from enuflow.app.document.page import Link, Page
@@ -103,6 +109,11 @@ class _WireDrag:
         return self.check
 
 
+_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+#: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
+SETTLE_BLOCKS = 2000
+
+
 class PageScene(QGraphicsScene):
     """Draws the page; emits what a person asks for."""
 
@@ -130,6 +141,12 @@ class PageScene(QGraphicsScene):
         #: the instance path whose definition is shown ("" for the page): results are keyed below it
         self.path = ""
         self._stale_kept: dict[str, set[str]] = {}
+        self._batch = 0  # inside a bulk edit of the page: wires of moved blocks wait in ``_moved``
+        self._moved: set[WireItem] = set()
+        # items paint nothing; the view draws ``overview`` (a big page opens fitted: far out, most likely)
+        self.overview_on = len(page.blocks) >= SETTLE_BLOCKS
+        self.overview = Overview(self.blocks, self.wire_items)
+        self.destroyed.connect(thaw)
         page.subscribe(self._on_page)
         self.rebuild()
 
@@ -153,7 +170,10 @@ class PageScene(QGraphicsScene):
                 self._refresh_item(bid)
 
     # -- following the page -------------------------------------------------------------------------
+    @paused_gc
     def rebuild(self) -> None:
+        if len(self.blocks) >= SETTLE_BLOCKS:
+            thaw()  # the old page's items may be garbage now
         for w in self.wire_items():
             self.removeItem(w)
         for b in self.blocks.values():
@@ -171,12 +191,17 @@ class PageScene(QGraphicsScene):
             self._add_wire(ln, self.wire_count(ln))
         self._apply_results()
         self.annotations.rebuild()
+        self.overview.invalidate()
+        if len(self.blocks) >= SETTLE_BLOCKS:
+            settle()
 
     def _add_block(self, block: Any, wired_out: set[str] | None = None) -> None:
-        item = BlockItem(block, wired_out)
+        item = BlockItem(block, wired_out, self.overview_on)
         self.blocks[block.id] = item
         self.addItem(item)
-        item.set_stale(block.id in self.stale)
+        if block.id in self.stale:
+            item.set_stale(True)
+        self.overview.invalidate()
         tag_exposed_ports(item, self.page)
 
     def wire_items(self) -> list[WireItem]:
@@ -207,8 +232,9 @@ class PageScene(QGraphicsScene):
             # an element of a list output: its own dot, not the first element's
             src.wired_out.add(ln.src_port)
             self._refresh_item(ln.src)
-        w = WireItem(ln, src, self.blocks.get(ln.dst))
+        w = WireItem(ln, src, self.blocks.get(ln.dst), self.overview_on)
         self.addItem(w)
+        self.overview.invalidate()
         if ln not in self.wires:
             self.wires[ln] = w
             return
@@ -222,7 +248,9 @@ class PageScene(QGraphicsScene):
         gone = items if ordinal is None else items[ordinal:ordinal + 1]
         for w in gone:
             w.detach()
+            self._moved.discard(w)
             self.removeItem(w)
+        self.overview.invalidate()
         self._set_copies(ln, [w for w in items if w not in gone] if ordinal is not None else [])
         src = self.blocks.get(ln.src)
         if src is not None and ln.src_port in src.wired_out and \
@@ -239,6 +267,7 @@ class PageScene(QGraphicsScene):
         for w in item.wires:
             w.adjust()
         item.update()
+        self.overview.invalidate()
 
     def link_position(self, wire: WireItem) -> int:
         """The position in the page's link list of the link that ``wire`` draws."""
@@ -255,10 +284,15 @@ class PageScene(QGraphicsScene):
                 for w in list(item.wires):
                     self._remove_wire(w.link)  # the page removed the block's links before the block
                 self.removeItem(item)
+                self.overview.invalidate()
         elif event == "block_moved":
-            item = self.blocks.get(d["id"])
-            if item is not None and (item.pos().x(), item.pos().y()) != tuple(d["pos"]):
-                item.setPos(d["pos"][0], d["pos"][1])
+            self._move_item(d["id"], d["pos"])
+        elif event == "batch_started":
+            self._batch += 1
+        elif event == "batch_ended":
+            self._batch = max(self._batch - 1, 0)
+            if not self._batch:
+                self.follow_moves()
         elif event in ("pin_changed", "block_changed"):
             self._refresh_item(d["id"])
         elif event == "link_added":
@@ -272,15 +306,56 @@ class PageScene(QGraphicsScene):
         elif event == "reset":
             self.rebuild()
 
+    def _move_item(self, bid: str, pos: tuple[float, float]) -> None:
+        item = self.blocks.get(bid)
+        if item is None or (item.px, item.py) == (pos[0], pos[1]):
+            return
+        item.place(pos[0], pos[1])
+        self.overview.invalidate()
+        if self._batch:
+            self._moved.update(item.wires)
+        else:
+            for w in item.wires:
+                w.follow()
+
+    @paused_gc
+    def follow_moves(self) -> None:
+        """Redraw the wires of the blocks moved in a bulk edit (each once)."""
+        moved, self._moved = self._moved, set()
+        for w in moved:
+            w.follow()
+
+    def set_overview(self, on: bool) -> None:
+        """Let the view draw the batched overview (``on``) or every item paint itself again."""
+        if on == self.overview_on:
+            return
+        self.overview_on = on
+        for it in self.blocks.values():
+            it.setFlag(_NO_CONTENTS, on)
+        for w in self.wire_items():
+            w.setFlag(_NO_CONTENTS, on)
+
+    def page_rect(self) -> QRectF:
+        """The rectangle of every block and wire drawn, ports included (``itemsBoundingRect`` of a page's
+        items, read from the overview's cached geometry), and of its frames and notes."""
+        rect = self.overview.items_rect()
+        for r, _colour, _frame in self.annotations.overview():
+            rect = rect.united(r)
+        return rect
+
     def refresh_types(self) -> None:
         """Re-read the declarations of blocks whose type was not known (after the catalogue became known)."""
+        changed = False
         for bid, item in self.blocks.items():
             if item.known:
                 continue
             item.refresh(self.page.block(bid))
             for w in item.wires:
                 w.adjust()
-        self.update()
+            changed = True
+        if changed:
+            self.overview.invalidate()
+            self.update()
 
     # -- results and errors -------------------------------------------------------------------------
     def set_results(self, values: dict[tuple[str, str], Any]) -> None:
@@ -340,6 +415,7 @@ class PageScene(QGraphicsScene):
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
             item.set_errors(errors.get(bid, []))
+        self.overview.invalidate_marks()
 
     # -- hit tests ------------------------------------------------------------------------------------
     def port_at(self, pos: QPointF) -> tuple[BlockItem, str, bool] | None:
@@ -357,12 +433,15 @@ class PageScene(QGraphicsScene):
     def port_anchors(self) -> dict[tuple[str, str, bool], float]:
         """How far below its block's top each wired port is drawn, keyed (block, port, is_output)."""
         out: dict[tuple[str, str, bool], float] = {}
+        blocks = self.blocks
         for ln in self.page.links:
             for bid, port, is_out in ((ln.src, ln.src_port, True), (ln.dst, ln.dst_port, False)):
-                it = self.blocks.get(bid)
-                local = it.port_local(port, is_out) if it is not None else None
-                if local is not None:
-                    out[(bid, port, is_out)] = local.y()
+                key = (bid, port, is_out)
+                if key in out:
+                    continue
+                it = blocks.get(bid)
+                if it is not None and port in (it.outputs if is_out else it.inputs):
+                    out[key] = it.port_y(port, is_out)
         return out
 
     def overlapping(self) -> list[tuple[str, str]]:
@@ -432,7 +511,27 @@ class PageScene(QGraphicsScene):
             self._drag.move(event.scenePos())
             event.accept()
             return
-        super().mouseMoveEvent(event)
+        super().mouseMoveEvent(event)  # Qt moves the selected blocks
+        if self.dragging:
+            self._follow_drag()
+
+    def _follow_drag(self) -> None:
+        """The dragged blocks land on the grid (when snapping) and their wires follow."""
+        snap = self.snap_step
+        wires: set[WireItem] = set()
+        for bid in self._press_pos:
+            it = self.blocks.get(bid)
+            if it is None:
+                continue
+            p = it.pos()
+            x, y = p.x(), p.y()
+            if snap:
+                x, y = round(x / snap) * snap, round(y / snap) * snap
+            it.place(x, y)
+            wires.update(it.wires)
+        for w in wires:
+            w.follow()
+        self.overview.invalidate()
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None:

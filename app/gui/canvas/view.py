@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
     QPixmapCache,
     QResizeEvent,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from enuflow.app.gui.canvas.items import BlockItem
 from enuflow.app.gui.canvas.minimap import Minimap
+from enuflow.app.gui.canvas.overview import OVERVIEW_LOD
 from enuflow.app.gui.style import theme, theme_changed
 
 MIME_BLOCK = "application/x-enuflow-block"
@@ -86,6 +88,22 @@ class CanvasView(QGraphicsView):
             painter.setPen(pen)
             painter.drawLines(lines)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Far out (``OVERVIEW_LOD``), the whole page in a few batched calls (``canvas.overview``)."""
+        scene = self.scene()
+        if getattr(scene, "overview_on", False):
+            scene.overview.draw(painter, self.zoom(), scene.selectedItems())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._follow_zoom()
+        super().paintEvent(event)
+
+    def _follow_zoom(self) -> None:
+        """Items paint themselves, or far out the view draws the overview (decided before each frame)."""
+        scene = self.scene()
+        if hasattr(scene, "set_overview"):
+            scene.set_overview(self.zoom() < OVERVIEW_LOD)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
@@ -154,11 +172,13 @@ class CanvasView(QGraphicsView):
         self.resetTransform()
         self.scale(z, z)
         self.centerOn(rect.center())
+        self._follow_zoom()
         self.view_changed.emit()
 
     def page_rect(self) -> QRectF:
         """The rectangle of every block (and wire) on the page, in page units."""
-        return self.scene().itemsBoundingRect()
+        scene = self.scene()
+        return scene.page_rect() if hasattr(scene, "page_rect") else scene.itemsBoundingRect()
 
     def visible_rect(self) -> QRectF:
         """The part of the page the view shows now."""
