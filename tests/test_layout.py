@@ -158,6 +158,21 @@ def test_random_pages_with_fan_in_and_fan_out_never_overlap():
             assert pos[ln.dst][0] > pos[ln.src][0], ln
 
 
+def test_a_page_in_several_pieces_with_skip_wires_is_laid_out():
+    """igraph 1.0 files the routes of long wires of a graph in several pieces under the wrong wires (the layout
+    failed with IndexError): every block placed, finite, left to right, no overlap."""
+    blocks = [(f"a{i}", "AddN") for i in range(4)] + [(f"b{i}", "AddN") for i in range(3)] + [("lone", "Const")]
+    links = [("a0", "sum", "a1", "inputs"), ("a1", "sum", "a2", "inputs"), ("a0", "sum", "a2", "inputs"),
+             ("a2", "sum", "a3", "inputs"), ("a0", "sum", "a3", "inputs"),
+             ("b0", "sum", "b1", "inputs"), ("b1", "sum", "b2", "inputs"), ("b0", "sum", "b2", "inputs")]
+    page = build(blocks, links)
+    sizes = {b.id: (160.0, 70.0) for b in page}
+    pos = auto_layout(page, sizes)
+    check_sane(page, pos, sizes)
+    for s, _sp, d, _dp in links:
+        assert pos[d][0] > pos[s][0], (s, d)
+
+
 def stress_page(n: int, seed: int = 7) -> Page:
     """``n`` blocks, each fed by one or two of the six blocks before it (the shape of bench/layout.py's page)."""
     rng = random.Random(seed)

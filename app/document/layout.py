@@ -178,12 +178,11 @@ Node = int | tuple[int, int]
 def _sugiyama(g: _Graph, layer: list[int]) -> tuple[list[list[Node]], dict[Node, float], list[list[float]]]:
     """igraph's layered layout: each column's nodes in order, each node's coordinate along its column (unit
     spaced), and for each edge the coordinates of the columns it passes."""
-    lay = g.dag().layout_sugiyama(layers=layer, maxiter=crossing_sweeps(len(g.ids), len(g.edges)))
-    pos: dict[Node, float] = dict(enumerate(c[0] for c in lay.coords))
+    along, routes = _igraph_sugiyama(g.dag(), g.edges, layer, crossing_sweeps(len(g.ids), len(g.edges)))
+    pos: dict[Node, float] = dict(enumerate(along))
     cols: list[list[Node]] = [[] for _ in range(max(layer) + 1)]
     for v, c in enumerate(layer):
         cols[c].append(v)
-    routes: list[list[float]] = [[p[0] for p in pts] if pts else [] for pts in lay.edge_routing]
     for e, xs in enumerate(routes):
         if xs:
             first = layer[g.edges[e][0]] + 1
@@ -193,6 +192,46 @@ def _sugiyama(g: _Graph, layer: list[int]) -> tuple[list[list[Node]], dict[Node,
     for c in cols:
         c.sort(key=pos.__getitem__)
     return cols, pos, routes
+
+
+def _igraph_sugiyama(dag: igraph.Graph, edges: Sequence[tuple[int, int, float, float]], layer: list[int],
+                     sweeps: int) -> tuple[list[float], list[list[float]]]:
+    """igraph's layout_sugiyama: each node's coordinate along its column, and each edge's coordinates at the
+    columns it passes. igraph 1.0 files the routes of a graph in several pieces under the wrong edges (a route on
+    an edge between neighbouring columns, none on the long one), so a result whose routes do not fit the edges'
+    spans is made again piece by piece (each weakly connected piece laid out alone, the pieces side by side)."""
+    lay = dag.layout_sugiyama(layers=layer, maxiter=sweeps)
+    along = [c[0] for c in lay.coords]
+    routes = [[p[0] for p in pts] if pts else [] for pts in lay.edge_routing]
+    if _routes_fit(edges, layer, routes):
+        return along, routes
+    along, routes = [0.0] * len(layer), [[] for _ in edges]
+    edges_of: dict[int, list[int]] = {}
+    for e, (u, _v, _a, _b) in enumerate(edges):
+        edges_of.setdefault(u, []).append(e)
+    offset = 0.0
+    for members in dag.connected_components(mode="weak"):
+        index = {v: i for i, v in enumerate(members)}
+        mine = [e for v in members for e in edges_of.get(v, ())]
+        part = igraph.Graph(n=len(members), edges=[(index[edges[e][0]], index[edges[e][1]]) for e in mine],
+                            directed=True)
+        sub = part.layout_sugiyama(layers=[layer[v] for v in members], maxiter=sweeps) if mine else None
+        xs = [c[0] for c in sub.coords] if sub is not None else [0.0] * len(members)
+        low = min(xs)
+        for v, x in zip(members, xs):
+            along[v] = x - low + offset
+        if sub is not None:
+            for e, pts in zip(mine, sub.edge_routing):
+                routes[e] = [p[0] - low + offset for p in pts] if pts else []
+        offset += max(xs) - low + 1.0
+    return along, routes
+
+
+def _routes_fit(edges: Sequence[tuple[int, int, float, float]], layer: list[int], routes: list[list[float]]) -> bool:
+    """Whether each edge has one route point for each column it passes (and the numbers are finite)."""
+    return len(routes) == len(edges) and all(
+        len(r) == layer[v] - layer[u] - 1 and all(math.isfinite(x) for x in r)
+        for (u, v, _a, _b), r in zip(edges, routes))
 
 
 def crossing_sweeps(blocks: int, wires: int) -> int:
