@@ -131,8 +131,9 @@ class FileCommands:
     def tidy_import(self) -> bool:
         """An imported page whose blocks (drawn at enuflow's sizes) overlap is laid out afresh; True if so.
 
-        Part of the import, not an edit: nothing to undo, and the page is unsaved anyway."""
-        if not self.scene.overlapping():
+        Part of the import, not an edit: nothing to undo, and the page is unsaved anyway. Not while the person is
+        inside a composite (the canvas shows its definition, not the page's top level)."""
+        if self.trail or not self.scene.overlapping():
             return False
         from enuflow.app.gui import editing
 
