@@ -173,6 +173,32 @@ def test_a_page_in_several_pieces_with_skip_wires_is_laid_out():
         assert pos[d][0] > pos[s][0], (s, d)
 
 
+def test_a_long_chain_wraps_into_bands_read_as_lines_of_text():
+    """``wrap``: a model's long chain (40 blocks in a row, 8,000 units wide) is cut into bands of whole columns,
+    one below the other, each starting at the left: near the screen's shape, no overlap, every reader right of
+    its input or in the band below; a short page is left as it is."""
+    n = 40
+    page = build([(f"b{i}", "Neg") for i in range(n)], [(f"b{i}", "y", f"b{i + 1}", "x") for i in range(n - 1)])
+    sizes = {b.id: (160.0, 70.0) for b in page}
+    flat = auto_layout(page, sizes)
+    wrapped = auto_layout(page, sizes, wrap=1.6)
+    check_sane(page, wrapped, sizes)
+
+    def shape(pos: dict) -> float:
+        xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+        return (max(xs) - min(xs) + 160.0) / (max(ys) - min(ys) + 70.0)
+
+    assert shape(flat) > 50 and 0.5 < shape(wrapped) < 4
+    rows = sorted({y for _x, y in wrapped.values()})
+    assert len(rows) >= 3
+    for i in range(n - 1):
+        (sx, sy), (dx, dy) = wrapped[f"b{i}"], wrapped[f"b{i + 1}"]
+        assert (dy == sy and dx > sx) or (dy > sy and dx < sx), (i, wrapped[f"b{i}"], wrapped[f"b{i + 1}"])
+    short = build([(f"s{i}", "Neg") for i in range(4)], [(f"s{i}", "y", f"s{i + 1}", "x") for i in range(3)])
+    sizes4 = {b.id: (160.0, 70.0) for b in short}
+    assert auto_layout(short, sizes4, wrap=1.6) == auto_layout(short, sizes4)
+
+
 def stress_page(n: int, seed: int = 7) -> Page:
     """``n`` blocks, each fed by one or two of the six blocks before it (the shape of bench/layout.py's page)."""
     rng = random.Random(seed)

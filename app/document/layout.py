@@ -44,6 +44,8 @@ MAX_ITER = 100      # igraph's crossing-reduction sweeps on a small page
 #: way and took most of the time (a MobileNetV2 page: 0.56 s with 100, 0.18 s with 30, crossings 177 and 172)
 ITER_BUDGET = 60_000
 MIN_ITER = 15
+#: a layout wider than this (page units) may be wrapped into bands (``auto_layout(wrap=...)``), this far apart
+WRAP_WIDTH, WRAP_GAP = 2400.0, 160.0
 LIMIT = 1e7         # no coordinate of a laid-out page goes further than this from its start
 #: node-sweeps of the alignment (a small page gets up to ``MAX_SWEEPS`` sweeps, a huge one ``MIN_SWEEPS``)
 SWEEP_BUDGET = 25000
@@ -76,12 +78,15 @@ class _Graph:
 
 @paused_gc
 def auto_layout(page: Page, sizes: dict[str, tuple[float, float]] | None = None,
-                anchors: dict[tuple[str, str, bool], float] | None = None) -> dict[str, tuple[float, float]]:
+                anchors: dict[tuple[str, str, bool], float] | None = None,
+                wrap: float | None = None) -> dict[str, tuple[float, float]]:
     """New top-left positions for every block of ``page``.
 
     ``sizes`` gives each block's (width, height) as drawn; ``anchors`` the height of a port below its block's top,
     keyed (block, port, is_output); without one a wire meets the middle of the block's side. The layout starts
-    where the page's top-left block is (at the origin when that is not a sensible place).
+    where the page's top-left block is (at the origin when that is not a sensible place). With ``wrap`` (a
+    screen's width : height), a layout much wider than that (a model's long chain) is cut into bands of columns
+    placed one below the other, read as lines of text (``_wrapped``).
     """
     if not len(page.blocks):
         return {}
@@ -91,7 +96,33 @@ def auto_layout(page: Page, sizes: dict[str, tuple[float, float]] | None = None,
     _port_order(g, cols, routes)
     xs, col_w = _columns(g, cols)
     y = _heights(g, cols, ix, routes, layer, xs, col_w)
-    return _positions(page, g, layer, xs, col_w, y)
+    pos = _positions(page, g, layer, xs, col_w, y)
+    return _wrapped(pos, g, layer, xs, wrap) if wrap else pos
+
+
+def _wrapped(pos: dict[str, tuple[float, float]], g: _Graph, layer: list[int], xs: list[float],
+             ratio: float) -> dict[str, tuple[float, float]]:
+    """``pos`` cut into bands of whole columns, each band below the one before and starting at the left, when the
+    layout is wider than ``WRAP_WIDTH`` and far wider than ``ratio`` times its height: as many bands as bring it
+    nearest that shape, so that Fit shows it at a zoom where names can be read."""
+    left = min(x for x, _y in pos.values())
+    top = min(y for _x, y in pos.values())
+    width = max(pos[b][0] + g.w[v] for v, b in enumerate(g.ids)) - left
+    height = max(pos[b][1] + g.h[v] for v, b in enumerate(g.ids)) - top
+    bands = min(len(xs), int(round(math.sqrt(width / max(height * ratio, 1.0)))))
+    if width <= WRAP_WIDTH or bands < 2:
+        return pos
+    share = (xs[-1] + 1.0) / bands
+    band = [min(bands - 1, int(x // share)) for x in xs]
+    start = {}
+    for c, b in enumerate(band):
+        start.setdefault(b, xs[c])
+    out = {}
+    for v, bid in enumerate(g.ids):
+        b = band[layer[v]]
+        x, y = pos[bid]
+        out[bid] = (x - start[b], y + b * (height + WRAP_GAP))
+    return out
 
 
 def _graph(page: Page, sizes: dict[str, tuple[float, float]],

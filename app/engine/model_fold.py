@@ -442,7 +442,8 @@ def fold_model(page: Page, registry: object) -> Page:
     """``fold`` with the model importer's layout (``formats.model_page``) and ``registry``'s block types. Levels of
     the same structure (the same ids, sizes, ports and wires: ``block_2`` and ``block_4``) are laid out once and
     alike."""
-    from enuflow.app.document.formats.model_page import block_sizes
+    from enuflow.app.document.formats.model_page import WRAP, block_sizes
+    from enuflow.app.document.layout import auto_layout
 
     done: dict[tuple, dict[str, tuple[float, float]]] = {}
 
@@ -452,54 +453,8 @@ def fold_model(page: Page, registry: object) -> Page:
         key = (ids, tuple(sizes[i] for i in ids), tuple(p.links), tuple(anchors.items()))
         pos = done.get(key)
         if pos is None:
-            pos = done[key] = _lay_out_parts(p, sizes, anchors)
+            pos = done[key] = auto_layout(p, sizes, anchors, wrap=WRAP)
         for bid, xy in pos.items():
             p.block(bid).pos = xy
 
     return fold(page, lay_out, registry.get)
-
-
-def _parts(p: Page) -> list[list[str]]:
-    """The blocks of ``p`` in groups not wired to each other (blocks wired to none: one group), in page order."""
-    up = {b.id: b.id for b in p}
-
-    def root(x: str) -> str:
-        while up[x] != x:
-            up[x] = up[up[x]]
-            x = up[x]
-        return x
-
-    for ln in p.links:
-        if ln.src in up and ln.dst in up:
-            up[root(ln.src)] = root(ln.dst)
-    wired = {ln.src for ln in p.links} | {ln.dst for ln in p.links}
-    groups: dict[str, list[str]] = {}
-    for b in p:
-        groups.setdefault(root(b.id) if b.id in wired else "", []).append(b.id)
-    return list(groups.values())
-
-
-def _lay_out_parts(p: Page, sizes: dict[str, tuple[float, float]],
-                   anchors: dict[tuple[str, str, bool], float]) -> dict[str, tuple[float, float]]:
-    """``auto_layout`` of each group of wired blocks on its own, the groups one below the other (a level of a
-    folded model often holds several: igraph 1.0's ``layout_sugiyama`` gives wrong wire routes for a graph in
-    several pieces)."""
-    from enuflow.app.document.layout import DEFAULT_SIZE, V_GAP, auto_layout
-
-    parts = _parts(p)
-    if len(parts) == 1:
-        return auto_layout(p, sizes, anchors)
-    out: dict[str, tuple[float, float]] = {}
-    y = 0.0
-    for ids in parts:
-        sub = Page(p.name)
-        keep = set(ids)
-        sub.fill([p.block(i) for i in ids], [ln for ln in p.links if ln.src in keep])
-        got = auto_layout(sub, sizes, anchors)
-        top = min(xy[1] for xy in got.values())
-        bottom = y
-        for bid, (x, yy) in got.items():
-            out[bid] = (x, yy - top + y)
-            bottom = max(bottom, out[bid][1] + sizes.get(bid, DEFAULT_SIZE)[1])
-        y = bottom + 2 * V_GAP
-    return out

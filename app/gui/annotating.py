@@ -144,6 +144,29 @@ class AnnotationCommands:
         self.undo.push(AddAnnotationsCommand(self.page, [frame], text=f"Frame {len(ids)} blocks"))
         return fid
 
+    def frames_after_layout(self, moved: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
+        """Before an Auto Layout moves blocks to ``moved``: each frame's blocks (``refit_frames`` after it)."""
+        if self.trail:
+            return {}
+        return {fid: self.scene.annotations.contents(fid)[0] for fid in self.page.frames}
+
+    def refit_frames(self, members: dict[str, list[str]]) -> None:
+        """Each frame drawn afresh around its blocks where they stand now (after an Auto Layout), as undo steps."""
+        sizes = self.scene.block_sizes()
+        for fid, ids in members.items():
+            ids = [b for b in ids if b in self.page and b in sizes]
+            frame = self.page.frames.get(fid)
+            if not ids or frame is None:
+                continue
+            left = min(self.page.block(b).pos[0] for b in ids)
+            top = min(self.page.block(b).pos[1] for b in ids)
+            right = max(self.page.block(b).pos[0] + sizes[b][0] for b in ids)
+            bottom = max(self.page.block(b).pos[1] + sizes[b][1] for b in ids)
+            x, y = round((left - PAD) / 10) * 10, round((top - PAD - HEADER) / 10) * 10
+            rect = (x, y, -(-int(right + PAD - x) // 10) * 10, -(-int(bottom + PAD - y) // 10) * 10)
+            if tuple(frame.rect) != rect:
+                self.undo.push(ChangeAnnotationCommand(self.page, fid, {"rect": rect}, "Fit frame"))
+
     def rename_frame(self, fid: str, title: str | None = None) -> None:
         """Give frame ``fid`` the title ``title``; None opens a field over its title band."""
         frame = self.page.frames.get(fid)

@@ -635,12 +635,20 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             self.snap_action.setChecked(on)
 
     def auto_layout(self) -> None:
+        """Ctrl+L: the level shown laid out afresh (a long chain wrapped into bands to the canvas's shape), its
+        frames drawn around their blocks again; one undo step."""
         page = self.canvas_page
-        new = editing.auto_layout(page, self.scene.block_sizes(), self.scene.port_anchors())
+        vp = self.view.viewport()
+        new = editing.auto_layout(page, self.scene.block_sizes(), self.scene.port_anchors(),
+                                  wrap=vp.width() / max(vp.height(), 1))
         old = {bid: page.block(bid).pos for bid in new}
         changed = {k: v for k, v in new.items() if tuple(old[k]) != tuple(v)}
         if changed:
+            framed = self.frames_after_layout(changed)
+            self.undo.beginMacro("Auto layout")
             self.undo.push(MoveCommand(page, {k: old[k] for k in changed}, changed, text="Auto layout"))
+            self.refit_frames(framed)
+            self.undo.endMacro()
         self.view.fit()
 
     # -- canvas menus, collapse, help ---------------------------------------------------------------------

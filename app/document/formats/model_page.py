@@ -334,12 +334,16 @@ class PageBuilder:
         lay_out(self.page, self.registry)
 
 
+#: a model's long chains are wrapped into bands to about this width : height (the editor's canvas in its window)
+WRAP = 1.6
+
+
 def lay_out(page: Page, registry: Any) -> None:
     """Lay ``page`` out layered, left to right (``app.document.layout``: igraph's Sugiyama layout): each block after
     its inputs, sources (constants, placeholders, variables) just before their first reader, so that weights sit
     beside their op; blocks placed by their sizes as the editor draws them (``block_sizes``), so none overlap."""
     sizes, anchors = block_sizes(page, registry)
-    for bid, pos in auto_layout(page, sizes, anchors).items():
+    for bid, pos in auto_layout(page, sizes, anchors, wrap=WRAP).items():
         page.block(bid).pos = pos
 
 
