@@ -407,3 +407,22 @@ def test_a_page_with_frames_and_notes_runs_with_the_same_results(window, qtbot, 
     out = json.loads(capsys.readouterr().out)
     assert out["results"]["g"]["d_values"]["value"] == [2, 1]
     assert out["results"]["g"]["d_default_value"]["value"] == 3
+
+
+def test_auto_layout_draws_each_frame_around_its_blocks_again_in_one_undo_step(window, qtbot):
+    w = window
+    a, b, c = three_blocks(w)
+    fid = frame_by_keys(qtbot, w, [a, b])
+    w.page.move_block(c, (-2000.0, -1500.0))  # the layout starts from the top-left block: a and b move far
+    start = {bid: w.page.block(bid).pos for bid in (a, b, c)}
+    rect0 = w.page.frames[fid].rect
+    steps = w.undo.count()
+    w.view.setFocus()
+    qtbot.keyClick(w.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert w.undo.count() == steps + 1
+    assert {bid: w.page.block(bid).pos for bid in (a, b, c)} != start
+    box = QRectF(*w.page.frames[fid].rect)
+    assert box.contains(body(w, a)) and box.contains(body(w, b)), (box, body(w, a), body(w, b))
+    assert not box.intersects(body(w, c)) and box.top() < -1000
+    w.undo.undo()
+    assert {bid: w.page.block(bid).pos for bid in (a, b, c)} == start and w.page.frames[fid].rect == rect0
