@@ -263,8 +263,16 @@ def type_clash(page: Page, link: Link) -> str | None:
 def link_problems(page: Page) -> dict[str, list[str]]:
     """Type clashes of the page's links, as {block: [message]} keyed by the receiving block."""
     out: dict[str, list[str]] = {}
+    fit: set[tuple[str, str, str, str]] = set()  # kinds of links that fit, between blocks with no pin set
     for ln in page.links:
+        sb, db = page.get(ln.src), page.get(ln.dst)
+        kind = ((sb.type, ln.src_port, db.type, ln.dst_port)
+                if sb is not None and db is not None and not sb.pins and not db.pins else None)
+        if kind is not None and kind in fit:
+            continue
         why = type_clash(page, ln)
+        if not why and kind is not None:
+            fit.add(kind)
         if why:
             out.setdefault(ln.dst, []).append(f"block '{ln.dst}', port '{ln.dst_port}': {why}")
     return out
