@@ -1,15 +1,18 @@
 """Inside a composite: the ports its exposed inputs feed and its exposed outputs give are tagged with the exposed
-names (``a ▸`` left of an input, ``▸ y`` right of an output), drawn at a fixed screen size beside the port."""
+names (``a ▸`` left of an input, ``▸ y`` right of an output), small, beside the port and scaled with the page, in the
+room the layout leaves between two columns (a name much longer than that room is cut with "…"; the whole name is
+in the tooltip)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF
+from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.document.layout import H_GAP
 from enuflow.app.gui.style import font
 
 TAG_COLOUR = QColor("#6a1b9a")
@@ -43,13 +46,14 @@ def _tag(item: BlockItem, port: str, is_output: bool, text: str) -> None:
     at = item.port_local(port, is_output)
     if at is None:
         return
-    tag = ExposedTag(text, item)
-    tag.setFont(font(9, True))
+    f = font(7, True)
+    shown = QFontMetricsF(f).elidedText(text, Qt.TextElideMode.ElideRight, H_GAP * 1.5)
+    tag = ExposedTag(shown, item)
+    tag.setFont(f)
     tag.setBrush(QBrush(TAG_COLOUR))
-    tag.setToolTip("an exposed " + ("output" if is_output else "input") + " of the composite")
-    # the same size on screen at any zoom; beside the port, outside the block
-    tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    kind = "output" if is_output else "input"
+    name = text.replace("\u25b8", "").strip()
+    tag.setToolTip(f"the composite's exposed {kind} '{name}'")
     tag.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
     r = tag.boundingRect()
-    tag.setPos(at)
-    tag.setTransform(QTransform.fromTranslate(8 if is_output else -r.width() - 8, -r.height() / 2))
+    tag.setPos(at.x() + (6 if is_output else -r.width() - 6), at.y() - r.height() / 2)
