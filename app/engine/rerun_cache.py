@@ -10,8 +10,8 @@ that depends on them always run; a graph with a Switch does not use the cache at
 
 ``RerunCache`` belongs to one built graph (``_Prepared.rerun``). ``store`` keeps, after a one-step run, the
 values the session returned for pure results (the same arrays the results hold: no copy, at most
-``MAX_BYTES`` of them) and a digest of each slot's value. ``plan`` then gives, for the next one-step run, a
-``CachedStep``: results whose slots all kept their values come from the cache; the rest are fetched by a
+``MAX_BYTES`` of them) and a copy of each slot's value (a digest once copies would pass ``MAX_BYTES``).
+``plan`` then gives, for the next one-step run, a ``CachedStep``: results whose slots all kept their values come from the cache; the rest are fetched by a
 callable that feeds the cached tensors on the frontier (``CallableOptions.feed`` takes any tensor), so nothing
 upstream of them runs. Only the last run's values are kept. A run of several steps neither uses nor keeps them
 (its steps are lean and their values differ from step to step where state is involved; the cache is cleared).
@@ -30,11 +30,33 @@ MAX_BYTES = 1 << 30
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2")
 
 
-def digest(v: Any) -> bytes:
-    """What tells two values fed apart: dtype, shape and contents (a digest: an array edited in place differs)."""
-    h = hashlib.blake2b(digest_size=16)
-    arr = np.asarray(v)
-    h.update(repr((arr.dtype.str, arr.shape)).encode())
+class Kept:
+    """What tells whether a slot's value is the one fed in the last run: a copy of it (compared element by element,
+    bit for bit: NaN equals NaN), or a digest of it when the copies would pass ``MAX_BYTES``."""
+
+    def __init__(self, v: Any, copy: bool) -> None:
+        arr = np.asarray(v)
+        self.kind, self.shape = arr.dtype.str, arr.shape
+        self.copy = arr.copy() if copy else None
+        self.digest = None if copy else _digest(arr)
+
+    def same(self, v: Any) -> bool:
+        arr = np.asarray(v)
+        if arr.dtype.str != self.kind or arr.shape != self.shape:
+            return False
+        if self.copy is None:
+            return _digest(arr) == self.digest
+        if arr.dtype.kind == "O":
+            return arr.tolist() == self.copy.tolist()
+        return bool(np.array_equal(_bits(arr), _bits(self.copy)))  # bits: -0.0 is not 0.0 (1/x tells them apart)
+
+
+def _bits(arr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+
+
+def _digest(arr: np.ndarray) -> bytes:
+    h = hashlib.sha1(usedforsecurity=False)
     if arr.dtype.kind == "O":
         h.update(repr(arr.reshape(-1).tolist()).encode())
     else:
@@ -103,13 +125,13 @@ def _make(prepared: Any, step: CachedStep) -> Any:
 
 
 class RerunCache:
-    """The last one-step run's pure results on one built graph, and the digests of the values it fed."""
+    """The last one-step run's pure results on one built graph, and the values it fed."""
 
     def __init__(self, built: Any) -> None:
         self.built = built
         self.slot_of = {s.placeholder.op.name: i for i, s in enumerate(built.slots)}
         self._pure: set[str] | None = None
-        self.hashes: list[bytes] | None = None
+        self.kept: list[Kept] | None = None  # per slot: its value in the last run
         self.values: dict[str, Any] = {}  # tensor name -> its value in the last run
 
     @property
@@ -120,10 +142,10 @@ class RerunCache:
         return self._pure
 
     def clear(self) -> None:
-        self.hashes, self.values = None, {}
+        self.kept, self.values = None, {}
 
     def store(self, feeds: list[Any], produced: dict[tuple[str, str], Any], fetched: set[tuple[str, str]]) -> None:
-        """Keep this run's pure results (of the keys ``fetched``) and the digests of the values it fed."""
+        """Keep this run's pure results (of the keys ``fetched``) and the values it fed."""
         pure, tensors = self.pure, self.built.tensors
         values: dict[str, Any] = {}
         size = 0
@@ -136,14 +158,20 @@ class RerunCache:
                 break
             values[t.name] = v
         self.values = values
-        self.hashes = [digest(v) for v in feeds]
+        room = MAX_BYTES - size
+        kept = []
+        for v in feeds:  # (a value kept from the last run and unchanged is kept as it was)
+            nbytes = getattr(v, "nbytes", 0)
+            kept.append(Kept(v, copy=nbytes <= room))
+            room -= nbytes if nbytes <= room else 0
+        self.kept = kept
 
     def _valid(self, feeds: list[Any]) -> tuple[set[str], set[int]] | None:
         """(the ops whose results are as in the last run: pure, and all they depend on unchanged, the slots whose
         values changed), or None when nothing is kept."""
-        if self.hashes is None or len(self.hashes) != len(feeds):
+        if self.kept is None or len(self.kept) != len(feeds):
             return None
-        changed = {i for i, v in enumerate(feeds) if digest(v) != self.hashes[i]}
+        changed = {i for i, v in enumerate(feeds) if not self.kept[i].same(v)}
         pure, slot_of = self.pure, self.slot_of
         valid: set[str] = set()
         for op in self.built.graph.get_operations():  # creation order: inputs first (loops are never pure)

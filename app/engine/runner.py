@@ -158,10 +158,12 @@ class Runner:
     the tasks the page uses are waited for, and a task that is down or lost is reported by name with its
     blocks. ``timeout`` (seconds) bounds the run: each session call, and the steps as a whole (checked
     between steps); on a cluster without one, each call is bounded by ``DEFAULT_CLUSTER_TIMEOUT``.
+    ``rerun_cache`` False turns cached re-runs off (``app.engine.rerun_cache``): every run computes everything.
     """
 
     def __init__(self, target: str = "", device: str = "", cluster: Cluster | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, rerun_cache: bool = True) -> None:
+        self.rerun_cache = rerun_cache
         self.cluster = cluster
         self.target = target or (cluster.target() if cluster is not None else "")
         self.target_task = target_task_of(cluster, self.target)
@@ -391,7 +393,7 @@ class Runner:
         """The cache a run uses and fills: a one-step run in this process of a graph without a Switch; None (and
         the cache cleared) otherwise."""
         prepared = run.prepared
-        if run.n_steps == 1 and not self.remote and not prepared.failing and not prepared.switchy():
+        if self.rerun_cache and run.n_steps == 1 and not self.remote and not prepared.failing and not prepared.switchy():
             return prepared.rerun
         prepared.rerun.clear()
         return None
