@@ -91,6 +91,7 @@ class CachedStep:
     given: dict[tuple[str, str], Any]     # results from the cache or from the values fed (a Const's)
     ran: set[str] = field(default_factory=set)        # blocks that run
     cached: set[str] = field(default_factory=set)     # blocks whose every result came from the last run
+    hits: int = 0                                     # results (and ops run) the cache spares
 
     def callable(self, prepared: Any) -> Any:
         """A function of the slots' values returning ``fetch``'s results (made once per frontier; making it may
@@ -186,8 +187,8 @@ class RerunCache:
 
     def plan(self, feeds: list[Any], keys: list[tuple[str, str]],
              targets: list[tuple[str, str]]) -> CachedStep | None:
-        """The cached step for fetching ``keys`` and running ``targets`` with ``feeds``; None when nothing is kept
-        or nothing would come from the cache."""
+        """The cached step for fetching ``keys`` and running ``targets`` with ``feeds``; None when nothing is kept.
+        Its ``hits`` is 0 when nothing computed would come from the cache (the step then runs as usual)."""
         got = self._valid(feeds)
         if got is None:
             return None
@@ -215,12 +216,12 @@ class RerunCache:
                 step.ran.add(k[0])
             else:
                 hits += 1
-        if not hits:
-            return None  # nothing computed comes from the cache: the usual step
-        self._frontier(step, valid)
         instances = {a[0] for a in built.aliases}  # a composite instance's outputs are its inner blocks'
         step.ran -= instances
         step.cached -= step.ran | instances
+        step.hits = hits
+        if hits:
+            self._frontier(step, valid)
         return step
 
     def _frontier(self, step: CachedStep, valid: set[str]) -> None:

@@ -414,6 +414,9 @@ class Runner:
         plan = run.cache.plan(run.feeds, keys, targets) if run.cache is not None else None
         if plan is None:
             return None
+        if not plan.hits:  # nothing computed is as in the last run: everything runs
+            run.report.ran_blocks = plan.ran | plan.cached
+            return None
         try:
             fn = plan.callable(run.prepared)
         except tf.errors.OpError:
