@@ -77,8 +77,8 @@ def test_an_edit_upstream_runs_everything_it_reaches(runner: Runner) -> None:
 
 def test_an_edit_from_zero_to_minus_zero_is_an_edit(runner: Runner) -> None:
     # (typed in as text: the analysis' own cache of parsed pins takes the numbers 0.0 and -0.0 for equal)
-    page = make_page([("one", "Const", {"val": 1.0, "dtype": "float32"}), ("z", "Const", {"val": "0.0", "dtype": "float32"}),
-                      ("q", "RealDiv", {}), ("n", "Neg", {})],
+    page = make_page([("one", "Const", {"val": 1.0, "dtype": "float32"}),
+                      ("z", "Const", {"val": "0.0", "dtype": "float32"}), ("q", "RealDiv", {}), ("n", "Neg", {})],
                      [("one", "output", "q", "x"), ("z", "output", "q", "y"), ("q", "z", "n", "x")])
     assert runner.run(page).results.get("n", "y").item() == -np.inf
     page.set_pin("z", "val", "-0.0")

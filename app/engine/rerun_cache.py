@@ -8,13 +8,15 @@ not mark stateful, that take no ref or resource input (``step_groups.has_effects
 are outside any loop or cond (a tensor there cannot be fed). So Variables, queues, readers, random ops and all
 that depends on them always run; a graph with a Switch does not use the cache at all.
 
-``RerunCache`` belongs to one built graph (``_Prepared.rerun``). ``store`` keeps, after a one-step run, the
-values the session returned for pure results (the same arrays the results hold: no copy, at most
-``MAX_BYTES`` of them) and a copy of each slot's value (a digest once copies would pass ``MAX_BYTES``).
-``plan`` then gives, for the next one-step run, a ``CachedStep``: results whose slots all kept their values come from the cache; the rest are fetched by a
-callable that feeds the cached tensors on the frontier (``CallableOptions.feed`` takes any tensor), so nothing
-upstream of them runs. Only the last run's values are kept. A run of several steps neither uses nor keeps them
-(its steps are lean and their values differ from step to step where state is involved; the cache is cleared).
+``RerunCache`` belongs to one built graph (``_Prepared.rerun``): a structural edit builds a new graph and starts
+with nothing kept. ``store`` keeps, after a one-step run, the values the session returned for pure results (the
+same arrays the results hold: no copy, at most ``MAX_BYTES`` of them) and a copy of each slot's value (compared
+bit for bit, so -0.0 is not 0.0; a digest once copies would pass ``MAX_BYTES``). ``plan`` then gives, for the
+next one-step run, a ``CachedStep``: results whose slots all kept their values come from the cache; the rest are
+fetched by a callable fed the cached tensors on their frontier (``CallableOptions.feed`` takes any tensor), so
+nothing upstream of those runs. Only the last run's values are kept. A run of several steps neither uses nor
+keeps them (its steps are lean and fetch only numbers; the cache is cleared), and neither does a run on a
+TensorFlow server or a run after one in which a block failed.
 """
 
 from __future__ import annotations

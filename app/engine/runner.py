@@ -393,7 +393,8 @@ class Runner:
         """The cache a run uses and fills: a one-step run in this process of a graph without a Switch; None (and
         the cache cleared) otherwise."""
         prepared = run.prepared
-        if self.rerun_cache and run.n_steps == 1 and not self.remote and not prepared.failing and not prepared.switchy():
+        if self.rerun_cache and run.n_steps == 1 and not self.remote and not prepared.failing \
+                and not prepared.switchy():
             return prepared.rerun
         prepared.rerun.clear()
         return None
