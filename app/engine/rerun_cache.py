@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 #: the most bytes of results kept for the next run (the arrays are those of the last run's results)
-MAX_BYTES = 1 << 30
+MAX_BYTES = 512 << 20
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2")
 
 
@@ -152,7 +152,7 @@ class RerunCache:
         pure, tensors = self.pure, self.built.tensors
         values: dict[str, Any] = {}
         size = 0
-        for k, v in produced.items():
+        for k, v in reversed(produced.items()):  # downstream first (built in order): those spare the most
             t = tensors.get(k)
             if v is None or k not in fetched or t is None or t.op.name not in pure or t.name in values:
                 continue
