@@ -32,25 +32,37 @@ MAX_BYTES = 512 << 20
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2")
 
 
-class Kept:
-    """What tells whether a slot's value is the one fed in the last run: a copy of it (compared element by element,
-    bit for bit: NaN equals NaN), or a digest of it when the copies would pass ``MAX_BYTES``."""
+#: values of at most this many bytes are kept as their bytes (quick to compare); larger ones as a copy
+_SMALL = 1 << 16
 
-    def __init__(self, v: Any, copy: bool) -> None:
-        arr = np.asarray(v)
-        self.kind, self.shape = arr.dtype.str, arr.shape
-        self.copy = arr.copy() if copy else None
-        self.digest = None if copy else _digest(arr)
 
-    def same(self, v: Any) -> bool:
-        arr = np.asarray(v)
-        if arr.dtype.str != self.kind or arr.shape != self.shape:
-            return False
-        if self.copy is None:
-            return _digest(arr) == self.digest
-        if arr.dtype.kind == "O":
-            return arr.tolist() == self.copy.tolist()
-        return bool(np.array_equal(_bits(arr), _bits(self.copy)))  # bits: -0.0 is not 0.0 (1/x tells them apart)
+def kept_value(v: Any, copy: bool) -> tuple:
+    """What tells whether a slot's value is the one fed in the last run: its dtype, shape and bits (its bytes, or a
+    copy of it: compared bit for bit, so NaN equals NaN and -0.0 is not 0.0), or a digest of it when ``copy`` is
+    False."""
+    arr = np.asarray(v)
+    if arr.dtype.kind == "O":
+        return arr.dtype.str, arr.shape, "list", arr.tolist()
+    if arr.nbytes <= _SMALL:
+        return arr.dtype.str, arr.shape, "bytes", arr.tobytes()
+    if copy:
+        return arr.dtype.str, arr.shape, "copy", arr.copy()
+    return arr.dtype.str, arr.shape, "digest", _digest(arr)
+
+
+def same_value(kept: tuple, v: Any) -> bool:
+    """Whether ``v`` is the value ``kept`` (``kept_value``) was made from."""
+    arr = v if v.__class__ is np.ndarray else np.asarray(v)
+    dtype, shape, how, what = kept
+    if arr.shape != shape or arr.dtype.str != dtype:
+        return False
+    if how == "bytes":
+        return arr.tobytes() == what
+    if how == "copy":
+        return bool(np.array_equal(_bits(arr), _bits(what)))
+    if how == "list":
+        return arr.tolist() == what
+    return _digest(arr) == what
 
 
 def _bits(arr: np.ndarray) -> np.ndarray:
@@ -58,12 +70,7 @@ def _bits(arr: np.ndarray) -> np.ndarray:
 
 
 def _digest(arr: np.ndarray) -> bytes:
-    h = hashlib.sha1(usedforsecurity=False)
-    if arr.dtype.kind == "O":
-        h.update(repr(arr.reshape(-1).tolist()).encode())
-    else:
-        h.update(np.ascontiguousarray(arr).view(np.uint8).reshape(-1).data)
-    return h.digest()
+    return hashlib.sha1(np.ascontiguousarray(arr).view(np.uint8).reshape(-1).data, usedforsecurity=False).digest()
 
 
 def may_cache(op: Any) -> bool:
@@ -133,123 +140,170 @@ class RerunCache:
     def __init__(self, built: Any) -> None:
         self.built = built
         self.slot_of = {s.placeholder.op.name: i for i, s in enumerate(built.slots)}
-        self._pure: set[str] | None = None
-        self.kept: list[Kept] | None = None  # per slot: its value in the last run
-        self.values: dict[str, Any] = {}  # tensor name -> its value in the last run
+        self._deps: dict[str, int] | None = None
+        self.kept: list[tuple] | None = None  # per slot: its value in the last run (``kept_value``)
+        #: the last run's results (key -> value; those of pure ops are used), and the key of each tensor among them
+        self.last: dict[tuple[str, str], Any] = {}
+        self._key_of: dict[str, tuple[str, str]] = {}
+        self._changed_last = -1  # the slots the last plan found changed (-1: all)
+        #: per list of keys: (key, tensor name, slot or -1, the slots it depends on or None) of each
+        self._infos: dict[tuple, list[tuple]] = {}
 
     @property
-    def pure(self) -> set[str]:
-        """The names of the ops whose results may be cached, judged by themselves (not by what is upstream)."""
-        if self._pure is None:
-            self._pure = {op.name for op in self.built.graph.get_operations() if may_cache(op)}
-        return self._pure
+    def deps(self) -> dict[str, int]:
+        """Op name -> the slots it depends on (a bit each), for the ops whose results may be cached: pure, and all
+        upstream of them too (made once per graph)."""
+        if self._deps is None:
+            deps: dict[str, int] = {}
+            slot_of = self.slot_of
+            for op in self.built.graph.get_operations():  # creation order: inputs first (loops are never pure)
+                i = slot_of.get(op.name)
+                if i is not None:
+                    deps[op.name] = 1 << i
+                    continue
+                mask = 0
+                for src in [t.op for t in op.inputs] + list(op.control_inputs):
+                    m = deps.get(src.name)
+                    if m is None:
+                        break
+                    mask |= m
+                else:
+                    if may_cache(op):
+                        deps[op.name] = mask
+            self._deps = deps
+        return self._deps
+
+    def _info(self, keys: list[tuple[str, str]]) -> list[tuple]:
+        """(key, tensor name, slot or -1, the slots it depends on or None) of each of ``keys`` (made once per list)."""
+        sig = tuple(keys)
+        got = self._infos.get(sig)
+        if got is None:
+            tensors, deps, slot_of = self.built.tensors, self.deps, self.slot_of
+            got = []
+            for k in keys:
+                t = tensors[k]
+                name = t.op.name
+                got.append((k, t.name, slot_of.get(name, -1), deps.get(name)))
+                self._key_of.setdefault(t.name, k)
+            if len(self._infos) > 8:
+                self._infos.clear()
+            self._infos[sig] = got
+        return got
 
     def clear(self) -> None:
-        self.kept, self.values = None, {}
+        self.kept, self.last, self._changed_last = None, {}, -1
 
-    def store(self, feeds: list[Any], produced: dict[tuple[str, str], Any], fetched: set[tuple[str, str]]) -> None:
-        """Keep this run's pure results (of the keys ``fetched``) and the values it fed."""
-        pure, tensors = self.pure, self.built.tensors
-        values: dict[str, Any] = {}
-        size = 0
-        for k, v in reversed(produced.items()):  # downstream first (built in order): those spare the most
-            t = tensors.get(k)
-            if v is None or k not in fetched or t is None or t.op.name not in pure or t.name in values:
-                continue
-            size += getattr(v, "nbytes", 0)
-            if size > MAX_BYTES:
-                break
-            values[t.name] = v
-        self.values = values
-        room = MAX_BYTES - size
-        kept = []
-        for v in feeds:  # (a value kept from the last run and unchanged is kept as it was)
-            nbytes = getattr(v, "nbytes", 0)
-            kept.append(Kept(v, copy=nbytes <= room))
-            room -= nbytes if nbytes <= room else 0
+    def store(self, feeds: list[Any], produced: dict[tuple[str, str], Any]) -> None:
+        """Keep this run's results (those of pure ops are used) and the values it fed."""
+        size = sum(getattr(v, "nbytes", 0) for v in produced.values())
+        if size > MAX_BYTES:
+            produced, size = self._within(produced)
+        self.last = produced
+        kept, changed, room = self.kept, self._changed_last, MAX_BYTES - size
+        if kept is None or len(kept) != len(feeds) or changed < 0:
+            kept, changed = [None] * len(feeds), (1 << len(feeds)) - 1
+        else:
+            kept = list(kept)
+        for i, v in enumerate(feeds):
+            if changed >> i & 1 or kept[i] is None:  # (an unchanged value's record stays)
+                nbytes = getattr(v, "nbytes", 0)
+                kept[i] = kept_value(v, copy=nbytes <= room)
+                room -= nbytes if nbytes <= room else 0
         self.kept = kept
 
-    def _valid(self, feeds: list[Any]) -> tuple[set[str], set[int]] | None:
-        """(the ops whose results are as in the last run: pure, and all they depend on unchanged, the slots whose
-        values changed), or None when nothing is kept."""
-        if self.kept is None or len(self.kept) != len(feeds):
+    def _within(self, produced: dict[tuple[str, str], Any]) -> tuple[dict[tuple[str, str], Any], int]:
+        """The pure results among ``produced`` that ``MAX_BYTES`` holds, downstream first (those spare the most)."""
+        out: dict[tuple[str, str], Any] = {}
+        size = 0
+        tensors, deps = self.built.tensors, self.deps
+        for k, v in reversed(produced.items()):  # (built in order)
+            t = tensors.get(k)
+            if v is None or t is None or not hasattr(t, "op") or deps.get(t.op.name) is None:
+                continue
+            if size + getattr(v, "nbytes", 0) > MAX_BYTES:
+                break
+            size += getattr(v, "nbytes", 0)
+            out[k] = v
+        return out, size
+
+    def _changed(self, feeds: list[Any]) -> int | None:
+        """The slots whose values changed since the last run (a bit each), or None when nothing is kept."""
+        kept = self.kept
+        if kept is None or len(kept) != len(feeds):
             return None
-        changed = {i for i, v in enumerate(feeds) if not self.kept[i].same(v)}
-        pure, slot_of = self.pure, self.slot_of
-        valid: set[str] = set()
-        for op in self.built.graph.get_operations():  # creation order: inputs first (loops are never pure)
-            i = slot_of.get(op.name)
-            if i is not None:
-                if i not in changed:
-                    valid.add(op.name)
-            elif op.name in pure and all(t.op.name in valid for t in op.inputs) \
-                    and all(c.name in valid for c in op.control_inputs):
-                valid.add(op.name)
-        return valid, changed
+        mask = 0
+        for i, v in enumerate(feeds):
+            if not same_value(kept[i], v):
+                mask |= 1 << i
+        return mask
 
     def plan(self, feeds: list[Any], keys: list[tuple[str, str]],
              targets: list[tuple[str, str]]) -> CachedStep | None:
         """The cached step for fetching ``keys`` and running ``targets`` with ``feeds``; None when nothing is kept.
         Its ``hits`` is 0 when nothing computed would come from the cache (the step then runs as usual)."""
-        got = self._valid(feeds)
-        if got is None:
+        changed = self._changed(feeds)
+        self._changed_last = -1 if changed is None else changed
+        if changed is None:
             return None
-        valid, changed = got
-        built, values = self.built, self.values
+        last, deps = self.last, self.deps
         step = CachedStep([], [], [], [], [], {})
+        given, fetch, ran, cached = step.given, step.fetch, step.ran, step.cached
         hits = 0
-        for k in keys:
-            t = built.tensors[k]
-            i = self.slot_of.get(t.op.name)
-            if i is not None:
-                step.given[k] = feeds[i]
-                (step.ran if i in changed else step.cached).add(k[0])
-            elif t.op.name in valid and t.name in values:
-                step.given[k] = values[t.name]
-                step.cached.add(k[0])
+        for k, _name, slot, mask in self._info(keys):
+            if slot >= 0:
+                given[k] = feeds[slot]
+                (ran if changed >> slot & 1 else cached).add(k[0])
+            elif mask is not None and not mask & changed and last.get(k) is not None:
+                given[k] = last[k]
+                cached.add(k[0])
                 hits += 1
             else:
-                step.fetch.append(k)
-                step.ran.add(k[0])
+                fetch.append(k)
+                ran.add(k[0])
         for k in targets:
-            op = built.operations[k] if k in built.operations else built.tensors[k].op
-            if op.name not in valid:
+            mask = deps.get(self._target(k).name)
+            if mask is None or mask & changed:
                 step.targets.append(k)
-                step.ran.add(k[0])
+                ran.add(k[0])
             else:
                 hits += 1
-        instances = {a[0] for a in built.aliases}  # a composite instance's outputs are its inner blocks'
+        instances = {a[0] for a in self.built.aliases}  # a composite instance's outputs are its inner blocks'
         step.ran -= instances
         step.cached -= step.ran | instances
         step.hits = hits
         if hits:
-            self._frontier(step, valid)
+            self._frontier(step, changed)
         return step
 
-    def _frontier(self, step: CachedStep, valid: set[str]) -> None:
+    def _target(self, k: tuple[str, str]) -> Any:
+        built = self.built
+        return built.operations[k] if k in built.operations else built.tensors[k].op
+
+    def _frontier(self, step: CachedStep, changed: int) -> None:
         """Fill ``step``'s slots and fed tensors: walking up from what it fetches and runs, a cached tensor is fed
         (what is upstream of it does not run)."""
-        built, values = self.built, self.values
-        stack = [built.tensors[k].op for k in step.fetch]
-        stack += [built.operations[k] if k in built.operations else built.tensors[k].op for k in step.targets]
+        last, deps, slot_of, key_of = self.last, self.deps, self.slot_of, self._key_of
+        stack = [self.built.tensors[k].op for k in step.fetch] + [self._target(k) for k in step.targets]
         seen: set[str] = set()
         slots: set[int] = set()
-        fed: dict[str, Any] = {}
+        fed: dict[str, tuple[Any, Any]] = {}
         while stack:
             op = stack.pop()
             if op.name in seen:
                 continue
             seen.add(op.name)
-            i = self.slot_of.get(op.name)
+            i = slot_of.get(op.name)
             if i is not None:
                 slots.add(i)
                 continue
             for t in op.inputs:
-                if t.op.name in valid and t.name in values:
-                    fed[t.name] = t
+                mask = deps.get(t.op.name)
+                v = last.get(key_of.get(t.name)) if mask is not None and not mask & changed else None
+                if v is not None:
+                    fed[t.name] = (t, v)
                 else:
                     stack.append(t.op)
             stack.extend(op.control_inputs)
         step.slots = sorted(slots)
-        step.fed = list(fed.values())
-        step.fed_values = [values[n] for n in fed]
+        step.fed = [t for t, _v in fed.values()]
+        step.fed_values = [v for _t, v in fed.values()]
