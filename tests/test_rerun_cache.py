@@ -60,6 +60,8 @@ def test_a_cached_rerun_equals_a_fresh_run(runner: Runner) -> None:
     np.testing.assert_allclose(again.results.get("out", "z"), chain(A) + 5.0, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(again.results.get("m3", "product"), chain(A), rtol=1e-4, atol=1e-4)
     assert_same_as_fresh(page, again)
+    with pytest.raises(ValueError):  # what the next run may be fed cannot be changed in place
+        again.results.get("m3", "product")[0, 0] = 0.0
 
 
 def test_an_edit_upstream_runs_everything_it_reaches(runner: Runner) -> None:

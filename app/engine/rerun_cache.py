@@ -193,11 +193,17 @@ class RerunCache:
     def clear(self) -> None:
         self.kept, self.last, self._changed_last = None, {}, -1
 
-    def store(self, feeds: list[Any], produced: dict[tuple[str, str], Any]) -> None:
-        """Keep this run's results (those of pure ops are used) and the values it fed."""
+    def store(self, feeds: list[Any], produced: dict[tuple[str, str], Any], keys: list[tuple[str, str]]) -> None:
+        """Keep this run's results (those of pure ops among ``keys`` are used) and the values it fed. The arrays
+        used are made read-only: they are the run's results too, and a change made to them in place would be fed
+        to the next run."""
         size = sum(getattr(v, "nbytes", 0) for v in produced.values())
         if size > MAX_BYTES:
             produced, size = self._within(produced)
+        for k, _name, slot, mask in self._info(keys):
+            v = produced.get(k)
+            if mask is not None and slot < 0 and v.__class__ is np.ndarray:
+                v.flags.writeable = False
         self.last = produced
         kept, changed, room = self.kept, self._changed_last, MAX_BYTES - size
         if kept is None or len(kept) != len(feeds) or changed < 0:

@@ -406,7 +406,7 @@ class Runner:
         if run.report.steps_done != 1 or run.report.stopped:
             run.cache.clear()
         else:
-            run.cache.store(run.feeds, run.produced)
+            run.cache.store(run.feeds, run.produced, run.fetch_keys)
 
     def _cached_step(self, run: RunState, keys: list, targets: list, step: int) -> bool | None:
         """Run a step with what the last run's results give (``RerunCache.plan``): True or False as ``_step``, or
