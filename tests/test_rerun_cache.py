@@ -145,3 +145,14 @@ def test_a_block_failing_after_an_edit_keeps_the_cached_results(runner: Runner) 
     good = runner.run(page)  # after a failure the run computes everything again
     assert not good.errors and not good.cached_blocks
     np.testing.assert_allclose(good.results.get("rs", "output"), chain(A).reshape(4, 9), rtol=1e-4, atol=1e-4)
+
+
+def test_text_results_are_fed_back_too(runner: Runner) -> None:
+    page = make_page([("f", "Const", {"val": [1.5, 2.5], "dtype": "float32"}), ("s", "AsString", {}),
+                      ("c", "Const", {"val": "x", "dtype": "string"}), ("j", "Add", {})],
+                     [("f", "output", "s", "input"), ("s", "output", "j", "x"), ("c", "output", "j", "y")])
+    runner.run(page)
+    page.set_pin("c", "val", "yz")
+    again = runner.run(page)
+    assert again.cached_blocks == {"f", "s"} and again.ran_blocks == {"c", "j"}
+    assert again.results.get("j", "z").tolist() == [b"1.500000yz", b"2.500000yz"]  # numpy's "%f" of each, then "yz"

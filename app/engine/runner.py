@@ -159,6 +159,8 @@ class Runner:
     blocks. ``timeout`` (seconds) bounds the run: each session call, and the steps as a whole (checked
     between steps); on a cluster without one, each call is bounded by ``DEFAULT_CLUSTER_TIMEOUT``.
     ``rerun_cache`` False turns cached re-runs off (``app.engine.rerun_cache``): every run computes everything.
+    With it on, a one-step run after a value edit feeds the pure results of the run before that the edit does not
+    reach (``RunReport.ran_blocks``, ``cached_blocks``); those results come back read-only.
     """
 
     def __init__(self, target: str = "", device: str = "", cluster: Cluster | None = None,
@@ -425,6 +427,9 @@ class Runner:
         run.report.ran_blocks, run.report.cached_blocks = plan.ran, plan.cached
         try:
             out = fn(run.feeds)
+        except (TypeError, ValueError):  # a kept value TensorFlow does not take back: refused before anything ran
+            run.report.ran_blocks, run.report.cached_blocks = plan.ran | plan.cached, set()
+            return None
         except tf.errors.OpError as e:
             go_on = self._recover(tf, run, e, plan.fetch, plan.targets, step)
             run.got(*_listed({k: v for k, v in plan.given.items() if k[0] not in run.excluded}))
