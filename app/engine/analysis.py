@@ -218,7 +218,7 @@ def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
                 bad.add(bid)
             continue
         got = kept.get(b.id) if kept is not None else None
-        if got is None or got.pins != b.pins:
+        if got is None or not same_pins(got.pins, b.pins):
             got = block_pins(page, b, decl, inputs.get(b.id, {}), folder, kept is not None)
             if kept is not None:
                 if got.paths or any(datafile.is_ref(v) for v in b.pins.values()):
@@ -314,6 +314,24 @@ def structure_key(page: Page, registry: Registry, allow_io: bool, folder: Any) -
     links = tuple(page.links)  # (links are named tuples: compared and hashed as they are)
     # labels only reach warnings' wording: they are kept apart from what shapes the graph (the signature)
     return (tuple(blocks), links, allow_io, str(folder), page.data_path), tuple(b.label for b in page)
+
+
+def same_pins(a: Any, b: Any) -> bool:
+    """Whether two pin values (or dicts of them) are equal; a pin may hold an array (a Placeholder's value fed from
+    a .npy file, ``app.engine.feeds``), which ``==`` cannot tell."""
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        pass
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype \
+            and a.shape == b.shape and (np.array_equal(a, b) or  # (NaN equals NaN: the slower test, only then)
+                                        (a.dtype.kind in "fc" and np.array_equal(a, b, equal_nan=True)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_pins(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same_pins(x, y) for x, y in zip(a, b))
+    return False
 
 
 def _value_pin_names(decl: Block) -> frozenset[str]:

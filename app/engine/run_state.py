@@ -75,6 +75,8 @@ class RunState:
         self.version = 0  # changes whenever the lists of a step change
         self._lists: dict[bool, tuple[list, list]] = {}
         self._seen = 0  # the size of ``excluded`` the lists were made for (blocks only ever join it)
+        #: the cache this one-step run uses and fills (``app.engine.rerun_cache``), or None
+        self.cache: Any = None
 
     def new_step(self) -> None:
         """Forget what the last step fetched."""

@@ -59,6 +59,7 @@ from enuflow.app.engine.builder import BuiltGraph, build, clean_message
 from enuflow.app.engine.callables import _SWITCHES, _UNFETCHABLE, _handles, step_callable
 from enuflow.app.engine.devices import missing_devices
 from enuflow.app.engine.observers import LEAN_STEP_SECONDS, ResultStore  # noqa: F401 - LEAN_STEP_SECONDS: the docs
+from enuflow.app.engine.rerun_cache import RerunCache
 from enuflow.app.engine.run_state import RunState, may_be_scalar, static_numbers
 from enuflow.app.engine.step_groups import StepLayout
 from enuflow.app.engine.placement import (PROBE_TIMEOUT, Placement, downstream, lost_errors, lost_tasks, own_task,
@@ -92,6 +93,10 @@ class RunReport:
     lost_target: bool = False
     #: the run ended at its timeout (after a full last step), before the steps it was asked for
     timed_out: bool = False
+    #: a cached re-run (``app.engine.rerun_cache``): the blocks that ran, and those whose every result came from
+    #: the last run (both empty when the run used no cache)
+    ran_blocks: set[str] = field(default_factory=set)
+    cached_blocks: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -134,6 +139,8 @@ class _Prepared:
         self.numbers: set[tuple[str, str]] = set()
         self.initialised = False  # Variables hold values (their initialisers have run in this session)
         self.config: Any = None  # the session's ConfigProto (whether the graph optimizer runs)
+        #: the last one-step run's pure results, for a re-run after a value edit (``app.engine.rerun_cache``)
+        self.rerun = RerunCache(built)
         self._switchy: bool | None = None
 
     def switchy(self) -> bool:
@@ -151,10 +158,14 @@ class Runner:
     the tasks the page uses are waited for, and a task that is down or lost is reported by name with its
     blocks. ``timeout`` (seconds) bounds the run: each session call, and the steps as a whole (checked
     between steps); on a cluster without one, each call is bounded by ``DEFAULT_CLUSTER_TIMEOUT``.
+    ``rerun_cache`` False turns cached re-runs off (``app.engine.rerun_cache``): every run computes everything.
+    With it on, a one-step run after a value edit feeds the pure results of the run before that the edit does not
+    reach (``RunReport.ran_blocks``, ``cached_blocks``); those results come back read-only.
     """
 
     def __init__(self, target: str = "", device: str = "", cluster: Cluster | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, rerun_cache: bool = True) -> None:
+        self.rerun_cache = rerun_cache
         self.cluster = cluster
         self.target = target or (cluster.target() if cluster is not None else "")
         self.target_task = target_task_of(cluster, self.target)
@@ -265,6 +276,7 @@ class Runner:
                     w.end(run.report.steps_done, run)
             # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
             run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
+            self._keep(run)
             run.report.seconds = time.perf_counter() - t0
             return run.report
         finally:
@@ -293,6 +305,7 @@ class Runner:
             prepared.numbers = static_numbers(built, prepared.scalars)
         n_steps = (0 if plan.infinite else plan.steps) if steps is None else steps
         run = RunState(prepared, an, feeds, report, n_steps)
+        run.cache = self._cache_of(run)
         if built.init_ops and (reset or not prepared.initialised):
             if not self._initialise(run):
                 return report
@@ -377,6 +390,57 @@ class Runner:
                                                         f"are those of step {step}"))
         report.stopped = True
 
+    # -- cached re-runs (``app.engine.rerun_cache``) --------------------------------------------------
+    def _cache_of(self, run: RunState) -> RerunCache | None:
+        """The cache a run uses and fills: a one-step run in this process of a graph without a Switch; None (and
+        the cache cleared) otherwise."""
+        prepared = run.prepared
+        if self.rerun_cache and run.n_steps == 1 and not self.remote and not prepared.failing \
+                and not prepared.switchy():
+            return prepared.rerun
+        prepared.rerun.clear()
+        return None
+
+    def _keep(self, run: RunState) -> None:
+        """After a run: keep its pure results for the next one (a one-step run that ran its step)."""
+        if run.cache is None:
+            return
+        if run.report.steps_done != 1 or run.report.stopped:
+            run.cache.clear()
+        else:
+            run.cache.store(run.feeds, run.produced, run.fetch_keys)
+
+    def _cached_step(self, run: RunState, keys: list, targets: list, step: int) -> bool | None:
+        """Run a step with what the last run's results give (``RerunCache.plan``): True or False as ``_step``, or
+        None when the cache gives nothing (nothing has run: the step runs as usual)."""
+        tf = load()
+        plan = run.cache.plan(run.feeds, keys, targets) if run.cache is not None else None
+        if plan is None:
+            return None
+        if not plan.hits:  # nothing computed is as in the last run: everything runs
+            run.report.ran_blocks = plan.ran | plan.cached
+            return None
+        try:
+            fn = plan.callable(run.prepared)
+        except tf.errors.OpError:
+            return None  # its kernels could not be made: the usual step blames the block
+        run.report.ran_blocks, run.report.cached_blocks = plan.ran, plan.cached
+        try:
+            out = fn(run.feeds)
+        except (TypeError, ValueError):  # a kept value TensorFlow does not take back: refused before anything ran
+            run.report.ran_blocks, run.report.cached_blocks = plan.ran | plan.cached, set()
+            return None
+        except tf.errors.OpError as e:
+            go_on = self._recover(tf, run, e, plan.fetch, plan.targets, step)
+            run.got(*_listed({k: v for k, v in plan.given.items() if k[0] not in run.excluded}))
+            return go_on
+        run.got(plan.fetch, out)
+        run.got(*_listed(plan.given))
+        handles = _handles(run.prepared.built, targets)
+        if handles:
+            run.extra.update(handles)
+        return True
+
     # -- one step -------------------------------------------------------------------------------
     def _calls(self, run: RunState, keys: list, targets: list) -> tuple[list, list]:
         """The session calls of a step (``StepLayout.calls``) and a slot each for its callable and handles."""
@@ -392,6 +456,10 @@ class Runner:
         fills ``run.fetched``. A lean step runs its big results as targets, and reads its small values fed
         from Consts in the graph (``callables.BAKED_SIZE``). Returns False when the run must end (an error no
         block can be blamed for)."""
+        if run.cache is not None and not lean:
+            done = self._cached_step(run, keys, targets, step)
+            if done is not None:
+                return done
         calls, made = self._calls(run, keys, targets)
         excluded_at_start = len(run.excluded)
         for i, (ckeys, ctargets) in enumerate(calls):
@@ -588,6 +656,10 @@ def page_graph_def(prepared: _Prepared) -> Any:
         del gd.node[:]
         gd.node.extend(kept)
     return gd
+
+
+def _listed(d: dict) -> tuple[list, list]:
+    return list(d), list(d.values())
 
 
 def _close_quietly(session: Any) -> None:

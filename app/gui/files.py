@@ -153,6 +153,7 @@ class FileCommands:
         stored = results_from_json(self.page.results) if self.page.results else {}
         self.values = stored
         self.scene.set_stale(set())
+        self.scene.set_cached(set())
         self.results.set_stale(set())
         self.scene.set_results(stored)
         self.results.set_results(stored, {})

@@ -251,6 +251,7 @@ class RunCommands:
         self.scene.set_results(self.values)
         stale = set() if ran is None else {b for b in self.scene.stale if b not in ran}
         self.scene.set_stale(stale)
+        self.scene.set_cached(set(getattr(ev, "cached", ()) or ()))
         self.results.set_stale(stale)
         self.results.set_results(self.values, self.history, last_step=self.step_total)
         self._show_errors()
@@ -269,6 +270,10 @@ class RunCommands:
             names = ", ".join(sorted(ran)[:6]) + (f" and {len(ran) - 6} more" if len(ran) > 6 else "")
             text = (f"Run to {', '.join(to)} {what}: {len(ran)} block(s) ran ({names}); {ev.steps_done} step(s), "
                     f"{len(errors)} error(s); the other blocks keep their results")
+        cached = list(getattr(ev, "cached", ()) or ())
+        if cached:  # a cached re-run (``app.engine.rerun_cache``)
+            ran = len(getattr(ev, "ran", ()) or ())
+            text += f"; {ran} block{'s' if ran != 1 else ''} ran, {len(cached)} from cache"
         if retry is not None:
             text += f"; run again without {', '.join(retry.removed)}, which crashed the worker"
         return text

@@ -299,7 +299,7 @@ class Child:
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "initialised": report.initialised, "lost_target": report.lost_target,
                    "seconds": report.seconds, "timed_out": bool(getattr(report, "timed_out", False)) or bool(hung),
-                   "hung_step": hung})
+                   "hung_step": hung, "ran": sorted(report.ran_blocks), "cached": sorted(report.cached_blocks)})
 
 
     def checked_page(self, msg: dict[str, Any], rid: int, to: list[str] | None = None) -> tuple[Any, list[str]] | None:

@@ -175,6 +175,10 @@ class WorkerEvent:
     #: "checked": the static type of every output, (block, port) -> {"dtype", "shape"[, "ref"]}
     types: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     made: int = 0                      # "checked": how many blocks the check made (the rest were kept)
+    #: "done" of a cached re-run (``app.engine.rerun_cache``): the blocks that ran, and those whose results all came
+    #: from the last run (both empty when the run used no cache)
+    ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
 
 
 def cache_dir() -> Path:
@@ -726,7 +730,9 @@ class WorkerClient:
                              stopped=bool(msg.get("stopped")), rebuilt=bool(msg.get("rebuilt")),
                              initialised=bool(msg.get("initialised")),
                              seconds=float(msg.get("seconds", 0.0)), timed_out=bool(msg.get("timed_out")),
-                             hung_step=int(msg.get("hung_step") or 0))
+                             hung_step=int(msg.get("hung_step") or 0),
+                             ran=[str(b) for b in msg.get("ran") or []],
+                             cached=[str(b) for b in msg.get("cached") or []])
             if msg.get("lost_target") and self._target:
                 # the server the editor's run target names is gone: for the editor, like a worker that crashed
                 # (a command-line run keeps it as an error of the run, with the other blocks' results)

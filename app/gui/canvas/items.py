@@ -251,6 +251,7 @@ class BlockItem(QGraphicsRectItem):
     hot_ports: frozenset[tuple[str, bool]] | set[tuple[str, bool]] = frozenset()  # ends of a hovered wire
     hovered = False
     stale = False  # the previews are from before the last edit
+    cached = False  # the last run took its results from the run before (a cached re-run)
 
     def __init__(self, block: BlockInstance, wired_out: set[str] | None = None, hidden: bool = False) -> None:
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
@@ -320,6 +321,11 @@ class BlockItem(QGraphicsRectItem):
     def set_stale(self, stale: bool) -> None:
         if stale != self.stale:
             self.stale = stale
+            self.update()
+
+    def set_cached(self, cached: bool) -> None:
+        if cached != self.cached:
+            self.cached = cached
             self.update()
 
     def set_errors(self, errors: list[str]) -> None:
@@ -403,7 +409,7 @@ class BlockItem(QGraphicsRectItem):
         kind = "output" if is_output else "input"
         dtype = port.dtype or "any dtype"
         lst = " (list)" if port.is_list else ""
-        value = f"\n= {self.previews[name]}" + (" (stale)" if self.stale else "") \
+        value = f"\n= {self.previews[name]}" + (" (stale)" if self.stale else " (from cache)" if self.cached else "") \
             if is_output and name in self.previews else ""
         return f"{kind} {name}: {dtype}{lst}" + (f"\n{port.doc}" if port.doc else "") + value
 
@@ -520,13 +526,14 @@ class BlockItem(QGraphicsRectItem):
         f = lod_font(PREVIEW_PT, False, lod, self.preview_row + 4)  # the line and its margins
         if f is None:
             return
-        if self.stale:  # results from before an edit: grey, tagged, until the next run
-            fb = lod_font(PREVIEW_PT, True, lod, self.preview_row)
+        if self.stale or self.cached:  # results from before an edit: grey, tagged, until the next run; or taken
+            fb = lod_font(PREVIEW_PT, self.stale, lod, self.preview_row)  # from the run before: a quiet tag
             if fb is not None:
                 painter.setFont(fb)
-                painter.setPen(t.stale)
+                painter.setPen(t.stale if self.stale else t.muted)
                 painter.drawText(QRectF(8, y - self.preview_row + 2, self.width - 16, self.preview_row),
-                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "stale")
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                                 "stale" if self.stale else "cached")
         painter.setFont(f)
         painter.setPen(t.muted if self.stale else t.preview)
         fm = QFontMetricsF(f)

@@ -147,6 +147,8 @@ class PageScene(QGraphicsScene):
         self.overview_on = len(page.blocks) >= SETTLE_BLOCKS
         self.overview = Overview(self.blocks, self.wire_items)
         self.destroyed.connect(thaw)
+        #: blocks whose results the last run took from the run before (paths: ``d1/mm``; a cached re-run)
+        self.cached: set[str] = set()
         page.subscribe(self._on_page)
         self.rebuild()
 
@@ -201,6 +203,8 @@ class PageScene(QGraphicsScene):
         self.addItem(item)
         if block.id in self.stale:
             item.set_stale(True)
+        if self.cached and self._path_of(block.id) in self.cached:
+            item.set_cached(True)
         self.overview.invalidate()
         tag_exposed_ports(item, self.page)
 
@@ -389,6 +393,15 @@ class PageScene(QGraphicsScene):
             self._stale_kept.clear()
         for bid, item in self.blocks.items():
             item.set_stale(bid in self.stale)
+
+    def set_cached(self, paths: set[str]) -> None:
+        """Tag the blocks (paths, ``d1/mm`` inside ``d1``) whose results the last run took from the run before."""
+        self.cached = set(paths)
+        for bid, item in self.blocks.items():
+            item.set_cached(self._path_of(bid) in self.cached)
+
+    def _path_of(self, bid: str) -> str:
+        return f"{self.path}/{bid}" if self.path else bid
 
     def add_stale(self, ids: set[str], path: str = "") -> None:
         """Grey the results of blocks ``ids`` of the level ``path`` ("" the page, ``d1`` inside ``d1``), shown or
