@@ -11,8 +11,9 @@ constants larger than a few values are stored there, not in the JSON. ``Placehol
 the page's rules like any other (a file written or read needs ``--allow-io``). The page opens folded by the
 model's name scopes into composites (``app.engine.model_fold``; ``fold=False``: one block per node). Ops that still call functions
 (``While``, ``If``, ...) become one ``GraphFunction`` block each, marked not editable: that, and tensors numpy
-cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies are dropped
-(a page wires data only); ``NoOp``s with them. Problems raise ``PageFileError`` naming the file.
+cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies become
+control links (``^`` to ``^``), built as TensorFlow's control inputs. Problems raise ``PageFileError`` naming the file
+(and the node and its op, for a node a page cannot hold).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class _Builder(PageBuilder):
     """The page builder with TensorFlow at hand: function ops, and tensors numpy alone cannot read."""
 
     _graph: Any = None
+    with_tensorflow = True
 
     def array(self, tensor: Any) -> np.ndarray:
         try:

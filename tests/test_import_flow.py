@@ -1,0 +1,167 @@
+"""Model import coverage (issue 22): leftover and unfeedable Placeholders, control dependencies kept through import,
+folding and export, a model's real outputs only, lowered control flow; TensorFlow itself the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enuflow.app.document.formats import PageFileError, load
+from enuflow.app.engine.builder import build
+from enuflow.app.engine.feeds import apply_feeds
+from enuflow.app.engine.flatten import flatten
+from enuflow.app.engine.import_model import import_model
+from enuflow.app.engine.runner import run_page
+from enuflow.blocks.tf import load as load_tf
+
+tf = load_tf()
+
+
+def tf_run(graph_def: object, feeds: dict[str, np.ndarray], fetch: str) -> np.ndarray:
+    """The GraphDef run by TensorFlow itself (the independent reference)."""
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=g) as s:
+        return s.run(fetch, {k + ":0": v for k, v in feeds.items()})
+
+
+def write(tmp_path: Path, g: object, name: str = "g") -> Path:
+    path = tmp_path / f"{name}.pb"
+    path.write_bytes(g.as_graph_def().SerializeToString())
+    return path
+
+
+def run_fed(page: object, tmp_path: Path, **feeds: np.ndarray) -> object:
+    for k, v in feeds.items():
+        np.save(tmp_path / f"{k}.npy", v)
+    assert not apply_feeds(page, [f"{k}={tmp_path / f'{k}.npy'}" for k in feeds])
+    report = run_page(page)
+    assert report.ok, report.errors
+    return report
+
+
+def variant_graph(used: bool) -> object:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2], name="x")
+        v = tf.compat.v1.placeholder(tf.variant, [], name="unused_control_flow_input_3")
+        tf.compat.v1.placeholder(tf.resource, [], name="handle")
+        tf.compat.v1.placeholder(tf.bool, [], name="unused_control_flow_input_4")
+        y = tf.multiply(x, 3.0, name="y")
+        if used:
+            tf.identity(v, name="passed")
+        tf.identity(y, name="out")
+    return g
+
+
+def test_unused_variant_and_resource_placeholders_are_left_out(tmp_path: Path) -> None:
+    page = import_model(write(tmp_path, variant_graph(False)), tmp_path / "g.json")
+    ids = {b.id for b in flatten(page).page}
+    assert "x" in ids and not ids & {"unused_control_flow_input_3", "handle", "unused_control_flow_input_4"}
+    report = run_fed(load(tmp_path / "g.json"), tmp_path, x=np.array([1.0, 2.0], np.float32))
+    np.testing.assert_allclose(report.results.get("out", "output"), [3.0, 6.0])
+
+
+def test_a_used_variant_placeholder_is_an_error_naming_node_and_op(tmp_path: Path) -> None:
+    with pytest.raises(PageFileError) as e:
+        import_model(write(tmp_path, variant_graph(True)), tmp_path / "g.json")
+    assert "unused_control_flow_input_3" in str(e.value) and "Placeholder" in str(e.value)
+    assert "variant" in str(e.value)
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_an_odd_node_is_an_error_naming_node_and_op(tmp_path: Path) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.placeholder(tf.float32, [2], name="x")
+    gd = g.as_graph_def()
+    odd = gd.node.add()
+    odd.name, odd.op = "odd", "Placeholder"
+    odd.attr["dtype"].type = 99  # no DataType has this value
+    (tmp_path / "g.pb").write_bytes(gd.SerializeToString())
+    with pytest.raises(PageFileError) as e:
+        import_model(tmp_path / "g.pb", tmp_path / "g.json")
+    assert "'odd'" in str(e.value) and "Placeholder" in str(e.value)
+
+
+def scoped_graph_with_control_dependency() -> object:
+    """Two name scopes of three ops each; ``second/Square`` runs after ``first/out`` (a ``^first/out`` input)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2], name="x")
+        with tf.name_scope("first"):
+            a = tf.identity(x * 2.0 + 1.0, name="out")
+        with tf.name_scope("second"):
+            with tf.control_dependencies([a.op]):
+                b = tf.square(x, name="Square")
+            b = tf.identity(b - 1.0, name="out")
+        tf.add(a, b, name="total")
+    return g
+
+
+def test_control_dependencies_kept_through_import_folding_and_export(tmp_path: Path) -> None:
+    g = scoped_graph_with_control_dependency()
+    assert any("^first/out" in n.input for n in g.as_graph_def().node)
+    page = import_model(write(tmp_path, g), tmp_path / "g.json")
+    assert page.composites, "the model should open folded"
+    assert not any("control dependencies" in w for w in page.extra.get("import_warnings", []))
+    flat = flatten(load(tmp_path / "g.json"))
+    controls = [(ln.src, ln.dst) for ln in flat.page.links if ln.src_port == "^"]
+    names = flat.op_names
+    assert [(names.get(s, s), names.get(d, d)) for s, d in controls] == [("first/out", "second/Square")]
+    built = build(load(tmp_path / "g.json"))
+    assert not built.errors
+    exported = {n.name: list(n.input) for n in built.graph.as_graph_def().node}
+    assert "^first/out" in exported["second/Square"]
+    x = np.array([1.0, -3.0], np.float32)
+    report = run_fed(load(tmp_path / "g.json"), tmp_path, x=x)
+    np.testing.assert_allclose(report.results.get("total", "z"), tf_run(g.as_graph_def(), {"x": x}, "total:0"))
+
+
+def test_control_dependencies_kept_flat(tmp_path: Path) -> None:
+    g = scoped_graph_with_control_dependency()
+    page = import_model(write(tmp_path, g), tmp_path / "g.json", fold=False)
+    assert [(ln.src, ln.dst) for ln in page.links if ln.src_port == "^"] == [("first/out", "second/Square")]
+
+
+def test_a_keras_models_page_fetches_its_output_only_and_serves_exactly_it(tmp_path: Path) -> None:
+    """A swish Dense layer leaves an ``IdentityN`` (its custom gradient) with unread outputs in the frozen graph."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+    tf.keras.utils.set_random_seed(5)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, activation="swish"),
+                                 tf.keras.layers.Dense(2)])
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec([None, 4], tf.float32, name="x"))
+    gd = convert_variables_to_constants_v2(fn).graph.as_graph_def()
+    assert any(n.op == "IdentityN" for n in gd.node)
+    (tmp_path / "m.pb").write_bytes(gd.SerializeToString())
+    page = import_model(tmp_path / "m.pb", tmp_path / "m.json")
+    fetched = [(ln.src, ln.src_port) for ln in page.links if ln.dst_port == "fetch_outputs"]
+    assert fetched == [("Identity", "output")]
+    x = np.random.RandomState(2).rand(3, 4).astype(np.float32)
+    page = load(tmp_path / "m.json")
+    run_fed(page, tmp_path, x=x)
+    _, outputs, problems = export_savedmodel(page, tmp_path / "served")
+    assert not problems and outputs == ["Identity.output"]
+    served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
+    got = served(x=tf.constant(x))
+    assert len(got) == 1
+    np.testing.assert_allclose(next(iter(got.values())).numpy(), model(x).numpy(), atol=1e-5)
+
+
+def test_without_function_outputs_the_sinks_are_the_outputs(tmp_path: Path) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2], name="x")
+        pair = tf.raw_ops.IdentityN(input=[x * 2.0, x + 1.0], name="pair")
+        tf.negative(pair[0], name="neg")
+        tf.abs(x, name="plain")
+    page = import_model(write(tmp_path, g), tmp_path / "g.json", fold=False)
+    fetched = sorted((ln.src, ln.src_port) for ln in page.links if ln.dst_port == "fetch_outputs")
+    assert fetched == [("neg", "y"), ("plain", "y")]
