@@ -165,3 +165,105 @@ def test_without_function_outputs_the_sinks_are_the_outputs(tmp_path: Path) -> N
     page = import_model(write(tmp_path, g), tmp_path / "g.json", fold=False)
     fetched = sorted((ln.src, ln.src_port) for ln in page.links if ln.dst_port == "fetch_outputs")
     assert fetched == [("neg", "y"), ("plain", "y")]
+
+
+@pytest.fixture(scope="module")
+def lowered_loop(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A two-iteration ``tf.while_loop`` with a ``tf.cond`` in its body, frozen with lowering (Enter, Merge, Switch,
+    NextIteration, LoopCond, Exit), and TensorFlow's answer."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function(input_signature=[tf.TensorSpec([3], tf.float32, name="x")])
+    def loop(x: object) -> object:
+        def body(i: object, v: object) -> tuple:
+            return i + 1, tf.cond(tf.reduce_sum(v) > 5.0, lambda: v * 0.5, lambda: v * 2.0 + 1.0)
+
+        return tf.while_loop(lambda i, v: i < 2, body, [tf.constant(0), x])[1]
+
+    frozen = convert_variables_to_constants_v2(loop.get_concrete_function())
+    gd = frozen.graph.as_graph_def()
+    assert {"Enter", "Merge", "Switch", "NextIteration", "LoopCond", "Exit"} <= {n.op for n in gd.node}
+    folder = tmp_path_factory.mktemp("loop")
+    (folder / "loop.pb").write_bytes(gd.SerializeToString())
+    out = frozen.outputs[0].name
+    xs = [np.array([0.5, 1.0, 0.25], np.float32), np.array([3.0, 2.0, 1.0], np.float32)]
+    return {"pb": folder / "loop.pb", "out": out.split(":")[0], "xs": xs,
+            "expected": [tf_run(gd, {"x": x}, out) for x in xs]}
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_a_lowered_while_loop_with_a_cond_runs_as_tensorflow_runs_it(lowered_loop: dict, tmp_path: Path,
+                                                                      fold: bool) -> None:
+    page = import_model(lowered_loop["pb"], tmp_path / "loop.json", fold=fold)
+    flat = flatten(page).page
+    assert any(b.type == "NextIteration" for b in flat) and any(ln.src_port == "^" for ln in flat.links)
+    for x, expected in zip(lowered_loop["xs"], lowered_loop["expected"]):
+        report = run_fed(load(tmp_path / "loop.json"), tmp_path, x=x)
+        np.testing.assert_allclose(report.results.get(lowered_loop["out"], "output"), expected, atol=1e-6)
+    if fold:  # the page exported as a SavedModel serves TensorFlow's numbers
+        from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+        _, outputs, problems = export_savedmodel(load(tmp_path / "loop.json"), tmp_path / "served")
+        assert not problems and len(outputs) == 1
+        served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
+        for x, expected in zip(lowered_loop["xs"], lowered_loop["expected"]):
+            (got,) = served(x=tf.constant(x)).values()
+            np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+def test_a_value_a_control_link_orders_is_a_const_and_a_new_value_rebuilds(tmp_path: Path) -> None:
+    from conftest import make_page
+
+    from enuflow.app.engine.runner import Runner
+
+    page = make_page([("a", "Const", {"dtype": "float32", "shape": [2], "val": [1.0, 2.0]}),
+                      ("b", "Const", {"dtype": "float32", "shape": [2], "val": [10.0, 20.0]}),
+                      ("s", "AddV2", {}), ("session", "ClientSession", {"steps": 1})],
+                     [("a", "^", "b", "^"), ("a", "output", "s", "x"), ("b", "output", "s", "y"),
+                      ("s", "z", "session", "fetch_outputs")])
+    built = build(page)
+    assert not built.errors
+    ops = {op.name: op for op in built.graph.get_operations()}
+    b_ops = [op for op in ops.values() if op.name.startswith("b")]
+    assert any(op.type == "Const" and [c.name for c in op.control_inputs] for op in b_ops)
+    runner = Runner()
+    try:
+        first = runner.run(page)
+        assert first.ok, first.errors
+        np.testing.assert_allclose(first.results.get("s", "z"), [11.0, 22.0])
+        page.block("b").pins["val"] = [100.0, 200.0]
+        second = runner.run(page)
+        assert second.ok, second.errors
+        np.testing.assert_allclose(second.results.get("s", "z"), [101.0, 202.0])
+    finally:
+        runner.close()
+
+
+def test_a_lookup_table_in_a_graphdef_is_filled_once_and_looked_up_with_fed_text(tmp_path: Path) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.string, [None], name="x")
+        init = tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b", "c"]), tf.constant([1, 2, 3], tf.int64))
+        table = tf.lookup.StaticHashTable(init, default_value=-1)
+        tf.identity(table.lookup(x), name="ids")
+    gd = g.as_graph_def()
+    assert {"HashTableV2", "LookupTableImportV2", "LookupTableFindV2"} <= {n.op for n in gd.node}
+    words = np.array(["c", "zz", "a"])
+    with tf.compat.v1.Session(graph=g) as s:
+        s.run(g.get_collection("table_initializer"))
+        expected = s.run("ids:0", {"x:0": words.astype(bytes)})
+    path = write(tmp_path, g)
+    page = import_model(path, tmp_path / "t.json", fold=False)
+    assert any(b.type == "Initializer" for b in page)
+    report = run_fed(load(tmp_path / "t.json"), tmp_path, x=words)
+    np.testing.assert_array_equal(report.results.get("ids", "output"), expected)
+    np.testing.assert_array_equal(expected, [3, -1, 1])
+
+
+def test_feeding_numbers_to_a_string_placeholder_names_block_and_file(tmp_path: Path) -> None:
+    from conftest import make_page
+
+    page = make_page([("x", "Placeholder", {"dtype": "string", "shape": [2]})], [])
+    np.save(tmp_path / "n.npy", np.array([1.0, 2.0]))
+    (problem,) = apply_feeds(page, [f"x={tmp_path / 'n.npy'}"])
+    assert problem.block == "x" and "n.npy" in problem.message and "string" in problem.message

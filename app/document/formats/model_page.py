@@ -30,6 +30,8 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 
 #: constants with more elements than this go to the data file
 INLINE_LIMIT = datafile.INLINE_LIMIT
+#: the ops that fill a lookup table (run once, before the first step, by an Initializer)
+TABLE_INITIALIZERS = frozenset({"LookupTableImportV2", "InitializeTableV2", "InitializeTableFromTextFileV2"})
 #: the names a frozen function gives its outputs
 _FUNCTION_OUTPUT = re.compile(r"Identity(_\d+)?")
 #: DataType values a Placeholder cannot be fed with on a page
@@ -346,8 +348,14 @@ class PageBuilder:
         return (b.id, ops[0]) if ops else None
 
     def _add_initializer(self) -> None:
-        """An Initializer block running the model's initialisers once before the first step."""
-        ports = [p for p in (self._op_port(n) for n in self.mg.initializers) if p is not None]
+        """An Initializer block running the model's initialisers once before the first step: a SavedModel's, or in a
+        GraphDef the table initialisers nothing waits for (``TABLE_INITIALIZERS``)."""
+        names = list(self.mg.initializers)
+        if not names:
+            used = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+            names = [n.name for n in self.mg.graph_def.node
+                     if n.op in TABLE_INITIALIZERS and n.name not in used and n.name in self.ids]
+        ports = [p for p in (self._op_port(n) for n in names) if p is not None]
         if not ports:
             return
         iid = self.page.new_id("initializer")
