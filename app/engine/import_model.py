@@ -141,6 +141,20 @@ class _Builder(PageBuilder):
         return self._graph
 
 
+def _folded(page: Page) -> Page:
+    """``page`` folded by name scope; a model whose scopes folding cannot follow opens flat, laid out, saying why
+    (an import never ends in an internal error)."""
+    from enuflow.app.document.formats.model_page import lay_out
+
+    try:
+        return fold_model(page, REGISTRY)
+    except (KeyError, ValueError, IndexError, RecursionError) as e:
+        page.extra.setdefault("import_warnings", []).append(
+            f"the model is shown flat: folding it by name scope failed ({type(e).__name__}: {e})")
+        lay_out(page, REGISTRY)
+        return page
+
+
 def import_model(source: str | Path, output: str | Path, signature: str | None = None,
                  freeze: bool = False, fold: bool = True) -> Page:
     """Read the model at ``source`` and write it as the page ``output`` (with ``NAME.npz`` beside it when it
@@ -150,7 +164,7 @@ def import_model(source: str | Path, output: str | Path, signature: str | None =
     b = _Builder(mg, freeze, REGISTRY)
     page, arrays = b.run(layout=not fold), b.arrays
     if fold:
-        page = fold_model(page, REGISTRY)
+        page = _folded(page)
     out = Path(output)
     if arrays:
         target = out.with_name(datafile.data_name(out))
