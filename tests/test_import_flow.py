@@ -87,6 +87,18 @@ def test_an_odd_node_is_an_error_naming_node_and_op(tmp_path: Path) -> None:
     assert "'odd'" in str(e.value) and "Placeholder" in str(e.value)
 
 
+def test_a_node_named_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        tf.identity(tf.compat.v1.placeholder(tf.float32, [2], name="x"), name="y")
+    gd = g.as_graph_def()
+    gd.node.add().CopyFrom(gd.node[1])
+    (tmp_path / "g.pb").write_bytes(gd.SerializeToString())
+    with pytest.raises(PageFileError) as e:
+        import_model(tmp_path / "g.pb", tmp_path / "g.json")
+    assert "'y'" in str(e.value) and "Identity" in str(e.value)
+
+
 def scoped_graph_with_control_dependency() -> object:
     """Two name scopes of three ops each; ``second/Square`` runs after ``first/out`` (a ``^first/out`` input)."""
     g = tf.Graph()
@@ -267,3 +279,20 @@ def test_feeding_numbers_to_a_string_placeholder_names_block_and_file(tmp_path: 
     np.save(tmp_path / "n.npy", np.array([1.0, 2.0]))
     (problem,) = apply_feeds(page, [f"x={tmp_path / 'n.npy'}"])
     assert problem.block == "x" and "n.npy" in problem.message and "string" in problem.message
+
+
+def test_a_saved_mutable_table_is_refused_naming_node_and_op_not_run_empty(tmp_path: Path) -> None:
+    class Counts(tf.Module):
+        def __init__(self) -> None:
+            self.table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=-1)
+            self.table.insert(tf.constant(["a", "b"]), tf.constant([1, 2], tf.int64))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="x")])
+        def __call__(self, x: object) -> dict:
+            return {"out": self.table.lookup(x)}
+
+    m = Counts()
+    tf.saved_model.save(m, str(tmp_path / "sm"), signatures={"serving_default": m.__call__})
+    with pytest.raises(PageFileError) as e:
+        import_model(tmp_path / "sm", tmp_path / "p.json")
+    assert "MutableHashTableV2" in str(e.value) and "saved contents" in str(e.value)

@@ -78,6 +78,7 @@ def _read(src: Path, signature: str) -> ModelGraph:
     if reader is None and any(n.WhichOneof("kind") == "variable" for n in meta.object_graph_def.nodes):
         raise PageFileError(str(src), "has variables but no variables/variables.index to read their values from")
     variables = _variable_keys(src, meta, top, reader) if reader is not None else {}
+    _refuse_saved_tables(src, graph_def, reader)
     graph_def, labels = _constants(src, signature, graph_def, variables, reader)
     mg = ModelGraph(graph_def, src.name or "saved_model", labels)
     mg.inputs = {key: t.split(":")[0] for key, t in sorted(inputs.items())}
@@ -85,6 +86,21 @@ def _read(src: Path, signature: str) -> ModelGraph:
     mg.targets = run_ops
     mg.initializers = init_ops
     return mg
+
+
+#: the lookup tables whose contents a SavedModel keeps in its checkpoint (``table-keys``, ``table-values``)
+_MUTABLE_TABLES = frozenset({"MutableHashTableV2", "MutableHashTableOfTensorsV2", "MutableDenseHashTableV2"})
+
+
+def _refuse_saved_tables(src: Path, graph_def: Any, reader: Any) -> None:
+    """Raise PageFileError naming the node and its op when the model uses a mutable table whose contents are saved
+    in its checkpoint: they are not read here, and a page with the table empty would compute other numbers."""
+    saved = reader is not None and any(k.endswith("/table-keys") for k in reader.get_variable_to_shape_map())
+    for node in graph_def.node:
+        if node.op in _MUTABLE_TABLES and saved:
+            raise PageFileError(str(src), f"node '{node.name}' (op {node.op}) is a table whose saved contents "
+                                          "enuflow does not read yet (freeze its contents into a HashTableV2, "
+                                          "or export the model without them)")
 
 
 # -- the SavedModel message -----------------------------------------------------------------------------

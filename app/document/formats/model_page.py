@@ -273,8 +273,11 @@ class PageBuilder:
         gd = self.mg.graph_def
         used = {_split_input(s)[0] for n in gd.node for s in n.input}
         keep = set(self.mg.targets) | set(self.mg.initializers) | set(self.mg.inputs.values())
-        nodes, dropped = [], 0
+        nodes, dropped, seen = [], 0, set()
         for n in gd.node:
+            if n.name in seen:
+                raise PageFileError(self.mg.name, f"node '{n.name}' (op {n.op}) is named twice in the model")
+            seen.add(n.name)
             if n.op == "NoOp" and not n.input and n.name not in keep:
                 self._inert.add(n.name)  # waiting for it waits for nothing (a frozen function's ``^NoOp``)
             elif n.name in used or n.name in keep:
