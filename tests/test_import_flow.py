@@ -128,6 +128,15 @@ def test_control_dependencies_kept_through_import_folding_and_export(tmp_path: P
     assert not built.errors
     exported = {n.name: list(n.input) for n in built.graph.as_graph_def().node}
     assert "^first/out" in exported["second/Square"]
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from enuflow.app.engine.export_savedmodel import export_savedmodel
+
+    assert not export_savedmodel(load(tmp_path / "g.json"), tmp_path / "served")[2]
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString((tmp_path / "served" / "saved_model.pb").read_bytes())
+    served = {n.name: list(n.input) for n in sm.meta_graphs[0].graph_def.node}
+    assert "^first/out" in served["second/Square"]
     x = np.array([1.0, -3.0], np.float32)
     report = run_fed(load(tmp_path / "g.json"), tmp_path, x=x)
     np.testing.assert_allclose(report.results.get("total", "z"), tf_run(g.as_graph_def(), {"x": x}, "total:0"))

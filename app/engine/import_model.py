@@ -12,8 +12,8 @@ the page's rules like any other (a file written or read needs ``--allow-io``). T
 model's name scopes into composites (``app.engine.model_fold``; ``fold=False``: one block per node). Ops that still call functions
 (``While``, ``If``, ...) become one ``GraphFunction`` block each, marked not editable: that, and tensors numpy
 cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies become
-control links (``^`` to ``^``), built as TensorFlow's control inputs. Problems raise ``PageFileError`` naming the file
-(and the node and its op, for a node a page cannot hold).
+control links (``^`` to ``^``), built as TensorFlow's control inputs. Problems raise ``PageFileError``
+naming the file (and the node and its op, for a node a page cannot hold).
 """
 
 from __future__ import annotations

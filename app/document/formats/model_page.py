@@ -4,9 +4,11 @@
 ``formats.graphdef`` reads without TensorFlow: the fields are the same) into a page and the arrays of its data
 file: constants larger than a few values are kept out of the JSON (``app.document.datafile``). Placeholders
 stay Placeholders (holding zeros until fed), a signature's inputs take their keys as block ids, the outputs
-(the signature's, or the model's sinks: ``_sinks``) are wired into a ClientSession (and the ops a model runs for their
-effects into its ``run_outputs``), a model's initialisers into an ``Initializer``, control dependencies (``^name`` inputs) become control links
-(``^`` to ``^``), the leftovers nothing uses are left out (NoOps, unused variant/resource Placeholders), and the blocks are laid out in layers, left to right. Block declarations come from
+(the signature's, or the model's sinks: ``_sinks``) are wired into a ClientSession (and the ops a model runs
+for their effects into its ``run_outputs``), a model's initialisers (or a GraphDef's table initialisers) into
+an ``Initializer``, control dependencies (``^name`` inputs) become control links (``^`` to ``^``), the
+leftovers nothing uses are left out (NoOps, unused variant/resource Placeholders), and the blocks are laid
+out in layers, left to right. Block declarations come from
 the registry the caller passes (``blocks.REGISTRY``, or the editor's TensorFlow-free view of it). Imports
 neither TensorFlow nor Qt; what needs TensorFlow raises ``formats.graphdef.NeedsTensorFlow``.
 """
