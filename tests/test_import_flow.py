@@ -290,7 +290,7 @@ def test_feeding_numbers_to_a_string_placeholder_names_block_and_file(tmp_path: 
     assert problem.block == "x" and "n.npy" in problem.message and "string" in problem.message
 
 
-def test_a_saved_mutable_table_is_refused_naming_node_and_op_not_run_empty(tmp_path: Path) -> None:
+def test_a_saved_mutable_tables_contents_are_read_and_looked_up(tmp_path: Path) -> None:
     class Counts(tf.Module):
         def __init__(self) -> None:
             self.table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=-1)
@@ -302,6 +302,11 @@ def test_a_saved_mutable_table_is_refused_naming_node_and_op_not_run_empty(tmp_p
 
     m = Counts()
     tf.saved_model.save(m, str(tmp_path / "sm"), signatures={"serving_default": m.__call__})
-    with pytest.raises(PageFileError) as e:
-        import_model(tmp_path / "sm", tmp_path / "p.json")
-    assert "MutableHashTableV2" in str(e.value) and "saved contents" in str(e.value)
+    words = np.array(["b", "q", "a"])
+    expected = m(tf.constant(words))["out"].numpy()
+    np.testing.assert_array_equal(expected, [2, -1, 1])
+    page = import_model(tmp_path / "sm", tmp_path / "p.json")
+    report = run_fed(load(tmp_path / "p.json"), tmp_path, x=words)
+    fetched = [(ln.src, ln.src_port) for ln in page.links if ln.dst_port == "fetch_outputs"]
+    assert len(fetched) == 1
+    np.testing.assert_array_equal(report.results.get(*fetched[0]), expected)
