@@ -457,6 +457,7 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
     #: per declaration: inert or not, its single (not list) outputs, its inputs by name
     ports_of: dict[Block, tuple[bool, frozenset[str], dict[str, Any]]] = {}
     many: list[tuple[str, str]] = []  # (block, single input) given more than one link
+    next_iterations = {bid for bid, d in decls.items() if d.name == "NextIteration"}  # loops' back edges start here
     for ln in page.links:
         src, sport, dst, dport = ln
         if src not in on_page or dst not in on_page:
@@ -465,7 +466,7 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
             continue
         if (sport == "^" or dport == "^") and not _control(ln, controls, err):
             continue
-        if not _back_edge(decls, src, dst):
+        if src not in next_iterations or not _back_edge(decls, src, dst):
             children = succ.get(src)
             if children is None:
                 children = succ[src] = {}
