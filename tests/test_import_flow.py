@@ -221,6 +221,24 @@ def test_a_lowered_while_loop_with_a_cond_runs_as_tensorflow_runs_it(lowered_loo
     for x, expected in zip(lowered_loop["xs"], lowered_loop["expected"]):
         report = run_fed(load(tmp_path / "loop.json"), tmp_path, x=x)
         np.testing.assert_allclose(report.results.get(lowered_loop["out"], "output"), expected, atol=1e-6)
+    if not fold:  # the page exported as Python runs as TensorFlow does (its Merges given their back edges)
+        import json
+        import subprocess
+        import sys
+
+        from enuflow.app.engine.export_python import page_to_python
+
+        x, expected = lowered_loop["xs"][1], lowered_loop["expected"][1]
+        page = load(tmp_path / "loop.json")
+        assert not apply_feeds(page, [f"x={tmp_path / 'x.npy'}"])  # the last fed x, saved by run_fed
+        script = tmp_path / "loop.py"
+        script.write_text(page_to_python(page) + "\nimport json as _j\nprint('JSON', _j.dumps({k: np.asarray(v)"
+                                                 ".tolist() for k, v in main().items()}))\n")
+        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("JSON ")][-1][5:])
+        np.testing.assert_allclose(got[f"{lowered_loop['out']}.output"], expected, atol=1e-6)
+        assert "_update_input" in script.read_text()
     if fold:  # the page exported as a SavedModel serves TensorFlow's numbers
         from enuflow.app.engine.export_savedmodel import export_savedmodel
 
