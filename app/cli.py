@@ -214,7 +214,8 @@ def _add_run(sub: Any) -> None:
                         f"loaded (or ${MEMORY_LIMIT_ENV}); a page that needs more fails with an 'out of memory' "
                         "error naming the block, where it is known")
     r.add_argument("--feed", action="append", default=[], metavar="BLOCK=FILE.npy",
-                   help="fill the Placeholder BLOCK with the array in FILE.npy (repeatable)")
+                   help="fill the Placeholder BLOCK with the array in FILE.npy: numbers, booleans, or text "
+                        "for a string Placeholder (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
     r.add_argument("--to", action="append", default=[], metavar="BLOCK[,BLOCK]",

@@ -65,7 +65,8 @@ def test_a_nested_keras_model_opens_folded_and_runs_as_keras_and_the_flat_page(n
     # the model's outer scope (net_1) opened; each layer one block, the concatenation beside the input it takes
     assert [(b.id, b.type) for b in page] == [
         ("x", "Placeholder"), ("block_1", "block_1"), ("head_1", "head_1"), ("cat_1.concat.axis", "Const"),
-        ("out_1", "out_1"), ("cat_1.concat", "ConcatV2"), ("Identity", "Identity"), ("session", "ClientSession")]
+        ("out_1", "out_1"), ("cat_1.concat", "ConcatV2"), ("NoOp", "NoOp"), ("Identity", "Identity"),
+        ("session", "ClientSession")]
     inner = page.composites["block_1"]
     assert [b.id for b in inner.blocks] == ["d1_1", "d2_1"]  # the Sequential's layers, each a composite
     assert {b.type for b in page.composites["block_1.d1_1"].blocks} == {"Const", "Identity", "MatMul", "BiasAdd",
@@ -121,7 +122,7 @@ def test_a_folded_page_exports_with_the_models_names_and_serves_what_keras_compu
 def test_import_flat_gives_one_block_per_node(nested: dict, tmp_path: Path) -> None:
     page = import_model(nested["folder"] / "net.pb", tmp_path / "f.json", fold=False)
     assert not page.composites
-    assert len(page) == len(nested["graph_def"].node) - 1 + 1  # the NoOp dropped, a ClientSession added
+    assert len(page) == len(nested["graph_def"].node) + 1  # a ClientSession added
 
 
 def test_mobilenet_v2_opens_folded_at_most_60_blocks_alike_blocks_finite(tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_mobilenet_v2_opens_folded_at_most_60_blocks_alike_blocks_finite(tmp_pat
         assert inside(n) == inside(2), n
     for n in (3, 6, 13):
         assert inside(n) == inside(1), n
-    assert len(flatten(page).page) == 1052 + 1  # every node but the NoOp, and the ClientSession
+    assert len(flatten(page).page) == 1053 + 1  # every node, and the ClientSession
 
 
 def page_of(blocks: list[tuple[str, str]], links: list[tuple[str, str, str, str]]) -> Page:

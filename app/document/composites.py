@@ -306,7 +306,8 @@ def _port_name(port: str) -> str:
 
 def check_types(path: str, comps: dict[str, Composite], lookup: Lookup) -> None:
     """Check the definitions against the block types: every inner type is known (a block type or another composite
-    of the page), and every exposed input, output and pin names a port or pin of its inner block. Raises
+    of the page), and every exposed input, output and pin names a port or pin of its inner block (or its control
+    port ``^``: a control link through the composite's boundary, as a folded model has). Raises
     PageFileError naming the file, composite and block."""
     for name, comp in comps.items():
         w = _Where(path, name)
@@ -321,11 +322,11 @@ def check_types(path: str, comps: dict[str, Composite], lookup: Lookup) -> None:
             found[b.id] = _ports(decl, inner)
         for p in comp.inputs:
             for bid, port in p.to:
-                if found[bid][0] is not None and _port_name(port) not in found[bid][0]:
+                if found[bid][0] is not None and port != "^" and _port_name(port) not in found[bid][0]:
                     raise w.fail(f"input {p.name!r} feeds {bid}.{port}, which is not an input of block {bid!r}")
         for p in comp.outputs:
             bid, port = p.src
-            if found[bid][1] is not None and _port_name(port) not in found[bid][1]:
+            if found[bid][1] is not None and port != "^" and _port_name(port) not in found[bid][1]:
                 raise w.fail(f"output {p.name!r} comes from {bid}.{port}, which is not an output of block {bid!r}")
         for p in comp.pins:
             if found[p.block][2] is not None and p.pin not in found[p.block][2]:

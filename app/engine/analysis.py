@@ -475,6 +475,7 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
     #: per declaration: inert or not, its single (not list) outputs, its inputs by name
     ports_of: dict[Block, tuple[bool, frozenset[str], dict[str, Any]]] = {}
     many: list[tuple[str, str]] = []  # (block, single input) given more than one link
+    next_iterations = {bid for bid, d in decls.items() if d.name == "NextIteration"}  # loops' back edges start here
     for ln in page.links:
         src, sport, dst, dport = ln
         if src not in on_page or dst not in on_page:
@@ -483,13 +484,14 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
             continue
         if (sport == "^" or dport == "^") and not _control(ln, controls, err):
             continue
-        children = succ.get(src)
-        if children is None:
-            children = succ[src] = {}
-        if dst not in children:
-            children[dst] = None
-            indegree[dst] = indegree.get(dst, 0) + 1
-        edges.append((src, dst))
+        if src not in next_iterations or not _back_edge(decls, src, dst):
+            children = succ.get(src)
+            if children is None:
+                children = succ[src] = {}
+            if dst not in children:
+                children[dst] = None
+                indegree[dst] = indegree.get(dst, 0) + 1
+            edges.append((src, dst))
         if sport == "^":
             continue
         sd, dd = decls.get(src), decls.get(dst)
@@ -521,6 +523,17 @@ def _links(page: Page, ids: list[str], decls: dict[str, Block], inputs: dict[str
                 if len(lns) == 2 and not port.is_list:
                     many.append((dst, dport))
     return succ, indegree, edges, many
+
+
+def _back_edge(decls: dict[str, Block], src: str, dst: str) -> bool:
+    """Whether a link from ``src`` to ``dst`` closes a loop as TensorFlow's lowered ``while_loop`` does: a
+    ``NextIteration`` into a ``Merge`` (the Merge is built first and takes it afterwards: ``builder``). Such a link
+    does not order its blocks, so that a loop is no cycle of the page."""
+    sd = decls.get(src)
+    if sd is None or sd.name != "NextIteration":
+        return False
+    dd = decls.get(dst)
+    return dd is not None and dd.name == "Merge"
 
 
 def _control(ln: Link, controls: dict[str, list[str]], err: _Report) -> bool:
@@ -629,13 +642,17 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
 
 def signature(page: Page, an: Analysis, structure: _Structure) -> str:
     """A digest of everything that shapes the TensorFlow graph: the page's structure, which blocks have
-    problems, and the dtype and shape of each value fed (not the values themselves)."""
+    problems, and the dtype and shape of each value fed (not the values themselves, but for the blocks that control
+    links order: their values are Consts in the graph, ``builder``)."""
     if not structure.digest:
         structure.digest = hashlib.blake2b(repr(structure.key[0]).encode(), digest_size=16).hexdigest()
     fed = [(bid, k, np_name(v.dtype), v.shape) for bid, vals in an.values.items() for k, v in vals.items()]
     h = hashlib.blake2b(digest_size=16)
     h.update(structure.digest.encode())
     h.update(repr((sorted(an.bad), fed)).encode())
+    for bid in an.controls:
+        for _k, v in sorted((an.values.get(bid) or {}).items()):
+            h.update(v.tobytes() if v.dtype.kind != "O" else repr(v.tolist()).encode())
     return h.hexdigest()
 
 

@@ -176,7 +176,7 @@ def _plain(block_id: str) -> str:
 class BlockScope:
     """What a block's ``build`` receives: the graph, its attrs, its fed values and op creation."""
 
-    __slots__ = ("page", "graph", "block_id", "attrs", "values", "name", "_made", "op_memo")
+    __slots__ = ("page", "graph", "block_id", "attrs", "values", "name", "_made", "op_memo", "constant")
 
     def __init__(self, page_scope: PageScope, block_id: str, attrs: dict[str, Any],
                  values: dict[str, np.ndarray]) -> None:
@@ -189,6 +189,8 @@ class BlockScope:
         self.name = page_scope.op_name_for(block_id)
         self._made: set[str] | None = None
         self.op_memo = page_scope.op_memo
+        #: whether ``value`` makes Consts (a block that control links order: in a loop's frame) over placeholders
+        self.constant = False
 
     def has_value(self, pin: str) -> bool:
         return pin in self.values
@@ -204,12 +206,13 @@ class BlockScope:
         if pin not in self.values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
         arr = self.values[pin]
+        converted = arr
         if dtype is None:  # the value's own dtype
             dt = "string" if arr.dtype.kind == "O" else np_name(arr.dtype)
         else:
             dt = dtype
             try:
-                convert_value(arr, dt)
+                converted = convert_value(arr, dt)
             except BuildFailure as e:
                 raise BuildFailure(f"pin '{pin}': {e.message}", pin) from None
         if shape is None:
@@ -220,7 +223,18 @@ class BlockScope:
                                     or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
+        if self.constant:
+            return self._constant(pin, converted, dt)
         return self.page.fed_placeholder(self.block_id, self._op_name("Placeholder", pin), pin, dt, shp)
+
+    def _constant(self, pin: str, arr: np.ndarray, dt: str) -> Any:
+        """A Const holding the pin's value (``constant``: the value is part of the graph's signature)."""
+        from enuflow.blocks.tf import load
+
+        tf = load()
+        proto = tf.make_tensor_proto(arr, dtype=tf.as_dtype(dt))
+        attrs = {"dtype": tf.compat.v1.AttrValue(type=proto.dtype), "value": tf.compat.v1.AttrValue(tensor=proto)}
+        return self.graph._create_op_internal("Const", [], name=self._op_name("Const", pin), attrs=attrs).outputs[0]
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
@@ -293,7 +307,7 @@ class _PageBuild:
     graph, the tensors made so far, the failed blocks, the op plans of blocks built before)."""
 
     __slots__ = ("an", "built", "scope", "graph", "create", "name_for", "done", "dev", "devices", "failed", "preds",
-                 "infos", "memo", "tensors", "operations", "Operation")
+                 "infos", "memo", "tensors", "operations", "Operation", "loops")
 
     def __init__(self, page: Page, an: Analysis, scope: PageScope, failed: set[str], operation_type: type) -> None:
         self.an = an
@@ -316,6 +330,8 @@ class _PageBuild:
         self.tensors = built.tensors
         self.operations = built.operations
         self.Operation = operation_type
+        #: the inputs of loops' Merges wired after their NextIteration is built: (merge block, input, source)
+        self.loops: list[tuple[str, int, tuple[str, str]]] = []
 
     def build(self, order: list[str]) -> None:
         """Build the blocks of ``order`` (dependency order) in turn, recording their outputs in the BuiltGraph; a
@@ -340,6 +356,28 @@ class _PageBuild:
                     and self.quick(bid, decl, info.plain_op, single, ins):
                 continue
             self.block(bid, decl, info, ins)
+        if self.loops:
+            self.close_loops()
+
+    def close_loops(self) -> None:
+        """Give each loop's Merge its NextIteration input once that is built, as TensorFlow's own importer does
+        (``_update_input``): the Merge was made before the loop's body, its first input standing in for that one.
+        A Merge whose NextIteration failed fails too; one whose NextIteration is not built yet stays waiting (a
+        build of some blocks only: ``shape_check``)."""
+        waiting = []
+        for bid, index, key in self.loops:
+            merged, t = self.tensors.get((bid, "output")), self.tensors.get(key)
+            if merged is None or bid in self.failed:
+                continue
+            if t is None and key[0] not in self.failed:
+                waiting.append((bid, index, key))
+            elif t is None or t.__class__ is list:
+                self.built.errors.append(BuildError(bid, "inputs", f"'{key[0]}.{key[1]}' gives no tensor to close "
+                                                                   "the loop with"))
+                self.failed.add(bid)
+            else:
+                merged.op._update_input(index, t)
+        self.loops = waiting
 
     def ordered(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]], sources: list[str]) -> None:
         """Build block ``bid``, which control links order after the blocks ``sources``: each of its ops gets their
@@ -354,7 +392,7 @@ class _PageBuild:
                 return
             ops.extend(found)
         with self.graph.control_dependencies(ops):
-            self.block(bid, decl, info, ins)
+            self.block(bid, decl, info, ins, fed=False)  # a value ordered after an op is a Const in the graph
 
     def ops_of(self, bid: str) -> list[Any]:
         """The ops behind the outputs of block ``bid`` built so far (what running the block runs)."""
@@ -441,9 +479,10 @@ class _PageBuild:
                 tensors[(bid, port_name)] = outs[i]
         self.done(bid)
 
-    def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]]) -> None:
+    def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]], fed: bool = True) -> None:
         """Build a block the quick path did not: wire its inputs, then make its op from the plan of a block like
-        it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const), or call its ``build``."""
+        it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const; not when ``fed`` is false:
+        a placeholder fed from outside could not stand in a loop's frame), or call its ``build``."""
         wired = self.wire(bid, ins, info.list_ports) if ins else {}
         if wired is None:
             return
@@ -455,9 +494,9 @@ class _PageBuild:
             if plan is not None:
                 self.planned(bid, plain_op, flat_inputs(plan[1], wired), plan)
                 return
-        if info.fed_output is not None and self.fed(bid, info.fed_output):
+        if fed and info.fed_output is not None and self.fed(bid, info.fed_output):
             return
-        self.own_build(bid, decl, wired)
+        self.own_build(bid, decl, wired, fed)
 
     def wire(self, bid: str, ins: dict[str, list[Any]], list_ports: frozenset[str]) -> dict[str, Any] | None:
         """The tensors (or ops) wired into ``bid``, by input: a list for a list port, else the one tensor; None,
@@ -471,6 +510,10 @@ class _PageBuild:
                 t = tensors.get(key)
                 if t is None:
                     t = operations.get(key)
+                if t is None and pname in list_ports and self.later(bid, ln.src):
+                    self.loops.append((bid, len(ts), key))
+                    ts.append(None)  # stands for the loop's NextIteration, built later (``close_loops``)
+                    continue
                 if t is None:
                     message = f"'{ln.src}.{ln.src_port}' gives no tensor to wire"
                     self.built.errors.append(BuildError(bid, pname, message))
@@ -480,8 +523,23 @@ class _PageBuild:
                     ts.extend(t)  # a list output (InputList) passes its tensors in order
                 else:
                     ts.append(t)
+            if None in ts:
+                stand = next((t for t in ts if t is not None), None)
+                if stand is None:
+                    self.built.errors.append(BuildError(bid, pname, "a loop's Merge needs an input from outside "
+                                                                    "the loop (an Enter) besides its NextIteration"))
+                    self.failed.add(bid)
+                    return None
+                ts = [stand if t is None else t for t in ts]
             wired[pname] = ts if pname in list_ports else ts[0]
         return wired
+
+    def later(self, bid: str, src: str) -> bool:
+        """Whether ``src`` is a loop's NextIteration wired into ``bid``, a Merge, built after it (a back edge)."""
+        decls = self.an.decls
+        sd, dd = decls.get(src), decls.get(bid)
+        return sd is not None and dd is not None and sd.name == "NextIteration" and dd.name == "Merge" \
+            and src not in self.failed
 
     def fed(self, bid: str, fed_output: tuple[str, str]) -> bool:
         """Make the output of a block whose output is its pin value fed (a Const): its placeholder, without a
@@ -508,12 +566,13 @@ class _PageBuild:
         self.done(bid)
         return True
 
-    def own_build(self, bid: str, decl: Any, wired: dict[str, Any]) -> None:
+    def own_build(self, bid: str, decl: Any, wired: dict[str, Any], fed: bool = True) -> None:
         """Build a block by its declaration's ``build`` and record its outputs (ops apart from tensors); a
         BuildFailure becomes the block's error naming its port and what is wired there, any other exception the
         block's error with TensorFlow's message."""
         an = self.an
         bscope = BlockScope(self.scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
+        bscope.constant = not fed
         devices = self.devices
         device = devices.get(bid) or self.dev if devices else self.dev
         try:

@@ -87,6 +87,8 @@ class _Writer:
         self.used: set[str] = set()
         self.lines: list[str] = []
         self.feeds: list[str] = []
+        #: lines that give loops' Merges their NextIteration input, written after every block (``inputs_of``)
+        self.loops: list[str] = []
         #: with a data file beside the script: its entries (key -> array); None writes values inline
         self.data: dict[str, np.ndarray] | None = None
         #: mapped data-folder path (str and bytes) -> the file's name in DATA_DIR
@@ -143,8 +145,21 @@ class _Writer:
         for pname, links in self.an.inputs.get(block_id, {}).items():
             port = decl.input(pname)
             exprs = [self.output_expr(ln.src, ln.src_port) for ln in links]
+            if decl.name == "Merge":
+                exprs = self._loop_inputs(block_id, links, exprs)
             out[pname] = "[" + ", ".join(exprs) + "]" if port is not None and port.is_list else exprs[0]
         return out
+
+    def _loop_inputs(self, block_id: str, links: list[Any], exprs: list[str]) -> list[str]:
+        """A loop's Merge's inputs: its NextIteration (written later) stood in for by its other input, and given it
+        afterwards (``_update_input``, as TensorFlow's importer does)."""
+        back = [i for i, ln in enumerate(links) if self.an.decls[ln.src].name == "NextIteration"]
+        stand = next((e for i, e in enumerate(exprs) if i not in back), None)
+        if not back or stand is None:
+            return exprs
+        merged = f"tf.nest.flatten({self.var(block_id)})[0].op"
+        self.loops.extend(f"    {merged}._update_input({i}, {exprs[i]})  # the loop's back edge" for i in back)
+        return [stand if i in back else e for i, e in enumerate(exprs)]
 
     def block(self, block_id: str) -> None:
         decl: Block = self.an.decls[block_id]
@@ -249,6 +264,7 @@ def python_script(page: Page, source: str = "", data_file: str | None = None) ->
             w.block(bid)
             if bid in an.controls:
                 _ordered_after(w, start, an.controls[bid])
+    w.lines.extend(w.loops)
     fetch_keys, target_keys, steps = _run_outputs(page, an)
     fetch, targets = _fetch_text(w, an, fetch_keys, target_keys)
     head = _script_head(page, source, folder)

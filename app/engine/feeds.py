@@ -66,7 +66,10 @@ def apply_feeds(page: Page, specs: list[str]) -> list[BuildError]:
         if problem:
             errors.append(BuildError(block, "value", f"--feed {path}: {problem}"))
             continue
-        value: Any = {"dtype": _dtype_name(arr, b.pins), "shape": list(arr.shape), "value": arr}
+        if arr.dtype.kind in "US":  # text: the strings themselves, as a page holds them
+            value: Any = {"dtype": "string", "shape": list(arr.shape), "value": _texts(arr)}
+        else:
+            value = {"dtype": _dtype_name(arr, b.pins), "shape": list(arr.shape), "value": arr}
         page.set_pin(block, "value", value)
     return errors
 
@@ -78,16 +81,27 @@ def _dtype_name(arr: np.ndarray, pins: dict[str, Any]) -> str:
         return str(arr.dtype)
 
 
+def _texts(arr: np.ndarray) -> Any:
+    """A text array (numpy's ``str`` or ``bytes``, from ``np.save``) as nested lists of str."""
+    flat = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in arr.reshape(-1).tolist()]
+    return flat[0] if arr.ndim == 0 else np.array(flat, dtype=object).reshape(arr.shape).tolist()
+
+
 def _fits(pins: dict[str, Any], arr: np.ndarray) -> str | None:
     """Why ``arr`` cannot fill a Placeholder with these pins, or None."""
-    if arr.dtype.kind not in "biufc":
-        return f"holds {arr.dtype} values; a fed array must be numbers or booleans"
+    if arr.dtype.kind not in "biufcUS":
+        return f"holds {arr.dtype} values; a fed array must be numbers, booleans or text"
     try:
         want = parse_dtype(pins.get("dtype")) if pins.get("dtype") not in (None, "") else None
         shape = parse_shape(pins.get("shape")) if pins.get("shape") not in (None, "") else None
     except ValueParseError:
         return None  # the page's own pins are at fault; the analysis reports them
-    if want is not None and want != str(arr.dtype):
+    if arr.dtype.kind in "US":
+        if want not in (None, "string"):
+            return f"holds text, which does not fit the Placeholder's dtype {want}"
+    elif want == "string":
+        return f"holds {arr.dtype} values; the Placeholder's dtype is string (give text: numpy's str or bytes)"
+    elif want is not None and want != str(arr.dtype):
         from enuflow.app.document.values import numpy_dtype
 
         target = np.dtype(numpy_dtype(want))

@@ -11,8 +11,9 @@ constants larger than a few values are stored there, not in the JSON. ``Placehol
 the page's rules like any other (a file written or read needs ``--allow-io``). The page opens folded by the
 model's name scopes into composites (``app.engine.model_fold``; ``fold=False``: one block per node). Ops that still call functions
 (``While``, ``If``, ...) become one ``GraphFunction`` block each, marked not editable: that, and tensors numpy
-cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies are dropped
-(a page wires data only); ``NoOp``s with them. Problems raise ``PageFileError`` naming the file.
+cannot hold, is what this module adds to the TensorFlow-free page builder. Control dependencies become
+control links (``^`` to ``^``), built as TensorFlow's control inputs. Problems raise ``PageFileError``
+naming the file (and the node and its op, for a node a page cannot hold).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class _Builder(PageBuilder):
     """The page builder with TensorFlow at hand: function ops, and tensors numpy alone cannot read."""
 
     _graph: Any = None
+    with_tensorflow = True
 
     def array(self, tensor: Any) -> np.ndarray:
         try:
@@ -139,6 +141,20 @@ class _Builder(PageBuilder):
         return self._graph
 
 
+def _folded(page: Page) -> Page:
+    """``page`` folded by name scope; a model whose scopes folding cannot follow opens flat, laid out, saying why
+    (an import never ends in an internal error)."""
+    from enuflow.app.document.formats.model_page import lay_out
+
+    try:
+        return fold_model(page, REGISTRY)
+    except (KeyError, ValueError, IndexError, RecursionError) as e:
+        page.extra.setdefault("import_warnings", []).append(
+            f"the model is shown flat: folding it by name scope failed ({type(e).__name__}: {e})")
+        lay_out(page, REGISTRY)
+        return page
+
+
 def import_model(source: str | Path, output: str | Path, signature: str | None = None,
                  freeze: bool = False, fold: bool = True) -> Page:
     """Read the model at ``source`` and write it as the page ``output`` (with ``NAME.npz`` beside it when it
@@ -148,7 +164,7 @@ def import_model(source: str | Path, output: str | Path, signature: str | None =
     b = _Builder(mg, freeze, REGISTRY)
     page, arrays = b.run(layout=not fold), b.arrays
     if fold:
-        page = fold_model(page, REGISTRY)
+        page = _folded(page)
     out = Path(output)
     if arrays:
         target = out.with_name(datafile.data_name(out))

@@ -271,7 +271,8 @@ def _gather_list_inputs(page: Page, top: _Item) -> None:
     """Move each block whose list input takes several wires up to the level all of them come from."""
     count: dict[Port, int] = {}
     for ln in page.links:
-        count[(ln.dst, ln.dst_port)] = count.get((ln.dst, ln.dst_port), 0) + 1
+        if ln.dst_port != "^":  # control links into one block: in any order
+            count[(ln.dst, ln.dst_port)] = count.get((ln.dst, ln.dst_port), 0) + 1
     many = {key for key, n in count.items() if n > 1}
     if not many:
         return
@@ -366,7 +367,7 @@ class _Folder:
             lv = self.levels[id(c)]
             out = lv.outs.get(key)
             if out is None:
-                out = lv.outs[key] = ExposedOutput(lv.name(src[1], src[0]), src)
+                out = lv.outs[key] = ExposedOutput(lv.name(_port_name(src), src[0]), src)
             src = (c.id, out.name)
         dst = (self.item_of[ln.dst].id, ln.dst_port)
         for c in reversed(cd[k:]):
@@ -375,7 +376,7 @@ class _Folder:
             if inp is not None:
                 inp.to.append(dst)
                 return
-            inp = lv.ins[key] = ExposedInput(lv.name(dst[1], dst[0]), [dst])
+            inp = lv.ins[key] = ExposedInput(lv.name(_port_name(dst), dst[0]), [dst])
             dst = (c.id, inp.name)
         self.levels[id(cd[k - 1] if k else self.top)].links.append(Link(src[0], src[1], dst[0], dst[1]))
 
@@ -398,6 +399,12 @@ class _Folder:
                 b.extra["op_name"] = rel
             made.append(b)
         return made
+
+
+def _port_name(end: Port) -> str:
+    """The name a composite's exposed port wants for wire end ``end``: the port's own, or for a control link
+    (``^``) ``^`` and the block's name (a composite's ``^`` port itself means all its blocks)."""
+    return "^" + end[0] if end[1] == "^" else end[1]
 
 
 def _comp_name(want: str, comps: dict[str, Composite], known: Callable[[str], object]) -> str:
@@ -431,6 +438,8 @@ def _differs(flat: Page, folded: Page) -> str | None:
         for ln in page.links:
             r = rename or {}
             out.setdefault((r.get(ln.dst, ln.dst), ln.dst_port), []).append((r.get(ln.src, ln.src), ln.src_port))
+        for key in [k for k in out if k[1] == "^"]:  # a block's control inputs: a set, not a list
+            out[key] = sorted(set(out[key]))
         return out
 
     if wires(got.page, name) != wires(flat, None):

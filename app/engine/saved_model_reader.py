@@ -78,13 +78,53 @@ def _read(src: Path, signature: str) -> ModelGraph:
     if reader is None and any(n.WhichOneof("kind") == "variable" for n in meta.object_graph_def.nodes):
         raise PageFileError(str(src), "has variables but no variables/variables.index to read their values from")
     variables = _variable_keys(src, meta, top, reader) if reader is not None else {}
+    restored = _saved_tables(src, graph_def, reader)
     graph_def, labels = _constants(src, signature, graph_def, variables, reader)
     mg = ModelGraph(graph_def, src.name or "saved_model", labels)
     mg.inputs = {key: t.split(":")[0] for key, t in sorted(inputs.items())}
     mg.outputs = out_tensors
     mg.targets = run_ops
-    mg.initializers = init_ops
+    mg.initializers = init_ops + restored
     return mg
+
+
+#: the lookup tables whose contents a SavedModel keeps in its checkpoint (``table-keys``, ``table-values``)
+_MUTABLE_TABLES = frozenset({"MutableHashTableV2", "MutableHashTableOfTensorsV2", "MutableDenseHashTableV2"})
+_TABLE_KEYS = "/.ATTRIBUTES/table-keys"
+
+
+def _saved_tables(src: Path, graph_def: Any, reader: Any) -> list[str]:
+    """Fill the model's mutable table from its saved contents: a ``LookupTableImportV2`` of them (two Consts),
+    added to ``graph_def``; returns its name (an initialiser, run once before the first step). Done when the model
+    has one such table and the checkpoint the contents of one; other cases raise PageFileError naming the node
+    and its op (a page with the table empty would compute other numbers)."""
+    tables = [n for n in graph_def.node if n.op in _MUTABLE_TABLES]
+    shapes = reader.get_variable_to_shape_map() if reader is not None else {}
+    saved = sorted(k[:-len(_TABLE_KEYS)] for k in shapes if k.endswith(_TABLE_KEYS))
+    if not tables or not saved:
+        return []
+    table = tables[0]
+    if len(tables) > 1 or len(saved) > 1 or table.op == "MutableDenseHashTableV2":
+        raise PageFileError(str(src), f"node '{table.name}' (op {table.op}) is a table whose saved contents "
+                                      "enuflow reads only for one MutableHashTable a model (freeze its contents "
+                                      "into a HashTableV2)")
+    tf = load()
+    keys = reader.get_tensor(saved[0] + _TABLE_KEYS)
+    values = reader.get_tensor(saved[0] + "/.ATTRIBUTES/table-values")
+    made = []
+    for part, arr, dtype in (("keys", keys, table.attr["key_dtype"].type),
+                             ("values", values, table.attr["value_dtype"].type)):
+        node = graph_def.node.add()
+        node.name, node.op = f"{table.name}/saved_{part}", "Const"
+        node.attr["dtype"].type = dtype
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(arr, dtype=tf.as_dtype(dtype)))
+        made.append(node.name)
+    fill = graph_def.node.add()
+    fill.name, fill.op = f"{table.name}/restore", "LookupTableImportV2"
+    fill.input.extend([table.name, *made])
+    fill.attr["Tin"].type = table.attr["key_dtype"].type
+    fill.attr["Tout"].type = table.attr["value_dtype"].type
+    return [fill.name]
 
 
 # -- the SavedModel message -----------------------------------------------------------------------------

@@ -4,9 +4,11 @@
 ``formats.graphdef`` reads without TensorFlow: the fields are the same) into a page and the arrays of its data
 file: constants larger than a few values are kept out of the JSON (``app.document.datafile``). Placeholders
 stay Placeholders (holding zeros until fed), a signature's inputs take their keys as block ids, the outputs
-(the signature's, or those nothing consumes) are wired into a ClientSession (and the ops a model runs for their
-effects into its ``run_outputs``), a model's initialisers into an ``Initializer``, control dependencies are dropped
-(a page wires data only), and the blocks are laid out in layers, left to right. Block declarations come from
+(the signature's, or the model's sinks: ``_sinks``) are wired into a ClientSession (and the ops a model runs
+for their effects into its ``run_outputs``), a model's initialisers (or a GraphDef's table initialisers) into
+an ``Initializer``, control dependencies (``^name`` inputs) become control links (``^`` to ``^``), the
+leftovers nothing uses are left out (NoOps, unused variant/resource Placeholders), and the blocks are laid
+out in layers, left to right. Block declarations come from
 the registry the caller passes (``blocks.REGISTRY``, or the editor's TensorFlow-free view of it). Imports
 neither TensorFlow nor Qt; what needs TensorFlow raises ``formats.graphdef.NeedsTensorFlow``.
 """
@@ -30,6 +32,12 @@ from enuflow.app.document.page import BlockInstance, Link, Page
 
 #: constants with more elements than this go to the data file
 INLINE_LIMIT = datafile.INLINE_LIMIT
+#: the ops that fill a lookup table (run once, before the first step, by an Initializer)
+TABLE_INITIALIZERS = frozenset({"LookupTableImportV2", "InitializeTableV2", "InitializeTableFromTextFileV2"})
+#: the names a frozen function gives its outputs
+_FUNCTION_OUTPUT = re.compile(r"Identity(_\d+)?")
+#: DataType values a Placeholder cannot be fed with on a page
+_UNFEEDABLE = {20: "resource", 21: "variant"}
 NOT_EDITABLE = ("not editable here: this op runs TensorFlow function bodies kept as they were in the model; "
                 "change the model and import it again")
 
@@ -150,6 +158,9 @@ class PageBuilder:
     NeedsTensorFlow; ``app.engine.import_model`` subclasses this with TensorFlow for those.
     """
 
+    #: whether TensorFlow is at hand (then what needs it and still fails is an error naming the node)
+    with_tensorflow = False
+
     def __init__(self, mg: ModelGraph, freeze: bool, registry: Any, strict: bool = False) -> None:
         self.mg = mg
         self.freeze = freeze
@@ -160,6 +171,7 @@ class PageBuilder:
         self.warnings: list[str] = []
         self.outputs: dict[str, list[str]] = {}  # node -> output port names by index
         self.ids: dict[str, str] = {}  # node -> block id
+        self._inert: set[str] = set()  # NoOps without inputs, left out with the control inputs from them
 
     def array(self, tensor: Any) -> np.ndarray:
         """A Const's value (overridden where TensorFlow reads what numpy cannot)."""
@@ -237,37 +249,16 @@ class PageBuilder:
     def run(self, layout: bool = True) -> Page:
         """The page (laid out unless ``layout`` is false: a caller that folds it lays out each level)."""
         page = self.page
-        gd = self.mg.graph_def
-        nodes = [n for n in gd.node if n.op != "NoOp"]
-        dropped_ctrl = 0
+        nodes = self._kept_nodes()
         self.ids = {n.name: n.name for n in nodes}
         # Placeholders take their signature keys as block ids (what a served page is fed by)
         for key, node in self.mg.inputs.items():
             if key != node and node in self.ids and key not in self.ids:
                 self.ids[node] = key
         for node in nodes:
-            page.add_block(self.node_block(node))
+            page.add_block(self._block_of(node))
         for node in nodes:
-            bid = self.ids[node.name]
-            block = page.block(bid)
-            data_inputs = [_split_input(s) for s in node.input]
-            dropped_ctrl += sum(1 for _, _, ctrl in data_inputs if ctrl)
-            data_inputs = [(n, i) for n, i, ctrl in data_inputs if not ctrl]
-            if block.type == "GraphFunction":
-                ports = ["input"] * len(data_inputs)
-            else:
-                ports = _input_ports(self.registry.get(block.type), block.pins, len(data_inputs))
-            for k, (src_node, idx) in enumerate(data_inputs):
-                if src_node not in self.ids:
-                    raise PageFileError(self.mg.name, f"node '{node.name}' takes an input from '{src_node}', "
-                                                      "which is not in the model")
-                src = self.ids[src_node]
-                outs = self.outputs.get(src_node, [])
-                src_port = outs[idx] if idx < len(outs) else f"output_{idx}"
-                dst_port = ports[k] if k < len(ports) else f"input_{k}"
-                page.add_link(Link(src, src_port, bid, dst_port))  # twice into a list port: two links, in order
-        if dropped_ctrl:
-            self.warnings.append(f"{dropped_ctrl} control dependencies dropped (a page wires data only)")
+            self._wire(node)
         self._add_session()
         self._add_initializer()
         if layout:
@@ -275,6 +266,78 @@ class PageBuilder:
         if self.warnings:
             page.extra["import_warnings"] = list(self.warnings)
         return page
+
+    def _kept_nodes(self) -> list[Any]:
+        """The nodes that become blocks: all but the leftovers (``NoOp``s no node waits for, or that wait for nothing;
+        Placeholders of dtype variant or resource, or named ``unused_control_flow_input``, that nothing reads: what
+        TensorFlow's lowering of control flow leaves behind). A used variant or resource Placeholder raises
+        PageFileError naming it: a page cannot feed such a value."""
+        gd = self.mg.graph_def
+        used = {_split_input(s)[0] for n in gd.node for s in n.input}
+        keep = set(self.mg.targets) | set(self.mg.initializers) | set(self.mg.inputs.values())
+        nodes, dropped, seen = [], 0, set()
+        for n in gd.node:
+            if n.name in seen:
+                raise PageFileError(self.mg.name, f"node '{n.name}' (op {n.op}) is named twice in the model")
+            seen.add(n.name)
+            if n.op == "NoOp" and not n.input and n.name not in keep:
+                self._inert.add(n.name)  # waiting for it waits for nothing (a frozen function's ``^NoOp``)
+            elif n.name in used or n.name in keep:
+                if n.op == "Placeholder" and n.attr["dtype"].type in _UNFEEDABLE:
+                    raise PageFileError(self.mg.name, f"node '{n.name}' (op Placeholder) is an input of dtype "
+                                                      f"{_UNFEEDABLE[n.attr['dtype'].type]}, which a page cannot "
+                                                      "feed (freeze the model with what it reads from there)")
+                nodes.append(n)
+            elif n.op == "NoOp" or (n.op == "Placeholder" and (n.attr["dtype"].type in _UNFEEDABLE or
+                                                               n.name.startswith("unused_control_flow_input"))):
+                dropped += 1
+            else:
+                nodes.append(n)
+        if dropped:
+            self.warnings.append(f"{dropped} unused leftover nodes left out (NoOps and Placeholders nothing reads)")
+        return nodes
+
+    def _block_of(self, node: Any) -> BlockInstance:
+        """``node_block``, any problem of an odd node raised as a PageFileError naming the node and its op."""
+        try:
+            return self.node_block(node)
+        except PageFileError:
+            raise
+        except NeedsTensorFlow as e:
+            if not self.with_tensorflow:
+                raise
+            raise PageFileError(self.mg.name, f"node '{node.name}' (op {node.op}) cannot be made a block here "
+                                              f"({e})") from None
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError) as e:
+            raise PageFileError(self.mg.name, f"node '{node.name}' (op {node.op}) cannot be made a block here "
+                                              f"({type(e).__name__}: {e})") from None
+
+    def _wire(self, node: Any) -> None:
+        """The links into ``node``'s block: its data inputs in order, and its control inputs (``^name``) as
+        control links (``^`` to ``^``)."""
+        page = self.page
+        bid = self.ids[node.name]
+        block = page.block(bid)
+        inputs = [x for x in (_split_input(s) for s in node.input) if not (x[2] and x[0] in self._inert)]
+        for src_node, _, _ in inputs:
+            if src_node not in self.ids:
+                raise PageFileError(self.mg.name, f"node '{node.name}' (op {node.op}) takes an input from "
+                                                  f"'{src_node}', which is not in the model")
+        data_inputs = [(n, i) for n, i, ctrl in inputs if not ctrl]
+        if block.type == "GraphFunction":
+            ports = ["input"] * len(data_inputs)
+        else:
+            ports = _input_ports(self.registry.get(block.type), block.pins, len(data_inputs))
+        for k, (src_node, idx) in enumerate(data_inputs):
+            src = self.ids[src_node]
+            outs = self.outputs.get(src_node, [])
+            src_port = outs[idx] if idx < len(outs) else f"output_{idx}"
+            dst_port = ports[k] if k < len(ports) else f"input_{k}"
+            page.add_link(Link(src, src_port, bid, dst_port))  # twice into a list port: two links, in order
+        for src_node, _, ctrl in inputs:
+            link = Link(self.ids[src_node], "^", bid, "^")
+            if ctrl and self.ids[src_node] != bid and not page.has_link(link):
+                page.add_link(link)
 
     def _op_port(self, node: str) -> tuple[str, str] | None:
         """The block and output port that stand for node ``node``'s op (its ``operation`` port when it has no
@@ -290,8 +353,14 @@ class PageBuilder:
         return (b.id, ops[0]) if ops else None
 
     def _add_initializer(self) -> None:
-        """An Initializer block running the model's initialisers once before the first step."""
-        ports = [p for p in (self._op_port(n) for n in self.mg.initializers) if p is not None]
+        """An Initializer block running the model's initialisers once before the first step: a SavedModel's, or in a
+        GraphDef the table initialisers nothing waits for (``TABLE_INITIALIZERS``)."""
+        names = list(self.mg.initializers)
+        if not names:
+            used = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+            names = [n.name for n in self.mg.graph_def.node
+                     if n.op in TABLE_INITIALIZERS and n.name not in used and n.name in self.ids]
+        ports = [p for p in (self._op_port(n) for n in names) if p is not None]
         if not ports:
             return
         iid = self.page.new_id("initializer")
@@ -302,7 +371,7 @@ class PageBuilder:
                 self.page.add_link(link)
 
     def _add_session(self) -> None:
-        """A ClientSession fetching the signature's outputs, or the outputs nothing consumes, and running the
+        """A ClientSession fetching the signature's outputs (else the model's outputs: ``_sinks``) and running the
         signature's effects."""
         page = self.page
         fetches: list[tuple[str, str]] = []
@@ -314,12 +383,8 @@ class PageBuilder:
                 if node in self.ids and i < len(outs):
                     fetches.append((self.ids[node], outs[i]))
         else:
-            used = {(ln.src, ln.src_port) for ln in page.links}
-            for node, bid in self.ids.items():
-                b = page.block(bid)
-                for port in self.outputs.get(node, []):
-                    if (b.id, port) not in used and b.type not in ("Const", "Placeholder", "Variable"):
-                        fetches.append((b.id, port))
+            for node in self._sinks():
+                fetches.extend((self.ids[node], port) for port in self.outputs.get(node, []))
         runs = [p for p in (self._op_port(n) for n in self.mg.targets) if p is not None]
         if not fetches and not runs:
             return
@@ -329,6 +394,19 @@ class PageBuilder:
             link = Link(src, port, sid, into)
             if not page.has_link(link):
                 page.add_link(link)
+
+    def _sinks(self) -> list[str]:
+        """The model's outputs when no signature names them: the nodes no node takes anything from (by a data or a
+        control input; an ``IdentityN`` whose other outputs are read is no sink), sources and ops without outputs
+        aside; of those, when some are a frozen function's outputs (``Identity``, ``Identity_1``, ...: how
+        ``convert_variables_to_constants_v2`` names them), only those (a lowered loop's unread ``Exit``s are
+        leftovers)."""
+        used = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+        sinks = [n for n in self.mg.graph_def.node if n.name in self.ids and n.name not in used
+                 and n.op not in ("Const", "Placeholder", "NoOp") and self.outputs.get(n.name)
+                 and self.page.block(self.ids[n.name]).type not in ("Variable",)]
+        named = [n for n in sinks if n.op == "Identity" and _FUNCTION_OUTPUT.fullmatch(n.name)]
+        return [n.name for n in (named or sinks)]
 
     def _layout(self) -> None:
         lay_out(self.page, self.registry)
