@@ -396,3 +396,20 @@ def test_ctrl_l_on_a_3000_block_page_moves_every_wire_draws_it_far_out_and_undoe
     for bid, it in w.scene.blocks.items():
         assert it.pos() == before[bid]
     wires_at_ports()
+
+
+def test_a_control_link_is_drawn_dashed_and_says_what_it_orders(window, tmp_path):
+    doc = {"format": "enuflow.page", "version": 1, "name": "ordered",
+           "blocks": [{"id": "first", "type": "Const", "pos": [0, 0], "pins": {"val": 1.0}},
+                      {"id": "then", "type": "Const", "pos": [300, 0], "pins": {"val": 2.0}}],
+           "links": [{"from": ["first", "^"], "to": ["then", "^"]}]}
+    path = tmp_path / "ordered.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert window.open_path(str(path), ask=False)
+    (wire,) = window.scene.wire_items()
+    assert wire.link.src_port == "^" and wire.pen(1.0).style() == Qt.PenStyle.DashLine
+    assert wire.tip() == "control: then runs after first"
+    a, b = window.block_item("first"), window.block_item("then")
+    ax, ay, bx, by = wire.ends
+    assert ax == a.px + a.width and bx == b.px  # from the reader's right side to the waiting block's left
+    assert a.py <= ay <= a.py + a.height and b.py <= by <= b.py + b.height

@@ -616,6 +616,8 @@ class WireItem(QGraphicsRectItem):
 
     def tip(self) -> str:
         ln = self.link
+        if ln.src_port == "^":
+            return f"control: {ln.dst} runs after {ln.src}"
         tip = f"{ln.src}.{ln.src_port} \u2192 {ln.dst}.{ln.dst_port}"
         if self.ordinal:
             tip += f" (copy {self.ordinal + 1})"
@@ -710,15 +712,22 @@ class WireItem(QGraphicsRectItem):
         self.set_hot(False)
         super().hoverLeaveEvent(event)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def pen(self, lod: float) -> QPen:
+        """The pen at zoom ``lod``: selected, hot or plain; dashed for a control link (``^``: the reader runs after
+        the block it comes from, TensorFlow's control input)."""
         t = theme()
         if self.isSelected():
             pen = QPen(t.selected, 3.0)
         elif self.hot:
             pen = QPen(t.hot, 3.0)
         else:
-            pen = _wire_pen(t.wire, option.levelOfDetailFromTransform(painter.worldTransform()))
-        painter.setPen(pen)
+            pen = _wire_pen(t.wire, lod)
+        if self.link.src_port == "^":
+            pen.setStyle(Qt.PenStyle.DashLine)
+        return pen
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setPen(self.pen(option.levelOfDetailFromTransform(painter.worldTransform())))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
 
