@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from enuflow.app.document.page import Link
+from enuflow.app.gui.style import dtype_colour
 
 CLASH = {"format": "enuflow.page", "version": 1, "name": "clash",
          "blocks": [{"id": "f", "type": "Const", "pos": [0, 0], "pins": {"val": "1.5,2.5,3.5"}},
@@ -32,6 +33,10 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
         assert "block 'add'" in clash and "port 'y'" in clash
         assert w.scene.wires[Link("f", "output", "add", "x")].toolTip() == "f.output \u2192 add.x\nf32[3]"
         assert w.scene.wires[Link("i", "output", "add", "y")].toolTip().endswith("\ni32[3]")
+        # ports are coloured by the dtype they carry: the float ones alike, the int32 one apart
+        add, f = w.block_item("add"), w.block_item("f")
+        assert add.port_colour("x", False) == f.port_colour("output", True) == dtype_colour("float32")
+        assert add.port_colour("y", False) == dtype_colour("int32") != dtype_colour("float32")
         # the person makes the whole numbers float32 in the inspector: the next check finds no clash
         w.select(["i"])
         field = w.inspector.fields["dtype"]
@@ -42,6 +47,7 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
         assert w.static_types[("add", "z")] == {"dtype": "float32", "shape": [3]}
         assert not any("gets int32" in p for p in problems(w))
         assert w.scene.wires[Link("i", "output", "add", "y")].toolTip().endswith("\nf32[3]")
+        assert w.block_item("add").port_colour("y", False) == dtype_colour("float32")
     finally:
         if w.worker is not None:
             w.worker.close()

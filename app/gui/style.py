@@ -122,6 +122,21 @@ DARK = Theme(True, QColor("#1d2024"), QColor("#24282d"), QColor("#2d3238"), QCol
 
 _theme: list[Theme] = []
 
+#: a port's colour by the kind of dtype it carries (from the worker's static check): floats blue, whole numbers
+#: green, bool orange, text purple, complex teal, handles (resource, variant) grey
+DTYPE_KINDS = {"float": QColor("#1e6fd9"), "bfloat": QColor("#1e6fd9"), "int": QColor("#2e9e44"),
+               "uint": QColor("#2e9e44"), "qint": QColor("#2e9e44"), "quint": QColor("#2e9e44"),
+               "bool": QColor("#e07b00"), "string": QColor("#8e3fb5"), "complex": QColor("#00897b"),
+               "resource": QColor("#757575"), "variant": QColor("#757575")}
+
+
+def dtype_colour(dtype: str | None) -> QColor | None:
+    """The colour of a port carrying ``dtype`` (``float32``, ``int64``, ``string``...), or None when not known."""
+    if not dtype:
+        return None
+    base = dtype[:-4] if dtype.endswith("_ref") else dtype
+    return DTYPE_KINDS.get(base.rstrip("0123456789"))
+
 
 def theme() -> Theme:
     """The canvas theme: dark when the system palette's window colour is dark, else light."""

@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from enuflow.app.gui import blocktypes
-from enuflow.app.gui.style import font, header_colours, theme
+from enuflow.app.gui.style import dtype_colour, font, header_colours, theme
 from enuflow.app.gui.target import device_colour
 from enuflow.app.document.page import BlockInstance, Link
 from enuflow.app.document.tensors import cell_text, dtype_name
@@ -252,6 +252,8 @@ class BlockItem(QGraphicsRectItem):
     hovered = False
     stale = False  # the previews are from before the last edit
     cached = False  # the last run took its results from the run before (a cached re-run)
+    #: (port, is_output) -> the dtype the worker's static check found there (ports are coloured by it)
+    port_dtypes: dict[tuple[str, bool], str] = {}
 
     def __init__(self, block: BlockInstance, wired_out: set[str] | None = None, hidden: bool = False) -> None:
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
@@ -321,6 +323,15 @@ class BlockItem(QGraphicsRectItem):
     def set_stale(self, stale: bool) -> None:
         if stale != self.stale:
             self.stale = stale
+            self.update()
+
+    def port_colour(self, name: str, is_output: bool) -> QColor | None:
+        """The colour of the dtype port ``name`` carries (None: not known; drawn in the theme's port colour)."""
+        return dtype_colour(self.port_dtypes.get((name, is_output)))
+
+    def set_port_dtypes(self, dtypes: dict[tuple[str, bool], str]) -> None:
+        if dtypes != self.port_dtypes:
+            self.port_dtypes = dtypes
             self.update()
 
     def set_cached(self, cached: bool) -> None:
@@ -555,7 +566,7 @@ class BlockItem(QGraphicsRectItem):
                     continue
                 hot = (name, is_output) in self.hot_ports
                 painter.setPen(QPen(t.hot, 2.5) if hot else ring)
-                painter.setBrush(t.hot if hot else colour)
+                painter.setBrush(t.hot if hot else self.port_colour(name, is_output) or colour)
                 painter.drawEllipse(c, PORT_R, PORT_R)
 
     def _paint_badge(self, painter: QPainter, lod: float) -> None:

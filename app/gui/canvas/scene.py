@@ -421,9 +421,19 @@ class PageScene(QGraphicsScene):
         """Each wire's tooltip gives its source's static type (``f32[?,784]``) from the worker's check (kept, keyed
         by path, for the levels of composites entered later)."""
         self.static_types = types
+        ports: dict[str, dict[tuple[str, bool], str]] = {bid: {} for bid in self.blocks}
+        for bid in self.blocks:
+            for port in self.blocks[bid].outputs:
+                st = types.get((self._path_of(bid), port))
+                if st:
+                    ports[bid][(port, True)] = st["dtype"]
         for w in self.wire_items():
-            st = types.get((f"{self.path}/{w.link.src}" if self.path else w.link.src, w.link.src_port))
+            st = types.get((self._path_of(w.link.src), w.link.src_port))
             w.set_type_text(type_text(st["dtype"], st["shape"]) if st else "")
+            if st and w.link.dst in ports:
+                ports[w.link.dst][(w.link.dst_port, False)] = st["dtype"]
+        for bid, found in ports.items():  # ports coloured by the dtype they carry
+            self.blocks[bid].set_port_dtypes(found)
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
         for bid, item in self.blocks.items():
