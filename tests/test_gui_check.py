@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 from enuflow.app.document.page import Link
 from enuflow.app.gui.style import dtype_colour
 
@@ -52,3 +54,37 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
         if w.worker is not None:
             w.worker.close()
             w.worker = None
+
+
+def test_a_wire_let_go_on_empty_canvas_searches_the_blocks_that_take_its_dtype(qtbot: Any, new_window: Any,
+                                                                                gui_catalogue: Any) -> None:
+    from PySide6.QtCore import QPointF
+
+    from enuflow.app.gui import blocktypes
+    from tests.test_gui import drop_from_palette, mouse_drag, set_field
+
+    w = new_window()
+    assert w.load_catalogue()  # every op known, as a moment after the editor starts
+    c = drop_from_palette(w, "Const", QPointF(40, 60))
+    set_field(w, c, "dtype", "string")
+    set_field(w, c, "val", "abc")
+    assert w.wire_dtype(c, "output", True) == "string"
+    steps = w.undo.count()
+    start = w.block_item(c).port_scene_pos("output", True)
+    mouse_drag(w, start, start + QPointF(420, 260))  # let go where there is nothing
+    qs = w._quick
+    assert qs.isVisible() and "string" in qs.edit.placeholderText()
+    shown = [qs.list.item(i).text() for i in range(qs.list.count())]
+    assert "StringLength" in shown and "MatMul" not in shown
+    for name in shown[:40]:  # every block offered has an input that takes a string
+        decl = blocktypes.lookup(name)
+        assert any(p.kind != "operation" and (p.dtype is None or (p.allowed and "string" in p.allowed)
+                   or p.dtype == "string" or (decl.attr(p.dtype) is not None and not p.allowed))
+                   for p in decl.inputs), name
+    qs.edit.setText("StringLength")
+    qtbot.keyClick(qs.edit, Qt.Key.Key_Return)
+    (new,) = [b.id for b in w.page if b.type == "StringLength"]
+    assert Link(c, "output", new, "input") in w.page.links
+    assert w.undo.count() == steps + 1  # placed and wired: one undo step
+    w.undo.undo()
+    assert new not in w.page and not w.page.links

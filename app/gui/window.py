@@ -50,6 +50,7 @@ from enuflow.app.gui.inspector import Inspector
 from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.library import LibraryCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
+from enuflow.app.gui.wire_search import WireSearch
 from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
@@ -79,7 +80,7 @@ _NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
-                 GroupingCommands, StaticChecks, QMainWindow):
+                 GroupingCommands, StaticChecks, WireSearch, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -129,6 +130,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
 
         self._actions()
         self.scene.link_requested.connect(self._link_requested)
+        self._connect_wire_search()
         self.scene.link_refused.connect(self._link_refused)
         self.scene.blocks_moved.connect(self._blocks_moved)
         self._connect_annotations()

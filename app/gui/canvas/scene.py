@@ -50,6 +50,7 @@ class _WireDrag:
         self.path.setZValue(10)
         scene.addItem(self.path)
         self.target: BlockItem | None = None
+        self.last: QPointF | None = None  # where the cursor is (None until it moves)
         self.check: blocktypes.LinkCheck | None = None
         # the verdict on the port under the cursor, written beside that port while dragging
         self.label = QGraphicsSimpleTextItem()
@@ -64,6 +65,7 @@ class _WireDrag:
         scene.addItem(self.label)
 
     def move(self, pos: QPointF) -> None:
+        self.last = pos
         a, b = (self.start, pos) if self.is_output else (pos, self.start)
         self.path.setPath(curve(a, b))
         hit = self.scene.port_at(pos)
@@ -121,6 +123,7 @@ class PageScene(QGraphicsScene):
     link_refused = Signal(str)             # why
     blocks_moved = Signal(dict, dict)      # old {id: pos}, new {id: pos}
     block_opened = Signal(str)             # a block double-clicked (a composite instance is entered)
+    wire_dropped = Signal(str, str, bool, QPointF)  # a wire let go on no port: from (block, port, is_output), where
 
     def __init__(self, page: Page, parent: Any = None) -> None:
         super().__init__(parent)
@@ -571,6 +574,9 @@ class PageScene(QGraphicsScene):
             return
         check = drag.finish()
         if check is None:
+            at = drag.last
+            if at is not None and self.port_at(at) is None and not isinstance(self.itemAt(at, QTransform()), BlockItem):
+                self.wire_dropped.emit(drag.item.block_id, drag.port, drag.is_output, at)
             return
         if check.ok and check.link is not None:
             self.link_requested.emit(check.link)
