@@ -88,3 +88,42 @@ def test_a_wire_let_go_on_empty_canvas_searches_the_blocks_that_take_its_dtype(q
     assert w.undo.count() == steps + 1  # placed and wired: one undo step
     w.undo.undo()
     assert new not in w.page and not w.page.links
+
+
+def test_the_race_warning_offers_the_control_link_that_fixes_it(qtbot: Any, new_window: Any, gui_catalogue: Any,
+                                                                  tmp_path: Path) -> None:
+    from enuflow.app.gui.fixes import FIX_ROLE
+    from tests.test_check import race_page
+
+    doc = race_page()
+    for i, b in enumerate(doc["blocks"]):
+        b["pos"] = [(i % 3) * 260, (i // 3) * 200]
+    path = tmp_path / "race.json"
+    path.write_text(json.dumps(doc))
+    w = new_window(start_worker=True)
+    try:
+        assert w.open_path(str(path), ask=False)
+
+        def race_item() -> Any:
+            for i in range(w.problems.count()):
+                it = w.problems.item(i)
+                if "with nothing ordering the two" in it.text():
+                    return it
+            return None
+
+        qtbot.waitUntil(lambda: race_item() is not None, timeout=120_000)
+        item = race_item()
+        assert item.data(FIX_ROLE) == {"control": ["load", "predict"]}
+        menu = w.problem_menu(w.problems.visualItemRect(item).center())
+        (action,) = menu.actions()
+        assert action.text() == "Fix: run 'predict' after 'load' (a control link)"
+        steps = w.undo.count()
+        action.trigger()  # as a person chooses it in the menu
+        assert Link("load", "^", "predict", "^") in w.page.links and w.undo.count() == steps + 1
+        qtbot.waitUntil(lambda: race_item() is None and w.check_id is not None, timeout=60_000)
+        qtbot.wait(500)
+        assert race_item() is None  # the next check finds the two ordered
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None

@@ -125,7 +125,7 @@ def races(an: Analysis) -> list[BuildError]:
                     f"reads variable '{label.get(var, var)}' in the same step as '{label.get(w, w)}' ({wtype}) "
                     f"assigns it, with nothing ordering the two: it may get the value from before the assignment "
                     f"or after it. Add a control link from '{w}' to '{r}' (read after) or from '{r}' to '{w}' "
-                    "(read before)")))
+                    "(read before)"), fix={"control": [w, r]}))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -13,9 +13,14 @@ class BuildError:
     block: str | None
     port: str | None
     message: str
+    #: a fix the editor can offer: ``{"control": [a, b]}`` adds a control link that runs ``b`` after ``a``
+    fix: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"block": self.block, "port": self.port, "message": self.message}
+        out = {"block": self.block, "port": self.port, "message": self.message}
+        if self.fix:
+            out["fix"] = self.fix
+        return out
 
     def __str__(self) -> str:
         where = []

@@ -51,6 +51,7 @@ from enuflow.app.gui.interop import InteropCommands
 from enuflow.app.gui.library import LibraryCommands
 from enuflow.app.gui.palette import Palette, QuickSearch
 from enuflow.app.gui.wire_search import WireSearch
+from enuflow.app.gui.fixes import FIX_ROLE, ProblemFixes, fix_title
 from enuflow.app.gui.console import ConsoleDock
 from enuflow.app.gui.results import ResultsDock
 from enuflow.app.gui.running import RunCommands, _WorkerBridge
@@ -80,7 +81,7 @@ _NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
-                 GroupingCommands, StaticChecks, WireSearch, QMainWindow):
+                 GroupingCommands, StaticChecks, WireSearch, ProblemFixes, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -145,6 +146,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.view.menu_builder = self.canvas_menu
         self.palette.block_activated.connect(self._palette_activated)
         self.problems.itemClicked.connect(self._problem_clicked)
+        self._connect_fixes()
         self.undo.cleanChanged.connect(self._clean_changed)
         self._init_grouping()
 
@@ -414,24 +416,28 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             self.problems.addItem(QListWidgetItem(m))
         # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
         warn_colour = readable_on(QColor("#8a6d00"), self.problems.palette().color(QPalette.ColorRole.Base))
-        warnings = [(w.block, str(w)) for w in (self.analysis.warnings if self.analysis is not None else [])]
+        warnings: list[tuple[Any, str, Any]] = [
+            (w.block, str(w), None) for w in (self.analysis.warnings if self.analysis is not None else [])]
         for w in [*self.run_warnings, *self.check_warnings]:
             bid, port = w.get("block"), w.get("port")
             where = [f"block '{bid}'"] if bid else []
             where += [f"port '{port}'"] if port else []
-            warnings.append((bid, (", ".join(where) + ": " if where else "") + str(w.get("message"))))
+            warnings.append((bid, (", ".join(where) + ": " if where else "") + str(w.get("message")), w.get("fix")))
         extra = self.page.extra.get("import_warnings")
         if isinstance(extra, list):
             # data files and .dat values are checked afresh above (the data folder may have changed since)
-            warnings += [(None, str(w)) for w in extra if "names the data file" not in str(w)
+            warnings += [(None, str(w), None) for w in extra if "names the data file" not in str(w)
                          and "is stored in" not in str(w)]
         seen: set[str] = set()
         warnings = [w for w in warnings if not (w[1] in seen or seen.add(w[1]))]
-        for bid, text in warnings:
+        for bid, text, fix in warnings:
             it = QListWidgetItem(f"warning: {text}")
             it.setForeground(warn_colour)
             if bid and bid in self.page:
                 it.setData(Qt.ItemDataRole.UserRole, bid)
+            if isinstance(fix, dict):
+                it.setData(FIX_ROLE, fix)
+                it.setToolTip("Right click: " + fix_title(fix))
             self.problems.addItem(it)
         sel = self.scene.selected_block_ids()
         self.inspector.set_problems(shown.get(sel[0], []) if len(sel) == 1 else [])

@@ -1,0 +1,61 @@
+"""Fixes the Problems panel offers (part of MainWindow): a warning that carries a fix (``BuildError.fix``, through
+the worker's check) gets "Fix: ..." in its right-click menu. ``{"control": [a, b]}`` (a variable assigned by ``a``
+and read by ``b`` in one step with nothing ordering them) adds the control link that runs ``b`` after ``a``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMenu
+
+from enuflow.app.document.page import Link
+from enuflow.app.gui.commands import AddLinkCommand
+
+#: where a Problems item keeps its fix
+FIX_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def fix_title(fix: dict[str, Any]) -> str:
+    """The menu text of a fix."""
+    a, b = fix.get("control", ["?", "?"])
+    return f"Fix: run '{b}' after '{a}' (a control link)"
+
+
+class ProblemFixes:
+    """The Problems panel's fixes (part of MainWindow)."""
+
+    def _connect_fixes(self) -> None:
+        self.problems.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # type: ignore[attr-defined]
+        self.problems.customContextMenuRequested.connect(self._problem_menu)  # type: ignore[attr-defined]
+
+    def problem_menu(self, at: QPoint) -> QMenu | None:
+        """The menu of the Problems item at ``at`` (None when it offers no fix)."""
+        item = self.problems.itemAt(at)  # type: ignore[attr-defined]
+        fix = item.data(FIX_ROLE) if item is not None else None
+        if not isinstance(fix, dict):
+            return None
+        menu = QMenu(self)  # type: ignore[arg-type]
+        menu.addAction(fix_title(fix), lambda: self.apply_fix(fix))
+        return menu
+
+    def _problem_menu(self, at: QPoint) -> None:
+        menu = self.problem_menu(at)
+        if menu is not None:
+            menu.exec(self.problems.viewport().mapToGlobal(at))  # type: ignore[attr-defined]
+
+    def apply_fix(self, fix: dict[str, Any]) -> bool:
+        """Carry out ``fix`` as one undo step; False (said in the status bar) when it no longer applies."""
+        pair = fix.get("control")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            return False
+        a, b = pair
+        page = self.page  # type: ignore[attr-defined]
+        link = Link(a, "^", b, "^")
+        if a not in page or b not in page or page.has_link(link):
+            said = f"Nothing to fix: '{a}' and '{b}' are not both on the page, or already ordered"
+            self.status_label.setText(said)  # type: ignore[attr-defined]
+            return False
+        self.undo.push(AddLinkCommand(page, link))  # type: ignore[attr-defined]
+        self.status_label.setText(f"'{b}' now runs after '{a}' (a control link)")  # type: ignore[attr-defined]
+        return True
