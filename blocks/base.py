@@ -74,10 +74,12 @@ class Attr:
 class BuildFailure(Exception):
     """Raised by ``Block.build`` for a problem the user can fix; names the port when it can."""
 
-    def __init__(self, message: str, port: str | None = None):
+    def __init__(self, message: str, port: str | None = None, fix: dict | None = None):
         super().__init__(message)
         self.message = message
         self.port = port
+        #: a fix the editor may offer (``{"cast": "float32"}``: a Cast of what is wired into ``port`` to that dtype)
+        self.fix = fix
 
 
 class Block:

@@ -240,14 +240,16 @@ class _OpAttrs:
             if have is not None and have != dt:
                 who = self.decided.get(name, (have, None))[1]
                 by = f" (set by input '{who}')" if who else f" (attr {name} is {have})"
-                raise BuildFailure(f"input '{port.name}' gets {dt}, but {name} is {have}{by}", port.name)
+                raise BuildFailure(f"input '{port.name}' gets {dt}, but {name} is {have}{by}", port.name,
+                                   fix={"cast": have})
             if port.allowed and dt not in port.allowed:
                 raise BuildFailure(f"input '{port.name}' gets {dt}; {self.op_type} accepts "
                                    f"{', '.join(port.allowed)}", port.name)
             self.values[name] = dt
             self.decided.setdefault(name, (dt, port.name))
         elif dt != port.dtype:
-            raise BuildFailure(f"input '{port.name}' needs {port.dtype}, but gets {dt}", port.name)
+            raise BuildFailure(f"input '{port.name}' needs {port.dtype}, but gets {dt}", port.name,
+                               fix={"cast": port.dtype})
 
     def from_wired(self, inputs: dict[str, Any]) -> None:
         """Let the wired inputs decide the type and length attrs (pass 1: before any pin value is fed, so that

@@ -127,3 +127,41 @@ def test_the_race_warning_offers_the_control_link_that_fixes_it(qtbot: Any, new_
         if w.worker is not None:
             w.worker.close()
             w.worker = None
+
+
+def test_a_dtype_clash_offers_the_cast_that_fixes_it(qtbot: Any, new_window: Any, gui_catalogue: Any,
+                                                      tmp_path: Path) -> None:
+    from enuflow.app.gui.fixes import FIX_ROLE
+
+    path = tmp_path / "clash.json"
+    path.write_text(json.dumps(CLASH))
+    w = new_window(start_worker=True)
+    try:
+        assert w.open_path(str(path), ask=False)
+
+        def clash_item() -> Any:
+            for i in range(w.problems.count()):
+                if "gets int32, but T is float32" in w.problems.item(i).text():
+                    return w.problems.item(i)
+            return None
+
+        qtbot.waitUntil(lambda: clash_item() is not None, timeout=120_000)
+        item = clash_item()
+        assert item.data(FIX_ROLE) == {"cast": "float32", "block": "add", "port": "y"}
+        (action,) = w.problem_menu(w.problems.visualItemRect(item).center()).actions()
+        assert action.text() == "Fix: cast what 'add.y' gets to float32 (a Cast block)"
+        steps = w.undo.count()
+        action.trigger()
+        (cast,) = [b for b in w.page if b.type == "Cast"]
+        assert cast.pins == {"DstT": "float32"} and w.undo.count() == steps + 1
+        assert Link("i", "output", cast.id, "x") in w.page.links and Link(cast.id, "y", "add", "y") in w.page.links
+        assert Link("i", "output", "add", "y") not in w.page.links
+        qtbot.waitUntil(lambda: w.static_types.get(("add", "z")) == {"dtype": "float32", "shape": [3]},
+                        timeout=60_000)
+        assert clash_item() is None
+        w.undo.undo()
+        assert Link("i", "output", "add", "y") in w.page.links and not any(b.type == "Cast" for b in w.page)
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None

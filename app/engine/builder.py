@@ -589,7 +589,10 @@ class _PageBuild:
             if port and port in an.inputs[bid]:
                 srcs = ", ".join(f"'{x.src}.{x.src_port}'" for x in an.inputs[bid][port])
                 msg += f" (wired from {srcs})"
-            self.built.errors.append(BuildError(bid, port, msg))
+            fix = None
+            if e.fix and port and len(an.inputs[bid].get(port, ())) == 1:  # one wire to cast: the editor offers it
+                fix = {**e.fix, "block": bid, "port": port}
+            self.built.errors.append(BuildError(bid, port, msg, fix=fix))
             self.failed.add(bid)
             return
         except Exception as e:  # noqa: BLE001 - any failure of one block is that block's error

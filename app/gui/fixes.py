@@ -1,6 +1,7 @@
-"""Fixes the Problems panel offers (part of MainWindow): a warning that carries a fix (``BuildError.fix``, through
+"""Fixes the Problems panel offers (part of MainWindow): a problem that carries a fix (``BuildError.fix``, through
 the worker's check) gets "Fix: ..." in its right-click menu. ``{"control": [a, b]}`` (a variable assigned by ``a``
-and read by ``b`` in one step with nothing ordering them) adds the control link that runs ``b`` after ``a``."""
+and read by ``b`` in one step with nothing ordering them) adds the control link that runs ``b`` after ``a``;
+``{"cast": dtype, "block": b, "port": p}`` (a dtype clash on ``b.p``) puts a Cast to ``dtype`` into that wire."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMenu
 
-from enuflow.app.document.page import Link
-from enuflow.app.gui.commands import AddLinkCommand
+from enuflow.app.document.page import BlockInstance, Link
+from enuflow.app.gui import editing
+from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.commands import AddBlocksCommand, AddLinkCommand, RemoveCommand
 
 #: where a Problems item keeps its fix
 FIX_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -18,6 +21,8 @@ FIX_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def fix_title(fix: dict[str, Any]) -> str:
     """The menu text of a fix."""
+    if "cast" in fix:
+        return f"Fix: cast what '{fix.get('block')}.{fix.get('port')}' gets to {fix['cast']} (a Cast block)"
     a, b = fix.get("control", ["?", "?"])
     return f"Fix: run '{b}' after '{a}' (a control link)"
 
@@ -46,6 +51,8 @@ class ProblemFixes:
 
     def apply_fix(self, fix: dict[str, Any]) -> bool:
         """Carry out ``fix`` as one undo step; False (said in the status bar) when it no longer applies."""
+        if "cast" in fix:
+            return self._cast_fix(str(fix["cast"]), str(fix.get("block")), str(fix.get("port")))
         pair = fix.get("control")
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
             return False
@@ -58,4 +65,28 @@ class ProblemFixes:
             return False
         self.undo.push(AddLinkCommand(page, link))  # type: ignore[attr-defined]
         self.status_label.setText(f"'{b}' now runs after '{a}' (a control link)")  # type: ignore[attr-defined]
+        return True
+
+    def _cast_fix(self, dtype: str, bid: str, port: str) -> bool:
+        """A Cast to ``dtype`` between what is wired into ``bid.port`` and that port, placed between the two."""
+        page = self.page  # type: ignore[attr-defined]
+        into = page.links_into(bid, port) if bid in page else []
+        if len(into) != 1:
+            self.status_label.setText(f"Nothing to fix: '{bid}.{port}' has not one wire")  # type: ignore[attr-defined]
+            return False
+        ln = into[0]
+        src, dst = page.block(ln.src), page.block(bid)
+        cid = page.new_id("Cast")
+        cast = BlockInstance(cid, "Cast", ((src.pos[0] + dst.pos[0]) / 2, dst.pos[1] + 40), {"DstT": dtype})
+        probe = BlockItem(cast)
+        cast.pos = editing.free_spot(page, self.scene.block_sizes(), cast.pos,  # type: ignore[attr-defined]
+                                     (probe.width, probe.height))
+        undo = self.undo  # type: ignore[attr-defined]
+        undo.beginMacro(f"Cast {ln.src}.{ln.src_port} to {dtype}")
+        undo.push(RemoveCommand(page, [], links=[ln], text="Unwire"))
+        undo.push(AddBlocksCommand(page, [cast], text=f"Add {cid}"))
+        undo.push(AddLinkCommand(page, Link(ln.src, ln.src_port, cid, "x")))
+        undo.push(AddLinkCommand(page, Link(cid, "y", bid, port)))
+        undo.endMacro()
+        self.status_label.setText(f"'{bid}.{port}' now gets {dtype} through {cid}")  # type: ignore[attr-defined]
         return True

@@ -393,10 +393,13 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     def _show_errors(self) -> None:
         errors: dict[str, list[str]] = {k: list(v) for k, v in self.static_errors.items()}
         loose: list[str] = list(self.page_errors)
+        fixes: dict[str, Any] = {}  # an error's text -> the fix it offers
         for e in [*self.run_errors, *self.check_errors]:  # (the worker's static check: clashes, shapes)
             bid = e.get("block")
             # the run checks the page again: its errors read like the analysis's, so each shows once
             text = str(BuildError(bid, e.get("port"), str(e.get("message"))))
+            if isinstance(e.get("fix"), dict) and bid in self.page:
+                fixes[text] = e["fix"]
             if bid and bid not in self.page and bid.split("/", 1)[0] in self.page:
                 bid = bid.split("/", 1)[0]  # a block inside a composite: its error shows on the instance
             if bid and bid in self.page:
@@ -411,6 +414,9 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             for m in msgs:
                 it = QListWidgetItem(m)
                 it.setData(Qt.ItemDataRole.UserRole, bid)
+                if m in fixes:
+                    it.setData(FIX_ROLE, fixes[m])
+                    it.setToolTip("Right click: " + fix_title(fixes[m]))
                 self.problems.addItem(it)
         for m in loose:
             self.problems.addItem(QListWidgetItem(m))
