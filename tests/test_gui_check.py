@@ -30,9 +30,9 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
     w = new_window(start_worker=True)
     try:
         assert w.open_path(str(path), ask=False)
-        qtbot.waitUntil(lambda: any("gets int32, but T is float32" in p for p in problems(w)), timeout=120_000)
-        (clash,) = [p for p in problems(w) if "gets int32" in p]
-        assert "block 'add'" in clash and "port 'y'" in clash
+        qtbot.waitUntil(lambda: ("f", "output") in w.static_types, timeout=120_000)  # the worker's check came
+        clashes = [p for p in problems(w) if "gets int32, but T is float32" in p]
+        assert clashes and all("block 'add'" in c and "port 'y'" in c for c in clashes)
         assert w.scene.wires[Link("f", "output", "add", "x")].toolTip() == "f.output \u2192 add.x\nf32[3]"
         assert w.scene.wires[Link("i", "output", "add", "y")].toolTip().endswith("\ni32[3]")
         # ports are coloured by the dtype they carry: the float ones alike, the int32 one apart
@@ -139,10 +139,11 @@ def test_a_dtype_clash_offers_the_cast_that_fixes_it(qtbot: Any, new_window: Any
     try:
         assert w.open_path(str(path), ask=False)
 
-        def clash_item() -> Any:
+        def clash_item() -> Any:  # the worker's check offers the fix (the editor's own check lists it at once)
             for i in range(w.problems.count()):
-                if "gets int32, but T is float32" in w.problems.item(i).text():
-                    return w.problems.item(i)
+                it = w.problems.item(i)
+                if "gets int32, but T is float32" in it.text() and it.data(FIX_ROLE):
+                    return it
             return None
 
         qtbot.waitUntil(lambda: clash_item() is not None, timeout=120_000)
@@ -158,10 +159,32 @@ def test_a_dtype_clash_offers_the_cast_that_fixes_it(qtbot: Any, new_window: Any
         assert Link("i", "output", "add", "y") not in w.page.links
         qtbot.waitUntil(lambda: w.static_types.get(("add", "z")) == {"dtype": "float32", "shape": [3]},
                         timeout=60_000)
-        assert clash_item() is None
+        assert clash_item() is None and not any("gets int32" in p for p in problems(w))
         w.undo.undo()
         assert Link("i", "output", "add", "y") in w.page.links and not any(b.type == "Cast" for b in w.page)
     finally:
         if w.worker is not None:
             w.worker.close()
             w.worker = None
+
+
+def test_inputs_sharing_a_type_attr_refuse_a_second_dtype_while_wiring_and_on_load(new_window: Any,
+                                                                                    gui_catalogue: Any,
+                                                                                    tmp_path: Path) -> None:
+    from PySide6.QtCore import QPointF
+
+    from tests.test_gui import wire
+
+    w = new_window()
+    assert w.load_catalogue()
+    path = tmp_path / "clash.json"
+    path.write_text(json.dumps({**CLASH, "links": CLASH["links"][:1]}))  # f -> add.x only
+    assert w.open_path(str(path), ask=False)
+    w.view.fit()
+    wire(w, "i", "output", "add", "y")  # as a person drags it: refused, saying why
+    assert Link("i", "output", "add", "y") not in w.page.links
+    assert "gets int32, but T is float32 (set by input 'x', from f.output)" in w.status_label.text()
+    # the page saved with both wires lists the clash as soon as it opens, before any run or worker check
+    path.write_text(json.dumps(CLASH))
+    assert w.open_path(str(path), ask=False)
+    assert any("add" in p and "but T is float32" in p for p in problems(w))

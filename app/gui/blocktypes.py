@@ -254,20 +254,54 @@ def type_clash(page: Page, link: Link) -> str | None:
     dt = port_dtype(ddecl, db.pins, in_port)
     if st and dt and st != dt:
         return f"dtype clash: '{sp}' gives {st}, '{dp}' takes {dt}"
+    clash = _attr_clash(page, link, ddecl, in_port, st) if st and not dt else None
+    if clash:
+        return clash
     if st and in_port.allowed and st not in in_port.allowed:
         more = "..." if len(in_port.allowed) > 6 else ""
         return f"'{dp}' takes {', '.join(in_port.allowed[:6])}{more}, not {st} (from {link.src}.{sp})"
     return None
 
 
+def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str) -> str | None:
+    """Why a ``st`` tensor cannot go into ``in_port`` when another input of the block, typed by the same type attr
+    (Add's ``x`` and ``y`` share ``T``), already gets another dtype; None when they agree."""
+    attr = in_port.dtype
+    if not attr or ddecl.attr(attr) is None:
+        return None
+    for other in ddecl.inputs:
+        if other.name == in_port.name or other.dtype != attr:
+            continue
+        for ln in page.links_into(link.dst, other.name):
+            ob = page.get(ln.src)
+            od = port_dtype(lookup(ob.type), ob.pins, output_port(lookup(ob.type), ln.src_port)) if ob else None
+            if od and od != st:
+                return f"gets {st}, but {attr} is {od} (set by input '{other.name}', from {ln.src}.{ln.src_port})"
+    return None
+
+
+def _link_kind(page: Page, ln: Link) -> tuple | None:
+    """What decides whether ``ln`` fits when no block it concerns has a pin set (its ends' types and ports, and what
+    the other inputs of its reader get, which a shared type attr compares): a key for checking it once per kind;
+    None when a pin is set."""
+    sb, db = page.get(ln.src), page.get(ln.dst)
+    if sb is None or db is None or sb.pins or db.pins:
+        return None
+    others = []
+    for o in page.links_into(ln.dst):
+        ob = page.get(o.src)
+        if ob is None or ob.pins:
+            return None
+        others.append((o.dst_port, ob.type, o.src_port))
+    return (sb.type, ln.src_port, db.type, ln.dst_port, tuple(sorted(others)))
+
+
 def link_problems(page: Page) -> dict[str, list[str]]:
     """Type clashes of the page's links, as {block: [message]} keyed by the receiving block."""
     out: dict[str, list[str]] = {}
-    fit: set[tuple[str, str, str, str]] = set()  # kinds of links that fit, between blocks with no pin set
+    fit: set[tuple] = set()  # kinds of links that fit (``_link_kind``)
     for ln in page.links:
-        sb, db = page.get(ln.src), page.get(ln.dst)
-        kind = ((sb.type, ln.src_port, db.type, ln.dst_port)
-                if sb is not None and db is not None and not sb.pins and not db.pins else None)
+        kind = _link_kind(page, ln)
         if kind is not None and kind in fit:
             continue
         why = type_clash(page, ln)

@@ -391,7 +391,11 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         return blocktypes.lookup(type_name) is None and not blocktypes.catalogue_ready()
 
     def _show_errors(self) -> None:
-        errors: dict[str, list[str]] = {k: list(v) for k, v in self.static_errors.items()}
+        # a port the worker's check found a problem on: its words (naming both dtypes, offering a fix) replace the
+        # editor's own quick check of the same port
+        checked = {f"block '{e.get('block')}', port '{e.get('port')}':" for e in self.check_errors if e.get("port")}
+        errors: dict[str, list[str]] = {k: [m for m in v if not any(m.startswith(c) for c in checked)]
+                                        for k, v in self.static_errors.items()}
         loose: list[str] = list(self.page_errors)
         fixes: dict[str, Any] = {}  # an error's text -> the fix it offers
         for e in [*self.run_errors, *self.check_errors]:  # (the worker's static check: clashes, shapes)
