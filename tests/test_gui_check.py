@@ -19,6 +19,18 @@ CLASH = {"format": "enuflow.page", "version": 1, "name": "clash",
          "links": [{"from": ["f", "output"], "to": ["add", "x"]}, {"from": ["i", "output"], "to": ["add", "y"]}]}
 
 
+def _picture(w: Any, rect: Any) -> Any:
+    """The canvas's picture of ``rect`` at 200 %."""
+    from PySide6.QtGui import QImage, QPainter
+
+    img = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format.Format_ARGB32)
+    img.fill(0xFFFFFFFF)
+    p = QPainter(img)
+    w.scene.render(p, img.rect().toRectF(), rect)
+    p.end()
+    return img
+
+
 def problems(w: Any) -> list[str]:
     return [w.problems.item(i).text() for i in range(w.problems.count())]
 
@@ -35,6 +47,17 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
         assert clashes and all("block 'add'" in c and "port 'y'" in c for c in clashes)
         assert w.scene.wires[Link("f", "output", "add", "x")].toolTip() == "f.output \u2192 add.x\nf32[3]"
         assert w.scene.wires[Link("i", "output", "add", "y")].toolTip().endswith("\ni32[3]")
+        # and written at the wire's middle where the zoom lets it be read
+        fx = w.scene.wires[Link("f", "output", "add", "x")]
+        label = fx.label_rect()
+        assert label is not None and fx.boundingRect().contains(label)
+        shown = _picture(w, label)
+        fx.set_type_text("")
+        plain = _picture(w, label)
+        fx.set_type_text("f32[3]")
+        changed = sum(shown.pixel(x, y) != plain.pixel(x, y) for y in range(shown.height())
+                      for x in range(shown.width()))
+        assert changed > 20  # the letters
         # ports are coloured by the dtype they carry: the float ones alike, the int32 one apart
         add, f = w.block_item("add"), w.block_item("f")
         assert add.port_colour("x", False) == f.port_colour("output", True) == dtype_colour("float32")
@@ -188,3 +211,4 @@ def test_inputs_sharing_a_type_attr_refuse_a_second_dtype_while_wiring_and_on_lo
     path.write_text(json.dumps(CLASH))
     assert w.open_path(str(path), ask=False)
     assert any("add" in p and "but T is float32" in p for p in problems(w))
+    assert not any("port 'x'" in p for p in problems(w))  # the first input sets T, as TensorFlow reads it

@@ -233,7 +233,7 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     return LinkCheck(True, "", link)
 
 
-def type_clash(page: Page, link: Link) -> str | None:
+def type_clash(page: Page, link: Link, earlier_only: bool = False) -> str | None:
     """Why ``link`` joins ports of incompatible kinds or dtypes, or None when they fit (or are unknown).
 
     The dtype of an output comes from its block's type pin, else from the value it holds (a Const
@@ -254,7 +254,7 @@ def type_clash(page: Page, link: Link) -> str | None:
     dt = port_dtype(ddecl, db.pins, in_port)
     if st and dt and st != dt:
         return f"dtype clash: '{sp}' gives {st}, '{dp}' takes {dt}"
-    clash = _attr_clash(page, link, ddecl, in_port, st) if st and not dt else None
+    clash = _attr_clash(page, link, ddecl, in_port, st, earlier_only) if st and not dt else None
     if clash:
         return clash
     if st and in_port.allowed and st not in in_port.allowed:
@@ -263,14 +263,19 @@ def type_clash(page: Page, link: Link) -> str | None:
     return None
 
 
-def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str) -> str | None:
+def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str, earlier_only: bool) -> str | None:
     """Why a ``st`` tensor cannot go into ``in_port`` when another input of the block, typed by the same type attr
-    (Add's ``x`` and ``y`` share ``T``), already gets another dtype; None when they agree."""
+    (Add's ``x`` and ``y`` share ``T``), already gets another dtype; None when they agree. ``earlier_only``: only
+    inputs declared before it count (on a page the first sets the attr, as TensorFlow reads it)."""
     attr = in_port.dtype
     if not attr or ddecl.attr(attr) is None:
         return None
     for other in ddecl.inputs:
-        if other.name == in_port.name or other.dtype != attr:
+        if other.name == in_port.name:
+            if earlier_only:
+                break
+            continue
+        if other.dtype != attr:
             continue
         for ln in page.links_into(link.dst, other.name):
             ob = page.get(ln.src)
@@ -304,7 +309,7 @@ def link_problems(page: Page) -> dict[str, list[str]]:
         kind = _link_kind(page, ln)
         if kind is not None and kind in fit:
             continue
-        why = type_clash(page, ln)
+        why = type_clash(page, ln, earlier_only=True)
         if not why and kind is not None:
             fit.add(kind)
         if why:

@@ -60,6 +60,7 @@ TITLE_PT, SUB_PT, PORT_PT, PREVIEW_PT = 10, 9, 9, 9
 # grow to stay MIN_TEXT_PX and are left out where they no longer fit their row; a flat box with the short name
 # once the title no longer fits the header
 LOD_FULL = 0.67
+TYPE_PT = 7           # a wire's static type (f32[?,784]), written at its middle where it can be read
 LONG_WIRE = 1500.0  # page units: a wire longer than this is not cached as a picture
 #: how far a block's painted area reaches beyond its body (left, top, right, bottom): ports, the error badge
 PAINT_MARGIN = (PORT_R + 3, 12.0, PORT_R + 3, 3.0)
@@ -649,10 +650,20 @@ class WireItem(QGraphicsRectItem):
             self.adjust()
 
     def set_type_text(self, text: str) -> None:
-        """Show the static type of what the wire carries in its tooltip ("" when not known)."""
+        """Show the static type of what the wire carries in its tooltip, and written at its middle where the zoom
+        lets it be read ("" when not known)."""
         if text != self.type_text:
             self.type_text = text
             self.setToolTip(self.tip())
+            self.follow()
+
+    def label_rect(self) -> QRectF | None:
+        """Where the static type is written: just above the middle of the wire (None without one)."""
+        if not self.type_text:
+            return None
+        ax, ay, bx, by = self.ends
+        w, h = _metrics(TYPE_PT, False).horizontalAdvance(self.type_text) + 4, _metrics(TYPE_PT, False).height()
+        return QRectF((ax + bx) / 2 - w / 2, (ay + by) / 2 - h - 3, w, h)
 
     def path(self) -> QPainterPath:
         """The curve as drawn, in page units."""
@@ -689,6 +700,10 @@ class WireItem(QGraphicsRectItem):
         self.ends = (ax, ay, bx, by)
         h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
         box = (x0 - h, y0 - h, x1 + h, y1 + h)
+        label = self.label_rect()
+        if label is not None:  # the static type written at the middle of the wire
+            box = (min(box[0], label.left()), min(box[1], label.top()), max(box[2], label.right()),
+                   max(box[3], label.bottom()))
         # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
         # that picture again at every step of a pan, which costs more than drawing the thin line
         long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
@@ -738,7 +753,13 @@ class WireItem(QGraphicsRectItem):
         return pen
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        painter.setPen(self.pen(option.levelOfDetailFromTransform(painter.worldTransform())))
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        label = self.label_rect()
+        if label is not None and _metrics(TYPE_PT, False).height() * lod >= MIN_TEXT_PX:
+            painter.setFont(font(TYPE_PT))
+            painter.setPen(theme().muted)
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, self.type_text)
+        painter.setPen(self.pen(lod))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
 
