@@ -212,3 +212,21 @@ def test_inputs_sharing_a_type_attr_refuse_a_second_dtype_while_wiring_and_on_lo
     assert w.open_path(str(path), ask=False)
     assert any("add" in p and "but T is float32" in p for p in problems(w))
     assert not any("port 'x'" in p for p in problems(w))  # the first input sets T, as TensorFlow reads it
+
+
+def test_a_value_into_a_ref_or_resource_input_is_refused_saying_what_it_takes(new_window: Any,
+                                                                               gui_catalogue: Any) -> None:
+    from enuflow.app.document.page import BlockInstance, Page
+    from enuflow.app.gui import blocktypes
+
+    page = Page("refs")
+    for bid, typ in (("c", "Const"), ("v", "Variable"), ("h", "VarHandleOp"), ("assign", "Assign"),
+                     ("write", "AssignVariableOp")):
+        page.add_block(BlockInstance(bid, typ, (0.0, 0.0), {}))
+    refused = blocktypes.check_link(page, "c", "output", True, "assign", "ref", False)
+    assert not refused.ok and "takes a variable's ref" in refused.reason and "not a value" in refused.reason
+    assert blocktypes.check_link(page, "v", "ref", True, "assign", "ref", False).ok
+    refused = blocktypes.check_link(page, "c", "output", True, "write", "resource", False)
+    assert not refused.ok and "resource handle" in refused.reason
+    assert blocktypes.check_link(page, "h", "resource", True, "write", "resource", False).ok
+    assert blocktypes.check_link(page, "c", "output", True, "write", "value", False).ok

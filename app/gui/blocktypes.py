@@ -250,6 +250,10 @@ def type_clash(page: Page, link: Link, earlier_only: bool = False) -> str | None
     sp, dp = link.src_port, link.dst_port
     if out_port.kind == "operation" and in_port.kind != "operation" and not in_port.is_list:
         return f"'{sp}' is an op to run, not a tensor; '{dp}' takes a {in_port.kind}"
+    if in_port.kind in ("ref", "resource") and out_port.kind in ("tensor", "variant"):
+        what = "a variable's ref (a Variable block's 'ref')" if in_port.kind == "ref" else \
+            "a resource handle (a VarHandleOp's 'resource')"
+        return f"'{dp}' takes {what}, not a value: '{sp}' gives a value"
     st = port_dtype(sdecl, sb.pins, out_port)
     dt = port_dtype(ddecl, db.pins, in_port)
     if st and dt and st != dt:
