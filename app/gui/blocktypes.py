@@ -233,11 +233,13 @@ def check_link(page: Page, a_block: str, a_port: str, a_is_output: bool, b_block
     return LinkCheck(True, "", link)
 
 
-def type_clash(page: Page, link: Link, earlier_only: bool = False) -> str | None:
+def type_clash(page: Page, link: Link, earlier_only: bool = False,
+               into: dict[str, list[Link]] | None = None) -> str | None:
     """Why ``link`` joins ports of incompatible kinds or dtypes, or None when they fit (or are unknown).
 
     The dtype of an output comes from its block's type pin, else from the value it holds (a Const
-    ``val`` of ``2.5`` is float32); an input refuses a dtype its declaration does not allow.
+    ``val`` of ``2.5`` is float32); an input refuses a dtype its declaration does not allow. ``into``: the page's
+    links by the block they go into (``links_by_reader``), for checking many links of one page.
     """
     sb, db = page.get(link.src), page.get(link.dst)
     if sb is None or db is None:
@@ -258,7 +260,7 @@ def type_clash(page: Page, link: Link, earlier_only: bool = False) -> str | None
     dt = port_dtype(ddecl, db.pins, in_port)
     if st and dt and st != dt:
         return f"dtype clash: '{sp}' gives {st}, '{dp}' takes {dt}"
-    clash = _attr_clash(page, link, ddecl, in_port, st, earlier_only) if st and not dt else None
+    clash = _attr_clash(page, link, ddecl, in_port, st, earlier_only, into) if st and not dt else None
     if clash:
         return clash
     if st and in_port.allowed and st not in in_port.allowed:
@@ -267,13 +269,15 @@ def type_clash(page: Page, link: Link, earlier_only: bool = False) -> str | None
     return None
 
 
-def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str, earlier_only: bool) -> str | None:
+def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str, earlier_only: bool,
+                into: dict[str, list[Link]] | None) -> str | None:
     """Why a ``st`` tensor cannot go into ``in_port`` when another input of the block, typed by the same type attr
     (Add's ``x`` and ``y`` share ``T``), already gets another dtype; None when they agree. ``earlier_only``: only
     inputs declared before it count (on a page the first sets the attr, as TensorFlow reads it)."""
     attr = in_port.dtype
     if not attr or ddecl.attr(attr) is None:
         return None
+    reaching = into.get(link.dst, []) if into is not None else page.links_into(link.dst)
     for other in ddecl.inputs:
         if other.name == in_port.name:
             if earlier_only:
@@ -281,15 +285,24 @@ def _attr_clash(page: Page, link: Link, ddecl: Block, in_port: Port, st: str, ea
             continue
         if other.dtype != attr:
             continue
-        for ln in page.links_into(link.dst, other.name):
-            ob = page.get(ln.src)
-            od = port_dtype(lookup(ob.type), ob.pins, output_port(lookup(ob.type), ln.src_port)) if ob else None
+        for ln in reaching:
+            ob = page.get(ln.src) if ln.dst_port == other.name else None
+            odecl = lookup(ob.type) if ob is not None else None
+            od = port_dtype(odecl, ob.pins, output_port(odecl, ln.src_port)) if ob is not None else None
             if od and od != st:
                 return f"gets {st}, but {attr} is {od} (set by input '{other.name}', from {ln.src}.{ln.src_port})"
     return None
 
 
-def _link_kind(page: Page, ln: Link) -> tuple | None:
+def links_by_reader(page: Page) -> dict[str, list[Link]]:
+    """The page's links by the block they go into, in page order (one pass, for checking all of them)."""
+    into: dict[str, list[Link]] = {}
+    for ln in page.links:
+        into.setdefault(ln.dst, []).append(ln)
+    return into
+
+
+def _link_kind(page: Page, ln: Link, into: dict[str, list[Link]]) -> tuple | None:
     """What decides whether ``ln`` fits when no block it concerns has a pin set (its ends' types and ports, and what
     the other inputs of its reader get, which a shared type attr compares): a key for checking it once per kind;
     None when a pin is set."""
@@ -297,7 +310,7 @@ def _link_kind(page: Page, ln: Link) -> tuple | None:
     if sb is None or db is None or sb.pins or db.pins:
         return None
     others = []
-    for o in page.links_into(ln.dst):
+    for o in into.get(ln.dst, ()):
         ob = page.get(o.src)
         if ob is None or ob.pins:
             return None
@@ -309,11 +322,12 @@ def link_problems(page: Page) -> dict[str, list[str]]:
     """Type clashes of the page's links, as {block: [message]} keyed by the receiving block."""
     out: dict[str, list[str]] = {}
     fit: set[tuple] = set()  # kinds of links that fit (``_link_kind``)
+    into = links_by_reader(page)
     for ln in page.links:
-        kind = _link_kind(page, ln)
+        kind = _link_kind(page, ln, into)
         if kind is not None and kind in fit:
             continue
-        why = type_clash(page, ln, earlier_only=True)
+        why = type_clash(page, ln, earlier_only=True, into=into)
         if not why and kind is not None:
             fit.add(kind)
         if why:
