@@ -4,6 +4,8 @@ problems in the Problems panel, after the page is opened and again after an edit
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,29 @@ def _picture(w: Any, rect: Any) -> Any:
     return img
 
 
+@contextmanager
+def opened_with_worker(new_window: Any, tmp_path: Path, doc: dict) -> Iterator[Any]:
+    """An editor with its worker (whose static check the test waits for) on the page ``doc``; the worker closed
+    after."""
+    path = tmp_path / f"{doc['name']}.json"
+    path.write_text(json.dumps(doc))
+    w = new_window(start_worker=True)
+    try:
+        assert w.open_path(str(path), ask=False)
+        yield w
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None
+
+
 def problems(w: Any) -> list[str]:
     return [w.problems.item(i).text() for i in range(w.problems.count())]
 
 
 def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_window: Any, gui_catalogue: Any,
                                                                 tmp_path: Path) -> None:
-    path = tmp_path / "clash.json"
-    path.write_text(json.dumps(CLASH))
-    w = new_window(start_worker=True)
-    try:
-        assert w.open_path(str(path), ask=False)
+    with opened_with_worker(new_window, tmp_path, CLASH) as w:
         qtbot.waitUntil(lambda: ("f", "output") in w.static_types, timeout=120_000)  # the worker's check came
         clashes = [p for p in problems(w) if "gets int32, but T is float32" in p]
         assert clashes and all("block 'add'" in c and "port 'y'" in c for c in clashes)
@@ -73,10 +87,6 @@ def test_wires_show_static_types_and_the_check_lists_the_clash(qtbot: Any, new_w
         assert not any("gets int32" in p for p in problems(w))
         assert w.scene.wires[Link("i", "output", "add", "y")].toolTip().endswith("\nf32[3]")
         assert w.block_item("add").port_colour("y", False) == dtype_colour("float32")
-    finally:
-        if w.worker is not None:
-            w.worker.close()
-            w.worker = None
 
 
 def test_a_wire_let_go_on_empty_canvas_searches_the_blocks_that_take_its_dtype(qtbot: Any, new_window: Any,
@@ -121,11 +131,7 @@ def test_the_race_warning_offers_the_control_link_that_fixes_it(qtbot: Any, new_
     doc = race_page()
     for i, b in enumerate(doc["blocks"]):
         b["pos"] = [(i % 3) * 260, (i // 3) * 200]
-    path = tmp_path / "race.json"
-    path.write_text(json.dumps(doc))
-    w = new_window(start_worker=True)
-    try:
-        assert w.open_path(str(path), ask=False)
+    with opened_with_worker(new_window, tmp_path, doc) as w:
 
         def race_item() -> Any:
             for i in range(w.problems.count()):
@@ -146,21 +152,13 @@ def test_the_race_warning_offers_the_control_link_that_fixes_it(qtbot: Any, new_
         qtbot.waitUntil(lambda: race_item() is None and w.check_id is not None, timeout=60_000)
         qtbot.wait(500)
         assert race_item() is None  # the next check finds the two ordered
-    finally:
-        if w.worker is not None:
-            w.worker.close()
-            w.worker = None
 
 
 def test_a_dtype_clash_offers_the_cast_that_fixes_it(qtbot: Any, new_window: Any, gui_catalogue: Any,
                                                       tmp_path: Path) -> None:
     from enuflow.app.gui.fixes import FIX_ROLE
 
-    path = tmp_path / "clash.json"
-    path.write_text(json.dumps(CLASH))
-    w = new_window(start_worker=True)
-    try:
-        assert w.open_path(str(path), ask=False)
+    with opened_with_worker(new_window, tmp_path, CLASH) as w:
 
         def clash_item() -> Any:  # the worker's check offers the fix (the editor's own check lists it at once)
             for i in range(w.problems.count()):
@@ -185,10 +183,6 @@ def test_a_dtype_clash_offers_the_cast_that_fixes_it(qtbot: Any, new_window: Any
         assert clash_item() is None and not any("gets int32" in p for p in problems(w))
         w.undo.undo()
         assert Link("i", "output", "add", "y") in w.page.links and not any(b.type == "Cast" for b in w.page)
-    finally:
-        if w.worker is not None:
-            w.worker.close()
-            w.worker = None
 
 
 def test_inputs_sharing_a_type_attr_refuse_a_second_dtype_while_wiring_and_on_load(new_window: Any,

@@ -15,17 +15,9 @@ from enuflow.app.engine.flatten import flatten
 from enuflow.app.engine.import_model import import_model
 from enuflow.app.engine.runner import run_page
 from enuflow.blocks.tf import load as load_tf
+from tests.test_import_model import tf_run  # the GraphDef run by TensorFlow itself (the independent reference)
 
 tf = load_tf()
-
-
-def tf_run(graph_def: object, feeds: dict[str, np.ndarray], fetch: str) -> np.ndarray:
-    """The GraphDef run by TensorFlow itself (the independent reference)."""
-    g = tf.Graph()
-    with g.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-    with tf.compat.v1.Session(graph=g) as s:
-        return s.run(fetch, {k + ":0": v for k, v in feeds.items()})
 
 
 def write(tmp_path: Path, g: object, name: str = "g") -> Path:
