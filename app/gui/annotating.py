@@ -144,8 +144,8 @@ class AnnotationCommands:
         self.undo.push(AddAnnotationsCommand(self.page, [frame], text=f"Frame {len(ids)} blocks"))
         return fid
 
-    def frames_after_layout(self, moved: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
-        """Before an Auto Layout moves blocks to ``moved``: each frame's blocks (``refit_frames`` after it)."""
+    def frame_contents(self) -> dict[str, list[str]]:
+        """Each frame's blocks where they stand now (before an Auto Layout: ``refit_frames`` after it)."""
         if self.trail:
             return {}
         return {fid: self.scene.annotations.contents(fid)[0] for fid in self.page.frames}

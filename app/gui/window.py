@@ -513,9 +513,12 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.select([bid])
         return bid
 
-    def quick_search(self, pos: QPointF) -> QuickSearch:
-        qs = QuickSearch(self.palette.entries, pos, self)
-        qs.chosen.connect(lambda name, p: self.add_block_at(name, p))
+    def quick_search(self, pos: QPointF, entries: list[Any] | None = None,
+                     place: Callable[[str, QPointF], Any] | None = None) -> QuickSearch:
+        """The quick search at page point ``pos`` over ``entries`` (default: every palette entry); the chosen one
+        goes to ``place`` (default: ``add_block_at``)."""
+        qs = QuickSearch(self.palette.entries if entries is None else entries, pos, self)
+        qs.chosen.connect(place or (lambda name, p: self.add_block_at(name, p)))
         qs.move(self._inside_window(self.view.mapToGlobal(self.view.mapFromScene(pos)), qs.size()))
         qs.show()
         # a window manager may add a frame: move back by what still sticks out
@@ -662,7 +665,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         old = {bid: page.block(bid).pos for bid in new}
         changed = {k: v for k, v in new.items() if tuple(old[k]) != tuple(v)}
         if changed:
-            framed = self.frames_after_layout(changed)
+            framed = self.frame_contents()
             self.undo.beginMacro("Auto layout")
             self.undo.push(MoveCommand(page, {k: old[k] for k in changed}, changed, text="Auto layout"))
             self.refit_frames(framed)

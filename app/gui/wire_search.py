@@ -84,12 +84,9 @@ class WireSearch:
         if not fits:
             self.status_label.setText(f"No block takes {dtype or 'this wire'}")  # type: ignore[attr-defined]
             return None
-        qs = self.quick_search(pos)  # type: ignore[attr-defined]
-        qs.entries = [e for e, _p in best]  # best first
+        qs = self.quick_search(pos, [e for e, _p in best],  # type: ignore[attr-defined]  (best first)
+                               lambda name, p: self._place_wired(name, p, fits[name], block_id, port, is_output))
         qs.edit.setPlaceholderText(f"Blocks that take {dtype}" if dtype else "Blocks that take this wire")
-        qs.refilter(qs.edit.text())
-        qs.chosen.disconnect()
-        qs.chosen.connect(lambda name, p: self._place_wired(name, p, fits[name], block_id, port, is_output))
         return qs
 
     def _place_wired(self, name: str, pos: QPointF, new_port: str, block_id: str, port: str,
