@@ -3,7 +3,8 @@
 Each page places the standard library's composites (``layers.Dense``, ``data.Dataset``, ...) as the editor's
 palette does (``composite_files.place``: the definitions are copied into the page's ``composites``, so the page
 file stands alone), sets their pins, wires them left to right and frames the data, the model and the training.
-Run it from the repository (the project's Python, enuflow importable) after the composites change::
+The editor's Auto Layout (offscreen) then places the blocks by their real sizes, so that no wire runs across a
+block. Run it from the repository (the project's Python, enuflow importable) after the composites change::
 
     python scenes/data/make_pages.py [NAME ...]
 
@@ -12,6 +13,7 @@ It is not part of enuflow (it is not installed); the pages it writes are.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,14 +188,46 @@ def build(spec: Spec, composites: dict) -> Any:
 
 def standard_composites() -> dict:
     """The standard library's composites only (a user's own folder must not change the shipped pages)."""
-    import os
-
     from enuflow.app.document.composite_files import library
 
     lib = library(user=Path(os.devnull))  # not a folder: no user composites
     if lib.problems:
         raise SystemExit("make_pages: the standard library has unreadable files:\n" + "\n".join(lib.problems))
     return lib.composites
+
+
+def editor_layout(path: Path) -> None:
+    """Lay the page saved at ``path`` out as the editor's Auto Layout (Ctrl+L) does, with the blocks' real sizes
+    (so that no wire runs across a block), its frames drawn around their blocks again and its note to their left;
+    saved again."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # the editor's recovery files and settings, not the user's
+        os.environ.update(QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+                          ENUFLOW_RECOVERY_DIR=tmp, ENUFLOW_CONFIG_DIR=tmp)
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        from enuflow.app.document.formats.native import save
+        from enuflow.app.gui.window import MainWindow
+        from enuflow.blocks import catalogue_index
+
+        app = QApplication.instance() or QApplication([])
+        catalogue_index.ensure_cache()
+        w = MainWindow(start_worker=False)
+        w.prompt = lambda title, text, buttons: QMessageBox.StandardButton.Discard  # saved below, not by asking
+        w.warn = lambda title, text: print(f"make_pages: {title}: {text}", file=sys.stderr)
+        w.resize(1800, 900)
+        w.show()
+        app.processEvents()
+        if not (w.load_catalogue() and w.open_path(str(path), ask=False)):
+            raise SystemExit(f"make_pages: the editor could not open {path}")
+        w.auto_layout()
+        page = w.page
+        left = min(f.rect[0] for f in page.frames.values())
+        top = min(f.rect[1] for f in page.frames.values())
+        page.change_annotation("about", pos=(left - 320, top))
+        save(page, path)
+        w.close()
 
 
 def main() -> None:
@@ -207,8 +241,10 @@ def main() -> None:
         if missing:
             print(f"{name}: skipped, the library lacks {', '.join(missing)}")
             continue
-        save(build(spec, composites), SCENES / f"{name}.json")
-        print(f"{name}: written to {SCENES / (name + '.json')}")
+        path = SCENES / f"{name}.json"
+        save(build(spec, composites), path)
+        editor_layout(path)
+        print(f"{name}: written to {path}")
 
 
 if __name__ == "__main__":
