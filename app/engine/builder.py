@@ -157,6 +157,8 @@ class PageScope:
         #: the folder of the page's file (relative data files are read there), or None; whether io is allowed
         self.folder: str | None = None
         self.allow_io = False
+        #: the page's data folder (``data_dir``), where files are read without io allowed too, or None
+        self.data_dir: str | None = None
         #: the trainable Variables made by helper blocks, by the name of their handle's op: (stable name, handle)
         self.trainable: dict[str, tuple[str, Any]] = {}
 
@@ -337,6 +339,8 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     built = BuiltGraph(graph=graph, analysis=an, errors=list(an.errors))
     scope = PageScope(graph, built, device or an.plan.device)
     scope.folder, scope.allow_io = getattr(page, "folder", None) or getattr(an.page, "folder", None), allow_io
+    data_dir = an.page.extra.get("data_dir")
+    scope.data_dir = data_dir if isinstance(data_dir, str) and data_dir.strip() else None
     blocks = _PageBuild(an.page, an, scope, set(an.bad) | set(skip), tf.Operation)
     with graph.as_default():
         blocks.build(an.order())

@@ -162,6 +162,8 @@ class ShapeChecker:
             self.scope = _CheckScope(self.graph, built)
         self.scope.scoped = an.scoped
         self.scope.folder, self.scope.allow_io = an.page.folder, self.allow_io
+        data_dir = an.page.extra.get("data_dir")
+        self.scope.data_dir = data_dir if isinstance(data_dir, str) and data_dir.strip() else None
         failed: set[str] = set()
         # the build's own record of failures holds the block being made only (so that it never needs the block
         # graph to find failed blocks upstream: that is done here, from the block's links)
