@@ -362,6 +362,19 @@ def _held(tf: Any, scope: Any, array: np.ndarray, name: str) -> tuple[Any, Any]:
     return var, fed
 
 
+def _epoch_order(tf: Any, scope: Any, xv: Any, yv: Any, n: int, seed: int) -> tuple[Any, Any]:
+    """The train split's arrays for one epoch: in a new order at each start of an epoch (a permutation seeded by
+    ``seed`` and the epoch's number, counted by a Variable that each ``train_init`` increments) when shuffling."""
+    x, y = xv.value(), yv.value()
+    if not _attr(scope, "shuffle", True):
+        return x, y
+    epochs = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="epochs")
+    scope.add_initializer(epochs.initializer)
+    epoch = epochs.assign_add(1)
+    order = tf.random.experimental.stateless_shuffle(tf.range(n), tf.stack([tf.constant(seed, tf.int64), epoch]))
+    return tf.gather(x, order), tf.gather(y, order)
+
+
 @register
 class DatasetSource(Block):
     """Batches of a data file through ``tf.data`` ops in the graph: a train split and a test split behind one
@@ -396,10 +409,9 @@ class DatasetSource(Block):
             held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),
                                                          (yt, "y_test"))]
             (xv, xf), (yv, yf), (xtv, _), (ytv, _) = held
-            train = tf.data.Dataset.from_tensor_slices((xv.value(), yv.value()))
+            train = tf.data.Dataset.from_tensor_slices(_epoch_order(tf, scope, xv, yv, len(x), seed))
             looping = tf.data.Dataset.from_tensor_slices((xf, yf))  # read at initialisation, when fed
             if _attr(scope, "shuffle", True):
-                train = train.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
                 looping = looping.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
             train, looping = train.batch(batch), looping.repeat().batch(batch)
             test = tf.data.Dataset.from_tensor_slices((xtv.value(), ytv.value())).batch(batch)
