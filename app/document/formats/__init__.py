@@ -70,3 +70,4 @@ def save(page: Page, path: str | Path) -> None:
     from enuflow.app.document.formats import native
 
     native.save(page, path)
+    page.folder = os.path.dirname(os.path.abspath(path))  # a dataset's relative file is read beside the page now
