@@ -317,21 +317,78 @@ def data_file(scope: Any, pin: str, text: str) -> Path:
 
 
 def read_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a data file: a ``.npz`` with arrays ``x`` and ``y``; raises BuildFailure naming ``pin``."""
-    if path.suffix.lower() != ".npz":
-        raise BuildFailure(f"{pin} {path}: a data file is a .npz with arrays x and y", pin)
+    """(x as float32, y: integer labels as int64, else float32) of a data file: a ``.npz`` with arrays ``x`` and
+    ``y``, a ``.csv`` with a header row (the label column is ``label``, else the last), or an MNIST idx pair (the
+    images file; the labels file beside it); raises BuildFailure naming ``pin`` and the path."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if "x" not in f or "y" not in f:
-                raise BuildFailure(f"{pin} {path} has arrays {sorted(f.files)}; a data file needs x and y", pin)
-            x, y = np.asarray(f["x"]), np.asarray(f["y"])
-    except (OSError, ValueError) as e:
+        if path.suffix.lower() == ".npz":
+            x, y = _read_npz(path, pin)
+        elif path.suffix.lower() == ".csv":
+            x, y = _read_csv(path, pin)
+        else:
+            x, y = _read_idx(path, pin)
+    except (OSError, ValueError, EOFError) as e:
         raise BuildFailure(f"{pin} {path} cannot be read: {e}", pin) from None
     if len(x) != len(y) or len(x) == 0:
         raise BuildFailure(f"{pin} {path}: x has {len(x)} rows, y {len(y)}; they must be equal and not zero", pin)
     x = x.astype(np.float32)
     y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
     return x, y
+
+
+def _read_npz(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as f:
+        if "x" not in f or "y" not in f:
+            raise BuildFailure(f"{pin} {path} has arrays {sorted(f.files)}; a data file needs x and y", pin)
+        return np.asarray(f["x"]), np.asarray(f["y"])
+
+
+def _read_csv(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """A header row, then rows of numbers; the column ``label`` (else the last) is y, whole numbers as class ids."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) < 2:
+        raise BuildFailure(f"{pin} {path}: a .csv data file has a header row and at least one row of numbers", pin)
+    header = [h.strip() for h in rows[0]]
+    col = header.index("label") if "label" in header else len(header) - 1
+    try:
+        table = np.array([[float(v) for v in r] for r in rows[1:]], dtype=np.float64)
+    except ValueError as e:
+        raise BuildFailure(f"{pin} {path}: {e} (rows after the header hold numbers only)", pin) from None
+    if table.ndim != 2 or table.shape[1] != len(header):
+        raise BuildFailure(f"{pin} {path}: every row needs {len(header)} numbers, as the header names", pin)
+    y = table[:, col]
+    if np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return np.delete(table, col, axis=1), y
+
+
+#: an idx file's element types by code
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _idx(path: Path, pin: str) -> np.ndarray:
+    data = path.read_bytes()
+    if len(data) < 4 or data[0] or data[1] or data[2] not in _IDX_TYPES:
+        raise BuildFailure(f"{pin} {path} is not an idx file (.npz, .csv or an MNIST idx pair)", pin)
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    body = data[4 + 4 * ndim:]
+    if len(body) != math.prod(dims) * dtype.itemsize:
+        raise BuildFailure(f"{pin} {path}: its header says {dims}, its data has {len(body)} bytes", pin)
+    return np.frombuffer(body, dtype).reshape(dims)
+
+
+def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``images`` ->
+    ``labels``, ``idx3`` -> ``idx1`` in the name)."""
+    labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    if labels == path or not labels.is_file():
+        raise BuildFailure(f"{pin} {path}: no labels file {labels} beside it (an MNIST idx pair)", pin)
+    return _idx(path, pin), _idx(labels, pin)
 
 
 def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -380,7 +437,8 @@ class DatasetSource(Block):
     """Batches of a data file through ``tf.data`` ops in the graph: a train split and a test split behind one
     iterator (``x`` float32, integer labels ``y`` int64).
 
-    ``file`` is a ``.npz`` with arrays ``x`` and ``y``, relative to the page's folder (a file outside it, or the
+    ``file`` is a ``.npz`` with arrays ``x`` and ``y``, a ``.csv`` (a header row; the label column ``label``, else
+    the last) or an MNIST idx pair (the images file; the labels file beside it), relative to the page's folder (a file outside it, or the
     page's data folder, is read only when io is allowed). The test split is ``test_file`` when given, else the
     last ``test_fraction`` of a permutation seeded by ``seed``. Plain steps read the train split for ever (shuffled
     by ``seed`` anew each pass when ``shuffle``); the epoch runner starts one pass of the train split, then one of
@@ -391,7 +449,7 @@ class DatasetSource(Block):
     category = CATEGORY
     outputs = (Port("x", dtype="float32", doc="a batch of inputs"), Port("y", doc="the batch's labels"))
     attrs = (
-        Attr("file", "string", default="", has_default=True, doc=".npz with arrays x and y (relative to the page)"),
+        Attr("file", "string", default="", has_default=True, doc=".npz (x, y), .csv or MNIST idx images, beside the page"),
         Attr("batch_size", "int", default=32, has_default=True, minimum=1, doc="examples per batch"),
         Attr("shuffle", "bool", default=True, has_default=True, doc="shuffle the train split at each pass"),
         Attr("seed", "int", default=0, has_default=True, doc="seed of the split and of the shuffling"),

@@ -268,3 +268,26 @@ def test_a_data_file_outside_the_page_folder_needs_allow_io(tiny, tmp_path):
     assert doc["ok"], doc["errors"]
     loaded = load(tiny / "outside.json")
     assert loaded.folder == str(tiny)
+
+
+def test_csv_and_idx_data_files_read_as_their_numbers(tmp_path):
+    from enuflow.blocks.base import BuildFailure
+    from enuflow.blocks.training import read_arrays
+
+    (tmp_path / "d.csv").write_text("a,label,b\n1,0,2.5\n3,2,4\n", encoding="utf-8")
+    x, y = read_arrays(tmp_path / "d.csv", "file")
+    np.testing.assert_array_equal(x, np.array([[1, 2.5], [3, 4]], np.float32))
+    assert y.dtype == np.int64 and y.tolist() == [0, 2]
+    (tmp_path / "r.csv").write_text("a,target\n1,0.5\n", encoding="utf-8")  # no label column: the last, floats
+    x, y = read_arrays(tmp_path / "r.csv", "file")
+    assert x.tolist() == [[1.0]] and y.dtype == np.float32 and y.tolist() == [0.5]
+    images = np.arange(2 * 3 * 2, dtype=np.uint8).reshape(2, 3, 2)
+    (tmp_path / "t-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + b"".join(
+        d.to_bytes(4, "big") for d in images.shape) + images.tobytes())
+    (tmp_path / "t-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (2).to_bytes(4, "big") + bytes([7, 1]))
+    x, y = read_arrays(tmp_path / "t-images-idx3-ubyte", "file")
+    np.testing.assert_array_equal(x, images.astype(np.float32))
+    assert y.tolist() == [7, 1] and y.dtype == np.int64
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n", encoding="utf-8")
+    with pytest.raises(BuildFailure, match="bad.csv"):
+        read_arrays(tmp_path / "bad.csv", "file")
