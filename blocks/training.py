@@ -165,7 +165,9 @@ class _Target:
 
     def read(self) -> Any:
         raw = self.tf.raw_ops
-        return raw.ReadVariableOp(resource=self.var, dtype=self.dtype) if self.resource else raw.Identity(input=self.var)
+        if self.resource:
+            return raw.ReadVariableOp(resource=self.var, dtype=self.dtype)
+        return raw.Identity(input=self.var)
 
     def assign(self, value: Any) -> Any:
         raw = self.tf.raw_ops
@@ -438,8 +440,8 @@ class DatasetSource(Block):
     iterator (``x`` float32, integer labels ``y`` int64).
 
     ``file`` is a ``.npz`` with arrays ``x`` and ``y``, a ``.csv`` (a header row; the label column ``label``, else
-    the last) or an MNIST idx pair (the images file; the labels file beside it), relative to the page's folder (a file outside it, or the
-    page's data folder, is read only when io is allowed). The test split is ``test_file`` when given, else the
+    the last) or an MNIST idx pair (the images file; the labels file beside it), relative to the page's folder; a
+    file outside that folder and the page's data folder is read only when io is allowed. The test split is ``test_file`` when given, else the
     last ``test_fraction`` of a permutation seeded by ``seed``. Plain steps read the train split for ever (shuffled
     by ``seed`` anew each pass when ``shuffle``); the epoch runner starts one pass of the train split, then one of
     the test split, in batches of ``batch_size`` (the last batch may be smaller).
@@ -449,7 +451,8 @@ class DatasetSource(Block):
     category = CATEGORY
     outputs = (Port("x", dtype="float32", doc="a batch of inputs"), Port("y", doc="the batch's labels"))
     attrs = (
-        Attr("file", "string", default="", has_default=True, doc=".npz (x, y), .csv or MNIST idx images, beside the page"),
+        Attr("file", "string", default="", has_default=True,
+             doc=".npz (x, y), .csv or MNIST idx images, beside the page"),
         Attr("batch_size", "int", default=32, has_default=True, minimum=1, doc="examples per batch"),
         Attr("shuffle", "bool", default=True, has_default=True, doc="shuffle the train split at each pass"),
         Attr("seed", "int", default=0, has_default=True, doc="seed of the split and of the shuffling"),

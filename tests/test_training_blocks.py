@@ -94,7 +94,8 @@ def minimize_page(optimizer: str, lr: float, steps: int) -> Page:
     _place(page, "losses.SoftmaxCrossEntropy", "loss")
     _place(page, "train.Minimize", "train", optimizer=optimizer, learning_rate=lr)
     page.add_block(BlockInstance("session", "ClientSession", (0, 0), {"steps": steps}))
-    _links(page, ("d1", "y", "loss", "logits"), ("labels", "output", "loss", "labels"), ("loss", "loss", "train", "loss"),
+    _links(page, ("d1", "y", "loss", "logits"), ("labels", "output", "loss", "labels"),
+           ("loss", "loss", "train", "loss"),
            ("loss", "loss", "session", "fetch_outputs"), ("train", "step", "session", "run_outputs"))
     return page
 
