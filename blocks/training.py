@@ -441,10 +441,11 @@ class DatasetSource(Block):
 
     ``file`` is a ``.npz`` with arrays ``x`` and ``y``, a ``.csv`` (a header row; the label column ``label``, else
     the last) or an MNIST idx pair (the images file; the labels file beside it), relative to the page's folder; a
-    file outside that folder and the page's data folder is read only when io is allowed. The test split is ``test_file`` when given, else the
-    last ``test_fraction`` of a permutation seeded by ``seed``. Plain steps read the train split for ever (shuffled
-    by ``seed`` anew each pass when ``shuffle``); the epoch runner starts one pass of the train split, then one of
-    the test split, in batches of ``batch_size`` (the last batch may be smaller).
+    file outside that folder and the page's data folder is read only when io is allowed. The test split is
+    ``test_file`` when given, else the last ``test_fraction`` of a permutation seeded by ``seed``. Plain steps read
+    the train split for ever (shuffled by ``seed`` anew each pass when ``shuffle``); the epoch runner starts one
+    pass of the train split (in a new order each epoch), then one of the test split, in batches of ``batch_size``
+    (the last batch may be smaller).
     """
 
     name = "DatasetSource"
