@@ -158,6 +158,7 @@ class ShapeChecker:
         """Make (or keep) every block of ``an`` in dependency order; returns how many were made."""
         built = self.built
         built.analysis, built.errors, built.built, built.slots, built.init_ops = an, [], [], [], []
+        built.datasets, built.train_ops, built.variables, built.init_feeds = [], [], [], {}  # a check runs nothing
         if self.scope is None:
             self.scope = _CheckScope(self.graph, built)
         self.scope.scoped = an.scoped
