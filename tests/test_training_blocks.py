@@ -292,3 +292,55 @@ def test_csv_and_idx_data_files_read_as_their_numbers(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,x\n", encoding="utf-8")
     with pytest.raises(BuildFailure, match="bad.csv"):
         read_arrays(tmp_path / "bad.csv", "file")
+
+
+def variable_page(optimizer: str, steps: int) -> Page:
+    """A plain Variable w [4, 2]: mean squared error of x @ w against a target, minimised by ``optimizer``; the
+    session fetches the loss (computed before the step's update)."""
+    page = Page("p")
+    _const(page, "x", X)
+    _const(page, "target", TARGET)
+    page.add_block(BlockInstance("w", "Variable", (0, 0), {"initvalues": W0.tolist(), "dtype": "float32"}))
+    page.add_block(BlockInstance("mm", "MatMul", (0, 0), {}))
+    _place(page, "losses.MeanSquaredError", "loss")
+    _place(page, "train.Minimize", "train", optimizer=optimizer, learning_rate=0.1)
+    page.add_block(BlockInstance("session", "ClientSession", (0, 0), {"steps": steps}))
+    _links(page, ("x", "output", "mm", "a"), ("w", "ref", "mm", "b"), ("mm", "product", "loss", "prediction"),
+           ("target", "output", "loss", "target"), ("loss", "loss", "train", "loss"),
+           ("loss", "loss", "session", "fetch_outputs"), ("train", "step", "session", "run_outputs"))
+    return page
+
+
+W0 = RNG.normal(size=(4, 2)).astype(np.float32)
+TARGET = RNG.normal(size=(6, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("optimizer", sorted(KERAS_OPTIMIZERS))
+def test_minimize_trains_a_plain_variable_as_keras_does(tf, keras, optimizer):
+    w = tf.Variable(W0)
+    opt = KERAS_OPTIMIZERS[optimizer](keras, 0.1)
+    expected = []
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(TARGET, tf.matmul(X, w))
+        expected.append(float(loss))
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+    for steps in (1, 3):  # the loss of the last step is computed with the weights of steps - 1 updates
+        report = run_page(variable_page(optimizer, steps))
+        assert not report.errors, report.errors
+        assert report.results.values[("loss", "loss")] == pytest.approx(expected[steps - 1], rel=1e-5)
+    assert expected[2] < expected[0]
+
+
+def test_the_training_flag_defaults_to_training_on_a_page_with_minimize(tf):
+    from enuflow.app.engine.builder import PageScope
+
+    for page, default in ((variable_page("sgd", 1), True), (dense_page(), False)):
+        built = build(page)
+        scope = PageScope(built.graph, built)
+        flag = scope.training()
+        assert scope.training() is flag and built.training is flag
+        assert flag.dtype == tf.bool and flag.shape.rank == 0
+        with tf.compat.v1.Session(graph=built.graph) as sess:
+            assert bool(sess.run(flag)) is default
+            assert bool(sess.run(flag, {flag: not default})) is (not default)
