@@ -7,6 +7,9 @@ an enuflow dependency: run this with a Python that has it, e.g. a throwaway virt
     python3 -m venv /tmp/skl && /tmp/skl/bin/pip install scikit-learn numpy
     /tmp/skl/bin/python scenes/data/make_data.py
 
+``digits_8x8.npz`` (from digits.npz, numpy only): the same images as ``x`` float32 [1797, 8, 8, 1] (rows top to
+bottom, one channel), the same ``y``, for convolutions.
+
 ``regression.npz`` (needs only numpy): 1,000 points ``x`` float32 [1000, 3] uniform in [-1, 1) and
 ``y = sin(pi * x0) + 0.5 * x1 ** 2 - 0.8 * x2 + noise`` float32 [1000, 1], noise normal with sd 0.05, all from
 ``numpy.random.default_rng(24)``. Both files are written with ``np.savez_compressed`` and hold plain arrays only
@@ -30,6 +33,12 @@ def digits() -> dict[str, np.ndarray]:
     return {"x": (d.data / 16.0).astype(np.float32), "y": d.target.astype(np.int64)}
 
 
+def digits_8x8() -> dict[str, np.ndarray]:
+    """digits.npz's images as 8x8 images of one channel (x [1797, 8, 8, 1], rows top to bottom), for Conv2D."""
+    with np.load(HERE / "digits.npz", allow_pickle=False) as f:
+        return {"x": f["x"].reshape(-1, 8, 8, 1), "y": f["y"]}
+
+
 def regression() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(24)
     x = rng.uniform(-1.0, 1.0, (1000, 3))
@@ -47,8 +56,8 @@ def write(name: str, arrays: dict[str, np.ndarray]) -> None:
 
 
 def main() -> None:
-    wanted = sys.argv[1:] or ["digits", "regression"]
-    makers = {"digits": digits, "regression": regression}
+    wanted = sys.argv[1:] or ["digits", "digits_8x8", "regression"]
+    makers = {"digits": digits, "digits_8x8": digits_8x8, "regression": regression}
     for name in wanted:
         write(f"{name}.npz", makers[name]())
 
