@@ -46,7 +46,7 @@ import numpy as np
 from common import CliWorker, finish, paired, show, timed
 
 PAGE = ROOT / "scenes" / "digits_mlp.json"
-PAIRS = 5
+PAIRS = 7
 
 
 def page_settings(doc: dict) -> dict:
