@@ -68,7 +68,10 @@ def seeded(doc: dict, seed: int) -> dict:
     return out
 
 
-def split(path: Path, fraction: float, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def split(path: Path, fraction: float, seed: int) -> tuple[Arrays, Arrays]:
     """The train and test rows as ``data.Dataset`` takes them (blocks/training.py ``_splits``): a permutation
     seeded by ``seed``, its first ``round(n * fraction)`` rows for testing, the rest for training."""
     with np.load(path, allow_pickle=False) as f:

@@ -25,8 +25,8 @@ DIGIT_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 def enuflow_run(page: Path, *args: str, timeout: int = 300) -> dict:
     """``enuflow run PAGE ARGS --json`` from another folder, as a person runs it; its JSON object."""
-    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", str(page), "--json", *args], cwd=page.parent.parent,
-                       capture_output=True, text=True, timeout=timeout, check=False)
+    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", str(page), "--json", *args],
+                       cwd=page.parent.parent, capture_output=True, text=True, timeout=timeout, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads(r.stdout)
 

@@ -109,7 +109,8 @@ def digits_cnn() -> Spec:
          ("model", "blue", ["conv", "pool", "flat", "dense1", "drop", "dense2"]),
          ("training", "orange", ["loss", "acc", "train", "session"])],
         "**Handwritten digits with convolutions**: the same digits as 8x8 images of one channel "
-        "(data/digits_8x8.npz), 16 3x3 filters, 2x2 max pooling, a dense layer with dropout and 10 logits; reaches about 98 % test accuracy.", 20)
+        "(data/digits_8x8.npz), 16 3x3 filters, 2x2 max pooling, a dense layer with dropout and 10 logits; "
+        "reaches about 98 % test accuracy.", 20)
 
 
 def regression() -> Spec:
