@@ -23,10 +23,10 @@ EXAMPLES = ("digits_mlp", "digits_cnn", "regression", "autoencoder")
 DIGIT_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 
-def enuflow_run(page: Path, *args: str, timeout: int = 300) -> dict:
-    """``enuflow run PAGE ARGS --json`` from another folder, as a person runs it; its JSON object."""
-    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", str(page), "--json", *args],
-                       cwd=page.parent.parent, capture_output=True, text=True, timeout=timeout, check=False)
+def enuflow_run(*args: str, cwd: Path = ROOT, timeout: int = 300) -> dict:
+    """``enuflow run ARGS --json`` as a person runs it (a subprocess); its JSON object."""
+    r = subprocess.run([sys.executable, "-m", "enuflow.app.cli", "run", *args, "--json"], cwd=cwd,
+                       capture_output=True, text=True, timeout=timeout, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads(r.stdout)
 
@@ -98,17 +98,18 @@ def figures(doc: dict, epochs: int) -> dict[str, float]:
     return test
 
 
-def test_digits_mlp_reaches_95_percent() -> None:
-    """The page as it ships (its ClientSession's 30 epochs), run from another folder."""
+def test_digits_mlp_reaches_95_percent(tmp_path: Path) -> None:
+    """The page as it ships (its ClientSession's 30 epochs), run by name from another folder: its data is found
+    beside it."""
     epochs = int(pins("digits_mlp")["session"]["epochs"])
     assert epochs == 30
-    test = figures(enuflow_run(SCENES / "digits_mlp.json"), epochs)
+    test = figures(enuflow_run("--scene", "digits_mlp", cwd=tmp_path), epochs)
     assert test["acc.accuracy"] >= 0.95
     assert test["loss.loss"] < 0.2
 
 
 def test_digits_cnn_learns_the_digits() -> None:
-    test = figures(enuflow_run(SCENES / "digits_cnn.json", "--epochs", "5"), 5)
+    test = figures(enuflow_run(str(SCENES / "digits_cnn.json"), "--epochs", "5"), 5)
     assert test["acc.accuracy"] >= 0.9
 
 
@@ -120,7 +121,7 @@ def test_regression_beats_the_best_linear_fit() -> None:
     design = np.hstack([xt, np.ones((len(xt), 1), np.float32)])
     coef, *_ = np.linalg.lstsq(design, yt, rcond=None)
     linear = float(np.mean((np.hstack([xv, np.ones((len(xv), 1), np.float32)]) @ coef - yv) ** 2))
-    test = figures(enuflow_run(SCENES / "regression.json", "--epochs", "20"), 20)
+    test = figures(enuflow_run(str(SCENES / "regression.json"), "--epochs", "20"), 20)
     assert test["mse.loss"] < 0.25 * linear
 
 
@@ -129,5 +130,5 @@ def test_autoencoder_beats_the_mean_image() -> None:
     x, y = arrays("digits.npz")
     (xt, _), (xv, _) = split(x, y, int(pins("autoencoder")["data"]["seed"]))
     mean_image = float(np.mean((xv - xt.mean(axis=0)) ** 2))
-    test = figures(enuflow_run(SCENES / "autoencoder.json", "--epochs", "10"), 10)
+    test = figures(enuflow_run(str(SCENES / "autoencoder.json"), "--epochs", "10"), 10)
     assert test["mse.loss"] < 0.5 * mean_image
