@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -218,6 +219,22 @@ def _add_run(sub: Any) -> None:
                         "for a string Placeholder (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
+    r.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="train in N epochs over the page's data.Dataset (overrides the ClientSession's epochs pin; "
+                        "0 runs steps): each epoch runs every train.Minimize over the train split in batches, then "
+                        "an evaluation pass over the test split (no update, Dropout off, BatchNorm on its moving "
+                        "statistics). A line per epoch gives each loss and metric block's mean (weighted by batch "
+                        "size) over both passes; the results are those of the last evaluation pass (a loss or "
+                        "metric: its mean). --json adds \"epochs\": [{epoch, train, test, seconds}, ...]. "
+                        "Ctrl+C stops after the current batch")
+    r.add_argument("--keep-best", metavar="PATH",
+                   help="with epochs: write the Variables of the best epoch (the first metric's highest test mean, "
+                        "else the first loss's lowest) as a TensorFlow 2 checkpoint PATH (PATH.index and its data "
+                        "file; tf.train.load_checkpoint(PATH) reads it, a Variable d1/kernel under the key "
+                        "d1/kernel/.ATTRIBUTES/VARIABLE_VALUE)")
+    r.add_argument("--save-weights", metavar="PATH",
+                   help="write the Variables' values at the end of the run as a TensorFlow 2 checkpoint PATH "
+                        "(as --keep-best; enuflow export --weights PATH reads it)")
     r.add_argument("--to", action="append", default=[], metavar="BLOCK[,BLOCK]",
                    help="run only these blocks and what they need (their inputs, and the inputs of those, ...): "
                         "nothing else is built or run, Variables and other stateful ops elsewhere included, and only "
@@ -374,6 +391,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return _fail(ns, "--timeout must be a positive number of seconds", 2)
     if ns.steps is not None and ns.steps < 0:
         return _fail(ns, "--steps must be 0 or more", 2)
+    if getattr(ns, "epochs", None) is not None and ns.epochs < 0:
+        return _fail(ns, "--epochs must be 0 (run steps) or more", 2)
     try:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:
@@ -410,7 +429,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     memory = getattr(ns, "max_memory_mb", None)
     if memory is not None and not memory > 0:
         return _fail(ns, "--max-memory-mb must be a positive number of MiB", 2)
-    worker = HeadlessRun(env={MEMORY_LIMIT_ENV: f"{memory:g}"} if memory is not None else None)
+    worker = HeadlessRun(env={MEMORY_LIMIT_ENV: f"{memory:g}"} if memory is not None else None,
+                         on_epoch=None if ns.json else _print_epoch)
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -421,11 +441,50 @@ def cmd_run(ns: argparse.Namespace) -> int:
         report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
                             timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
-                            cluster=cluster, to=to)
+                            cluster=cluster, to=to, training=_training(ns))
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
         signal.signal(signal.SIGINT, previous)
+
+
+def _training(ns: argparse.Namespace) -> dict[str, Any]:
+    """--epochs, --keep-best and --save-weights as the worker takes them (paths made absolute)."""
+    out: dict[str, Any] = {}
+    if getattr(ns, "epochs", None) is not None:
+        out["epochs"] = ns.epochs
+    for name in ("keep_best", "save_weights"):
+        if getattr(ns, name, None):
+            out[name] = str(Path(getattr(ns, name)).expanduser().resolve())
+    return out
+
+
+def _figures_text(figures: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.6g}" if isinstance(v, (int, float)) else f"{k} nan" for k, v in figures.items())
+
+
+def epoch_line(epoch: int, epochs: int, train: dict[str, Any], test: dict[str, Any], seconds: float,
+               best: bool = False) -> str:
+    """A line of ``enuflow run --epochs``: ``epoch 2/5  train loss.loss 0.41  test loss.loss 0.39  (1.2 s)``."""
+    parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+    if train:
+        parts.append("train " + _figures_text(train))
+    if test:
+        parts.append("test " + _figures_text(test))
+    return "  ".join(parts) + f"  ({seconds:.2f} s)" + ("  best" if best else "")
+
+
+def _print_epoch(ev: Any) -> None:
+    print(epoch_line(ev.epoch, ev.epochs_total, ev.train, ev.test, ev.seconds, ev.best), flush=True)
+
+
+def _epochs_json(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-epoch figures for --json (a figure that is not a finite number is null)."""
+    def num(v: Any) -> Any:
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+    return [{"epoch": int(e.get("epoch", 0)), "train": {k: num(v) for k, v in (e.get("train") or {}).items()},
+             "test": {k: num(v) for k, v in (e.get("test") or {}).items()}, "seconds": num(e.get("seconds"))}
+            for e in epochs]
 
 
 def _run_to(ns: argparse.Namespace, page: Any) -> tuple[list[str] | None, str]:
@@ -562,6 +621,8 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             if report.timeout is not None:
                 doc["timeout"] = {k: report.timeout[k] for k in ("seconds", "while", "blocks") if k in report.timeout}
             doc["steps"] = report.steps_done
+            if report.epochs or getattr(ns, "epochs", None):
+                doc["epochs"] = _epochs_json(report.epochs)
         else:
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
@@ -570,8 +631,11 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
 
         print(format_results(display_order(page), values, fetched=fetched))
         steps_done = report.steps_done if report is not None else 0
-        if steps_done != 1:
-            print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")
+        stopped = " (stopped)" if report is not None and report.stopped else ""
+        if report is not None and (report.epochs or getattr(ns, "epochs", None)):
+            print(f"\n{len(report.epochs)} epoch{'s' if len(report.epochs) != 1 else ''}{stopped}")
+        elif steps_done != 1:
+            print(f"\n{steps_done} steps{stopped}")
         for w in report.warnings if report is not None else []:
             print(f"warning: {_error_text(w)}", file=sys.stderr)
         for e in errors:

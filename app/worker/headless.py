@@ -28,6 +28,7 @@ import copy
 import queue
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,12 +60,18 @@ class HeadlessReport:
     timeout: dict[str, Any] | None = None
     #: Ctrl+C ended the run by killing the worker (a step did not end in time)
     interrupted: bool = False
+    #: a run in epochs: per epoch done, {"epoch", "train", "test", "seconds"}
+    epochs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class HeadlessRun:
     """A worker for one command-line run. ``start()`` early, ``run()`` once, then ``close()``."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None,
+                 on_epoch: Callable[[WorkerEvent], None] | None = None) -> None:
+        """``on_epoch(event)``: called with each "epoch" event of a run in epochs, as it comes."""
+        self.on_epoch = on_epoch
+        self._training: dict[str, Any] = {}
         self._events: queue.Queue[WorkerEvent] = queue.Queue()
         # one run: the catalogue of generated blocks loads only if the page has such blocks
         self.client = WorkerClient(self._events.put, env={"ENUFLOW_WORKER_LAZY": "1", **(env or {})})
@@ -89,13 +96,15 @@ class HeadlessRun:
     # -- running -----------------------------------------------------------------------------------
     def run(self, doc: dict[str, Any], steps: int | None = None, allow_io: bool = False, target: str = "",
             device: str = "", timeout: float | None = None, max_literal_mb: float | None = None,
-            logdir: str | None = None, cluster: str = "", to: list[str] | None = None) -> HeadlessReport:
+            logdir: str | None = None, cluster: str = "", to: list[str] | None = None,
+            training: dict[str, Any] | None = None) -> HeadlessReport:
         """Run the page ``doc`` (format v1 as a dict); never raises for what the page does. ``logdir``: the
         child writes TensorBoard event files there (``app.engine.tensorboard``); ``cluster``: a cluster file to
         run on (``enuflow run --cluster``); ``to``: run only those blocks and what they need (``enuflow run
-        --to``)."""
+        --to``); ``training``: ``WorkerClient.run``'s ``epochs``, ``keep_best`` and ``save_weights``."""
         report = HeadlessReport()
         retry = CrashRetry(doc, to)
+        self._training = dict(training or {})
         started = None
         for _attempt in range(MAX_RETRIES + 1):
             left = None
@@ -114,6 +123,7 @@ class HeadlessRun:
                 report.warnings = list(ev.warnings)
                 report.steps_done = ev.steps_done
                 report.stopped = ev.stopped
+                report.epochs = list(ev.epochs)
                 if ev.timed_out and timeout is not None:
                     report.timeout = {"seconds": timeout, "steps": ev.steps_done, "hung_step": ev.hung_step,
                                       "while": f"while running step {ev.hung_step} (it hung)" if ev.hung_step
@@ -151,7 +161,8 @@ class HeadlessRun:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout, to=to)
+                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout, to=to,
+                         **self._training)
         # the run ends itself at its timeout (a hung step is aborted by TensorFlow after as long): killed only
         # when that did not work
         kill_after = None if timeout is None else 2 * timeout + KILL_GRACE_S
@@ -202,6 +213,10 @@ class HeadlessRun:
             elif ev.kind == "step":
                 if ev.step >= steps_seen:
                     steps_seen, scalars_seen = ev.step, ev.scalars
+            elif ev.kind == "epoch":
+                steps_seen = ev.epoch
+                if self.on_epoch is not None:
+                    self.on_epoch(ev)
             elif ev.kind == "crashed" and self._interrupts:
                 # Ctrl+C in a terminal reaches the child too, before it has learnt to ignore it
                 return "interrupted", None, state
