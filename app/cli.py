@@ -321,14 +321,24 @@ def _add_export(sub: Any) -> None:
                        description="Export PAGE in another form.")
     e.add_argument("page")
     g = e.add_mutually_exclusive_group(required=True)
-    g.add_argument("--python", metavar="FILE", help="a Python script that builds and runs the same graph")
+    g.add_argument("--python", metavar="FILE",
+                   help="a Python script that builds and runs the same graph; of a page that trains (one with a "
+                        "data.Dataset): a script of its inference part, predict(x) -> y (as --savedmodel serves), "
+                        "its weights in FILE_weights.npz beside it")
     g.add_argument("--graphdef", metavar="FILE", help="the TensorFlow GraphDef (binary protobuf; .pbtxt for text)")
     g.add_argument("--savedmodel", metavar="DIR",
                    help="a TensorFlow SavedModel: serving_default takes the Placeholders keyed by block id and "
-                        "returns the fetched outputs keyed block.port")
+                        "returns the fetched outputs keyed block.port; of a page that trains (one with a "
+                        "data.Dataset), its inference part: serving_default takes x (a batch of the dataset's "
+                        "features, [None, ...]) and returns y, the output wired into the first loss's logits or "
+                        "prediction, with Dropout off and BatchNorm on its moving statistics")
     g.add_argument("--png", metavar="FILE", help="a picture of the page with its results")
     g.add_argument("--svg", metavar="FILE", help="a picture of the page with its results (SVG)")
     e.add_argument("--allow-io", action="store_true", help="allow IO blocks when building")
+    e.add_argument("--weights", metavar="CKPT",
+                   help="with --savedmodel or --python of a page that trains (one with a data.Dataset): the "
+                        "Variables' values from the checkpoint CKPT (enuflow run --save-weights or --keep-best), "
+                        "else their initial values")
     e.add_argument("--after-run", type=int, metavar="N",
                    help="with --savedmodel: save the Variables' values after running the page N steps "
                         "(default: their initial values)")
@@ -801,6 +811,8 @@ def cmd_export(ns: argparse.Namespace) -> int:
             return 2
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
+    if (ns.savedmodel or ns.python) and (ns.weights or _trains(page)):
+        return _export_inference(ns, page)
     if ns.savedmodel:
         from enuflow.app.engine.export_savedmodel import export_savedmodel
 
@@ -825,6 +837,37 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"enuflow: pictures need the editor's Qt libraries ({e})", file=sys.stderr)
         return 2
     return export_picture(page, ns.png or ns.svg, "png" if ns.png else "svg")
+
+
+def _trains(page: Any) -> bool:
+    """Whether ``page`` has a data.Dataset (at any depth): its export is of its inference part."""
+    from enuflow.app.engine.epochs import instance_types
+
+    return "data.Dataset" in instance_types(page).values()
+
+
+def _export_inference(ns: argparse.Namespace, page: Any) -> int:
+    """``enuflow export PAGE --savedmodel DIR`` or ``--python FILE`` of a page that trains: its inference part."""
+    from enuflow.app.engine.export_inference import export_inference, inference_python
+
+    if ns.after_run is not None:
+        print("enuflow: --after-run does not apply to a page that trains: give --weights CKPT "
+              "(enuflow run --epochs N --save-weights CKPT)", file=sys.stderr)
+        return 2
+    if ns.weights and not Path(ns.weights + ".index").is_file():
+        print(f"enuflow: --weights {ns.weights}: no checkpoint there ({ns.weights}.index is missing)", file=sys.stderr)
+        return 2
+    if ns.savedmodel:
+        problems = export_inference(page, ns.savedmodel, weights=ns.weights, allow_io=ns.allow_io)
+    else:
+        problems = inference_python(page, ns.python, weights=ns.weights, source=ns.page, allow_io=ns.allow_io)
+    for e in problems:
+        print(f"error: {e}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"wrote {ns.savedmodel or ns.python} (the inference part: x -> y"
+          + (f", weights from {ns.weights})" if ns.weights else ", initial weights)"))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
