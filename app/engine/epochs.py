@@ -38,7 +38,7 @@ from enuflow.app.engine.weights import SessionWeights, read_checkpoint, write_ch
 from enuflow.blocks.tf import load
 
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
-ACCURACY = "metrics.Accuracy"
+ACCURACY, DATASET = "metrics.Accuracy", "data.Dataset"
 
 
 @dataclass
@@ -166,14 +166,17 @@ def _confusions(page: Any, an: Any, built: Any, types: dict[str, str]) -> list[C
     return out
 
 
-def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError:
-    """What the epochs of ``built`` (``page``, analysed as ``an``) run; an error when the page cannot train."""
+def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError | None:
+    """What the epochs of ``built`` (``page``, analysed as ``an``) run; an error when the page cannot train, None
+    when its dataset failed to build (that error is reported already)."""
     datasets = list(getattr(built, "datasets", None) or [])
+    types = instance_types(page)
     if not datasets:
+        if DATASET in types.values() and built.errors:
+            return None
         return BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
                                                    "train on: add one, or set the ClientSession's epochs pin to 0 "
                                                    "to run steps")
-    types = instance_types(page)
     plan = EpochPlan(datasets, figures_of(page, built, types), _confusions(page, an, built, types),
                      [op for _, op in getattr(built, "train_ops", None) or []], getattr(built, "training", None))
     y = built.tensors.get((datasets[0].block, "y"))
@@ -448,8 +451,9 @@ def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: 
     """Run ``options.epochs`` epochs of the prepared page of ``run`` (a ``RunState``); results, figures and errors go
     to ``run.report``."""
     plan = plan_epochs(page, run.an, run.prepared.built, options.epochs)
-    if isinstance(plan, BuildError):
-        run.report.errors.append(plan)
+    if plan is None or isinstance(plan, BuildError):
+        if plan is not None:
+            run.report.errors.append(plan)
         return
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
