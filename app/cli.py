@@ -33,12 +33,15 @@ commands:
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow run PAGE --to B[,B]  run only what blocks B need (their inputs, and theirs, ...); nothing else runs
+  enuflow run PAGE --epochs N  train in N epochs over the page's data.Dataset, each followed by a test pass
+                               (--keep-best PATH, --save-weights PATH: the Variables as TF2 checkpoints)
   enuflow check PAGE           the dtype and static shape of every output, and every problem, without
                                running (see: enuflow check --help)
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
   enuflow export PAGE ...      export a page as Python, a GraphDef, a SavedModel, or a PNG/SVG picture
+                               (of a page that trains: its inference part, x -> y; --weights CKPT)
   enuflow worker --cluster F --job NAME --task N
                                serve one task of a TensorFlow cluster (for run --cluster)
 
@@ -318,7 +321,8 @@ def _add_import(sub: Any) -> None:
 def _add_export(sub: Any) -> None:
     """``enuflow export``'s arguments."""
     e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
-                       description="Export PAGE in another form.")
+                       description="Export PAGE in another form. Of a page that trains (one with a data.Dataset), "
+                                   "--savedmodel and --python write its inference part: x -> y.")
     e.add_argument("page")
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--python", metavar="FILE",

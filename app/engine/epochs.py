@@ -407,10 +407,7 @@ class EpochRun:
             self.write(self.options.keep_best, prepared.best.values, "--keep-best")
 
     def write(self, path: str, values: dict[str, np.ndarray], what: str) -> None:
-        try:
-            write_checkpoint(path, values)
-        except OSError as e:
-            self.run.report.errors.append(BuildError(None, None, f"{what} {path}: {e.strerror or e}"))
+        write_weights(self.run.report, path, values, what)
 
     def finish(self) -> None:
         """The page's results after the run: each figure's mean over the last test pass (the other results are
@@ -437,6 +434,20 @@ class KeptWeights:
 
     epoch: int
     values: dict[str, np.ndarray]
+
+
+def write_weights(report: Any, path: str, values: dict[str, np.ndarray], what: str = "--save-weights") -> None:
+    """Write ``values`` as a checkpoint at ``path``; a failure is an error of ``report`` naming the path."""
+    try:
+        write_checkpoint(path, values)
+    except OSError as e:
+        report.errors.append(BuildError(None, None, f"{what} {path}: {e.strerror or e}"))
+
+
+def save_final_weights(run: Any, path: str) -> None:
+    """``--save-weights`` of a run in steps: the Variables' values at its end."""
+    if run.report.steps_done:
+        write_weights(run.report, path, session_weights(run.prepared).read())
 
 
 def session_weights(prepared: Any) -> SessionWeights:

@@ -298,6 +298,10 @@ class Runner:
             # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
             run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
             self._keep(run)
+            if save_weights:
+                from enuflow.app.engine.epochs import save_final_weights
+
+                save_final_weights(run, save_weights)
             run.report.seconds = time.perf_counter() - t0
             return run.report
         finally:
