@@ -184,6 +184,20 @@ def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | Buil
     return plan
 
 
+def _upstream(fetches: list[Any]) -> set[str]:
+    """The names of the ops that running ``fetches`` (tensors and ops) may run: their data and control inputs."""
+    seen: set[str] = set()
+    stack = [getattr(f, "op", f) for f in fetches]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return seen
+
+
 def _after_updates(ops: list[Any]) -> set[str]:
     """The names of the ops that depend on ``ops`` (through data or control inputs): what a test pass must not run."""
     seen: set[str] = set()
@@ -252,14 +266,13 @@ class EpochRun:
     """One run of epochs over a prepared, initialised page (``run_epochs``)."""
 
     def __init__(self, runner: Any, run: Any, plan: EpochPlan, options: EpochOptions,
-                 cancel: threading.Event | None) -> None:
+                 cancel: threading.Event | None, started: float | None = None) -> None:
         self.runner, self.run, self.plan, self.options = runner, run, plan, options
         self.cancel = cancel
         prepared = run.prepared
         self.built, self.session = prepared.built, prepared.session
-        slots = [s.placeholder for s in self.built.slots]
-        self.feed_list = slots + ([plan.training] if plan.training is not None else [])
         self.feeds = list(run.feeds)
+        self.started = time.perf_counter() if started is None else started
         self.callables: dict[str, Any] = {}
         self.best_score: float | None = None
         self.last_test: dict[str, float] = {}
@@ -274,14 +287,21 @@ class EpochRun:
         out += [t for c in plan.confusions for t in (c.logits, c.labels)]
         return out + (list(plan.full.values()) if phase == "full" else [])
 
-    def callable(self, phase: str) -> Any:
-        fn = self.callables.get(phase)
-        if fn is None:
-            fn = self.callables[phase] = self.session.make_callable(self._fetches(phase), feed_list=self.feed_list)
-        return fn
-
-    def values(self, training: bool) -> list[Any]:
-        return self.feeds + [np.bool_(training)] if self.plan.training is not None else self.feeds
+    def callable(self, phase: str) -> tuple[Any, list[Any]]:
+        """The session callable of a pass's batches and the values it is fed (only the pin values its fetches
+        read, and the training flag)."""
+        got = self.callables.get(phase)
+        if got is None:
+            fetches = self._fetches(phase)
+            needed = _upstream(fetches)
+            slots = [i for i, s in enumerate(self.built.slots) if s.placeholder.op.name in needed]
+            feed_list = [self.built.slots[i].placeholder for i in slots]
+            values = [self.feeds[i] for i in slots]
+            if self.plan.training is not None:
+                feed_list.append(self.plan.training)
+                values.append(np.bool_(phase == "train"))
+            got = self.callables[phase] = (self.session.make_callable(fetches, feed_list=feed_list), values)
+        return got
 
     # -- one pass -----------------------------------------------------------------------------------------
     def start_pass(self, phase: str) -> None:
@@ -303,13 +323,12 @@ class EpochRun:
         self.start_pass(phase)
         batch = 0
         while True:
-            if self.cancel is not None and self.cancel.is_set():
-                self.run.report.stopped = True
+            if self.stopping(epoch):
                 return None
             # a test pass's last batch fetches every result of the page too
-            fn = self.callable("train" if training else "full" if batch + 1 == expected else "test")
+            fn, values = self.callable("train" if training else "full" if batch + 1 == expected else "test")
             try:
-                out = fn(*self.values(training))
+                out = fn(*values)
             except tf.errors.OutOfRangeError:
                 break
             except tf.errors.OpError as e:
@@ -320,6 +339,22 @@ class EpochRun:
             if self.options.on_batch is not None:
                 self.options.on_batch(epoch, self.options.epochs, phase, batch, max(expected, batch))
         return means.means(), matrices
+
+    def stopping(self, epoch: int) -> bool:
+        """Whether the run ends before the next batch: ``cancel`` is set, or the runner's timeout is past."""
+        report = self.run.report
+        if self.cancel is not None and self.cancel.is_set():
+            report.stopped = True
+            return True
+        timeout = self.runner.timeout
+        if timeout is not None and time.perf_counter() - self.started > timeout:
+            report.stopped = report.timed_out = True
+            done = epoch - 1
+            report.errors.append(BuildError(None, None, f"timed out in epoch {epoch} (the run's timeout is "
+                                                        f"{timeout:g} s); the results are those of "
+                                                        + (f"epoch {done}" if done else "no epoch")))
+            return True
+        return False
 
     def take_batch(self, out: list[Any], means: _Means, matrices: dict[str, np.ndarray], nfig: int,
                    training: bool) -> None:
@@ -458,9 +493,11 @@ def session_weights(prepared: Any) -> SessionWeights:
     return w
 
 
-def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: threading.Event | None) -> None:
+def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: threading.Event | None,
+               started: float | None = None) -> None:
     """Run ``options.epochs`` epochs of the prepared page of ``run`` (a ``RunState``); results, figures and errors go
-    to ``run.report``."""
+    to ``run.report``. The run ends between batches once ``cancel`` is set or the runner's timeout (counted from
+    ``started``, a ``time.perf_counter()``) is past."""
     plan = plan_epochs(page, run.an, run.prepared.built, options.epochs)
     if plan is None or isinstance(plan, BuildError):
         if plan is not None:
@@ -468,7 +505,7 @@ def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: 
         return
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
-    EpochRun(runner, run, plan, options, cancel).go()
+    EpochRun(runner, run, plan, options, cancel, started).go()
 
 
 def restore_best(runner: Any, path: str | None = None) -> tuple[int | None, list[BuildError]]:

@@ -286,7 +286,8 @@ class Runner:
             if n_epochs:
                 from enuflow.app.engine.epochs import EpochOptions, run_epochs
 
-                run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel)
+                run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel,
+                           t0)
                 run.report.seconds = time.perf_counter() - t0
                 return run.report
             watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
