@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.document.formats.native import run_doc
 from enuflow.app.engine.analysis import carries_graph, needed_ids
 from enuflow.app.gui import blocktypes
 from enuflow.app.worker.headless import CrashRetry
@@ -129,7 +129,7 @@ class RunCommands:
         elif an is not None and an.plan.block is None:
             total = 1 if steps is None else steps
         self._run_args = {"steps": steps, "allow_io": allow_io, "reset": reset, "logdir": getattr(self, "logdir", None)}
-        self.crash_retry = CrashRetry(page_to_doc(self.page), to)
+        self.crash_retry = CrashRetry(run_doc(self.page), to)
         self._kill_asked = False
         if not self._send_run(worker):
             return None
