@@ -39,6 +39,8 @@ from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, KILL_GRACE_S
 
 #: after Ctrl+C, how long the current step may take to end before the worker is killed
 STOP_GRACE_S = 0.5
+#: the same for a run that writes its Variables at its end (``--save-weights``: a first checkpoint takes a while)
+SAVE_GRACE_S = 5.0
 #: how often the waiting loop looks at the clock and at interrupts
 POLL_S = 0.05
 #: runs again without crashing blocks at most this many times
@@ -187,7 +189,8 @@ class HeadlessRun:
                     print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr, flush=True)
                 else:
                     return "interrupted", None, self._kill(rid, state)
-            if stop_asked is not None and now - stop_asked > STOP_GRACE_S:
+            if stop_asked is not None and now - stop_asked > (SAVE_GRACE_S if self._training.get("save_weights")
+                                                               else STOP_GRACE_S):
                 return "interrupted", None, self._kill(rid, state)
             if ready_at is not None:
                 if kill_after is not None and now - ready_at > kill_after:
