@@ -168,6 +168,11 @@ def test_keep_best_writes_the_best_epochs_variables_and_restores_them(trained, f
     now = session_weights(runner._prepared).read()
     for name, value in kept.items():
         np.testing.assert_array_equal(now[name], value)
+    # a checkpoint is restored the same way
+    assert restore_best(runner, str(folder / "final")) == (None, [])
+    now = session_weights(runner._prepared).read()
+    for name, value in _checkpoint(folder / "final").items():
+        np.testing.assert_array_equal(now[name], value)
 
 
 def test_stop_ends_after_the_current_batch_and_keeps_the_variables(folder):
