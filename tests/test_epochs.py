@@ -281,3 +281,21 @@ def test_the_worker_reports_epochs_and_batches_and_restores_the_best(folder):
         assert restored.kind == "restored" and restored.errors == [] and restored.epoch == accs.index(max(accs)) + 1
     finally:
         client.close()
+
+
+def test_logdir_gets_each_epochs_figures(folder, tmp_path):
+    from tensorflow.python.summary.summary_iterator import summary_iterator
+
+    runner = Runner()
+    try:
+        report = runner.run(load(str(folder / "page.json")), epochs=2, logdir=str(tmp_path / "tb"))
+    finally:
+        runner.close()
+    got = {}
+    for f in (tmp_path / "tb").iterdir():
+        for ev in summary_iterator(str(f)):
+            for v in ev.summary.value:
+                got[(ev.step, v.tag)] = v.simple_value
+    for e in report.epochs:
+        for phase in ("train", "test"):
+            assert got[(e["epoch"], f"{phase}/loss.loss")] == pytest.approx(e[phase]["loss.loss"], rel=1e-6)

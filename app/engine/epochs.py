@@ -471,6 +471,26 @@ class KeptWeights:
     values: dict[str, np.ndarray]
 
 
+def logged(log: Any, prepared: Any, on_epoch: Callable[[dict[str, Any]], None] | None
+           ) -> Callable[[dict[str, Any]], None]:
+    """``on_epoch`` that also writes each epoch's figures to TensorBoard (``--logdir``: ``app.engine.tensorboard``),
+    tagged ``train/loss.loss`` and ``test/loss.loss`` at step = the epoch, and the page's graph at the first."""
+    from enuflow.app.engine.runner import page_graph_def
+
+    def on(info: dict[str, Any]) -> None:
+        if info["epoch"] == 1:
+            log.graph(page_graph_def(prepared))
+        values = {}
+        for phase in ("train", "test"):
+            for name, v in info[phase].items():
+                block, _, port = name.rpartition(".")
+                values[(f"{phase}/{block}", port)] = np.asarray(v)
+        log.step(info["epoch"], values)
+        if on_epoch is not None:
+            on_epoch(info)
+    return on
+
+
 def write_weights(report: Any, path: str, values: dict[str, np.ndarray], what: str = "--save-weights") -> None:
     """Write ``values`` as a checkpoint at ``path``; a failure is an error of ``report`` naming the path."""
     try:

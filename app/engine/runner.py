@@ -284,8 +284,9 @@ class Runner:
                 return run
             n_epochs = run.an.plan.epochs if epochs is None else epochs
             if n_epochs:
-                from enuflow.app.engine.epochs import EpochOptions, run_epochs
+                from enuflow.app.engine.epochs import EpochOptions, logged, run_epochs
 
+                on_epoch = logged(log, run.prepared, on_epoch) if log is not None else on_epoch
                 run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel,
                            t0)
                 run.report.seconds = time.perf_counter() - t0
