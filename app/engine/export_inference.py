@@ -3,8 +3,8 @@
 A page that trains (a ``data.Dataset``, layers, a loss) serves ``x`` -> ``y``: ``y`` is the output wired into the
 first loss block's ``logits`` (or ``prediction``) input, and ``x`` a placeholder of shape ``[None, ...]`` (the
 dataset's features) that takes the place of the dataset's ``x``. The page's ``training`` flag is False (Dropout
-off, BatchNorm on its moving statistics), every value the runner would feed is a constant, and every Variable the
-answer reads is a constant holding its value: from the checkpoint ``weights`` (``enuflow run --save-weights`` or
+off, BatchNorm on its moving statistics; control inputs, which order training's updates, are left out), every value
+the runner would feed is a constant, and every Variable the answer reads is a constant holding its value: from the checkpoint ``weights`` (``enuflow run --save-weights`` or
 ``--keep-best``) when given, else its initial value. The graph is pruned to what ``y`` needs.
 
 ``inference_graph`` gives that GraphDef; ``export_inference`` writes it as a SavedModel (``serving_default``:
@@ -122,6 +122,11 @@ def _frozen(prepared: Any, an: Any, x: Any, y: Any) -> Any:
     if getattr(built, "training", None) is not None:
         renames[built.training.name] = TRAINING_NAME
     _rewire(gd, renames)
+    for node in gd.node:  # what orders ops (a moving statistics' update before a BatchNorm's output) is training's
+        kept = [i for i in node.input if not i.startswith("^")]
+        if len(kept) != len(node.input):
+            del node.input[:]
+            node.input.extend(kept)
     gd.node.add().CopyFrom(_placeholder_node(tf, INPUT_NAME, x))
     gd.node.add().CopyFrom(_const_node(tf, TRAINING_NAME, np.array(False)))
     gd = tf.compat.v1.graph_util.extract_sub_graph(gd, [y.op.name])

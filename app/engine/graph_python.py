@@ -92,20 +92,35 @@ def _inputs(op_def: Any, node: Any) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _python_names(tf: Any, op_def: Any, attrs: list[Any]) -> tuple[list[str], list[str]]:
+    """The keyword names ``tf.raw_ops.<Op>`` takes for the op's inputs and for ``attrs``, in their order (its
+    Python API may rename them: Mean's ``reduction_indices`` is ``axis``)."""
+    import inspect
+
+    fn = getattr(tf.raw_ops, op_def.name, None)
+    if fn is None:
+        raise GraphScriptProblem(f"op {op_def.name} has no tf.raw_ops function")
+    params = [p for p in inspect.signature(fn).parameters if p != "name"]
+    n = len(op_def.input_arg)
+    rest = params[n:]
+    names = [a.name if a.name in rest else (rest[i] if i < len(rest) else a.name) for i, a in enumerate(attrs)]
+    return params[:n], names
+
+
 def _call(tf: Any, op_def: Any, node: Any) -> str:
     """``tf.raw_ops.Op(arg=..., attr=...)`` for ``node``."""
     inferred = {a for arg in op_def.input_arg for a in (arg.type_attr, arg.number_attr, arg.type_list_attr) if a}
+    attrs = [a for a in op_def.attr if a.name not in inferred and not a.name.startswith("_")]
+    input_names, attr_names = _python_names(tf, op_def, attrs)
     parts = []
-    for arg, srcs in _inputs(op_def, node):
+    for arg, name, (_, srcs) in zip(op_def.input_arg, input_names, _inputs(op_def, node)):
         refs = [f"out(t, {s.split(':')[0]!r}, {int(s.split(':')[1]) if ':' in s else 0})" for s in srcs]
-        is_list = any(a.name == arg and (a.number_attr or a.type_list_attr) for a in op_def.input_arg)
-        parts.append(f"{arg}=[{', '.join(refs)}]" if is_list else f"{arg}={refs[0]}")
-    for a in op_def.attr:
-        if a.name in inferred or a.name.startswith("_"):
-            continue
+        is_list = bool(arg.number_attr or arg.type_list_attr)
+        parts.append(f"{name}=[{', '.join(refs)}]" if is_list else f"{name}={refs[0]}")
+    for a, name in zip(attrs, attr_names):
         v = node.attr[a.name] if a.name in node.attr else (a.default_value if a.HasField("default_value") else None)
         if v is not None:
-            parts.append(f"{a.name}={_attr_literal(tf, node.name, a.name, v)}")
+            parts.append(f"{name}={_attr_literal(tf, node.name, a.name, v)}")
     return f"tf.raw_ops.{node.op}({', '.join(parts)})"
 
 
