@@ -44,8 +44,9 @@ def _examples() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def classifier_page(folder: Path, epochs: int = EPOCHS, name: str = "page.json") -> Path:
-    """The classifier page, saved in ``folder`` beside its data (train.npz, test.npz)."""
+def classifier_page(folder: Path, epochs: int = EPOCHS, name: str = "page.json", normalised: bool = False) -> Path:
+    """The classifier page, saved in ``folder`` beside its data (train.npz, test.npz); ``normalised``: a
+    layers.BatchNorm and a layers.Dropout between its two Dense layers."""
     x, y = _examples()
     np.savez(folder / "train.npz", x=x[:N_TRAIN], y=y[:N_TRAIN])
     np.savez(folder / "test.npz", x=x[N_TRAIN:], y=y[N_TRAIN:])
@@ -61,7 +62,14 @@ def classifier_page(folder: Path, epochs: int = EPOCHS, name: str = "page.json")
         for pin, value in pins.items():
             page.set_pin(bid, pin, value)
     page.add_block(BlockInstance("session", "ClientSession", (0, 0), {"epochs": epochs}))
-    for ln in LINKS:
+    links = LINKS
+    if normalised:
+        place(page, lib["layers.BatchNorm"], (0, 0), block_id="bn")
+        place(page, lib["layers.Dropout"], (0, 0), block_id="drop")
+        page.set_pin("drop", "rate", 0.5)
+        links = [ln for ln in LINKS if ln[:2] != ("d1", "y")] + [("d1", "y", "bn", "x"), ("bn", "y", "drop", "x"),
+                                                                  ("drop", "y", "d2", "x")]
+    for ln in links:
         page.add_link(Link(*ln))
     save(page, folder / name)
     return folder / name
@@ -299,3 +307,27 @@ def test_logdir_gets_each_epochs_figures(folder, tmp_path):
     for e in report.epochs:
         for phase in ("train", "test"):
             assert got[(e["epoch"], f"{phase}/loss.loss")] == pytest.approx(e[phase]["loss.loss"], rel=1e-6)
+
+
+def test_export_of_a_page_with_batchnorm_and_dropout_serves_what_its_test_pass_gives(folder, tmp_path):
+    """Dropout off and BatchNorm on its moving statistics, as in the page's own evaluation pass."""
+    import tensorflow as tf
+
+    from enuflow.app.engine.export_inference import export_inference, inference_python
+
+    page = load(str(classifier_page(folder, epochs=2, name="normalised.json", normalised=True)))
+    runner = Runner()
+    try:
+        report = runner.run(page, save_weights=str(tmp_path / "w"))
+    finally:
+        runner.close()
+    assert not report.errors, report.errors
+    x_batch, y_page = report.results.values[("data", "x")], report.results.values[("d2", "y")]
+    assert export_inference(page, tmp_path / "served", weights=str(tmp_path / "w")) == []
+    served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
+    np.testing.assert_allclose(served(x=tf.constant(x_batch))["y"].numpy(), y_page, rtol=1e-5, atol=1e-5)
+    assert inference_python(page, tmp_path / "infer.py", weights=str(tmp_path / "w")) == []
+    np.save(tmp_path / "x.npy", x_batch)
+    subprocess.run([sys.executable, str(tmp_path / "infer.py"), str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
+                   check=True, capture_output=True, timeout=120)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), y_page, rtol=1e-5, atol=1e-5)
