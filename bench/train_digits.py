@@ -19,7 +19,7 @@ the page's ``data.Dataset`` takes for each, computed here by the same rule) and 
 split per epoch, as the page does. Keras runs graph-compiled (``tf.function``) and is fed as fast as it takes data:
 a ``tf.data`` pipeline (shuffled anew each epoch, batched, prefetched), about 2.5x faster than handing ``fit``
 numpy arrays here; ``steps_per_execution`` is one epoch's batches (faster than 1: several steps per call, the same
-arithmetic); XLA (``jit_compile=True``) is off because it was slower at this size (about 2.5x). Building and
+arithmetic); XLA (``jit_compile=True``) is off because it was slower at this size (1.4x to 4x). Building and
 compiling the model are timed on the Keras side as building the graph is on enuflow's
 (``keras.backend.clear_session()`` first, so that each run starts as fresh as the page's).
 
