@@ -344,3 +344,32 @@ def test_the_training_flag_defaults_to_training_on_a_page_with_minimize(tf):
         with tf.compat.v1.Session(graph=built.graph) as sess:
             assert bool(sess.run(flag)) is default
             assert bool(sess.run(flag, {flag: not default})) is (not default)
+
+
+def test_a_layer_after_a_reshape_by_a_const_knows_its_input_and_a_new_shape_rebuilds(keras):
+    """A Const wired into Reshape's ``shape`` is built into the graph (a fed one would leave the Dense layer's
+    fan-in unknown); editing it rebuilds, and the layer then takes the new last dimension."""
+    from enuflow.app.engine.runner import Runner
+
+    x = np.arange(24, dtype=np.float32).reshape(2, 12) / 24
+    page = Page("p")
+    _const(page, "x", x)
+    _const(page, "shape", np.array([-1, 4], dtype=np.int32))
+    page.add_block(BlockInstance("flat", "Reshape", (0, 0), {}))
+    _place(page, "layers.Dense", "d1", units=2, seed=1)
+    _links(page, ("x", "output", "flat", "tensor"), ("shape", "output", "flat", "shape"), ("flat", "output", "d1", "x"))
+    runner = Runner()
+    try:
+        report = runner.run(page)
+        assert not report.errors, report.errors
+        kernel, bias = _weights(report, "d1")
+        assert kernel.shape == (4, 2)
+        np.testing.assert_allclose(report.results.values[("d1", "y")], x.reshape(-1, 4) @ kernel + bias, rtol=1e-5)
+        page.set_pin("shape", "val", [-1, 6])
+        report = runner.run(page)
+        assert not report.errors and report.rebuilt, report.errors
+        kernel, bias = _weights(report, "d1")
+        assert kernel.shape == (6, 2)
+        np.testing.assert_allclose(report.results.values[("d1", "y")], x.reshape(-1, 6) @ kernel + bias, rtol=1e-5)
+    finally:
+        runner.close()

@@ -107,6 +107,10 @@ class Analysis:
     controls: dict[str, list[str]] = field(default_factory=dict)
     #: block path -> its op's name where that is not the path (a block's ``"op_name"``: ``app.engine.flatten``)
     op_names: dict[str, str] = field(default_factory=dict)
+    #: Consts whose value is built into the graph: a small whole-number value wired into an input whose numbers
+    #: TensorFlow's shape functions read (``SHAPE_PORTS``), so that the shapes after it are known when the page is
+    #: built (a layer's weights need their input's last dimension); editing such a value rebuilds the graph
+    baked: frozenset[str] = frozenset()
     _st: _Structure | None = None
     _signature: str | None = None
 
@@ -132,6 +136,8 @@ class _Structure:
     controls: dict[str, list[str]] = field(default_factory=dict)
     #: the blocks that carry a graph (``io_gate.carriers``), found on the first analysis that asks
     carriers: list[str] | None = None
+    #: the Consts wired into a ``SHAPE_PORTS`` input of an op block (``shape_consts``), found on first use
+    shape_sources: frozenset[str] | None = None
     _dag: nx.DiGraph | None = None
 
     def dag(self) -> nx.DiGraph:
@@ -269,7 +275,44 @@ def _assemble(page: Page, flat: Any, st: _Structure, attrs: dict[str, dict[str, 
     an.aliases, an.scoped, an.op_names = flat.aliases, flat.scoped, flat.op_names
     an.to = tuple(to or ())
     an.controls = st.controls
+    if st.shape_sources is None:
+        st.shape_sources = shape_consts(decls, inputs)
+    if st.shape_sources:
+        an.baked = frozenset(b for b in st.shape_sources
+                             if all(bakeable(v) for v in (values.get(b) or {}).values()))
     return an
+
+
+#: inputs whose numbers TensorFlow's shape functions read (a shape, an axis, a size): a Const wired into one is built
+#: into the graph when its value is small and whole (``bakeable``), not fed, so that static shapes are known
+SHAPE_PORTS = frozenset({"shape", "dims", "axis", "reduction_indices", "dimension", "dim", "perm", "multiples",
+                         "paddings", "split_dim", "size_splits", "depth", "begin", "end", "strides", "size",
+                         "block_shape", "crops", "num_segments"})
+#: the most elements a Const built into the graph for a shape input may have
+BAKED_ELEMENTS = 64
+
+
+def bakeable(arr: np.ndarray) -> bool:
+    """Whether a Const's value wired into a shape input is built into the graph: whole numbers, at most
+    ``BAKED_ELEMENTS`` of them."""
+    return arr.dtype.kind in "iu" and arr.size <= BAKED_ELEMENTS
+
+
+def shape_consts(decls: dict[str, Block], inputs: dict[str, dict[str, list[Link]]]) -> frozenset[str]:
+    """The blocks whose output is their pin value fed (Consts) wired into a ``SHAPE_PORTS`` input of an op block."""
+    found: set[str] = set()
+    for bid, ports in inputs.items():
+        if decls[bid].origin != "opdef":
+            continue
+        for pname, lns in ports.items():
+            if pname not in SHAPE_PORTS:
+                continue
+            for ln in lns:
+                src = decls.get(ln.src)
+                fed = src.fed_output if src is not None else None
+                if fed is not None and ln.src_port == fed[0]:
+                    found.add(ln.src)
+    return frozenset(found)
 
 
 def _needs(needy: dict[Block, tuple[bool, frozenset[str]] | None], decl: Block) -> tuple[bool, frozenset[str]] | None:
@@ -649,14 +692,15 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
 def signature(page: Page, an: Analysis, structure: _Structure) -> str:
     """A digest of everything that shapes the TensorFlow graph: the page's structure, which blocks have
     problems, and the dtype and shape of each value fed (not the values themselves, but for the blocks that control
-    links order: their values are Consts in the graph, ``builder``)."""
+    links order and the Consts wired into shape inputs, ``Analysis.baked``: their values are Consts in the graph,
+    ``builder``)."""
     if not structure.digest:
         structure.digest = hashlib.blake2b(repr(structure.key[0]).encode(), digest_size=16).hexdigest()
     fed = [(bid, k, np_name(v.dtype), v.shape) for bid, vals in an.values.items() for k, v in vals.items()]
     h = hashlib.blake2b(digest_size=16)
     h.update(structure.digest.encode())
     h.update(repr((sorted(an.bad), fed)).encode())
-    for bid in an.controls:
+    for bid in [*an.controls, *sorted(an.baked)]:
         for _k, v in sorted((an.values.get(bid) or {}).items()):
             h.update(v.tobytes() if v.dtype.kind != "O" else repr(v.tolist()).encode())
     return h.hexdigest()

@@ -405,7 +405,7 @@ class _PageBuild:
         an = self.an
         decls, inputs, attrs = an.decls, an.inputs, an.attrs
         session_id = an.plan.block
-        failed, infos, controls = self.failed, self.infos, an.controls
+        failed, infos, controls, baked = self.failed, self.infos, an.controls, an.baked
         for bid in order:
             if bid == session_id or bid not in decls or (failed and self.after_failure(bid)):
                 continue
@@ -416,6 +416,9 @@ class _PageBuild:
             ins = inputs[bid]
             if controls and bid in controls:
                 self.ordered(bid, decl, info, ins, controls[bid])
+                continue
+            if baked and bid in baked:  # a value a shape input reads: a Const in the graph (``Analysis.baked``)
+                self.block(bid, decl, info, ins, fed=False)
                 continue
             single = info.single_inputs
             if single is not None and len(ins) == len(single) and not attrs.get(bid) \

@@ -38,7 +38,7 @@ from typing import Any
 from enuflow.app.document.page import Page
 from enuflow.app.document.static_types import shape_text
 from enuflow.app.engine import hazards
-from enuflow.app.engine.analysis import Analysis, AnalysisCache, analyse
+from enuflow.app.engine.analysis import Analysis, AnalysisCache, analyse, bakeable
 from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild, convert_value
 from enuflow.app.engine.problems import BuildError
 from enuflow.app.gcpause import paused_gc
@@ -46,8 +46,6 @@ from enuflow.blocks.opblock import tensor_dtype
 from enuflow.blocks.tf import attr_value, load
 
 _NODE_NAMED = re.compile(r" for node '[^']*'")
-#: whole-number values of at most this many elements are Consts in a check's graph (``_CheckScope``)
-BAKED_ELEMENTS = 64
 #: the dtypes of the inputs that a block's ops depend on by their static types alone (``ShapeChecker._wired``)
 _BY_TYPE = frozenset({"float16", "bfloat16", "float32", "float64", "complex64", "complex128", "bool", "string"})
 #: a fresh graph is started when the kept one holds this many times the ops of the last fresh build
@@ -309,8 +307,9 @@ def _same(a: tuple, b: tuple) -> bool:
 
 
 def _baked(arr: Any) -> bool:
-    """Whether a check makes value ``arr`` a Const: a whole-number value of at most ``BAKED_ELEMENTS`` elements."""
-    return arr.dtype.kind in "iu" and arr.size <= BAKED_ELEMENTS
+    """Whether a check makes value ``arr`` a Const: a whole number value of at most ``analysis.BAKED_ELEMENTS``
+    elements (as a run does for the values wired into shape inputs, ``analysis.bakeable``)."""
+    return bakeable(arr)
 
 
 def _read_while_built(decl: Any) -> frozenset[str]:
