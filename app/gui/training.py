@@ -1,0 +1,553 @@
+"""The Training dock: what a training run (a page run for epochs, ``app.engine.epochs``) shows while it trains.
+
+Train and test curves per epoch for every loss and metric block (one plot for losses, one for metrics, each
+with a legend; train solid, test dashed with dots), the progress (epoch i of N, batch j of M, seconds per
+epoch), Stop (the run's cancel: the Variables keep their values), the confusion matrix of a classifier's last
+test pass (counts, rows true, columns predicted), "Keep best" (the run writes the Variables of the best test
+epoch as a checkpoint beside the page) and "Restore best" (the worker assigns them into the live session), and
+the last epoch's figures.
+
+``TrainingPanel`` is the dock's widget and knows nothing of the worker: it draws the worker's "epoch" and
+"batch" events (fields as in TRAIN_DESIGN.md section 3) and the "done" event's ``epochs`` list.
+``TrainingCommands`` is a part of ``MainWindow`` (a mixin): which runs train, what they ask the worker for,
+and the dock's buttons.
+
+Run trains when the page's ClientSession has ``epochs`` > 0 (that many epochs), or, on a page with a
+``data.Dataset`` and no such pin, for the number in the Run toolbar's "Epochs" box (0 there: plain steps).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+#: a colour per figure (the same figure has the same colour in train and test)
+COLOURS = ("#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
+SPLITS = ("train", "test")
+#: the types whose results the epoch runner reports, by the prefix of their type name
+LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
+DATASET_TYPE = "data.Dataset"
+
+
+def figure_kind(name: str, type_of: dict[str, str]) -> str:
+    """"loss" or "metric" for a reported figure ``"<block>.<port>"``, from its block's type in ``type_of``
+    (block id or path -> type name); a block not found there is a loss when its port is ``loss``."""
+    block, _, port = name.rpartition(".")
+    t = type_of.get(block, "")
+    if t.startswith(LOSS_PREFIX):
+        return "loss"
+    if t.startswith(METRIC_PREFIX):
+        return "metric"
+    return "loss" if port == "loss" else "metric"
+
+
+def _number(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+
+
+class EpochPlot(QWidget):
+    """Figures per epoch: a curve for each (figure, split), with a legend naming both."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = pg.PlotWidget()
+        self.canvas.setTitle(title, size="9pt")
+        self.canvas.showGrid(x=True, y=True, alpha=0.25)
+        self.canvas.getAxis("bottom").setLabel("epoch")
+        self.legend = self.canvas.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas)
+        self.setMinimumSize(220, 150)
+
+    def set_points(self, name: str, split: str, colour: str, epochs: list[int], values: list[float]) -> None:
+        """Draw ``values`` of ``name`` in ``split`` against their epoch numbers (a new curve the first time)."""
+        curve = self.curves.get((name, split))
+        if curve is None:
+            style = Qt.PenStyle.SolidLine if split == "train" else Qt.PenStyle.DashLine
+            curve = self.canvas.plot([], [], pen=pg.mkPen(colour, width=2, style=style), name=f"{name} {split}",
+                                     symbol="o" if split == "test" else None, symbolSize=5,
+                                     symbolBrush=colour, symbolPen=colour)
+            self.curves[(name, split)] = curve
+        curve.setData(np.asarray(epochs, dtype=np.float64), np.asarray(values, dtype=np.float64))
+
+    def clear(self) -> None:
+        for curve in self.curves.values():
+            self.canvas.removeItem(curve)
+        self.legend.clear()
+        self.curves = {}
+        self.canvas.enableAutoRange()
+
+
+class ConfusionTable(QWidget):
+    """The counts of a classifier's last test pass: a row per true class, a column per predicted class, cells
+    shaded by their share of the row (the diagonal: correct)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Confusion matrix: after the first test pass")
+        self.title.setWordWrap(True)
+        self.choice = QComboBox()  # which metrics.Accuracy block, when a page has several
+        self.choice.hide()
+        self.choice.currentTextChanged.connect(self._show_chosen)
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setCornerButtonEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.choice)
+        lay.addWidget(self.table, 1)
+        self.matrices: dict[str, np.ndarray] = {}
+        self.epoch = 0
+
+    def set_matrices(self, matrices: dict[str, Any], epoch: int) -> None:
+        """Keep each block's matrix of counts (rows true, columns predicted) and show the chosen block's."""
+        self.matrices = {}
+        for block, m in matrices.items():
+            a = np.asarray(m, dtype=np.int64)
+            if a.ndim == 2 and a.shape[0] == a.shape[1]:
+                self.matrices[str(block)] = a
+        self.epoch = epoch
+        names = sorted(self.matrices)
+        if names != [self.choice.itemText(i) for i in range(self.choice.count())]:
+            keep = self.choice.currentText()
+            self.choice.blockSignals(True)
+            self.choice.clear()
+            self.choice.addItems(names)
+            if keep in names:
+                self.choice.setCurrentText(keep)
+            self.choice.blockSignals(False)
+        self.choice.setVisible(len(names) > 1)
+        self._show_chosen(self.choice.currentText())
+
+    def clear(self) -> None:
+        self.set_matrices({}, 0)
+        self.title.setText("Confusion matrix: after the first test pass")
+
+    def shown(self) -> np.ndarray:
+        """The counts in the table now, read cell by cell."""
+        t = self.table
+        return np.array([[int(t.item(r, c).text()) for c in range(t.columnCount())] for r in range(t.rowCount())],
+                        dtype=np.int64).reshape(t.rowCount(), t.columnCount())
+
+    def _show_chosen(self, block: str) -> None:
+        m = self.matrices.get(block)
+        t = self.table
+        if m is None:
+            t.setRowCount(0)
+            t.setColumnCount(0)
+            return
+        n = m.shape[0]
+        right = int(np.trace(m))
+        total = int(m.sum())
+        share = f"{right} of {total} right ({100.0 * right / total:.1f} %)" if total else "no test examples"
+        self.title.setText(f"Confusion of {block}, test pass of epoch {self.epoch}: rows true class, columns "
+                           f"predicted; {share}")
+        t.setRowCount(n)
+        t.setColumnCount(n)
+        t.setHorizontalHeaderLabels([f"pred {c}" for c in range(n)])
+        t.setVerticalHeaderLabels([f"true {r}" for r in range(n)])
+        rows = np.maximum(m.sum(axis=1, keepdims=True), 1)
+        for r in range(n):
+            for c in range(n):
+                t.setItem(r, c, self._cell(int(m[r, c]), float(m[r, c] / rows[r, 0]), r == c))
+
+    @staticmethod
+    def _cell(count: int, share: float, diagonal: bool) -> QTableWidgetItem:
+        it = QTableWidgetItem(str(count))
+        it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        if count:
+            base = QColor(67, 160, 71) if diagonal else QColor(229, 57, 53)
+            tint = QColor(255 - int((255 - base.red()) * share), 255 - int((255 - base.green()) * share),
+                          255 - int((255 - base.blue()) * share))
+            it.setBackground(QBrush(tint))
+            it.setForeground(QBrush(QColor("#000000") if share < 0.6 else QColor("#ffffff")))
+        return it
+
+
+class TrainingPanel(QWidget):
+    """The Training dock's widget. ``stop_requested`` and ``restore_requested`` are its buttons; ``keep_best``
+    is the checkbox the next run reads."""
+
+    stop_requested = Signal()
+    restore_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.type_of: dict[str, str] = {}  # block id or path -> type (what is a loss and what a metric)
+        self.rows: list[dict[str, Any]] = []  # one per epoch: {"epoch", "train", "test", "seconds", "best"}
+        self.total = 0  # epochs asked for
+        self.colours: dict[str, str] = {}
+        self.running = False
+        self.best_path: str | None = None  # where the run in progress (or the last) keeps the best epoch
+        self.best_saved = False  # that run saw a best epoch (so there is something to restore)
+        self._controls()
+        self.losses = EpochPlot("losses")
+        self.metrics = EpochPlot("metrics")
+        self.confusion = ConfusionTable()
+        self.figures = QLabel("No training run yet: press Run on a page with a data.Dataset")
+        self.figures.setWordWrap(True)
+        self.figures.setTextFormat(Qt.TextFormat.RichText)
+        self.figures.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        side = QWidget()
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(0, 0, 0, 0)
+        side_lay.addWidget(self.figures)
+        side_lay.addWidget(self.confusion, 1)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        for w in (self.losses, self.metrics, side):
+            self.split.addWidget(w)
+        self.split.setChildrenCollapsible(False)
+        self.split.setSizes([380, 380, 360])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(self._top)
+        lay.addWidget(self.split, 1)
+        self._set_buttons()
+
+    def _controls(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.progress_text = QLabel("")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("End training after this batch; the Variables keep their values")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.keep_best = QCheckBox("Keep best")
+        self.keep_best.setToolTip("The next run keeps the Variables of its best test epoch (the first metric, else "
+                                  "the lowest first loss) in a checkpoint beside the page (<page>.best)")
+        self.restore_button = QPushButton("Restore best")
+        self.restore_button.setToolTip("Put the kept best epoch's Variables back into the session (then Step, or "
+                                       "export, uses them)")
+        self.restore_button.clicked.connect(self.restore_requested)
+        self._top = QHBoxLayout()
+        self._top.addWidget(self.progress, 1)
+        self._top.addWidget(self.progress_text, 2)
+        for w in (self.stop_button, self.keep_best, self.restore_button):
+            self._top.addWidget(w)
+
+    # -- a run ---------------------------------------------------------------------------------------
+    def start(self, epochs: int, type_of: dict[str, str], best_path: str | None) -> None:
+        """A training run of ``epochs`` epochs starts: the last run's curves go."""
+        self.type_of = dict(type_of)
+        self.total = max(int(epochs), 0)
+        self.rows = []
+        self.colours = {}
+        self.losses.clear()
+        self.metrics.clear()
+        self.confusion.clear()
+        self.best_path = best_path
+        self.best_saved = False
+        self.running = True
+        self.progress.setValue(0)
+        self.progress.setFormat(f"epoch 0 of {self.total}" if self.total else "training...")
+        self.progress_text.setText("starting (the page is built, the data read)...")
+        self.figures.setText("")
+        self._set_buttons()
+
+    def on_batch(self, ev: Any) -> None:
+        """A "batch" event: where the epoch is."""
+        epoch, total = int(getattr(ev, "epoch", 0) or 0), int(_int_or(getattr(ev, "epochs", 0)) or self.total)
+        batch, batches = int(getattr(ev, "batch", 0) or 0), int(getattr(ev, "batches", 0) or 0)
+        phase = str(getattr(ev, "phase", "") or "train")
+        self.total = total or self.total
+        done = (epoch - 1 + (batch / batches if batches and phase == "train" else 1.0 if phase == "test" else 0.0))
+        self._set_progress(max(done, 0.0), epoch)
+        per = self._seconds_text()
+        of = f" of {batches}" if batches else ""
+        self.progress_text.setText(f"epoch {epoch} of {self.total}: {phase} batch {batch}{of}{per}")
+
+    def on_epoch(self, ev: Any) -> None:
+        """An "epoch" event: its figures join the curves; its confusion matrices are shown."""
+        row = {"epoch": int(getattr(ev, "epoch", len(self.rows) + 1) or len(self.rows) + 1),
+               "train": dict(getattr(ev, "train", {}) or {}), "test": dict(getattr(ev, "test", {}) or {}),
+               "seconds": _number(getattr(ev, "seconds", None)), "best": bool(getattr(ev, "best", False))}
+        self.total = int(_int_or(getattr(ev, "epochs", 0)) or self.total)
+        self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+        self.best_saved = self.best_saved or (row["best"] and self.best_path is not None)
+        confusion = getattr(ev, "confusion", None) or {}
+        if confusion:
+            self.confusion.set_matrices(confusion, row["epoch"])
+        self._set_progress(float(row["epoch"]), row["epoch"])
+        self.progress_text.setText(f"epoch {row['epoch']} of {self.total} done{self._seconds_text()}")
+        self._redraw()
+
+    def finish(self, epochs: list[dict[str, Any]] | None, stopped: bool) -> None:
+        """The run ended; ``epochs`` (the "done" event's list) fills in any epoch whose event was not seen."""
+        for e in epochs or []:
+            if isinstance(e, dict) and int(e.get("epoch") or 0) not in {r["epoch"] for r in self.rows}:
+                self.rows.append({"epoch": int(e.get("epoch") or 0), "train": dict(e.get("train") or {}),
+                                  "test": dict(e.get("test") or {}), "seconds": _number(e.get("seconds")),
+                                  "best": bool(e.get("best"))})
+        self.rows.sort(key=lambda r: r["epoch"])
+        self.running = False
+        last = self.rows[-1]["epoch"] if self.rows else 0
+        word = "stopped" if stopped else "done"
+        self.progress.setFormat(f"{word}: {last} of {self.total} epochs")
+        if not stopped and self.total:
+            self.progress.setValue(1000)
+        self.progress_text.setText(f"training {word} after {last} epoch{'s' if last != 1 else ''}"
+                                   + self._seconds_text())
+        self._redraw()
+        self._set_buttons()
+
+    def set_running(self, running: bool) -> None:
+        self.running = running
+        self._set_buttons()
+
+    # -- what is shown --------------------------------------------------------------------------------
+    def series(self, name: str, split: str) -> tuple[list[int], list[float]]:
+        """The epochs and values of figure ``name`` in ``split`` so far (epochs without it left out)."""
+        xs, ys = [], []
+        for r in self.rows:
+            v = _number(r[split].get(name))
+            if v is not None:
+                xs.append(r["epoch"])
+                ys.append(v)
+        return xs, ys
+
+    def names(self) -> list[str]:
+        """Every figure reported so far, in the order first seen."""
+        out: list[str] = []
+        for r in self.rows:
+            for split in SPLITS:
+                out += [k for k in r[split] if k not in out]
+        return out
+
+    def curve(self, name: str, split: str) -> pg.PlotDataItem | None:
+        """The plot item drawing ``name`` in ``split`` (in the losses or the metrics plot)."""
+        return self.losses.curves.get((name, split)) or self.metrics.curves.get((name, split))
+
+    def last_figures(self) -> dict[str, dict[str, float]]:
+        """The last epoch's figures as the dock shows them: {"train": {name: value}, "test": {...}}."""
+        if not self.rows:
+            return {"train": {}, "test": {}}
+        r = self.rows[-1]
+        return {s: {k: v for k, v in ((k, _number(x)) for k, x in r[s].items()) if v is not None} for s in SPLITS}
+
+    def _redraw(self) -> None:
+        for name in self.names():
+            colour = self.colours.setdefault(name, COLOURS[len(self.colours) % len(COLOURS)])
+            plot = self.losses if figure_kind(name, self.type_of) == "loss" else self.metrics
+            for split in SPLITS:
+                xs, ys = self.series(name, split)
+                if xs:
+                    plot.set_points(name, split, colour, xs, ys)
+        self.figures.setText(self._figures_html())
+
+    def _figures_html(self) -> str:
+        if not self.rows:
+            return ""
+        r = self.rows[-1]
+        best = [x["epoch"] for x in self.rows if x["best"]]
+        head = f"<b>Epoch {r['epoch']} of {self.total}</b>"
+        if best:
+            head += f" (best: epoch {best[-1]}{', kept' if self.best_path else ''})"
+        cells = "".join(f"<tr><td>{name}</td><td align='right'>{_fmt(_number(r['train'].get(name)))}</td>"
+                        f"<td align='right'>{_fmt(_number(r['test'].get(name)))}</td></tr>" for name in self.names())
+        return (f"{head}<table cellspacing='0' cellpadding='2'><tr><th align='left'>figure</th>"
+                f"<th align='right'>train</th><th align='right'>test</th></tr>{cells}</table>")
+
+    def _set_progress(self, done_epochs: float, epoch: int) -> None:
+        if self.total:
+            self.progress.setValue(int(round(1000 * min(done_epochs / self.total, 1.0))))
+        self.progress.setFormat(f"epoch {epoch} of {self.total}" if self.total else f"epoch {epoch}")
+
+    def _seconds_text(self) -> str:
+        secs = [r["seconds"] for r in self.rows if r["seconds"] is not None]
+        return f"; {sum(secs) / len(secs):.2f} s per epoch" if secs else ""
+
+    def _set_buttons(self) -> None:
+        self.stop_button.setEnabled(self.running)
+        self.keep_best.setEnabled(not self.running)
+        self.restore_button.setEnabled(not self.running and self.best_saved)
+
+
+def _int_or(v: Any) -> int:
+    """``v`` as an int when it is one (a "done" event's ``epochs`` is a list, an "epoch" event's a count)."""
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
+def session_epochs(page: Any) -> int:
+    """The ``epochs`` pin of the page's ClientSession (0 when there is none, or it is not a number > 0)."""
+    for b in page:
+        if b.type == "ClientSession":
+            try:
+                return max(int(float(str(b.pins.get("epochs", 0) or 0))), 0)
+            except ValueError:
+                return 0
+    return 0
+
+
+def block_types(page: Any, analysis: Any) -> dict[str, str]:
+    """Block id (and, from the last check, every inner block's path) -> type name."""
+    out = {b.id: b.type for b in page}
+    inner = getattr(analysis, "page", None)
+    if inner is not None:
+        for b in inner:
+            out.setdefault(b.id, b.type)
+    return out
+
+
+def best_folder(page_path: str | None, page_name: str) -> str:
+    """Where Keep best writes: ``<page folder>/<page stem>.best`` for a saved page, else a new temp folder."""
+    if page_path:
+        p = Path(page_path)
+        return str(p.with_name(p.stem + ".best"))
+    return tempfile.mkdtemp(prefix=f"enuflow-{Path(page_name).stem or 'page'}-best-")
+
+
+def has_dataset(page: Any, analysis: Any) -> bool:
+    """Whether the page (or, from its last check, a composite inside it) has a ``data.Dataset``."""
+    return DATASET_TYPE in block_types(page, analysis).values()
+
+
+class TrainingCommands:
+    """The Training dock, the Run toolbar's Epochs box, and what a training run asks of the worker (part of
+    MainWindow)."""
+
+    training: TrainingPanel
+    #: epochs the run in progress trains (0: not a training run)
+    training_run = 0
+    _best_temp: str | None = None
+
+    def _make_training_dock(self) -> None:
+        """The Training dock (tabbed with Problems and Console; hidden until a training run starts)."""
+        self.training = TrainingPanel()
+        self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self._docks["Console"], self._docks["Training"])
+        self._docks["Training"].hide()
+        self.training.stop_requested.connect(self.stop_run)
+        self.training.restore_requested.connect(self.restore_best)
+
+    def _epochs_box(self, toolbar: Any) -> None:
+        """The Run toolbar's "Epochs" box: how many epochs Run trains a page with a data.Dataset for."""
+        self.epochs_label = QLabel(" Epochs ")
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(0, 1_000_000)
+        self.epochs_spin.setValue(10)
+        self.epochs_spin.setSpecialValueText("steps")
+        self.epochs_spin.setToolTip("Run trains a page with a data.Dataset for this many epochs, each followed by "
+                                    "a test pass (0: the page's plain steps). A ClientSession's epochs pin, when "
+                                    "set, decides instead.")
+        toolbar.addWidget(self.epochs_label)
+        toolbar.addWidget(self.epochs_spin)
+
+    def update_epochs_box(self) -> None:
+        """The Epochs box is for pages with a data.Dataset whose ClientSession does not set ``epochs``."""
+        if not hasattr(self, "epochs_spin"):
+            return
+        pinned = session_epochs(self.page)
+        usable = not pinned and has_dataset(self.page, self.analysis)
+        self.epochs_spin.setEnabled(usable)
+        self.epochs_label.setEnabled(usable)
+        self.epochs_spin.setToolTip(f"Epochs: set to {pinned} by the page's ClientSession" if pinned else
+                                    "Run trains a page with a data.Dataset for this many epochs, each followed by a "
+                                    "test pass (0: the page's plain steps)" if usable else
+                                    "Epochs: for a page with a data.Dataset")
+
+    def training_epochs(self) -> int:
+        """How many epochs Run trains the page for (0: a plain run): the ClientSession's ``epochs`` pin, else the
+        Epochs box's number on a page with a data.Dataset."""
+        pinned = session_epochs(self.page)
+        if pinned:
+            return pinned
+        if has_dataset(self.page, self.analysis):
+            return int(self.epochs_spin.value())
+        return 0
+
+    def keep_best_path(self) -> str:
+        """Where a run with Keep best writes the best epoch: beside the page, or (untitled) a temp folder."""
+        if self.path:
+            return best_folder(self.path, self.page.name)
+        if self._best_temp is None:
+            self._best_temp = best_folder(None, self.page.name)
+        return self._best_temp
+
+    def training_args(self, epochs: int) -> dict[str, Any]:
+        """What a run that trains ``epochs`` epochs asks the worker for, besides a plain run's arguments."""
+        args: dict[str, Any] = {"epochs": epochs}
+        if self.training.keep_best.isChecked():
+            args["keep_best"] = self.keep_best_path()
+        return args
+
+    def start_training_view(self, epochs: int) -> None:
+        """A training run starts: the Training dock opens with empty curves."""
+        self.training_run = epochs
+        best = self.keep_best_path() if self.training.keep_best.isChecked() else None
+        self.training.start(epochs, block_types(self.page, self.analysis), best)
+        dock = self._docks["Training"]
+        dock.show()
+        dock.raise_()
+        self.resizeDocks([dock], [max(dock.height(), 300)], Qt.Orientation.Vertical)
+        self.progress.setRange(0, epochs)
+        self.progress.setValue(0)
+        self.progress.setFormat("epoch %v / %m")
+
+    def on_training_event(self, ev: Any) -> None:
+        """An "epoch" or "batch" event of the run in progress."""
+        if not self.training_run and not self.training.running:  # a page whose own pin made it train
+            self.start_training_view(_int_or(getattr(ev, "epochs", 0)))
+        if ev.kind == "epoch":
+            self.training.on_epoch(ev)
+            self.progress.setValue(min(int(getattr(ev, "epoch", 0) or 0), self.progress.maximum()))
+        else:
+            self.training.on_batch(ev)
+
+    def training_done(self, ev: Any) -> None:
+        """The run ended: the dock shows its last figures (the "done" event's ``epochs`` list fills gaps)."""
+        epochs = getattr(ev, "epochs", None)
+        listed = epochs if isinstance(epochs, list) else []
+        if self.training_run or listed:
+            self.training.finish(listed, bool(getattr(ev, "stopped", False)))
+        self.training_run = 0
+        self.training.set_running(False)
+
+    def restore_best(self) -> None:
+        """Ask the worker to put the kept best epoch's Variables into the live session."""
+        path = self.training.best_path
+        if self.worker is None or path is None:
+            self.status_label.setText("Restore best: no best epoch was kept (tick Keep best, then Run)")
+            return
+        if self.worker.busy:
+            self.status_label.setText("A run is in progress: Stop it first")
+            return
+        self.worker.restore_best(path)
+        self.status_label.setText(f"Restoring the best epoch's Variables from {path}...")

@@ -1,0 +1,204 @@
+"""The Training dock fed with the worker's epoch and batch events (made here, as the worker sends them): a curve
+point per epoch holding the event's numbers, losses and metrics apart, the confusion matrix's counts, the progress,
+Stop, Keep best and Restore best as a person uses them, and which runs train (the ClientSession's epochs pin, or
+the Epochs box on a page with a data.Dataset)."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt
+
+from enuflow.app.document.page import BlockInstance
+
+#: three epochs of a classifier with a loss ("loss") and an accuracy ("acc") block, as the worker reports them
+EPOCHS = [
+    {"epoch": 1, "train": {"loss.loss": 2.25, "acc.accuracy": 0.31}, "test": {"loss.loss": 1.9, "acc.accuracy": 0.4},
+     "seconds": 0.5, "best": True, "confusion": {"acc": [[3, 2, 0], [1, 1, 3], [0, 1, 4]]}},
+    {"epoch": 2, "train": {"loss.loss": 1.2, "acc.accuracy": 0.62}, "test": {"loss.loss": 1.1, "acc.accuracy": 0.6},
+     "seconds": 0.25, "best": True, "confusion": {"acc": [[4, 1, 0], [1, 3, 1], [0, 1, 4]]}},
+    {"epoch": 3, "train": {"loss.loss": 0.7, "acc.accuracy": 0.85}, "test": {"loss.loss": 0.8, "acc.accuracy": 0.55},
+     "seconds": 0.25, "best": False, "confusion": {"acc": [[5, 0, 0], [2, 2, 1], [0, 2, 3]]}},
+]
+TYPES = {"loss": "losses.SoftmaxCrossEntropy", "acc": "metrics.Accuracy", "data": "data.Dataset"}
+
+
+def epoch_event(row: dict[str, Any], run_id: int = 1, epochs: int = 3) -> SimpleNamespace:
+    return SimpleNamespace(kind="epoch", run_id=run_id, epochs=epochs, classes={"acc": 3}, **row)
+
+
+def batch_event(epoch: int, batch: int, batches: int, phase: str = "train", run_id: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(kind="batch", run_id=run_id, epoch=epoch, epochs=3, phase=phase, batch=batch,
+                           batches=batches)
+
+
+@pytest.fixture
+def panel(qtbot):
+    from enuflow.app.gui.training import TrainingPanel
+
+    p = TrainingPanel()
+    qtbot.addWidget(p)
+    p.resize(1200, 320)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+def test_curves_hold_each_epochs_numbers(panel):
+    panel.start(3, TYPES, None)
+    for row in EPOCHS:
+        panel.on_epoch(epoch_event(row))
+    for name, plot in (("loss.loss", panel.losses), ("acc.accuracy", panel.metrics)):
+        for split in ("train", "test"):
+            x, y = plot.curves[(name, split)].getData()
+            np.testing.assert_array_equal(x, [1, 2, 3])
+            np.testing.assert_array_equal(y, [r[split][name] for r in EPOCHS])
+    assert ("acc.accuracy", "train") not in panel.losses.curves  # a metric is not drawn among the losses
+    assert ("loss.loss", "test") not in panel.metrics.curves
+    legend = sorted(label.text for _sample, label in panel.metrics.legend.items)
+    assert legend == ["acc.accuracy test", "acc.accuracy train"]
+    assert panel.last_figures()["test"]["acc.accuracy"] == 0.55
+    assert "0.55" in panel.figures.text() and "best: epoch 2" in panel.figures.text()
+    assert "0.33 s per epoch" in panel.progress_text.text()  # (0.5 + 0.25 + 0.25) / 3
+
+
+def test_confusion_matrix_counts_rows_true_columns_predicted(panel):
+    panel.start(3, TYPES, None)
+    panel.on_epoch(epoch_event(EPOCHS[0]))
+    np.testing.assert_array_equal(panel.confusion.shown(), EPOCHS[0]["confusion"]["acc"])
+    panel.on_epoch(epoch_event(EPOCHS[2]))
+    t = panel.confusion.table
+    np.testing.assert_array_equal(panel.confusion.shown(), EPOCHS[2]["confusion"]["acc"])
+    assert t.verticalHeaderItem(1).text() == "true 1" and t.horizontalHeaderItem(2).text() == "pred 2"
+    assert "10 of 15 right" in panel.confusion.title.text() and "epoch 3" in panel.confusion.title.text()
+
+
+def test_two_classifiers_choose_which_confusion(panel):
+    panel.start(1, TYPES, None)
+    row = dict(EPOCHS[0], confusion={"acc": [[1, 0], [0, 1]], "acc_2": [[0, 2], [2, 0]]})
+    panel.on_epoch(epoch_event(row, epochs=1))
+    assert panel.confusion.choice.isVisible()
+    panel.confusion.choice.setCurrentText("acc_2")
+    np.testing.assert_array_equal(panel.confusion.shown(), [[0, 2], [2, 0]])
+
+
+def test_progress_follows_batches_and_stop_is_asked(panel, qtbot):
+    panel.start(3, TYPES, None)
+    panel.on_batch(batch_event(2, 5, 10))
+    assert panel.progress.value() == 500  # 1.5 of 3 epochs: half way
+    assert panel.progress.text() == "epoch 2 of 3"
+    assert panel.progress_text.text() == "epoch 2 of 3: train batch 5 of 10"
+    assert panel.stop_button.isEnabled() and not panel.keep_best.isEnabled()
+    with qtbot.waitSignal(panel.stop_requested, timeout=1000):
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+
+
+def test_done_list_fills_missed_epochs_and_a_stop_says_so(panel):
+    panel.start(3, TYPES, None)
+    panel.on_epoch(epoch_event(EPOCHS[0]))
+    done = [{k: r[k] for k in ("epoch", "train", "test", "seconds")} for r in EPOCHS[:2]]
+    panel.finish(done, stopped=True)
+    x, y = panel.curve("loss.loss", "train").getData()
+    np.testing.assert_array_equal(x, [1, 2])
+    np.testing.assert_array_equal(y, [2.25, 1.2])
+    assert panel.progress.text() == "stopped: 2 of 3 epochs"
+    assert not panel.stop_button.isEnabled() and panel.keep_best.isEnabled()
+
+
+# -- in the window --------------------------------------------------------------------------------------
+class FakeWorker:
+    """Stands for the worker process: records what the window asks for."""
+
+    busy = False
+    ready = True
+    log_path = ""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+        self.restored: list[str] = []
+        self.stopped = 0
+
+    def run(self, doc: dict, **kw: Any) -> int:
+        self.runs.append(kw)
+        return len(self.runs)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+    def restore_best(self, path: str) -> None:
+        self.restored.append(path)
+
+    def close(self) -> None:
+        pass
+
+
+def classifier_page(w: Any, session_epochs: int | None = None) -> None:
+    for bid, t in TYPES.items():
+        w.page.add_block(BlockInstance(bid, t, (0.0, 0.0), {}))
+    if session_epochs is not None:
+        w.page.add_block(BlockInstance("sess", "ClientSession", (0.0, 200.0), {"epochs": session_epochs}))
+    w.revalidate()
+
+
+def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp_path):
+    w = new_window()
+    w.worker = fake = FakeWorker()
+    assert not w.epochs_spin.isEnabled()  # no dataset: Run runs steps
+    classifier_page(w)
+    assert w.epochs_spin.isEnabled()
+    w.epochs_spin.setValue(3)
+    w.training.keep_best.click()
+    w.path = str(tmp_path / "digits.json")
+    w.run_action.trigger()
+    assert fake.runs[-1]["epochs"] == 3 and fake.runs[-1]["keep_best"] == str(tmp_path / "digits.best")
+    dock = w._docks["Training"]
+    assert dock.isVisible() and not dock.visibleRegion().isEmpty()
+    for row in EPOCHS:
+        w.bridge.event.emit(epoch_event(row, run_id=w.run_id))
+    x, y = w.training.curve("acc.accuracy", "test").getData()
+    np.testing.assert_array_equal(y, [0.4, 0.6, 0.55])
+    assert w.progress.value() == 3
+    qtbot.mouseClick(w.training.stop_button, Qt.MouseButton.LeftButton)
+    assert fake.stopped == 1
+    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
+                                        steps_done=3, stopped=False, initialised=True, warnings=[], cached=[],
+                                        epochs=[{k: r[k] for k in ("epoch", "train", "test", "seconds")}
+                                                for r in EPOCHS]))
+    assert w.training.restore_button.isEnabled()
+    qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
+    assert fake.restored == [str(tmp_path / "digits.best")]
+    w.worker = None
+
+
+def test_a_session_epochs_pin_decides_and_step_does_not_train(new_window):
+    w = new_window()
+    w.worker = fake = FakeWorker()
+    classifier_page(w, session_epochs=7)
+    assert not w.epochs_spin.isEnabled() and "7" in w.epochs_spin.toolTip()
+    w.run_action.trigger()
+    assert fake.runs[-1]["epochs"] == 7 and "keep_best" not in fake.runs[-1]
+    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
+                                        steps_done=0, stopped=True, initialised=True, warnings=[], cached=[],
+                                        epochs=[]))
+    w.step_action.trigger()
+    assert "epochs" not in fake.runs[-1]
+    w.worker = None
+
+
+def test_epochs_box_zero_runs_plain_steps(new_window):
+    w = new_window()
+    w.worker = fake = FakeWorker()
+    classifier_page(w)
+    w.epochs_spin.setValue(0)
+    assert w.epochs_spin.text() == "steps"
+    w.run_action.trigger()
+    assert "epochs" not in fake.runs[-1]
+    assert not w._docks["Training"].isVisible()
+    w.worker = None
