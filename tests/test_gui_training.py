@@ -76,7 +76,8 @@ def test_confusion_matrix_counts_rows_true_columns_predicted(panel):
     panel.on_epoch(epoch_event(EPOCHS[2]))
     t = panel.confusion.table
     np.testing.assert_array_equal(panel.confusion.shown(), EPOCHS[2]["confusion"]["acc"])
-    assert t.verticalHeaderItem(1).text() == "true 1" and t.horizontalHeaderItem(2).text() == "pred 2"
+    assert t.verticalHeaderItem(1).text() == "true 1" and t.horizontalHeaderItem(2).text() == "2"
+    assert panel.confusion.axis.text().startswith("predicted")
     assert "10 of 15 right" in panel.confusion.title.text() and "epoch 3" in panel.confusion.title.text()
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -80,13 +80,14 @@ def _fmt(v: float | None) -> str:
 class EpochPlot(QWidget):
     """Figures per epoch: a curve for each (figure, split), with a legend naming both."""
 
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None, legend_at_top: bool = True) -> None:
         super().__init__(parent)
         self.canvas = pg.PlotWidget()
         self.canvas.setTitle(title, size="9pt")
         self.canvas.showGrid(x=True, y=True, alpha=0.25)
         self.canvas.getAxis("bottom").setLabel("epoch")
-        self.legend = self.canvas.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        # where falling losses and rising metrics leave room: top right for losses, bottom right for metrics
+        self.legend = self.canvas.addLegend(offset=(-4, 4) if legend_at_top else (-4, -4), labelTextSize="8pt")
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -125,13 +126,25 @@ class ConfusionTable(QWidget):
         self.choice.currentTextChanged.connect(self._show_chosen)
         self.table = QTableWidget()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        small = self.table.font()
+        small.setPointSizeF(max(small.pointSizeF() - 1, 7))
+        self.table.setFont(small)  # ten classes fit a dock's height
+        for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
+            header.setFont(small)
+            header.setMinimumSectionSize(18)
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(QFontMetrics(small).height() + 3)
         self.table.setCornerButtonEnabled(False)
+        self.axis = QLabel("predicted class \u2192")
+        self.axis.setAlignment(Qt.AlignmentFlag.AlignLeft)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
         lay.addWidget(self.title)
         lay.addWidget(self.choice)
+        lay.addWidget(self.axis)
         lay.addWidget(self.table, 1)
         self.matrices: dict[str, np.ndarray] = {}
         self.epoch = 0
@@ -176,13 +189,13 @@ class ConfusionTable(QWidget):
         n = m.shape[0]
         right = int(np.trace(m))
         total = int(m.sum())
-        share = f"{right} of {total} right ({100.0 * right / total:.1f} %)" if total else "no test examples"
-        self.title.setText(f"Confusion of {block}, test pass of epoch {self.epoch}: rows true class, columns "
-                           f"predicted; {share}")
+        share = f"{right} of {total} right" if total else "no test examples"
+        self.title.setText(f"<b>Confusion of {block}</b>, epoch {self.epoch}: {share}")
         t.setRowCount(n)
         t.setColumnCount(n)
-        t.setHorizontalHeaderLabels([f"pred {c}" for c in range(n)])
+        t.setHorizontalHeaderLabels([str(c) for c in range(n)])
         t.setVerticalHeaderLabels([f"true {r}" for r in range(n)])
+        self.axis.setIndent(t.verticalHeader().sizeHint().width())  # over the class numbers
         rows = np.maximum(m.sum(axis=1, keepdims=True), 1)
         for r in range(n):
             for c in range(n):
@@ -219,22 +232,18 @@ class TrainingPanel(QWidget):
         self.best_saved = False  # that run saw a best epoch (so there is something to restore)
         self._controls()
         self.losses = EpochPlot("losses")
-        self.metrics = EpochPlot("metrics")
+        self.metrics = EpochPlot("metrics", legend_at_top=False)
         self.confusion = ConfusionTable()
         self.figures = QLabel("No training run yet: press Run on a page with a data.Dataset")
         self.figures.setWordWrap(True)
         self.figures.setTextFormat(Qt.TextFormat.RichText)
         self.figures.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        side = QWidget()
-        side_lay = QVBoxLayout(side)
-        side_lay.setContentsMargins(0, 0, 0, 0)
-        side_lay.addWidget(self.figures)
-        side_lay.addWidget(self.confusion, 1)
+        self.figures.setMinimumWidth(150)
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        for w in (self.losses, self.metrics, side):
+        for w in (self.losses, self.metrics, self.figures, self.confusion):
             self.split.addWidget(w)
         self.split.setChildrenCollapsible(False)
-        self.split.setSizes([380, 380, 360])
+        self.split.setSizes([360, 360, 190, 330])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(self._top)
@@ -516,7 +525,7 @@ class TrainingCommands:
         dock = self._docks["Training"]
         dock.show()
         dock.raise_()
-        self.resizeDocks([dock], [max(dock.height(), 300)], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [max(dock.height(), 330)], Qt.Orientation.Vertical)
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
         self.progress.setFormat("epoch %v / %m")
