@@ -31,11 +31,11 @@ TYPES = {"loss": "losses.SoftmaxCrossEntropy", "acc": "metrics.Accuracy", "data"
 
 
 def epoch_event(row: dict[str, Any], run_id: int = 1, epochs: int = 3) -> SimpleNamespace:
-    return SimpleNamespace(kind="epoch", run_id=run_id, epochs=epochs, classes={"acc": 3}, **row)
+    return SimpleNamespace(kind="epoch", run_id=run_id, epochs_total=epochs, classes={"acc": 3}, **row)
 
 
 def batch_event(epoch: int, batch: int, batches: int, phase: str = "train", run_id: int = 1) -> SimpleNamespace:
-    return SimpleNamespace(kind="batch", run_id=run_id, epoch=epoch, epochs=3, phase=phase, batch=batch,
+    return SimpleNamespace(kind="batch", run_id=run_id, epoch=epoch, epochs_total=3, phase=phase, batch=batch,
                            batches=batches)
 
 
@@ -133,8 +133,9 @@ class FakeWorker:
     def stop(self) -> None:
         self.stopped += 1
 
-    def restore_best(self, path: str) -> None:
+    def restore_best(self, path: str | None = None) -> int:
         self.restored.append(path)
+        return 100 + len(self.restored)
 
     def close(self) -> None:
         pass
@@ -158,7 +159,7 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
     w.training.keep_best.click()
     w.path = str(tmp_path / "digits.json")
     w.run_action.trigger()
-    assert fake.runs[-1]["epochs"] == 3 and fake.runs[-1]["keep_best"] == str(tmp_path / "digits.best")
+    assert fake.runs[-1]["epochs"] == 3 and fake.runs[-1]["keep_best"] == str(tmp_path / "digits.best" / "best")
     dock = w._docks["Training"]
     assert dock.isVisible() and not dock.visibleRegion().isEmpty()
     for row in EPOCHS:
@@ -174,7 +175,26 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
                                                 for r in EPOCHS]))
     assert w.training.restore_button.isEnabled()
     qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
-    assert fake.restored == [str(tmp_path / "digits.best")]
+    assert fake.restored == [None]  # the best epoch the worker kept in this session
+    w.bridge.event.emit(SimpleNamespace(kind="restored", run_id=101, epoch=2, errors=[]))
+    assert "epoch 2" in w.status_label.text()
+    w.worker = None
+
+
+def test_restore_best_reads_the_checkpoint_beside_the_page(new_window, qtbot, tmp_path):
+    w = new_window()
+    w.worker = fake = FakeWorker()
+    assert not w.training.restore_button.isEnabled()
+    (tmp_path / "digits.best").mkdir()
+    (tmp_path / "digits.best" / "best.index").write_bytes(b"")  # as Keep best left it after an earlier run
+    w.path = str(tmp_path / "digits.json")
+    classifier_page(w)
+    assert w.training.restore_button.isEnabled()
+    qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
+    assert fake.restored == [str(tmp_path / "digits.best" / "best")]
+    w.bridge.event.emit(SimpleNamespace(kind="restored", run_id=101, epoch=0,
+                                        errors=[{"block": None, "port": None, "message": "not a checkpoint"}]))
+    assert w.status_label.text() == "Restore best: not a checkpoint"
     w.worker = None
 
 

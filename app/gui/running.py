@@ -216,6 +216,8 @@ class RunCommands:
             self.results.add_step(ev.scalars, self.step_total + ev.step)
         elif ev.kind in ("epoch", "batch") and ev.run_id == self.run_id:
             self.on_training_event(ev)
+        elif ev.kind == "restored" and ev.run_id == self._restore_id:
+            self.on_restored(ev)
         elif ev.kind == "done" and ev.run_id == self.run_id:
             self._on_done(ev)
         elif ev.kind == "crashed":

@@ -228,8 +228,9 @@ class TrainingPanel(QWidget):
         self.total = 0  # epochs asked for
         self.colours: dict[str, str] = {}
         self.running = False
-        self.best_path: str | None = None  # where the run in progress (or the last) keeps the best epoch
-        self.best_saved = False  # that run saw a best epoch (so there is something to restore)
+        self.best_path: str | None = None  # the checkpoint the run in progress (or the last) writes the best epoch to
+        self.best_epoch = 0  # the last run's best epoch (the worker keeps its Variables): 0 when none
+        self.checkpoint: str | None = None  # a best epoch's checkpoint beside the page, from this run or one before
         self._controls()
         self.losses = EpochPlot("losses")
         self.metrics = EpochPlot("metrics", legend_at_top=False)
@@ -283,7 +284,7 @@ class TrainingPanel(QWidget):
         self.metrics.clear()
         self.confusion.clear()
         self.best_path = best_path
-        self.best_saved = False
+        self.best_epoch = 0
         self.running = True
         self.progress.setValue(0)
         self.progress.setFormat(f"epoch 0 of {self.total}" if self.total else "training...")
@@ -293,7 +294,7 @@ class TrainingPanel(QWidget):
 
     def on_batch(self, ev: Any) -> None:
         """A "batch" event: where the epoch is."""
-        epoch, total = int(getattr(ev, "epoch", 0) or 0), int(_int_or(getattr(ev, "epochs", 0)) or self.total)
+        epoch, total = int(getattr(ev, "epoch", 0) or 0), event_total(ev) or self.total
         batch, batches = int(getattr(ev, "batch", 0) or 0), int(getattr(ev, "batches", 0) or 0)
         phase = str(getattr(ev, "phase", "") or "train")
         self.total = total or self.total
@@ -308,9 +309,10 @@ class TrainingPanel(QWidget):
         row = {"epoch": int(getattr(ev, "epoch", len(self.rows) + 1) or len(self.rows) + 1),
                "train": dict(getattr(ev, "train", {}) or {}), "test": dict(getattr(ev, "test", {}) or {}),
                "seconds": _number(getattr(ev, "seconds", None)), "best": bool(getattr(ev, "best", False))}
-        self.total = int(_int_or(getattr(ev, "epochs", 0)) or self.total)
+        self.total = event_total(ev) or self.total
         self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
-        self.best_saved = self.best_saved or (row["best"] and self.best_path is not None)
+        if row["best"]:
+            self.best_epoch = row["epoch"]
         confusion = getattr(ev, "confusion", None) or {}
         if confusion:
             self.confusion.set_matrices(confusion, row["epoch"])
@@ -406,12 +408,17 @@ class TrainingPanel(QWidget):
     def _set_buttons(self) -> None:
         self.stop_button.setEnabled(self.running)
         self.keep_best.setEnabled(not self.running)
-        self.restore_button.setEnabled(not self.running and self.best_saved)
+        self.restore_button.setEnabled(not self.running and bool(self.best_epoch or self.checkpoint))
 
 
-def _int_or(v: Any) -> int:
-    """``v`` as an int when it is one (a "done" event's ``epochs`` is a list, an "epoch" event's a count)."""
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+def event_total(ev: Any) -> int:
+    """The epochs a run was asked for, from its "epoch" or "batch" event (``WorkerEvent.epochs_total``; the
+    message's ``epochs``)."""
+    for name in ("epochs_total", "epochs"):
+        v = getattr(ev, name, None)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return int(v)
+    return 0
 
 
 def session_epochs(page: Any) -> int:
@@ -435,12 +442,17 @@ def block_types(page: Any, analysis: Any) -> dict[str, str]:
     return out
 
 
-def best_folder(page_path: str | None, page_name: str) -> str:
-    """Where Keep best writes: ``<page folder>/<page stem>.best`` for a saved page, else a new temp folder."""
+def best_checkpoint(page_path: str | None, page_name: str) -> str:
+    """Where Keep best writes: the checkpoint ``best`` in ``<page folder>/<page stem>.best/`` for a saved page, else
+    in a new temp folder (a checkpoint is a prefix: ``best.index`` and its data file)."""
     if page_path:
         p = Path(page_path)
-        return str(p.with_name(p.stem + ".best"))
-    return tempfile.mkdtemp(prefix=f"enuflow-{Path(page_name).stem or 'page'}-best-")
+        return str(p.with_name(p.stem + ".best") / "best")
+    return str(Path(tempfile.mkdtemp(prefix=f"enuflow-{Path(page_name).stem or 'page'}-best-")) / "best")
+
+
+def checkpoint_exists(prefix: str) -> bool:
+    return Path(prefix + ".index").is_file()
 
 
 def has_dataset(page: Any, analysis: Any) -> bool:
@@ -456,6 +468,7 @@ class TrainingCommands:
     #: epochs the run in progress trains (0: not a training run)
     training_run = 0
     _best_temp: str | None = None
+    _restore_id = 0
 
     def _make_training_dock(self) -> None:
         """The Training dock (tabbed with Problems and Console; hidden until a training run starts)."""
@@ -487,6 +500,7 @@ class TrainingCommands:
         usable = not pinned and has_dataset(self.page, self.analysis)
         self.epochs_spin.setEnabled(usable)
         self.epochs_label.setEnabled(usable)
+        self._note_checkpoint()  # (the page may be another one now, or saved elsewhere)
         self.epochs_spin.setToolTip(f"Epochs: set to {pinned} by the page's ClientSession" if pinned else
                                     "Run trains a page with a data.Dataset for this many epochs, each followed by a "
                                     "test pass (0: the page's plain steps)" if usable else
@@ -503,11 +517,11 @@ class TrainingCommands:
         return 0
 
     def keep_best_path(self) -> str:
-        """Where a run with Keep best writes the best epoch: beside the page, or (untitled) a temp folder."""
+        """The checkpoint a run with Keep best writes: beside the page, or (untitled) in a temp folder."""
         if self.path:
-            return best_folder(self.path, self.page.name)
+            return best_checkpoint(self.path, self.page.name)
         if self._best_temp is None:
-            self._best_temp = best_folder(None, self.page.name)
+            self._best_temp = best_checkpoint(None, self.page.name)
         return self._best_temp
 
     def training_args(self, epochs: int) -> dict[str, Any]:
@@ -533,7 +547,7 @@ class TrainingCommands:
     def on_training_event(self, ev: Any) -> None:
         """An "epoch" or "batch" event of the run in progress."""
         if not self.training_run and not self.training.running:  # a page whose own pin made it train
-            self.start_training_view(_int_or(getattr(ev, "epochs", 0)))
+            self.start_training_view(event_total(ev))
         if ev.kind == "epoch":
             self.training.on_epoch(ev)
             self.progress.setValue(min(int(getattr(ev, "epoch", 0) or 0), self.progress.maximum()))
@@ -548,15 +562,34 @@ class TrainingCommands:
             self.training.finish(listed, bool(getattr(ev, "stopped", False)))
         self.training_run = 0
         self.training.set_running(False)
+        self._note_checkpoint()
 
-    def restore_best(self) -> None:
-        """Ask the worker to put the kept best epoch's Variables into the live session."""
-        path = self.training.best_path
-        if self.worker is None or path is None:
-            self.status_label.setText("Restore best: no best epoch was kept (tick Keep best, then Run)")
+    def restore_best(self) -> int | None:
+        """Ask the worker to put the best epoch's Variables into the live session: those it kept in the last run,
+        else the checkpoint Keep best wrote beside the page; returns the request's id ("restored" answers)."""
+        if self.worker is None or self.worker.busy:
+            self.status_label.setText("Restore best: wait for the run to end" if self.worker is not None else
+                                      "Restore best: run the page first")
+            return None
+        path = None if self.training.best_epoch else self.training.checkpoint
+        if not self.training.best_epoch and path is None:
+            self.status_label.setText("Restore best: no best epoch was kept (Run the page in epochs first)")
+            return None
+        self._restore_id = self.worker.restore_best(path)
+        self.status_label.setText(f"Restoring the Variables of epoch {self.training.best_epoch}..." if path is None
+                                  else f"Restoring the Variables from {path}...")
+        return self._restore_id
+
+    def on_restored(self, ev: Any) -> None:
+        """The worker's answer to Restore best."""
+        if ev.errors:
+            self.status_label.setText("Restore best: " + "; ".join(str(e.get("message")) for e in ev.errors))
             return
-        if self.worker.busy:
-            self.status_label.setText("A run is in progress: Stop it first")
-            return
-        self.worker.restore_best(path)
-        self.status_label.setText(f"Restoring the best epoch's Variables from {path}...")
+        what = f"epoch {ev.epoch}" if ev.epoch else "the checkpoint"
+        self.status_label.setText(f"Restored the Variables of {what}: Step goes on from them, Export writes them")
+
+    def _note_checkpoint(self) -> None:
+        """Restore best can read a best epoch's checkpoint beside the page, from a run before."""
+        prefix = self.keep_best_path() if self.path or self._best_temp else None
+        self.training.checkpoint = prefix if prefix and checkpoint_exists(prefix) else None
+        self.training.set_running(self.training.running)
