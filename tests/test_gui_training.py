@@ -6,6 +6,7 @@ the Epochs box on a page with a data.Dataset)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -223,3 +224,84 @@ def test_epochs_box_zero_runs_plain_steps(new_window):
     assert "epochs" not in fake.runs[-1]
     assert not w._docks["Training"].isVisible()
     w.worker = None
+
+
+# -- a page drawn from the palette, trained by the worker -------------------------------------------------
+def blobs(path: Any, n: int = 150, seed: int = 0) -> None:
+    """Three well separated clusters of points in 4-D, labelled 0, 1, 2, as a .npz with arrays x and y."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0]], dtype=np.float32)
+    x = centres[y] + rng.normal(scale=0.5, size=(n, 4)).astype(np.float32)
+    np.savez(path, x=x.astype(np.float32), y=y.astype(np.int64))
+
+
+def draw_classifier(w: Any) -> dict[str, str]:
+    """Drag Dataset, two Dense, the loss, Minimize and Accuracy out of the palette and wire them as a person does."""
+    from PySide6.QtCore import QPointF
+
+    from tests.test_gui import drop_from_palette, wire
+
+    at = {"data": (40, 200), "d1": (330, 120), "d2": (620, 120), "loss": (910, 60), "acc": (910, 330),
+          "min": (1200, 60)}
+    types = {"data": "data.Dataset", "d1": "layers.Dense", "d2": "layers.Dense",
+             "loss": "losses.SoftmaxCrossEntropy", "acc": "metrics.Accuracy", "min": "train.Minimize"}
+    ids = {k: drop_from_palette(w, types[k], QPointF(*at[k])) for k in at}
+    for src, sp, dst, dp in [("data", "x", "d1", "x"), ("d1", "y", "d2", "x"), ("d2", "y", "loss", "logits"),
+                             ("data", "y", "loss", "labels"), ("loss", "loss", "min", "loss"),
+                             ("d2", "y", "acc", "logits"), ("data", "y", "acc", "labels")]:
+        wire(w, ids[src], sp, ids[dst], dp)
+    assert len(w.page.links) == 7
+    return ids
+
+
+@pytest.mark.skipif(not (Path(__file__).parent.parent / "assets" / "composites" / "data.Dataset.json").is_file(),
+                    reason="until the training composites (branch train-blocks) and epochs are merged")
+def test_a_page_drawn_from_the_palette_trains(new_window, gui_catalogue, qtbot, tmp_path):
+    from tests.test_gui import set_field
+
+    w = new_window(start_worker=True, load=True)
+    try:
+        blobs(tmp_path / "blobs.npz")
+        assert w.save_to(str(tmp_path / "blobs.json"))  # the data file lies beside the page
+        ids = draw_classifier(w)
+        set_field(w, ids["data"], "file", "blobs.npz")
+        set_field(w, ids["data"], "batch_size", "16")
+        set_field(w, ids["d1"], "units", "8")
+        set_field(w, ids["d1"], "activation", "relu")
+        set_field(w, ids["d2"], "units", "3")
+        set_field(w, ids["min"], "optimizer", "adam")
+        set_field(w, ids["min"], "learning_rate", "0.05")
+        qtbot.waitUntil(w.epochs_spin.isEnabled, timeout=2000)  # once the page's check ran (after each edit)
+        w.epochs_spin.setValue(4)
+        w.training.keep_best.click()
+        w.run_action.trigger()
+        dock = w._docks["Training"]
+        assert dock.isVisible()
+        qtbot.waitUntil(lambda: w.last_event is not None and w.last_event.kind in ("done", "crashed")
+                        and w.last_event.run_id == w.run_id, timeout=180_000)
+        ev = w.last_event
+        assert ev.kind == "done" and not ev.errors, ev.errors
+        assert [e["epoch"] for e in ev.epochs] == [1, 2, 3, 4]
+        loss, acc = f"{ids['loss']}.loss", f"{ids['acc']}.accuracy"
+        for name in (loss, acc):
+            for split in ("train", "test"):
+                x, y = w.training.curve(name, split).getData()
+                np.testing.assert_array_equal(x, [1, 2, 3, 4])
+                np.testing.assert_allclose(y, [e[split][name] for e in ev.epochs])
+        last = ev.epochs[-1]["test"][acc]
+        assert last > 0.9  # three clusters three standard deviations apart
+        assert w.training.last_figures()["test"][acc] == last
+        assert f"{last:.4g}" in w.training.figures.text()
+        np.testing.assert_allclose(float(w.values[(ids["acc"], "accuracy")]), last, rtol=1e-6)
+        counts = w.training.confusion.shown()
+        assert counts.shape == (3, 3) and np.trace(counts) / counts.sum() == pytest.approx(last)
+        assert (tmp_path / "blobs.best" / "best.index").is_file()  # Keep best wrote the best epoch
+        rid = w.restore_best()
+        qtbot.waitUntil(lambda: w.last_event.kind == "restored" and w.last_event.run_id == rid, timeout=60_000)
+        assert not w.last_event.errors and w.last_event.epoch >= 1
+        assert "Restored the Variables of epoch" in w.status_label.text()
+    finally:
+        if w.worker is not None:
+            w.worker.close()
+            w.worker = None
