@@ -174,6 +174,7 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
                                         steps_done=3, stopped=False, initialised=True, warnings=[], cached=[],
                                         epochs=[{k: r[k] for k in ("epoch", "train", "test", "seconds")}
                                                 for r in EPOCHS]))
+    assert w.status_label.text() == ("Training done: 3 epochs, 0 error(s); test loss.loss 0.8, acc.accuracy 0.55")
     assert w.training.restore_button.isEnabled()
     qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
     assert fake.restored == [None]  # the best epoch the worker kept in this session
@@ -203,7 +204,7 @@ def test_a_session_epochs_pin_decides_and_step_does_not_train(new_window):
     w = new_window()
     w.worker = fake = FakeWorker()
     classifier_page(w, session_epochs=7)
-    assert not w.epochs_spin.isEnabled() and "7" in w.epochs_spin.toolTip()
+    assert not w.epochs_spin.isEnabled() and "7" in w.epochs_spin.toolTip() and w.epochs_spin.value() == 7
     w.run_action.trigger()
     assert fake.runs[-1]["epochs"] == 7 and "keep_best" not in fake.runs[-1]
     w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
@@ -211,6 +212,9 @@ def test_a_session_epochs_pin_decides_and_step_does_not_train(new_window):
                                         epochs=[]))
     w.step_action.trigger()
     assert "epochs" not in fake.runs[-1]
+    w.page.remove_block("sess")  # without the pin, the box's own number again
+    w.revalidate()
+    assert w.epochs_spin.isEnabled() and w.epochs_spin.value() == 10
     w.worker = None
 
 

@@ -273,6 +273,8 @@ class RunCommands:
         """The status bar's words for a run that ended: what ran, its steps and errors."""
         what = "stopped" if ev.stopped else "done"
         text = f"Run {what}: {ev.steps_done} step(s), {len(errors)} error(s)"
+        if getattr(ev, "epochs", None):  # a training run
+            text = self.training_words(ev, len(errors))
         if self.ran_to is not None:
             to, ran = self.ran_to
             ran = [b for b in ran if b not in (retry.removed if retry is not None else ())

@@ -469,6 +469,7 @@ class TrainingCommands:
     training_run = 0
     _best_temp: str | None = None
     _restore_id = 0
+    _own_epochs: int | None = None  # the Epochs box's number while a ClientSession's pin shows instead
 
     def _make_training_dock(self) -> None:
         """The Training dock (tabbed with Problems and Console; hidden until a training run starts)."""
@@ -498,6 +499,13 @@ class TrainingCommands:
             return
         pinned = session_epochs(self.page)
         usable = not pinned and has_dataset(self.page, self.analysis)
+        if pinned and self._own_epochs is None:  # the box shows the pin's number; the person's comes back after
+            self._own_epochs = self.epochs_spin.value()
+        if pinned:
+            self.epochs_spin.setValue(pinned)
+        elif self._own_epochs is not None:
+            self.epochs_spin.setValue(self._own_epochs)
+            self._own_epochs = None
         self.epochs_spin.setEnabled(usable)
         self.epochs_label.setEnabled(usable)
         self._note_checkpoint()  # (the page may be another one now, or saved elsewhere)
@@ -563,6 +571,16 @@ class TrainingCommands:
         self.training_run = 0
         self.training.set_running(False)
         self._note_checkpoint()
+
+    def training_words(self, ev: Any, errors: int) -> str:
+        """The status bar's words for a training run that ended: its epochs and the last test figures."""
+        n = len(ev.epochs)
+        text = (f"Training {'stopped' if ev.stopped else 'done'}: {n} epoch{'s' if n != 1 else ''}"
+                f"{f' of {self.training.total}' if self.training.total > n else ''}, {errors} error(s)")
+        test = self.training.last_figures()["test"]
+        if test:
+            text += "; test " + ", ".join(f"{k} {_fmt(v)}" for k, v in test.items())
+        return text
 
     def restore_best(self) -> int | None:
         """Ask the worker to put the best epoch's Variables into the live session: those it kept in the last run,
