@@ -404,7 +404,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
         except ClusterError as e:
             return _fail(ns, str(e), 2)
 
-    from enuflow.app.document.formats.native import page_to_doc
+    from enuflow.app.document.formats.native import run_doc
     from enuflow.app.worker.headless import HeadlessRun
 
     memory = getattr(ns, "max_memory_mb", None)
@@ -418,7 +418,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_sigint)
     try:
-        report = worker.run(page_to_doc(page), steps=ns.steps, allow_io=ns.allow_io,
+        report = worker.run(run_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
                             timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
                             cluster=cluster, to=to)
@@ -457,11 +457,11 @@ def cmd_check(ns: argparse.Namespace) -> int:
         else:
             print(f"enuflow: {e}", file=sys.stderr)
         return 2
-    from enuflow.app.document.formats.native import page_to_doc
+    from enuflow.app.document.formats.native import run_doc
     from enuflow.app.engine.flatten import display_order
     from enuflow.app.worker.headless import check_page
 
-    found = check_page(page_to_doc(page), allow_io=ns.allow_io)
+    found = check_page(run_doc(page), allow_io=ns.allow_io)
     order = [b.id for b in display_order(page)]
     outputs: dict[str, dict[str, Any]] = {b: {} for b in order}
     for (b, p), st in found.types.items():

@@ -93,6 +93,7 @@ class Variable(Block):
                                                          "use_locking": attr_value(True, "bool")},
                                  suffix="initialize")
         scope.add_initializer(assign)
+        scope.page.add_variable(scope.block_id, ref, trainable=True)  # for checkpoints and ``Minimize``
         del tf
         return {"ref": ref}
 

@@ -115,6 +115,9 @@ class Page:
         self.extra: dict[str, Any] = {}
         #: absolute path of the page's data file (large tensors, ``app.document.datafile``), or None
         self.data_path: str | None = None
+        #: absolute path of the folder of the page's file (a dataset's relative ``file`` is read there), or None;
+        #: never saved: sent to the worker as the run document's ``page_folder`` (``formats.native.run_doc``)
+        self.folder: str | None = None
         self.link_extra: dict[Link, dict[str, Any]] = {}
         self._composites: dict[str, Composite] = {}
         #: the frames and notes by id, in drawing order (ids unique across both)
@@ -346,6 +349,7 @@ class Page:
         self.results = other.results
         self.extra = other.extra
         self.data_path = other.data_path
+        self.folder = other.folder
         self.link_extra = other.link_extra
         self.composites = other.composites
         self.frames = other.frames
@@ -414,6 +418,7 @@ class Page:
         p.results = copy.deepcopy(self.results)
         p.extra = copy.deepcopy(self.extra)
         p.data_path = self.data_path
+        p.folder = self.folder
         p.link_extra = copy.deepcopy(self.link_extra)
         p.composites = {name: c.copy() for name, c in self.composites.items()}
         p.frames = {k: f.copy() for k, f in self.frames.items()}

@@ -51,6 +51,27 @@ class ValueSlot:
 
 
 @dataclass
+class DatasetHandles:
+    """A ``DatasetSource`` block's iterator and its initialisers (``BuiltGraph.datasets``, TRAIN_DESIGN section 2).
+
+    ``train_init`` starts one shuffled epoch of the train split, ``test_init`` the test split once, ``repeat_init``
+    the train split for ever (registered as an initialiser, so that plain steps read batches)."""
+
+    #: the helper block's path id (``data/source``)
+    block: str
+    #: the page's ``data.Dataset`` block id (``data``): the first part of ``block``
+    instance: str
+    train_init: Any
+    test_init: Any
+    repeat_init: Any
+    n_train: int
+    n_test: int
+    batch_size: int
+    #: for integer labels, the largest label + 1; None otherwise
+    num_classes: int | None = None
+
+
+@dataclass
 class BuiltGraph:
     """A page built into a ``tf.Graph``, ready for the runner."""
 
@@ -65,6 +86,15 @@ class BuiltGraph:
     built: list[str] = field(default_factory=list)
     #: an exposed output of a composite instance (also in ``tensors``) -> the inner output it is
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: training records (TRAIN_DESIGN section 2), empty on pages without training blocks: the page's ``training``
+    #: flag (a scalar bool placeholder_with_default, made by ``PageScope.training``), its datasets, the update op of
+    #: each ``Minimize`` block (block id, op), every Variable by a stable name (name, resource handle or ref), and
+    #: the arrays fed only when the initialisers run
+    training: Any = None
+    datasets: list[DatasetHandles] = field(default_factory=list)
+    train_ops: list[tuple[str, Any]] = field(default_factory=list)
+    variables: list[tuple[str, Any]] = field(default_factory=list)
+    init_feeds: dict[Any, np.ndarray] = field(default_factory=dict)
 
     def feed_values(self, analysis: Analysis | None = None) -> list[np.ndarray]:
         """The arrays to feed, in slot order, from ``analysis`` (a page with the same signature)."""
@@ -124,6 +154,39 @@ class PageScope:
         self._placeholder_attrs: dict[tuple, dict[str, Any]] = {}
         self.scoped = built.analysis.scoped
         self.op_names = built.analysis.op_names
+        #: the folder of the page's file (relative data files are read there), or None; whether io is allowed
+        self.folder: str | None = None
+        self.allow_io = False
+        #: the page's data folder (``data_dir``), where files are read without io allowed too, or None
+        self.data_dir: str | None = None
+        #: the trainable Variables made by helper blocks, by the name of their handle's op: (stable name, handle)
+        self.trainable: dict[str, tuple[str, Any]] = {}
+
+    def training(self) -> Any:
+        """The page's ``training`` flag (made once): a scalar bool placeholder_with_default, True by default on a
+        page with a ``Minimize`` (its plain steps train), else False; the epoch runner feeds it."""
+        t = self.built.training
+        if t is None:
+            tf = load()
+            default = any(d.name == "Minimize" for d in self.built.analysis.decls.values())
+            name = "enuflow_training"
+            while name.lower() in self._used:
+                name += "_"
+            self._used.add(name.lower())
+            with self.graph.as_default(), tf.compat.v1.name_scope(None), self.graph.device(self.device):
+                t = tf.compat.v1.placeholder_with_default(tf.constant(default), [], name=name)
+            self.built.training = t
+        return t
+
+    def add_init_feed(self, placeholder: Any, array: np.ndarray) -> None:
+        """Feed ``array`` into ``placeholder`` whenever the initialisers run (a dataset's arrays)."""
+        self.built.init_feeds[placeholder] = array
+
+    def add_variable(self, name: str, variable: Any, trainable: bool = False) -> None:
+        """Record a Variable (its resource handle or ref) for checkpoints; a trainable one also for ``Minimize``."""
+        self.built.variables.append((name, variable))
+        if trainable:
+            self.trainable[variable.op.name] = (name, variable)
 
     def placeholder_attrs(self, dtype: str, shape: list[int | None] | None) -> dict[str, Any]:
         """The attrs of a Placeholder of ``dtype`` and ``shape``, made once per distinct pair."""
@@ -275,6 +338,9 @@ def build(page: Page, analysis: Analysis | None = None, allow_io: bool = False, 
     graph = tf.Graph()
     built = BuiltGraph(graph=graph, analysis=an, errors=list(an.errors))
     scope = PageScope(graph, built, device or an.plan.device)
+    scope.folder, scope.allow_io = getattr(page, "folder", None) or getattr(an.page, "folder", None), allow_io
+    data_dir = an.page.extra.get("data_dir")
+    scope.data_dir = data_dir if isinstance(data_dir, str) and data_dir.strip() else None
     blocks = _PageBuild(an.page, an, scope, set(an.bad) | set(skip), tf.Operation)
     with graph.as_default():
         blocks.build(an.order())

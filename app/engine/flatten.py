@@ -194,7 +194,7 @@ def flatten(page: Page) -> Flat:
     flat = Page(page.name)
     flat.fill(f.blocks, f.links)
     flat.view, flat.results, flat.extra = page.view, page.results, page.extra
-    flat.data_path, flat.link_extra = page.data_path, link_extra
+    flat.data_path, flat.link_extra, flat.folder = page.data_path, link_extra, page.folder
     return Flat(flat, f.aliases, frozenset(f.scoped), f.op_names, f.problems)
 
 

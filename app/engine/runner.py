@@ -317,7 +317,9 @@ class Runner:
         prepared, report = run.prepared, run.report
         built = prepared.built
         try:
-            prepared.session.run(built.init_ops, feed_dict=dict(zip((s.placeholder for s in built.slots), run.feeds)))
+            feeds = dict(zip((s.placeholder for s in built.slots), run.feeds))
+            feeds.update(built.init_feeds)  # a dataset's arrays (``PageScope.add_init_feed``)
+            prepared.session.run(built.init_ops, feed_dict=feeds)
         except tf.errors.OpError as e:
             if self._connection_error(tf, e):
                 self._lost(tf, prepared, run.an, e, run.excluded, report)

@@ -115,6 +115,7 @@ class ShapeChecker:
 
     def __init__(self) -> None:
         self.cache = AnalysisCache()
+        self.allow_io = False
         self._fresh()
 
     def _fresh(self) -> None:
@@ -129,6 +130,7 @@ class ShapeChecker:
     def check(self, page: Page, allow_io: bool = False) -> CheckReport:
         """Check ``page``: every output's static type, errors and warnings; never raises for the page's problems."""
         an = analyse(page, allow_io=allow_io, cache=self.cache)
+        self.allow_io = allow_io
         unfed = {e.block for e in hazards.unfed_placeholders(an)}
         warnings = list(an.warnings) + hazards.placeholder_warnings(e for e in an.errors if e.block in unfed)
         errors = [e for e in an.errors if not (e.block in unfed and e.port == "value")]
@@ -156,9 +158,13 @@ class ShapeChecker:
         """Make (or keep) every block of ``an`` in dependency order; returns how many were made."""
         built = self.built
         built.analysis, built.errors, built.built, built.slots, built.init_ops = an, [], [], [], []
+        built.datasets, built.train_ops, built.variables, built.init_feeds = [], [], [], {}  # a check runs nothing
         if self.scope is None:
             self.scope = _CheckScope(self.graph, built)
         self.scope.scoped = an.scoped
+        self.scope.folder, self.scope.allow_io = an.page.folder, self.allow_io
+        data_dir = an.page.extra.get("data_dir")
+        self.scope.data_dir = data_dir if isinstance(data_dir, str) and data_dir.strip() else None
         failed: set[str] = set()
         # the build's own record of failures holds the block being made only (so that it never needs the block
         # graph to find failed blocks upstream: that is done here, from the block's links)

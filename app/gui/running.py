@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.document.formats.native import run_doc
 from enuflow.app.engine.analysis import carries_graph, needed_ids
 from enuflow.app.gui import blocktypes
 from enuflow.app.worker.headless import CrashRetry
@@ -132,7 +132,7 @@ class RunCommands:
         epochs = self.training_epochs() if reset and not to and steps is None else 0  # Run trains; Step steps
         if epochs:
             self._run_args.update(self.training_args(epochs))
-        self.crash_retry = CrashRetry(page_to_doc(self.page), to)
+        self.crash_retry = CrashRetry(run_doc(self.page), to)
         self._kill_asked = False
         if not self._send_run(worker):
             return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 
-from enuflow.app.document.formats.native import page_to_doc
+from enuflow.app.document.formats.native import run_doc
 
 #: how long after an edit the editor waits for more edits before it asks for a check
 CHECK_DELAY_MS = 300
@@ -53,7 +53,7 @@ class StaticChecks:
             return None
         try:
             # (as the editor's own page checks: blocks that use files are asked about at Run, not listed as errors)
-            self.check_id = self.worker.check(page_to_doc(self.page), allow_io=True)  # type: ignore[attr-defined]
+            self.check_id = self.worker.check(run_doc(self.page), allow_io=True)  # type: ignore[attr-defined]
         except (RuntimeError, TypeError) as e:  # a closed worker, a value JSON cannot hold
             self.status_label.setText(f"The page could not be checked: {e}")  # type: ignore[attr-defined]
             return None

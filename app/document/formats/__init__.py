@@ -7,6 +7,7 @@ pages) and returns a ``Page``; ``save(page, path)`` writes format v1 atomically.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from enuflow.app.document.formats.errors import PageFileError
@@ -59,7 +60,9 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
         from enuflow.app.document.formats import enuspace
 
         return enuspace.load_json_doc(path, doc, data_dir=data_dir)
-    return native.page_from_doc(path, doc, text)
+    page = native.page_from_doc(path, doc, text)
+    page.folder = os.path.dirname(os.path.abspath(path))
+    return page
 
 
 def save(page: Page, path: str | Path) -> None:
@@ -67,3 +70,4 @@ def save(page: Page, path: str | Path) -> None:
     from enuflow.app.document.formats import native
 
     native.save(page, path)
+    page.folder = os.path.dirname(os.path.abspath(path))  # a dataset's relative file is read beside the page now

@@ -22,7 +22,7 @@ FORMAT = "enuflow.page"
 VERSION = 1
 _BLOCK_KEYS = {"id", "type", "pos", "pins", "label", "collapsed", "device"}
 _TOP_KEYS = {"format", "version", "name", "blocks", "links", "view", "results", "composites", "frames", "notes",
-             datafile.FIELD}
+             datafile.FIELD, "page_folder"}
 
 
 #: the keys that make a JSON object without "format" an enuflow page (written by hand, or by older tools)
@@ -228,6 +228,9 @@ def page_from_doc(path: str | Path, doc: Any, text: str | None = None) -> Page:
         if not isinstance(data, str) or not data:
             raise PageFileError(p, f"has a '{datafile.FIELD}' field that is not a file name: {data!r}")
         page.data_path = os.path.abspath(data if os.path.isabs(data) else Path(p).parent / data)
+    folder = doc.get("page_folder")
+    if isinstance(folder, str) and folder:  # a run document's (``run_doc``); never in a saved file
+        page.folder = folder
     return page
 
 
@@ -268,6 +271,15 @@ def block_to_doc(b: BlockInstance) -> dict[str, Any]:
 def block_extra(d: dict[str, Any]) -> dict[str, Any]:
     """The fields of a block object that format v1 does not know (kept as they are)."""
     return {k: v for k, v in d.items() if k not in _BLOCK_KEYS}
+
+
+def run_doc(page: Page) -> dict[str, Any]:
+    """The page as the worker runs it: ``page_to_doc`` with the folder of the page's file (``page_folder``), where
+    the worker reads the files a dataset names by relative paths."""
+    doc = page_to_doc(page)
+    if page.folder:
+        doc["page_folder"] = page.folder
+    return doc
 
 
 def page_to_doc(page: Page, data: str | None = None) -> dict[str, Any]:

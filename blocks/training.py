@@ -1,0 +1,490 @@
+"""The helper blocks of the standard training composites (``layers.Dense``, ``train.Minimize``, ``data.Dataset``, ...).
+
+Each builds a few raw TensorFlow ops (TRAIN_DESIGN section 1): ``Weight`` a resource Variable initialised as Keras
+initialises (in-graph stateless random from the seed, so a seed gives the same values in every run), ``Activation``
+one activation op, ``Minimize`` TensorFlow's gradients of a loss for every trainable Variable it depends on and the
+updates Keras 3's optimizers make, ``DatasetSource`` a ``tf.data`` pipeline with a train and a test split behind one
+iterator. They record what the epoch runner needs in the ``BuiltGraph`` (``train_ops``, ``variables``,
+``datasets``, ``init_feeds``).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enuflow.blocks.base import Attr, Block, BuildFailure, Port, register
+from enuflow.blocks.tf import attr_value, load
+
+CATEGORY = "training parts"
+ROLES = ("dense_kernel", "conv2d_kernel", "vector")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "zeros", "ones", "random_normal",
+                "random_uniform")
+ACTIVATIONS = ("none", "relu", "sigmoid", "tanh", "softmax")
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+#: Keras's factor that makes a truncated normal's standard deviation the one asked for
+_TRUNCATED = 0.87962566103423978
+
+
+def _attr(scope: Any, name: str, default: Any) -> Any:
+    value = scope.attrs.get(name)
+    return default if value is None else value
+
+
+def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list[int]:
+    """The shape of a Weight of ``role`` for input ``x`` (its last dimension is the fan-in)."""
+    last = None
+    if x is not None:
+        dims = x.shape.as_list() if x.shape.rank is not None else []
+        last = dims[-1] if dims else None
+        if last is None:
+            raise BuildFailure("the last dimension of x is not known; the weight's shape needs it", "x")
+    if role == "vector":
+        return [last if last is not None else units]
+    if last is None:
+        raise BuildFailure(f"a {role} needs x wired (its last dimension is the fan-in)", "x")
+    if role == "dense_kernel":
+        return [last, units]
+    if len(kernel_size) != 2 or min(kernel_size) < 1:
+        raise BuildFailure(f"kernel_size must be two positive sizes, got {list(kernel_size)}", "kernel_size")
+    return [int(kernel_size[0]), int(kernel_size[1]), last, units]
+
+
+def _fans(shape: list[int]) -> tuple[int, int]:
+    """(fan_in, fan_out) as Keras computes them (``keras.initializers.compute_fans``)."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def initial_value(tf: Any, name: str, shape: list[int], seed: list[int]) -> Any:
+    """Keras's initialiser ``name`` for ``shape`` as in-graph stateless random ops seeded by ``seed`` (two ints)."""
+    if name == "zeros":
+        return tf.zeros(shape, tf.float32)
+    if name == "ones":
+        return tf.ones(shape, tf.float32)
+    fan_in, fan_out = _fans(shape)
+    if name == "random_normal":
+        return tf.random.stateless_normal(shape, seed, stddev=0.05)
+    if name == "random_uniform":
+        return tf.random.stateless_uniform(shape, seed, minval=-0.05, maxval=0.05)
+    scale, n = (2.0, fan_in) if name.startswith("he_") else (1.0, (fan_in + fan_out) / 2.0)
+    if name.endswith("_uniform"):
+        limit = math.sqrt(3.0 * scale / max(1.0, n))
+        return tf.random.stateless_uniform(shape, seed, minval=-limit, maxval=limit)
+    stddev = math.sqrt(scale / max(1.0, n)) / _TRUNCATED
+    return tf.random.stateless_truncated_normal(shape, seed, stddev=stddev)
+
+
+@register
+class Weight(Block):
+    """A layer's weight: a resource Variable initialised as Keras initialises it, read at every step.
+
+    ``role`` gives its shape: ``dense_kernel`` [fan-in, units], ``conv2d_kernel`` [kh, kw, fan-in, units],
+    ``vector`` [the last dimension of x, or units when x is not wired]; the fan-in is the last dimension of the
+    tensor wired into ``x``. ``initializer`` is a Keras initialiser name; its random values come from ``seed`` (and
+    the block's path), so a seed gives the same values in every run. ``enabled`` false gives zeros instead of a
+    Variable (a layer's ``use_bias`` false). ``trainable`` false keeps it out of ``Minimize``.
+    """
+
+    name = "Weight"
+    category = CATEGORY
+    inputs = (Port("x", optional=True, doc="the tensor whose last dimension is the fan-in"),)
+    outputs = (Port("value", dtype="float32", doc="the weight's value, read at each step"),
+               Port("variable", kind="resource", doc="the Variable's resource handle"))
+    attrs = (
+        Attr("role", "string", default="dense_kernel", has_default=True, allowed=ROLES, doc="which weight: its shape"),
+        Attr("units", "int", default=1, has_default=True, minimum=1, doc="output units (columns, filters)"),
+        Attr("kernel_size", "list(int)", default=[3, 3], has_default=True, doc="a conv2d_kernel's height, width"),
+        Attr("initializer", "string", default="glorot_uniform", has_default=True, allowed=INITIALIZERS,
+             doc="Keras initialiser"),
+        Attr("seed", "int", default=0, has_default=True, doc="the random initialiser's seed"),
+        Attr("trainable", "bool", default=True, has_default=True, doc="whether Minimize updates it"),
+        Attr("enabled", "bool", default=True, has_default=True, doc="false: zeros, no Variable (use_bias false)"),
+    )
+
+    def build(self, scope: Any, x: Any = None) -> dict[str, Any]:
+        tf = load()
+        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int(_attr(scope, "units", 1)),
+                              list(_attr(scope, "kernel_size", [3, 3])))
+        with tf.compat.v1.name_scope(scope.name + "/"):
+            if not _attr(scope, "enabled", True):
+                return {"value": tf.zeros(shape, tf.float32, name="zeros")}
+            salt = zlib.crc32(scope.block_id.encode()) & 0x7FFFFFFF  # two weights with one seed differ
+            seed = [int(_attr(scope, "seed", 0)), salt]
+            init = initial_value(tf, str(_attr(scope, "initializer", "glorot_uniform")), shape, seed)
+            trainable = bool(_attr(scope, "trainable", True))
+            var = tf.Variable(init, trainable=trainable, name="variable", dtype=tf.float32)
+            value = tf.raw_ops.ReadVariableOp(resource=var.handle, dtype=tf.float32, name="read")
+        scope.add_initializer(var.initializer)
+        scope.page.add_variable(scope.block_id, var.handle, trainable=trainable)
+        return {"value": value, "variable": var.handle}
+
+
+_ACTIVATION_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "none": "Identity"}
+
+
+@register
+class Activation(Block):
+    """An activation by name: ``relu``, ``sigmoid``, ``tanh``, ``softmax`` (over the last axis) or ``none``
+    (Identity), one raw op each."""
+
+    name = "Activation"
+    category = CATEGORY
+    inputs = (Port("x", doc="the tensor"),)
+    outputs = (Port("y", doc="the activation of x"),)
+    attrs = (Attr("activation", "string", default="none", has_default=True, allowed=ACTIVATIONS,
+                  doc="none, relu, sigmoid, tanh or softmax"),)
+
+    def build(self, scope: Any, x: Any) -> dict[str, Any]:
+        op_type = _ACTIVATION_OPS.get(str(_attr(scope, "activation", "none")))
+        if op_type is None:
+            raise BuildFailure(f"activation must be one of {', '.join(ACTIVATIONS)}", "activation")
+        op = scope.create_op(op_type, [x], {"T": attr_value(x.dtype.base_dtype.name, "type")})
+        return {"y": op.outputs[0]}
+
+
+class _Target:
+    """A trainable Variable as ``Minimize`` updates it: a resource handle (a Weight's) or a ref (a plain Variable's)."""
+
+    def __init__(self, tf: Any, name: str, var: Any) -> None:
+        self.tf, self.name, self.var = tf, name, var
+        self.resource = var.dtype == tf.resource
+        if self.resource:
+            op = var.op
+            self.dtype, self.shape = tf.as_dtype(op.get_attr("dtype")), tf.TensorShape(op.get_attr("shape"))
+        else:
+            self.dtype, self.shape = var.dtype.base_dtype, var.shape
+
+    def read(self) -> Any:
+        raw = self.tf.raw_ops
+        if self.resource:
+            return raw.ReadVariableOp(resource=self.var, dtype=self.dtype)
+        return raw.Identity(input=self.var)
+
+    def assign(self, value: Any) -> Any:
+        raw = self.tf.raw_ops
+        if self.resource:
+            return raw.AssignVariableOp(resource=self.var, value=value)
+        return raw.Assign(ref=self.var, value=value).op
+
+
+def _trainables(page: Any, loss: Any) -> list[tuple[str, Any]]:
+    """(name, handle or ref) of every trainable Variable that ``loss`` depends on, in the order they were made."""
+    trainable = page.trainable
+    seen: set[str] = set()
+    stack = [loss.op]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return [v for key, v in trainable.items() if key in seen]
+
+
+class _Updates:
+    """The update ops of one optimizer (Keras 3's formulas) for one ``Minimize`` block."""
+
+    def __init__(self, tf: Any, scope: Any, optimizer: str, lr: Any, iterations: Any) -> None:
+        self.tf, self.scope, self.optimizer, self.lr = tf, scope, optimizer, lr
+        self.iterations = iterations
+
+    def slot(self, target: _Target, slot: str) -> Any:
+        """A zero-initialised resource Variable beside ``target`` (a moment, a velocity), recorded by name."""
+        tf = self.tf
+        var = tf.Variable(tf.zeros(target.shape, target.dtype), trainable=False,
+                          name=f"{target.name.replace('/', '_')}_{slot}")
+        self.scope.add_initializer(var.initializer)
+        self.scope.page.add_variable(f"{self.scope.block_id}/{target.name}/{slot}", var.handle)
+        return var
+
+    def apply(self, target: _Target, grad: Any) -> Any:
+        return getattr(self, self.optimizer)(target, grad)
+
+    def sgd(self, t: _Target, g: Any) -> Any:
+        raw = self.tf.raw_ops
+        if t.resource:
+            return raw.ResourceApplyGradientDescent(var=t.var, alpha=self.lr, delta=g)
+        return raw.ApplyGradientDescent(var=t.var, alpha=self.lr, delta=g).op
+
+    def momentum(self, t: _Target, g: Any) -> Any:
+        # keras.optimizers.SGD(momentum=0.9): m = 0.9 m - lr g; var += m
+        m = self.slot(t, "momentum")
+        if t.resource:
+            return self.tf.raw_ops.ResourceApplyKerasMomentum(var=t.var, accum=m.handle, lr=self.lr, grad=g,
+                                                              momentum=0.9, use_nesterov=False)
+        new_m = 0.9 * m.value() - self.lr * g
+        return self.tf.group(m.assign(new_m).op, t.assign(t.read() + new_m))
+
+    def adam(self, t: _Target, g: Any) -> Any:
+        # keras.optimizers.Adam(): beta_1 0.9, beta_2 0.999, epsilon 1e-7, bias correction by iterations + 1
+        tf = self.tf
+        m, v = self.slot(t, "m"), self.slot(t, "v")
+        step = tf.cast(self.iterations.value() + 1, t.dtype)
+        b1p, b2p = tf.pow(tf.constant(0.9, t.dtype), step), tf.pow(tf.constant(0.999, t.dtype), step)
+        if t.resource:
+            return tf.raw_ops.ResourceApplyAdam(var=t.var, m=m.handle, v=v.handle, beta1_power=b1p, beta2_power=b2p,
+                                                lr=self.lr, beta1=0.9, beta2=0.999, epsilon=1e-7, grad=g)
+        new_m = m.value() + (g - m.value()) * 0.1
+        new_v = v.value() + (tf.square(g) - v.value()) * (1 - 0.999)
+        alpha = self.lr * tf.sqrt(1 - b2p) / (1 - b1p)
+        return tf.group(m.assign(new_m).op, v.assign(new_v).op,
+                        t.assign(t.read() - alpha * new_m / (tf.sqrt(new_v) + 1e-7)))
+
+    def rmsprop(self, t: _Target, g: Any) -> Any:
+        # keras.optimizers.RMSprop(): rho 0.9, epsilon 1e-7 inside the square root, velocity from zero
+        tf = self.tf
+        vel = self.slot(t, "velocity")
+        new_vel = 0.9 * vel.value() + 0.1 * tf.square(g)
+        return tf.group(vel.assign(new_vel).op, t.assign(t.read() - self.lr * g / tf.sqrt(new_vel + 1e-7)))
+
+
+@register
+class Minimize(Block):
+    """One training step: TensorFlow's gradients of ``loss`` for every trainable Variable it depends on (Weights
+    and plain Variables), applied as Keras 3's optimizer ``optimizer`` applies them: ``sgd``; ``momentum``
+    (SGD with momentum 0.9); ``adam`` (0.9, 0.999, epsilon 1e-7); ``rmsprop`` (rho 0.9, epsilon 1e-7). Wire
+    ``step`` into a ClientSession's ``run_outputs``; the epoch runner runs it at each training batch.
+    """
+
+    name = "Minimize"
+    category = CATEGORY
+    inputs = (Port("loss", doc="the scalar loss to minimise"),)
+    outputs = (Port("step", kind="operation", doc="the update op: run it to train one step"),)
+    attrs = (
+        Attr("optimizer", "string", default="sgd", has_default=True, allowed=OPTIMIZERS,
+             doc="sgd, momentum, adam or rmsprop"),
+        Attr("learning_rate", "float", default=0.01, has_default=True, doc="the step size"),
+    )
+
+    def build(self, scope: Any, loss: Any) -> dict[str, Any]:
+        tf = load()
+        optimizer = str(_attr(scope, "optimizer", "sgd"))
+        if optimizer not in OPTIMIZERS:
+            raise BuildFailure(f"optimizer must be one of {', '.join(OPTIMIZERS)}", "optimizer")
+        found = _trainables(scope.page, loss)
+        if not found:
+            raise BuildFailure("the loss depends on no trainable Variable (a Weight or a Variable)", "loss")
+        with tf.compat.v1.name_scope(scope.name + "/"):
+            try:
+                grads = tf.compat.v1.gradients(loss, [v for _, v in found])
+            except (LookupError, ValueError, TypeError) as e:
+                raise BuildFailure(f"no gradient: {e}", "loss") from None
+            iterations = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="iterations")
+            scope.add_initializer(iterations.initializer)
+            scope.page.add_variable(f"{scope.block_id}/iterations", iterations.handle)
+            updates = _Updates(tf, scope, optimizer, None, iterations)
+            ops = []
+            for (name, var), g in zip(found, grads):
+                if g is None:
+                    continue
+                target = _Target(tf, name, var)
+                updates.lr = tf.constant(float(_attr(scope, "learning_rate", 0.01)), target.dtype)
+                ops.append(updates.apply(target, tf.convert_to_tensor(g)))
+            if not ops:
+                raise BuildFailure("the loss has no gradient for any Variable it depends on", "loss")
+            with tf.control_dependencies(ops):
+                step = iterations.assign_add(1, read_value=False)
+        scope.page.built.train_ops.append((scope.block_id, step))
+        return {"step": step}
+
+
+def data_file(scope: Any, pin: str, text: str) -> Path:
+    """The file pin ``pin`` names: relative to the page's folder (the current folder for a page never saved);
+    outside the page's folder and its data folder only when io is allowed; raises BuildFailure naming the pin and
+    the path when it is refused or missing."""
+    page = scope.page
+    if not text or not str(text).strip():
+        raise BuildFailure(f"pin '{pin}' names no file", pin)
+    base = Path(page.folder) if page.folder else Path.cwd()
+    given = Path(str(text)).expanduser()
+    path = (given if given.is_absolute() else base / given).resolve()
+    if not page.allow_io:
+        roots = [base.resolve()] + ([Path(page.data_dir).resolve()] if page.data_dir else [])
+        if not any(path.is_relative_to(r) for r in roots):
+            raise BuildFailure(f"{pin} '{text}' is {path}, outside the page's folder {roots[0]}; a page reads files "
+                               "elsewhere only when io is allowed (enuflow run --allow-io)", pin)
+    if not path.is_file():
+        raise BuildFailure(f"{pin} '{text}': no such file {path}", pin)
+    return path
+
+
+def read_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x as float32, y: integer labels as int64, else float32) of a data file: a ``.npz`` with arrays ``x`` and
+    ``y``, a ``.csv`` with a header row (the label column is ``label``, else the last), or an MNIST idx pair (the
+    images file; the labels file beside it); raises BuildFailure naming ``pin`` and the path."""
+    try:
+        if path.suffix.lower() == ".npz":
+            x, y = _read_npz(path, pin)
+        elif path.suffix.lower() == ".csv":
+            x, y = _read_csv(path, pin)
+        else:
+            x, y = _read_idx(path, pin)
+    except (OSError, ValueError, EOFError) as e:
+        raise BuildFailure(f"{pin} {path} cannot be read: {e}", pin) from None
+    if len(x) != len(y) or len(x) == 0:
+        raise BuildFailure(f"{pin} {path}: x has {len(x)} rows, y {len(y)}; they must be equal and not zero", pin)
+    x = x.astype(np.float32)
+    y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+    return x, y
+
+
+def _read_npz(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as f:
+        if "x" not in f or "y" not in f:
+            raise BuildFailure(f"{pin} {path} has arrays {sorted(f.files)}; a data file needs x and y", pin)
+        return np.asarray(f["x"]), np.asarray(f["y"])
+
+
+def _read_csv(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """A header row, then rows of numbers; the column ``label`` (else the last) is y, whole numbers as class ids."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) < 2:
+        raise BuildFailure(f"{pin} {path}: a .csv data file has a header row and at least one row of numbers", pin)
+    header = [h.strip() for h in rows[0]]
+    col = header.index("label") if "label" in header else len(header) - 1
+    try:
+        table = np.array([[float(v) for v in r] for r in rows[1:]], dtype=np.float64)
+    except ValueError as e:
+        raise BuildFailure(f"{pin} {path}: {e} (rows after the header hold numbers only)", pin) from None
+    if table.ndim != 2 or table.shape[1] != len(header):
+        raise BuildFailure(f"{pin} {path}: every row needs {len(header)} numbers, as the header names", pin)
+    y = table[:, col]
+    if np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return np.delete(table, col, axis=1), y
+
+
+#: an idx file's element types by code
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _idx(path: Path, pin: str) -> np.ndarray:
+    data = path.read_bytes()
+    if len(data) < 4 or data[0] or data[1] or data[2] not in _IDX_TYPES:
+        raise BuildFailure(f"{pin} {path} is not an idx file (.npz, .csv or an MNIST idx pair)", pin)
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    body = data[4 + 4 * ndim:]
+    if len(body) != math.prod(dims) * dtype.itemsize:
+        raise BuildFailure(f"{pin} {path}: its header says {dims}, its data has {len(body)} bytes", pin)
+    return np.frombuffer(body, dtype).reshape(dims)
+
+
+def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``images`` ->
+    ``labels``, ``idx3`` -> ``idx1`` in the name)."""
+    labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    if labels == path or not labels.is_file():
+        raise BuildFailure(f"{pin} {path}: no labels file {labels} beside it (an MNIST idx pair)", pin)
+    return _idx(path, pin), _idx(labels, pin)
+
+
+def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The train and test splits: the test file's arrays, else a seeded permutation's last ``test_fraction``."""
+    x, y = read_arrays(data_file(scope, "file", _attr(scope, "file", "")), "file")
+    test_file = str(_attr(scope, "test_file", "") or "")
+    if test_file.strip():
+        xt, yt = read_arrays(data_file(scope, "test_file", test_file), "test_file")
+        if xt.shape[1:] != x.shape[1:] or yt.dtype != y.dtype:
+            raise BuildFailure(f"test_file's x is {list(xt.shape)} {yt.dtype} labels, file's {list(x.shape)} "
+                               f"{y.dtype}: they must match", "test_file")
+        return (x, y), (xt, yt)
+    fraction = float(_attr(scope, "test_fraction", 0.2))
+    if not 0.0 <= fraction < 1.0:
+        raise BuildFailure(f"test_fraction must be at least 0 and below 1, got {fraction}", "test_fraction")
+    order = np.random.default_rng(int(_attr(scope, "seed", 0))).permutation(len(x))
+    n_test = int(round(len(x) * fraction))
+    train, test = order[n_test:], order[:n_test]
+    return (x[train], y[train]), (x[test], y[test])
+
+
+def _held(tf: Any, scope: Any, array: np.ndarray, name: str) -> tuple[Any, Any]:
+    """A non-trainable Variable holding ``array`` (fed once, when the initialisers run), and its placeholder."""
+    fed = tf.compat.v1.placeholder(tf.as_dtype(array.dtype), array.shape, name=f"{name}_feed")
+    var = tf.Variable(fed, trainable=False, name=name)
+    scope.add_initializer(var.initializer)
+    scope.page.add_init_feed(fed, array)
+    return var, fed
+
+
+def _epoch_order(tf: Any, scope: Any, xv: Any, yv: Any, n: int, seed: int) -> tuple[Any, Any]:
+    """The train split's arrays for one epoch: in a new order at each start of an epoch (a permutation seeded by
+    ``seed`` and the epoch's number, counted by a Variable that each ``train_init`` increments) when shuffling."""
+    x, y = xv.value(), yv.value()
+    if not _attr(scope, "shuffle", True):
+        return x, y
+    epochs = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="epochs")
+    scope.add_initializer(epochs.initializer)
+    epoch = epochs.assign_add(1)
+    order = tf.random.experimental.stateless_shuffle(tf.range(n), tf.stack([tf.constant(seed, tf.int64), epoch]))
+    return tf.gather(x, order), tf.gather(y, order)
+
+
+@register
+class DatasetSource(Block):
+    """Batches of a data file through ``tf.data`` ops in the graph: a train split and a test split behind one
+    iterator (``x`` float32, integer labels ``y`` int64).
+
+    ``file`` is a ``.npz`` with arrays ``x`` and ``y``, a ``.csv`` (a header row; the label column ``label``, else
+    the last) or an MNIST idx pair (the images file; the labels file beside it), relative to the page's folder; a
+    file outside that folder and the page's data folder is read only when io is allowed. The test split is
+    ``test_file`` when given, else the last ``test_fraction`` of a permutation seeded by ``seed``. Plain steps read
+    the train split for ever (shuffled by ``seed`` anew each pass when ``shuffle``); the epoch runner starts one
+    pass of the train split (in a new order each epoch), then one of the test split, in batches of ``batch_size``
+    (the last batch may be smaller).
+    """
+
+    name = "DatasetSource"
+    category = CATEGORY
+    outputs = (Port("x", dtype="float32", doc="a batch of inputs"), Port("y", doc="the batch's labels"))
+    attrs = (
+        Attr("file", "string", default="", has_default=True,
+             doc=".npz (x, y), .csv or MNIST idx images, beside the page"),
+        Attr("batch_size", "int", default=32, has_default=True, minimum=1, doc="examples per batch"),
+        Attr("shuffle", "bool", default=True, has_default=True, doc="shuffle the train split at each pass"),
+        Attr("seed", "int", default=0, has_default=True, doc="seed of the split and of the shuffling"),
+        Attr("test_fraction", "float", default=0.2, has_default=True, doc="part of file kept for the test split"),
+        Attr("test_file", "string", default="", has_default=True, doc="a .npz test split (test_fraction unused)"),
+    )
+
+    def build(self, scope: Any) -> dict[str, Any]:
+        from enuflow.app.engine.builder import DatasetHandles
+
+        tf = load()
+        (x, y), (xt, yt) = _splits(scope)
+        batch, seed = int(_attr(scope, "batch_size", 32)), int(_attr(scope, "seed", 0))
+        with tf.compat.v1.name_scope(scope.name + "/"):
+            held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),
+                                                         (yt, "y_test"))]
+            (xv, xf), (yv, yf), (xtv, _), (ytv, _) = held
+            train = tf.data.Dataset.from_tensor_slices(_epoch_order(tf, scope, xv, yv, len(x), seed))
+            looping = tf.data.Dataset.from_tensor_slices((xf, yf))  # read at initialisation, when fed
+            if _attr(scope, "shuffle", True):
+                looping = looping.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            train, looping = train.batch(batch), looping.repeat().batch(batch)
+            test = tf.data.Dataset.from_tensor_slices((xtv.value(), ytv.value())).batch(batch)
+            iterator = tf.compat.v1.data.Iterator.from_structure(tf.compat.v1.data.get_output_types(train),
+                                                                 tf.compat.v1.data.get_output_shapes(train))
+            inits = [iterator.make_initializer(d, name=n) for d, n in ((train, "train_init"), (test, "test_init"),
+                                                                        (looping, "repeat_init"))]
+            bx, by = iterator.get_next(name="next")
+        scope.add_initializer(inits[2])
+        classes = int(max(y.max(), yt.max() if len(yt) else 0)) + 1 if y.dtype.kind == "i" else None
+        scope.page.built.datasets.append(DatasetHandles(
+            block=scope.block_id, instance=scope.block_id.rsplit("/", 1)[0], train_init=inits[0], test_init=inits[1],
+            repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes))
+        return {"x": bx, "y": by}
