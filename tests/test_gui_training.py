@@ -259,8 +259,8 @@ def draw_classifier(w: Any) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.skipif(not (Path(__file__).parent.parent / "assets" / "composites" / "data.Dataset.json").is_file(),
-                    reason="until the training composites (branch train-blocks) and epochs are merged")
+@pytest.mark.skipif(not (Path(__file__).parent.parent / "app" / "engine" / "epochs.py").is_file(),
+                    reason="until the epoch runner (branch epochs) is merged")
 def test_a_page_drawn_from_the_palette_trains(new_window, gui_catalogue, qtbot, tmp_path):
     from tests.test_gui import set_field
 
