@@ -180,6 +180,9 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
     assert fake.restored == [None]  # the best epoch the worker kept in this session
     w.bridge.event.emit(SimpleNamespace(kind="restored", run_id=101, epoch=2, errors=[]))
     assert "epoch 2" in w.status_label.text()
+    w.new_page()  # another page: nothing of this one's training stays
+    assert not w.training.losses.curves and not w.training.restore_button.isEnabled()
+    assert w.training.confusion.table.rowCount() == 0 and w.training.figures.text().startswith("No training run")
     w.worker = None
 
 

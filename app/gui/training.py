@@ -49,6 +49,7 @@ SPLITS = ("train", "test")
 #: the types whose results the epoch runner reports, by the prefix of their type name
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
 DATASET_TYPE = "data.Dataset"
+NO_RUN = "No training run yet: press Run on a page with a data.Dataset"
 
 
 def figure_kind(name: str, type_of: dict[str, str]) -> str:
@@ -235,7 +236,7 @@ class TrainingPanel(QWidget):
         self.losses = EpochPlot("losses")
         self.metrics = EpochPlot("metrics", legend_at_top=False)
         self.confusion = ConfusionTable()
-        self.figures = QLabel("No training run yet: press Run on a page with a data.Dataset")
+        self.figures = QLabel(NO_RUN)
         self.figures.setWordWrap(True)
         self.figures.setTextFormat(Qt.TextFormat.RichText)
         self.figures.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -337,6 +338,15 @@ class TrainingPanel(QWidget):
         self.progress_text.setText(f"training {word} after {last} epoch{'s' if last != 1 else ''}"
                                    + self._seconds_text())
         self._redraw()
+        self._set_buttons()
+
+    def reset(self) -> None:
+        """Nothing of a run shown (another page is open)."""
+        self.start(0, {}, None)
+        self.running = False
+        self.progress.setFormat("")
+        self.progress_text.setText("")
+        self.figures.setText(NO_RUN)
         self._set_buttons()
 
     def set_running(self, running: bool) -> None:
@@ -570,6 +580,13 @@ class TrainingCommands:
             self.training.finish(listed, bool(getattr(ev, "stopped", False)))
         self.training_run = 0
         self.training.set_running(False)
+        self._note_checkpoint()
+
+    def forget_training(self) -> None:
+        """Another page is open: nothing of the last one's training stays (its kept epoch is not this page's)."""
+        self.training.reset()
+        self.training_run = 0
+        self._best_temp = None
         self._note_checkpoint()
 
     def training_words(self, ev: Any, errors: int) -> str:
