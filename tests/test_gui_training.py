@@ -42,7 +42,7 @@ def batch_event(epoch: int, batch: int, batches: int, phase: str = "train", run_
 
 @pytest.fixture
 def panel(qtbot):
-    from enuflow.app.gui.training import TrainingPanel
+    from enuflow.app.gui.training_dock import TrainingPanel
 
     p = TrainingPanel()
     qtbot.addWidget(p)
