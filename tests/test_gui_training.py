@@ -221,6 +221,21 @@ def test_a_session_epochs_pin_decides_and_step_does_not_train(new_window):
     w.worker = None
 
 
+def test_a_training_run_that_fails_says_why_in_the_dock(new_window):
+    w = new_window()
+    w.worker = FakeWorker()
+    classifier_page(w)
+    w.run_action.trigger()
+    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, warnings=[], cached=[],
+                                        errors=[{"block": "data", "port": "file",
+                                                 "message": "data.file: no such file: blobs.npz"}],
+                                        steps_done=0, stopped=False, initialised=False, epochs=[]))
+    assert w.training.progress.text() == "failed: 0 of 10 epochs"
+    assert w.training.progress_text.text() == "training failed after 0 epochs: data.file: no such file: blobs.npz"
+    assert not w.training.stop_button.isEnabled() and not w.training.restore_button.isEnabled()
+    w.worker = None
+
+
 def test_epochs_box_zero_runs_plain_steps(new_window):
     w = new_window()
     w.worker = fake = FakeWorker()

@@ -168,7 +168,11 @@ class TrainingCommands:
         epochs = getattr(ev, "epochs", None)
         listed = epochs if isinstance(epochs, list) else []
         if self.training_run or listed:
-            self.training.finish(listed, bool(getattr(ev, "stopped", False)))
+            errors = list(getattr(ev, "errors", None) or [])
+            failed = "the worker crashed (see Problems)" if ev.kind == "crashed" else \
+                str(errors[0].get("message", "")).splitlines()[0] if errors and len(listed) < self.training.total \
+                else ""
+            self.training.finish(listed, bool(getattr(ev, "stopped", False)), failed)
         self.training_run = 0
         self.training.set_running(False)
         self._note_checkpoint()

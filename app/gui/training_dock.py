@@ -310,8 +310,9 @@ class TrainingPanel(QWidget):
         self.progress_text.setText(f"epoch {row['epoch']} of {self.total} done{self._seconds_text()}")
         self._redraw()
 
-    def finish(self, epochs: list[dict[str, Any]] | None, stopped: bool) -> None:
-        """The run ended; ``epochs`` (the "done" event's list) fills in any epoch whose event was not seen."""
+    def finish(self, epochs: list[dict[str, Any]] | None, stopped: bool, failed: str = "") -> None:
+        """The run ended; ``epochs`` (the "done" event's list) fills in any epoch whose event was not seen;
+        ``failed``: why it ended early (an error, a crash), else ""."""
         for e in epochs or []:
             if isinstance(e, dict) and int(e.get("epoch") or 0) not in {r["epoch"] for r in self.rows}:
                 self.rows.append({"epoch": int(e.get("epoch") or 0), "train": dict(e.get("train") or {}),
@@ -320,12 +321,13 @@ class TrainingPanel(QWidget):
         self.rows.sort(key=lambda r: r["epoch"])
         self.running = False
         last = self.rows[-1]["epoch"] if self.rows else 0
-        word = "stopped" if stopped else "done"
+        word = "failed" if failed else "stopped" if stopped else "done"
         self.progress.setFormat(f"{word}: {last} of {self.total} epochs")
-        if not stopped and self.total:
+        if word == "done" and self.total:
             self.progress.setValue(1000)
         self.progress_text.setText(f"training {word} after {last} epoch{'s' if last != 1 else ''}"
-                                   + self._seconds_text())
+                                   + (f": {failed}" if failed else self._seconds_text()))
+        self.progress_text.setToolTip(failed)
         self._redraw()
         self._set_buttons()
 
