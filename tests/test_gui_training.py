@@ -169,7 +169,7 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
     np.testing.assert_array_equal(y, [0.4, 0.6, 0.55])
     assert w.progress.value() == 3
     qtbot.mouseClick(w.training.stop_button, Qt.MouseButton.LeftButton)
-    assert fake.stopped == 1
+    assert fake.stopped == 1 and w.status_label.text().startswith("Stopping after this batch")
     w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
                                         steps_done=3, stopped=False, initialised=True, warnings=[], cached=[],
                                         epochs=[{k: r[k] for k in ("epoch", "train", "test", "seconds")}

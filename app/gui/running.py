@@ -179,7 +179,8 @@ class RunCommands:
     def stop_run(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-            self.status_label.setText("Stopping after this step...")
+            self.status_label.setText("Stopping after this batch (the Variables keep their values)..."
+                                      if self.training_run else "Stopping after this step...")
 
     def kill_run(self) -> None:
         if self.worker is not None:
