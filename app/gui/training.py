@@ -216,7 +216,7 @@ class TrainingCommands:
             self.status_label.setText("Restore best: " + "; ".join(str(e.get("message")) for e in ev.errors))
             return
         what = f"epoch {ev.epoch}" if ev.epoch else "the checkpoint"
-        self.status_label.setText(f"Restored the Variables of {what}: Step goes on from them, Export writes them")
+        self.status_label.setText(f"Restored the Variables of {what}: Step goes on from them")
 
     def _note_checkpoint(self) -> None:
         """Restore best can read a best epoch's checkpoint beside the page, from a run before."""

@@ -254,8 +254,8 @@ class TrainingPanel(QWidget):
         self.keep_best.setToolTip("The next run keeps the Variables of its best test epoch (the first metric, else "
                                   "the lowest first loss) in a checkpoint beside the page (<page>.best)")
         self.restore_button = QPushButton("Restore best")
-        self.restore_button.setToolTip("Put the kept best epoch's Variables back into the session (then Step, or "
-                                       "export, uses them)")
+        self.restore_button.setToolTip("Put the best epoch's Variables back into the session (Step goes on from "
+                                       "them): those the last run kept, else the checkpoint Keep best wrote")
         self.restore_button.clicked.connect(self.restore_requested)
         self._top = QHBoxLayout()
         self._top.addWidget(self.progress, 1)
