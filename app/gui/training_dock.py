@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 #: a colour per figure (the same figure has the same colour in train and test)
 COLOURS = ("#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
 SPLITS = ("train", "test")
+MAX_DOTS = 40
 #: the types whose results the epoch runner reports, by the prefix of their type name
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
 NO_RUN = "No training run yet: press Run on a page with a data.Dataset"
@@ -93,6 +94,8 @@ class EpochPlot(QWidget):
                                      symbol="o" if split == "test" else None, symbolSize=5,
                                      symbolBrush=colour, symbolPen=colour)
             self.curves[(name, split)] = curve
+        # a dot per test epoch while there are few enough to tell apart; then only the dashed line
+        curve.setSymbol("o" if split == "test" and len(epochs) <= MAX_DOTS else None)
         curve.setData(np.asarray(epochs, dtype=np.float64), np.asarray(values, dtype=np.float64))
 
     def clear(self) -> None:
