@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -32,12 +33,15 @@ commands:
   enuflow run PAGE             run PAGE headless and print its results (see: enuflow run --help)
   enuflow run --scene NAME     run one of the example pages that ship with enuflow (e.g. xor)
   enuflow run PAGE --to B[,B]  run only what blocks B need (their inputs, and theirs, ...); nothing else runs
+  enuflow run PAGE --epochs N  train in N epochs over the page's data.Dataset, each followed by a test pass
+                               (--keep-best PATH, --save-weights PATH: the Variables as TF2 checkpoints)
   enuflow check PAGE           the dtype and static shape of every output, and every problem, without
                                running (see: enuflow check --help)
   enuflow blocks [NAME]        list the block types, or show one block's doc
   enuflow import PAGE -o OUT   convert an enuSpace page (.json/.svg) or a TensorFlow model (.pb, .pbtxt,
                                SavedModel folder) to enuflow's format
   enuflow export PAGE ...      export a page as Python, a GraphDef, a SavedModel, or a PNG/SVG picture
+                               (of a page that trains: its inference part, x -> y; --weights CKPT)
   enuflow worker --cluster F --job NAME --task N
                                serve one task of a TensorFlow cluster (for run --cluster)
 
@@ -218,6 +222,22 @@ def _add_run(sub: Any) -> None:
                         "for a string Placeholder (repeatable)")
     r.add_argument("--logdir", metavar="DIR",
                    help="write TensorBoard event files to DIR: every scalar result per step, and the graph")
+    r.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="train in N epochs over the page's data.Dataset (overrides the ClientSession's epochs pin; "
+                        "0 runs steps): each epoch runs every train.Minimize over the train split in batches, then "
+                        "an evaluation pass over the test split (no update, Dropout off, BatchNorm on its moving "
+                        "statistics). A line per epoch gives each loss and metric block's mean (weighted by batch "
+                        "size) over both passes; the results are those of the last evaluation pass (a loss or "
+                        "metric: its mean). --json adds \"epochs\": [{epoch, train, test, seconds}, ...]. "
+                        "Ctrl+C stops after the current batch")
+    r.add_argument("--keep-best", metavar="PATH",
+                   help="with epochs: write the Variables of the best epoch (the first metric's highest test mean, "
+                        "else the first loss's lowest) as a TensorFlow 2 checkpoint PATH (PATH.index and its data "
+                        "file; tf.train.load_checkpoint(PATH) reads it, a Variable d1/kernel under the key "
+                        "d1/kernel/.ATTRIBUTES/VARIABLE_VALUE)")
+    r.add_argument("--save-weights", metavar="PATH",
+                   help="write the Variables' values at the end of the run as a TensorFlow 2 checkpoint PATH "
+                        "(as --keep-best; enuflow export --weights PATH reads it)")
     r.add_argument("--to", action="append", default=[], metavar="BLOCK[,BLOCK]",
                    help="run only these blocks and what they need (their inputs, and the inputs of those, ...): "
                         "nothing else is built or run, Variables and other stateful ops elsewhere included, and only "
@@ -301,17 +321,28 @@ def _add_import(sub: Any) -> None:
 def _add_export(sub: Any) -> None:
     """``enuflow export``'s arguments."""
     e = sub.add_parser("export", help="export a page as Python, a GraphDef or a picture",
-                       description="Export PAGE in another form.")
+                       description="Export PAGE in another form. Of a page that trains (one with a data.Dataset), "
+                                   "--savedmodel and --python write its inference part: x -> y.")
     e.add_argument("page")
     g = e.add_mutually_exclusive_group(required=True)
-    g.add_argument("--python", metavar="FILE", help="a Python script that builds and runs the same graph")
+    g.add_argument("--python", metavar="FILE",
+                   help="a Python script that builds and runs the same graph; of a page that trains (one with a "
+                        "data.Dataset): a script of its inference part, predict(x) -> y (as --savedmodel serves), "
+                        "its weights in FILE_weights.npz beside it")
     g.add_argument("--graphdef", metavar="FILE", help="the TensorFlow GraphDef (binary protobuf; .pbtxt for text)")
     g.add_argument("--savedmodel", metavar="DIR",
                    help="a TensorFlow SavedModel: serving_default takes the Placeholders keyed by block id and "
-                        "returns the fetched outputs keyed block.port")
+                        "returns the fetched outputs keyed block.port; of a page that trains (one with a "
+                        "data.Dataset), its inference part: serving_default takes x (a batch of the dataset's "
+                        "features, [None, ...]) and returns y, the output wired into the first loss's logits or "
+                        "prediction, with Dropout off and BatchNorm on its moving statistics")
     g.add_argument("--png", metavar="FILE", help="a picture of the page with its results")
     g.add_argument("--svg", metavar="FILE", help="a picture of the page with its results (SVG)")
     e.add_argument("--allow-io", action="store_true", help="allow IO blocks when building")
+    e.add_argument("--weights", metavar="CKPT",
+                   help="with --savedmodel or --python of a page that trains (one with a data.Dataset): the "
+                        "Variables' values from the checkpoint CKPT (enuflow run --save-weights or --keep-best), "
+                        "else their initial values")
     e.add_argument("--after-run", type=int, metavar="N",
                    help="with --savedmodel: save the Variables' values after running the page N steps "
                         "(default: their initial values)")
@@ -374,6 +405,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return _fail(ns, "--timeout must be a positive number of seconds", 2)
     if ns.steps is not None and ns.steps < 0:
         return _fail(ns, "--steps must be 0 or more", 2)
+    if getattr(ns, "epochs", None) is not None and ns.epochs < 0:
+        return _fail(ns, "--epochs must be 0 (run steps) or more", 2)
     try:
         page = _load(ns.page, ns.data_dir)
     except PageFileError as e:
@@ -410,7 +443,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     memory = getattr(ns, "max_memory_mb", None)
     if memory is not None and not memory > 0:
         return _fail(ns, "--max-memory-mb must be a positive number of MiB", 2)
-    worker = HeadlessRun(env={MEMORY_LIMIT_ENV: f"{memory:g}"} if memory is not None else None)
+    worker = HeadlessRun(env={MEMORY_LIMIT_ENV: f"{memory:g}"} if memory is not None else None,
+                         on_epoch=None if ns.json else _print_epoch)
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -421,11 +455,50 @@ def cmd_run(ns: argparse.Namespace) -> int:
         report = worker.run(run_doc(page), steps=ns.steps, allow_io=ns.allow_io,
                             target=getattr(ns, "target", "") or "", device=getattr(ns, "device", "") or "",
                             timeout=timeout, max_literal_mb=mb, logdir=getattr(ns, "logdir", None),
-                            cluster=cluster, to=to)
+                            cluster=cluster, to=to, training=_training(ns))
         return _report(ns, page, report, report.errors)  # before close(): results are views of its memory
     finally:
         worker.close()
         signal.signal(signal.SIGINT, previous)
+
+
+def _training(ns: argparse.Namespace) -> dict[str, Any]:
+    """--epochs, --keep-best and --save-weights as the worker takes them (paths made absolute)."""
+    out: dict[str, Any] = {}
+    if getattr(ns, "epochs", None) is not None:
+        out["epochs"] = ns.epochs
+    for name in ("keep_best", "save_weights"):
+        if getattr(ns, name, None):
+            out[name] = str(Path(getattr(ns, name)).expanduser().resolve())
+    return out
+
+
+def _figures_text(figures: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.6g}" if isinstance(v, (int, float)) else f"{k} nan" for k, v in figures.items())
+
+
+def epoch_line(epoch: int, epochs: int, train: dict[str, Any], test: dict[str, Any], seconds: float,
+               best: bool = False) -> str:
+    """A line of ``enuflow run --epochs``: ``epoch 2/5  train loss.loss 0.41  test loss.loss 0.39  (1.2 s)``."""
+    parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+    if train:
+        parts.append("train " + _figures_text(train))
+    if test:
+        parts.append("test " + _figures_text(test))
+    return "  ".join(parts) + f"  ({seconds:.2f} s)" + ("  best" if best else "")
+
+
+def _print_epoch(ev: Any) -> None:
+    print(epoch_line(ev.epoch, ev.epochs_total, ev.train, ev.test, ev.seconds, ev.best), flush=True)
+
+
+def _epochs_json(epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-epoch figures for --json (a figure that is not a finite number is null)."""
+    def num(v: Any) -> Any:
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+    return [{"epoch": int(e.get("epoch", 0)), "train": {k: num(v) for k, v in (e.get("train") or {}).items()},
+             "test": {k: num(v) for k, v in (e.get("test") or {}).items()}, "seconds": num(e.get("seconds"))}
+            for e in epochs]
 
 
 def _run_to(ns: argparse.Namespace, page: Any) -> tuple[list[str] | None, str]:
@@ -562,6 +635,8 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             if report.timeout is not None:
                 doc["timeout"] = {k: report.timeout[k] for k in ("seconds", "while", "blocks") if k in report.timeout}
             doc["steps"] = report.steps_done
+            if report.epochs or getattr(ns, "epochs", None):
+                doc["epochs"] = _epochs_json(report.epochs)
         else:
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
@@ -570,8 +645,11 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
 
         print(format_results(display_order(page), values, fetched=fetched))
         steps_done = report.steps_done if report is not None else 0
-        if steps_done != 1:
-            print(f"\n{steps_done} steps{' (stopped)' if report is not None and report.stopped else ''}")
+        stopped = " (stopped)" if report is not None and report.stopped else ""
+        if report is not None and (report.epochs or getattr(ns, "epochs", None)):
+            print(f"\n{len(report.epochs)} epoch{'s' if len(report.epochs) != 1 else ''}{stopped}")
+        elif steps_done != 1:
+            print(f"\n{steps_done} steps{stopped}")
         for w in report.warnings if report is not None else []:
             print(f"warning: {_error_text(w)}", file=sys.stderr)
         for e in errors:
@@ -737,6 +815,8 @@ def cmd_export(ns: argparse.Namespace) -> int:
             return 2
         print(f"wrote {ns.graphdef} ({len(gd.node)} nodes)")
         return 1 if built.errors else 0
+    if (ns.savedmodel or ns.python) and (ns.weights or _trains(page)):
+        return _export_inference(ns, page)
     if ns.savedmodel:
         from enuflow.app.engine.export_savedmodel import export_savedmodel
 
@@ -761,6 +841,37 @@ def cmd_export(ns: argparse.Namespace) -> int:
         print(f"enuflow: pictures need the editor's Qt libraries ({e})", file=sys.stderr)
         return 2
     return export_picture(page, ns.png or ns.svg, "png" if ns.png else "svg")
+
+
+def _trains(page: Any) -> bool:
+    """Whether ``page`` has a data.Dataset (at any depth): its export is of its inference part."""
+    from enuflow.app.engine.epochs import instance_types
+
+    return "data.Dataset" in instance_types(page).values()
+
+
+def _export_inference(ns: argparse.Namespace, page: Any) -> int:
+    """``enuflow export PAGE --savedmodel DIR`` or ``--python FILE`` of a page that trains: its inference part."""
+    from enuflow.app.engine.export_inference import export_inference, inference_python
+
+    if ns.after_run is not None:
+        print("enuflow: --after-run does not apply to a page that trains: give --weights CKPT "
+              "(enuflow run --epochs N --save-weights CKPT)", file=sys.stderr)
+        return 2
+    if ns.weights and not Path(ns.weights + ".index").is_file():
+        print(f"enuflow: --weights {ns.weights}: no checkpoint there ({ns.weights}.index is missing)", file=sys.stderr)
+        return 2
+    if ns.savedmodel:
+        problems = export_inference(page, ns.savedmodel, weights=ns.weights, allow_io=ns.allow_io)
+    else:
+        problems = inference_python(page, ns.python, weights=ns.weights, source=ns.page, allow_io=ns.allow_io)
+    for e in problems:
+        print(f"error: {e}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"wrote {ns.savedmodel or ns.python} (the inference part: x -> y"
+          + (f", weights from {ns.weights})" if ns.weights else ", initial weights)"))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,8 @@
 """The block library: hand-declared blocks, and the generated catalogue of every TensorFlow op."""
 
-from enuflow.blocks import core, enuspace_blocks, graph_function, sparse_ops, training  # noqa: F401 - importing registers the hand-declared blocks
+# importing registers the hand-declared blocks
+from enuflow.blocks import (core, enuspace_blocks, graph_function, sparse_ops, training,  # noqa: F401
+                            training_layers)  # noqa: F401
 from enuflow.blocks.base import REGISTRY, Attr, Block, BuildFailure, Port
 
 

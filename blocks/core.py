@@ -71,7 +71,9 @@ class ClientSession(Block):
     whether TensorFlow's graph optimizer rewrites the graph before the first run: ``auto`` (also for
     pages without a ClientSession, or saved without the pin) runs it on pages of at most 300 ops and
     on compute-heavy pages of up to 20,000 ops, and skips it on big pages of small tensors, where it
-    would take longer than the run (rule and figures in ``app.engine.session_options``).
+    would take longer than the run (rule and figures in ``app.engine.session_options``). ``epochs`` (0: steps)
+    trains the page in that many epochs over its ``data.Dataset``, each followed by an evaluation pass over the
+    test split (``app.engine.epochs``); ``steps`` and ``INFINITE_LOOP`` then do not apply.
     """
 
     name = "ClientSession"
@@ -88,6 +90,9 @@ class ClientSession(Block):
         Attr("SHOW_DEBUG", "bool", default=False, has_default=True, doc="print fetched values each step"),
         Attr("optimize", "string", default="auto", has_default=True, allowed=("auto", "on", "off"),
              doc="TensorFlow's graph optimizer: on, off, or auto (on for small or compute-heavy pages)"),
+        Attr("epochs", "int", default=0, has_default=True, minimum=0,
+             doc="train in this many epochs over the page's data.Dataset (each followed by a test pass); "
+                 "0 runs steps"),
     )
 
     def build(self, scope: Any, **inputs: Any) -> dict[str, Any]:

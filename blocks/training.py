@@ -49,8 +49,10 @@ def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list
         raise BuildFailure(f"a {role} needs x wired (its last dimension is the fan-in)", "x")
     if role == "dense_kernel":
         return [last, units]
+    if len(kernel_size) == 1:  # [k]: a square kernel, as Keras's kernel_size=k
+        kernel_size = kernel_size * 2
     if len(kernel_size) != 2 or min(kernel_size) < 1:
-        raise BuildFailure(f"kernel_size must be two positive sizes, got {list(kernel_size)}", "kernel_size")
+        raise BuildFailure(f"kernel_size must be one or two positive sizes, got {list(kernel_size)}", "kernel_size")
     return [int(kernel_size[0]), int(kernel_size[1]), last, units]
 
 
@@ -102,7 +104,7 @@ class Weight(Block):
     attrs = (
         Attr("role", "string", default="dense_kernel", has_default=True, allowed=ROLES, doc="which weight: its shape"),
         Attr("units", "int", default=1, has_default=True, minimum=1, doc="output units (columns, filters)"),
-        Attr("kernel_size", "list(int)", default=[3, 3], has_default=True, doc="a conv2d_kernel's height, width"),
+        Attr("kernel_size", "list(int)", default=[3, 3], has_default=True, doc="a conv2d_kernel's [h, w] (or [k])"),
         Attr("initializer", "string", default="glorot_uniform", has_default=True, allowed=INITIALIZERS,
              doc="Keras initialiser"),
         Attr("seed", "int", default=0, has_default=True, doc="the random initialiser's seed"),

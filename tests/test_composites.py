@@ -339,13 +339,15 @@ def test_library_dense_computes_what_keras_dense_computes(keras, activation):
 def test_library_conv2d_computes_what_keras_conv2d_computes(keras):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 6, 5, 3)).astype(np.float32)
-    layer = keras.layers.Conv2D(4, (3, 2), strides=(2, 1), padding="same", bias_initializer="random_normal")
-    expected = np.asarray(layer(x))
-    kernel, bias = (np.asarray(v) for v in layer.get_weights())
-    report = run_page(_library_page("layers.Conv2D", x, {"kernel": kernel.tolist(), "bias": bias.tolist(),
-                                                         "strides": [1, 2, 1, 1], "padding": "SAME"}))
+    report = run_page(_library_page("layers.Conv2D", x, {"filters": 4, "kernel_size": [3, 2], "strides": [2, 1],
+                                                         "padding": "same", "activation": "relu"}))
     assert not report.errors, report.errors
-    np.testing.assert_allclose(report.results.values[("layer", "y")], expected, rtol=1e-4, atol=1e-5)
+    kernel, bias = report.results.values[("layer/kernel", "value")], report.results.values[("layer/bias", "value")]
+    assert kernel.shape == (3, 2, 3, 4) and np.abs(kernel).max() > 0  # the layer's own initial weights
+    layer = keras.layers.Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="relu")
+    layer.build((None, 6, 5, 3))
+    layer.set_weights([kernel, bias])
+    np.testing.assert_allclose(report.results.values[("layer", "y")], np.asarray(layer(x)), rtol=1e-5, atol=1e-5)
 
 
 def test_enuflow_blocks_lists_the_standard_and_the_users_composites(tmp_path, monkeypatch, capsys):
@@ -355,7 +357,8 @@ def test_enuflow_blocks_lists_the_standard_and_the_users_composites(tmp_path, mo
     assert saved == tmp_path / "mine" / "scale_shift.json"
     assert cli.main(["blocks", "--category", "composite", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert {"layers.Dense", "layers.Conv2D", "train.Minimize", "scale_shift"} <= set(rows)
+    assert {"layers.Dense", "layers.Conv2D", "layers.MaxPool2D", "layers.Flatten", "layers.Dropout", "layers.BatchNorm",
+            "train.Minimize", "scale_shift"} <= set(rows)
     assert rows["layers.Dense"]["origin"] == "standard" and "tf.keras.layers.Dense" in rows["layers.Dense"]["doc"]
     assert rows["scale_shift"]["origin"] == "user" and rows["scale_shift"]["doc"] == "x * k + c"
     assert [p["name"] for p in rows["layers.Dense"]["attrs"]] == ["units", "activation", "use_bias", "initializer",

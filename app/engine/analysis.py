@@ -50,6 +50,8 @@ class SessionPlan:
     show_debug: bool = False
     #: the ClientSession's ``optimize`` pin: auto, on or off (see ``app.engine.session_options``)
     optimize: str = "auto"
+    #: the ClientSession's ``epochs`` pin: train in that many epochs (``app.engine.epochs``); 0: run steps
+    epochs: int = 0
 
 
 @dataclass
@@ -628,6 +630,10 @@ def _session_plan(page: Page, decls: dict[str, Block], attrs: dict[str, dict[str
     if plan.steps < 1:
         err(sid, "steps", "steps must be at least 1")
         plan.steps = 1
+    plan.epochs = int(a.get("epochs", 0) or 0)
+    if plan.epochs < 0:
+        err(sid, "epochs", "epochs must be 0 (run steps) or more")
+        plan.epochs = 0
     optimize = str(a.get("optimize", "auto") or "auto").strip().lower()
     if optimize in ("auto", "on", "off"):
         plan.optimize = optimize

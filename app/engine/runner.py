@@ -97,6 +97,8 @@ class RunReport:
     #: the last run (both empty when the run used no cache)
     ran_blocks: set[str] = field(default_factory=set)
     cached_blocks: set[str] = field(default_factory=set)
+    #: a run in epochs (``app.engine.epochs``): per epoch done, {"epoch", "train", "test", "seconds"}
+    epochs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,10 @@ class _Prepared:
         #: the last one-step run's pure results, for a re-run after a value edit (``app.engine.rerun_cache``)
         self.rerun = RerunCache(built)
         self._switchy: bool | None = None
+        #: reads and assigns the Variables (``app.engine.weights.SessionWeights``), made on first use
+        self.weights: Any = None
+        #: the Variables' values of the best epoch of the last run in epochs (``app.engine.epochs.KeptWeights``)
+        self.best: Any = None
 
     def switchy(self) -> bool:
         """Whether the graph has a Switch (a result may then be missing: on the branch it did not take)."""
@@ -240,8 +246,16 @@ class Runner:
             on_step: Callable[[int, ResultStore], None] | None = None,
             cancel: threading.Event | None = None, reset: bool = True,
             on_debug: Callable[[str], None] | None = None, logdir: str | None = None,
-            step_results: str = "all", to: Sequence[str] | None = None) -> RunReport:
+            step_results: str = "all", to: Sequence[str] | None = None, epochs: int | None = None,
+            on_epoch: Callable[[dict[str, Any]], None] | None = None,
+            on_batch: Callable[[int, int, str, int, int], None] | None = None,
+            keep_best: str | None = None, save_weights: str | None = None) -> RunReport:
         """Run ``page``; ``steps`` overrides the ClientSession's (0 = until ``cancel`` is set).
+
+        ``epochs`` (overriding the ClientSession's ``epochs`` pin; 0 or None there: steps) trains the page in
+        epochs instead of steps (``app.engine.epochs``): ``on_epoch(info)`` and ``on_batch(epoch, epochs, phase,
+        batch, batches)`` report progress, ``keep_best`` and ``save_weights`` name checkpoints to write (the best
+        epoch's Variables, the final ones); ``cancel`` ends the run after the current batch.
 
         ``on_step(step, results)`` is called after every step; ``step_results`` says what it reads of them:
         ``"all"``, or ``"scalars"`` (results of one number), which lets the steps between the first and the last
@@ -268,6 +282,15 @@ class Runner:
             run = self._start(page, steps, allow_io, reset, to)
             if isinstance(run, RunReport):
                 return run
+            n_epochs = run.an.plan.epochs if epochs is None else epochs
+            if n_epochs:
+                from enuflow.app.engine.epochs import EpochOptions, logged, run_epochs
+
+                on_epoch = logged(log, run.prepared, on_epoch) if log is not None else on_epoch
+                run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel,
+                           t0)
+                run.report.seconds = time.perf_counter() - t0
+                return run.report
             watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
             try:
                 self._loop(run, watchers)
@@ -277,6 +300,10 @@ class Runner:
             # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
             run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
             self._keep(run)
+            if save_weights:
+                from enuflow.app.engine.epochs import save_final_weights
+
+                save_final_weights(run, save_weights)
             run.report.seconds = time.perf_counter() - t0
             return run.report
         finally:

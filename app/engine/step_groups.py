@@ -38,7 +38,9 @@ class StepLayout:
     def __init__(self, built: BuiltGraph) -> None:
         self.built = built
         ops = built.graph.get_operations()
-        block_of = built.block_of_op
+        def block_of(name: str) -> str:  # an op of no block (the page's training flag) counts as the page's, ""
+            return built.block_of_op(name) or ""
+
         names = [op.name for op in ops]
         owner = [block_of(n) for n in names]
         self.effects: set[str | None] = {b for op, b in zip(ops, owner) if has_effects(op.type)}

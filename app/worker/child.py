@@ -1,6 +1,6 @@
 """The run worker's child process (``python -m app.worker.child``): TensorFlow loaded once, pages run on request.
 
-It reads length-prefixed JSON commands on stdin ("run", "check", "devices", "stop", "quit"; see
+It reads length-prefixed JSON commands on stdin ("run", "check", "devices", "restore", "stop", "quit"; see
 ``app.worker.client``) on a thread, and runs pages on its main thread with one ``Runner`` kept across runs (a value-only edit
 feeds new values into the graph built before). It answers on the original stdout; file descriptor 1
 is pointed at stderr (the log file) so that nothing printed by TensorFlow or a block can corrupt the
@@ -31,6 +31,8 @@ from enuflow.app.worker.limits import MEMORY_LIMIT_ENV, memory_limit_mb, memory_
 
 #: at most this many "step" messages per second
 STEP_RATE = 30.0
+#: at most this many "batch" messages per second (a run in epochs)
+BATCH_RATE = 10.0
 #: "1": load the generated catalogue only when a page needs it (one run from the command line), not at start
 LAZY_ENV = "ENUFLOW_WORKER_LAZY"
 
@@ -72,7 +74,7 @@ class Child:
                 self.exit_now()
                 return
             cmd = msg.get("cmd")
-            if cmd in ("run", "devices", "check"):
+            if cmd in ("run", "devices", "check", "restore"):
                 self.runs.put(msg)
             elif cmd == "stop":
                 rid = int(msg.get("run_id") or 0)
@@ -120,6 +122,9 @@ class Child:
                 continue
             if msg.get("cmd") == "check":
                 self.check_one(msg)
+                continue
+            if msg.get("cmd") == "restore":
+                self.restore_one(runner, msg)
                 continue
             target, device = str(msg.get("target") or ""), str(msg.get("device") or "")
             cluster, timeout = str(msg.get("cluster") or ""), msg.get("timeout")
@@ -272,11 +277,14 @@ class Child:
             logged["skipped"] = 0
             self.send({"kind": "log", "run_id": rid, "message": text + more})
 
-        steps = msg.get("steps")
+        steps, epochs = msg.get("steps"), msg.get("epochs")
         report = runner.run(page, steps=int(steps) if steps is not None else None,
                             allow_io=bool(msg.get("allow_io")), on_step=on_step, cancel=cancel,
                             reset=bool(msg.get("reset", True)), on_debug=on_debug,
-                            logdir=msg.get("logdir") or None, step_results="scalars", to=to)
+                            logdir=msg.get("logdir") or None, step_results="scalars", to=to,
+                            epochs=int(epochs) if epochs is not None else None,
+                            keep_best=msg.get("keep_best") or None, save_weights=msg.get("save_weights") or None,
+                            **self.epoch_callbacks(rid))
         with self.lock:
             self.current = 0
         hung = hung_step(runner, report, sent["last"], time.monotonic() - sent["last_at"])
@@ -299,7 +307,33 @@ class Child:
                    "steps_done": report.steps_done, "stopped": report.stopped, "rebuilt": report.rebuilt,
                    "initialised": report.initialised, "lost_target": report.lost_target,
                    "seconds": report.seconds, "timed_out": bool(getattr(report, "timed_out", False)) or bool(hung),
-                   "hung_step": hung, "ran": sorted(report.ran_blocks), "cached": sorted(report.cached_blocks)})
+                   "hung_step": hung, "ran": sorted(report.ran_blocks), "cached": sorted(report.cached_blocks),
+                   "epochs": report.epochs})
+
+    def epoch_callbacks(self, rid: int) -> dict[str, Any]:
+        """A run's ``on_epoch`` and ``on_batch`` (``Runner.run``): "epoch" messages, and "batch" ones at most
+        ``BATCH_RATE`` a second."""
+        sent = {"at": 0.0}
+
+        def on_epoch(info: dict[str, Any]) -> None:
+            self.send({"kind": "epoch", "run_id": rid, **info})
+
+        def on_batch(epoch: int, epochs: int, phase: str, batch: int, batches: int) -> None:
+            now = time.monotonic()
+            if now - sent["at"] >= 1.0 / BATCH_RATE:
+                sent["at"] = now
+                self.send({"kind": "batch", "run_id": rid, "epoch": epoch, "epochs": epochs, "phase": phase,
+                           "batch": batch, "batches": batches})
+        return {"on_epoch": on_epoch, "on_batch": on_batch}
+
+    def restore_one(self, runner: Any, msg: dict[str, Any]) -> None:
+        """Answer a "restore" request: the kept best epoch's Variables (or a checkpoint's, ``path``) assigned into
+        the runner's live session (``app.engine.epochs.restore_best``)."""
+        from enuflow.app.engine.epochs import restore_best
+
+        epoch, problems = restore_best(runner, msg.get("path") or None)
+        self.send({"kind": "restored", "run_id": int(msg.get("run_id") or 0), "epoch": epoch or 0,
+                   "errors": [p.to_json() for p in problems]})
 
 
     def checked_page(self, msg: dict[str, Any], rid: int, to: list[str] | None = None) -> tuple[Any, list[str]] | None:

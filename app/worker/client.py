@@ -146,7 +146,9 @@ def rows(d: dict[tuple[str, str], Any]) -> list[list[Any]]:
 @dataclass
 class WorkerEvent:
     """Something the worker reports; ``kind`` is "ready", "step", "done", "crashed", "log", "connected" (a run on
-    a remote target reached its cluster), "devices" or "checked" (the answer to ``check``)."""
+    a remote target reached its cluster), "devices", "checked" (the answer to ``check``), "epoch" and "batch" (a run
+    in epochs: after each epoch, and at most ``app.worker.child.BATCH_RATE`` a second during a pass) or "restored" (the answer to
+    ``restore_best``: ``epoch``, ``errors``)."""
 
     kind: str
     run_id: int = 0
@@ -179,6 +181,41 @@ class WorkerEvent:
     #: from the last run (both empty when the run used no cache)
     ran: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    # -- a run in epochs (``app.engine.epochs``) ---------------------------------------------------------
+    epoch: int = 0                     # "epoch"/"batch": the epoch (from 1); "restored": the epoch restored (0: a file)
+    epochs_total: int = 0              # "epoch"/"batch": the epochs the run was asked for
+    #: "epoch": the train and test passes' figures, ``"<block>.<port>"`` -> batch-size-weighted mean
+    train: dict[str, float] = field(default_factory=dict)
+    test: dict[str, float] = field(default_factory=dict)
+    #: "epoch": per ``metrics.Accuracy`` block, its test pass's counts ``[true][predicted]``, and its classes
+    confusion: dict[str, list[list[int]]] = field(default_factory=dict)
+    classes: dict[str, int] = field(default_factory=dict)
+    best: bool = False                 # "epoch": the best epoch so far (its Variables were kept)
+    phase: str = ""                    # "batch": "train" or "test"
+    batch: int = 0                     # "batch": batches done in the pass
+    batches: int = 0                   # "batch": the pass's batches (0: not known)
+    #: "done": per epoch done, {"epoch", "train", "test", "seconds"} (empty for a run in steps)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _figures(d: Any) -> dict[str, float]:
+    return {str(k): float(v) if v is not None else float("nan") for k, v in d.items()} if isinstance(d, dict) else {}
+
+
+def epoch_event(kind: str, rid: int, msg: dict[str, Any]) -> WorkerEvent:
+    """The event of an "epoch", "batch" or "restored" message (see ``WorkerEvent``)."""
+    ev = WorkerEvent(kind, run_id=rid, epoch=int(msg.get("epoch") or 0), epochs_total=int(msg.get("epochs") or 0),
+                     errors=[e for e in msg.get("errors", []) if isinstance(e, dict)])
+    if kind == "epoch":
+        ev.train, ev.test = _figures(msg.get("train")), _figures(msg.get("test"))
+        ev.confusion = {str(b): [[int(x) for x in row] for row in m]
+                        for b, m in (msg.get("confusion") or {}).items()}
+        ev.classes = {str(b): int(n) for b, n in (msg.get("classes") or {}).items()}
+        ev.best, ev.seconds = bool(msg.get("best")), float(msg.get("seconds") or 0.0)
+    elif kind == "batch":
+        ev.phase, ev.batch, ev.batches = str(msg.get("phase") or ""), int(msg.get("batch") or 0), \
+            int(msg.get("batches") or 0)
+    return ev
 
 
 def cache_dir() -> Path:
@@ -447,6 +484,22 @@ class WorkerClient:
             self._child.outbox.put(data)
             return cid
 
+    def restore_best(self, path: str | None = None) -> int:
+        """Assign the Variables of the last run's best epoch (or, with ``path``, a checkpoint's) into the child's live
+        session (the page's next Step or Run with reset off continues from them); returns the request's id at once,
+        and a "restored" event with that ``run_id`` follows (after the run in progress, if any): ``epoch`` (the
+        epoch restored; 0 for a checkpoint) and ``errors``. Starts the child if needed (with nothing to restore)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker client is closed")
+            rid = next(self._ids)
+            data = encode_message({"cmd": "restore", "run_id": rid, "path": str(path) if path else None})
+            if not self.alive:
+                self._spawn()
+            assert self._child is not None
+            self._child.outbox.put(data)
+            return rid
+
     def start(self) -> None:
         """Start the child now unless one is running; returns at once ("ready" follows)."""
         with self._lock:
@@ -458,7 +511,8 @@ class WorkerClient:
     def run(self, page_doc: dict, steps: int | None = None, allow_io: bool = False, reset: bool = True,
             target: str = "", device: str = "", max_literal_mb: float | None = None,
             logdir: str | None = None, cluster: str = "", timeout: float | None = None,
-            every_log: bool = False, to: list[str] | None = None) -> int:
+            every_log: bool = False, to: list[str] | None = None, epochs: int | None = None,
+            keep_best: str | None = None, save_weights: str | None = None) -> int:
         """Run ``page_doc`` (``app.document.formats.native.page_to_doc(page)``); returns the run id at once.
 
         ``steps`` overrides the page's ClientSession (0 = until stopped). ``target`` (a grpc session target)
@@ -469,6 +523,10 @@ class WorkerClient:
         ``cluster`` (a cluster file) runs on a TensorFlow cluster (``Runner(cluster=...)``); ``timeout`` bounds the
         runner's session calls so that a lost cluster task is named before the caller gives up.
         ``to`` (block names, ``app.engine.run_to``): run only those blocks and what they need.
+        ``epochs`` (overrides the ClientSession's ``epochs`` pin; 0: steps) trains in epochs: "epoch" and "batch"
+        events come as it goes, "done" carries ``epochs``; the worker keeps the best epoch's Variables
+        (``restore_best``), and writes them as a checkpoint at ``keep_best`` (a path) when given, the final ones at
+        ``save_weights``. ``stop`` then ends the run after the current batch; the Variables keep their values.
         Starts the child if needed (also after a crash). Raises RuntimeError while another run is in progress.
         """
         with self._lock:
@@ -489,7 +547,10 @@ class WorkerClient:
                                    "timeout": None if timeout is None else float(timeout),
                                    "max_literal_mb": None if max_literal_mb is None else float(max_literal_mb),
                                    "logdir": str(logdir) if logdir else None, "every_log": bool(every_log),
-                                   "to": [str(n) for n in to] if to else None})
+                                   "to": [str(n) for n in to] if to else None,
+                                   "epochs": None if epochs is None else int(epochs),
+                                   "keep_best": str(keep_best) if keep_best else None,
+                                   "save_weights": str(save_weights) if save_weights else None})
             # a run to some blocks: the child names those of the blocks that run (its "suspects" message comes
             # before anything runs)
             suspects = suspects_of(page_doc) if not to else []
@@ -704,6 +765,8 @@ class WorkerClient:
             self._emit(WorkerEvent("step", run_id=rid, step=int(msg.get("step", 0)),
                                    scalars={k: float(v) for k, v in keyed(msg.get("scalars", [])).items()},
                                    steps_done=int(msg.get("step", 0))))
+        elif kind in ("epoch", "batch", "restored"):
+            self._emit(epoch_event(kind, rid, msg))
         elif kind == "done":
             child.wait_synced(rid)  # what the run printed comes before its end
             results: dict[tuple[str, str], np.ndarray] = {}
@@ -732,7 +795,8 @@ class WorkerClient:
                              seconds=float(msg.get("seconds", 0.0)), timed_out=bool(msg.get("timed_out")),
                              hung_step=int(msg.get("hung_step") or 0),
                              ran=[str(b) for b in msg.get("ran") or []],
-                             cached=[str(b) for b in msg.get("cached") or []])
+                             cached=[str(b) for b in msg.get("cached") or []],
+                             epochs=[e for e in msg.get("epochs") or [] if isinstance(e, dict)])
             if msg.get("lost_target") and self._target:
                 # the server the editor's run target names is gone: for the editor, like a worker that crashed
                 # (a command-line run keeps it as an error of the run, with the other blocks' results)

@@ -28,6 +28,7 @@ import copy
 import queue
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ from enuflow.app.worker.limits import CONNECT_TIMEOUT_S, KILL_GRACE_S
 
 #: after Ctrl+C, how long the current step may take to end before the worker is killed
 STOP_GRACE_S = 0.5
+#: the same for a run that writes its Variables at its end (``--save-weights``: a first checkpoint takes a while)
+SAVE_GRACE_S = 5.0
 #: how often the waiting loop looks at the clock and at interrupts
 POLL_S = 0.05
 #: runs again without crashing blocks at most this many times
@@ -59,12 +62,18 @@ class HeadlessReport:
     timeout: dict[str, Any] | None = None
     #: Ctrl+C ended the run by killing the worker (a step did not end in time)
     interrupted: bool = False
+    #: a run in epochs: per epoch done, {"epoch", "train", "test", "seconds"}
+    epochs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class HeadlessRun:
     """A worker for one command-line run. ``start()`` early, ``run()`` once, then ``close()``."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None,
+                 on_epoch: Callable[[WorkerEvent], None] | None = None) -> None:
+        """``on_epoch(event)``: called with each "epoch" event of a run in epochs, as it comes."""
+        self.on_epoch = on_epoch
+        self._training: dict[str, Any] = {}
         self._events: queue.Queue[WorkerEvent] = queue.Queue()
         # one run: the catalogue of generated blocks loads only if the page has such blocks
         self.client = WorkerClient(self._events.put, env={"ENUFLOW_WORKER_LAZY": "1", **(env or {})})
@@ -89,13 +98,15 @@ class HeadlessRun:
     # -- running -----------------------------------------------------------------------------------
     def run(self, doc: dict[str, Any], steps: int | None = None, allow_io: bool = False, target: str = "",
             device: str = "", timeout: float | None = None, max_literal_mb: float | None = None,
-            logdir: str | None = None, cluster: str = "", to: list[str] | None = None) -> HeadlessReport:
+            logdir: str | None = None, cluster: str = "", to: list[str] | None = None,
+            training: dict[str, Any] | None = None) -> HeadlessReport:
         """Run the page ``doc`` (format v1 as a dict); never raises for what the page does. ``logdir``: the
         child writes TensorBoard event files there (``app.engine.tensorboard``); ``cluster``: a cluster file to
         run on (``enuflow run --cluster``); ``to``: run only those blocks and what they need (``enuflow run
-        --to``)."""
+        --to``); ``training``: ``WorkerClient.run``'s ``epochs``, ``keep_best`` and ``save_weights``."""
         report = HeadlessReport()
         retry = CrashRetry(doc, to)
+        self._training = dict(training or {})
         started = None
         for _attempt in range(MAX_RETRIES + 1):
             left = None
@@ -114,6 +125,7 @@ class HeadlessRun:
                 report.warnings = list(ev.warnings)
                 report.steps_done = ev.steps_done
                 report.stopped = ev.stopped
+                report.epochs = list(ev.epochs)
                 if ev.timed_out and timeout is not None:
                     report.timeout = {"seconds": timeout, "steps": ev.steps_done, "hung_step": ev.hung_step,
                                       "while": f"while running step {ev.hung_step} (it hung)" if ev.hung_step
@@ -151,7 +163,8 @@ class HeadlessRun:
         """("done" | "crashed", event, {}) or ("timeout" | "interrupted", None, what was going on)."""
         client = self.client
         rid = client.run(doc, steps=steps, allow_io=allow_io, target=target, device=device,
-                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout, to=to)
+                         max_literal_mb=max_literal_mb, logdir=logdir, cluster=cluster, timeout=timeout, to=to,
+                         **self._training)
         # the run ends itself at its timeout (a hung step is aborted by TensorFlow after as long): killed only
         # when that did not work
         kill_after = None if timeout is None else 2 * timeout + KILL_GRACE_S
@@ -176,7 +189,8 @@ class HeadlessRun:
                     print("enuflow: stopping after this step (Ctrl+C again to abort)", file=sys.stderr, flush=True)
                 else:
                     return "interrupted", None, self._kill(rid, state)
-            if stop_asked is not None and now - stop_asked > STOP_GRACE_S:
+            if stop_asked is not None and now - stop_asked > (SAVE_GRACE_S if self._training.get("save_weights")
+                                                               else STOP_GRACE_S):
                 return "interrupted", None, self._kill(rid, state)
             if ready_at is not None:
                 if kill_after is not None and now - ready_at > kill_after:
@@ -202,6 +216,10 @@ class HeadlessRun:
             elif ev.kind == "step":
                 if ev.step >= steps_seen:
                     steps_seen, scalars_seen = ev.step, ev.scalars
+            elif ev.kind == "epoch":
+                steps_seen = ev.epoch
+                if self.on_epoch is not None:
+                    self.on_epoch(ev)
             elif ev.kind == "crashed" and self._interrupts:
                 # Ctrl+C in a terminal reaches the child too, before it has learnt to ignore it
                 return "interrupted", None, state
