@@ -1,4 +1,4 @@
-"""The Training dock fed with the worker's epoch and batch events (made here, as the worker sends them): a curve
+"""The Training dock fed with the worker's epoch and batch events (its messages, read by the worker client): a curve
 point per epoch holding the event's numbers, losses and metrics apart, the confusion matrix's counts, the progress,
 Stop, Keep best and Restore best as a person uses them, and which runs train (the ClientSession's epochs pin, or
 the Epochs box on a page with a data.Dataset)."""
@@ -6,8 +6,6 @@ the Epochs box on a page with a data.Dataset)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,6 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import Qt
 
 from enuflow.app.document.page import BlockInstance
+from enuflow.app.worker.client import WorkerEvent
+from enuflow.app.worker.client import epoch_event as message_event
 
 #: three epochs of a classifier with a loss ("loss") and an accuracy ("acc") block, as the worker reports them
 EPOCHS = [
@@ -31,13 +31,22 @@ EPOCHS = [
 TYPES = {"loss": "losses.SoftmaxCrossEntropy", "acc": "metrics.Accuracy", "data": "data.Dataset"}
 
 
-def epoch_event(row: dict[str, Any], run_id: int = 1, epochs: int = 3) -> SimpleNamespace:
-    return SimpleNamespace(kind="epoch", run_id=run_id, epochs_total=epochs, classes={"acc": 3}, **row)
+def epoch_event(row: dict[str, Any], run_id: int = 1, epochs: int = 3) -> WorkerEvent:
+    """The event of the worker's "epoch" message (TRAIN_DESIGN.md section 3) for ``row``."""
+    return message_event("epoch", run_id, {"kind": "epoch", "run_id": run_id, "epochs": epochs,
+                                           "classes": {b: len(m) for b, m in row["confusion"].items()}, **row})
 
 
-def batch_event(epoch: int, batch: int, batches: int, phase: str = "train", run_id: int = 1) -> SimpleNamespace:
-    return SimpleNamespace(kind="batch", run_id=run_id, epoch=epoch, epochs_total=3, phase=phase, batch=batch,
-                           batches=batches)
+def batch_event(epoch: int, batch: int, batches: int, phase: str = "train", run_id: int = 1) -> WorkerEvent:
+    return message_event("batch", run_id, {"kind": "batch", "run_id": run_id, "epoch": epoch, "epochs": 3,
+                                           "phase": phase, "batch": batch, "batches": batches})
+
+
+def done_event(run_id: int, epochs: list[dict[str, Any]], stopped: bool = False,
+               errors: list[dict[str, Any]] | None = None) -> WorkerEvent:
+    return WorkerEvent("done", run_id=run_id, epochs=[{k: r[k] for k in ("epoch", "train", "test", "seconds")}
+                                                      for r in epochs],
+                       steps_done=len(epochs), stopped=stopped, initialised=True, errors=list(errors or []))
 
 
 @pytest.fixture
@@ -105,8 +114,7 @@ def test_progress_follows_batches_and_stop_is_asked(panel, qtbot):
 def test_done_list_fills_missed_epochs_and_a_stop_says_so(panel):
     panel.start(3, TYPES, None)
     panel.on_epoch(epoch_event(EPOCHS[0]))
-    done = [{k: r[k] for k in ("epoch", "train", "test", "seconds")} for r in EPOCHS[:2]]
-    panel.finish(done, stopped=True)
+    panel.finish(done_event(1, EPOCHS[:2]).epochs, stopped=True)
     x, y = panel.curve("loss.loss", "train").getData()
     np.testing.assert_array_equal(x, [1, 2])
     np.testing.assert_array_equal(y, [2.25, 1.2])
@@ -170,15 +178,13 @@ def test_run_trains_for_the_epochs_box_and_the_dock_opens(new_window, qtbot, tmp
     assert w.progress.value() == 3
     qtbot.mouseClick(w.training.stop_button, Qt.MouseButton.LeftButton)
     assert fake.stopped == 1 and w.status_label.text().startswith("Stopping after this batch")
-    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
-                                        steps_done=3, stopped=False, initialised=True, warnings=[], cached=[],
-                                        epochs=[{k: r[k] for k in ("epoch", "train", "test", "seconds")}
-                                                for r in EPOCHS]))
+    w.bridge.event.emit(done_event(w.run_id, EPOCHS))
     assert w.status_label.text() == ("Training done: 3 epochs, 0 error(s); test loss.loss 0.8, acc.accuracy 0.55")
     assert w.training.restore_button.isEnabled()
     qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
     assert fake.restored == [None]  # the best epoch the worker kept in this session
-    w.bridge.event.emit(SimpleNamespace(kind="restored", run_id=101, epoch=2, errors=[]))
+    w.bridge.event.emit(message_event("restored", 101, {"kind": "restored", "run_id": 101, "epoch": 2,
+                                                        "errors": []}))
     assert "epoch 2" in w.status_label.text()
     w.new_page()  # another page: nothing of this one's training stays
     assert not w.training.losses.curves and not w.training.restore_button.isEnabled()
@@ -197,8 +203,8 @@ def test_restore_best_reads_the_checkpoint_beside_the_page(new_window, qtbot, tm
     assert w.training.restore_button.isEnabled()
     qtbot.mouseClick(w.training.restore_button, Qt.MouseButton.LeftButton)
     assert fake.restored == [str(tmp_path / "digits.best" / "best")]
-    w.bridge.event.emit(SimpleNamespace(kind="restored", run_id=101, epoch=0,
-                                        errors=[{"block": None, "port": None, "message": "not a checkpoint"}]))
+    w.bridge.event.emit(message_event("restored", 101, {"kind": "restored", "run_id": 101, "epoch": 0, "errors": [
+        {"block": None, "port": None, "message": "not a checkpoint"}]}))
     assert w.status_label.text() == "Restore best: not a checkpoint"
     w.worker = None
 
@@ -210,9 +216,7 @@ def test_a_session_epochs_pin_decides_and_step_does_not_train(new_window):
     assert not w.epochs_spin.isEnabled() and "7" in w.epochs_spin.toolTip() and w.epochs_spin.value() == 7
     w.run_action.trigger()
     assert fake.runs[-1]["epochs"] == 7 and "keep_best" not in fake.runs[-1]
-    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, errors=[],
-                                        steps_done=0, stopped=True, initialised=True, warnings=[], cached=[],
-                                        epochs=[]))
+    w.bridge.event.emit(done_event(w.run_id, [], stopped=True))
     w.step_action.trigger()
     assert "epochs" not in fake.runs[-1]
     w.page.remove_block("sess")  # without the pin, the box's own number again
@@ -226,10 +230,8 @@ def test_a_training_run_that_fails_says_why_in_the_dock(new_window):
     w.worker = FakeWorker()
     classifier_page(w)
     w.run_action.trigger()
-    w.bridge.event.emit(SimpleNamespace(kind="done", run_id=w.run_id, results={}, history={}, warnings=[], cached=[],
-                                        errors=[{"block": "data", "port": "file",
-                                                 "message": "data.file: no such file: blobs.npz"}],
-                                        steps_done=0, stopped=False, initialised=False, epochs=[]))
+    w.bridge.event.emit(done_event(w.run_id, [], errors=[{"block": "data", "port": "file",
+                                                          "message": "data.file: no such file: blobs.npz"}]))
     assert w.training.progress.text() == "failed: 0 of 10 epochs"
     assert w.training.progress_text.text() == "training failed after 0 epochs: data.file: no such file: blobs.npz"
     assert not w.training.stop_button.isEnabled() and not w.training.restore_button.isEnabled()
@@ -277,8 +279,6 @@ def draw_classifier(w: Any) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.skipif(not (Path(__file__).parent.parent / "app" / "engine" / "epochs.py").is_file(),
-                    reason="until the epoch runner (branch epochs) is merged")
 def test_a_page_drawn_from_the_palette_trains(new_window, gui_catalogue, qtbot, tmp_path):
     from tests.test_gui import set_field
 
