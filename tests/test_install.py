@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,12 @@ def test_wheel_installs_a_working_enuflow(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     (wheel,) = dist.glob("enuflow-*.whl")
     assert wheel.name.startswith(f"enuflow-{version}-")
+    # the training examples' data files ship beside the pages (their pages name them relative to their folder)
+    with zipfile.ZipFile(wheel) as z:
+        shipped = set(z.namelist())
+    for data in sorted((ROOT / "scenes" / "data").glob("*.npz")) + [ROOT / "scenes" / "data" / "README.md"]:
+        assert f"enuflow/scenes/data/{data.name}" in shipped
+    assert "enuflow/scenes/data/make_data.py" not in shipped  # the data's generator is not part of enuflow
 
     venv = tmp_path / "venv"
     python = _fresh_env_seeing_ours(venv)
