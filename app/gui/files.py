@@ -119,6 +119,7 @@ class FileCommands:
         self.io_allowed = set()  # "Yes, for this page" was said of the page that was open
         self.step_total = 0
         self.results.reset()  # nothing of the previous page's results, trends or plot axes stays
+        self.forget_training()  # nor its training curves
         self._load_page_extras()
         self.inspector.show_block(None)
         # nothing said about the previous page (its errors, a refused link) stays in the status bar

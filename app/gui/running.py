@@ -129,6 +129,9 @@ class RunCommands:
         elif an is not None and an.plan.block is None:
             total = 1 if steps is None else steps
         self._run_args = {"steps": steps, "allow_io": allow_io, "reset": reset, "logdir": getattr(self, "logdir", None)}
+        epochs = self.training_epochs() if reset and not to and steps is None else 0  # Run trains; Step steps
+        if epochs:
+            self._run_args.update(self.training_args(epochs))
         self.crash_retry = CrashRetry(run_doc(self.page), to)
         self._kill_asked = False
         if not self._send_run(worker):
@@ -152,6 +155,8 @@ class RunCommands:
         self.progress.setValue(0)
         self.progress.setFormat("step %v / %m" if total else "running...")
         self.progress.show()
+        if epochs:
+            self.start_training_view(epochs)
         self.run_action.setEnabled(False)
         self.step_action.setEnabled(False)
         self.run_to_action.setEnabled(False)
@@ -174,7 +179,8 @@ class RunCommands:
     def stop_run(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-            self.status_label.setText("Stopping after this step...")
+            self.status_label.setText("Stopping after this batch (the Variables keep their values)..."
+                                      if self.training_run else "Stopping after this step...")
 
     def kill_run(self) -> None:
         if self.worker is not None:
@@ -209,6 +215,10 @@ class RunCommands:
             else:
                 self.progress.setFormat(f"step {ev.step}")
             self.results.add_step(ev.scalars, self.step_total + ev.step)
+        elif ev.kind in ("epoch", "batch") and ev.run_id == self.run_id:
+            self.on_training_event(ev)
+        elif ev.kind == "restored" and ev.run_id == self._restore_id:
+            self.on_restored(ev)
         elif ev.kind == "done" and ev.run_id == self.run_id:
             self._on_done(ev)
         elif ev.kind == "crashed":
@@ -226,6 +236,7 @@ class RunCommands:
         """A run ended: show its results, trends and errors (a Run to Here: those of the blocks that ran, the others
         keep theirs), with the errors of the crashes it was run again after."""
         self._run_ended()
+        self.training_done(ev)
         retry = self.crash_retry if self.crash_retry is not None and self.crash_retry.errors else None
         errors = (list(retry.errors) if retry is not None else []) + list(ev.errors)
         ran = self.ran_to[1] | {b for b, _p in ev.results} if self.ran_to is not None else None
@@ -263,6 +274,8 @@ class RunCommands:
         """The status bar's words for a run that ended: what ran, its steps and errors."""
         what = "stopped" if ev.stopped else "done"
         text = f"Run {what}: {ev.steps_done} step(s), {len(errors)} error(s)"
+        if getattr(ev, "epochs", None):  # a training run
+            text = self.training_words(ev, len(errors))
         if self.ran_to is not None:
             to, ran = self.ran_to
             ran = [b for b in ran if b not in (retry.removed if retry is not None else ())
@@ -290,6 +303,7 @@ class RunCommands:
                                           "without it (and what depends on it)...")
                 return
         self._run_ended()
+        self.training_done(ev)
         self.run_errors = (list(retry.errors) if retry is not None and retry.errors else list(ev.errors)) \
             or [{"block": None, "port": None, "message": first}]
         self._show_errors()

@@ -58,6 +58,7 @@ from enuflow.app.gui.running import RunCommands, _WorkerBridge
 from enuflow.app.gui.static_check import StaticChecks
 from enuflow.app.gui.style import readable_on
 from enuflow.app.gui.target import TargetCommands
+from enuflow.app.gui.training import TrainingCommands
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
 
@@ -81,7 +82,7 @@ _NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
-                 GroupingCommands, StaticChecks, WireSearch, ProblemFixes, QMainWindow):
+                 GroupingCommands, StaticChecks, WireSearch, ProblemFixes, TrainingCommands, QMainWindow):
     """One page in one window. ``event_handled`` is emitted after a worker event has been shown."""
 
     event_handled = Signal(object)
@@ -183,6 +184,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("Console", self.console, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self._docks["Problems"], self._docks["Console"])
+        self._make_training_dock()
         self._docks["Problems"].raise_()
         self.resizeDocks([self._docks["Problems"]], [110], Qt.Orientation.Vertical)
         self.resizeDocks([self._docks["Inspector"], self._docks["Results"]], [380, 320], Qt.Orientation.Vertical)
@@ -264,6 +266,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         r = mb.addMenu("&Run")
         tb.addSeparator()
         self.run_action = self._act(r, "&Run", self.run_page, "F5", tb)
+        self._epochs_box(tb)
         self.step_action = self._act(r, "S&tep", self.step_page, "F10", tb)
         self.step_action.setToolTip("One more step, continuing from the Variables' current values (F10)")
         self.run_to_action = self._act(r, "Run to &Here", self.run_to_here, "Ctrl+F10")
@@ -384,6 +387,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         for bid, msgs in blocktypes.link_problems(self.page).items():
             self.static_errors.setdefault(bid, []).extend(msgs)
         self._show_errors()
+        self.update_epochs_box()
 
     @staticmethod
     def _type_pending(type_name: str) -> bool:
