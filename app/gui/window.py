@@ -77,7 +77,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
 
 
 #: page events that change nothing the page's check reads (where a block stands, the brackets of a bulk edit)
-_NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
+_NO_CHECK = frozenset({"block_moved", "blocks_moved"})
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
@@ -156,7 +156,6 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self._analysis_timer.timeout.connect(self.revalidate)
         self.recovery = recovery.Recovery(parent=self)
         self.recovery.attach(self.page, self.path)
-        self._batch = 0  # inside a bulk edit of the page (``Page.move_blocks``)
         self.page.subscribe(self._on_page)
 
         self.bridge = _WorkerBridge(self)
@@ -324,9 +323,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     # -- page events --------------------------------------------------------------------------------
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
         if event in _NO_CHECK:
-            self._batch += (event == "batch_started") - (event == "batch_ended")
-            if event == "batch_ended" or (event == "block_moved" and not self._batch):
-                self.recovery.touch()  # once for a bulk move
+            self.recovery.touch()  # once for a bulk move
             return
         self._analysis_timer.start()
         if event != "block_moved":

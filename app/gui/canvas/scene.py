@@ -4,8 +4,7 @@ The scene never edits the page. It creates, updates and removes items when the p
 link was added, moved, changed or removed. A person's gestures (drag a wire, move blocks) come out as
 Qt signals (``link_requested``, ``blocks_moved``) that the window turns into undo commands.
 Items do not follow their own moves (no Python call per move): the scene moves a block and redraws its
-wires; in a bulk edit of the page (``batch_started`` ... ``batch_ended``, an Auto Layout) each wire once, at
-the end. Far out, the view draws the scene's ``Overview`` instead of the items (``set_overview``).
+wires; in a bulk move (``blocks_moved``, an Auto Layout) each wire once, after the blocks. Far out, the view draws the scene's ``Overview`` instead of the items (``set_overview``).
 Wiring is a small state machine (``_WireDrag``): press on a port, move (the port under the cursor
 shows green or red), release.
 """
@@ -144,8 +143,6 @@ class PageScene(QGraphicsScene):
         #: the instance path whose definition is shown ("" for the page): results are keyed below it
         self.path = ""
         self._stale_kept: dict[str, set[str]] = {}
-        self._batch = 0  # inside a bulk edit of the page: wires of moved blocks wait in ``_moved``
-        self._moved: set[WireItem] = set()
         # items paint nothing; the view draws ``overview`` (a big page opens fitted: far out, most likely)
         self.overview_on = len(page.blocks) >= SETTLE_BLOCKS
         self.overview = Overview(self.blocks, self.wire_items)
@@ -255,7 +252,6 @@ class PageScene(QGraphicsScene):
         gone = items if ordinal is None else items[ordinal:ordinal + 1]
         for w in gone:
             w.detach()
-            self._moved.discard(w)
             self.removeItem(w)
         self.overview.invalidate()
         self._set_copies(ln, [w for w in items if w not in gone] if ordinal is not None else [])
@@ -294,12 +290,8 @@ class PageScene(QGraphicsScene):
                 self.overview.invalidate()
         elif event == "block_moved":
             self._move_item(d["id"], d["pos"])
-        elif event == "batch_started":
-            self._batch += 1
-        elif event == "batch_ended":
-            self._batch = max(self._batch - 1, 0)
-            if not self._batch:
-                self.follow_moves()
+        elif event == "blocks_moved":
+            self._move_items(d["positions"])
         elif event in ("pin_changed", "block_changed"):
             self._refresh_item(d["id"])
         elif event == "link_added":
@@ -319,16 +311,20 @@ class PageScene(QGraphicsScene):
             return
         item.place(pos[0], pos[1])
         self.overview.invalidate()
-        if self._batch:
-            self._moved.update(item.wires)
-        else:
-            for w in item.wires:
-                w.follow()
+        for w in item.wires:
+            w.follow()
 
     @paused_gc
-    def follow_moves(self) -> None:
-        """Redraw the wires of the blocks moved in a bulk edit (each once)."""
-        moved, self._moved = self._moved, set()
+    def _move_items(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move many blocks, then redraw the wires of those that moved (each once)."""
+        blocks = self.blocks
+        moved: set[WireItem] = set()
+        for bid, (x, y) in positions.items():
+            item = blocks.get(bid)
+            if item is not None and (item.px != x or item.py != y):
+                item.place(x, y)
+                moved.update(item.wires)
+        self.overview.invalidate()
         for w in moved:
             w.follow()
 
