@@ -45,6 +45,8 @@ _FLAG = QGraphicsItem.GraphicsItemFlag
 _BLOCK_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
 _WIRE_FLAGS = _FLAG.ItemIsSelectable
 _NO_CONTENTS = _FLAG.ItemHasNoContents
+_BLOCK_HIDDEN = _BLOCK_FLAGS | _NO_CONTENTS
+_WIRE_HIDDEN = _WIRE_FLAGS | _NO_CONTENTS
 _CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _UNCACHED = QGraphicsItem.CacheMode.NoCache
 WIRE_HIT = 14.0  # how wide a band around a wire a press or hover takes
@@ -260,7 +262,7 @@ class BlockItem(QGraphicsRectItem):
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.block_id = block.id
-        self.setFlags(_BLOCK_FLAGS | _NO_CONTENTS if hidden else _BLOCK_FLAGS)
+        self.setFlags(_BLOCK_HIDDEN if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setPen(_NO_PEN)
         # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
@@ -599,9 +601,17 @@ class WireItem(QGraphicsRectItem):
     Layout, in a fraction of a second.
     """
 
+    # defaults shared until a wire sets its own (a page of 13,000 wires is made in a fraction of a second)
     ordinal = 0
     hot = False
     _long = False  # not cached as a picture (``LONG_WIRE``)
+    _path: QPainterPath | None = None
+    _shape: QPainterPath | None = None
+    #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
+    type_text = ""
+    ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
+    box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
+    _dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
 
     def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False) -> None:
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
@@ -609,14 +619,7 @@ class WireItem(QGraphicsRectItem):
         self.link = link
         self.src = src
         self.dst = dst
-        self._path: QPainterPath | None = None
-        #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
-        self.type_text = ""
-        self._shape: QPainterPath | None = None
-        self.ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
-        self.box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
-        self._dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
-        self.setFlags(_WIRE_FLAGS | _NO_CONTENTS if hidden else _WIRE_FLAGS)
+        self.setFlags(_WIRE_HIDDEN if hidden else _WIRE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
@@ -700,8 +703,8 @@ class WireItem(QGraphicsRectItem):
         self.ends = (ax, ay, bx, by)
         h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
         box = (x0 - h, y0 - h, x1 + h, y1 + h)
-        label = self.label_rect()
-        if label is not None:  # the static type written at the middle of the wire
+        if self.type_text:  # the static type written at the middle of the wire
+            label = self.label_rect()
             box = (min(box[0], label.left()), min(box[1], label.top()), max(box[2], label.right()),
                    max(box[3], label.bottom()))
         # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
