@@ -369,11 +369,12 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.analysis = an
         self.static_errors = {}
         self.page_errors = []
+        pending: dict[str, bool] = {}  # per block type (a big page has thousands of errors of a few types)
         if an is not None:
             for e in an.errors:
                 if e.block is None:
                     self.page_errors.append(e.message)
-                elif e.block in self.page and not self._type_pending(self.page.block(e.block).type):
+                elif e.block in self.page and not self._type_pending(self.page.block(e.block).type, pending):
                     self.static_errors.setdefault(e.block, []).append(str(e))
                 elif e.block.split("/", 1)[0] in self.page:  # inside a composite: shown on its instance
                     self.static_errors.setdefault(e.block.split("/", 1)[0], []).append(str(e))
@@ -383,16 +384,20 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self._show_errors()
 
     @staticmethod
-    def _type_pending(type_name: str) -> bool:
+    def _type_pending(type_name: str, known: dict[str, bool]) -> bool:
         # an op block is only known once the catalogue cache exists: no error for it before then
-        return blocktypes.lookup(type_name) is None and not blocktypes.catalogue_ready()
+        got = known.get(type_name)
+        if got is None:
+            got = known[type_name] = blocktypes.lookup(type_name) is None and not blocktypes.catalogue_ready()
+        return got
 
     def _show_errors(self) -> None:
         # a port the worker's check found a problem on: its words (naming both dtypes, offering a fix) replace the
         # editor's own quick check of the same port
         checked = {f"block '{e.get('block')}', port '{e.get('port')}':" for e in self.check_errors if e.get("port")}
         errors: dict[str, list[str]] = {k: [m for m in v if not any(m.startswith(c) for c in checked)]
-                                        for k, v in self.static_errors.items()}
+                                        for k, v in self.static_errors.items()} if checked else \
+            {k: list(v) for k, v in self.static_errors.items()}
         loose: list[str] = list(self.page_errors)
         fixes: dict[str, Any] = {}  # an error's text -> the fix it offers
         for e in [*self.run_errors, *self.check_errors]:  # (the worker's static check: clashes, shapes)

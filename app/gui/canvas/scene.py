@@ -435,8 +435,11 @@ class PageScene(QGraphicsScene):
             self.blocks[bid].set_port_dtypes(found)
 
     def set_errors(self, errors: dict[str, list[str]]) -> None:
+        none: list[str] = []
         for bid, item in self.blocks.items():
-            item.set_errors(errors.get(bid, []))
+            found = errors.get(bid, none)
+            if found or item.errors:  # (most blocks of a big page had none and have none)
+                item.set_errors(found)
         self.overview.invalidate_marks()
 
     # -- hit tests ------------------------------------------------------------------------------------
