@@ -213,6 +213,35 @@ def test_minimap_click_and_drag_move_the_view(window, qtbot):
     assert not mm.isVisible()
 
 
+def test_minimap_follows_a_bulk_move_and_notes(window, qtbot):
+    """The minimap is told of edits by the scene (not by Qt's ``changed`` signal): an Auto Layout's one bulk move
+    and a note added far away both reach it."""
+    from enuflow.app.gui.commands import MoveCommand
+
+    w = window
+    page = Page("few")
+    for i in range(3):
+        page.add_block(BlockInstance(f"c{i}", "Const", (i * 400.0, 0.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    mm = w.view.minimap
+    mm.reread()
+    assert not mm._dirty and mm._page.bottom() < 1000
+    w.undo.push(MoveCommand(w.page, {"c2": (800.0, 0.0), "c1": (400.0, 0.0)},
+                            {"c2": (800.0, 3000.0), "c1": (400.0, -2000.0)}))
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert mm._page.bottom() > 3000 and mm._page.top() <= -2000
+    w.undo.undo()
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert mm._page.bottom() < 1000
+    w.add_note(QPointF(0, 6000), "far")
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert any(r.top() >= 5000 for r, _c, is_frame in mm._annotations if not is_frame)
+
+
 def test_context_menus_on_canvas_block_and_wire(window):
     w = window
     a = drop_from_palette(w, "Const", QPointF(0, 0))

@@ -40,10 +40,16 @@ class Overview:
         self._extent = QRectF()
         self._bodies = QRectF()
         self._marks: QPainterPath | None = None  # the error marks
+        #: told when something moved, came or went (once until the geometry is read again): the minimap
+        self.on_change: Callable[[], Any] | None = None
+        self._told = False
 
     def invalidate(self) -> None:
         """Something moved, came or went: read the geometry again before the next use."""
         self._boxes = self._marks = None
+        if not self._told and self.on_change is not None:
+            self._told = True
+            self.on_change()
 
     def invalidate_marks(self) -> None:
         """Some block's errors changed."""
@@ -89,6 +95,7 @@ class Overview:
         self._lines = lines
         self._extent = QRectF(left, top, right - left, bottom - top) if right >= left else QRectF()
         self._boxes = list(by_colour.values())
+        self._told = False
         return self._boxes
 
     def boxes(self) -> list[tuple[QColor, QPainterPath]]:
