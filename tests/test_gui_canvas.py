@@ -242,6 +242,35 @@ def test_minimap_follows_a_bulk_move_and_notes(window, qtbot):
     assert any(r.top() >= 5000 for r, _c, is_frame in mm._annotations if not is_frame)
 
 
+def test_blocks_found_where_a_bulk_move_put_them(window, qtbot):
+    """A move of many blocks (made without Qt's item index, rebuilt after): clicks find each block at its new place
+    and nothing at its old one."""
+    from enuflow.app.gui.canvas.scene import REINDEX_MOVES
+    from enuflow.app.gui.commands import MoveCommand
+
+    w = window
+    n = REINDEX_MOVES + 10
+    page = Page("many")
+    for i in range(n):
+        page.add_block(BlockInstance(f"c{i}", "Const", ((i % 40) * 300.0, (i // 40) * 200.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    old = {b.id: b.pos for b in w.page}
+    new = {bid: (x + 100_000.0, y + 50_000.0) for bid, (x, y) in old.items()}
+    w.undo.push(MoveCommand(w.page, old, new))
+
+    def block_at(x: float, y: float) -> str | None:
+        hit = [it for it in w.scene.items(QPointF(x, y)) if isinstance(it, BlockItem)]
+        return hit[0].block_id if hit else None
+
+    for bid in ("c0", f"c{n // 2}", f"c{n - 1}"):
+        (ox, oy), (nx, ny) = old[bid], new[bid]
+        assert block_at(nx + 10, ny + 10) == bid
+        assert block_at(ox + 10, oy + 10) is None
+    w.undo.undo()
+    assert block_at(old["c7"][0] + 10, old["c7"][1] + 10) == "c7"
+
+
 def test_context_menus_on_canvas_block_and_wire(window):
     w = window
     a = drop_from_palette(w, "Const", QPointF(0, 0))

@@ -113,6 +113,8 @@ class _WireDrag:
 _NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 #: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
 SETTLE_BLOCKS = 2000
+#: a bulk move of at least this many blocks is made without Qt's item index (made afresh after)
+REINDEX_MOVES = 1000
 
 
 class PageScene(QGraphicsScene):
@@ -316,17 +318,26 @@ class PageScene(QGraphicsScene):
 
     @paused_gc
     def _move_items(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Move many blocks, then redraw the wires of those that moved (each once)."""
+        """Move many blocks, then redraw the wires of those that moved (each once). Many blocks move without Qt's
+        index of the items, which is made afresh after (cheaper than taking each item out of it and putting it
+        back: a third of the time of an Auto Layout's move of 10,000 blocks)."""
         blocks = self.blocks
         moved: set[WireItem] = set()
-        for bid, (x, y) in positions.items():
-            item = blocks.get(bid)
-            if item is not None and (item.px != x or item.py != y):
-                item.place(x, y)
-                moved.update(item.wires)
-        self.overview.invalidate()
-        for w in moved:
-            w.follow()
+        big = len(positions) >= REINDEX_MOVES
+        if big:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            for bid, (x, y) in positions.items():
+                item = blocks.get(bid)
+                if item is not None and (item.px != x or item.py != y):
+                    item.place(x, y)
+                    moved.update(item.wires)
+            self.overview.invalidate()
+            for w in moved:
+                w.follow()
+        finally:
+            if big:
+                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     def set_overview(self, on: bool) -> None:
         """Let the view draw the batched overview (``on``) or every item paint itself again."""
