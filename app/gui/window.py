@@ -58,6 +58,7 @@ from enuflow.app.gui.running import RunCommands, _WorkerBridge
 from enuflow.app.gui.static_check import StaticChecks
 from enuflow.app.gui.style import readable_on
 from enuflow.app.gui.target import TargetCommands
+from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
 
@@ -361,6 +362,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if value != self.page.extra.get(FIELD):
             self.undo.push(SetPageFieldCommand(self.page, FIELD, value, text="Set data folder"))
 
+    @paused_gc
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
         self.update_device_legend()
@@ -657,6 +659,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if self.snap_action.isChecked() != on:
             self.snap_action.setChecked(on)
 
+    @paused_gc
     def auto_layout(self) -> None:
         """Ctrl+L: the level shown laid out afresh (a long chain wrapped into bands to the canvas's shape), its
         frames drawn around their blocks again; one undo step."""
