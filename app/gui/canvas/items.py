@@ -199,11 +199,17 @@ class _Form:
         else:
             body_h = header + max(len(inputs), len(outputs), 1) * row + 6
             height = body_h + (preview_rows * preview_row + 8 if preview_rows else 0)
+        def port_ys(names: list[str]) -> dict[str, float]:  # (``BlockItem._port_y``; the first of a name)
+            ys: dict[str, float] = {}
+            for i, n in enumerate(names):
+                ys.setdefault(n, height / 2 if collapsed else header + i * row + row / 2 + 3)
+            return ys
+
         self.attrs = {"type_name": type_name, "known": decl is not None, "subtitle": subtitle,
                       "collapsed": collapsed, "inputs": inputs, "outputs": outputs, "category": category,
                       "colour": colour, "title_colour": title_colour, "title_h": title_h, "header": header,
                       "row": row, "preview_row": preview_row, "preview_rows": preview_rows, "body_h": body_h,
-                      "height": height}
+                      "height": height, "in_ys": port_ys(inputs), "out_ys": port_ys(outputs)}
         w_sub = _sub_width(subtitle) + 28 if subtitle else 0.0
         w_ports = _label_width(tuple(inputs)) + _label_width(tuple(outputs)) + 2 * (PORT_R + 10) + 24
         w_note = 0.0 if decl is not None else _label_width((_UNKNOWN_NOTE,)) + 20
@@ -362,11 +368,8 @@ class BlockItem(QGraphicsRectItem):
     def port_y(self, name: str, is_output: bool) -> float:
         """How far below the block's top port ``name`` is drawn (a port the declaration does not know (yet):
         the middle of the header)."""
-        names = self.outputs if is_output else self.inputs
-        try:
-            return self._port_y(names.index(name))
-        except ValueError:
-            return min(self.header, self.height) / 2
+        y = (self.out_ys if is_output else self.in_ys).get(name)
+        return min(self.header, self.height) / 2 if y is None else y
 
     def port_local(self, name: str, is_output: bool) -> QPointF | None:
         names = self.outputs if is_output else self.inputs

@@ -470,14 +470,15 @@ class PageScene(QGraphicsScene):
         """How far below its block's top each wired port is drawn, keyed (block, port, is_output)."""
         out: dict[tuple[str, str, bool], float] = {}
         blocks = self.blocks
-        for ln in self.page.links:
-            for bid, port, is_out in ((ln.src, ln.src_port, True), (ln.dst, ln.dst_port, False)):
-                key = (bid, port, is_out)
-                if key in out:
-                    continue
-                it = blocks.get(bid)
-                if it is not None and port in (it.outputs if is_out else it.inputs):
-                    out[key] = it.port_y(port, is_out)
+        for src, src_port, dst, dst_port in self.page.links:
+            it = blocks.get(src)
+            y = it.out_ys.get(src_port) if it is not None else None  # (a port its block has: ``port_y``)
+            if y is not None:
+                out[(src, src_port, True)] = y
+            it = blocks.get(dst)
+            y = it.in_ys.get(dst_port) if it is not None else None
+            if y is not None:
+                out[(dst, dst_port, False)] = y
         return out
 
     def overlapping(self) -> list[tuple[str, str]]:
