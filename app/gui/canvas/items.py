@@ -811,7 +811,14 @@ def curve_xy(ax: float, ay: float, bx: float, by: float,
 def curve_box(ax: float, ay: float, bx: float, by: float, bend: float = 0.0) -> tuple[float, float, float, float]:
     """The rectangle of the control points (left, top, right, bottom) of ``curve`` from (ax, ay) to (bx, by),
     which holds the curve."""
-    k, dy = _reach(ax, bx, bend)
+    # (``_reach`` written out, and comparisons for min and max: this runs for every wire at every move)
+    dx = bx - ax
+    if dx >= 20:
+        k = dx * 0.5
+        k = 30.0 if k < 30.0 else 160.0 if k > 160.0 else k
+    else:
+        k = 80.0 + (600.0 if -dx > 600.0 else -dx) / 4
+    dy = bend * 4.0 / 3.0
     c1x, c2x = ax + k, bx - k
     lo, hi = (ay, by) if ay <= by else (by, ay)
-    return (min(ax, c2x), min(lo, lo + dy), max(bx, c1x), max(hi, hi + dy))
+    return (c2x if c2x < ax else ax, lo + dy if dy < 0 else lo, c1x if c1x > bx else bx, hi + dy if dy > 0 else hi)
