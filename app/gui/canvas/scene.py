@@ -393,7 +393,9 @@ class PageScene(QGraphicsScene):
         for bid, item in self.blocks.items():
             if only is not None and bid != only:
                 continue
-            item.set_previews(per.get(bid, {}))
+            found = per.get(bid)
+            if found or item.previews:  # (a page opened without results: nothing to tell its blocks)
+                item.set_previews(found or {})
 
     def set_stale(self, ids: set[str]) -> None:
         """Grey and tag the results of these blocks: an edit since the last run made them out of date. No blocks
