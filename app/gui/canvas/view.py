@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPixmapCache,
     QResizeEvent,
     QShowEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
@@ -169,8 +170,7 @@ class CanvasView(QGraphicsView):
         if vw > 4 * margin and vh > 4 * margin:
             z = min(z, (vw - 2 * margin) / max(rect.width(), 1e-9), (vh - 2 * margin) / max(rect.height(), 1e-9))
         z = max(z, MIN_ZOOM)
-        self.resetTransform()
-        self.scale(z, z)
+        self.setTransform(QTransform.fromScale(z, z))  # (the same zoom and centre as before: nothing redrawn)
         self.centerOn(rect.center())
         self._follow_zoom()
         self.view_changed.emit()
