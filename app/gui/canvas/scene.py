@@ -113,6 +113,8 @@ class _WireDrag:
 _NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 #: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
 SETTLE_BLOCKS = 2000
+#: the canvas's area at first (page units); a page larger than it makes it grow (``CanvasView.fit``)
+CANVAS_AREA = QRectF(-50_000, -50_000, 100_000, 100_000)
 #: a bulk move of at least this many blocks is made without Qt's item index (made afresh after)
 REINDEX_MOVES = 1000
 
@@ -130,6 +132,9 @@ class PageScene(QGraphicsScene):
         super().__init__(parent)
         self.page = page
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        # the canvas's area, given (the view grows it for a bigger page): without it Qt measured every item of the
+        # page again whenever a view took the scene or the item index was made afresh
+        self.setSceneRect(CANVAS_AREA)
         self.blocks: dict[str, BlockItem] = {}
         self.wires: dict[Link, WireItem] = {}  # the first wire of each link
         self._repeats: dict[Link, list[WireItem]] = {}  # the second and later wires of a link (list ports)

@@ -53,7 +53,7 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAcceptDrops(True)
-        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
+        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))  # (the scene's area too: ``CANVAS_AREA``)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         # blocks and wires keep their painted pictures (DeviceCoordinateCache): room for a screenful or two
@@ -164,6 +164,7 @@ class CanvasView(QGraphicsView):
         room = rect.adjusted(-rect.width() - 5000, -rect.height() - 5000, rect.width() + 5000, rect.height() + 5000)
         if not self.sceneRect().contains(room):  # a page larger than the canvas's area (a big model): grow it
             self.setSceneRect(self.sceneRect().united(room))
+            self.scene().setSceneRect(self.sceneRect())
         margin = 30.0  # page units, and as many pixels: a frame's title tab (fixed size on screen) stays in view
         vw, vh = max(self.viewport().width() - 4, 1), max(self.viewport().height() - 4, 1)
         z = min(vw / (rect.width() + 2 * margin), vh / (rect.height() + 2 * margin), FIT_MAX)
