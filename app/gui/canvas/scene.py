@@ -196,8 +196,9 @@ class PageScene(QGraphicsScene):
                 wired.setdefault(ln.src, set()).add(ln.src_port)
         for b in self.page:
             self._add_block(b, wired.get(b.id))
+        wires = self.wires
         for ln in self.page.links:
-            self._add_wire(ln, self.wire_count(ln))
+            self._add_wire(ln, self.wire_count(ln) if ln in wires else 0)  # (most links: drawn once)
         self._apply_results()
         self.annotations.rebuild()
         self.overview.invalidate()
