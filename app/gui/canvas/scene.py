@@ -4,7 +4,8 @@ The scene never edits the page. It creates, updates and removes items when the p
 link was added, moved, changed or removed. A person's gestures (drag a wire, move blocks) come out as
 Qt signals (``link_requested``, ``blocks_moved``) that the window turns into undo commands.
 Items do not follow their own moves (no Python call per move): the scene moves a block and redraws its
-wires; in a bulk move (``blocks_moved``, an Auto Layout) each wire once, after the blocks. Far out, the view draws the scene's ``Overview`` instead of the items (``set_overview``).
+wires; in a bulk move (the page's ``blocks_moved`` event: an Auto Layout) each wire once, after the blocks.
+Far out, the view draws the scene's ``Overview`` instead of the items (``set_overview``).
 Wiring is a small state machine (``_WireDrag``): press on a port, move (the port under the cursor
 shows green or red), release.
 """
