@@ -213,6 +213,64 @@ def test_minimap_click_and_drag_move_the_view(window, qtbot):
     assert not mm.isVisible()
 
 
+def test_minimap_follows_a_bulk_move_and_notes(window, qtbot):
+    """The minimap is told of edits by the scene (not by Qt's ``changed`` signal): an Auto Layout's one bulk move
+    and a note added far away both reach it."""
+    from enuflow.app.gui.commands import MoveCommand
+
+    w = window
+    page = Page("few")
+    for i in range(3):
+        page.add_block(BlockInstance(f"c{i}", "Const", (i * 400.0, 0.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    mm = w.view.minimap
+    mm.reread()
+    assert not mm._dirty and mm._page.bottom() < 1000
+    w.undo.push(MoveCommand(w.page, {"c2": (800.0, 0.0), "c1": (400.0, 0.0)},
+                            {"c2": (800.0, 3000.0), "c1": (400.0, -2000.0)}))
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert mm._page.bottom() > 3000 and mm._page.top() <= -2000
+    w.undo.undo()
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert mm._page.bottom() < 1000
+    w.add_note(QPointF(0, 6000), "far")
+    qtbot.waitUntil(lambda: mm._dirty, timeout=2000)
+    mm.reread()
+    assert any(r.top() >= 5000 for r, _c, is_frame in mm._annotations if not is_frame)
+
+
+def test_blocks_found_where_a_bulk_move_put_them(window, qtbot):
+    """A move of many blocks (made without Qt's item index, rebuilt after): clicks find each block at its new place
+    and nothing at its old one."""
+    from enuflow.app.gui.canvas.scene import REINDEX_MOVES
+    from enuflow.app.gui.commands import MoveCommand
+
+    w = window
+    n = REINDEX_MOVES + 10
+    page = Page("many")
+    for i in range(n):
+        page.add_block(BlockInstance(f"c{i}", "Const", ((i % 40) * 300.0, (i // 40) * 200.0), {}))
+    w._set_page(page, None)
+    qtbot.wait(20)
+    old = {b.id: b.pos for b in w.page}
+    new = {bid: (x + 100_000.0, y + 50_000.0) for bid, (x, y) in old.items()}
+    w.undo.push(MoveCommand(w.page, old, new))
+
+    def block_at(x: float, y: float) -> str | None:
+        hit = [it for it in w.scene.items(QPointF(x, y)) if isinstance(it, BlockItem)]
+        return hit[0].block_id if hit else None
+
+    for bid in ("c0", f"c{n // 2}", f"c{n - 1}"):
+        (ox, oy), (nx, ny) = old[bid], new[bid]
+        assert block_at(nx + 10, ny + 10) == bid
+        assert block_at(ox + 10, oy + 10) is None
+    w.undo.undo()
+    assert block_at(old["c7"][0] + 10, old["c7"][1] + 10) == "c7"
+
+
 def test_context_menus_on_canvas_block_and_wire(window):
     w = window
     a = drop_from_palette(w, "Const", QPointF(0, 0))

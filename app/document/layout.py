@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import islice
+from operator import le, sub
 from dataclasses import dataclass, field
 
 import igraph
@@ -260,9 +262,13 @@ def _igraph_sugiyama(dag: igraph.Graph, edges: Sequence[tuple[int, int, float, f
 
 def _routes_fit(edges: Sequence[tuple[int, int, float, float]], layer: list[int], routes: list[list[float]]) -> bool:
     """Whether each edge has one route point for each column it passes (and the numbers are finite)."""
-    return len(routes) == len(edges) and all(
-        len(r) == layer[v] - layer[u] - 1 and all(math.isfinite(x) for x in r)
-        for (u, v, _a, _b), r in zip(edges, routes))
+    if len(routes) != len(edges):
+        return False
+    isfinite = math.isfinite
+    for (u, v, _a, _b), r in zip(edges, routes):
+        if len(r) != layer[v] - layer[u] - 1 or (r and not all(map(isfinite, r))):
+            return False
+    return True
 
 
 def crossing_sweeps(blocks: int, wires: int) -> int:
@@ -434,8 +440,8 @@ def _place(col: _Column, want: list[float], weight: list[float]) -> list[float]:
     if len(want) == 1:
         return want
     offset = col.offsets()
-    z = [w - o for w, o in zip(want, offset)]
-    if all(a <= b for a, b in zip(z, z[1:])):  # the wishes keep the order and the gaps already
+    z = list(map(sub, want, offset))
+    if all(map(le, z, islice(z, 1, None))):  # the wishes keep the order and the gaps already
         return want
     means: list[float] = []  # the pools: weighted mean, weight, count
     weights: list[float] = []

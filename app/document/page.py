@@ -99,8 +99,8 @@ class Page:
     Events sent to listeners (name, details): ``block_added`` {block, index}, ``block_removed``
     {block, index}, ``block_moved`` {id, pos}, ``pin_changed`` {id, pin, value}, ``block_changed``
     {id, field, value}, ``link_added`` {link, index}, ``link_removed`` {link, index},
-    ``page_changed`` {field}, ``reset`` {}; ``batch_started`` {} and ``batch_ended`` {} around the events of one
-    bulk edit (``move_blocks``), so that a listener may leave work on the blocks concerned until the end; for
+    ``page_changed`` {field}, ``reset`` {}; ``blocks_moved`` {positions} for a bulk move (``move_blocks``: one
+    event for all the blocks moved, ``positions`` {id: pos}, so that a listener does its work once); for
     frames and notes (``app.document.annotations``, drawn by the editor, never built): ``annotation_added``
     {item, index}, ``annotation_removed`` {item, index}, ``annotation_changed`` {item}.
     """
@@ -255,14 +255,17 @@ class Page:
         self._emit("block_moved", id=block_id, pos=b.pos)
 
     def move_blocks(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Move many blocks (an Auto Layout): a ``block_moved`` event for each, between ``batch_started`` and
-        ``batch_ended``. Raises KeyError for an id the page does not hold (the blocks before it have moved)."""
-        self._emit("batch_started")
+        """Move many blocks (an Auto Layout): one ``blocks_moved`` event for them all. Raises KeyError for an id
+        the page does not hold (the blocks before it have moved, and the event names them)."""
+        moved: dict[str, tuple[float, float]] = {}
+        blocks = self._blocks
         try:
             for bid, pos in positions.items():
-                self.move_block(bid, pos)
+                b = blocks[bid]
+                b.pos = moved[bid] = (float(pos[0]), float(pos[1]))
         finally:
-            self._emit("batch_ended")
+            if moved:
+                self._emit("blocks_moved", positions=moved)
 
     def set_pin(self, block_id: str, pin: str, value: Any) -> None:
         """Set a pin's value; ``None`` removes it (the block's default applies)."""

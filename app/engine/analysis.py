@@ -167,7 +167,6 @@ class AnalysisCache:
         self.structure, self.blocks, self.registry = None, {}, None
 
 
-@paused_gc
 def _unset(needy: dict[Block, tuple[bool, frozenset[str]] | None], bid: str, decl: Block,
            inputs: dict[str, dict[str, Any]]) -> list[BuildError]:
     """The problems of block ``bid``, which has no pin set: the inputs it must have that are neither wired nor set
@@ -181,6 +180,7 @@ def _unset(needy: dict[Block, tuple[bool, frozenset[str]] | None], bid: str, dec
     return unset_pins(bid, decl, wired)
 
 
+@paused_gc
 def analyse(page: Page, registry: Registry = REGISTRY, allow_io: bool = False,
             cache: AnalysisCache | None = None, to: Sequence[str] | None = None) -> Analysis:
     """Check ``page`` and parse its pins; never raises for a problem of the page itself.

@@ -152,6 +152,8 @@ class AnnotationCommands:
 
     def refit_frames(self, members: dict[str, list[str]]) -> None:
         """Each frame drawn afresh around its blocks where they stand now (after an Auto Layout), as undo steps."""
+        if not members:
+            return
         sizes = self.scene.block_sizes()
         for fid, ids in members.items():
             ids = [b for b in ids if b in self.page and b in sizes]

@@ -302,20 +302,30 @@ def links_by_reader(page: Page) -> dict[str, list[Link]]:
     return into
 
 
-def _link_kind(page: Page, ln: Link, into: dict[str, list[Link]]) -> tuple | None:
+def _link_kind(page: Page, ln: Link, into: dict[str, list[Link]], readers: dict[str, tuple | None]) -> tuple | None:
     """What decides whether ``ln`` fits when no block it concerns has a pin set (its ends' types and ports, and what
     the other inputs of its reader get, which a shared type attr compares): a key for checking it once per kind;
-    None when a pin is set."""
+    None when a pin is set. ``readers`` keeps each reader's inputs (``_reader_inputs``) for the reader's other
+    links (a NoOp that runs after hundreds of blocks reads them once, not once per link)."""
     sb, db = page.get(ln.src), page.get(ln.dst)
     if sb is None or db is None or sb.pins or db.pins:
         return None
+    if ln.dst in readers:
+        others = readers[ln.dst]
+    else:
+        others = readers[ln.dst] = _reader_inputs(page, into.get(ln.dst, ()))
+    return None if others is None else (sb.type, ln.src_port, db.type, ln.dst_port, others)
+
+
+def _reader_inputs(page: Page, reaching: list[Link]) -> tuple | None:
+    """(port, source type, source port) of every link into one block, sorted; None when a source has a pin set."""
     others = []
-    for o in into.get(ln.dst, ()):
+    for o in reaching:
         ob = page.get(o.src)
         if ob is None or ob.pins:
             return None
         others.append((o.dst_port, ob.type, o.src_port))
-    return (sb.type, ln.src_port, db.type, ln.dst_port, tuple(sorted(others)))
+    return tuple(sorted(others))
 
 
 def link_problems(page: Page) -> dict[str, list[str]]:
@@ -323,8 +333,9 @@ def link_problems(page: Page) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     fit: set[tuple] = set()  # kinds of links that fit (``_link_kind``)
     into = links_by_reader(page)
+    readers: dict[str, tuple | None] = {}
     for ln in page.links:
-        kind = _link_kind(page, ln, into)
+        kind = _link_kind(page, ln, into, readers)
         if kind is not None and kind in fit:
             continue
         why = type_clash(page, ln, earlier_only=True, into=into)

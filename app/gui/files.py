@@ -15,7 +15,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from enuflow.app import bundled
-from enuflow.app.document.formats import PageFileError, load, read_text, save
+from enuflow.app.document.formats import PageFileError, load_page, save
 from enuflow.app.gui import recovery
 from enuflow.app.gui.stored import results_from_json
 from enuflow.app.document.page import Page
@@ -28,18 +28,6 @@ def config_dir() -> Path:
     if env:
         return Path(env)
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "enuflow"
-
-
-def is_native_page(path: str) -> bool:
-    """True for an enuflow page file (Save may write over it); False for an enuSpace page (imported)."""
-    if path.lower().endswith(".svg"):
-        return False
-    try:
-        text, _ = read_text(path)
-        doc = json.loads(text)
-    except (PageFileError, ValueError):
-        return False
-    return isinstance(doc, dict) and "blocks" in doc and doc.get("format", "enuflow.page") == "enuflow.page"
 
 
 class FileCommands:
@@ -87,13 +75,12 @@ class FileCommands:
             if model is not None:
                 self.status_label.setText(f"Importing {model}...")
                 self.repaint()
-                page = open_model(model)
+                page, native = open_model(model), False
             else:
-                page = load(path)
+                page, native = load_page(path)
         except PageFileError as e:
             self.warn("Cannot open page", str(e))
             return False
-        native = is_native_page(path)
         shipped = native and bundled.is_installed_scene(path)  # an example inside the installation: keep it as is
         self._set_page(page, path if native and not shipped else None)
         if not native:

@@ -9,9 +9,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from enuflow.app import bundled
-from enuflow.app.document.formats import PageFileError, load
+from enuflow.app.document.formats import PageFileError, load_page
 from enuflow.app.gui import recovery
-from enuflow.app.gui.files import is_native_page
 from enuflow.app.gui.interop import model_source, open_model
 from enuflow.app.gui.window import MainWindow
 from enuflow.app.document.page import Page
@@ -26,11 +25,10 @@ def make_window(page_path: str | None, start_worker: bool = True, offer_restore:
             if model is not None:  # a TensorFlow model opens as an imported page (Save asks where to keep it)
                 page = open_model(model)
             else:
-                page = load(page_path)
+                page, native = load_page(page_path)
                 # a shipped example of an installed enuflow opens as a new page: Save must not write into the
                 # install
-                path = page_path if is_native_page(page_path) and not bundled.is_installed_scene(page_path) \
-                    else None
+                path = page_path if native and not bundled.is_installed_scene(page_path) else None
         except PageFileError as e:
             problem = str(e)
     win = MainWindow(page, path, start_worker=start_worker)

@@ -162,6 +162,28 @@ def _tooltip(e: Entry) -> str:
     return tip
 
 
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+#: a block entry's flags (combined once: each ``|`` of Qt flags is a Python call)
+_ENTRY_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+
+class _EntryItem(QTreeWidgetItem):
+    """A palette entry; its tooltip (the doc as HTML) is written when first asked for: a full catalogue lists
+    about 1,500 entries, of which a person hovers a few."""
+
+    def __init__(self, parent: QTreeWidgetItem, entry: Entry) -> None:
+        super().__init__(parent, [entry.name])
+        self.entry = entry
+        self.tip: str | None = None
+
+    def data(self, column: int, role: int) -> Any:
+        if role == _TOOLTIP and column == 0:
+            if self.tip is None:
+                self.tip = _tooltip(self.entry)
+            return self.tip
+        return super().data(column, role)
+
+
 class _Tree(QTreeWidget):
     def mimeData(self, items: Iterable[QTreeWidgetItem]) -> QMimeData:
         md = QMimeData()
@@ -251,10 +273,9 @@ class Palette(QWidget):
         self._matches_group = None
         groups: dict[str, QTreeWidgetItem] = {}
         for e in self.entries:
-            it = QTreeWidgetItem(self._group(groups, e.category), [e.name])
+            it = _EntryItem(self._group(groups, e.category), e)
             it.setData(0, NAME_ROLE, e.name)
-            it.setToolTip(0, _tooltip(e))
-            it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            it.setFlags(_ENTRY_FLAGS)
             self.items[e.name] = it
         if self.library.problems:  # a file of the library folders that cannot be read is said, not skipped silently
             n = len(self.library.problems)
@@ -295,7 +316,7 @@ class Palette(QWidget):
             it.setData(0, NAME_ROLE, e.name)
             it.setForeground(0, QBrush(self.text_colour(e.category)))
             it.setToolTip(0, self.items[e.name].toolTip(0) if e.name in self.items else e.summary)
-            it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            it.setFlags(_ENTRY_FLAGS)
         self.tree.insertTopLevelItem(0, g)
         g.setExpanded(True)
         self._matches_group = g

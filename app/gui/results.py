@@ -3,20 +3,26 @@
 The table is a ``QAbstractTableModel`` that reads the numpy array cell by cell as the view scrolls,
 so a tensor of millions of elements is never copied into widgets. The heat map, the image tiles and
 the trend plot (a scalar's value per step of looped runs, and ``page.extra["trends"]`` when a page
-carries stored trends) are pyqtgraph plots from ``app.gui.plots``.
+carries stored trends) are pyqtgraph plots from ``app.gui.plots``, each made when its tab is first shown or a result
+needs it (``_Later``: making the three took a tenth of a second of every window's start).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from enuflow.app.document.tensors import cell_text, dtype_name
 from enuflow.app.gui.plots import HeatMap, TileView, TrendPlot
+
+
+#: the trend plot's own minimum height (``TrendPlot``), kept by its tab before the plot is made
+TREND_MIN_HEIGHT = 140
 
 
 class ArrayTableModel(QAbstractTableModel):
@@ -70,6 +76,32 @@ class ArrayTableModel(QAbstractTableModel):
         return None
 
 
+class _Later(QWidget):
+    """Stands in for a plot until the plot is first needed: ``shown`` is called when it is first shown (its tab
+    chosen); the trend plot is made inside it (``get``), the heat map and the images take its place in the tabs."""
+
+    def __init__(self, make: Callable[[], QWidget], min_height: int = 0) -> None:
+        super().__init__()
+        self.make = make
+        self.widget: Any = None
+        self.shown: Callable[[], Any] | None = None
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self.setMinimumHeight(min_height)
+
+    def get(self) -> Any:
+        """The plot, made now (inside the stand-in) if it was not yet."""
+        if self.widget is None:
+            self.widget = self.make()
+            self._lay.addWidget(self.widget)
+        return self.widget
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.shown is not None:
+            QTimer.singleShot(0, self.shown)
+
+
 class ResultsDock(QWidget):
     """The selected block's results: a pin chooser, then table / heat map / trend tabs."""
 
@@ -91,19 +123,24 @@ class ResultsDock(QWidget):
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.verticalHeader().setDefaultSectionSize(18)
-        self.heat = HeatMap()
-        self.images = TileView()
-        self.trend = TrendPlot()
+        # the plots (pyqtgraph: a tenth of a second to make all three) are made when first shown or needed
+        self._plots: dict[str, Any] = {}
+        self._stand_ins = {"heat": _Later(HeatMap), "images": _Later(TileView)}
+        for name, stand_in in self._stand_ins.items():
+            stand_in.shown = lambda name=name: self._plot(name)
+        self._trend_now: tuple[str, list[float], list[int] | None] = ("", [], None)  # what the trend shows
+        self._trend = _Later(self._new_trend, TREND_MIN_HEIGHT)
+        self._trend.shown = self._trend.get
         self.trend_choice = QComboBox()
         trend_host = QWidget()
         tl = QVBoxLayout(trend_host)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.trend_choice)
-        tl.addWidget(self.trend)
+        tl.addWidget(self._trend)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Table")
-        self.tabs.addTab(self.heat, "Heat map")
-        self.tabs.addTab(self.images, "Images")
+        self.tabs.addTab(self._stand_ins["heat"], "Heat map")
+        self.tabs.addTab(self._stand_ins["images"], "Images")
         self.tabs.addTab(trend_host, "Trend")
         top = QHBoxLayout()
         top.addWidget(QLabel("Result"))
@@ -115,6 +152,44 @@ class ResultsDock(QWidget):
         lay.addWidget(self.tabs)
         self.pin.currentTextChanged.connect(self._show_pin)
         self.trend_choice.currentTextChanged.connect(self._show_trend)
+
+    @property
+    def heat(self) -> HeatMap:
+        return self._plot("heat")
+
+    @property
+    def images(self) -> TileView:
+        return self._plot("images")
+
+    def _plot(self, name: str) -> Any:
+        """The heat map or the images, made now if they were not yet (taking their stand-in's tab)."""
+        plot = self._plots.get(name)
+        if plot is None:
+            stand_in = self._stand_ins[name]
+            plot = self._plots[name] = stand_in.make()
+            i = self.tabs.indexOf(stand_in)
+            visible, current = self.tabs.isTabVisible(i), self.tabs.currentIndex() == i
+            self.tabs.insertTab(i, plot, self.tabs.tabText(i))
+            self.tabs.removeTab(i + 1)
+            self.tabs.setTabVisible(i, visible)
+            if current:
+                self.tabs.setCurrentIndex(i)
+            stand_in.shown = None
+            stand_in.deleteLater()
+        return plot
+
+    def _tab_of(self, name: str) -> int:
+        """The index of the heat map's or the images' tab (their stand-in's while not made)."""
+        return self.tabs.indexOf(self._plots.get(name) or self._stand_ins[name])
+
+    @property
+    def trend(self) -> TrendPlot:
+        return self._trend.get()
+
+    def _new_trend(self) -> TrendPlot:
+        t = TrendPlot()
+        t.set_values(*self._trend_now)
+        return t
 
     def set_results(self, values: dict[tuple[str, str], Any], history: dict[tuple[str, str], list[float]],
                     last_step: int | None = None) -> None:
@@ -132,9 +207,10 @@ class ResultsDock(QWidget):
         self.page_trends, self.page_trend_defs = {}, {}
         self.stale = set()
         self.block_id = None
-        self.heat.reset()
-        self.images.reset()
-        self.trend.reset()
+        for plot in [*self._plots.values(), self._trend.widget]:
+            if plot is not None:
+                plot.reset()
+        self._trend_now = ("", [], None)
         self.show_block(None)
 
     def start_live(self, base: int) -> None:
@@ -207,10 +283,10 @@ class ResultsDock(QWidget):
         if arr is None:
             self.info.setText("No results for this block yet: press Run (F5)." if self.block_id else
                               "Select a block to see its results.")
-            self.heat.set_array(None)
-            self.images.set_array(None)
-            self.tabs.setTabVisible(self.tabs.indexOf(self.heat), False)
-            self.tabs.setTabVisible(self.tabs.indexOf(self.images), False)
+            for name in ("heat", "images"):
+                if name in self._plots:
+                    self._plots[name].set_array(None)
+                self.tabs.setTabVisible(self._tab_of(name), False)
             return
         a = np.asarray(arr)
         dt = dtype_name(a)
@@ -220,9 +296,9 @@ class ResultsDock(QWidget):
                           + ("  [stale: edited since the last run]" if stale else ""))
         self.info.setStyleSheet("color: #8d6e00;" if stale else "")
         heat = self.heat.set_array(a)
-        self.tabs.setTabVisible(self.tabs.indexOf(self.heat), heat)  # a scalar or text: no empty plot
+        self.tabs.setTabVisible(self._tab_of("heat"), heat)  # a scalar or text: no empty plot
         tiles = self.images.set_array(a)
-        self.tabs.setTabVisible(self.tabs.indexOf(self.images), tiles)
+        self.tabs.setTabVisible(self._tab_of("images"), tiles)
         if tiles and self.tabs.currentWidget() is self.table and a.ndim <= 2 and a.size >= 64:
             self.tabs.setCurrentWidget(self.images)  # weights of an image model: pictures first
 
@@ -243,13 +319,19 @@ class ResultsDock(QWidget):
         if name in self.page_trend_defs:
             keys = self.page_trend_defs[name]
             key = next((k for k in keys if self.history.get(k)), keys[0])
-            self.trend.set_values(f"{key[0]}.{key[1]}", self.history.get(key, []), self.step_numbers(key))
+            self._set_trend(f"{key[0]}.{key[1]}", self.history.get(key, []), self.step_numbers(key))
             return
         if name in self.page_trends:
-            self.trend.set_values(name, self.page_trends[name])
+            self._set_trend(name, self.page_trends[name])
             return
         b, _, p = name.partition(".")
-        self.trend.set_values(name, self.history.get((b, p), []), self.step_numbers((b, p)))
+        self._set_trend(name, self.history.get((b, p), []), self.step_numbers((b, p)))
+
+    def _set_trend(self, title: str, values: list[float], steps: list[int] | None = None) -> None:
+        """Plot this trend (kept for the plot until its tab is first shown)."""
+        self._trend_now = (title, values, steps)
+        if self._trend.widget is not None:
+            self._trend.widget.set_values(title, values, steps)
 
     def add_step(self, scalars: dict[tuple[str, str], float], step: int | None = None) -> None:
         """A step of a running loop (step number ``step``; the steps between reports are not sent): extend the

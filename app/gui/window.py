@@ -59,6 +59,7 @@ from enuflow.app.gui.static_check import StaticChecks
 from enuflow.app.gui.style import readable_on
 from enuflow.app.gui.target import TargetCommands
 from enuflow.app.gui.training import TrainingCommands
+from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.analysis import BuildError
 
@@ -78,7 +79,7 @@ def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
 
 
 #: page events that change nothing the page's check reads (where a block stands, the brackets of a bulk edit)
-_NO_CHECK = frozenset({"block_moved", "batch_started", "batch_ended"})
+_NO_CHECK = frozenset({"block_moved", "blocks_moved"})
 
 
 class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, LibraryCommands, AnnotationCommands,
@@ -157,7 +158,6 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self._analysis_timer.timeout.connect(self.revalidate)
         self.recovery = recovery.Recovery(parent=self)
         self.recovery.attach(self.page, self.path)
-        self._batch = 0  # inside a bulk edit of the page (``Page.move_blocks``)
         self.page.subscribe(self._on_page)
 
         self.bridge = _WorkerBridge(self)
@@ -327,9 +327,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
     # -- page events --------------------------------------------------------------------------------
     def _on_page(self, event: str, d: dict[str, Any]) -> None:
         if event in _NO_CHECK:
-            self._batch += (event == "batch_started") - (event == "batch_ended")
-            if event == "batch_ended" or (event == "block_moved" and not self._batch):
-                self.recovery.touch()  # once for a bulk move
+            self.recovery.touch()  # once for a bulk move
             return
         self._analysis_timer.start()
         if event != "block_moved":
@@ -367,6 +365,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if value != self.page.extra.get(FIELD):
             self.undo.push(SetPageFieldCommand(self.page, FIELD, value, text="Set data folder"))
 
+    @paused_gc
     def revalidate(self) -> None:
         """Check the page (without TensorFlow) and show the problems with the last run's errors."""
         self.update_device_legend()
@@ -375,11 +374,12 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.analysis = an
         self.static_errors = {}
         self.page_errors = []
+        pending: dict[str, bool] = {}  # per block type (a big page has thousands of errors of a few types)
         if an is not None:
             for e in an.errors:
                 if e.block is None:
                     self.page_errors.append(e.message)
-                elif e.block in self.page and not self._type_pending(self.page.block(e.block).type):
+                elif e.block in self.page and not self._type_pending(self.page.block(e.block).type, pending):
                     self.static_errors.setdefault(e.block, []).append(str(e))
                 elif e.block.split("/", 1)[0] in self.page:  # inside a composite: shown on its instance
                     self.static_errors.setdefault(e.block.split("/", 1)[0], []).append(str(e))
@@ -390,16 +390,20 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         self.update_epochs_box()
 
     @staticmethod
-    def _type_pending(type_name: str) -> bool:
+    def _type_pending(type_name: str, known: dict[str, bool]) -> bool:
         # an op block is only known once the catalogue cache exists: no error for it before then
-        return blocktypes.lookup(type_name) is None and not blocktypes.catalogue_ready()
+        got = known.get(type_name)
+        if got is None:
+            got = known[type_name] = blocktypes.lookup(type_name) is None and not blocktypes.catalogue_ready()
+        return got
 
     def _show_errors(self) -> None:
         # a port the worker's check found a problem on: its words (naming both dtypes, offering a fix) replace the
         # editor's own quick check of the same port
         checked = {f"block '{e.get('block')}', port '{e.get('port')}':" for e in self.check_errors if e.get("port")}
         errors: dict[str, list[str]] = {k: [m for m in v if not any(m.startswith(c) for c in checked)]
-                                        for k, v in self.static_errors.items()}
+                                        for k, v in self.static_errors.items()} if checked else \
+            {k: list(v) for k, v in self.static_errors.items()}
         loose: list[str] = list(self.page_errors)
         fixes: dict[str, Any] = {}  # an error's text -> the fix it offers
         for e in [*self.run_errors, *self.check_errors]:  # (the worker's static check: clashes, shapes)
@@ -659,6 +663,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if self.snap_action.isChecked() != on:
             self.snap_action.setChecked(on)
 
+    @paused_gc
     def auto_layout(self) -> None:
         """Ctrl+L: the level shown laid out afresh (a long chain wrapped into bands to the canvas's shape), its
         frames drawn around their blocks again; one undo step."""

@@ -14,7 +14,7 @@ from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.gcpause import paused_gc
 from enuflow.app.document.page import Page
 
-__all__ = ["PageFileError", "load", "read_text", "save"]
+__all__ = ["PageFileError", "load", "load_page", "read_text", "save"]
 
 
 def read_text(path: str | Path) -> tuple[str, bytes]:
@@ -43,26 +43,32 @@ def read_text(path: str | Path) -> tuple[str, bytes]:
         raise PageFileError(str(path), f"is not UTF-8 or UTF-16 text (bad byte at offset {e.start})") from None
 
 
-@paused_gc
 def load(path: str | Path, data_dir: str | Path | None = None) -> Page:
     """Open a page file of any supported format; raises PageFileError."""
+    return load_page(path, data_dir)[0]
+
+
+@paused_gc
+def load_page(path: str | Path, data_dir: str | Path | None = None) -> tuple[Page, bool]:
+    """``load``, and whether the file is an enuflow page (a format-v1 document listing its blocks: Save may write
+    over it) rather than an imported enuSpace page; raises PageFileError."""
     text, _raw = read_text(path)
     stripped = text.lstrip()
     suffix = Path(path).suffix.lower()
     if suffix == ".svg" or stripped.startswith("<"):
         from enuflow.app.document.formats import enuspace
 
-        return enuspace.load_svg(path, text, data_dir=data_dir)
+        return enuspace.load_svg(path, text, data_dir=data_dir), False
     from enuflow.app.document.formats import native
 
     doc = native.parse_json(path, text)
     if isinstance(doc, dict) and "object" in doc and "blocks" not in doc:
         from enuflow.app.document.formats import enuspace
 
-        return enuspace.load_json_doc(path, doc, data_dir=data_dir)
+        return enuspace.load_json_doc(path, doc, data_dir=data_dir), False
     page = native.page_from_doc(path, doc, text)
     page.folder = os.path.dirname(os.path.abspath(path))
-    return page
+    return page, "blocks" in doc and doc.get("format", native.FORMAT) == native.FORMAT
 
 
 def save(page: Page, path: str | Path) -> None:

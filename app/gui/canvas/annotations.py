@@ -203,6 +203,7 @@ class FrameItem(QGraphicsItem):
             self.w = max(self._size[0] + drag.delta.x(), MIN_FRAME[0])
             self.h = max(self._size[1] + drag.delta.y(), MIN_FRAME[1])
             self.update()
+            self.layer.changed.emit()
             return
         for it, start in drag.starts.items():
             p = start + drag.delta
@@ -210,6 +211,7 @@ class FrameItem(QGraphicsItem):
                 self.move_to(p.x(), p.y())
             else:
                 it.setPos(p)
+        self.layer.changed.emit()
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         drag, self._drag = self._drag, None
@@ -379,6 +381,7 @@ class NoteItem(QGraphicsItem):
         if self._drag is not None:
             self._drag.delta = _snapped(self.scene(), event.scenePos() - self._drag.press)
             self.setPos(self._drag.starts[self] + self._drag.delta)
+            self.layer.changed.emit()
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         drag, self._drag = self._drag, None
@@ -399,6 +402,7 @@ class AnnotationLayer(QObject):
     frame_resized = Signal(str, object, object)          # frame id, old rect, new rect
     note_moved = Signal(str, object, object)             # note id, old pos, new pos
     edit_requested = Signal(str)                         # a double-click on a frame's title or on a note
+    changed = Signal()                                   # a frame or note came, went, moved or changed (the minimap)
 
     def __init__(self, scene: QGraphicsScene) -> None:
         super().__init__(scene)
@@ -415,6 +419,7 @@ class AnnotationLayer(QObject):
             self._add(f)
         for n in self.scene.page.notes.values():
             self._add(n)
+        self.changed.emit()
 
     def _add(self, item: Frame | Note) -> None:
         if isinstance(item, Frame):
@@ -441,6 +446,7 @@ class AnnotationLayer(QObject):
             self.frames[item.id].set_frame(item)
         elif isinstance(item, Note) and item.id in self.notes:
             self.notes[item.id].set_note(item)
+        self.changed.emit()
 
     # -- queries -----------------------------------------------------------------------------------------
     def contents(self, frame_id: str) -> tuple[list[str], list[str]]:

@@ -45,6 +45,8 @@ _FLAG = QGraphicsItem.GraphicsItemFlag
 _BLOCK_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
 _WIRE_FLAGS = _FLAG.ItemIsSelectable
 _NO_CONTENTS = _FLAG.ItemHasNoContents
+_BLOCK_HIDDEN = _BLOCK_FLAGS | _NO_CONTENTS
+_WIRE_HIDDEN = _WIRE_FLAGS | _NO_CONTENTS
 _CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _UNCACHED = QGraphicsItem.CacheMode.NoCache
 WIRE_HIT = 14.0  # how wide a band around a wire a press or hover takes
@@ -197,11 +199,17 @@ class _Form:
         else:
             body_h = header + max(len(inputs), len(outputs), 1) * row + 6
             height = body_h + (preview_rows * preview_row + 8 if preview_rows else 0)
+        def port_ys(names: list[str]) -> dict[str, float]:  # (``BlockItem._port_y``; the first of a name)
+            ys: dict[str, float] = {}
+            for i, n in enumerate(names):
+                ys.setdefault(n, height / 2 if collapsed else header + i * row + row / 2 + 3)
+            return ys
+
         self.attrs = {"type_name": type_name, "known": decl is not None, "subtitle": subtitle,
                       "collapsed": collapsed, "inputs": inputs, "outputs": outputs, "category": category,
                       "colour": colour, "title_colour": title_colour, "title_h": title_h, "header": header,
                       "row": row, "preview_row": preview_row, "preview_rows": preview_rows, "body_h": body_h,
-                      "height": height}
+                      "height": height, "in_ys": port_ys(inputs), "out_ys": port_ys(outputs)}
         w_sub = _sub_width(subtitle) + 28 if subtitle else 0.0
         w_ports = _label_width(tuple(inputs)) + _label_width(tuple(outputs)) + 2 * (PORT_R + 10) + 24
         w_note = 0.0 if decl is not None else _label_width((_UNKNOWN_NOTE,)) + 20
@@ -260,7 +268,7 @@ class BlockItem(QGraphicsRectItem):
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
         super().__init__()
         self.block_id = block.id
-        self.setFlags(_BLOCK_FLAGS | _NO_CONTENTS if hidden else _BLOCK_FLAGS)
+        self.setFlags(_BLOCK_HIDDEN if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setPen(_NO_PEN)
         # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
@@ -360,11 +368,8 @@ class BlockItem(QGraphicsRectItem):
     def port_y(self, name: str, is_output: bool) -> float:
         """How far below the block's top port ``name`` is drawn (a port the declaration does not know (yet):
         the middle of the header)."""
-        names = self.outputs if is_output else self.inputs
-        try:
-            return self._port_y(names.index(name))
-        except ValueError:
-            return min(self.header, self.height) / 2
+        y = (self.out_ys if is_output else self.in_ys).get(name)
+        return min(self.header, self.height) / 2 if y is None else y
 
     def port_local(self, name: str, is_output: bool) -> QPointF | None:
         names = self.outputs if is_output else self.inputs
@@ -599,9 +604,17 @@ class WireItem(QGraphicsRectItem):
     Layout, in a fraction of a second.
     """
 
+    # defaults shared until a wire sets its own (a page of 13,000 wires is made in a fraction of a second)
     ordinal = 0
     hot = False
     _long = False  # not cached as a picture (``LONG_WIRE``)
+    _path: QPainterPath | None = None
+    _shape: QPainterPath | None = None
+    #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
+    type_text = ""
+    ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
+    box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
+    _dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
 
     def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False) -> None:
         """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
@@ -609,14 +622,7 @@ class WireItem(QGraphicsRectItem):
         self.link = link
         self.src = src
         self.dst = dst
-        self._path: QPainterPath | None = None
-        #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
-        self.type_text = ""
-        self._shape: QPainterPath | None = None
-        self.ends = (0.0, 0.0, 0.0, 0.0)  # (x, y) of its output port, then of its input port, in page units
-        self.box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
-        self._dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
-        self.setFlags(_WIRE_FLAGS | _NO_CONTENTS if hidden else _WIRE_FLAGS)
+        self.setFlags(_WIRE_HIDDEN if hidden else _WIRE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
@@ -700,8 +706,8 @@ class WireItem(QGraphicsRectItem):
         self.ends = (ax, ay, bx, by)
         h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
         box = (x0 - h, y0 - h, x1 + h, y1 + h)
-        label = self.label_rect()
-        if label is not None:  # the static type written at the middle of the wire
+        if self.type_text:  # the static type written at the middle of the wire
+            label = self.label_rect()
             box = (min(box[0], label.left()), min(box[1], label.top()), max(box[2], label.right()),
                    max(box[3], label.bottom()))
         # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
@@ -805,7 +811,14 @@ def curve_xy(ax: float, ay: float, bx: float, by: float,
 def curve_box(ax: float, ay: float, bx: float, by: float, bend: float = 0.0) -> tuple[float, float, float, float]:
     """The rectangle of the control points (left, top, right, bottom) of ``curve`` from (ax, ay) to (bx, by),
     which holds the curve."""
-    k, dy = _reach(ax, bx, bend)
+    # (``_reach`` written out, and comparisons for min and max: this runs for every wire at every move)
+    dx = bx - ax
+    if dx >= 20:
+        k = dx * 0.5
+        k = 30.0 if k < 30.0 else 160.0 if k > 160.0 else k
+    else:
+        k = 80.0 + (600.0 if -dx > 600.0 else -dx) / 4
+    dy = bend * 4.0 / 3.0
     c1x, c2x = ax + k, bx - k
     lo, hi = (ay, by) if ay <= by else (by, ay)
-    return (min(ax, c2x), min(lo, lo + dy), max(bx, c1x), max(hi, hi + dy))
+    return (c2x if c2x < ax else ax, lo + dy if dy < 0 else lo, c1x if c1x > bx else bx, hi + dy if dy > 0 else hi)

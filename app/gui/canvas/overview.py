@@ -40,10 +40,16 @@ class Overview:
         self._extent = QRectF()
         self._bodies = QRectF()
         self._marks: QPainterPath | None = None  # the error marks
+        #: told when something moved, came or went (once until the geometry is read again): the minimap
+        self.on_change: Callable[[], Any] | None = None
+        self._told = False
 
     def invalidate(self) -> None:
         """Something moved, came or went: read the geometry again before the next use."""
         self._boxes = self._marks = None
+        if not self._told and self.on_change is not None:
+            self._told = True
+            self.on_change()
 
     def invalidate_marks(self) -> None:
         """Some block's errors changed."""
@@ -55,40 +61,40 @@ class Overview:
             return self._boxes
         by_colour: dict[int, tuple[QColor, QPainterPath]] = {}
         unknown = theme().unknown
-        xs, ys, rights, bottoms = [], [], [], []
         for it in self._blocks.values():
-            x, y, w, h = it.px, it.py, it.width, it.height
             c = it.colour if it.known else unknown
             entry = by_colour.get(id(c))  # (a category's colour is one object: ``items._colours``)
             if entry is None:
                 entry = by_colour[id(c)] = (c, QPainterPath())
-            entry[1].addRect(x, y, w, h)
-            xs.append(x)
-            ys.append(y)
-            rights.append(x + w)
-            bottoms.append(y + h)
+            entry[1].addRect(it.px, it.py, it.width, it.height)
         self._tall = sorted(self._blocks.values(), key=_height, reverse=True)
+        bodies = QRectF()
+        for _c, path in by_colour.values():  # (the rectangle of the rectangles added, measured by Qt)
+            bodies = bodies.united(path.boundingRect())
+        self._bodies = bodies
         ml, mt, mr, mb = PAINT_MARGIN
-        if xs:
-            left, top, right, bottom = min(xs), min(ys), max(rights), max(bottoms)
-            self._bodies = QRectF(left, top, right - left, bottom - top)
-            left, top, right, bottom = left - ml, top - mt, right + mr, bottom + mb
+        if by_colour:
+            left, top = bodies.left() - ml, bodies.top() - mt
+            right, bottom = bodies.right() + mr, bodies.bottom() + mb
         else:
-            self._bodies = QRectF()
             left = top = float("inf")
             right = bottom = float("-inf")
         lines = QPainterPath()
+        boxes = []
         for wire in self._wires():
             if wire.src is None or wire.dst is None:
                 continue
             ax, ay, bx, by = wire.ends
             lines.moveTo(ax, ay)
             lines.lineTo(bx, by)
-            x0, y0, x1, y1 = wire.box
-            left, top, right, bottom = min(left, x0), min(top, y0), max(right, x1), max(bottom, y1)
+            boxes.append(wire.box)
+        if boxes:
+            x0, y0, x1, y1 = zip(*boxes)
+            left, top, right, bottom = min(left, *x0), min(top, *y0), max(right, *x1), max(bottom, *y1)
         self._lines = lines
         self._extent = QRectF(left, top, right - left, bottom - top) if right >= left else QRectF()
         self._boxes = list(by_colour.values())
+        self._told = False
         return self._boxes
 
     def boxes(self) -> list[tuple[QColor, QPainterPath]]:

@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPixmapCache,
     QResizeEvent,
     QShowEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
@@ -52,7 +53,7 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAcceptDrops(True)
-        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
+        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))  # (the scene's area too: ``CANVAS_AREA``)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         # blocks and wires keep their painted pictures (DeviceCoordinateCache): room for a screenful or two
@@ -163,14 +164,14 @@ class CanvasView(QGraphicsView):
         room = rect.adjusted(-rect.width() - 5000, -rect.height() - 5000, rect.width() + 5000, rect.height() + 5000)
         if not self.sceneRect().contains(room):  # a page larger than the canvas's area (a big model): grow it
             self.setSceneRect(self.sceneRect().united(room))
+            self.scene().setSceneRect(self.sceneRect())
         margin = 30.0  # page units, and as many pixels: a frame's title tab (fixed size on screen) stays in view
         vw, vh = max(self.viewport().width() - 4, 1), max(self.viewport().height() - 4, 1)
         z = min(vw / (rect.width() + 2 * margin), vh / (rect.height() + 2 * margin), FIT_MAX)
         if vw > 4 * margin and vh > 4 * margin:
             z = min(z, (vw - 2 * margin) / max(rect.width(), 1e-9), (vh - 2 * margin) / max(rect.height(), 1e-9))
         z = max(z, MIN_ZOOM)
-        self.resetTransform()
-        self.scale(z, z)
+        self.setTransform(QTransform.fromScale(z, z))  # (the same zoom and centre as before: nothing redrawn)
         self.centerOn(rect.center())
         self._follow_zoom()
         self.view_changed.emit()
