@@ -6,15 +6,22 @@ Ctrl+Z undoes each."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtGui import QFontInfo
+from PySide6.QtWidgets import QLineEdit, QStyleOptionGraphicsItem
 
 from enuflow.app.engine.runner import run_page
+from enuflow.app.gui.canvas.exposed import ExposedTag
+from tests.test_gui_canvas import RecordingPainter
 from tests.test_gui_grouping import (CTRL, assert_numbers, click_block, doc_of, double_click_block, opened, press,
                                      select_and_group, tick)
 from tests.test_grouping import expected
 
 __all__ = ["opened"]  # the fixture, shared with the grouping tests
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def type_name(qtbot, w, name: str) -> None:
@@ -95,3 +102,30 @@ def test_stop_exposing_a_pin_drops_the_instances_values(qtbot, opened):
     assert [p.name for p in w.page.composites["group"].pins] == ["transpose_a"]
     assert w.page.block("group").pins == {"transpose_a": True}
     assert [t for t, _ in w.trail] == ["group"]  # still inside
+
+
+def tag_texts(w, zoom: float) -> list[tuple[str, str, float]]:
+    """(block, text, pixel size on screen) of every exposed-port tag drawn at ``zoom``."""
+    out = []
+    for bid, it in w.scene.blocks.items():
+        for tag in (c for c in it.childItems() if isinstance(c, ExposedTag)):
+            p = RecordingPainter(zoom)
+            tag.paint(p, QStyleOptionGraphicsItem(), None)
+            out += [(bid, t, QFontInfo(f).pixelSize() * zoom) for t, f in p.texts]
+    return out
+
+
+@pytest.mark.parametrize("zoom", ["fit", 0.5, 0.3])
+def test_exposed_port_tags_read_at_the_composites_fit_zoom_and_zoomed_out(new_window, gui_catalogue, qtbot, zoom):
+    w = new_window(size=(1600, 1000), load=True)
+    assert w.open_path(str(ROOT / "scenes" / "digits_mlp.json"), ask=False)
+    double_click_block(qtbot, w, "dense1")
+    assert [t for t, _ in w.trail] == ["dense1"]
+    if zoom != "fit":
+        w.view.resetTransform()
+        w.view.scale(zoom, zoom)
+    z = w.view.transform().m11()
+    drawn = tag_texts(w, z)
+    assert sorted((b, t) for b, t, _px in drawn) == [("act", "\u25b8 y"), ("kernel", "x \u25b8"),
+                                                     ("matmul", "x \u25b8")]
+    assert all(px >= 8.0 for _b, _t, px in drawn), (z, drawn)
