@@ -187,18 +187,15 @@ class Inspector(QWidget):
         form.addRow("expose pin", host)
 
     def _unexpose_row(self, form: QFormLayout, pin: str, name: str) -> None:
-        """An exposed pin: its name outside, and a button that stops exposing it."""
-        host = QWidget()
-        row = QHBoxLayout(host)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel(f"{pin} as {name}"), 1)
+        """An exposed pin: its name outside, and under it a button that stops exposing it (a row of its own: the
+        inspector is narrow)."""
+        form.addRow("exposed", QLabel(name if name == pin else f"{pin} as {name}"))
         button = QPushButton("Stop exposing")
         button.setToolTip(f"Take {name!r} off the composite's pins: the instances' values for it are dropped and "
                           f"this block's own {pin} applies")
         button.clicked.connect(lambda _c=False, n=name: self.unexpose(n) if self.unexpose is not None else None)
-        row.addWidget(button)
         self.fields[f"@unexpose:{pin}"] = button
-        form.addRow("exposed", host)
+        form.addRow("", button)
 
     def _rename_row(self, form: QFormLayout, type_name: str) -> None:
         """On an instance of a composite: its composite's name and a button to rename it."""
