@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontInfo
-from PySide6.QtWidgets import QLineEdit, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import QApplication, QLineEdit, QStyleOptionGraphicsItem
 
 from enuflow.app.engine.runner import run_page
 from enuflow.app.gui.canvas.exposed import ExposedTag
@@ -129,3 +129,16 @@ def test_exposed_port_tags_read_at_the_composites_fit_zoom_and_zoomed_out(new_wi
     assert sorted((b, t) for b, t, _px in drawn) == [("act", "\u25b8 y"), ("kernel", "x \u25b8"),
                                                      ("matmul", "x \u25b8")]
     assert all(px >= 8.0 for _b, _t, px in drawn), (z, drawn)
+
+
+def test_group_keeps_the_pages_frames_and_notes(new_window, gui_catalogue, qtbot):
+    w = new_window(size=(1600, 1000), load=True)
+    assert w.open_path(str(ROOT / "scenes" / "digits_mlp.json"), ask=False)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
+    select_and_group(qtbot, w, ["dense1", "dense2"])
+    assert "group" in w.page.composites, w.status_label.text()
+    assert sorted(w.page.frames) == ["frame_data", "frame_model", "frame_training"] and list(w.page.notes) == ["about"]
+    assert sorted(w.scene.annotations.frames) == sorted(w.page.frames) and list(w.scene.annotations.notes) == ["about"]
+    press(qtbot, w, Qt.Key.Key_Z, CTRL)
+    assert "group" not in w.page.composites and len(w.page.frames) == 3 and list(w.page.notes) == ["about"]
