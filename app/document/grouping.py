@@ -8,7 +8,8 @@ rewired to it. ``ungroup(page, instance)`` puts an instance's inner blocks back 
 instance's pins set on the inner pins they expose, placed around the instance in free space), rewires the links and
 drops the definition when nothing else uses it. ``group_in_composite`` and ``ungroup_in_composite`` do the same
 inside a definition: its own exposed inputs, outputs and pins follow the blocks they name. ``expose_pin`` adds an
-inner pin to a definition's ``pins``.
+inner pin to a definition's ``pins``, ``unexpose_pin`` takes one away (dropping the instances' values for it), and
+``rename_composite`` renames a definition with every instance of it. Each keeps the page's frames and notes.
 
 A control link (``^``) that crosses the selection is wired to the instance's ``^`` (the builder gives it to every
 inner block); ungrouping wires it to the inner blocks without inner predecessors (into) or successors (out of),

@@ -4,8 +4,8 @@ exposing it, and renaming a composite (its definition and every instance).
 
 Entering shows a composite's *definition*: a ``DefinitionPage`` holds its blocks and links as a page the canvas,
 the inspector and the ordinary undo commands work on, and writes every change back into the page's definition
-(so every instance of it changes). Group and Ungroup are ``SnapshotCommand``s: one undo step that puts the whole
-page back, and so are Rename and Stop exposing. ``GroupingCommands`` is a part of the editor window (a mixin, like ``FileCommands``).
+(so every instance of it changes). Group, Ungroup, Rename and Stop exposing are ``SnapshotCommand``s: one undo step
+that puts the whole page back. ``GroupingCommands`` is a part of the editor window (a mixin, like ``FileCommands``).
 """
 
 from __future__ import annotations
