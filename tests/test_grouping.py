@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from enuflow.app.document.formats.native import page_from_doc, page_to_doc
-from enuflow.app.document.grouping import (GroupError, expose_pin, group, group_in_composite, ungroup,
+from enuflow.app.document.grouping import (GroupError, expose_pin, group, group_in_composite, rename_composite,
+                                           ungroup,
                                            ungroup_in_composite)
 from enuflow.app.engine.runner import run_page
 
@@ -222,3 +223,26 @@ def test_a_client_session_is_not_grouped():
     doc["blocks"].append(block("session", "ClientSession", [1400, 0], {"steps": 1}))
     with pytest.raises(GroupError, match="ClientSession"):
         group(page(doc), ["act", "session"], "g")
+
+
+def test_group_ungroup_and_rename_keep_the_pages_frames_and_notes():
+    doc = original_doc()
+    doc["frames"] = [{"id": "f1", "title": "inputs", "rect": [0, 0, 300, 200], "color": "blue"}]
+    doc["notes"] = [{"id": "n1", "pos": [0, 400], "text": "**bold** note"}]
+    page = page_from_doc("p.json", doc)
+    grouped = group(page, ["mm", "add", "act"], "group").page
+    for p in (grouped, ungroup(grouped, "group").page, rename_composite(grouped, "group", "dense")):
+        out = page_to_doc(p)
+        assert (out["frames"], out["notes"]) == (doc["frames"], doc["notes"])
+
+
+def test_rename_composite_renames_its_instances_and_users_and_refuses_a_taken_name():
+    page = group(page_from_doc("p.json", original_doc()), ["mm", "add", "act"], "outer").page
+    page = group_in_composite(page, "outer", ["add", "act"], "inner").page
+    renamed = rename_composite(page, "inner", "core")
+    assert list(renamed.composites) == ["outer", "core"] and renamed.composites["core"].name == "core"
+    assert [b.type for b in renamed.composites["outer"].blocks] == ["MatMul", "core"]
+    assert list(page.composites) == ["outer", "inner"]  # the given page as it was
+    with pytest.raises(GroupError, match="already has a composite named 'outer'"):
+        rename_composite(page, "inner", "outer")
+    same_numbers(numbers(renamed), expected())

@@ -22,7 +22,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QFontInfo, QTextCursor
+from PySide6.QtGui import QFontInfo, QFontMetricsF, QTextCursor
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QStyleOptionGraphicsItem
 
 from enuflow.app import cli
@@ -30,6 +30,7 @@ from enuflow.app.document.formats import load
 from enuflow.app.document.formats.errors import PageFileError
 from enuflow.app.document.formats.native import page_from_doc
 from tests.test_gui import drop_from_palette, mouse_drag
+from enuflow.app.gui.style import font
 from tests.test_gui_canvas import RecordingPainter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -426,3 +427,51 @@ def test_auto_layout_draws_each_frame_around_its_blocks_again_in_one_undo_step(w
     assert not box.intersects(body(w, c)) and box.top() < -1000
     w.undo.undo()
     assert {bid: w.page.block(bid).pos for bid in (a, b, c)} == start and w.page.frames[fid].rect == rect0
+
+
+
+def note_lines(w, nid: str, zoom: float) -> list[tuple[str, float, float, float]]:
+    """(text, pixel size on screen, width and line height in page units) of each string note ``nid`` draws at
+    ``zoom``."""
+    p = RecordingPainter(zoom)
+    w.scene.annotations.notes[nid].paint(p, QStyleOptionGraphicsItem(), None)
+    return [(t, QFontInfo(f).pixelSize() * zoom, QFontMetricsF(f).horizontalAdvance(t), QFontMetricsF(f).height())
+            for t, f in p.texts]
+
+
+@pytest.mark.parametrize("zoom", ["fit", 0.45, 0.25, 0.1])
+def test_a_note_zoomed_out_reads_as_rendered_markdown_whole_or_cut_cleanly(window, qtbot, zoom):
+    w = window
+    assert w.open_path(str(ROOT / "scenes" / "digits_mlp.json"), ask=False)
+    fit = zoom == "fit"
+    if fit:
+        w.view.fit()
+        zoom = w.view.transform().m11()
+    note = w.scene.annotations.notes["about"].boundingRect()
+    assert QFontInfo(font(10)).pixelSize() * zoom < 8  # zoomed out: the note's own text would be too small
+    read = ("Handwritten digits: 1,797 images of 8x8 pixels (scenes/data/README.md), 64 numbers in, a digit out. A "
+            "hidden layer of 64 units and 10 logits, trained with Adam on softmax cross entropy; reaches about 97 % "
+            "test accuracy. Press Run to train (30 epochs, each followed by a test pass over a fifth of the data); "
+            "the Training dock draws the curves. Double-click a block to see the ops it builds. From a shell: "
+            "enuflow run scenes/digits_mlp.json --epochs 30.")  # the page's Markdown as a person reads it
+    drawn = note_lines(w, "about", zoom)
+    assert drawn, zoom
+    text = " ".join(t for t, *_ in drawn)
+    for t, px, width, _h in drawn:
+        assert px >= 8.0 and width <= note.width(), (t, px, width)
+        assert not any(mark in t for mark in ("**", "`", "#")), t
+    assert len(drawn) * drawn[0][3] <= note.height()  # every line inside the note
+
+    def bare(t: str) -> str:
+        return "".join(t.split())  # (lines break at spaces, or inside a long path)
+
+    if text.endswith("\u2026"):  # cut cleanly after a whole word, after more than a word or two
+        assert bare(read).startswith(bare(text[:-1])), text
+        if len(drawn) == 1 and len(text) < 12:  # far out: the first letters, like a far-out block's name
+            return
+        at = [i for i, c in enumerate(read) if not c.isspace()][len(bare(text[:-1])) - 1]
+        assert read[at + 1] in " ,;.", text  # the next character of the note ends a word
+    else:
+        assert bare(text) == bare(read), text  # whole
+    if fit:
+        assert bare(text) == bare(read)  # at the page's fit zoom the whole note reads

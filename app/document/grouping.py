@@ -8,7 +8,8 @@ rewired to it. ``ungroup(page, instance)`` puts an instance's inner blocks back 
 instance's pins set on the inner pins they expose, placed around the instance in free space), rewires the links and
 drops the definition when nothing else uses it. ``group_in_composite`` and ``ungroup_in_composite`` do the same
 inside a definition: its own exposed inputs, outputs and pins follow the blocks they name. ``expose_pin`` adds an
-inner pin to a definition's ``pins``.
+inner pin to a definition's ``pins``, ``unexpose_pin`` takes one away (dropping the instances' values for it), and
+``rename_composite`` renames a definition with every instance of it. Each keeps the page's frames and notes.
 
 A control link (``^``) that crosses the selection is wired to the instance's ``^`` (the builder gives it to every
 inner block); ungrouping wires it to the inner blocks without inner predecessors (into) or successors (out of),
@@ -141,6 +142,9 @@ def _page_like(page: Page, blocks: list[BlockInstance], links: list[Link],
     new.extra, new.data_path = copy.deepcopy(page.extra), page.data_path
     new.link_extra = {ln: copy.deepcopy(v) for ln, v in page.link_extra.items() if new.has_link(ln)}
     new.composites = comps
+    new.folder = page.folder
+    new.frames = {k: f.copy() for k, f in page.frames.items()}  # grouping moves blocks, never frames and notes
+    new.notes = {k: n.copy() for k, n in page.notes.items()}
     return new
 
 
@@ -421,6 +425,51 @@ def expose_pin(comp: Composite, block_id: str, pin: str, name: str | None = None
     new = comp.copy()
     new.pins.append(ExposedPin(unique(base, lambda n: n in taken), block_id, pin))
     return new
+
+
+def unexpose_pin(page: Page, definition: str, name: str) -> Page:
+    """``page`` with the exposed pin ``name`` of the composite ``definition`` no longer exposed: the instances'
+    values for it (on the page and in every composite) are dropped, so the inner block's own value applies.
+    Raises GroupError when the composite or the pin is not there."""
+    comp = page.composites.get(definition)
+    if comp is None or comp.pin(name) is None:
+        raise GroupError(f"the composite {definition!r} exposes no pin {name!r}")
+    comps = _copy_comps(page)
+    comps[definition].pins = [p for p in comps[definition].pins if p.name != name]
+    blocks = [b.copy() for b in page]
+    for b in [*blocks, *(b for c in comps.values() for b in c.blocks)]:
+        if b.type == definition:
+            b.pins.pop(name, None)
+    return _page_like(page, blocks, page.links, comps)
+
+
+def instances_setting(page: Page, definition: str, name: str) -> int:
+    """How many instances of ``definition`` (on the page and in its composites) set the exposed pin ``name``."""
+    blocks = [*page, *(b for c in page.composites.values() for b in c.blocks)]
+    return sum(1 for b in blocks if b.type == definition and name in b.pins)
+
+
+def rename_composite(page: Page, old: str, new: str) -> Page:
+    """``page`` with the composite ``old`` named ``new``: its definition (in the same place among the
+    definitions), every instance of it on the page and inside the composites that use it. The name is only checked
+    against the page's composites (``new`` taken raises GroupError); whether it fits a block type or the library
+    is for the caller to say."""
+    if old not in page.composites:
+        raise GroupError(f"the page has no composite named {old!r}")
+    if new in page.composites and new != old:
+        raise GroupError(f"the page already has a composite named {new!r}")
+    if not new or "/" in new:
+        raise GroupError(f"a composite needs a name without '/': {new!r}")
+    comps = {}
+    for name, c in _copy_comps(page).items():
+        if name == old:
+            name = c.name = new
+        comps[name] = c
+    blocks = [b.copy() for b in page]
+    for b in [*blocks, *(b for c in comps.values() for b in c.blocks)]:
+        if b.type == old:
+            b.type = new
+    return _page_like(page, blocks, page.links, comps)
 
 
 def exposed_as(comp: Composite, block_id: str, pin: str) -> str | None:

@@ -1,10 +1,11 @@
 """The editor's composite commands (issue 21): Group (Ctrl+G), Ungroup (Ctrl+Shift+G), entering an instance
-(double-click; a breadcrumb bar, Esc leaves one level) and exposing an inner pin from the inspector.
+(double-click; a breadcrumb bar, Esc leaves one level), exposing an inner pin from the inspector and no longer
+exposing it, and renaming a composite (its definition and every instance).
 
 Entering shows a composite's *definition*: a ``DefinitionPage`` holds its blocks and links as a page the canvas,
 the inspector and the ordinary undo commands work on, and writes every change back into the page's definition
-(so every instance of it changes). Group and Ungroup are ``SnapshotCommand``s: one undo step that puts the whole
-page back. ``GroupingCommands`` is a part of the editor window (a mixin, like ``FileCommands``).
+(so every instance of it changes). Group, Ungroup, Rename and Stop exposing are ``SnapshotCommand``s: one undo step
+that puts the whole page back. ``GroupingCommands`` is a part of the editor window (a mixin, like ``FileCommands``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QMenu, QToolBar, QToolButton, QWidget
 
 from enuflow.app.document import grouping
+from enuflow.app.document.composite_files import library_name_problem
 from enuflow.app.document.composites import Composite, ExposedInput, ExposedOutput, ExposedPin, needed
 from enuflow.app.document.page import BlockInstance, Page, prefer, unlist
 from enuflow.app.gui import blocktypes
@@ -211,6 +213,9 @@ class GroupingCommands:
         self.addToolBar(self.breadcrumb_bar)
         self.breadcrumb_bar.hide()
         self.inspector.expose = None
+        self.inspector.unexpose = None
+        self.inspector.rename = self.rename_composite
+        self.rename_dialog: QInputDialog | None = None
 
     def _grouping_actions(self, menu: Any) -> None:
         menu.addSeparator()
@@ -231,6 +236,7 @@ class GroupingCommands:
         if self._is_instance(block_id):
             menu.addAction("U&ngroup", lambda: self.ungroup_selection())
             menu.addAction("&Enter Composite", lambda: self.enter_block(block_id))
+            menu.addAction("Re&name Composite...", lambda: self.rename_composite(block_id))
 
     # -- where the canvas is -------------------------------------------------------------------------------
     @property
@@ -363,6 +369,7 @@ class GroupingCommands:
         self.scene.show_page(page, self.canvas_path)
         self.inspector.show_page(page)
         self.inspector.expose = self.expose_pin if self.trail else None
+        self.inspector.unexpose = self.unexpose_pin if self.trail else None
         names = [(self.page.name, "the page")]
         names += [(bid, f"{bid}: an instance of the composite {dp.definition}") for bid, dp in self.trail]
         self.breadcrumb.show_trail(names)
@@ -441,6 +448,80 @@ class GroupingCommands:
         self.undo.push(ExposePinsCommand(dp, [*dp.pins, added], f"Expose {block_id}.{pin} as {added.name}"))
         self.status_label.setText(f"{block_id}.{pin} is the pin {added.name!r} of every {dp.definition} block")
         return added.name
+
+
+    def unexpose_pin(self, name: str) -> bool:
+        """Stop exposing the pin ``name`` of the definition entered (one undo step): the instances' values for it
+        are dropped, the inner block's own value applies. Returns whether it was done."""
+        if not self.trail:
+            return False
+        dp = self.trail[-1][1]
+        pin = next((p for p in dp.pins if p.name == name), None)
+        try:
+            after = grouping.unexpose_pin(self.page, dp.definition, name)
+        except grouping.GroupError as e:
+            self.status_label.setText(f"Stop exposing: {e}")
+            return False
+        n = grouping.instances_setting(self.page, dp.definition, name)
+        where = f"{pin.block}.{pin.pin}" if pin is not None else name
+        dropped = (f"{n} instance value{'s' if n != 1 else ''} of {name} dropped, the inner default applies" if n
+                   else "no instance set it")
+        self.undo.push(SnapshotCommand(self.page, after, f"Stop exposing {where} as {name} ({dropped})",
+                                       self.recovery.touch))
+        if pin is not None and pin.block in self.scene.blocks:
+            self.select([pin.block])
+        self.status_label.setText(f"{where} is no longer a pin of the {dp.definition} blocks ({dropped})")
+        return True
+
+    # -- renaming a composite ------------------------------------------------------------------------------
+    def composite_name_problem(self, old: str, new: str) -> str | None:
+        """Why the composite ``old`` cannot be named ``new`` (a block type's name, another composite's, a name
+        the library cannot hold), or None when it can."""
+        problem = library_name_problem(new)
+        if problem is not None:
+            return problem
+        if new != old and new in self.page.composites:
+            return f"the page already has a composite named {new!r}; give this one another name"
+        if blocktypes.registry().get(new) is not None:
+            return f"{new!r} is the name of a block type; give the composite another name"
+        return None
+
+    def rename_composite(self, block_id: str, new: str | None = None) -> bool:
+        """Rename the composite of the instance ``block_id`` (of the canvas) to ``new``: its definition, every
+        instance of it and the composites that use it, one undo step. ``new`` None asks for the name in a dialog
+        (which asks again, saying why, for a name that cannot be). Returns whether it was renamed."""
+        if not self._is_instance(block_id):
+            return False
+        old = self.canvas_page.block(block_id).type
+        if new is None:
+            self._ask_name(block_id, old, old, "")
+            return False
+        new = new.strip()
+        if new == old:
+            return False
+        problem = self.composite_name_problem(old, new)
+        if problem is not None:
+            self.status_label.setText(f"Rename: {problem}")
+            self._ask_name(block_id, old, new, problem)
+            return False
+        after = grouping.rename_composite(self.page, old, new)
+        self.undo.push(SnapshotCommand(self.page, after, f"Rename composite {old} to {new}", self.recovery.touch))
+        if block_id in self.scene.blocks:
+            self.select([block_id])
+        self.status_label.setText(f"The composite {old!r} is {new!r} now, with every block of it")
+        return True
+
+    def _ask_name(self, block_id: str, old: str, typed: str, problem: str) -> None:
+        """The rename dialog (not modal: the window stays usable; Enter renames, Esc leaves it)."""
+        if self.rename_dialog is not None:
+            self.rename_dialog.close()
+        d = self.rename_dialog = QInputDialog(self)  # type: ignore[arg-type]
+        d.setWindowTitle("Rename Composite")
+        text = f"New name of the composite {old!r} (every block of it on the page is renamed):"
+        d.setLabelText(f"{problem}\n\n{text}" if problem else text)
+        d.setTextValue(typed)
+        d.textValueSelected.connect(lambda name: self.rename_composite(block_id, name))
+        d.open()
 
 
 __all__ = ["Breadcrumb", "DefinitionPage", "ExposePinsCommand", "GroupingCommands", "SnapshotCommand"]

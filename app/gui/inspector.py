@@ -71,6 +71,10 @@ class Inspector(QWidget):
         #: inside a composite: ``expose(block_id, pin)`` makes an inner pin a pin of the composite's instances
         self.expose: Callable[[str, str], Any] | None = None
         self.expose_button: QPushButton | None = None
+        #: inside a composite: ``unexpose(name)`` stops exposing the composite's pin ``name``
+        self.unexpose: Callable[[str], Any] | None = None
+        #: on an instance of a composite: ``rename(block_id)`` asks for a new name of its composite
+        self.rename: Callable[[str], Any] | None = None
         #: what the run target offers for a block's device field (listed by the worker)
         self.devices: list[str] = []
         self.fields: dict[str, QWidget] = {}
@@ -121,6 +125,8 @@ class Inspector(QWidget):
         label.editingFinished.connect(lambda w=label: self._commit_label(w))
         self.fields["@label"] = label
         form.addRow("label", label)
+        if self.rename is not None and b.type in self.page.composites:
+            self._rename_row(form, b.type)
         if b.type != "ClientSession":  # session control builds no op: its own device pin is the page default
             self._device_row(form, b.device or "")
         if decl is None:
@@ -158,8 +164,8 @@ class Inspector(QWidget):
         pins = [p.name for p in decl.inputs if p.name not in wired and not p.is_list
                 and p.kind not in ("resource", "variant", "ref")]
         pins += [a.name for a in decl.attrs if not a.inferred]
-        if exposed:
-            form.addRow("exposed", QLabel(", ".join(f"{pin} as {name}" for pin, name in exposed.items())))
+        for pin, name in exposed.items():
+            self._unexpose_row(form, pin, name)
         left = [p for p in pins if p not in exposed]
         if not left:
             return
@@ -179,6 +185,31 @@ class Inspector(QWidget):
         self.fields["@expose"] = combo
         self.expose_button = button
         form.addRow("expose pin", host)
+
+    def _unexpose_row(self, form: QFormLayout, pin: str, name: str) -> None:
+        """An exposed pin: its name outside, and under it a button that stops exposing it (a row of its own: the
+        inspector is narrow)."""
+        form.addRow("exposed", QLabel(name if name == pin else f"{pin} as {name}"))
+        button = QPushButton("Stop exposing")
+        button.setToolTip(f"Take {name!r} off the composite's pins: the instances' values for it are dropped and "
+                          f"this block's own {pin} applies")
+        button.clicked.connect(lambda _c=False, n=name: self.unexpose(n) if self.unexpose is not None else None)
+        self.fields[f"@unexpose:{pin}"] = button
+        form.addRow("", button)
+
+    def _rename_row(self, form: QFormLayout, type_name: str) -> None:
+        """On an instance of a composite: its composite's name and a button to rename it."""
+        host = QWidget()
+        row = QHBoxLayout(host)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel(type_name), 1)
+        button = QPushButton("Rename...")
+        button.setToolTip("Rename the composite: its definition and every block of it on the page")
+        bid = self.block_id
+        button.clicked.connect(lambda _c=False: self.rename(bid) if self.rename is not None else None)
+        row.addWidget(button)
+        self.fields["@rename"] = button
+        form.addRow("composite", host)
 
     def _expose(self, pin: str) -> None:
         if self.expose is not None and self.block_id is not None and pin:
@@ -373,6 +404,8 @@ class Inspector(QWidget):
             return
         if event in ("block_removed", "reset") and self.block_id not in self.page:
             self.show_block(None)
+        elif event == "reset":  # the block is still there, its composite's exposed pins may not be
+            self.show_block(self.block_id)
         elif event == "pin_changed" and d.get("id") == self.block_id:
             w = self.fields.get(d["pin"])
             if isinstance(w, QLineEdit) and text_value(w.text()) != d["value"]:

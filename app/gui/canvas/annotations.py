@@ -21,9 +21,12 @@ from PySide6.QtGui import (
     QFontMetricsF,
     QPainter,
     QPainterPath,
+    QFont,
     QPalette,
     QPen,
     QTextDocument,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, \
     QWidget
@@ -318,6 +321,49 @@ def note_document(text: str) -> QTextDocument:
     return doc
 
 
+def far_lines(text: str, f: QFont, width: float, height: float) -> list[str]:
+    """``text`` (plain: a note's Markdown as rendered) wrapped at ``width`` in the font ``f``: the lines that fit
+    ``height``, the last cut with "\u2026" where the text goes on; none where not even one line fits."""
+    fm = QFontMetricsF(f)
+    room = int(height // fm.lineSpacing())
+    words = text.split()
+    if not words or room < 1:
+        return []
+    if fm.horizontalAdvance(words[0]) > width:  # so far out that words would break up: one line, cut
+        shown = fm.elidedText(" ".join(words), Qt.TextElideMode.ElideRight, width)
+        return [shown] if len(shown) > 2 else []
+    out: list[str] = []
+    for para in (p.strip() for p in text.split("\n")):
+        if para and len(out) <= room:
+            out += _wrapped(para, f, width, room + 1 - len(out))
+    if len(out) > room:
+        rest = out[room - 1] + " " + out[room]
+        shown = fm.elidedText(rest, Qt.TextElideMode.ElideRight, width)[:-1]
+        if " " in shown and not rest[len(shown)].isspace():  # cut after the last whole word
+            shown = shown[:shown.rindex(" ")]
+        out = out[:room - 1] + [shown.rstrip() + "\u2026"]
+    return out[:room]
+
+
+def _wrapped(para: str, f: QFont, width: float, most: int) -> list[str]:
+    """The first ``most`` lines of ``para`` wrapped at ``width`` (Qt's line breaking)."""
+    layout = QTextLayout(para, f)
+    layout.setTextOption(QTextOption(Qt.AlignmentFlag.AlignLeft))
+    opt = layout.textOption()
+    opt.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)  # a long path is cut, not drawn past the edge
+    layout.setTextOption(opt)
+    layout.beginLayout()
+    lines: list[str] = []
+    while len(lines) < most:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(width)
+        lines.append(para[line.textStart():line.textStart() + line.textLength()].strip())
+    layout.endLayout()
+    return lines
+
+
 class NoteItem(QGraphicsItem):
     """A note: its Markdown text on paper-coloured card, above wires, below blocks."""
 
@@ -335,6 +381,7 @@ class NoteItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.text = note.text
         self.doc = note_document(note.text)
+        self.plain = self.doc.toPlainText()  # the Markdown as read: no **, # or backticks
         self.h = max(self.doc.size().height() + 2 * NOTE_PAD, 36.0)
         self.setPos(note.pos[0], note.pos[1])
         self.update()
@@ -358,15 +405,16 @@ class NoteItem(QGraphicsItem):
             self.doc.documentLayout().draw(painter, ctx)
             painter.restore()
             return
-        first = next((ln.strip("# *_>-") for ln in self.text.splitlines() if ln.strip("# *_>-")), "")
-        px = int(MIN_TEXT_PX / lod + 0.999)
-        if first and px <= self.h - 4:  # far out: the first line large, where it fits
-            painter.setFont(px_font(px, True))
+        f = px_font(int(MIN_TEXT_PX / lod + 0.999))
+        room = self.boundingRect().adjusted(NOTE_PAD / 2, NOTE_PAD / 2, -NOTE_PAD / 2, -NOTE_PAD / 2)
+        lines = far_lines(self.plain, f, room.width(), room.height())
+        if lines:  # far out: the text as read, larger, as much as fits, cut cleanly
+            painter.setFont(f)
             painter.setPen(ink)
-            room = self.boundingRect().adjusted(4, 2, -4, -2)
-            painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                             QFontMetricsF(px_font(px, True)).elidedText(first, Qt.TextElideMode.ElideRight,
-                                                                          room.width()))
+            step = QFontMetricsF(f).lineSpacing()
+            for i, line in enumerate(lines):
+                painter.drawText(QRectF(room.left(), room.top() + i * step, room.width(), step),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, line)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
