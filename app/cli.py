@@ -641,15 +641,7 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             doc["steps"] = 0
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        from enuflow.app.engine.flatten import display_order
-
-        print(format_results(display_order(page), values, fetched=fetched))
-        steps_done = report.steps_done if report is not None else 0
-        stopped = " (stopped)" if report is not None and report.stopped else ""
-        if report is not None and (report.epochs or getattr(ns, "epochs", None)):
-            print(f"\n{len(report.epochs)} epoch{'s' if len(report.epochs) != 1 else ''}{stopped}")
-        elif steps_done != 1:
-            print(f"\n{steps_done} steps{stopped}")
+        _print_results(ns, page, report, values, fetched, errors)
         for w in report.warnings if report is not None else []:
             print(f"warning: {_error_text(w)}", file=sys.stderr)
         for e in errors:
@@ -657,6 +649,35 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
         if report is not None and report.crash is not None:
             print(f"(the worker's log is {report.crash['log']})", file=sys.stderr)
     return status
+
+
+def _print_results(ns: argparse.Namespace, page: Any, report: Any, values: Any, fetched: Any,
+                   errors: list[dict[str, Any]]) -> None:
+    """The results table and the count of steps or epochs done; nothing when a run in epochs trained none for an
+    error (its build failed, its first batch did): the errors alone say what happened."""
+    from enuflow.app.engine.flatten import display_order
+
+    in_epochs = report is not None and (report.epochs or _epochs_asked(ns, page))
+    if in_epochs and errors and not report.epochs and not report.stopped and not report.interrupted:
+        return
+    print(format_results(display_order(page), values, fetched=fetched))
+    steps_done = report.steps_done if report is not None else 0
+    stopped = " (stopped)" if report is not None and report.stopped else ""
+    if in_epochs:
+        print(f"\n{len(report.epochs)} epoch{'s' if len(report.epochs) != 1 else ''}{stopped}")
+    elif steps_done != 1:
+        print(f"\n{steps_done} steps{stopped}")
+
+
+def _epochs_asked(ns: argparse.Namespace, page: Any) -> bool:
+    """Whether the run was to train in epochs: --epochs N above 0, else the ClientSession's epochs pin."""
+    n = getattr(ns, "epochs", None)
+    if n is None:
+        n = next((b.pins.get("epochs", 0) for b in page if b.type == "ClientSession"), 0)
+    try:
+        return int(n) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 def _error_json(e: dict[str, Any]) -> dict[str, Any]:

@@ -331,3 +331,47 @@ def test_export_of_a_page_with_batchnorm_and_dropout_serves_what_its_test_pass_g
     subprocess.run([sys.executable, str(tmp_path / "infer.py"), str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
                    check=True, capture_output=True, timeout=120)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), y_page, rtol=1e-5, atol=1e-5)
+
+
+def test_a_value_edited_between_runs_is_what_the_kept_graphs_passes_read(folder):
+    """The passes' session callables are made once per graph and fed each run's values: the inputs scaled by a
+    Const (fed, as pin values are), then the Const edited (the same graph, kept): each run's figures are numpy's
+    on its final weights with its own scale, train and test, and the second run makes no new callable."""
+    page = load(str(classifier_page(folder, epochs=1, name="scaled.json")))
+    page.set_pin("train", "learning_rate", 0.0)  # the weights stay as initialised: the train mean is numpy's too
+    page.remove_link(Link("data", "x", "d1", "x"))
+    page.add_block(BlockInstance("scale", "Const", (0, 0), {"val": 2.0, "dtype": "float32"}))
+    page.add_block(BlockInstance("mul", "Mul", (0, 0)))
+    for ln in [("data", "x", "mul", "x"), ("scale", "output", "mul", "y"), ("mul", "z", "d1", "x")]:
+        page.add_link(Link(*ln))
+    x, y = _examples()
+    runner = Runner()
+    try:
+        made = None
+        for scale in (2.0, 3.0):
+            page.set_pin("scale", "val", scale)
+            report = runner.run(page, save_weights=str(folder / "scaled"))
+            assert not report.errors, report.errors
+            assert [k for k in runner._prepared.built.slots if k.block == "scale"], "the Const is fed"
+            w = _checkpoint(folder / "scaled")
+            for phase, rows in (("train", slice(None, N_TRAIN)), ("test", slice(N_TRAIN, None))):
+                logits = _forward(w, scale * x[rows])
+                figures = report.epochs[0][phase]
+                assert figures["loss.loss"] == pytest.approx(_xent(logits, y[rows]), abs=1e-5), (scale, phase)
+                assert figures["acc.accuracy"] == pytest.approx(float((logits.argmax(1) == y[rows]).mean()))
+            made = made or dict(runner._prepared.callables)
+        assert runner._prepared.callables.keys() == made.keys()
+    finally:
+        runner.close()
+
+
+def test_run_epochs_of_a_page_whose_build_failed_prints_its_errors_only(folder, capsys):
+    """No epoch line, no results table, no count: the errors (the data file's, the epochs pin's) and exit 1."""
+    page = load(str(classifier_page(folder, epochs=3, name="broken.json")))
+    page.set_pin("data", "file", "missing.npz")
+    save(page, folder / "broken.json")
+    for args in ([], ["--epochs", "2"]):
+        assert cli.main(["run", str(folder / "broken.json"), *args]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert "missing.npz" in err and "port 'epochs'" in err and "not trained" in err

@@ -33,6 +33,7 @@ import numpy as np
 
 from enuflow.app.engine.analysis import BuildError
 from enuflow.app.engine.builder import clean_message
+from enuflow.app.engine.callables import _compiled
 from enuflow.app.engine.observers import as_array
 from enuflow.app.engine.weights import SessionWeights, read_checkpoint, write_checkpoint
 from enuflow.blocks.tf import load
@@ -167,16 +168,24 @@ def _confusions(page: Any, an: Any, built: Any, types: dict[str, str]) -> list[C
 
 
 def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError | None:
-    """What the epochs of ``built`` (``page``, analysed as ``an``) run; an error when the page cannot train, None
-    when its dataset failed to build (that error is reported already)."""
+    """What the epochs of ``built`` (``page``, analysed as ``an``) run, or the error why the page cannot train."""
     datasets = list(getattr(built, "datasets", None) or [])
     types = instance_types(page)
+    no_data = BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
+                                                "train on: add one, or set the ClientSession's epochs pin to 0 to "
+                                                "run steps")
+    if not datasets and DATASET not in types.values():
+        return no_data
+    if built.errors:  # training half a model would report epochs of a model that is not the one drawn
+        failed = sorted({e.block for e in built.errors if e.block})
+        return BuildError(an.plan.block, "epochs", f"the page was not trained: {len(failed)} block(s) failed to "
+                                                   f"build ({', '.join(failed[:5])}); their errors say why")
     if not datasets:
-        if DATASET in types.values() and built.errors:
-            return None
-        return BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
-                                                   "train on: add one, or set the ClientSession's epochs pin to 0 "
-                                                   "to run steps")
+        return no_data
+    if len(datasets) > 1:
+        return BuildError(datasets[1].instance, None, "a page trains in epochs over one data.Dataset, this one has "
+                                                      f"{len(datasets)} ({', '.join(d.instance for d in datasets)}): "
+                                                      "give one Dataset a test_file or test_fraction instead")
     plan = EpochPlan(datasets, figures_of(page, built, types), _confusions(page, an, built, types),
                      [op for _, op in getattr(built, "train_ops", None) or []], getattr(built, "training", None))
     y = built.tensors.get((datasets[0].block, "y"))
@@ -196,6 +205,36 @@ def _upstream(fetches: list[Any]) -> set[str]:
         stack.extend(t.op for t in op.inputs)
         stack.extend(op.control_inputs)
     return seen
+
+
+def pass_callable(prepared: Any, fetches: list[Any], targets: list[Any], candidates: list[Any]
+                  ) -> tuple[Callable[..., list[Any]], list[int]]:
+    """TensorFlow's compiled callable (``CallableOptions``, as ``app.engine.callables`` makes a step's; made once per
+    graph and kept in ``prepared.callables``) fetching ``fetches`` and running ``targets``, and the indices of the
+    placeholders among ``candidates`` it takes, positionally: those the fetches and targets read. A fetched
+    placeholder that is fed gives back the value fed. Making it may raise TensorFlow's errors (its kernels are made)."""
+    key = ("epochs", tuple(t.name for t in fetches), tuple(op.name for op in targets),
+           tuple(p.name for p in candidates))
+    got = prepared.callables.get(key)
+    if got is None:
+        needed = _upstream(fetches + targets)
+        used = [i for i, p in enumerate(candidates) if p.op.name in needed]
+        fed = {candidates[i].name: j for j, i in enumerate(used)}
+        own = [t for t in fetches if t.name not in fed]
+        fn = _compiled(prepared, candidates, used, (), own, targets)
+        if len(own) < len(fetches):  # (rare: a fed placeholder fetched; TensorFlow fetches no fed tensor)
+            fn = _with_fed(fn, [(t.name in fed, fed.get(t.name, 0)) for t in fetches])
+        got = prepared.callables[key] = (fn, used)
+    return got
+
+
+def _with_fed(inner: Callable[..., list[Any]], plan: list[tuple[bool, int]]) -> Callable[..., list[Any]]:
+    """``inner``'s results with the values fed put in for the fetches that were fed (``plan``: per fetch, whether
+    it was fed, and its position among the values fed)."""
+    def fn(*values: Any) -> list[Any]:
+        out = iter(inner(*values))
+        return [values[i] if was_fed else next(out) for was_fed, i in plan]
+    return fn
 
 
 def _after_updates(ops: list[Any]) -> set[str]:
@@ -288,28 +327,33 @@ class EpochRun:
         return out + (list(plan.full.values()) if phase == "full" else [])
 
     def callable(self, phase: str) -> tuple[Any, list[Any]]:
-        """The session callable of a pass's batches and the values it is fed (only the pin values its fetches
-        read, and the training flag)."""
+        """A pass's compiled session callable (made once per graph, ``pass_callable``) and the values it is fed:
+        of the pin values, the training flag and (for ``train_init``/``test_init``) the dataset's arrays, those its
+        fetches and ops read."""
         got = self.callables.get(phase)
         if got is None:
-            fetches = self._fetches(phase)
-            needed = _upstream(fetches)
-            slots = [i for i, s in enumerate(self.built.slots) if s.placeholder.op.name in needed]
-            feed_list = [self.built.slots[i].placeholder for i in slots]
-            values = [self.feeds[i] for i in slots]
-            if self.plan.training is not None:
-                feed_list.append(self.plan.training)
-                values.append(np.bool_(phase == "train"))
-            got = self.callables[phase] = (self.session.make_callable(fetches, feed_list=feed_list), values)
+            plan, built = self.plan, self.built
+            fetches, targets = [], []
+            candidates = list(zip((s.placeholder for s in built.slots), self.feeds))
+            if phase.endswith("_init"):
+                targets = [getattr(ds, phase) for ds in plan.datasets]
+                candidates += list((getattr(built, "init_feeds", None) or {}).items())
+            else:
+                fetches = self._fetches(phase)
+                targets = [f for f in fetches if not hasattr(f, "dtype")]  # the updates: run, not fetched
+                fetches = [f for f in fetches if hasattr(f, "dtype")]
+                if plan.training is not None:
+                    candidates.append((plan.training, np.array(phase == "train")))
+            fn, used = pass_callable(self.run.prepared, fetches, targets, [p for p, _ in candidates])
+            got = self.callables[phase] = (fn, [candidates[i][1] for i in used])
         return got
 
     # -- one pass -----------------------------------------------------------------------------------------
     def start_pass(self, phase: str) -> None:
-        """Run every dataset's initialiser of the pass (its arrays fed, as when Variables are initialised)."""
-        ops = [ds.train_init if phase == "train" else ds.test_init for ds in self.plan.datasets]
-        feeds = dict(zip((s.placeholder for s in self.built.slots), self.run.feeds))
-        feeds.update(getattr(self.built, "init_feeds", None) or {})
-        self.session.run(ops, feed_dict=feeds)
+        """Run every dataset's initialiser of the pass (fed what it reads: the dataset's arrays live in Variables
+        set when the page's initialisers ran, so an initialiser reading them is fed nothing)."""
+        fn, values = self.callable(phase + "_init")
+        fn(*values)
 
     def one_pass(self, phase: str, epoch: int) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
         """A train or test pass: its figures' means and (test) confusion matrices; None when the run must end (it
@@ -320,14 +364,18 @@ class EpochRun:
         means = _Means([f.name for f in plan.figures])
         matrices = {c.block: np.zeros((c.classes, c.classes), np.int64) for c in plan.confusions}
         expected = _batches(plan.datasets[0], phase)
-        self.start_pass(phase)
+        try:
+            self.start_pass(phase)
+        except tf.errors.OpError as e:
+            self.failed(e, phase, epoch)
+            return None
         batch = 0
         while True:
             if self.stopping(epoch):
                 return None
-            # a test pass's last batch fetches every result of the page too
-            fn, values = self.callable("train" if training else "full" if batch + 1 == expected else "test")
             try:
+                # a test pass's last batch fetches every result of the page too
+                fn, values = self.callable("train" if training else "full" if batch + 1 == expected else "test")
                 out = fn(*values)
             except tf.errors.OutOfRangeError:
                 break
