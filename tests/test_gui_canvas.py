@@ -471,3 +471,27 @@ def test_a_control_link_is_drawn_dashed_and_says_what_it_orders(window, tmp_path
     ax, ay, bx, by = wire.ends
     assert ax == a.px + a.width and bx == b.px  # from the reader's right side to the waiting block's left
     assert a.py <= ay <= a.py + a.height and b.py <= by <= b.py + b.height
+
+
+def test_wires_are_cached_as_pictures_unless_long_and_follow_a_move(window):
+    """A wire is cached as a picture (panning blits it) unless it is about a screen long (drawn afresh): set when
+    it is made and again when a move changes its length."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from enuflow.app.gui.canvas.items import LONG_WIRE, WireItem
+
+    cached, plain = QGraphicsItem.CacheMode.DeviceCoordinateCache, QGraphicsItem.CacheMode.NoCache
+    page = Page("p")
+    page.add_block(BlockInstance("a", "Const", (0.0, 0.0), {"val": "1"}))
+    page.add_block(BlockInstance("b", "Identity", (300.0, 0.0), {}))
+    page.add_block(BlockInstance("far", "Identity", (LONG_WIRE + 600.0, 0.0), {}))
+    page.add_link(Link("a", "output", "b", "input"))
+    page.add_link(Link("a", "output", "far", "input"))
+    window._set_page(page, None)
+    near, far = (window.scene.wires[ln] for ln in page.links)
+    assert near.cacheMode() == cached and far.cacheMode() == plain
+    window.page.move_blocks({"far": (400.0, 200.0)})
+    assert far.cacheMode() == cached
+    window.page.move_blocks({"b": (LONG_WIRE + 900.0, 0.0)})
+    assert near.cacheMode() == plain
+    assert WireItem(page.links[0], None, None).cacheMode() == cached  # a wire with no ends yet

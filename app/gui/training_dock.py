@@ -73,17 +73,38 @@ class EpochPlot(QWidget):
 
     def __init__(self, title: str, parent: QWidget | None = None, legend_at_top: bool = True) -> None:
         super().__init__(parent)
-        self.canvas = pg.PlotWidget()
-        self.canvas.setTitle(title, size="9pt")
-        self.canvas.showGrid(x=True, y=True, alpha=0.25)
-        self.canvas.getAxis("bottom").setLabel("epoch")
-        # where falling losses and rising metrics leave room: top right for losses, bottom right for metrics
-        self.legend = self.canvas.addLegend(offset=(-4, 4) if legend_at_top else (-4, -4), labelTextSize="8pt")
+        self._title = title
+        self._legend_at_top = legend_at_top
+        self._canvas: pg.PlotWidget | None = None  # made when first shown or drawn on (``canvas``)
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.canvas)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
         self.setMinimumSize(220, 150)
+
+    @property
+    def canvas(self) -> pg.PlotWidget:
+        """The plot, made the first time it is needed (a window that never shows its Training dock makes no
+        pyqtgraph plot: the two took about 0.03 s of every window opened)."""
+        if self._canvas is None:
+            self._canvas = pg.PlotWidget()
+            self._canvas.setTitle(self._title, size="9pt")
+            self._canvas.showGrid(x=True, y=True, alpha=0.25)
+            self._canvas.getAxis("bottom").setLabel("epoch")
+            # where falling losses and rising metrics leave room: top right for losses, bottom right for metrics
+            self._legend = self._canvas.addLegend(offset=(-4, 4) if self._legend_at_top else (-4, -4),
+                                                  labelTextSize="8pt")
+            self._lay.addWidget(self._canvas)
+        return self._canvas
+
+    @property
+    def legend(self) -> Any:
+        """The plot's legend (naming each figure and split)."""
+        self.canvas  # noqa: B018 - made with the plot
+        return self._legend
+
+    def showEvent(self, event: Any) -> None:
+        self.canvas  # noqa: B018 - made before it is first drawn
+        super().showEvent(event)
 
     def set_points(self, name: str, split: str, colour: str, epochs: list[int], values: list[float]) -> None:
         """Draw ``values`` of ``name`` in ``split`` against their epoch numbers (a new curve the first time)."""
@@ -99,6 +120,8 @@ class EpochPlot(QWidget):
         curve.setData(np.asarray(epochs, dtype=np.float64), np.asarray(values, dtype=np.float64))
 
     def clear(self) -> None:
+        if self._canvas is None:  # nothing drawn yet
+            return
         for curve in self.curves.values():
             self.canvas.removeItem(curve)
         self.legend.clear()

@@ -65,6 +65,7 @@ from enuflow.app.engine.analysis import BuildError
 
 Prompt = Callable[[str, str, Any], Any]
 MAX_RECENT = 8
+PROBLEM_ROWS = 500  # rows the Problems list shows of each kind; one more row counts the rest
 
 
 def _ask(parent: QWidget, title: str, text: str, buttons: Any) -> Any:
@@ -422,14 +423,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         shown = self.canvas_errors(errors)  # inside a composite: its blocks' errors, by path
         self.scene.set_errors(shown)
         self.problems.clear()
-        for bid, msgs in errors.items():
-            for m in msgs:
-                it = QListWidgetItem(m)
-                it.setData(Qt.ItemDataRole.UserRole, bid)
-                if m in fixes:
-                    it.setData(FIX_ROLE, fixes[m])
-                    it.setToolTip("Right click: " + fix_title(fixes[m]))
-                self.problems.addItem(it)
+        self._add_problem_rows([(m, bid, fixes.get(m)) for bid, msgs in errors.items() for m in msgs],
+                               "problems (the canvas marks every block that has one)")
         for m in loose:
             self.problems.addItem(QListWidgetItem(m))
         # warnings (inert blocks, what an import changed or could not find) do not stop a run, but are listed
@@ -448,18 +443,29 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                          and "is stored in" not in str(w)]
         seen: set[str] = set()
         warnings = [w for w in warnings if not (w[1] in seen or seen.add(w[1]))]
-        for bid, text, fix in warnings:
-            it = QListWidgetItem(f"warning: {text}")
-            it.setForeground(warn_colour)
-            if bid and bid in self.page:
-                it.setData(Qt.ItemDataRole.UserRole, bid)
-            if isinstance(fix, dict):
-                it.setData(FIX_ROLE, fix)
-                it.setToolTip("Right click: " + fix_title(fix))
-            self.problems.addItem(it)
+        self._add_problem_rows([(f"warning: {text}", bid if bid and bid in self.page else None,
+                                 fix if isinstance(fix, dict) else None) for bid, text, fix in warnings],
+                               "warnings", warn_colour)
         sel = self.scene.selected_block_ids()
         self.inspector.set_problems(shown.get(sel[0], []) if len(sel) == 1 else [])
         self.block_errors = shown
+
+    def _add_problem_rows(self, rows: list[tuple[str, str | None, dict | None]], more: str,
+                          colour: QColor | None = None) -> None:
+        """Add (text, block, fix) rows to Problems: at most PROBLEM_ROWS of them, then one row counting the rest
+        (Qt lays out every row of the list: thousands on a big page, that nobody reads)."""
+        for text, bid, fix in rows[:PROBLEM_ROWS]:
+            it = QListWidgetItem(text)
+            if colour is not None:
+                it.setForeground(colour)
+            if bid is not None:
+                it.setData(Qt.ItemDataRole.UserRole, bid)
+            if fix is not None:
+                it.setData(FIX_ROLE, fix)
+                it.setToolTip("Right click: " + fix_title(fix))
+            self.problems.addItem(it)
+        if len(rows) > PROBLEM_ROWS:
+            self.problems.addItem(QListWidgetItem(f"\u2026 and {len(rows) - PROBLEM_ROWS:,} more {more}"))
 
     def _problem_clicked(self, item: QListWidgetItem) -> None:
         bid = item.data(Qt.ItemDataRole.UserRole)

@@ -607,7 +607,8 @@ class WireItem(QGraphicsRectItem):
     # defaults shared until a wire sets its own (a page of 13,000 wires is made in a fraction of a second)
     ordinal = 0
     hot = False
-    _long = False  # not cached as a picture (``LONG_WIRE``)
+    #: not cached as a picture (``LONG_WIRE``); None until first placed (``follow`` sets the cache mode then)
+    _long: bool | None = None
     _path: QPainterPath | None = None
     _shape: QPainterPath | None = None
     #: the static type of what the wire carries (``f32[?,784]``), from the worker's check, or ""
@@ -626,11 +627,13 @@ class WireItem(QGraphicsRectItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
-        self.setCacheMode(_CACHED)
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
-        self.adjust()
+        self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long)
+        if self._long is None:  # (an end missing: not placed)
+            self._long = False
+            self.setCacheMode(_CACHED)
 
     def tip(self) -> str:
         ln = self.link

@@ -397,9 +397,8 @@ class PageScene(QGraphicsScene):
                 per.setdefault(bid, {})[port] = preview_text(arr)
             except Exception:  # noqa: BLE001 - an odd result must not break drawing
                 per.setdefault(bid, {})[port] = "?"
-        for bid, item in self.blocks.items():
-            if only is not None and bid != only:
-                continue
+        items = self.blocks.items() if only is None else [(only, self.blocks[only])] if only in self.blocks else []
+        for bid, item in items:
             found = per.get(bid)
             if found or item.previews:  # (a page opened without results: nothing to tell its blocks)
                 item.set_previews(found or {})
@@ -410,14 +409,20 @@ class PageScene(QGraphicsScene):
         self.stale = set(ids)
         if not ids:
             self._stale_kept.clear()
+        stale = self.stale
         for bid, item in self.blocks.items():
-            item.set_stale(bid in self.stale)
+            on = bid in stale
+            if on != item.stale:  # (only the blocks whose mark changes are told)
+                item.set_stale(on)
 
     def set_cached(self, paths: set[str]) -> None:
         """Tag the blocks (paths, ``d1/mm`` inside ``d1``) whose results the last run took from the run before."""
-        self.cached = set(paths)
+        cached = self.cached = set(paths)
+        prefix = f"{self.path}/" if self.path else ""  # (``_path_of``)
         for bid, item in self.blocks.items():
-            item.set_cached(self._path_of(bid) in self.cached)
+            on = (prefix + bid) in cached
+            if on != item.cached:  # (only the blocks whose tag changes are told)
+                item.set_cached(on)
 
     def _path_of(self, bid: str) -> str:
         return f"{self.path}/{bid}" if self.path else bid
