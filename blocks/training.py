@@ -35,6 +35,23 @@ def _attr(scope: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def int_pin(scope: Any, name: str, default: int, minimum: int) -> int:
+    """A whole-number pin of at least ``minimum``; raises BuildFailure naming the pin."""
+    value = _attr(scope, name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise BuildFailure(f"{name} must be a whole number of at least {minimum}, got {value!r}", name)
+    return int(value)
+
+
+def positive_pin(scope: Any, name: str, default: float) -> float:
+    """A finite number above 0; raises BuildFailure naming the pin."""
+    value = _attr(scope, name, default)
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0.0:
+        raise BuildFailure(f"{name} must be a number above 0, got {value!r}", name)
+    return float(value)
+
+
 def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list[int]:
     """The shape of a Weight of ``role`` for input ``x`` (its last dimension is the fan-in)."""
     last = None
@@ -114,7 +131,7 @@ class Weight(Block):
 
     def build(self, scope: Any, x: Any = None) -> dict[str, Any]:
         tf = load()
-        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int(_attr(scope, "units", 1)),
+        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int_pin(scope, "units", 1, 1),
                               list(_attr(scope, "kernel_size", [3, 3])))
         with tf.compat.v1.name_scope(scope.name + "/"):
             if not _attr(scope, "enabled", True):
@@ -273,6 +290,10 @@ class Minimize(Block):
         optimizer = str(_attr(scope, "optimizer", "sgd"))
         if optimizer not in OPTIMIZERS:
             raise BuildFailure(f"optimizer must be one of {', '.join(OPTIMIZERS)}", "optimizer")
+        learning_rate = positive_pin(scope, "learning_rate", 0.01)
+        if loss.shape.rank is not None and loss.shape.rank != 0:
+            raise BuildFailure(f"the loss must be a scalar (a loss block's loss), got shape {loss.shape.as_list()}",
+                               "loss")
         found = _trainables(scope.page, loss)
         if not found:
             raise BuildFailure("the loss depends on no trainable Variable (a Weight or a Variable)", "loss")
@@ -290,7 +311,7 @@ class Minimize(Block):
                 if g is None:
                     continue
                 target = _Target(tf, name, var)
-                updates.lr = tf.constant(float(_attr(scope, "learning_rate", 0.01)), target.dtype)
+                updates.lr = tf.constant(learning_rate, target.dtype)
                 ops.append(updates.apply(target, tf.convert_to_tensor(g)))
             if not ops:
                 raise BuildFailure("the loss has no gradient for any Variable it depends on", "loss")
@@ -341,6 +362,11 @@ def read_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_npz(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and say so
+        raise BuildFailure(f"{pin} {path} is not a .npz file (a zip archive of arrays x and y, as np.savez "
+                           "writes)", pin)
     with np.load(path, allow_pickle=False) as f:
         if "x" not in f or "y" not in f:
             raise BuildFailure(f"{pin} {path} has arrays {sorted(f.files)}; a data file needs x and y", pin)
@@ -467,8 +493,8 @@ class DatasetSource(Block):
         from enuflow.app.engine.builder import DatasetHandles
 
         tf = load()
+        batch, seed = int_pin(scope, "batch_size", 32, 1), int(_attr(scope, "seed", 0))
         (x, y), (xt, yt) = _splits(scope)
-        batch, seed = int(_attr(scope, "batch_size", 32)), int(_attr(scope, "seed", 0))
         with tf.compat.v1.name_scope(scope.name + "/"):
             held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),
                                                          (yt, "y_test"))]

@@ -39,6 +39,8 @@ from enuflow.blocks.tf import load
 
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
 ACCURACY, DATASET = "metrics.Accuracy", "data.Dataset"
+#: the losses and metrics whose labels are class ids into their logits
+CLASS_ID_TYPES = ("losses.SoftmaxCrossEntropy", ACCURACY)
 
 
 @dataclass
@@ -166,19 +168,45 @@ def _confusions(page: Any, an: Any, built: Any, types: dict[str, str]) -> list[C
     return out
 
 
+def label_range_errors(page: Any, an: Any, built: Any, types: dict[str, str], ds: Any) -> BuildError | None:
+    """An error on the first class-id loss or metric whose labels (the dataset's ``y``) go past its logits'
+    classes: TensorFlow would stop the first batch with such a label, naming no block of the page."""
+    labels = built.tensors.get((ds.block, "y"))
+    if not ds.num_classes or labels is None:
+        return None
+    for path, typ in types.items():
+        if typ not in CLASS_ID_TYPES or wired_into(page, an.page, built, types, path, "labels") is not labels:
+            continue
+        logits = wired_into(page, an.page, built, types, path, "logits")
+        n = logits.shape[-1] if logits is not None and logits.shape.rank else None
+        if n is not None and ds.num_classes > n:
+            return BuildError(path, "labels", f"the labels of data.Dataset '{ds.instance}' go up to "
+                                              f"{ds.num_classes - 1}, but the logits have {n} classes (ids 0 to "
+                                              f"{n - 1}): give the layer before {ds.num_classes} units")
+    return None
+
+
 def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError | None:
-    """What the epochs of ``built`` (``page``, analysed as ``an``) run; an error when the page cannot train, None
-    when its dataset failed to build (that error is reported already)."""
+    """What the epochs of ``built`` (``page``, analysed as ``an``) run, or the error why the page cannot train."""
     datasets = list(getattr(built, "datasets", None) or [])
     types = instance_types(page)
+    if built.errors:  # training half a model would report epochs of a model that is not the one drawn
+        failed = sorted({e.block for e in built.errors if e.block})
+        return BuildError(an.plan.block, "epochs", f"the page was not trained: {len(failed)} block(s) failed to "
+                                                   f"build ({', '.join(failed[:5])}); their errors say why")
     if not datasets:
-        if DATASET in types.values() and built.errors:
-            return None
         return BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
                                                    "train on: add one, or set the ClientSession's epochs pin to 0 "
                                                    "to run steps")
+    if len(datasets) > 1:
+        return BuildError(datasets[1].instance, None, "a page trains in epochs over one data.Dataset, this one has "
+                                                      f"{len(datasets)} ({', '.join(d.instance for d in datasets)}): "
+                                                      "give one Dataset a test_file or test_fraction instead")
     plan = EpochPlan(datasets, figures_of(page, built, types), _confusions(page, an, built, types),
                      [op for _, op in getattr(built, "train_ops", None) or []], getattr(built, "training", None))
+    wrong = label_range_errors(page, an, built, types, datasets[0])
+    if wrong is not None:
+        return wrong
     y = built.tensors.get((datasets[0].block, "y"))
     plan.batch_tensor = y if y is not None and hasattr(y, "shape") and y.shape.rank else None
     return plan

@@ -1,0 +1,133 @@
+"""Issue 24's training pages given bad input, as a person would get it wrong: each mistake is an error naming the
+block (its path inside a composite), the pin or port and, for a data file, the path; a page with a block that
+failed to build does not train; nothing aborts the process.
+
+One tiny classifier (data.Dataset -> Dense -> Dense -> SoftmaxCrossEntropy, Accuracy, Minimize) over a .npz of 40
+examples, changed one pin or one data file at a time; pages are built (nothing runs) where the mistake is a build
+error, and run in epochs in this process (one Runner per test) where it shows while training.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enuflow.app.document.composite_files import library, place
+from enuflow.app.document.formats import save
+from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.engine.builder import build
+from enuflow.app.engine.runner import Runner
+
+N, FEATURES, CLASSES = 40, 4, 3
+LINKS = [("data", "x", "d1", "x"), ("d1", "y", "d2", "x"), ("d2", "y", "loss", "logits"),
+         ("data", "y", "loss", "labels"), ("d2", "y", "acc", "logits"), ("data", "y", "acc", "labels"),
+         ("loss", "loss", "train", "loss")]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with good.npz (N examples, CLASSES classes) and bad data files beside it."""
+    f = tmp_path_factory.mktemp("errors")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(N, FEATURES)).astype(np.float32)
+    y = np.arange(N) % CLASSES
+    np.savez(f / "good.npz", x=x, y=y)
+    np.savez(f / "wide.npz", x=x, y=np.arange(N) % (CLASSES + 2))  # labels 3 and 4: past the logits' classes
+    (f / "corrupt.npz").write_bytes(b"this is no zip archive\n" * 4)
+    with_nan = x.copy()
+    with_nan[5, 1] = np.nan
+    np.savez(f / "nan.npz", x=with_nan, y=y)
+    return f
+
+
+def classifier(folder: Path, file: str = "good.npz", epochs: int = 2, **pins: dict) -> Page:
+    """The tiny classifier reading ``file``; ``pins`` maps a block id to the pins to change on it."""
+    lib = library().composites
+    page = Page("errors")
+    page.folder = str(folder)
+    base = {"data": {"file": file, "batch_size": 8, "seed": 1}, "d1": {"units": 6, "activation": "relu"},
+            "d2": {"units": CLASSES, "seed": 1}, "train": {"optimizer": "sgd", "learning_rate": 0.1}}
+    for typ, bid in [("data.Dataset", "data"), ("layers.Dense", "d1"), ("layers.Dense", "d2"),
+                     ("losses.SoftmaxCrossEntropy", "loss"), ("metrics.Accuracy", "acc"), ("train.Minimize", "train")]:
+        place(page, lib[typ], (0, 0), block_id=bid)
+        for pin, value in {**base.get(bid, {}), **pins.get(bid, {})}.items():
+            page.set_pin(bid, pin, value)
+    page.add_block(BlockInstance("session", "ClientSession", (0, 0), {"epochs": epochs}))
+    for ln in LINKS:
+        page.add_link(Link(*ln))
+    return page
+
+
+def _where(errors) -> list[tuple[str | None, str | None]]:
+    return [(e.block, e.port) for e in errors]
+
+
+def _train(page: Page):
+    runner = Runner()
+    try:
+        return runner.run(page)
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("units", [0, -3])
+def test_a_dense_layer_of_no_units_is_an_error_on_its_units_pin(folder, units):
+    built = build(classifier(folder, d1={"units": units}))
+    assert ("d1/kernel", "units") in _where(built.errors)
+    assert str(units) in next(e.message for e in built.errors if e.block == "d1/kernel")
+
+
+def test_a_batch_size_of_zero_is_an_error_on_the_datasets_pin(folder):
+    built = build(classifier(folder, data={"batch_size": 0}))
+    assert _where(built.errors) == [("data/source", "batch_size")]
+
+
+@pytest.mark.parametrize("rate", [-0.1, 0.0, float("nan")])
+def test_a_learning_rate_that_is_not_positive_is_an_error_on_its_pin(folder, rate):
+    built = build(classifier(folder, train={"learning_rate": rate}))
+    assert _where(built.errors) == [("train/minimize", "learning_rate")]
+
+
+def test_a_file_that_is_no_npz_archive_says_so_without_talking_of_pickles(folder):
+    built = build(classifier(folder, file="corrupt.npz"))
+    assert _where(built.errors) == [("data/source", "file")]
+    message = built.errors[0].message
+    assert str(folder / "corrupt.npz") in message and "pickle" not in message
+    assert "not a .npz" in message
+
+
+def test_a_page_whose_build_failed_does_not_train(folder):
+    """The optimizer is unknown: training without the Minimize would report epochs of a model that never learns."""
+    report = _train(classifier(folder, train={"optimizer": "adamw"}))
+    assert ("train/minimize", "optimizer") in _where(report.errors)
+    assert report.epochs == []
+    assert any(e.port == "epochs" and "not trained" in e.message for e in report.errors)
+
+
+def test_labels_past_the_logits_classes_are_an_error_on_the_losss_labels_before_training(folder):
+    report = _train(classifier(folder, file="wide.npz"))
+    assert report.epochs == []
+    assert ("loss", "labels") in _where(report.errors)
+    message = next(e.message for e in report.errors if (e.block, e.port) == ("loss", "labels"))
+    assert "4" in message and "3 classes" in message and "data" in message
+
+
+def test_nan_in_the_data_is_a_warning_naming_the_file_and_the_training_still_runs(folder):
+    report = _train(classifier(folder, file="nan.npz"))
+    assert not report.errors, report.errors
+    warnings = [w for w in report.warnings if w.block == "data/source" and w.port == "file"]
+    assert warnings and "NaN" in warnings[0].message and "nan.npz" in warnings[0].message
+
+
+def test_a_loss_that_is_no_scalar_is_an_error_on_minimizes_loss(folder):
+    page = classifier(folder)
+    page.remove_link(next(ln for ln in page.links if ln.dst == "train"))
+    page.add_link(Link("d2", "y", "train", "loss"))
+    built = build(page)
+    assert _where(built.errors) == [("train/minimize", "loss")]
+    assert "scalar" in built.errors[0].message and "[None, 3]" in built.errors[0].message
