@@ -421,12 +421,33 @@ def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
     return _idx(path, pin), _idx(labels, pin)
 
 
+def _warn_not_finite(scope: Any, pin: str, path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """A warning on ``pin`` when the file's numbers hold NaN or infinities (the losses of their batches will not
+    be numbers, and training on them spoils the weights)."""
+    from enuflow.app.engine.analysis import BuildError
+
+    bad = [(name, a) for name, a in (("x", x), ("y", y)) if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    for name, a in bad:
+        rows = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+        scope.page.built.warnings.append(BuildError(scope.block_id, pin, (
+            f"{pin} {path}: {name} holds NaN or infinite values in {len(rows)} example(s) (the first: row "
+            f"{int(rows[0])}); the losses of their batches are not numbers and training on them spoils the "
+            "weights")))
+
+
+def _read(scope: Any, pin: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    path = data_file(scope, pin, text)
+    x, y = read_arrays(path, pin)
+    _warn_not_finite(scope, pin, path, x, y)
+    return x, y
+
+
 def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The train and test splits: the test file's arrays, else a seeded permutation's last ``test_fraction``."""
-    x, y = read_arrays(data_file(scope, "file", _attr(scope, "file", "")), "file")
+    x, y = _read(scope, "file", _attr(scope, "file", ""))
     test_file = str(_attr(scope, "test_file", "") or "")
     if test_file.strip():
-        xt, yt = read_arrays(data_file(scope, "test_file", test_file), "test_file")
+        xt, yt = _read(scope, "test_file", test_file)
         if xt.shape[1:] != x.shape[1:] or yt.dtype != y.dtype:
             raise BuildFailure(f"test_file's x is {list(xt.shape)} {yt.dtype} labels, file's {list(x.shape)} "
                                f"{y.dtype}: they must match", "test_file")

@@ -131,3 +131,10 @@ def test_a_loss_that_is_no_scalar_is_an_error_on_minimizes_loss(folder):
     built = build(page)
     assert _where(built.errors) == [("train/minimize", "loss")]
     assert "scalar" in built.errors[0].message and "[None, 3]" in built.errors[0].message
+
+
+def test_a_figure_that_stops_being_a_number_is_a_warning_naming_it(folder):
+    report = _train(classifier(folder, file="nan.npz", d1={"activation": "none"}))  # relu would turn NaN to 0
+    warned = {(w.block, w.port): w.message for w in report.warnings}
+    assert ("loss", "loss") in warned and "not a number from epoch 1" in warned[("loss", "loss")]
+    assert np.isnan(report.epochs[-1]["test"]["loss.loss"])

@@ -487,8 +487,24 @@ class EpochRun:
             if self.history[f.name]:
                 history[f.key] = list(self.history[f.name])
         report.steps_done = len(report.epochs)
+        report.warnings.extend(not_numbers(self.plan, report.epochs))
         if self.options.save_weights:
             self.write(self.options.save_weights, session_weights(self.run.prepared).read(), "--save-weights")
+
+
+def not_numbers(plan: EpochPlan, epochs: list[dict[str, Any]]) -> list[BuildError]:
+    """A warning per figure that stopped being a number (NaN, infinite): its first such epoch and pass."""
+    out = []
+    for f in plan.figures:
+        for entry in epochs:
+            phase = next((p for p in ("train", "test") if not math.isfinite(entry[p].get(f.name, 0.0))), None)
+            if phase is not None:
+                path, _, port = f.name.rpartition(".")
+                out.append(BuildError(path, port, f"{f.name} is not a number from epoch {entry['epoch']} ({phase} "
+                                                  "pass) on: the data hold NaN, or the training diverged (try a "
+                                                  "lower learning_rate)"))
+                break
+    return out
 
 
 @dataclass

@@ -316,7 +316,7 @@ class Runner:
         prepared, an, rebuilt = self.prepare(page, allow_io, to)
         built = prepared.built
         report = RunReport(ResultStore(), list(built.errors), rebuilt=rebuilt)
-        report.warnings = list(an.warnings) + prepared.device_warnings
+        report.warnings = list(an.warnings) + prepared.device_warnings + list(getattr(built, "warnings", []))
         report.lost_target = prepared.placement is not None and prepared.placement.target_down
         try:
             feeds = built.feed_values(an)
