@@ -43,12 +43,12 @@ def int_pin(scope: Any, name: str, default: int, minimum: int) -> int:
     return int(value)
 
 
-def positive_pin(scope: Any, name: str, default: float) -> float:
-    """A finite number above 0; raises BuildFailure naming the pin."""
+def non_negative_pin(scope: Any, name: str, default: float) -> float:
+    """A finite number of at least 0; raises BuildFailure naming the pin."""
     value = _attr(scope, name, default)
     ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or float(value) <= 0.0:
-        raise BuildFailure(f"{name} must be a number above 0, got {value!r}", name)
+    if not ok or not math.isfinite(float(value)) or float(value) < 0.0:
+        raise BuildFailure(f"{name} must be a number of at least 0, got {value!r}", name)
     return float(value)
 
 
@@ -290,7 +290,7 @@ class Minimize(Block):
         optimizer = str(_attr(scope, "optimizer", "sgd"))
         if optimizer not in OPTIMIZERS:
             raise BuildFailure(f"optimizer must be one of {', '.join(OPTIMIZERS)}", "optimizer")
-        learning_rate = positive_pin(scope, "learning_rate", 0.01)
+        learning_rate = non_negative_pin(scope, "learning_rate", 0.01)
         if loss.shape.rank is not None and loss.shape.rank != 0:
             raise BuildFailure(f"the loss must be a scalar (a loss block's loss), got shape {loss.shape.as_list()}",
                                "loss")

@@ -87,8 +87,8 @@ def test_a_batch_size_of_zero_is_an_error_on_the_datasets_pin(folder):
     assert _where(built.errors) == [("data/source", "batch_size")]
 
 
-@pytest.mark.parametrize("rate", [-0.1, 0.0, float("nan")])
-def test_a_learning_rate_that_is_not_positive_is_an_error_on_its_pin(folder, rate):
+@pytest.mark.parametrize("rate", [-0.1, float("inf"), float("nan")])
+def test_a_negative_or_not_finite_learning_rate_is_an_error_on_its_pin(folder, rate):
     built = build(classifier(folder, train={"learning_rate": rate}))
     assert _where(built.errors) == [("train/minimize", "learning_rate")]
 
@@ -138,3 +138,16 @@ def test_a_figure_that_stops_being_a_number_is_a_warning_naming_it(folder):
     warned = {(w.block, w.port): w.message for w in report.warnings}
     assert ("loss", "loss") in warned and "not a number from epoch 1" in warned[("loss", "loss")]
     assert np.isnan(report.epochs[-1]["test"]["loss.loss"])
+
+
+def test_two_datasets_on_a_page_in_epochs_are_an_error_on_the_second(folder):
+    page = classifier(folder)
+    place(page, library().composites["data.Dataset"], (0, 0), block_id="data2")
+    page.set_pin("data2", "file", "good.npz")
+    page.set_pin("data2", "batch_size", 5)
+    page.remove_link(next(ln for ln in page.links if (ln.dst, ln.dst_port) == ("loss", "labels")))
+    page.add_link(Link("data2", "y", "loss", "labels"))
+    report = _train(page)
+    assert report.epochs == []
+    assert _where(report.errors) == [("data2", None)]
+    assert "one data.Dataset" in report.errors[0].message

@@ -190,14 +190,17 @@ def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | Buil
     """What the epochs of ``built`` (``page``, analysed as ``an``) run, or the error why the page cannot train."""
     datasets = list(getattr(built, "datasets", None) or [])
     types = instance_types(page)
+    no_data = BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
+                                                "train on: add one, or set the ClientSession's epochs pin to 0 to "
+                                                "run steps")
+    if not datasets and DATASET not in types.values():
+        return no_data
     if built.errors:  # training half a model would report epochs of a model that is not the one drawn
         failed = sorted({e.block for e in built.errors if e.block})
         return BuildError(an.plan.block, "epochs", f"the page was not trained: {len(failed)} block(s) failed to "
                                                    f"build ({', '.join(failed[:5])}); their errors say why")
     if not datasets:
-        return BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
-                                                   "train on: add one, or set the ClientSession's epochs pin to 0 "
-                                                   "to run steps")
+        return no_data
     if len(datasets) > 1:
         return BuildError(datasets[1].instance, None, "a page trains in epochs over one data.Dataset, this one has "
                                                       f"{len(datasets)} ({', '.join(d.instance for d in datasets)}): "
