@@ -170,6 +170,35 @@ class Activation(Block):
         return {"y": op.outputs[0]}
 
 
+@register
+class SameRank(Block):
+    """A loss's prediction and target brought to the same rank as Keras's losses do (``squeeze_or_expand_to_same
+    _rank``): when their ranks differ by one and the larger has a last dimension of 1, a rank-1 tensor gains a last
+    dimension of 1, else the other loses it; [batch, 1] meets [batch]. Shapes that still do not meet (a [batch, 3]
+    prediction for a [batch] target) are an error rather than a broadcast."""
+
+    name = "SameRank"
+    category = CATEGORY
+    inputs = (Port("prediction", doc="the prediction"), Port("target", doc="what it should be"))
+    outputs = (Port("prediction", doc="the prediction, of the target's rank"),
+               Port("target", doc="the target, of the prediction's rank"))
+
+    def build(self, scope: Any, prediction: Any, target: Any) -> dict[str, Any]:
+        tf = load()
+        p, t = prediction, target
+        with tf.compat.v1.name_scope(scope.name + "/"):
+            for _ in range(2):  # once each way, as Keras tries x1 against x2 and x2 against x1
+                if p.shape.rank is not None and t.shape.rank is not None and p.shape.rank == t.shape.rank + 1 \
+                        and p.shape[-1] == 1:
+                    p, t = (p, tf.expand_dims(t, -1)) if t.shape.rank == 1 else (tf.squeeze(p, [-1]), t)
+                p, t = t, p
+        if p.shape.rank is not None and t.shape.rank is not None and (
+                p.shape.rank != t.shape.rank or not p.shape.is_compatible_with(t.shape)):
+            raise BuildFailure(f"the target {t.shape.as_list()} does not meet the prediction {p.shape.as_list()}: "
+                               "they must have the same shape (a last dimension of 1 may be missing on one)", "target")
+        return {"prediction": p, "target": t}
+
+
 class _Target:
     """A trainable Variable as ``Minimize`` updates it: a resource handle (a Weight's) or a ref (a plain Variable's)."""
 

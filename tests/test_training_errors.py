@@ -151,3 +151,38 @@ def test_two_datasets_on_a_page_in_epochs_are_an_error_on_the_second(folder):
     assert report.epochs == []
     assert _where(report.errors) == [("data2", None)]
     assert "one data.Dataset" in report.errors[0].message
+
+
+def _mse_page(prediction: np.ndarray, target: np.ndarray) -> Page:
+    page = Page("mse")
+    for bid, value in (("p", prediction), ("t", target)):
+        page.add_block(BlockInstance(bid, "Const", (0, 0), {"val": value.tolist(), "dtype": "float32"}))
+    place(page, library().composites["losses.MeanSquaredError"], (0, 0), block_id="loss")
+    page.add_link(Link("p", "output", "loss", "prediction"))
+    page.add_link(Link("t", "output", "loss", "target"))
+    return page
+
+
+@pytest.mark.parametrize("pred_shape, target_shape", [((5, 1), (5,)), ((5,), (5, 1)), ((5, 2), (5, 2))])
+def test_mean_squared_error_of_a_column_against_a_vector_matches_keras(pred_shape, target_shape):
+    """Keras squeezes or expands a last dimension of 1 so that [batch, 1] meets [batch]; broadcasting them to
+    [batch, batch] would train a regression towards the targets' mean."""
+    from enuflow.app.engine.runner import run_page
+    from enuflow.blocks.tf import load as load_tf
+
+    rng = np.random.default_rng(5)
+    pred = rng.normal(size=pred_shape).astype(np.float32)
+    target = rng.normal(size=target_shape).astype(np.float32)
+    report = run_page(_mse_page(pred, target))
+    assert not report.errors, report.errors
+    keras = load_tf().keras
+    expected = float(keras.losses.MeanSquaredError()(target, pred))
+    assert float(report.results.values[("loss", "loss")]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_mean_squared_error_of_shapes_that_do_not_meet_is_an_error_on_its_target():
+    from enuflow.app.engine.runner import run_page
+
+    report = run_page(_mse_page(np.zeros((5, 3), np.float32), np.zeros((5,), np.float32)))
+    assert [(e.block, e.port) for e in report.errors][:1] == [("loss/same", "target")]
+    assert "[5, 3]" in report.errors[0].message and "[5]" in report.errors[0].message
