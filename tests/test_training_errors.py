@@ -186,3 +186,16 @@ def test_mean_squared_error_of_shapes_that_do_not_meet_is_an_error_on_its_target
     report = run_page(_mse_page(np.zeros((5, 3), np.float32), np.zeros((5,), np.float32)))
     assert [(e.block, e.port) for e in report.errors][:1] == [("loss/same", "target")]
     assert "[5, 3]" in report.errors[0].message and "[5]" in report.errors[0].message
+
+
+def test_epochs_without_a_test_split_or_without_training_say_so(folder):
+    report = _train(classifier(folder, data={"test_fraction": 0.0}))
+    assert not report.errors, report.errors
+    assert ("data", "test_fraction") in _where(report.warnings)
+    assert report.epochs[-1]["test"] == {} and report.epochs[-1]["train"]
+    page = classifier(folder)
+    page.remove_block("train")
+    report = _train(page)
+    assert not report.errors, report.errors
+    assert ("session", "epochs") in _where(report.warnings)
+    assert report.epochs[0]["train"]["loss.loss"] == pytest.approx(report.epochs[1]["train"]["loss.loss"])

@@ -571,8 +571,22 @@ def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: 
             run.report.errors.append(plan)
         return
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
+    run.report.warnings.extend(plan_warnings(plan, run.an))
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
     EpochRun(runner, run, plan, options, cancel, started).go()
+
+
+def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:
+    """What makes epochs other than a person expects: nothing trains, or there is no test split to evaluate."""
+    out = []
+    if not plan.train_ops:
+        out.append(BuildError(an.plan.block, "epochs", "no train.Minimize runs (the page has none, or --to leaves it "
+                                                       "out): the epochs evaluate the weights without training them"))
+    ds = plan.datasets[0]
+    if not ds.n_test:
+        out.append(BuildError(ds.instance, "test_fraction", "the test split is empty: each epoch's figures (and keep "
+                                                            "best) are those of its train pass"))
+    return out
 
 
 def restore_best(runner: Any, path: str | None = None) -> tuple[int | None, list[BuildError]]:
