@@ -58,6 +58,10 @@ def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list
     if x is not None:
         dims = x.shape.as_list() if x.shape.rank is not None else []
         last = dims[-1] if dims else None
+        if len(dims) < 2 and role != "vector":
+            raise BuildFailure(f"x has shape {dims if dims else 'unknown'}: a layer takes a batch [batch, ..., "
+                               "features] of rank 2 or more (a data file's x of one number per example needs the "
+                               "shape [n, 1])", "x")
         if last is None:
             raise BuildFailure("the last dimension of x is not known; the weight's shape needs it", "x")
     if role == "vector":
@@ -385,8 +389,14 @@ def read_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
         raise BuildFailure(f"{pin} {path} cannot be read: {e}", pin) from None
     if len(x) != len(y) or len(x) == 0:
         raise BuildFailure(f"{pin} {path}: x has {len(x)} rows, y {len(y)}; they must be equal and not zero", pin)
+    for name, a in (("x", x), ("y", y)):
+        if a.dtype.kind not in "iubf":
+            raise BuildFailure(f"{pin} {path}: {name} holds {a.dtype} values; a data file holds numbers", pin)
     x = x.astype(np.float32)
-    y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+    if y.dtype.kind in "iub":  # class ids: [n, 1] as [n], as Keras's sparse losses take them
+        y = (y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y).astype(np.int64)
+    else:
+        y = y.astype(np.float32)
     return x, y
 
 

@@ -199,3 +199,20 @@ def test_epochs_without_a_test_split_or_without_training_say_so(folder):
     assert not report.errors, report.errors
     assert ("session", "epochs") in _where(report.warnings)
     assert report.epochs[0]["train"]["loss.loss"] == pytest.approx(report.epochs[1]["train"]["loss.loss"])
+
+
+def test_data_files_of_a_label_column_of_text_or_of_one_feature(folder):
+    """Class ids saved as a column [n, 1] train as [n] (as Keras's sparse losses take them); text in x is an error
+    on the file pin naming the path; an x of one number per example says which shape a layer needs."""
+    x, y = np.load(folder / "good.npz")["x"], np.arange(N) % CLASSES
+    np.savez(folder / "column.npz", x=x, y=y[:, None])
+    np.savez(folder / "text.npz", x=np.array(["a"] * N), y=y)
+    np.savez(folder / "flat.npz", x=x[:, 0], y=y)
+    report = _train(classifier(folder, file="column.npz", epochs=1))
+    assert not report.errors, report.errors
+    built = build(classifier(folder, file="text.npz"))
+    assert _where(built.errors) == [("data/source", "file")]
+    assert "text.npz" in built.errors[0].message and "numbers" in built.errors[0].message
+    built = build(classifier(folder, file="flat.npz"))
+    assert _where(built.errors) == [("d1/kernel", "x")]
+    assert "[None]" in built.errors[0].message and "[n, 1]" in built.errors[0].message
