@@ -178,7 +178,8 @@ class Activation(Block):
 class SameRank(Block):
     """A loss's prediction and target brought to the same rank as Keras's losses do
     (``squeeze_or_expand_to_same_rank``): when their ranks differ by one and the larger has a last dimension of 1, a rank-1 tensor gains a last
-    dimension of 1, else the other loses it; [batch, 1] meets [batch]. Shapes that still do not meet (a [batch, 3]
+    dimension of 1, else the other loses it; [batch, 1] meets [batch]; the target is cast to the prediction's
+    dtype (whole-number targets of a .csv meet a float prediction). Shapes that still do not meet (a [batch, 3]
     prediction for a [batch] target) are an error rather than a broadcast."""
 
     name = "SameRank"
@@ -191,6 +192,10 @@ class SameRank(Block):
         tf = load()
         p, t = prediction, target
         with tf.compat.v1.name_scope(scope.name + "/"):
+            if t.dtype.base_dtype != p.dtype.base_dtype:  # Keras casts y_true to y_pred's dtype
+                if not (t.dtype.is_floating or t.dtype.is_integer or t.dtype.is_bool):
+                    raise BuildFailure(f"the target is {t.dtype.base_dtype.name}, not numbers", "target")
+                t = tf.cast(t, p.dtype.base_dtype, name="target_cast")
             for _ in range(2):  # once each way, as Keras tries x1 against x2 and x2 against x1
                 if p.shape.rank is not None and t.shape.rank is not None and p.shape.rank == t.shape.rank + 1 \
                         and p.shape[-1] == 1:

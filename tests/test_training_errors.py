@@ -156,15 +156,16 @@ def test_two_datasets_on_a_page_in_epochs_are_an_error_on_the_second(folder):
 def _mse_page(prediction: np.ndarray, target: np.ndarray) -> Page:
     page = Page("mse")
     for bid, value in (("p", prediction), ("t", target)):
-        page.add_block(BlockInstance(bid, "Const", (0, 0), {"val": value.tolist(), "dtype": "float32"}))
+        page.add_block(BlockInstance(bid, "Const", (0, 0), {"val": value.tolist(), "dtype": value.dtype.name}))
     place(page, library().composites["losses.MeanSquaredError"], (0, 0), block_id="loss")
     page.add_link(Link("p", "output", "loss", "prediction"))
     page.add_link(Link("t", "output", "loss", "target"))
     return page
 
 
-@pytest.mark.parametrize("pred_shape, target_shape", [((5, 1), (5,)), ((5,), (5, 1)), ((5, 2), (5, 2))])
-def test_mean_squared_error_of_a_column_against_a_vector_matches_keras(pred_shape, target_shape):
+@pytest.mark.parametrize("pred_shape, target_shape, target_dtype", [
+    ((5, 1), (5,), np.float32), ((5,), (5, 1), np.float32), ((5, 2), (5, 2), np.float32), ((5, 1), (5,), np.int64)])
+def test_mean_squared_error_of_a_column_against_a_vector_matches_keras(pred_shape, target_shape, target_dtype):
     """Keras squeezes or expands a last dimension of 1 so that [batch, 1] meets [batch]; broadcasting them to
     [batch, batch] would train a regression towards the targets' mean."""
     from enuflow.app.engine.runner import run_page
@@ -172,7 +173,7 @@ def test_mean_squared_error_of_a_column_against_a_vector_matches_keras(pred_shap
 
     rng = np.random.default_rng(5)
     pred = rng.normal(size=pred_shape).astype(np.float32)
-    target = rng.normal(size=target_shape).astype(np.float32)
+    target = (rng.normal(size=target_shape) * 3).astype(target_dtype)  # whole numbers, as a .csv's, in int64
     report = run_page(_mse_page(pred, target))
     assert not report.errors, report.errors
     keras = load_tf().keras
