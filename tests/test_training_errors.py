@@ -217,3 +217,15 @@ def test_data_files_of_a_label_column_of_text_or_of_one_feature(folder):
     built = build(classifier(folder, file="flat.npz"))
     assert _where(built.errors) == [("d1/kernel", "x")]
     assert "[None]" in built.errors[0].message and "[n, 1]" in built.errors[0].message
+
+
+@pytest.mark.parametrize("epsilon", [0.0, -1.0])
+def test_a_batchnorm_epsilon_that_is_not_positive_is_an_error_on_its_pin(folder, epsilon):
+    page = classifier(folder)
+    place(page, library().composites["layers.BatchNorm"], (0, 0), block_id="bn")
+    page.set_pin("bn", "epsilon", epsilon)
+    page.remove_link(next(ln for ln in page.links if ln.dst == "d2"))
+    page.add_link(Link("d1", "y", "bn", "x"))
+    page.add_link(Link("bn", "y", "d2", "x"))
+    built = build(page)
+    assert _where(built.errors) == [("bn/norm", "epsilon")]
