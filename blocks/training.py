@@ -69,6 +69,9 @@ def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list
     if last is None:
         raise BuildFailure(f"a {role} needs x wired (its last dimension is the fan-in)", "x")
     if role == "dense_kernel":
+        if x is not None and x.shape.rank != 2:
+            raise BuildFailure(f"x has shape {x.shape.as_list()}: a Dense layer takes a batch of rows [batch, "
+                               "features] (put a layers.Flatten before it)", "x")
         return [last, units]
     if len(kernel_size) == 1:  # [k]: a square kernel, as Keras's kernel_size=k
         kernel_size = kernel_size * 2

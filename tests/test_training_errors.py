@@ -217,6 +217,9 @@ def test_data_files_of_a_label_column_of_text_or_of_one_feature(folder):
     built = build(classifier(folder, file="flat.npz"))
     assert _where(built.errors) == [("d1/kernel", "x")]
     assert "[None]" in built.errors[0].message and "[n, 1]" in built.errors[0].message
+    np.savez(folder / "images.npz", x=np.zeros((N, 3, 3, 1), np.float32), y=y)
+    built = build(classifier(folder, file="images.npz"))
+    assert _where(built.errors) == [("d1/kernel", "x")] and "layers.Flatten" in built.errors[0].message
 
 
 @pytest.mark.parametrize("epsilon", [0.0, -1.0])
