@@ -232,3 +232,14 @@ def test_a_batchnorm_epsilon_that_is_not_positive_is_an_error_on_its_pin(folder,
     page.add_link(Link("bn", "y", "d2", "x"))
     built = build(page)
     assert _where(built.errors) == [("bn/norm", "epsilon")]
+
+
+def test_keep_best_on_a_run_in_steps_is_a_warning_and_writes_nothing(folder, tmp_path):
+    runner = Runner()
+    try:
+        report = runner.run(classifier(folder, epochs=0), keep_best=str(tmp_path / "best"))
+    finally:
+        runner.close()
+    assert not report.errors, report.errors
+    assert any("keep best" in w.message and "epochs" in w.message for w in report.warnings)
+    assert not list(tmp_path.iterdir())
