@@ -180,10 +180,10 @@ class Activation(Block):
 @register
 class SameRank(Block):
     """A loss's prediction and target brought to the same rank as Keras's losses do
-    (``squeeze_or_expand_to_same_rank``): when their ranks differ by one and the larger has a last dimension of 1, a rank-1 tensor gains a last
-    dimension of 1, else the other loses it; [batch, 1] meets [batch]; the target is cast to the prediction's
-    dtype (whole-number targets of a .csv meet a float prediction). Shapes that still do not meet (a [batch, 3]
-    prediction for a [batch] target) are an error rather than a broadcast."""
+    (``squeeze_or_expand_to_same_rank``): when their ranks differ by one and the larger has a last dimension of
+    1, a rank-1 tensor gains a last dimension of 1, else the other loses it, so [batch, 1] meets [batch]; the
+    target is cast to the prediction's dtype (whole-number targets of a .csv meet a float prediction). Shapes
+    that still do not meet (a [batch, 3] prediction for a [batch] target) are an error rather than a broadcast."""
 
     name = "SameRank"
     category = CATEGORY

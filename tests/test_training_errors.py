@@ -243,3 +243,11 @@ def test_keep_best_on_a_run_in_steps_is_a_warning_and_writes_nothing(folder, tmp
     assert not report.errors, report.errors
     assert any("keep best" in w.message and "epochs" in w.message for w in report.warnings)
     assert not list(tmp_path.iterdir())
+
+
+def test_softmax_logits_into_the_cross_entropy_are_a_warning_on_its_logits(folder):
+    report = _train(classifier(folder, epochs=1, d2={"activation": "softmax"}))
+    assert not report.errors, report.errors
+    assert ("loss", "logits") in _where(report.warnings)
+    report = _train(classifier(folder, epochs=1))
+    assert ("loss", "logits") not in _where(report.warnings)

@@ -571,7 +571,7 @@ def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: 
             run.report.errors.append(plan)
         return
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
-    run.report.warnings.extend(plan_warnings(plan, run.an))
+    run.report.warnings.extend(plan_warnings(plan, run.an) + softmax_logits(page, run.an, run.prepared.built))
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
     EpochRun(runner, run, plan, options, cancel, started).go()
 
@@ -586,6 +586,21 @@ def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:
     if not ds.n_test:
         out.append(BuildError(ds.instance, "test_fraction", "the test split is empty: each epoch's figures (and keep "
                                                             "best) are those of its train pass"))
+    return out
+
+
+def softmax_logits(page: Any, an: Any, built: Any) -> list[BuildError]:
+    """A warning per losses.SoftmaxCrossEntropy whose logits come out of a softmax (a layer's activation softmax):
+    the loss applies its own softmax, so the model would learn through two (as Keras warns)."""
+    types = instance_types(page)
+    out = []
+    for path, typ in types.items():
+        if typ != "losses.SoftmaxCrossEntropy":
+            continue
+        logits = wired_into(page, an.page, built, types, path, "logits")
+        if logits is not None and logits.op.type == "Softmax":
+            out.append(BuildError(path, "logits", "the logits come out of a softmax, and this loss applies its own: "
+                                                  "set the last layer's activation to none"))
     return out
 
 
