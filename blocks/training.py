@@ -43,6 +43,14 @@ def int_pin(scope: Any, name: str, default: int, minimum: int) -> int:
     return int(value)
 
 
+def choice_pin(scope: Any, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """A pin that names one of ``allowed``; raises BuildFailure naming the pin."""
+    value = str(_attr(scope, name, default))
+    if value not in allowed:
+        raise BuildFailure(f"{name} must be one of {', '.join(allowed)}, got {value!r}", name)
+    return value
+
+
 def non_negative_pin(scope: Any, name: str, default: float) -> float:
     """A finite number of at least 0; raises BuildFailure naming the pin."""
     value = _attr(scope, name, default)
@@ -138,14 +146,15 @@ class Weight(Block):
 
     def build(self, scope: Any, x: Any = None) -> dict[str, Any]:
         tf = load()
-        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int_pin(scope, "units", 1, 1),
+        initializer = choice_pin(scope, "initializer", "glorot_uniform", INITIALIZERS)
+        shape = _weight_shape(choice_pin(scope, "role", "dense_kernel", ROLES), x, int_pin(scope, "units", 1, 1),
                               list(_attr(scope, "kernel_size", [3, 3])))
         with tf.compat.v1.name_scope(scope.name + "/"):
             if not _attr(scope, "enabled", True):
                 return {"value": tf.zeros(shape, tf.float32, name="zeros")}
             salt = zlib.crc32(scope.block_id.encode()) & 0x7FFFFFFF  # two weights with one seed differ
             seed = [int(_attr(scope, "seed", 0)), salt]
-            init = initial_value(tf, str(_attr(scope, "initializer", "glorot_uniform")), shape, seed)
+            init = initial_value(tf, initializer, shape, seed)
             trainable = bool(_attr(scope, "trainable", True))
             var = tf.Variable(init, trainable=trainable, name="variable", dtype=tf.float32)
             value = tf.raw_ops.ReadVariableOp(resource=var.handle, dtype=tf.float32, name="read")

@@ -251,3 +251,9 @@ def test_softmax_logits_into_the_cross_entropy_are_a_warning_on_its_logits(folde
     assert ("loss", "logits") in _where(report.warnings)
     report = _train(classifier(folder, epochs=1))
     assert ("loss", "logits") not in _where(report.warnings)
+
+
+def test_an_unknown_initializer_is_an_error_on_its_pin_not_a_glorot_in_disguise(folder):
+    built = build(classifier(folder, d1={"initializer": "xavier"}))
+    assert _where(built.errors) == [("d1/kernel", "initializer")]
+    assert "glorot_uniform" in built.errors[0].message
