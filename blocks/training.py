@@ -511,7 +511,7 @@ def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     fraction = float(_attr(scope, "test_fraction", 0.2))
     if not 0.0 <= fraction < 1.0:
         raise BuildFailure(f"test_fraction must be at least 0 and below 1, got {fraction}", "test_fraction")
-    order = np.random.default_rng(int(_attr(scope, "seed", 0))).permutation(len(x))
+    order = np.random.default_rng(int_pin(scope, "seed", 0, 0)).permutation(len(x))
     n_test = int(round(len(x) * fraction))
     train, test = order[n_test:], order[:n_test]
     return (x[train], y[train]), (x[test], y[test])
@@ -570,7 +570,7 @@ class DatasetSource(Block):
         from enuflow.app.engine.builder import DatasetHandles
 
         tf = load()
-        batch, seed = int_pin(scope, "batch_size", 32, 1), int(_attr(scope, "seed", 0))
+        batch, seed = int_pin(scope, "batch_size", 32, 1), int_pin(scope, "seed", 0, 0)
         (x, y), (xt, yt) = _splits(scope)
         with tf.compat.v1.name_scope(scope.name + "/"):
             held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),

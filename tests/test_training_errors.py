@@ -82,9 +82,10 @@ def test_a_dense_layer_of_no_units_is_an_error_on_its_units_pin(folder, units):
     assert str(units) in next(e.message for e in built.errors if e.block == "d1/kernel")
 
 
-def test_a_batch_size_of_zero_is_an_error_on_the_datasets_pin(folder):
-    built = build(classifier(folder, data={"batch_size": 0}))
-    assert _where(built.errors) == [("data/source", "batch_size")]
+@pytest.mark.parametrize("pin, value", [("batch_size", 0), ("seed", -5)])
+def test_a_batch_size_of_zero_or_a_negative_seed_is_an_error_on_the_datasets_pin(folder, pin, value):
+    built = build(classifier(folder, data={pin: value}))
+    assert _where(built.errors) == [("data/source", pin)]
 
 
 @pytest.mark.parametrize("rate", [-0.1, float("inf"), float("nan")])
