@@ -438,17 +438,30 @@ def _read_csv(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
     if len(rows) < 2:
         raise BuildFailure(f"{pin} {path}: a .csv data file has a header row and at least one row of numbers", pin)
     header = [h.strip() for h in rows[0]]
+    if all(_number(h) for h in header):
+        raise BuildFailure(f"{pin} {path}: its first row holds numbers; a .csv data file starts with a header row "
+                           "naming its columns (the label column 'label', else the last)", pin)
     col = header.index("label") if "label" in header else len(header) - 1
+    ragged = next((i for i, r in enumerate(rows[1:], 2) if len(r) != len(header)), None)
+    if ragged is not None:
+        raise BuildFailure(f"{pin} {path}: row {ragged} has {len(rows[ragged - 1])} values; every row needs "
+                           f"{len(header)}, as the header names", pin)
     try:
         table = np.array([[float(v) for v in r] for r in rows[1:]], dtype=np.float64)
     except ValueError as e:
         raise BuildFailure(f"{pin} {path}: {e} (rows after the header hold numbers only)", pin) from None
-    if table.ndim != 2 or table.shape[1] != len(header):
-        raise BuildFailure(f"{pin} {path}: every row needs {len(header)} numbers, as the header names", pin)
     y = table[:, col]
     if np.all(y == np.round(y)):
         y = y.astype(np.int64)
     return np.delete(table, col, axis=1), y
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 #: an idx file's element types by code

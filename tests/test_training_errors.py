@@ -258,3 +258,12 @@ def test_an_unknown_initializer_is_an_error_on_its_pin_not_a_glorot_in_disguise(
     built = build(classifier(folder, d1={"initializer": "xavier"}))
     assert _where(built.errors) == [("d1/kernel", "initializer")]
     assert "glorot_uniform" in built.errors[0].message
+
+
+@pytest.mark.parametrize("text, says", [("1,2,0\n3,4,1\n", "header row"), ("a,b,label\n1,2,0\n3,4\n", "row 3 has 2"),
+                                        ("a,b,label\n1,2,0\n3,x,1\n", "numbers only")])
+def test_a_csv_without_a_header_or_of_ragged_rows_or_text_is_an_error_naming_the_file(folder, text, says):
+    (folder / "bad.csv").write_text(text)
+    built = build(classifier(folder, file="bad.csv"))
+    assert _where(built.errors) == [("data/source", "file")]
+    assert says in built.errors[0].message and "bad.csv" in built.errors[0].message
