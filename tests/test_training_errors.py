@@ -267,3 +267,17 @@ def test_a_csv_without_a_header_or_of_ragged_rows_or_text_is_an_error_naming_the
     built = build(classifier(folder, file="bad.csv"))
     assert _where(built.errors) == [("data/source", "file")]
     assert says in built.errors[0].message and "bad.csv" in built.errors[0].message
+
+
+def test_the_exported_script_given_a_bad_batch_says_so_without_a_traceback(folder, tmp_path, capsys):
+    from enuflow.app import cli
+
+    save(classifier(folder), folder / "export.json")
+    script = tmp_path / "infer.py"
+    assert cli.main(["export", str(folder / "export.json"), "--python", str(script)]) == 0
+    np.save(tmp_path / "wrong.npy", np.zeros((2, FEATURES + 1), np.float32))
+    for args, status, says in [(["wrong.npy"], 1, "shape (2, 5)"), (["missing.npy"], 2, "missing.npy"),
+                               (["wrong.npy", "-x"], 2, "usage")]:
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+        assert done.returncode == status and says in done.stderr and "Traceback" not in done.stderr, done.stderr
