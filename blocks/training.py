@@ -604,5 +604,6 @@ class DatasetSource(Block):
         classes = int(max(y.max(), yt.max() if len(yt) else 0)) + 1 if y.dtype.kind == "i" else None
         scope.page.built.datasets.append(DatasetHandles(
             block=scope.block_id, instance=scope.block_id.rsplit("/", 1)[0], train_init=inits[0], test_init=inits[1],
-            repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes))
+            repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes,
+            min_label=int(min(y.min(), yt.min() if len(yt) else 0)) if classes is not None else None))
         return {"x": bx, "y": by}

@@ -116,6 +116,10 @@ def test_labels_past_the_logits_classes_are_an_error_on_the_losss_labels_before_
     assert ("loss", "labels") in _where(report.errors)
     message = next(e.message for e in report.errors if (e.block, e.port) == ("loss", "labels"))
     assert "4" in message and "3 classes" in message and "data" in message
+    np.savez(folder / "negative.npz", x=np.load(folder / "good.npz")["x"], y=np.arange(N) % CLASSES - 1)
+    report = _train(classifier(folder, file="negative.npz"))
+    assert report.epochs == [] and ("loss", "labels") in _where(report.errors)
+    assert "-1" in next(e.message for e in report.errors if (e.block, e.port) == ("loss", "labels"))
 
 
 def test_nan_in_the_data_is_a_warning_naming_the_file_and_the_training_still_runs(folder):

@@ -69,6 +69,8 @@ class DatasetHandles:
     batch_size: int
     #: for integer labels, the largest label + 1; None otherwise
     num_classes: int | None = None
+    #: for integer labels, the smallest label; None otherwise
+    min_label: int | None = None
 
 
 @dataclass

@@ -183,6 +183,9 @@ def label_range_errors(page: Any, an: Any, built: Any, types: dict[str, str], ds
             return BuildError(path, "labels", f"the labels of data.Dataset '{ds.instance}' go up to "
                                               f"{ds.num_classes - 1}, but the logits have {n} classes (ids 0 to "
                                               f"{n - 1}): give the layer before {ds.num_classes} units")
+        if (getattr(ds, "min_label", None) or 0) < 0:
+            return BuildError(path, "labels", f"the labels of data.Dataset '{ds.instance}' go down to "
+                                              f"{ds.min_label}: class ids count from 0")
     return None
 
 
