@@ -1,6 +1,8 @@
 """Issue 24's training pages given bad input, as a person would get it wrong: each mistake is an error naming the
 block (its path inside a composite), the pin or port and, for a data file, the path; a page with a block that
-failed to build does not train; nothing aborts the process.
+failed to build does not train; what trains but not as meant (nothing to train, no test split, NaN, softmax logits)
+is a warning; nothing aborts the process. Also the Keras rules that a person relies on without knowing
+(MeanSquaredError's [batch, 1] against [batch], class ids saved as a column) and the exported script's command line.
 
 One tiny classifier (data.Dataset -> Dense -> Dense -> SoftmaxCrossEntropy, Accuracy, Minimize) over a .npz of 40
 examples, changed one pin or one data file at a time; pages are built (nothing runs) where the mistake is a build
@@ -9,7 +11,6 @@ error, and run in epochs in this process (one Runner per test) where it shows wh
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
