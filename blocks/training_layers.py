@@ -40,8 +40,9 @@ def _padding(scope: Any) -> bytes:
 def _image(x: Any, what: str) -> None:
     """x must be a 4-D batch of images (channels last)."""
     if x.shape.rank is not None and x.shape.rank != 4:
+        hint = " (grey images need a channel axis: save x as [n, height, width, 1])" if x.shape.rank == 3 else ""
         raise BuildFailure(f"{what} takes x of rank 4 [batch, height, width, channels], got shape "
-                           f"{x.shape.as_list()}", "x")
+                           f"{x.shape.as_list()}{hint}", "x")
 
 
 def _type(x: Any) -> Any:

@@ -286,3 +286,14 @@ def test_the_exported_script_given_a_bad_batch_says_so_without_a_traceback(folde
         done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120,
                               cwd=tmp_path)
         assert done.returncode == status and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_conv2d_on_images_without_a_channel_axis_says_how_to_save_them(folder):
+    np.savez(folder / "grey.npz", x=np.zeros((N, 5, 5), np.float32), y=np.arange(N) % CLASSES)
+    page = classifier(folder, file="grey.npz")
+    place(page, library().composites["layers.Conv2D"], (0, 0), block_id="conv")
+    page.remove_link(next(ln for ln in page.links if ln.dst == "d1"))
+    page.add_link(Link("data", "x", "conv", "x"))
+    built = build(page)
+    assert ("conv/conv", "x") in _where(built.errors)
+    assert "[n, height, width, 1]" in next(e.message for e in built.errors if e.block == "conv/conv")
