@@ -35,12 +35,41 @@ def _attr(scope: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def int_pin(scope: Any, name: str, default: int, minimum: int) -> int:
+    """A whole-number pin of at least ``minimum``; raises BuildFailure naming the pin."""
+    value = _attr(scope, name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise BuildFailure(f"{name} must be a whole number of at least {minimum}, got {value!r}", name)
+    return int(value)
+
+
+def choice_pin(scope: Any, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """A pin that names one of ``allowed``; raises BuildFailure naming the pin."""
+    value = str(_attr(scope, name, default))
+    if value not in allowed:
+        raise BuildFailure(f"{name} must be one of {', '.join(allowed)}, got {value!r}", name)
+    return value
+
+
+def non_negative_pin(scope: Any, name: str, default: float) -> float:
+    """A finite number of at least 0; raises BuildFailure naming the pin."""
+    value = _attr(scope, name, default)
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) < 0.0:
+        raise BuildFailure(f"{name} must be a number of at least 0, got {value!r}", name)
+    return float(value)
+
+
 def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list[int]:
     """The shape of a Weight of ``role`` for input ``x`` (its last dimension is the fan-in)."""
     last = None
     if x is not None:
         dims = x.shape.as_list() if x.shape.rank is not None else []
         last = dims[-1] if dims else None
+        if len(dims) < 2 and role != "vector":
+            raise BuildFailure(f"x has shape {dims if dims else 'unknown'}: a layer takes a batch [batch, ..., "
+                               "features] of rank 2 or more (a data file's x of one number per example needs the "
+                               "shape [n, 1])", "x")
         if last is None:
             raise BuildFailure("the last dimension of x is not known; the weight's shape needs it", "x")
     if role == "vector":
@@ -48,6 +77,9 @@ def _weight_shape(role: str, x: Any, units: int, kernel_size: list[int]) -> list
     if last is None:
         raise BuildFailure(f"a {role} needs x wired (its last dimension is the fan-in)", "x")
     if role == "dense_kernel":
+        if x is not None and x.shape.rank != 2:
+            raise BuildFailure(f"x has shape {x.shape.as_list()}: a Dense layer takes a batch of rows [batch, "
+                               "features] (put a layers.Flatten before it)", "x")
         return [last, units]
     if len(kernel_size) == 1:  # [k]: a square kernel, as Keras's kernel_size=k
         kernel_size = kernel_size * 2
@@ -114,14 +146,15 @@ class Weight(Block):
 
     def build(self, scope: Any, x: Any = None) -> dict[str, Any]:
         tf = load()
-        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int(_attr(scope, "units", 1)),
+        initializer = choice_pin(scope, "initializer", "glorot_uniform", INITIALIZERS)
+        shape = _weight_shape(choice_pin(scope, "role", "dense_kernel", ROLES), x, int_pin(scope, "units", 1, 1),
                               list(_attr(scope, "kernel_size", [3, 3])))
         with tf.compat.v1.name_scope(scope.name + "/"):
             if not _attr(scope, "enabled", True):
                 return {"value": tf.zeros(shape, tf.float32, name="zeros")}
             salt = zlib.crc32(scope.block_id.encode()) & 0x7FFFFFFF  # two weights with one seed differ
             seed = [int(_attr(scope, "seed", 0)), salt]
-            init = initial_value(tf, str(_attr(scope, "initializer", "glorot_uniform")), shape, seed)
+            init = initial_value(tf, initializer, shape, seed)
             trainable = bool(_attr(scope, "trainable", True))
             var = tf.Variable(init, trainable=trainable, name="variable", dtype=tf.float32)
             value = tf.raw_ops.ReadVariableOp(resource=var.handle, dtype=tf.float32, name="read")
@@ -151,6 +184,40 @@ class Activation(Block):
             raise BuildFailure(f"activation must be one of {', '.join(ACTIVATIONS)}", "activation")
         op = scope.create_op(op_type, [x], {"T": attr_value(x.dtype.base_dtype.name, "type")})
         return {"y": op.outputs[0]}
+
+
+@register
+class SameRank(Block):
+    """A loss's prediction and target brought to the same rank as Keras's losses do
+    (``squeeze_or_expand_to_same_rank``): when their ranks differ by one and the larger has a last dimension of
+    1, a rank-1 tensor gains a last dimension of 1, else the other loses it, so [batch, 1] meets [batch]; the
+    target is cast to the prediction's dtype (whole-number targets of a .csv meet a float prediction). Shapes
+    that still do not meet (a [batch, 3] prediction for a [batch] target) are an error rather than a broadcast."""
+
+    name = "SameRank"
+    category = CATEGORY
+    inputs = (Port("prediction", doc="the prediction"), Port("target", doc="what it should be"))
+    outputs = (Port("prediction", doc="the prediction, of the target's rank"),
+               Port("target", doc="the target, of the prediction's rank"))
+
+    def build(self, scope: Any, prediction: Any, target: Any) -> dict[str, Any]:
+        tf = load()
+        p, t = prediction, target
+        with tf.compat.v1.name_scope(scope.name + "/"):
+            if t.dtype.base_dtype != p.dtype.base_dtype:  # Keras casts y_true to y_pred's dtype
+                if not (t.dtype.is_floating or t.dtype.is_integer or t.dtype.is_bool):
+                    raise BuildFailure(f"the target is {t.dtype.base_dtype.name}, not numbers", "target")
+                t = tf.cast(t, p.dtype.base_dtype, name="target_cast")
+            for _ in range(2):  # once each way, as Keras tries x1 against x2 and x2 against x1
+                if p.shape.rank is not None and t.shape.rank is not None and p.shape.rank == t.shape.rank + 1 \
+                        and p.shape[-1] == 1:
+                    p, t = (p, tf.expand_dims(t, -1)) if t.shape.rank == 1 else (tf.squeeze(p, [-1]), t)
+                p, t = t, p
+        if p.shape.rank is not None and t.shape.rank is not None and (
+                p.shape.rank != t.shape.rank or not p.shape.is_compatible_with(t.shape)):
+            raise BuildFailure(f"the target {t.shape.as_list()} does not meet the prediction {p.shape.as_list()}: "
+                               "they must have the same shape (a last dimension of 1 may be missing on one)", "target")
+        return {"prediction": p, "target": t}
 
 
 class _Target:
@@ -273,6 +340,10 @@ class Minimize(Block):
         optimizer = str(_attr(scope, "optimizer", "sgd"))
         if optimizer not in OPTIMIZERS:
             raise BuildFailure(f"optimizer must be one of {', '.join(OPTIMIZERS)}", "optimizer")
+        learning_rate = non_negative_pin(scope, "learning_rate", 0.01)
+        if loss.shape.rank is not None and loss.shape.rank != 0:
+            raise BuildFailure(f"the loss must be a scalar (a loss block's loss), got shape {loss.shape.as_list()}",
+                               "loss")
         found = _trainables(scope.page, loss)
         if not found:
             raise BuildFailure("the loss depends on no trainable Variable (a Weight or a Variable)", "loss")
@@ -290,7 +361,7 @@ class Minimize(Block):
                 if g is None:
                     continue
                 target = _Target(tf, name, var)
-                updates.lr = tf.constant(float(_attr(scope, "learning_rate", 0.01)), target.dtype)
+                updates.lr = tf.constant(learning_rate, target.dtype)
                 ops.append(updates.apply(target, tf.convert_to_tensor(g)))
             if not ops:
                 raise BuildFailure("the loss has no gradient for any Variable it depends on", "loss")
@@ -335,12 +406,23 @@ def read_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
         raise BuildFailure(f"{pin} {path} cannot be read: {e}", pin) from None
     if len(x) != len(y) or len(x) == 0:
         raise BuildFailure(f"{pin} {path}: x has {len(x)} rows, y {len(y)}; they must be equal and not zero", pin)
+    for name, a in (("x", x), ("y", y)):
+        if a.dtype.kind not in "iubf":
+            raise BuildFailure(f"{pin} {path}: {name} holds {a.dtype} values; a data file holds numbers", pin)
     x = x.astype(np.float32)
-    y = y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(np.float32)
+    if y.dtype.kind in "iub":  # class ids: [n, 1] as [n], as Keras's sparse losses take them
+        y = (y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y).astype(np.int64)
+    else:
+        y = y.astype(np.float32)
     return x, y
 
 
 def _read_npz(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and say so
+        raise BuildFailure(f"{pin} {path} is not a .npz file (a zip archive of arrays x and y, as np.savez "
+                           "writes)", pin)
     with np.load(path, allow_pickle=False) as f:
         if "x" not in f or "y" not in f:
             raise BuildFailure(f"{pin} {path} has arrays {sorted(f.files)}; a data file needs x and y", pin)
@@ -356,17 +438,30 @@ def _read_csv(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
     if len(rows) < 2:
         raise BuildFailure(f"{pin} {path}: a .csv data file has a header row and at least one row of numbers", pin)
     header = [h.strip() for h in rows[0]]
+    if all(_number(h) for h in header):
+        raise BuildFailure(f"{pin} {path}: its first row holds numbers; a .csv data file starts with a header row "
+                           "naming its columns (the label column 'label', else the last)", pin)
     col = header.index("label") if "label" in header else len(header) - 1
+    ragged = next((i for i, r in enumerate(rows[1:], 2) if len(r) != len(header)), None)
+    if ragged is not None:
+        raise BuildFailure(f"{pin} {path}: row {ragged} has {len(rows[ragged - 1])} values; every row needs "
+                           f"{len(header)}, as the header names", pin)
     try:
         table = np.array([[float(v) for v in r] for r in rows[1:]], dtype=np.float64)
     except ValueError as e:
         raise BuildFailure(f"{pin} {path}: {e} (rows after the header hold numbers only)", pin) from None
-    if table.ndim != 2 or table.shape[1] != len(header):
-        raise BuildFailure(f"{pin} {path}: every row needs {len(header)} numbers, as the header names", pin)
     y = table[:, col]
     if np.all(y == np.round(y)):
         y = y.astype(np.int64)
     return np.delete(table, col, axis=1), y
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 #: an idx file's element types by code
@@ -395,12 +490,33 @@ def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
     return _idx(path, pin), _idx(labels, pin)
 
 
+def _warn_not_finite(scope: Any, pin: str, path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """A warning on ``pin`` when the file's numbers hold NaN or infinities (the losses of their batches will not
+    be numbers, and training on them spoils the weights)."""
+    from enuflow.app.engine.analysis import BuildError
+
+    bad = [(name, a) for name, a in (("x", x), ("y", y)) if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    for name, a in bad:
+        rows = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+        scope.page.built.warnings.append(BuildError(scope.block_id, pin, (
+            f"{pin} {path}: {name} holds NaN or infinite values in {len(rows)} example(s) (the first: row "
+            f"{int(rows[0])}); the losses of their batches are not numbers and training on them spoils the "
+            "weights")))
+
+
+def _read(scope: Any, pin: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    path = data_file(scope, pin, text)
+    x, y = read_arrays(path, pin)
+    _warn_not_finite(scope, pin, path, x, y)
+    return x, y
+
+
 def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The train and test splits: the test file's arrays, else a seeded permutation's last ``test_fraction``."""
-    x, y = read_arrays(data_file(scope, "file", _attr(scope, "file", "")), "file")
+    x, y = _read(scope, "file", _attr(scope, "file", ""))
     test_file = str(_attr(scope, "test_file", "") or "")
     if test_file.strip():
-        xt, yt = read_arrays(data_file(scope, "test_file", test_file), "test_file")
+        xt, yt = _read(scope, "test_file", test_file)
         if xt.shape[1:] != x.shape[1:] or yt.dtype != y.dtype:
             raise BuildFailure(f"test_file's x is {list(xt.shape)} {yt.dtype} labels, file's {list(x.shape)} "
                                f"{y.dtype}: they must match", "test_file")
@@ -408,7 +524,7 @@ def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     fraction = float(_attr(scope, "test_fraction", 0.2))
     if not 0.0 <= fraction < 1.0:
         raise BuildFailure(f"test_fraction must be at least 0 and below 1, got {fraction}", "test_fraction")
-    order = np.random.default_rng(int(_attr(scope, "seed", 0))).permutation(len(x))
+    order = np.random.default_rng(int_pin(scope, "seed", 0, 0)).permutation(len(x))
     n_test = int(round(len(x) * fraction))
     train, test = order[n_test:], order[:n_test]
     return (x[train], y[train]), (x[test], y[test])
@@ -475,8 +591,8 @@ class DatasetSource(Block):
         from enuflow.app.engine.builder import DatasetHandles
 
         tf = load()
+        batch, seed = int_pin(scope, "batch_size", 32, 1), int_pin(scope, "seed", 0, 0)
         (x, y), (xt, yt) = _splits(scope)
-        batch, seed = int(_attr(scope, "batch_size", 32)), int(_attr(scope, "seed", 0))
         with tf.compat.v1.name_scope(scope.name + "/"):
             held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),
                                                          (yt, "y_test"))]
@@ -499,5 +615,6 @@ class DatasetSource(Block):
         classes = int(max(y.max(), yt.max() if len(yt) else 0)) + 1 if y.dtype.kind == "i" else None
         scope.page.built.datasets.append(DatasetHandles(
             block=scope.block_id, instance=scope.block_id.rsplit("/", 1)[0], train_init=inits[0], test_init=inits[1],
-            repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes))
+            repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes,
+            min_label=int(min(y.min(), yt.min() if len(yt) else 0)) if classes is not None else None))
         return {"x": bx, "y": by}

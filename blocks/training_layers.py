@@ -40,8 +40,9 @@ def _padding(scope: Any) -> bytes:
 def _image(x: Any, what: str) -> None:
     """x must be a 4-D batch of images (channels last)."""
     if x.shape.rank is not None and x.shape.rank != 4:
+        hint = " (grey images need a channel axis: save x as [n, height, width, 1])" if x.shape.rank == 3 else ""
         raise BuildFailure(f"{what} takes x of rank 4 [batch, height, width, channels], got shape "
-                           f"{x.shape.as_list()}", "x")
+                           f"{x.shape.as_list()}{hint}", "x")
 
 
 def _type(x: Any) -> Any:
@@ -202,6 +203,8 @@ class BatchNormOp(Block):
         momentum, epsilon = float(_attr(scope, "momentum", 0.99)), float(_attr(scope, "epsilon", 1e-3))
         if not 0.0 <= momentum <= 1.0:
             raise BuildFailure(f"momentum must be between 0 and 1, got {momentum}", "momentum")
+        if not 0.0 < epsilon < math.inf:  # the variance of a constant feature is 0: y would be NaN or infinite
+            raise BuildFailure(f"epsilon must be a number above 0, got {epsilon}", "epsilon")
         dtype = x.dtype.base_dtype
         with tf.compat.v1.name_scope(scope.name + "/"):
             mean, variance = tf.nn.moments(x, list(range(x.shape.rank - 1)), name="moments")

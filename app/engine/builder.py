@@ -69,6 +69,8 @@ class DatasetHandles:
     batch_size: int
     #: for integer labels, the largest label + 1; None otherwise
     num_classes: int | None = None
+    #: for integer labels, the smallest label; None otherwise
+    min_label: int | None = None
 
 
 @dataclass
@@ -95,6 +97,8 @@ class BuiltGraph:
     train_ops: list[tuple[str, Any]] = field(default_factory=list)
     variables: list[tuple[str, Any]] = field(default_factory=list)
     init_feeds: dict[Any, np.ndarray] = field(default_factory=dict)
+    #: problems found while building that do not stop the page (a data file holding NaN), by block and pin
+    warnings: list[BuildError] = field(default_factory=list)
 
     def feed_values(self, analysis: Analysis | None = None) -> list[np.ndarray]:
         """The arrays to feed, in slot order, from ``analysis`` (a page with the same signature)."""

@@ -40,6 +40,8 @@ from enuflow.blocks.tf import load
 
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
 ACCURACY, DATASET = "metrics.Accuracy", "data.Dataset"
+#: the losses and metrics whose labels are class ids into their logits
+CLASS_ID_TYPES = ("losses.SoftmaxCrossEntropy", ACCURACY)
 
 
 @dataclass
@@ -167,6 +169,27 @@ def _confusions(page: Any, an: Any, built: Any, types: dict[str, str]) -> list[C
     return out
 
 
+def label_range_errors(page: Any, an: Any, built: Any, types: dict[str, str], ds: Any) -> BuildError | None:
+    """An error on the first class-id loss or metric whose labels (the dataset's ``y``) go past its logits'
+    classes: TensorFlow would stop the first batch with such a label, naming no block of the page."""
+    labels = built.tensors.get((ds.block, "y"))
+    if not ds.num_classes or labels is None:
+        return None
+    for path, typ in types.items():
+        if typ not in CLASS_ID_TYPES or wired_into(page, an.page, built, types, path, "labels") is not labels:
+            continue
+        logits = wired_into(page, an.page, built, types, path, "logits")
+        n = logits.shape[-1] if logits is not None and logits.shape.rank else None
+        if n is not None and ds.num_classes > n:
+            return BuildError(path, "labels", f"the labels of data.Dataset '{ds.instance}' go up to "
+                                              f"{ds.num_classes - 1}, but the logits have {n} classes (ids 0 to "
+                                              f"{n - 1}): give the layer before {ds.num_classes} units")
+        if (getattr(ds, "min_label", None) or 0) < 0:
+            return BuildError(path, "labels", f"the labels of data.Dataset '{ds.instance}' go down to "
+                                              f"{ds.min_label}: class ids count from 0")
+    return None
+
+
 def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError | None:
     """What the epochs of ``built`` (``page``, analysed as ``an``) run, or the error why the page cannot train."""
     datasets = list(getattr(built, "datasets", None) or [])
@@ -188,6 +211,9 @@ def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | Buil
                                                       "give one Dataset a test_file or test_fraction instead")
     plan = EpochPlan(datasets, figures_of(page, built, types), _confusions(page, an, built, types),
                      [op for _, op in getattr(built, "train_ops", None) or []], getattr(built, "training", None))
+    wrong = label_range_errors(page, an, built, types, datasets[0])
+    if wrong is not None:
+        return wrong
     y = built.tensors.get((datasets[0].block, "y"))
     plan.batch_tensor = y if y is not None and hasattr(y, "shape") and y.shape.rank else None
     return plan
@@ -507,8 +533,24 @@ class EpochRun:
             if self.history[f.name]:
                 history[f.key] = list(self.history[f.name])
         report.steps_done = len(report.epochs)
+        report.warnings.extend(not_numbers(self.plan, report.epochs))
         if self.options.save_weights:
             self.write(self.options.save_weights, session_weights(self.run.prepared).read(), "--save-weights")
+
+
+def not_numbers(plan: EpochPlan, epochs: list[dict[str, Any]]) -> list[BuildError]:
+    """A warning per figure that stopped being a number (NaN, infinite): its first such epoch and pass."""
+    out = []
+    for f in plan.figures:
+        for entry in epochs:
+            phase = next((p for p in ("train", "test") if not math.isfinite(entry[p].get(f.name, 0.0))), None)
+            if phase is not None:
+                path, _, port = f.name.rpartition(".")
+                out.append(BuildError(path, port, f"{f.name} is not a number from epoch {entry['epoch']} ({phase} "
+                                                  "pass) on: the data hold NaN, or the training diverged (try a "
+                                                  "lower learning_rate)"))
+                break
+    return out
 
 
 @dataclass
@@ -572,8 +614,37 @@ def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: 
             run.report.errors.append(plan)
         return
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
+    run.report.warnings.extend(plan_warnings(plan, run.an) + softmax_logits(page, run.an, run.prepared.built))
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
     EpochRun(runner, run, plan, options, cancel, started).go()
+
+
+def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:
+    """What makes epochs other than a person expects: nothing trains, or there is no test split to evaluate."""
+    out = []
+    if not plan.train_ops:
+        out.append(BuildError(an.plan.block, "epochs", "no train.Minimize runs (the page has none, or --to leaves it "
+                                                       "out): the epochs evaluate the weights without training them"))
+    ds = plan.datasets[0]
+    if not ds.n_test:
+        out.append(BuildError(ds.instance, "test_fraction", "the test split is empty: each epoch's figures (and keep "
+                                                            "best) are those of its train pass"))
+    return out
+
+
+def softmax_logits(page: Any, an: Any, built: Any) -> list[BuildError]:
+    """A warning per losses.SoftmaxCrossEntropy whose logits come out of a softmax (a layer's activation softmax):
+    the loss applies its own softmax, so the model would learn through two (as Keras warns)."""
+    types = instance_types(page)
+    out = []
+    for path, typ in types.items():
+        if typ != "losses.SoftmaxCrossEntropy":
+            continue
+        logits = wired_into(page, an.page, built, types, path, "logits")
+        if logits is not None and logits.op.type == "Softmax":
+            out.append(BuildError(path, "logits", "the logits come out of a softmax, and this loss applies its own: "
+                                                  "set the last layer's activation to none"))
+    return out
 
 
 def restore_best(runner: Any, path: str | None = None) -> tuple[int | None, list[BuildError]]:

@@ -291,6 +291,10 @@ class Runner:
                            t0)
                 run.report.seconds = time.perf_counter() - t0
                 return run.report
+            if keep_best:
+                run.report.warnings.append(BuildError(None, None, f"keep best ({keep_best}) writes nothing: the page "
+                                                                  "runs steps, not epochs (--epochs N, or the "
+                                                                  "ClientSession's epochs pin)"))
             watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
             try:
                 self._loop(run, watchers)
@@ -316,7 +320,7 @@ class Runner:
         prepared, an, rebuilt = self.prepare(page, allow_io, to)
         built = prepared.built
         report = RunReport(ResultStore(), list(built.errors), rebuilt=rebuilt)
-        report.warnings = list(an.warnings) + prepared.device_warnings
+        report.warnings = list(an.warnings) + prepared.device_warnings + list(getattr(built, "warnings", []))
         report.lost_target = prepared.placement is not None and prepared.placement.target_down
         try:
             feeds = built.feed_values(an)
