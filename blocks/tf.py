@@ -49,6 +49,21 @@ def load() -> Any:
         return tf
 
 
+def upstream_ops(fetches: Any) -> set[str]:
+    """The names of the ops that running ``fetches`` (tensors and ops) may run: theirs, and those of their data and
+    control inputs, at any depth."""
+    seen: set[str] = set()
+    stack = [getattr(f, "op", f) for f in fetches]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return seen
+
+
 def as_dtype(name: str) -> Any:
     """A ``tf.DType`` from a canonical dtype name (``"float32"``)."""
     return load().as_dtype(name)

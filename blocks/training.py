@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from enuflow.blocks.base import Attr, Block, BuildFailure, Port, register
-from enuflow.blocks.tf import attr_value, load
+from enuflow.blocks.tf import attr_value, load, upstream_ops
 
 CATEGORY = "training parts"
 ROLES = ("dense_kernel", "conv2d_kernel", "vector")
@@ -247,17 +247,8 @@ class _Target:
 
 def _trainables(page: Any, loss: Any) -> list[tuple[str, Any]]:
     """(name, handle or ref) of every trainable Variable that ``loss`` depends on, in the order they were made."""
-    trainable = page.trainable
-    seen: set[str] = set()
-    stack = [loss.op]
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
-    return [v for key, v in trainable.items() if key in seen]
+    seen = upstream_ops([loss])
+    return [v for key, v in page.trainable.items() if key in seen]
 
 
 class _Updates:

@@ -13,36 +13,15 @@ import sys
 import numpy as np
 import pytest
 
-from enuflow.app.document.composite_files import library, place
+from enuflow.app.document.composite_files import library
 from enuflow.app.document.formats import save
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.engine.builder import build
 from enuflow.app.engine.runner import run_page
+from tests.test_training_blocks import _const, _place, keras, tf  # noqa: F401 - the fixtures, shared
 
 RNG = np.random.default_rng(24)
 IMAGES = RNG.normal(size=(3, 7, 6, 2)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def tf():
-    from enuflow.blocks.tf import load as load_tf
-
-    return load_tf()
-
-
-@pytest.fixture(scope="module")
-def keras(tf):
-    return tf.keras
-
-
-def _place(page: Page, name: str, bid: str, **pins) -> None:
-    place(page, library().composites[name], (0, 0), block_id=bid)
-    for pin, value in pins.items():
-        page.set_pin(bid, pin, value)
-
-
-def _const(page: Page, bid: str, value: np.ndarray) -> None:
-    page.add_block(BlockInstance(bid, "Const", (0, 0), {"val": value.tolist(), "dtype": np.dtype(value.dtype).name}))
 
 
 def layer_page(name: str, x: np.ndarray, **pins) -> Page:

@@ -36,7 +36,7 @@ from enuflow.app.engine.builder import clean_message
 from enuflow.app.engine.callables import _compiled
 from enuflow.app.engine.observers import as_array
 from enuflow.app.engine.weights import SessionWeights, read_checkpoint, write_checkpoint
-from enuflow.blocks.tf import load
+from enuflow.blocks.tf import load, upstream_ops
 
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
 ACCURACY, DATASET = "metrics.Accuracy", "data.Dataset"
@@ -219,20 +219,6 @@ def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | Buil
     return plan
 
 
-def _upstream(fetches: list[Any]) -> set[str]:
-    """The names of the ops that running ``fetches`` (tensors and ops) may run: their data and control inputs."""
-    seen: set[str] = set()
-    stack = [getattr(f, "op", f) for f in fetches]
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
-    return seen
-
-
 def pass_callable(prepared: Any, fetches: list[Any], targets: list[Any], candidates: list[Any]
                   ) -> tuple[Callable[..., list[Any]], list[int]]:
     """TensorFlow's compiled callable (``CallableOptions``, as ``app.engine.callables`` makes a step's; made once per
@@ -243,7 +229,7 @@ def pass_callable(prepared: Any, fetches: list[Any], targets: list[Any], candida
            tuple(p.name for p in candidates))
     got = prepared.callables.get(key)
     if got is None:
-        needed = _upstream(fetches + targets)
+        needed = upstream_ops(fetches + targets)
         used = [i for i, p in enumerate(candidates) if p.op.name in needed]
         fed = {candidates[i].name: j for j, i in enumerate(used)}
         own = [t for t in fetches if t.name not in fed]
