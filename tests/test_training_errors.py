@@ -297,3 +297,55 @@ def test_conv2d_on_images_without_a_channel_axis_says_how_to_save_them(folder):
     built = build(page)
     assert ("conv/conv", "x") in _where(built.errors)
     assert "[n, height, width, 1]" in next(e.message for e in built.errors if e.block == "conv/conv")
+
+
+def test_labels_past_the_logits_classes_in_a_plain_run_are_an_error_on_the_losss_labels(folder):
+    """Without a ClientSession the page runs one step: TensorFlow's "Received a label value of 4" becomes words."""
+    page = classifier(folder, file="wide.npz")
+    page.remove_block("session")
+    report = _train(page)
+    assert ("loss", "labels") in _where(report.errors), report.errors
+    message = next(e.message for e in report.errors if (e.block, e.port) == ("loss", "labels"))
+    assert "label 4" in message and "3 classes" in message and "Received" not in message
+
+
+def test_epochs_from_the_command_line_without_a_clientsession_name_the_flag(folder):
+    """No ClientSession: the error names --epochs, not a port 'epochs' of no block."""
+    page = classifier(folder)
+    page.remove_block("session")
+    for b in [b.id for b in page if b.id.startswith("data")]:
+        page.remove_block(b)
+    runner = Runner()
+    try:
+        report = runner.run(page, epochs=2)
+    finally:
+        runner.close()
+    assert report.epochs == []
+    flagged = [e for e in report.errors if e.message.startswith("--epochs")]
+    assert flagged and all((e.block, e.port) == (None, None) for e in flagged), report.errors
+    assert not any(e.port == "epochs" for e in report.errors + report.warnings)
+
+
+@pytest.mark.parametrize("typ, out", [("losses.SoftmaxCrossEntropy", "loss"), ("metrics.Accuracy", "accuracy")])
+def test_float_class_ids_are_cast_as_keras_does(typ, out):
+    from enuflow.app.engine.runner import run_page
+    from enuflow.blocks.tf import load as load_tf
+
+    logits = np.random.default_rng(2).normal(size=(6, 3)).astype(np.float32)
+    labels = np.array([0, 1, 2, 2, 1, 0], np.float32)
+    page = Page("floats")
+    for bid, value in (("lg", logits), ("lb", labels)):
+        page.add_block(BlockInstance(bid, "Const", (0, 0), {"val": value.tolist(), "dtype": "float32"}))
+    place(page, library().composites[typ], (0, 0), block_id="m")
+    page.add_link(Link("lg", "output", "m", "logits"))
+    page.add_link(Link("lb", "output", "m", "labels"))
+    report = run_page(page)
+    assert not report.errors, report.errors
+    keras = load_tf().keras
+    if out == "loss":
+        expected = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
+    else:
+        metric = keras.metrics.SparseCategoricalAccuracy()
+        metric.update_state(labels, logits)
+        expected = float(metric.result())
+    assert float(report.results.values[("m", out)]) == pytest.approx(expected, rel=1e-6)

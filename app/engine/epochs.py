@@ -23,6 +23,7 @@ else minus the first loss) is the best so far, the Variables' values are kept (`
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -190,19 +191,51 @@ def label_range_errors(page: Any, an: Any, built: Any, types: dict[str, str], ds
     return None
 
 
+def on_epochs(an: Any, message: str) -> BuildError:
+    """An error or warning about the epochs: on the ClientSession's epochs pin, or without a ClientSession on the
+    command line's ``--epochs`` (no block, no port)."""
+    if an.plan.block:
+        return BuildError(an.plan.block, "epochs", message)
+    return BuildError(None, None, "--epochs: " + message)
+
+
+_LABEL_VALUE = re.compile(r"Received a label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+
+
+def explain_label_values(page: Any, errors: list[BuildError]) -> None:
+    """Rewrite, in place, TensorFlow's "Received a label value of 4 which is outside the valid range of [0, 3)"
+    (a SparseSoftmaxCrossEntropyWithLogits given a class id past its logits) in words, on the ``labels`` input of
+    the outermost instance around the failing block that has one (a losses.SoftmaxCrossEntropy), else its own."""
+    types: dict[str, str] | None = None
+    for i, e in enumerate(errors):
+        m = _LABEL_VALUE.search(e.message)
+        if m is None or e.block is None:
+            continue
+        types = instance_types(page) if types is None else types
+        label, n = int(m.group(1)), int(m.group(2))
+        text = (f"label {label} is not below the {n} classes of logits (class ids 0 to {n - 1}): give the layer "
+                f"before at least {label + 1} units, or check the labels" if label >= 0 else
+                f"label {label} is below 0: class ids count from 0")
+        parts = e.block.split("/")
+        owner = next((p for p in ("/".join(parts[:k]) for k in range(1, len(parts)))
+                      if any(x.name == "labels" for x in getattr(_composite_at(page, types, p), "inputs", []))),
+                     e.block)
+        errors[i] = BuildError(owner, "labels", text)
+
+
 def plan_epochs(page: Any, an: Any, built: Any, epochs: int) -> EpochPlan | BuildError | None:
     """What the epochs of ``built`` (``page``, analysed as ``an``) run, or the error why the page cannot train."""
     datasets = list(getattr(built, "datasets", None) or [])
     types = instance_types(page)
-    no_data = BuildError(an.plan.block, "epochs", f"epochs is {epochs}, but the page has no data.Dataset block to "
-                                                "train on: add one, or set the ClientSession's epochs pin to 0 to "
-                                                "run steps")
+    no_data = on_epochs(an, f"epochs is {epochs}, but the page has no data.Dataset block to train on: add one, or "
+                            + ("set the ClientSession's epochs pin to 0" if an.plan.block else "leave --epochs out")
+                            + " to run steps")
     if not datasets and DATASET not in types.values():
         return no_data
     if built.errors:  # training half a model would report epochs of a model that is not the one drawn
         failed = sorted({e.block for e in built.errors if e.block})
-        return BuildError(an.plan.block, "epochs", f"the page was not trained: {len(failed)} block(s) failed to "
-                                                   f"build ({', '.join(failed[:5])}); their errors say why")
+        return on_epochs(an, f"the page was not trained: {len(failed)} block(s) failed to build "
+                             f"({', '.join(failed[:5])}); their errors say why")
     if not datasets:
         return no_data
     if len(datasets) > 1:
@@ -609,8 +642,8 @@ def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:
     """What makes epochs other than a person expects: nothing trains, or there is no test split to evaluate."""
     out = []
     if not plan.train_ops:
-        out.append(BuildError(an.plan.block, "epochs", "no train.Minimize runs (the page has none, or --to leaves it "
-                                                       "out): the epochs evaluate the weights without training them"))
+        out.append(on_epochs(an, "no train.Minimize runs (the page has none, or --to leaves it out): the epochs "
+                                 "evaluate the weights without training them"))
     ds = plan.datasets[0]
     if not ds.n_test:
         out.append(BuildError(ds.instance, "test_fraction", "the test split is empty: each epoch's figures (and keep "

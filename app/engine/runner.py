@@ -290,7 +290,7 @@ class Runner:
                 run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel,
                            t0)
                 run.report.seconds = time.perf_counter() - t0
-                return run.report
+                return _explained(page, run.report)
             if keep_best:
                 run.report.warnings.append(BuildError(None, None, f"keep best ({keep_best}) writes nothing: the page "
                                                                   "runs steps, not epochs (--epochs N, or the "
@@ -309,7 +309,7 @@ class Runner:
 
                 save_final_weights(run, save_weights)
             run.report.seconds = time.perf_counter() - t0
-            return run.report
+            return _explained(page, run.report)
         finally:
             if log is not None:
                 log.close()
@@ -693,6 +693,15 @@ def page_graph_def(prepared: _Prepared) -> Any:
 
 def _listed(d: dict) -> tuple[list, list]:
     return list(d), list(d.values())
+
+
+def _explained(page: Page, report: RunReport) -> RunReport:
+    """``report`` with TensorFlow's messages that name no port of the page put in its words where known."""
+    if any("Received a label value" in e.message for e in report.errors):
+        from enuflow.app.engine.epochs import explain_label_values
+
+        explain_label_values(page, report.errors)
+    return report
 
 
 def _close_quietly(session: Any) -> None:
