@@ -484,15 +484,13 @@ def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
 def _warn_not_finite(scope: Any, pin: str, path: Path, x: np.ndarray, y: np.ndarray) -> None:
     """A warning on ``pin`` when the file's numbers hold NaN or infinities (the losses of their batches will not
     be numbers, and training on them spoils the weights)."""
-    from enuflow.app.engine.analysis import BuildError
-
     bad = [(name, a) for name, a in (("x", x), ("y", y)) if a.dtype.kind == "f" and not np.isfinite(a).all()]
     for name, a in bad:
         rows = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
-        scope.page.built.warnings.append(BuildError(scope.block_id, pin, (
+        scope.page.warn(scope.block_id, pin, (
             f"{pin} {path}: {name} holds NaN or infinite values in {len(rows)} example(s) (the first: row "
             f"{int(rows[0])}); the losses of their batches are not numbers and training on them spoils the "
-            "weights")))
+            "weights"))
 
 
 def _read(scope: Any, pin: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -579,8 +577,6 @@ class DatasetSource(Block):
     )
 
     def build(self, scope: Any) -> dict[str, Any]:
-        from enuflow.app.engine.builder import DatasetHandles
-
         tf = load()
         batch, seed = int_pin(scope, "batch_size", 32, 1), int_pin(scope, "seed", 0, 0)
         (x, y), (xt, yt) = _splits(scope)
@@ -604,8 +600,8 @@ class DatasetSource(Block):
             bx, by = iterator.get_next(name="next")
         scope.add_initializer(inits[2])
         classes = int(max(y.max(), yt.max() if len(yt) else 0)) + 1 if y.dtype.kind == "i" else None
-        scope.page.built.datasets.append(DatasetHandles(
+        scope.page.add_dataset(
             block=scope.block_id, instance=scope.block_id.rsplit("/", 1)[0], train_init=inits[0], test_init=inits[1],
             repeat_init=inits[2], n_train=len(x), n_test=len(xt), batch_size=batch, num_classes=classes,
-            min_label=int(min(y.min(), yt.min() if len(yt) else 0)) if classes is not None else None))
+            min_label=int(min(y.min(), yt.min() if len(yt) else 0)) if classes is not None else None)
         return {"x": bx, "y": by}

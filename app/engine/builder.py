@@ -186,6 +186,14 @@ class PageScope:
         """Feed ``array`` into ``placeholder`` whenever the initialisers run (a dataset's arrays)."""
         self.built.init_feeds[placeholder] = array
 
+    def add_dataset(self, **fields: Any) -> None:
+        """Record a dataset's iterator and initialisers (the fields of ``DatasetHandles``) for the epoch runner."""
+        self.built.datasets.append(DatasetHandles(**fields))
+
+    def warn(self, block_id: str, port: str | None, message: str) -> None:
+        """A problem found while building that does not stop the run (``BuiltGraph.warnings``)."""
+        self.built.warnings.append(BuildError(block_id, port, message))
+
     def add_variable(self, name: str, variable: Any, trainable: bool = False) -> None:
         """Record a Variable (its resource handle or ref) for checkpoints; a trainable one also for ``Minimize``."""
         self.built.variables.append((name, variable))
