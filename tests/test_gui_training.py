@@ -91,6 +91,16 @@ def test_confusion_matrix_counts_rows_true_columns_predicted(panel):
     assert "10 of 15 right" in panel.confusion.title.text() and "epoch 3" in panel.confusion.title.text()
 
 
+def test_a_regression_shows_no_empty_metrics_plot_nor_confusion_matrix(panel):
+    panel.start(2, {"mse": "losses.MeanSquaredError", "data": "data.Dataset"}, None)
+    panel.on_epoch(epoch_event({"epoch": 1, "train": {"mse.loss": 0.3}, "test": {"mse.loss": 0.2}, "seconds": 0.1,
+                                "best": True, "confusion": {}}, epochs=2))
+    assert panel.losses.isVisible() and panel.curve("mse.loss", "test") is not None
+    assert not panel.metrics.isVisible() and not panel.confusion.isVisible()
+    panel.start(3, TYPES, None)  # a classifier's page: both come back
+    assert panel.metrics.isVisible() and panel.confusion.isVisible()
+
+
 def test_two_classifiers_choose_which_confusion(panel):
     panel.start(1, TYPES, None)
     row = dict(EPOCHS[0], confusion={"acc": [[1, 0], [0, 1]], "acc_2": [[0, 2], [2, 0]]})

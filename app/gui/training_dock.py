@@ -299,6 +299,7 @@ class TrainingPanel(QWidget):
         self.losses.clear()
         self.metrics.clear()
         self.confusion.clear()
+        self._fit_panes(self.type_of)
         self.best_path = best_path
         self.best_epoch = 0
         self.running = True
@@ -307,6 +308,13 @@ class TrainingPanel(QWidget):
         self.progress_text.setText("starting (the page is built, the data read)...")
         self.figures.setText("")
         self._set_buttons()
+
+    def _fit_panes(self, type_of: dict[str, str]) -> None:
+        """The metrics plot only for a page with a metric block, the confusion matrix only for one with a
+        ``metrics.Accuracy`` (a regression has neither: no empty pane); all of them while no page is known."""
+        types = set(type_of.values())
+        self.metrics.setVisible(not types or any(t.startswith(METRIC_PREFIX) for t in types))
+        self.confusion.setVisible(not types or "metrics.Accuracy" in types)
 
     def on_batch(self, ev: Any) -> None:
         """A "batch" event: where the epoch is."""
