@@ -11,8 +11,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMenu
 
 from enuflow.app.document.page import BlockInstance, Link
-from enuflow.app.gui import editing
-from enuflow.app.gui.canvas.items import BlockItem
 from enuflow.app.gui.commands import AddBlocksCommand, AddLinkCommand, RemoveCommand
 
 #: where a Problems item keeps its fix
@@ -78,9 +76,7 @@ class ProblemFixes:
         src, dst = page.block(ln.src), page.block(bid)
         cid = page.new_id("Cast")
         cast = BlockInstance(cid, "Cast", ((src.pos[0] + dst.pos[0]) / 2, dst.pos[1] + 40), {"DstT": dtype})
-        probe = BlockItem(cast)
-        cast.pos = editing.free_spot(page, self.scene.block_sizes(), cast.pos,  # type: ignore[attr-defined]
-                                     (probe.width, probe.height))
+        self.free_place(cast, page)  # type: ignore[attr-defined]
         undo = self.undo  # type: ignore[attr-defined]
         undo.beginMacro(f"Cast {ln.src}.{ln.src_port} to {dtype}")
         undo.push(RemoveCommand(page, [], links=[ln], text="Unwire"))

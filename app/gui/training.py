@@ -57,8 +57,11 @@ def checkpoint_exists(prefix: str) -> bool:
 
 
 def has_dataset(page: Any, analysis: Any) -> bool:
-    """Whether the page (or, from its last check, a composite inside it) has a ``data.Dataset``."""
-    return DATASET_TYPE in block_types(page, analysis).values()
+    """Whether the page (or, from its last check, a composite inside it) has a ``data.Dataset`` (asked after every
+    check: looks, without making ``block_types``' dict of the whole page)."""
+    inner = getattr(analysis, "page", None)
+    return any(b.type == DATASET_TYPE for b in page) or (inner is not None and
+                                                          any(b.type == DATASET_TYPE for b in inner))
 
 
 class TrainingCommands:

@@ -331,8 +331,7 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
             self.recovery.touch()  # once for a bulk move
             return
         self._analysis_timer.start()
-        if event != "block_moved":
-            self.schedule_check()
+        self.schedule_check()
         if event != "reset":
             self.recovery.touch()
         if self.values and event in ("pin_changed", "block_changed", "link_added", "link_removed"):
@@ -519,13 +518,17 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
                 return None
         bid = self.canvas_page.new_id(type_name)
         block = BlockInstance(bid, type_name, (round(pos.x() - 20), round(pos.y() - 10)), {})
-        probe = BlockItem(block)  # its drawn size, to find it a free place near where it was asked for
-        block.pos = editing.free_spot(self.canvas_page, self.scene.block_sizes(), block.pos,
-                                      (probe.width, probe.height),
-                                      others=self.scene.annotations.note_rects())  # clear of notes too
+        self.free_place(block)
         self.undo.push(AddBlocksCommand(self.canvas_page, [block], text=f"Add {type_name}"))
         self.select([bid])
         return bid
+
+    def free_place(self, block: BlockInstance, page: Page | None = None) -> None:
+        """Move ``block``, about to be added to ``page`` (default: the page on the canvas), to a free place near its
+        ``pos``, by its drawn size: clear of the blocks and of the notes."""
+        probe = BlockItem(block)
+        block.pos = editing.free_spot(page or self.canvas_page, self.scene.block_sizes(), block.pos,
+                                      (probe.width, probe.height), others=self.scene.annotations.note_rects())
 
     def quick_search(self, pos: QPointF, entries: list[Any] | None = None,
                      place: Callable[[str, QPointF], Any] | None = None) -> QuickSearch:

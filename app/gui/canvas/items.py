@@ -678,7 +678,7 @@ class WireItem(QGraphicsRectItem):
         """The curve as drawn, in page units."""
         if self._path is None:
             ax, ay, bx, by = self.ends
-            self._path = curve_xy(ax, ay, bx, by, 18.0 * self.ordinal)[0]
+            self._path = curve_xy(ax, ay, bx, by, 18.0 * self.ordinal)
         return self._path
 
     def shape(self) -> QPainterPath:
@@ -788,7 +788,7 @@ def curve(a: QPointF, b: QPointF, bend: float = 0.0) -> QPainterPath:
     """A horizontal S-curve from output ``a`` to input ``b``; a wire going backwards loops out of the
     output and into the input instead of cutting through both blocks; ``bend`` pushes its middle that far
     down (or up if negative)."""
-    return curve_xy(a.x(), a.y(), b.x(), b.y(), bend)[0]
+    return curve_xy(a.x(), a.y(), b.x(), b.y(), bend)
 
 
 def _reach(ax: float, bx: float, bend: float) -> tuple[float, float]:
@@ -801,14 +801,13 @@ def _reach(ax: float, bx: float, bend: float) -> tuple[float, float]:
     return k, bend * 4.0 / 3.0  # control points this far off put the curve's middle ``bend`` away
 
 
-def curve_xy(ax: float, ay: float, bx: float, by: float,
-             bend: float = 0.0) -> tuple[QPainterPath, tuple[float, float, float, float]]:
-    """``curve`` from (ax, ay) to (bx, by), with ``curve_box``."""
+def curve_xy(ax: float, ay: float, bx: float, by: float, bend: float = 0.0) -> QPainterPath:
+    """``curve`` from (ax, ay) to (bx, by)."""
     k, dy = _reach(ax, bx, bend)
     p = QPainterPath()
     p.moveTo(ax, ay)
     p.cubicTo(ax + k, ay + dy, bx - k, by + dy, bx, by)
-    return p, curve_box(ax, ay, bx, by, bend)
+    return p
 
 
 def curve_box(ax: float, ay: float, bx: float, by: float, bend: float = 0.0) -> tuple[float, float, float, float]:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
 from enuflow.app.gui.canvas.items import BlockItem
 from enuflow.app.gui.canvas.minimap import Minimap
 from enuflow.app.gui.canvas.overview import OVERVIEW_LOD
+from enuflow.app.gui.canvas.scene import CANVAS_AREA
 from enuflow.app.gui.style import theme, theme_changed
 
 MIME_BLOCK = "application/x-enuflow-block"
@@ -53,7 +54,7 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAcceptDrops(True)
-        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))  # (the scene's area too: ``CANVAS_AREA``)
+        self.setSceneRect(CANVAS_AREA)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         # blocks and wires keep their painted pictures (DeviceCoordinateCache): room for a screenful or two
