@@ -36,7 +36,7 @@ from enuflow.app.engine.analysis import BuildError
 from enuflow.app.engine.builder import clean_message
 from enuflow.app.engine.callables import _compiled
 from enuflow.app.engine.observers import as_array
-from enuflow.app.engine.weights import SessionWeights, read_checkpoint, write_checkpoint
+from enuflow.app.engine.weights import SessionWeights, write_checkpoint
 from enuflow.blocks.tf import load, upstream_ops
 
 LOSS_PREFIX, METRIC_PREFIX = "losses.", "metrics."
@@ -675,7 +675,7 @@ def restore_best(runner: Any, path: str | None = None) -> tuple[int | None, list
     weights = session_weights(prepared)
     if path:
         try:
-            values, missing = read_checkpoint(path, weights.names)
+            missing = weights.load(path)
         except ValueError as e:
             return None, [BuildError(None, None, str(e))]
         epoch = None
@@ -683,7 +683,7 @@ def restore_best(runner: Any, path: str | None = None) -> tuple[int | None, list
         kept = getattr(prepared, "best", None)
         if kept is None:
             return None, [BuildError(None, None, "no best epoch is kept: train the page in epochs first")]
-        values, epoch, missing = kept.values, kept.epoch, []
-    weights.assign(values)
+        weights.assign(kept.values)
+        epoch, missing = kept.epoch, []
     problems = [BuildError(None, None, f"{path}: holds no value for Variable '{n}' (kept as it was)") for n in missing]
     return epoch, problems

@@ -21,9 +21,8 @@ import numpy as np
 
 from enuflow.app.document.page import Page
 from enuflow.app.engine.analysis import BuildError
-from enuflow.app.engine.epochs import LOSS_PREFIX, instance_types, wired_into
-from enuflow.app.engine.runner import Runner, page_graph_def
-from enuflow.app.engine.weights import SessionWeights, read_checkpoint
+from enuflow.app.engine.epochs import LOSS_PREFIX, instance_types, session_weights, wired_into
+from enuflow.app.engine.runner import RunReport, Runner, page_graph_def
 from enuflow.blocks.tf import load
 
 #: the names of the serving input's placeholder and of the constant standing for the training flag
@@ -57,41 +56,31 @@ def _prediction(page: Page, an: Any, built: Any) -> tuple[Any, str] | BuildError
 
 
 def _initialised(runner: Runner, page: Page, weights: str | None, allow_io: bool) -> Any:
-    """Build ``page`` in ``runner``, initialise its Variables (from the checkpoint ``weights`` when given); the
-    prepared page, or the problems."""
-    prepared, an, _ = runner.prepare(page, allow_io)
-    built = prepared.built
-    if built.errors:
-        return list(built.errors)
-    feeds = dict(zip((s.placeholder for s in built.slots), built.feed_values(an)))
-    feeds.update(getattr(built, "init_feeds", None) or {})
-    tf = load()
-    try:
-        if built.init_ops:
-            prepared.session.run(built.init_ops, feed_dict=feeds)
-    except tf.errors.OpError as e:
-        return [BuildError(runner._blame(built, e), None, "initialising: " + str(e.message).splitlines()[0])]  # noqa: SLF001
+    """Build ``page`` in ``runner`` and initialise its Variables as a run starts (``Runner._start``), then from the
+    checkpoint ``weights`` when given; the run's state (``RunState``), or the problems."""
+    run = runner._start(page, 0, allow_io, True)  # noqa: SLF001 - a run's start, with no step after it
+    if isinstance(run, RunReport) or run.report.errors:
+        return list(run.errors if isinstance(run, RunReport) else run.report.errors)
     if weights:
-        sw = SessionWeights(built, prepared.session)
         try:
-            values, missing = read_checkpoint(weights, sw.names)
+            missing = session_weights(run.prepared).load(weights)
         except ValueError as e:
             return [BuildError(None, None, f"--weights {e}")]
         if missing:
             return [BuildError(None, None, f"--weights {weights}: holds no value for Variable "
                                            f"{', '.join(repr(m) for m in missing[:5])}")]
-        sw.assign(values)
-    return prepared
+    return run
 
 
 def inference_graph(page: Page, weights: str | None = None, allow_io: bool = False) -> Inference | list[BuildError]:
     """The inference part of ``page`` (see the module's doc), or the problems."""
     runner = Runner(rerun_cache=False)
     try:
-        prepared = _initialised(runner, page, weights, allow_io)
-        if isinstance(prepared, list):
-            return prepared
-        built, an = prepared.built, prepared.built.analysis
+        run = _initialised(runner, page, weights, allow_io)
+        if isinstance(run, list):
+            return run
+        prepared, an = run.prepared, run.an
+        built = prepared.built
         datasets = getattr(built, "datasets", None) or []
         x = built.tensors.get((datasets[0].block, "x")) if datasets else None
         if x is None:
@@ -100,7 +89,7 @@ def inference_graph(page: Page, weights: str | None = None, allow_io: bool = Fal
         if isinstance(got, BuildError):
             return [got]
         y, _ = got
-        gd = _frozen(prepared, an, x, y)
+        gd = _frozen(prepared, run.feeds, x, y)
         if isinstance(gd, BuildError):
             return [gd]
         shape = [None] + [d if d is None else int(d) for d in x.shape.as_list()[1:]] if x.shape.rank else [None]
@@ -109,7 +98,7 @@ def inference_graph(page: Page, weights: str | None = None, allow_io: bool = Fal
         runner.close()
 
 
-def _frozen(prepared: Any, an: Any, x: Any, y: Any) -> Any:
+def _frozen(prepared: Any, feeds: list[Any], x: Any, y: Any) -> Any:
     """The page's GraphDef pruned to ``y``, with ``x`` a placeholder, the training flag False, fed values and the
     Variables it reads constants; a BuildError when ``y`` still needs the dataset."""
     tf = load()
@@ -117,7 +106,7 @@ def _frozen(prepared: Any, an: Any, x: Any, y: Any) -> Any:
     gd = page_graph_def(prepared)
     from enuflow.app.engine.export_savedmodel import _fix_values
 
-    _fix_values(tf, gd, {s.placeholder.op.name: v for s, v in zip(built.slots, built.feed_values(an))})
+    _fix_values(tf, gd, {s.placeholder.op.name: v for s, v in zip(built.slots, feeds)})
     renames = {x.name: INPUT_NAME}
     if getattr(built, "training", None) is not None:
         renames[built.training.name] = TRAINING_NAME

@@ -204,7 +204,7 @@ class ShapeChecker:
         if values:
             baked = _read_while_built(decl)
             for pin, arr in values.items():
-                parts.append((pin, arr.dtype, arr.shape, _digest(arr) if pin in baked or _baked(arr) else None))
+                parts.append((pin, arr.dtype, arr.shape, _digest(arr) if pin in baked or bakeable(arr) else None))
         tensors, made = self.built.tensors, self.made
         for pname, lns in an.inputs[bid].items():
             parts.append(pname)
@@ -280,7 +280,7 @@ class _CheckScope(PageScope):
     def fed_placeholder(self, block_id: str, op_name: str, pin: str, dt: str, shape: list[int | None]) -> Any:
         an = self.built.analysis
         arr = (an.values.get(block_id) or {}).get(pin)
-        if arr is None or not _baked(arr) or an.decls[block_id].name == "Placeholder":
+        if arr is None or not bakeable(arr) or an.decls[block_id].name == "Placeholder":
             return super().fed_placeholder(block_id, op_name, pin, dt, shape)
         tf = load()
         from tensorflow.core.framework import attr_value_pb2
@@ -304,12 +304,6 @@ def _same(a: tuple, b: tuple) -> bool:
         return bool(a == b)
     except (ValueError, TypeError):
         return False
-
-
-def _baked(arr: Any) -> bool:
-    """Whether a check makes value ``arr`` a Const: a whole number value of at most ``analysis.BAKED_ELEMENTS``
-    elements (as a run does for the values wired into shape inputs, ``analysis.bakeable``)."""
-    return bakeable(arr)
 
 
 def _read_while_built(decl: Any) -> frozenset[str]:

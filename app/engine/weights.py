@@ -85,6 +85,13 @@ class SessionWeights:
             self.session.run(targets, feed_dict=feeds)
         return [n for n in ops if n not in values]
 
+    def load(self, path: str | os.PathLike) -> list[str]:
+        """Assign the values the checkpoint at ``path`` holds (``read_checkpoint``: ValueError when it cannot be
+        read); returns the names of the Variables it holds no value for (kept as they were)."""
+        values, missing = read_checkpoint(path, self.names)
+        self.assign(values)
+        return missing
+
 
 def _read_assign(tf: Any, t: Any) -> tuple[Any, Any, Any] | None:
     """(value tensor, assign op, placeholder) for Variable tensor ``t``: a resource handle or a ref."""
