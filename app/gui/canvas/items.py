@@ -259,6 +259,7 @@ class BlockItem(QGraphicsRectItem):
     highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
     hot_ports: frozenset[tuple[str, bool]] | set[tuple[str, bool]] = frozenset()  # ends of a hovered wire
     hovered = False
+    quiet = False  # paints nothing: the canvas's overview draws it (``set_quiet``)
     stale = False  # the previews are from before the last edit
     cached = False  # the last run took its results from the run before (a cached re-run)
     #: (port, is_output) -> the dtype the worker's static check found there (ports are coloured by it)
@@ -271,13 +272,24 @@ class BlockItem(QGraphicsRectItem):
         self.setFlags(_BLOCK_HIDDEN if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setPen(_NO_PEN)
-        # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
-        # or an update())
-        self.setCacheMode(_CACHED)
+        if hidden:
+            self.quiet = True
+        else:
+            # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
+            # or an update()); a quiet block gets its cache when it paints again (``set_quiet``)
+            self.setCacheMode(_CACHED)
         self.wires: set[WireItem] = set()
         self.wired_out: set[str] = set(wired_out) if wired_out else set()  # wired elements of list outputs
         self.refresh(block)
         self.place(block.pos[0], block.pos[1])
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Paint nothing (``quiet``: the canvas's overview draws the block) or paint again, from a cached picture."""
+        if quiet != self.quiet:
+            self.quiet = quiet
+            self.setFlag(_NO_CONTENTS, quiet)
+            if not quiet:
+                self.setCacheMode(_CACHED)
 
     def place(self, x: float, y: float) -> None:
         """Move to (x, y) (the caller moves the wires: ``WireItem.follow``)."""
@@ -607,6 +619,7 @@ class WireItem(QGraphicsRectItem):
     # defaults shared until a wire sets its own (a page of 13,000 wires is made in a fraction of a second)
     ordinal = 0
     hot = False
+    quiet = False  # paints nothing: the canvas's overview draws it (``set_quiet``)
     #: not cached as a picture (``LONG_WIRE``); None until first placed (``follow`` sets the cache mode then)
     _long: bool | None = None
     _path: QPainterPath | None = None
@@ -624,16 +637,27 @@ class WireItem(QGraphicsRectItem):
         self.src = src
         self.dst = dst
         self.setFlags(_WIRE_HIDDEN if hidden else _WIRE_FLAGS)
+        if hidden:
+            self.quiet = True
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
-        self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long)
+        self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long; none while quiet)
         if self._long is None:  # (an end missing: not placed)
             self._long = False
-            self.setCacheMode(_CACHED)
+            if not hidden:
+                self.setCacheMode(_CACHED)
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Paint nothing (``quiet``: the canvas's overview draws the wire) or paint again (cached unless long)."""
+        if quiet != self.quiet:
+            self.quiet = quiet
+            self.setFlag(_NO_CONTENTS, quiet)
+            if not quiet:
+                self.setCacheMode(_UNCACHED if self._long else _CACHED)
 
     def tip(self) -> str:
         ln = self.link
@@ -718,7 +742,8 @@ class WireItem(QGraphicsRectItem):
         long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
         if long != self._long:
             self._long = long
-            self.setCacheMode(_UNCACHED if long else _CACHED)
+            if not self.quiet:
+                self.setCacheMode(_UNCACHED if long else _CACHED)
         if box == self.box:
             self.update()  # the same rectangle, but the curve may have changed within it
         else:

@@ -111,7 +111,6 @@ class _WireDrag:
         return self.check
 
 
-_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 #: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
 SETTLE_BLOCKS = 2000
 #: the canvas's area at first (page units); a page larger than it makes it grow (``CanvasView.fit``)
@@ -352,9 +351,9 @@ class PageScene(QGraphicsScene):
             return
         self.overview_on = on
         for it in self.blocks.values():
-            it.setFlag(_NO_CONTENTS, on)
+            it.set_quiet(on)
         for w in self.wire_items():
-            w.setFlag(_NO_CONTENTS, on)
+            w.set_quiet(on)
 
     def page_rect(self) -> QRectF:
         """The rectangle of every block and wire drawn, ports included (``itemsBoundingRect`` of a page's
