@@ -84,6 +84,12 @@ def _static(text: str, size: int, bold: bool = False) -> tuple[QStaticText, floa
     return st, sz.width(), sz.height()
 
 
+@lru_cache(maxsize=8)
+def _widest(size: int, bold: bool) -> float:
+    """The widest advance of any letter of the font (a title of n letters is at most n times this wide)."""
+    return _metrics(size, bold).maxWidth()
+
+
 @lru_cache(maxsize=16)
 def _line(size: int, bold: bool = False) -> float:
     return float(int(_metrics(size, bold).height() + 0.999))
@@ -312,7 +318,10 @@ class BlockItem(QGraphicsRectItem):
         self.title = title
         self.short = short_name(title)
         self.stripe = _stripe(block.device) if block.device else None  # its cluster task's colour, if any
-        w = max(form.min_width, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
+        w = form.min_width
+        # (a short title in the font's own letters fits whatever they are: not measured)
+        if len(title) * _widest(TITLE_PT, True) + 28 > w or not title.isascii():
+            w = max(w, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
         self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
         self._preview_lines = self._preview_text() if self.previews else []
         self._layout()
