@@ -655,10 +655,9 @@ class WireItem(QGraphicsRectItem):
             if b is not None:
                 b.wires.add(self)
         self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long; none while quiet)
-        if self._long is None:  # (an end missing: not placed)
+        if self._long is None and not hidden:  # (an end missing: not placed)
             self._long = False
-            if not hidden:
-                self.setCacheMode(_CACHED)
+            self.setCacheMode(_CACHED)
 
     def set_quiet(self, quiet: bool) -> None:
         """Paint nothing (``quiet``: the canvas's overview draws the wire) or paint again (cached unless long)."""
@@ -666,7 +665,10 @@ class WireItem(QGraphicsRectItem):
             self.quiet = quiet
             self.setFlag(_NO_CONTENTS, quiet)
             if not quiet:
-                self.setCacheMode(_UNCACHED if self._long else _CACHED)
+                if self.src is not None and self.dst is not None:
+                    self._cache_by_length()
+                else:
+                    self.setCacheMode(_CACHED)
 
     def tip(self) -> str:
         ln = self.link
@@ -735,29 +737,46 @@ class WireItem(QGraphicsRectItem):
         src, dst = self.src, self.dst
         if src is None or dst is None:
             return
-        ax, ay = src.px + src.width, src.py + self._dy[0]
-        bx, by = dst.px, dst.py + self._dy[1]
-        x0, y0, x1, y1 = curve_box(ax, ay, bx, by, 18.0 * self.ordinal)
-        self._path = self._shape = None
+        dy = self._dy
+        ax, ay = src.px + src.width, src.py + dy[0]
+        bx, by = dst.px, dst.py + dy[1]
         self.ends = (ax, ay, bx, by)
-        h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
-        box = (x0 - h, y0 - h, x1 + h, y1 + h)
+        if self._path is not None:  # (the outline is made from the curve: none without it)
+            self._path = self._shape = None
+        # the box of the curve's control points (``curve_box`` written out: this runs for every wire at every move),
+        # widened by the hit band and the widest pen painted (3 units)
+        dx = bx - ax
+        if dx >= 20:
+            k = dx * 0.5
+            k = 30.0 if k < 30.0 else 160.0 if k > 160.0 else k
+        else:
+            k = 80.0 + (600.0 if dx < -600.0 else -dx) / 4
+        c1x, c2x = ax + k, bx - k
+        h = WIRE_HIT / 2
+        lo, hi = (ay, by) if ay <= by else (by, ay)
+        if self.ordinal:
+            hi += 24.0 * self.ordinal  # a later copy bends further down: its control points 4/3 of the bend
+        box = ((c2x if c2x < ax else ax) - h, lo - h, (c1x if c1x > bx else bx) + h, hi + h)
         if self.type_text:  # the static type written at the middle of the wire
             label = self.label_rect()
             box = (min(box[0], label.left()), min(box[1], label.top()), max(box[2], label.right()),
                    max(box[3], label.bottom()))
-        # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
-        # that picture again at every step of a pan, which costs more than drawing the thin line
-        long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
-        if long != self._long:
-            self._long = long
-            if not self.quiet:
-                self.setCacheMode(_UNCACHED if long else _CACHED)
+        if not self.quiet:
+            self._cache_by_length()
         if box == self.box:
             self.update()  # the same rectangle, but the curve may have changed within it
         else:
             self.box = box
             self.setRect(box[0], box[1], box[2] - box[0], box[3] - box[1])  # Qt updates the old and new area
+
+    def _cache_by_length(self) -> None:
+        """A wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build that
+        picture again at every step of a pan, which costs more than drawing the thin line."""
+        x0, y0, x1, y1 = curve_box(*self.ends, 18.0 * self.ordinal)
+        long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
+        if long != self._long:
+            self._long = long
+            self.setCacheMode(_UNCACHED if long else _CACHED)
 
     def set_hot(self, hot: bool, ends: bool = True) -> None:
         """Highlight the wire (and, with ``ends``, the two ports it joins)."""
