@@ -629,6 +629,7 @@ class WireItem(QGraphicsRectItem):
     ordinal = 0
     hot = False
     quiet = False  # paints nothing: the canvas's overview draws it (``set_quiet``)
+    loose = False  # not an item of the scene (yet): the overview draws it (``settle_in``)
     #: not cached as a picture (``LONG_WIRE``); None until first placed (``follow`` sets the cache mode then)
     _long: bool | None = None
     _path: QPainterPath | None = None
@@ -639,17 +640,18 @@ class WireItem(QGraphicsRectItem):
     box = (0.0, 0.0, 0.0, 0.0)  # its bounding rectangle's left, top, right and bottom in page units
     _dy = (0.0, 0.0)  # its ports' heights below their blocks' tops
 
-    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False) -> None:
-        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out)."""
+    def __init__(self, link: Link, src: BlockItem | None, dst: BlockItem | None, hidden: bool = False,
+                 loose: bool = False) -> None:
+        """``hidden``: paints nothing (``ItemHasNoContents``: the canvas's overview draws it far out). ``loose``: made
+        for the overview only, kept out of the scene until the scene's items paint again (``settle_in``)."""
         super().__init__()
         self.link = link
         self.src = src
         self.dst = dst
-        self.setFlags(_WIRE_HIDDEN if hidden else _WIRE_FLAGS)
-        if hidden:
-            self.quiet = True
-        self.setAcceptHoverEvents(True)
-        self.setZValue(-1)
+        if loose:
+            self.loose = self.quiet = True
+        else:
+            self._scene_flags(hidden)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
         for b in (src, dst):
             if b is not None:
@@ -659,9 +661,26 @@ class WireItem(QGraphicsRectItem):
             self._long = False
             self.setCacheMode(_CACHED)
 
+    def _scene_flags(self, quiet: bool) -> None:
+        self.setFlags(_WIRE_HIDDEN if quiet else _WIRE_FLAGS)
+        if quiet:
+            self.quiet = True
+        self.setAcceptHoverEvents(True)
+        self.setZValue(-1)
+
+    def settle_in(self, scene: Any) -> None:
+        """Go into ``scene`` as one of its items, painting itself (a loose wire, when the overview gives way)."""
+        self._scene_flags(False)
+        self.loose = self.quiet = False
+        if self.src is not None and self.dst is not None:
+            self._cache_by_length()
+        else:
+            self.setCacheMode(_CACHED)
+        scene.addItem(self)
+
     def set_quiet(self, quiet: bool) -> None:
         """Paint nothing (``quiet``: the canvas's overview draws the wire) or paint again (cached unless long)."""
-        if quiet != self.quiet:
+        if quiet != self.quiet and not self.loose:
             self.quiet = quiet
             self.setFlag(_NO_CONTENTS, quiet)
             if not quiet:

@@ -138,6 +138,7 @@ class PageScene(QGraphicsScene):
         self.blocks: dict[str, BlockItem] = {}
         self.wires: dict[Link, WireItem] = {}  # the first wire of each link
         self._repeats: dict[Link, list[WireItem]] = {}  # the second and later wires of a link (list ports)
+        self._loose: set[WireItem] = set()  # wires made while the overview draws the page: not scene items yet
         self._drag: _WireDrag | None = None
         self._press_pos: dict[str, tuple[float, float]] = {}
         self._results: dict[tuple[str, str], Any] = {}
@@ -184,11 +185,13 @@ class PageScene(QGraphicsScene):
         if len(self.blocks) >= SETTLE_BLOCKS:
             thaw()  # the old page's items may be garbage now
         for w in self.wire_items():
-            self.removeItem(w)
+            if not w.loose:
+                self.removeItem(w)
         for b in self.blocks.values():
             self.removeItem(b)
         self.wires.clear()
         self._repeats.clear()
+        self._loose.clear()
         self.blocks.clear()
         wired: dict[str, set[str]] = {}
         for ln in self.page.links:
@@ -219,14 +222,21 @@ class PageScene(QGraphicsScene):
 
     def _add_wires(self) -> None:
         """Draw every link of the page (after its blocks): most are drawn once, straight from one port to another."""
-        blocks, wires, add, quiet = self.blocks, self.wires, self.addItem, self.overview_on
+        blocks, wires, quiet = self.blocks, self.wires, self.overview_on
         for ln in self.page.links:
             if ln in wires or ln.src_port.endswith("]"):  # a repeated link, an element of a list output
                 self._add_wire(ln, self.wire_count(ln) if ln in wires else 0)
                 continue
-            w = WireItem(ln, blocks.get(ln.src), blocks.get(ln.dst), quiet)
-            add(w)
-            wires[ln] = w
+            w = wires[ln] = WireItem(ln, blocks.get(ln.src), blocks.get(ln.dst), quiet, loose=quiet)
+            self._place_wire(w)
+
+    def _place_wire(self, w: WireItem) -> None:
+        """Put a new wire in the scene; far out (the overview draws the page) it stays loose: no scene item
+        until the items paint again (``set_overview``), so a big page opens and moves without 10,000 of them."""
+        if w.loose:
+            self._loose.add(w)
+        else:
+            self.addItem(w)
 
     def wire_items(self) -> list[WireItem]:
         """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
@@ -256,8 +266,8 @@ class PageScene(QGraphicsScene):
             # an element of a list output: its own dot, not the first element's
             src.wired_out.add(ln.src_port)
             self._refresh_item(ln.src)
-        w = WireItem(ln, src, self.blocks.get(ln.dst), self.overview_on)
-        self.addItem(w)
+        w = WireItem(ln, src, self.blocks.get(ln.dst), self.overview_on, loose=self.overview_on)
+        self._place_wire(w)
         self.overview.invalidate()
         if ln not in self.wires:
             self.wires[ln] = w
@@ -272,7 +282,10 @@ class PageScene(QGraphicsScene):
         gone = items if ordinal is None else items[ordinal:ordinal + 1]
         for w in gone:
             w.detach()
-            self.removeItem(w)
+            if w.loose:
+                self._loose.discard(w)
+            else:
+                self.removeItem(w)
         self.overview.invalidate()
         self._set_copies(ln, [w for w in items if w not in gone] if ordinal is not None else [])
         src = self.blocks.get(ln.src)
@@ -357,11 +370,16 @@ class PageScene(QGraphicsScene):
             if big:
                 self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
+    @paused_gc
     def set_overview(self, on: bool) -> None:
         """Let the view draw the batched overview (``on``) or every item paint itself again."""
         if on == self.overview_on:
             return
         self.overview_on = on
+        if not on:
+            for w in self._loose:
+                w.settle_in(self)
+            self._loose.clear()
         for it in self.blocks.values():
             it.set_quiet(on)
         for w in self.wire_items():
