@@ -206,6 +206,17 @@ def test_stop_ends_after_the_current_batch_and_keeps_the_variables(folder):
         runner.close()
 
 
+def test_a_run_past_its_timeout_ends_before_the_next_batch_and_says_so(folder):
+    runner = Runner(timeout=0.05)  # the build alone takes longer: the run ends before its first batch
+    try:
+        report = runner.run(load(str(folder / "page.json")))
+    finally:
+        runner.close()
+    assert report.stopped and report.timed_out and report.epochs == []
+    assert [e.message for e in report.errors] == ["timed out in epoch 1 (the run's timeout is 0.05 s); the results "
+                                                  "are those of no epoch"]
+
+
 def test_epochs_without_a_dataset_name_the_pin(tmp_path):
     page = Page("plain")
     page.add_block(BlockInstance("c", "Const", (0, 0), {"val": 2.0}))

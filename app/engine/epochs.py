@@ -35,7 +35,7 @@ import numpy as np
 from enuflow.app.engine.analysis import BuildError
 from enuflow.app.engine.builder import clean_message
 from enuflow.app.engine.callables import _compiled
-from enuflow.app.engine.observers import as_array
+from enuflow.app.engine.observers import Stop, as_array
 from enuflow.app.engine.weights import SessionWeights, write_checkpoint
 from enuflow.blocks.tf import load, upstream_ops
 
@@ -352,11 +352,10 @@ class EpochRun:
     def __init__(self, runner: Any, run: Any, plan: EpochPlan, options: EpochOptions,
                  cancel: threading.Event | None, started: float | None = None) -> None:
         self.runner, self.run, self.plan, self.options = runner, run, plan, options
-        self.cancel = cancel
         prepared = run.prepared
         self.built, self.session = prepared.built, prepared.session
         self.feeds = list(run.feeds)
-        self.started = time.perf_counter() if started is None else started
+        self.stop = Stop(cancel, runner.timeout, time.perf_counter() if started is None else started)
         self.callables: dict[str, Any] = {}
         self.best_score: float | None = None
         self.last_test: dict[str, float] = {}
@@ -434,20 +433,21 @@ class EpochRun:
         return means.means(), matrices
 
     def stopping(self, epoch: int) -> bool:
-        """Whether the run ends before the next batch: ``cancel`` is set, or the runner's timeout is past."""
+        """Whether the run ends before the next batch: ``cancel`` is set, or the runner's timeout is past (the steps'
+        ``observers.Stop``; every batch, the first included, counts as after a step)."""
+        why = self.stop.stop(epoch)
+        if why is None:
+            return False
         report = self.run.report
-        if self.cancel is not None and self.cancel.is_set():
-            report.stopped = True
-            return True
-        timeout = self.runner.timeout
-        if timeout is not None and time.perf_counter() - self.started > timeout:
-            report.stopped = report.timed_out = True
+        report.stopped = True
+        if why == "timeout":
+            report.timed_out = True
+            timeout = self.runner.timeout
             done = epoch - 1
             report.errors.append(BuildError(None, None, f"timed out in epoch {epoch} (the run's timeout is "
                                                         f"{timeout:g} s); the results are those of "
                                                         + (f"epoch {done}" if done else "no epoch")))
-            return True
-        return False
+        return True
 
     def take_batch(self, out: list[Any], means: _Means, matrices: dict[str, np.ndarray], nfig: int,
                    training: bool) -> None:
