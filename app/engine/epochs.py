@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from enuflow.app.engine.analysis import BuildError
-from enuflow.app.engine.builder import clean_message
 from enuflow.app.engine.callables import _compiled
 from enuflow.app.engine.observers import Stop, as_array
 from enuflow.app.engine.weights import SessionWeights, write_checkpoint
@@ -472,12 +471,11 @@ class EpochRun:
                     values[k] = as_array(v)
 
     def failed(self, e: Any, phase: str, epoch: int) -> None:
-        """A batch failed: the block whose op raised ``e`` is named, and the run ends."""
-        bid = self.runner._blame(self.built, e)  # noqa: SLF001 - the runner's way of naming a failing block
-        report = self.run.report
-        report.errors.append(BuildError(bid, None, f"epoch {epoch}, {phase} pass: " + clean_message(e.message)))
-        if bid:
-            report.failed_blocks.add(bid)
+        """A batch failed: reported as a failed step is (``Runner._failed``: the block whose op raised ``e``, or the
+        cluster tasks that stopped answering, with their blocks), and the run ends."""
+        run = self.run
+        self.runner._failed(load(), run.prepared, run.an, e, run.excluded, run.report,  # noqa: SLF001 - one way
+                            f"epoch {epoch}, {phase} pass: ")
 
     # -- epochs -------------------------------------------------------------------------------------------
     def go(self) -> None:

@@ -569,14 +569,15 @@ class Runner:
         return True
 
     def _failed(self, tf: Any, prepared: _Prepared, an: Analysis, e: Any, excluded: set[str],
-                report: RunReport) -> str | None:
+                report: RunReport, where: str = "") -> str | None:
         """Report a failed session call: the block whose op raised ``e`` (or the cluster tasks that stopped
-        answering) leaves the run with what depends on it. Returns why, for the results the call lost, or None
-        when the run cannot go on (an error no block can be blamed for, or the cluster is gone)."""
+        answering) leaves the run with what depends on it; ``where`` begins the block's message (an epoch run's
+        "epoch 2, test pass: "). Returns why, for the results the call lost, or None when the run cannot go on (an
+        error no block can be blamed for, or the cluster is gone)."""
         if self._connection_error(tf, e):
             return "a cluster task stopped answering" if self._lost(tf, prepared, an, e, excluded, report) else None
         bid = self._blame(prepared.built, e)
-        report.errors.append(BuildError(bid, None, clean_message(e.message)))
+        report.errors.append(BuildError(bid, None, where + clean_message(e.message)))
         if bid is None or bid in excluded:
             return None
         report.failed_blocks.add(bid)
