@@ -51,14 +51,14 @@ class EpochOptions:
     ``on_epoch(info)`` after each epoch: ``{"epoch", "epochs", "train", "test", "confusion": {block: [[int]]},
     "classes": {block: n}, "best": bool, "seconds"}``; ``on_batch(epoch, epochs, phase, batch, batches)`` after
     each batch (``phase`` "train" or "test"; ``batches`` the pass's expected number, 0 when unknown).
-    ``keep_best``: write the best epoch's Variables there (a checkpoint prefix); ``save_weights``: the final ones.
+    ``keep_best``: write the best epoch's Variables there (a checkpoint prefix). (The final ones, ``save_weights``,
+    the runner writes after a run in epochs or in steps alike: ``save_final_weights``.)
     """
 
     epochs: int
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     on_batch: Callable[[int, int, str, int, int], None] | None = None
     keep_best: str | None = None
-    save_weights: str | None = None
 
 
 @dataclass
@@ -530,14 +530,11 @@ class EpochRun:
         weights = session_weights(prepared)
         prepared.best = KeptWeights(epoch, weights.read())
         if self.options.keep_best:
-            self.write(self.options.keep_best, prepared.best.values, "--keep-best")
-
-    def write(self, path: str, values: dict[str, np.ndarray], what: str) -> None:
-        write_weights(self.run.report, path, values, what)
+            write_weights(self.run.report, self.options.keep_best, prepared.best.values, "--keep-best")
 
     def finish(self) -> None:
         """The page's results after the run: each figure's mean over the last test pass (the other results are
-        those of its last batch), the figures' per-epoch history; and the final Variables written when asked."""
+        those of its last batch), the figures' per-epoch history."""
         report = self.run.report
         values, history = report.results.values, report.results.history
         aliases = getattr(self.built, "aliases", {}) or {}
@@ -551,8 +548,6 @@ class EpochRun:
                 history[f.key] = list(self.history[f.name])
         report.steps_done = len(report.epochs)
         report.warnings.extend(not_numbers(self.plan, report.epochs))
-        if self.options.save_weights:
-            self.write(self.options.save_weights, session_weights(self.run.prepared).read(), "--save-weights")
 
 
 def not_numbers(plan: EpochPlan, epochs: list[dict[str, Any]]) -> list[BuildError]:
@@ -607,9 +602,8 @@ def write_weights(report: Any, path: str, values: dict[str, np.ndarray], what: s
 
 
 def save_final_weights(run: Any, path: str) -> None:
-    """``--save-weights`` of a run in steps: the Variables' values at its end."""
-    if run.report.steps_done:
-        write_weights(run.report, path, session_weights(run.prepared).read())
+    """``--save-weights``: the Variables' values at the end of a run (in epochs or in steps) written at ``path``."""
+    write_weights(run.report, path, session_weights(run.prepared).read())
 
 
 def session_weights(prepared: Any) -> SessionWeights:
@@ -621,19 +615,21 @@ def session_weights(prepared: Any) -> SessionWeights:
 
 
 def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: threading.Event | None,
-               started: float | None = None) -> None:
+               started: float | None = None) -> bool:
     """Run ``options.epochs`` epochs of the prepared page of ``run`` (a ``RunState``); results, figures and errors go
     to ``run.report``. The run ends between batches once ``cancel`` is set or the runner's timeout (counted from
-    ``started``, a ``time.perf_counter()``) is past."""
+    ``started``, a ``time.perf_counter()``) is past. Returns whether the epochs began (False: the page cannot train,
+    ``plan_epochs`` said why)."""
     plan = plan_epochs(page, run.an, run.prepared.built, options.epochs)
     if plan is None or isinstance(plan, BuildError):
         if plan is not None:
             run.report.errors.append(plan)
-        return
+        return False
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
     run.report.warnings.extend(plan_warnings(plan, run.an) + softmax_logits(page, run.an, run.prepared.built))
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
     EpochRun(runner, run, plan, options, cancel, started).go()
+    return True
 
 
 def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:
