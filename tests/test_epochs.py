@@ -386,3 +386,8 @@ def test_run_epochs_of_a_page_whose_build_failed_prints_its_errors_only(folder, 
         out, err = capsys.readouterr()
         assert out == ""
         assert "missing.npz" in err and "port 'epochs'" in err and "not trained" in err
+    # --json says the same way that the run was one in epochs (asked by the pin or the flag): none trained
+    for args in ([], ["--epochs", "2"]):
+        assert cli.main(["run", str(folder / "broken.json"), "--json", *args]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["epochs"] == [] and doc["steps"] == 0 and not doc["ok"]
