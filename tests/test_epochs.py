@@ -302,6 +302,24 @@ def test_the_worker_reports_epochs_and_batches_and_restores_the_best(folder):
         client.close()
 
 
+def test_restore_best_with_no_worker_running_answers_without_starting_one(tmp_path):
+    """No child, no session to restore into: the answer says so, and no process is started for it."""
+    from enuflow.app.worker.client import WorkerClient
+
+    events: queue.Queue = queue.Queue()
+    client = WorkerClient(events.put)
+    try:
+        for path in (None, str(tmp_path / "best")):
+            rid = client.restore_best(path)
+            ev = events.get(timeout=30)
+            assert (ev.kind, ev.run_id, ev.epoch) == ("restored", rid, 0)
+            assert [e["message"] for e in ev.errors] == ["nothing to restore into: the page has not run in this "
+                                                          "worker"]
+            assert not client.alive
+    finally:
+        client.close()
+
+
 def test_logdir_gets_each_epochs_figures(folder, tmp_path):
     from tensorflow.python.summary.summary_iterator import summary_iterator
 
