@@ -23,7 +23,7 @@ from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.opblock import DTYPE_NAMES, OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
-from enuflow.blocks.tf import attr_value, load
+from enuflow.blocks.tf import attr_value, const_tensor, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 #: pin and op type names as parts of op names (``_part``)
@@ -299,17 +299,8 @@ class BlockScope:
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
         if self.constant:
-            return self._constant(pin, converted, dt)
+            return const_tensor(self, converted, dt, pin)  # the value is part of the graph's signature
         return self.page.fed_placeholder(self.block_id, self._op_name("Placeholder", pin), pin, dt, shp)
-
-    def _constant(self, pin: str, arr: np.ndarray, dt: str) -> Any:
-        """A Const holding the pin's value (``constant``: the value is part of the graph's signature)."""
-        from enuflow.blocks.tf import load
-
-        tf = load()
-        proto = tf.make_tensor_proto(arr, dtype=tf.as_dtype(dt))
-        attrs = {"dtype": tf.compat.v1.AttrValue(type=proto.dtype), "value": tf.compat.v1.AttrValue(tensor=proto)}
-        return self.graph._create_op_internal("Const", [], name=self._op_name("Const", pin), attrs=attrs).outputs[0]
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
