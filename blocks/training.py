@@ -472,10 +472,15 @@ def _idx(path: Path, pin: str) -> np.ndarray:
     return np.frombuffer(body, dtype).reshape(dims)
 
 
+def _labels_of(path: Path) -> Path:
+    """The labels file of an MNIST idx pair whose images file is ``path`` (``images`` -> ``labels``, ``idx3`` ->
+    ``idx1`` in the name)."""
+    return path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+
+
 def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
-    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``images`` ->
-    ``labels``, ``idx3`` -> ``idx1`` in the name)."""
-    labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``_labels_of``)."""
+    labels = _labels_of(path)
     if labels == path or not labels.is_file():
         raise BuildFailure(f"{pin} {path}: no labels file {labels} beside it (an MNIST idx pair)", pin)
     return _idx(path, pin), _idx(labels, pin)
@@ -493,9 +498,41 @@ def _warn_not_finite(scope: Any, pin: str, path: Path, x: np.ndarray, y: np.ndar
             "weights"))
 
 
+#: the arrays of the data files read last, by ``_file_key``: a rebuild of a page (a value edited, the check after a
+#: run) does not read its unchanged data files again; two, a Dataset's file and test_file
+_READ: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_READ_KEEP = 2
+
+
+def _file_key(path: Path) -> tuple | None:
+    """What says a data file is unchanged since it was read: its path, modification time and size (and those of the
+    labels file of an idx pair); None when it cannot be looked at."""
+    files = [path] if path.suffix.lower() in (".npz", ".csv") else [path, _labels_of(path)]
+    try:
+        return tuple((str(p), st.st_mtime_ns, st.st_size) for p in files for st in (p.stat(),))
+    except OSError:
+        return None
+
+
+def cached_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """``read_arrays(path, pin)``, read once while the file is unchanged (``_file_key``); the arrays are read-only.
+    A file that cannot be read is tried again at each build (its error is not kept)."""
+    key = _file_key(path)
+    hit = _READ.get(key) if key is not None else None
+    if hit is None:
+        hit = read_arrays(path, pin)
+        for a in hit:
+            a.setflags(write=False)
+        if key is not None:
+            _READ[key] = hit
+            while len(_READ) > _READ_KEEP:
+                del _READ[next(iter(_READ))]
+    return hit
+
+
 def _read(scope: Any, pin: str, text: str) -> tuple[np.ndarray, np.ndarray]:
     path = data_file(scope, pin, text)
-    x, y = read_arrays(path, pin)
+    x, y = cached_arrays(path, pin)
     _warn_not_finite(scope, pin, path, x, y)
     return x, y
 

@@ -11,6 +11,7 @@ error, and run in epochs in this process (one Runner per test) where it shows wh
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -206,6 +207,34 @@ def test_epochs_without_a_test_split_or_without_training_say_so(folder):
     assert not report.errors, report.errors
     assert ("session", "epochs") in _where(report.warnings)
     assert report.epochs[0]["train"]["loss.loss"] == pytest.approx(report.epochs[1]["train"]["loss.loss"])
+
+
+def _features(built) -> np.ndarray:
+    """The rows of x a built Dataset feeds its train and test splits with, sorted."""
+    parts = [a for p, a in built.init_feeds.items() if p.op.name.endswith(("x_train_feed", "x_test_feed"))]
+    return _sorted(np.concatenate(parts))
+
+
+def test_a_rebuild_reads_an_unchanged_data_file_once_and_a_changed_one_again(tmp_path):
+    rng = np.random.default_rng(5)
+    first, second = (rng.normal(size=(N, FEATURES)).astype(np.float32) for _ in range(2))
+    path = tmp_path / "data.npz"
+    np.savez(path, x=first, y=np.arange(N) % CLASSES)
+    stat = path.stat()
+    assert not build(classifier(tmp_path, file="data.npz")).errors
+    # other numbers, the same size and time: the file is not read again (what is built holds the first numbers)
+    np.savez(path, x=second, y=np.arange(N) % CLASSES)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    np.testing.assert_array_equal(_features(build(classifier(tmp_path, file="data.npz"))), _sorted(first))
+    # changed (a later time): read again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    np.testing.assert_array_equal(_features(build(classifier(tmp_path, file="data.npz"))), _sorted(second))
+
+
+def _sorted(rows: np.ndarray) -> np.ndarray:
+    """``rows`` in order (by the first column, then the next, ...)."""
+    return rows[np.lexsort(rows.T[::-1])]
 
 
 def test_data_files_of_a_label_column_of_text_or_of_one_feature(folder):
