@@ -22,6 +22,7 @@ import pytest
 from enuflow.app.document.composite_files import library, place
 from enuflow.app.document.formats import save
 from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.engine.analysis import analyse
 from enuflow.app.engine.builder import build
 from enuflow.app.engine.runner import Runner
 
@@ -94,6 +95,20 @@ def test_a_batch_size_of_zero_or_a_negative_seed_is_an_error_on_the_datasets_pin
 def test_a_negative_or_not_finite_learning_rate_is_an_error_on_its_pin(folder, rate):
     built = build(classifier(folder, train={"learning_rate": rate}))
     assert _where(built.errors) == [("train/minimize", "learning_rate")]
+
+
+def test_a_setting_outside_its_declared_values_is_an_error_of_the_page_check_naming_block_and_pin(folder):
+    """The declared allowed values and minimums of the training blocks' settings are checked with the pins, before
+    anything is built (a check reports them too); a value spelled in other capitals is the declared one."""
+    an = analyse(classifier(folder, d1={"activation": "gelu"}, data={"batch_size": 0}, train={"optimizer": "adamw"}))
+    got = {(e.block, e.port): e.message for e in an.errors}
+    assert got == {("d1/act", "activation"): "pin 'activation' must be one of none, relu, sigmoid, tanh, softmax, got "
+                                             "'gelu'",
+                   ("data/source", "batch_size"): "pin 'batch_size' must be a whole number of at least 1, got 0",
+                   ("train/minimize", "optimizer"): "pin 'optimizer' must be one of sgd, momentum, adam, rmsprop, got "
+                                                    "'adamw'"}
+    assert not analyse(classifier(folder, d1={"activation": "ReLU"})).errors
+    assert analyse(classifier(folder, d1={"activation": "ReLU"})).attrs["d1/act"]["activation"] == "relu"
 
 
 def test_a_file_that_is_no_npz_archive_says_so_without_talking_of_pickles(folder):
