@@ -238,7 +238,13 @@ class Palette(QWidget):
         self.search.textChanged.connect(self.apply_filter)
         self.tree.currentItemChanged.connect(self._show_help)
         self.tree.itemActivated.connect(self._activated)
-        self.fill(full=False)
+        # a window opened after another one loaded the catalogue lists every block at once (filled once, not twice)
+        self.fill(full=blocktypes.catalogue_loaded())
+
+    @property
+    def full(self) -> bool:
+        """Whether every op block of the catalogue is listed."""
+        return self._full
 
     def text_colour(self, category: str) -> QColor:
         """A category's colour, made readable (WCAG AA) on the list's background in the current theme."""

@@ -307,7 +307,8 @@ class MainWindow(FileCommands, RunCommands, InteropCommands, TargetCommands, Lib
         if not blocktypes.catalogue_ready():
             return False
         self._catalogue_loaded = True
-        self.palette.fill(full=True)
+        if not self.palette.full:
+            self.palette.fill(full=True)
         self.scene.refresh_types()
         if not (self.path is None and self.undo.isClean() and self.tidy_import()) and self.view.untouched:
             self.view.fit()  # the blocks have their real sizes now: the page opened fitted stays fitted

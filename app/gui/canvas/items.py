@@ -84,6 +84,12 @@ def _static(text: str, size: int, bold: bool = False) -> tuple[QStaticText, floa
     return st, sz.width(), sz.height()
 
 
+@lru_cache(maxsize=8)
+def _widest(size: int, bold: bool) -> float:
+    """The widest advance of any letter of the font (a title of n letters is at most n times this wide)."""
+    return _metrics(size, bold).maxWidth()
+
+
 @lru_cache(maxsize=16)
 def _line(size: int, bold: bool = False) -> float:
     return float(int(_metrics(size, bold).height() + 0.999))
@@ -259,6 +265,7 @@ class BlockItem(QGraphicsRectItem):
     highlight: tuple[str, bool, bool] | None = None  # (port, is_output, allowed)
     hot_ports: frozenset[tuple[str, bool]] | set[tuple[str, bool]] = frozenset()  # ends of a hovered wire
     hovered = False
+    quiet = False  # paints nothing: the canvas's overview draws it (``set_quiet``)
     stale = False  # the previews are from before the last edit
     cached = False  # the last run took its results from the run before (a cached re-run)
     #: (port, is_output) -> the dtype the worker's static check found there (ports are coloured by it)
@@ -271,13 +278,24 @@ class BlockItem(QGraphicsRectItem):
         self.setFlags(_BLOCK_HIDDEN if hidden else _BLOCK_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setPen(_NO_PEN)
-        # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
-        # or an update())
-        self.setCacheMode(_CACHED)
+        if hidden:
+            self.quiet = True
+        else:
+            # panning blits the block's picture instead of painting it again (the cache is redrawn on a zoom
+            # or an update()); a quiet block gets its cache when it paints again (``set_quiet``)
+            self.setCacheMode(_CACHED)
         self.wires: set[WireItem] = set()
         self.wired_out: set[str] = set(wired_out) if wired_out else set()  # wired elements of list outputs
         self.refresh(block)
         self.place(block.pos[0], block.pos[1])
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Paint nothing (``quiet``: the canvas's overview draws the block) or paint again, from a cached picture."""
+        if quiet != self.quiet:
+            self.quiet = quiet
+            self.setFlag(_NO_CONTENTS, quiet)
+            if not quiet:
+                self.setCacheMode(_CACHED)
 
     def place(self, x: float, y: float) -> None:
         """Move to (x, y) (the caller moves the wires: ``WireItem.follow``)."""
@@ -300,7 +318,10 @@ class BlockItem(QGraphicsRectItem):
         self.title = title
         self.short = short_name(title)
         self.stripe = _stripe(block.device) if block.device else None  # its cluster task's colour, if any
-        w = max(form.min_width, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
+        w = form.min_width
+        # (a short title in the font's own letters fits whatever they are: not measured)
+        if len(title) * _widest(TITLE_PT, True) + 28 > w or not title.isascii():
+            w = max(w, _metrics(TITLE_PT, True).horizontalAdvance(title) + 28)
         self.width = float(-(-int(w) // 10) * 10)  # whole tens line up with the grid
         self._preview_lines = self._preview_text() if self.previews else []
         self._layout()
@@ -607,6 +628,7 @@ class WireItem(QGraphicsRectItem):
     # defaults shared until a wire sets its own (a page of 13,000 wires is made in a fraction of a second)
     ordinal = 0
     hot = False
+    quiet = False  # paints nothing: the canvas's overview draws it (``set_quiet``)
     #: not cached as a picture (``LONG_WIRE``); None until first placed (``follow`` sets the cache mode then)
     _long: bool | None = None
     _path: QPainterPath | None = None
@@ -624,16 +646,29 @@ class WireItem(QGraphicsRectItem):
         self.src = src
         self.dst = dst
         self.setFlags(_WIRE_HIDDEN if hidden else _WIRE_FLAGS)
+        if hidden:
+            self.quiet = True
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
         # (Qt's own pen is never drawn: ``paint`` draws the curve; it only widens the bounds by half a unit)
         for b in (src, dst):
             if b is not None:
                 b.wires.add(self)
-        self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long)
-        if self._long is None:  # (an end missing: not placed)
+        self.adjust()  # sets the cache mode (one call a wire: a picture unless it is long; none while quiet)
+        if self._long is None and not hidden:  # (an end missing: not placed)
             self._long = False
             self.setCacheMode(_CACHED)
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Paint nothing (``quiet``: the canvas's overview draws the wire) or paint again (cached unless long)."""
+        if quiet != self.quiet:
+            self.quiet = quiet
+            self.setFlag(_NO_CONTENTS, quiet)
+            if not quiet:
+                if self.src is not None and self.dst is not None:
+                    self._cache_by_length()
+                else:
+                    self.setCacheMode(_CACHED)
 
     def tip(self) -> str:
         ln = self.link
@@ -702,28 +737,46 @@ class WireItem(QGraphicsRectItem):
         src, dst = self.src, self.dst
         if src is None or dst is None:
             return
-        ax, ay = src.px + src.width, src.py + self._dy[0]
-        bx, by = dst.px, dst.py + self._dy[1]
-        x0, y0, x1, y1 = curve_box(ax, ay, bx, by, 18.0 * self.ordinal)
-        self._path = self._shape = None
+        dy = self._dy
+        ax, ay = src.px + src.width, src.py + dy[0]
+        bx, by = dst.px, dst.py + dy[1]
         self.ends = (ax, ay, bx, by)
-        h = WIRE_HIT / 2  # the hit band and the widest pen painted (3 units) lie within
-        box = (x0 - h, y0 - h, x1 + h, y1 + h)
+        if self._path is not None:  # (the outline is made from the curve: none without it)
+            self._path = self._shape = None
+        # the box of the curve's control points (``curve_box`` written out: this runs for every wire at every move),
+        # widened by the hit band and the widest pen painted (3 units)
+        dx = bx - ax
+        if dx >= 20:
+            k = dx * 0.5
+            k = 30.0 if k < 30.0 else 160.0 if k > 160.0 else k
+        else:
+            k = 80.0 + (600.0 if dx < -600.0 else -dx) / 4
+        c1x, c2x = ax + k, bx - k
+        h = WIRE_HIT / 2
+        lo, hi = (ay, by) if ay <= by else (by, ay)
+        if self.ordinal:
+            hi += 24.0 * self.ordinal  # a later copy bends further down: its control points 4/3 of the bend
+        box = ((c2x if c2x < ax else ax) - h, lo - h, (c1x if c1x > bx else bx) + h, hi + h)
         if self.type_text:  # the static type written at the middle of the wire
             label = self.label_rect()
             box = (min(box[0], label.left()), min(box[1], label.top()), max(box[2], label.right()),
                    max(box[3], label.bottom()))
-        # a wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build
-        # that picture again at every step of a pan, which costs more than drawing the thin line
-        long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
-        if long != self._long:
-            self._long = long
-            self.setCacheMode(_UNCACHED if long else _CACHED)
+        if not self.quiet:
+            self._cache_by_length()
         if box == self.box:
             self.update()  # the same rectangle, but the curve may have changed within it
         else:
             self.box = box
             self.setRect(box[0], box[1], box[2] - box[0], box[3] - box[1])  # Qt updates the old and new area
+
+    def _cache_by_length(self) -> None:
+        """A wire about as long as a screen is drawn afresh: Qt would cache only its visible part and build that
+        picture again at every step of a pan, which costs more than drawing the thin line."""
+        x0, y0, x1, y1 = curve_box(*self.ends, 18.0 * self.ordinal)
+        long = x1 - x0 > LONG_WIRE or y1 - y0 > LONG_WIRE
+        if long != self._long:
+            self._long = long
+            self.setCacheMode(_UNCACHED if long else _CACHED)
 
     def set_hot(self, hot: bool, ends: bool = True) -> None:
         """Highlight the wire (and, with ``ends``, the two ports it joins)."""

@@ -111,7 +111,6 @@ class _WireDrag:
         return self.check
 
 
-_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 #: a page of at least this many blocks, once drawn, is moved out of the cyclic collector's way (``settle``)
 SETTLE_BLOCKS = 2000
 #: the canvas's area at first (page units); a page larger than it makes it grow (``CanvasView.fit``)
@@ -196,17 +195,16 @@ class PageScene(QGraphicsScene):
             if ln.src_port.endswith("]"):
                 wired.setdefault(ln.src, set()).add(ln.src_port)
         for b in self.page:
-            self._add_block(b, wired.get(b.id))
-        wires = self.wires
-        for ln in self.page.links:
-            self._add_wire(ln, self.wire_count(ln) if ln in wires else 0)  # (most links: drawn once)
+            self._add_block(b, wired.get(b.id), bulk=True)
+        self._add_wires()
         self._apply_results()
         self.annotations.rebuild()
         self.overview.invalidate()
         if len(self.blocks) >= SETTLE_BLOCKS:
             settle()
 
-    def _add_block(self, block: Any, wired_out: set[str] | None = None) -> None:
+    def _add_block(self, block: Any, wired_out: set[str] | None = None, bulk: bool = False) -> None:
+        """Draw ``block`` (``bulk``: one of a whole page drawn afresh, which says what changed once at the end)."""
         item = BlockItem(block, wired_out, self.overview_on)
         self.blocks[block.id] = item
         self.addItem(item)
@@ -214,8 +212,21 @@ class PageScene(QGraphicsScene):
             item.set_stale(True)
         if self.cached and self._path_of(block.id) in self.cached:
             item.set_cached(True)
-        self.overview.invalidate()
-        tag_exposed_ports(item, self.page)
+        if not bulk:
+            self.overview.invalidate()
+        if getattr(self.page, "inputs", None) is not None:  # a composite's definition: exposed ports are tagged
+            tag_exposed_ports(item, self.page)
+
+    def _add_wires(self) -> None:
+        """Draw every link of the page (after its blocks): most are drawn once, straight from one port to another."""
+        blocks, wires, add, quiet = self.blocks, self.wires, self.addItem, self.overview_on
+        for ln in self.page.links:
+            if ln in wires or ln.src_port.endswith("]"):  # a repeated link, an element of a list output
+                self._add_wire(ln, self.wire_count(ln) if ln in wires else 0)
+                continue
+            w = WireItem(ln, blocks.get(ln.src), blocks.get(ln.dst), quiet)
+            add(w)
+            wires[ln] = w
 
     def wire_items(self) -> list[WireItem]:
         """Every wire drawn, one per link of the page (a link repeated into a list port has one per copy)."""
@@ -352,9 +363,9 @@ class PageScene(QGraphicsScene):
             return
         self.overview_on = on
         for it in self.blocks.values():
-            it.setFlag(_NO_CONTENTS, on)
+            it.set_quiet(on)
         for w in self.wire_items():
-            w.setFlag(_NO_CONTENTS, on)
+            w.set_quiet(on)
 
     def page_rect(self) -> QRectF:
         """The rectangle of every block and wire drawn, ports included (``itemsBoundingRect`` of a page's
