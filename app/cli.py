@@ -635,7 +635,7 @@ def _report(ns: argparse.Namespace, page: Any, report: Any, errors: list[dict[st
             if report.timeout is not None:
                 doc["timeout"] = {k: report.timeout[k] for k in ("seconds", "while", "blocks") if k in report.timeout}
             doc["steps"] = report.steps_done
-            if report.epochs or getattr(ns, "epochs", None):
+            if _in_epochs(ns, page, report):
                 doc["epochs"] = _epochs_json(report.epochs)
         else:
             doc["steps"] = 0
@@ -657,7 +657,7 @@ def _print_results(ns: argparse.Namespace, page: Any, report: Any, values: Any, 
     error (its build failed, its first batch did): the errors alone say what happened."""
     from enuflow.app.engine.flatten import display_order
 
-    in_epochs = report is not None and (report.epochs or _epochs_asked(ns, page))
+    in_epochs = _in_epochs(ns, page, report)
     if in_epochs and errors and not report.epochs and not report.stopped and not report.interrupted:
         return
     print(format_results(display_order(page), values, fetched=fetched))
@@ -667,6 +667,12 @@ def _print_results(ns: argparse.Namespace, page: Any, report: Any, values: Any, 
         print(f"\n{len(report.epochs)} epoch{'s' if len(report.epochs) != 1 else ''}{stopped}")
     elif steps_done != 1:
         print(f"\n{steps_done} steps{stopped}")
+
+
+def _in_epochs(ns: argparse.Namespace, page: Any, report: Any) -> bool:
+    """Whether a run is reported as one in epochs (an epoch count, the JSON's "epochs"): it trained epochs, or was
+    asked to (``_epochs_asked``), even when an error stopped it before the first."""
+    return report is not None and (bool(report.epochs) or _epochs_asked(ns, page))
 
 
 def _epochs_asked(ns: argparse.Namespace, page: Any) -> bool:

@@ -16,20 +16,10 @@ from typing import Any
 from enuflow.blocks.attrs_text import parse_attrs_string
 from enuflow.blocks.base import Attr, Block, BuildFailure, Port, register
 from enuflow.blocks.core import Const
-from enuflow.blocks.tf import attr_value, load
+from enuflow.blocks.tf import attr_value, const_tensor, load
 
 #: a variable larger than this (elements) is refused rather than allocated (the pin-value limit)
 MAX_VARIABLE_ELEMENTS = 1 << 27
-
-
-def _const(scope: Any, value: Any, dtype: str, suffix: str) -> Any:
-    tf = load()
-    proto = tf.make_tensor_proto(value, dtype=tf.as_dtype(dtype))
-    from tensorflow.core.framework import attr_value_pb2
-
-    op = scope.create_op("Const", [], {"value": attr_value_pb2.AttrValue(tensor=proto),
-                                       "dtype": attr_value(dtype, "type")}, suffix=suffix)
-    return op.outputs[0]
 
 
 @register
@@ -78,7 +68,7 @@ class Variable(Block):
             if init_shape.num_elements() != 1:
                 raise BuildFailure(f"initvalues has shape {init_shape.as_list()}, but the variable's shape is "
                                    f"{list(shape)}", "initvalues")
-            dims = _const(scope, list(shape), "int32", "shape")
+            dims = const_tensor(scope, list(shape), "int32", "shape")
             init = scope.create_op("BroadcastTo", [init, dims], {"T": attr_value(dtype, "type"),
                                                                   "Tidx": attr_value("int32", "type")},
                                    suffix="fill").outputs[0]

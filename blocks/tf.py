@@ -69,6 +69,21 @@ def as_dtype(name: str) -> Any:
     return load().as_dtype(name)
 
 
+def const_attrs(value: Any, dtype: str) -> dict[str, Any]:
+    """The attrs of a Const op holding ``value`` (an array, a list, a number) as ``dtype`` (a canonical name)."""
+    from tensorflow.core.framework import attr_value_pb2
+
+    tf = load()
+    proto = tf.make_tensor_proto(value, dtype=tf.as_dtype(dtype))
+    return {"value": attr_value_pb2.AttrValue(tensor=proto), "dtype": attr_value(dtype, "type")}
+
+
+def const_tensor(scope: Any, value: Any, dtype: str, suffix: str) -> Any:
+    """The tensor of a Const holding ``value`` as ``dtype``, made by a block's scope (``scope.create_op``: named
+    ``<block>/<suffix>``)."""
+    return scope.create_op("Const", [], const_attrs(value, dtype), suffix=suffix).outputs[0]
+
+
 _memo: dict[tuple[str, Any], Any] = {}
 
 

@@ -35,22 +35,6 @@ def _attr(scope: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def int_pin(scope: Any, name: str, default: int, minimum: int) -> int:
-    """A whole-number pin of at least ``minimum``; raises BuildFailure naming the pin."""
-    value = _attr(scope, name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise BuildFailure(f"{name} must be a whole number of at least {minimum}, got {value!r}", name)
-    return int(value)
-
-
-def choice_pin(scope: Any, name: str, default: str, allowed: tuple[str, ...]) -> str:
-    """A pin that names one of ``allowed``; raises BuildFailure naming the pin."""
-    value = str(_attr(scope, name, default))
-    if value not in allowed:
-        raise BuildFailure(f"{name} must be one of {', '.join(allowed)}, got {value!r}", name)
-    return value
-
-
 def non_negative_pin(scope: Any, name: str, default: float) -> float:
     """A finite number of at least 0; raises BuildFailure naming the pin."""
     value = _attr(scope, name, default)
@@ -146,8 +130,9 @@ class Weight(Block):
 
     def build(self, scope: Any, x: Any = None) -> dict[str, Any]:
         tf = load()
-        initializer = choice_pin(scope, "initializer", "glorot_uniform", INITIALIZERS)
-        shape = _weight_shape(choice_pin(scope, "role", "dense_kernel", ROLES), x, int_pin(scope, "units", 1, 1),
+        # a setting's allowed values and minimum are the page check's (``app.engine.pins.declared_range``)
+        initializer = str(_attr(scope, "initializer", "glorot_uniform"))
+        shape = _weight_shape(str(_attr(scope, "role", "dense_kernel")), x, int(_attr(scope, "units", 1)),
                               list(_attr(scope, "kernel_size", [3, 3])))
         with tf.compat.v1.name_scope(scope.name + "/"):
             if not _attr(scope, "enabled", True):
@@ -179,10 +164,7 @@ class Activation(Block):
                   doc="none, relu, sigmoid, tanh or softmax"),)
 
     def build(self, scope: Any, x: Any) -> dict[str, Any]:
-        op_type = _ACTIVATION_OPS.get(str(_attr(scope, "activation", "none")))
-        if op_type is None:
-            raise BuildFailure(f"activation must be one of {', '.join(ACTIVATIONS)}", "activation")
-        op = scope.create_op(op_type, [x], {"T": attr_value(x.dtype.base_dtype.name, "type")})
+        op = scope.create_op(_ACTIVATION_OPS[str(_attr(scope, "activation", "none"))], [x], {"T": attr_value(x.dtype.base_dtype.name, "type")})
         return {"y": op.outputs[0]}
 
 
@@ -328,9 +310,7 @@ class Minimize(Block):
 
     def build(self, scope: Any, loss: Any) -> dict[str, Any]:
         tf = load()
-        optimizer = str(_attr(scope, "optimizer", "sgd"))
-        if optimizer not in OPTIMIZERS:
-            raise BuildFailure(f"optimizer must be one of {', '.join(OPTIMIZERS)}", "optimizer")
+        optimizer = str(_attr(scope, "optimizer", "sgd"))  # one of OPTIMIZERS: the page check says so
         learning_rate = non_negative_pin(scope, "learning_rate", 0.01)
         if loss.shape.rank is not None and loss.shape.rank != 0:
             raise BuildFailure(f"the loss must be a scalar (a loss block's loss), got shape {loss.shape.as_list()}",
@@ -472,10 +452,15 @@ def _idx(path: Path, pin: str) -> np.ndarray:
     return np.frombuffer(body, dtype).reshape(dims)
 
 
+def _labels_of(path: Path) -> Path:
+    """The labels file of an MNIST idx pair whose images file is ``path`` (``images`` -> ``labels``, ``idx3`` ->
+    ``idx1`` in the name)."""
+    return path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+
+
 def _read_idx(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
-    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``images`` ->
-    ``labels``, ``idx3`` -> ``idx1`` in the name)."""
-    labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    """An MNIST idx pair: ``path`` the images (``train-images-idx3-ubyte``), the labels beside it (``_labels_of``)."""
+    labels = _labels_of(path)
     if labels == path or not labels.is_file():
         raise BuildFailure(f"{pin} {path}: no labels file {labels} beside it (an MNIST idx pair)", pin)
     return _idx(path, pin), _idx(labels, pin)
@@ -493,9 +478,41 @@ def _warn_not_finite(scope: Any, pin: str, path: Path, x: np.ndarray, y: np.ndar
             "weights"))
 
 
+#: the arrays of the data files read last, by ``_file_key``: a rebuild of a page (a value edited, the check after a
+#: run) does not read its unchanged data files again; two, a Dataset's file and test_file
+_READ: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_READ_KEEP = 2
+
+
+def _file_key(path: Path) -> tuple | None:
+    """What says a data file is unchanged since it was read: its path, modification time and size (and those of the
+    labels file of an idx pair); None when it cannot be looked at."""
+    files = [path] if path.suffix.lower() in (".npz", ".csv") else [path, _labels_of(path)]
+    try:
+        return tuple((str(p), st.st_mtime_ns, st.st_size) for p in files for st in (p.stat(),))
+    except OSError:
+        return None
+
+
+def cached_arrays(path: Path, pin: str) -> tuple[np.ndarray, np.ndarray]:
+    """``read_arrays(path, pin)``, read once while the file is unchanged (``_file_key``); the arrays are read-only.
+    A file that cannot be read is tried again at each build (its error is not kept)."""
+    key = _file_key(path)
+    hit = _READ.get(key) if key is not None else None
+    if hit is None:
+        hit = read_arrays(path, pin)
+        for a in hit:
+            a.setflags(write=False)
+        if key is not None:
+            _READ[key] = hit
+            while len(_READ) > _READ_KEEP:
+                del _READ[next(iter(_READ))]
+    return hit
+
+
 def _read(scope: Any, pin: str, text: str) -> tuple[np.ndarray, np.ndarray]:
     path = data_file(scope, pin, text)
-    x, y = read_arrays(path, pin)
+    x, y = cached_arrays(path, pin)
     _warn_not_finite(scope, pin, path, x, y)
     return x, y
 
@@ -513,7 +530,7 @@ def _splits(scope: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     fraction = float(_attr(scope, "test_fraction", 0.2))
     if not 0.0 <= fraction < 1.0:
         raise BuildFailure(f"test_fraction must be at least 0 and below 1, got {fraction}", "test_fraction")
-    order = np.random.default_rng(int_pin(scope, "seed", 0, 0)).permutation(len(x))
+    order = np.random.default_rng(int(_attr(scope, "seed", 0))).permutation(len(x))
     n_test = int(round(len(x) * fraction))
     train, test = order[n_test:], order[:n_test]
     return (x[train], y[train]), (x[test], y[test])
@@ -571,14 +588,14 @@ class DatasetSource(Block):
              doc=".npz (x, y), .csv or MNIST idx images, beside the page"),
         Attr("batch_size", "int", default=32, has_default=True, minimum=1, doc="examples per batch"),
         Attr("shuffle", "bool", default=True, has_default=True, doc="shuffle the train split at each pass"),
-        Attr("seed", "int", default=0, has_default=True, doc="seed of the split and of the shuffling"),
+        Attr("seed", "int", default=0, has_default=True, minimum=0, doc="seed of the split and of the shuffling"),
         Attr("test_fraction", "float", default=0.2, has_default=True, doc="part of file kept for the test split"),
         Attr("test_file", "string", default="", has_default=True, doc="a .npz test split (test_fraction unused)"),
     )
 
     def build(self, scope: Any) -> dict[str, Any]:
         tf = load()
-        batch, seed = int_pin(scope, "batch_size", 32, 1), int_pin(scope, "seed", 0, 0)
+        batch, seed = int(_attr(scope, "batch_size", 32)), int(_attr(scope, "seed", 0))
         (x, y), (xt, yt) = _splits(scope)
         with tf.compat.v1.name_scope(scope.name + "/"):
             held = [_held(tf, scope, a, n) for a, n in ((x, "x_train"), (y, "y_train"), (xt, "x_test"),

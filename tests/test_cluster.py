@@ -403,6 +403,35 @@ def test_task_killed_mid_run_is_named_and_the_rest_goes_on(cluster: LocalCluster
     assert report.results.get("m", "z") is not None  # its result from the steps before the loss is kept
 
 
+def test_task_killed_mid_epoch_run_is_named_as_in_a_run_in_steps(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A run in epochs whose metrics.Accuracy is on task 2, which dies in the first train pass: the failure is
+    reported as a step's is (the task named with its blocks), not as a block's TensorFlow message."""
+    from test_epochs import classifier_page
+
+    from enuflow.app.document.formats import load
+    from enuflow.app.engine.runner import Runner
+
+    key = "/job:worker/task:2"
+    _third_task(cluster, via_tf_config=False)
+    page = load(str(classifier_page(tmp_path, epochs=20)))
+    page.block("acc").device = key
+    runner = Runner(cluster=load_cluster(cluster.path), timeout=60)
+
+    def on_batch(epoch: int, epochs: int, phase: str, batch: int, batches: int) -> None:
+        if (epoch, phase, batch) == (1, "train", 2):
+            cluster.kill(key)
+
+    try:
+        report = _run_bounded(lambda: runner.run(page, on_batch=on_batch))
+    finally:
+        runner.close()
+        cluster.kill(key)
+    summary = [e.message for e in report.errors if e.block is None]
+    assert len(summary) == 1 and key in summary[0] and "stopped answering" in summary[0], report.errors
+    assert report.failed_blocks and all(b.startswith("acc/") for b in report.failed_blocks), report.failed_blocks
+    assert report.epochs == [] and not report.lost_target
+
+
 def test_task_that_hangs_mid_run_ends_in_the_timeout_then_stops_cleanly(cluster: LocalCluster) -> None:
     from enuflow.app.engine.runner import Runner
 

@@ -206,6 +206,17 @@ def test_stop_ends_after_the_current_batch_and_keeps_the_variables(folder):
         runner.close()
 
 
+def test_a_run_past_its_timeout_ends_before_the_next_batch_and_says_so(folder):
+    runner = Runner(timeout=0.05)  # the build alone takes longer: the run ends before its first batch
+    try:
+        report = runner.run(load(str(folder / "page.json")))
+    finally:
+        runner.close()
+    assert report.stopped and report.timed_out and report.epochs == []
+    assert [e.message for e in report.errors] == ["timed out in epoch 1 (the run's timeout is 0.05 s); the results "
+                                                  "are those of no epoch"]
+
+
 def test_epochs_without_a_dataset_name_the_pin(tmp_path):
     page = Page("plain")
     page.add_block(BlockInstance("c", "Const", (0, 0), {"val": 2.0}))
@@ -287,6 +298,24 @@ def test_the_worker_reports_epochs_and_batches_and_restores_the_best(folder):
         accs = [e.test["acc.accuracy"] for e in epochs]
         restored = until("restored", client.restore_best())[-1]
         assert restored.kind == "restored" and restored.errors == [] and restored.epoch == accs.index(max(accs)) + 1
+    finally:
+        client.close()
+
+
+def test_restore_best_with_no_worker_running_answers_without_starting_one(tmp_path):
+    """No child, no session to restore into: the answer says so, and no process is started for it."""
+    from enuflow.app.worker.client import WorkerClient
+
+    events: queue.Queue = queue.Queue()
+    client = WorkerClient(events.put)
+    try:
+        for path in (None, str(tmp_path / "best")):
+            rid = client.restore_best(path)
+            ev = events.get(timeout=30)
+            assert (ev.kind, ev.run_id, ev.epoch) == ("restored", rid, 0)
+            assert [e["message"] for e in ev.errors] == ["nothing to restore into: the page has not run in this "
+                                                          "worker"]
+            assert not client.alive
     finally:
         client.close()
 
@@ -375,3 +404,8 @@ def test_run_epochs_of_a_page_whose_build_failed_prints_its_errors_only(folder, 
         out, err = capsys.readouterr()
         assert out == ""
         assert "missing.npz" in err and "port 'epochs'" in err and "not trained" in err
+    # --json says the same way that the run was one in epochs (asked by the pin or the flag): none trained
+    for args in ([], ["--epochs", "2"]):
+        assert cli.main(["run", str(folder / "broken.json"), "--json", *args]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["epochs"] == [] and doc["steps"] == 0 and not doc["ok"]

@@ -11,6 +11,7 @@ error, and run in epochs in this process (one Runner per test) where it shows wh
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from enuflow.app.document.composite_files import library, place
 from enuflow.app.document.formats import save
 from enuflow.app.document.page import BlockInstance, Link, Page
+from enuflow.app.engine.analysis import analyse
 from enuflow.app.engine.builder import build
 from enuflow.app.engine.runner import Runner
 
@@ -93,6 +95,20 @@ def test_a_batch_size_of_zero_or_a_negative_seed_is_an_error_on_the_datasets_pin
 def test_a_negative_or_not_finite_learning_rate_is_an_error_on_its_pin(folder, rate):
     built = build(classifier(folder, train={"learning_rate": rate}))
     assert _where(built.errors) == [("train/minimize", "learning_rate")]
+
+
+def test_a_setting_outside_its_declared_values_is_an_error_of_the_page_check_naming_block_and_pin(folder):
+    """The declared allowed values and minimums of the training blocks' settings are checked with the pins, before
+    anything is built (a check reports them too); a value spelled in other capitals is the declared one."""
+    an = analyse(classifier(folder, d1={"activation": "gelu"}, data={"batch_size": 0}, train={"optimizer": "adamw"}))
+    got = {(e.block, e.port): e.message for e in an.errors}
+    assert got == {("d1/act", "activation"): "pin 'activation' must be one of none, relu, sigmoid, tanh, softmax, got "
+                                             "'gelu'",
+                   ("data/source", "batch_size"): "pin 'batch_size' must be a whole number of at least 1, got 0",
+                   ("train/minimize", "optimizer"): "pin 'optimizer' must be one of sgd, momentum, adam, rmsprop, got "
+                                                    "'adamw'"}
+    assert not analyse(classifier(folder, d1={"activation": "ReLU"})).errors
+    assert analyse(classifier(folder, d1={"activation": "ReLU"})).attrs["d1/act"]["activation"] == "relu"
 
 
 def test_a_file_that_is_no_npz_archive_says_so_without_talking_of_pickles(folder):
@@ -206,6 +222,34 @@ def test_epochs_without_a_test_split_or_without_training_say_so(folder):
     assert not report.errors, report.errors
     assert ("session", "epochs") in _where(report.warnings)
     assert report.epochs[0]["train"]["loss.loss"] == pytest.approx(report.epochs[1]["train"]["loss.loss"])
+
+
+def _features(built) -> np.ndarray:
+    """The rows of x a built Dataset feeds its train and test splits with, sorted."""
+    parts = [a for p, a in built.init_feeds.items() if p.op.name.endswith(("x_train_feed", "x_test_feed"))]
+    return _sorted(np.concatenate(parts))
+
+
+def test_a_rebuild_reads_an_unchanged_data_file_once_and_a_changed_one_again(tmp_path):
+    rng = np.random.default_rng(5)
+    first, second = (rng.normal(size=(N, FEATURES)).astype(np.float32) for _ in range(2))
+    path = tmp_path / "data.npz"
+    np.savez(path, x=first, y=np.arange(N) % CLASSES)
+    stat = path.stat()
+    assert not build(classifier(tmp_path, file="data.npz")).errors
+    # other numbers, the same size and time: the file is not read again (what is built holds the first numbers)
+    np.savez(path, x=second, y=np.arange(N) % CLASSES)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    np.testing.assert_array_equal(_features(build(classifier(tmp_path, file="data.npz"))), _sorted(first))
+    # changed (a later time): read again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    np.testing.assert_array_equal(_features(build(classifier(tmp_path, file="data.npz"))), _sorted(second))
+
+
+def _sorted(rows: np.ndarray) -> np.ndarray:
+    """``rows`` in order (by the first column, then the next, ...)."""
+    return rows[np.lexsort(rows.T[::-1])]
 
 
 def test_data_files_of_a_label_column_of_text_or_of_one_feature(folder):

@@ -23,7 +23,7 @@ from enuflow.app.document.page import Page
 from enuflow.app.document.values import np_name
 from enuflow.blocks.base import BuildFailure
 from enuflow.blocks.opblock import DTYPE_NAMES, OpBlock, flat_inputs, memo_key, plain_inputs, tensor_dtype
-from enuflow.blocks.tf import attr_value, load
+from enuflow.blocks.tf import attr_value, const_attrs, load
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
 #: pin and op type names as parts of op names (``_part``)
@@ -210,11 +210,23 @@ class PageScope:
         return attrs
 
     def fed_placeholder(self, block_id: str, op_name: str, pin: str, dt: str, shape: list[int | None]) -> Any:
-        """The placeholder ``op_name``, fed with pin ``pin`` of ``block_id`` (as ``dt``) at each run."""
+        """The placeholder ``op_name``, fed with pin ``pin`` of ``block_id`` (as ``dt``) at each run; for a block whose
+        values are in the graph (``Analysis.baked``: a value a shape input reads; ``Analysis.controls``: a block that
+        control links order, where a placeholder fed from outside could not stand in a loop's frame), a Const."""
+        an = self.built.analysis
+        if (an.baked and block_id in an.baked) or (an.controls and block_id in an.controls):
+            arr = (an.values.get(block_id) or {}).get(pin)
+            if arr is not None:
+                return self.const(op_name, arr, dt)
         op = self.graph._create_op_internal("Placeholder", [], name=op_name, attrs=self.placeholder_attrs(dt, shape))
         t = op.outputs[0]
         self.built.slots.append(ValueSlot(block_id, pin, t, dt))
         return t
+
+    def const(self, op_name: str, arr: np.ndarray, dt: str) -> Any:
+        """The tensor of a Const ``op_name`` holding ``arr`` as ``dt`` (raises BuildFailure when it does not fit)."""
+        attrs = const_attrs(convert_value(arr, dt), dt)
+        return self.graph._create_op_internal("Const", [], name=op_name, attrs=attrs).outputs[0]
 
     def op_name_for(self, block_id: str) -> str:
         own = self.op_names.get(block_id)
@@ -251,7 +263,7 @@ def _plain(block_id: str) -> str:
 class BlockScope:
     """What a block's ``build`` receives: the graph, its attrs, its fed values and op creation."""
 
-    __slots__ = ("page", "graph", "block_id", "attrs", "values", "name", "_made", "op_memo", "constant")
+    __slots__ = ("page", "graph", "block_id", "attrs", "values", "name", "_made", "op_memo")
 
     def __init__(self, page_scope: PageScope, block_id: str, attrs: dict[str, Any],
                  values: dict[str, np.ndarray]) -> None:
@@ -264,8 +276,6 @@ class BlockScope:
         self.name = page_scope.op_name_for(block_id)
         self._made: set[str] | None = None
         self.op_memo = page_scope.op_memo
-        #: whether ``value`` makes Consts (a block that control links order: in a loop's frame) over placeholders
-        self.constant = False
 
     def has_value(self, pin: str) -> bool:
         return pin in self.values
@@ -277,7 +287,8 @@ class BlockScope:
         return self.values[pin]
 
     def value(self, pin: str, dtype: str | None = None, shape: Any = None) -> Any:
-        """A placeholder fed with the pin's value at each run (as ``dtype`` when given)."""
+        """A placeholder fed with the pin's value at each run (as ``dtype`` when given; a Const where the page scope
+        says the value is in the graph: ``PageScope.fed_placeholder``)."""
         if pin not in self.values:
             raise BuildFailure(f"pin '{pin}' has no value", pin)
         arr = self.values[pin]
@@ -298,18 +309,7 @@ class BlockScope:
                                     or any(d is not None and d != s for d, s in zip(shp, arr.shape))):
                 raise BuildFailure(f"value of shape {list(arr.shape)} does not fit the declared shape "
                                    f"{['?' if d is None else d for d in shp]}", pin)
-        if self.constant:
-            return self._constant(pin, converted, dt)
         return self.page.fed_placeholder(self.block_id, self._op_name("Placeholder", pin), pin, dt, shp)
-
-    def _constant(self, pin: str, arr: np.ndarray, dt: str) -> Any:
-        """A Const holding the pin's value (``constant``: the value is part of the graph's signature)."""
-        from enuflow.blocks.tf import load
-
-        tf = load()
-        proto = tf.make_tensor_proto(arr, dtype=tf.as_dtype(dt))
-        attrs = {"dtype": tf.compat.v1.AttrValue(type=proto.dtype), "value": tf.compat.v1.AttrValue(tensor=proto)}
-        return self.graph._create_op_internal("Const", [], name=self._op_name("Const", pin), attrs=attrs).outputs[0]
 
     def create_op(self, op_type: str, inputs: list[Any], attrs: dict[str, Any], suffix: str | None = None) -> Any:
         """Create an op named after the block (``suffix`` for helper ops); returns the tf.Operation."""
@@ -430,7 +430,7 @@ class _PageBuild:
                 self.ordered(bid, decl, info, ins, controls[bid])
                 continue
             if baked and bid in baked:  # a value a shape input reads: a Const in the graph (``Analysis.baked``)
-                self.block(bid, decl, info, ins, fed=False)
+                self.block(bid, decl, info, ins)
                 continue
             single = info.single_inputs
             if single is not None and len(ins) == len(single) and not attrs.get(bid) \
@@ -473,7 +473,7 @@ class _PageBuild:
                 return
             ops.extend(found)
         with self.graph.control_dependencies(ops):
-            self.block(bid, decl, info, ins, fed=False)  # a value ordered after an op is a Const in the graph
+            self.block(bid, decl, info, ins)  # a value ordered after an op is a Const in the graph
 
     def ops_of(self, bid: str) -> list[Any]:
         """The ops behind the outputs of block ``bid`` built so far (what running the block runs)."""
@@ -560,10 +560,10 @@ class _PageBuild:
                 tensors[(bid, port_name)] = outs[i]
         self.done(bid)
 
-    def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]], fed: bool = True) -> None:
+    def block(self, bid: str, decl: Any, info: _DeclInfo, ins: dict[str, list[Any]]) -> None:
         """Build a block the quick path did not: wire its inputs, then make its op from the plan of a block like
-        it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const; not when ``fed`` is false:
-        a placeholder fed from outside could not stand in a loop's frame), or call its ``build``."""
+        it (same type, attrs and wired dtypes), or its fed value's placeholder (a Const block), or call its
+        ``build``."""
         wired = self.wire(bid, ins, info.list_ports) if ins else {}
         if wired is None:
             return
@@ -575,9 +575,9 @@ class _PageBuild:
             if plan is not None:
                 self.planned(bid, plain_op, flat_inputs(plan[1], wired), plan)
                 return
-        if fed and info.fed_output is not None and self.fed(bid, info.fed_output):
+        if info.fed_output is not None and self.fed(bid, info.fed_output):
             return
-        self.own_build(bid, decl, wired, fed)
+        self.own_build(bid, decl, wired)
 
     def wire(self, bid: str, ins: dict[str, list[Any]], list_ports: frozenset[str]) -> dict[str, Any] | None:
         """The tensors (or ops) wired into ``bid``, by input: a list for a list port, else the one tensor; None,
@@ -647,13 +647,12 @@ class _PageBuild:
         self.done(bid)
         return True
 
-    def own_build(self, bid: str, decl: Any, wired: dict[str, Any], fed: bool = True) -> None:
+    def own_build(self, bid: str, decl: Any, wired: dict[str, Any]) -> None:
         """Build a block by its declaration's ``build`` and record its outputs (ops apart from tensors); a
         BuildFailure becomes the block's error naming its port and what is wired there, any other exception the
         block's error with TensorFlow's message."""
         an = self.an
         bscope = BlockScope(self.scope, bid, an.attrs.get(bid, {}), an.values.get(bid, {}))
-        bscope.constant = not fed
         devices = self.devices
         device = devices.get(bid) or self.dev if devices else self.dev
         try:

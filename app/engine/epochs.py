@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 
 from enuflow.app.engine.analysis import BuildError
-from enuflow.app.engine.builder import clean_message
 from enuflow.app.engine.callables import _compiled
-from enuflow.app.engine.observers import as_array
+from enuflow.app.engine.observers import Stop, as_array
 from enuflow.app.engine.weights import SessionWeights, write_checkpoint
 from enuflow.blocks.tf import load, upstream_ops
 
@@ -52,14 +51,14 @@ class EpochOptions:
     ``on_epoch(info)`` after each epoch: ``{"epoch", "epochs", "train", "test", "confusion": {block: [[int]]},
     "classes": {block: n}, "best": bool, "seconds"}``; ``on_batch(epoch, epochs, phase, batch, batches)`` after
     each batch (``phase`` "train" or "test"; ``batches`` the pass's expected number, 0 when unknown).
-    ``keep_best``: write the best epoch's Variables there (a checkpoint prefix); ``save_weights``: the final ones.
+    ``keep_best``: write the best epoch's Variables there (a checkpoint prefix). (The final ones, ``save_weights``,
+    the runner writes after a run in epochs or in steps alike: ``save_final_weights``.)
     """
 
     epochs: int
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     on_batch: Callable[[int, int, str, int, int], None] | None = None
     keep_best: str | None = None
-    save_weights: str | None = None
 
 
 @dataclass
@@ -352,11 +351,10 @@ class EpochRun:
     def __init__(self, runner: Any, run: Any, plan: EpochPlan, options: EpochOptions,
                  cancel: threading.Event | None, started: float | None = None) -> None:
         self.runner, self.run, self.plan, self.options = runner, run, plan, options
-        self.cancel = cancel
         prepared = run.prepared
         self.built, self.session = prepared.built, prepared.session
         self.feeds = list(run.feeds)
-        self.started = time.perf_counter() if started is None else started
+        self.stop = Stop(cancel, runner.timeout, time.perf_counter() if started is None else started)
         self.callables: dict[str, Any] = {}
         self.best_score: float | None = None
         self.last_test: dict[str, float] = {}
@@ -434,20 +432,21 @@ class EpochRun:
         return means.means(), matrices
 
     def stopping(self, epoch: int) -> bool:
-        """Whether the run ends before the next batch: ``cancel`` is set, or the runner's timeout is past."""
+        """Whether the run ends before the next batch: ``cancel`` is set, or the runner's timeout is past (the steps'
+        ``observers.Stop``; every batch, the first included, counts as after a step)."""
+        why = self.stop.stop(epoch)
+        if why is None:
+            return False
         report = self.run.report
-        if self.cancel is not None and self.cancel.is_set():
-            report.stopped = True
-            return True
-        timeout = self.runner.timeout
-        if timeout is not None and time.perf_counter() - self.started > timeout:
-            report.stopped = report.timed_out = True
+        report.stopped = True
+        if why == "timeout":
+            report.timed_out = True
+            timeout = self.runner.timeout
             done = epoch - 1
             report.errors.append(BuildError(None, None, f"timed out in epoch {epoch} (the run's timeout is "
                                                         f"{timeout:g} s); the results are those of "
                                                         + (f"epoch {done}" if done else "no epoch")))
-            return True
-        return False
+        return True
 
     def take_batch(self, out: list[Any], means: _Means, matrices: dict[str, np.ndarray], nfig: int,
                    training: bool) -> None:
@@ -472,12 +471,11 @@ class EpochRun:
                     values[k] = as_array(v)
 
     def failed(self, e: Any, phase: str, epoch: int) -> None:
-        """A batch failed: the block whose op raised ``e`` is named, and the run ends."""
-        bid = self.runner._blame(self.built, e)  # noqa: SLF001 - the runner's way of naming a failing block
-        report = self.run.report
-        report.errors.append(BuildError(bid, None, f"epoch {epoch}, {phase} pass: " + clean_message(e.message)))
-        if bid:
-            report.failed_blocks.add(bid)
+        """A batch failed: reported as a failed step is (``Runner._failed``: the block whose op raised ``e``, or the
+        cluster tasks that stopped answering, with their blocks), and the run ends."""
+        run = self.run
+        self.runner._failed(load(), run.prepared, run.an, e, run.excluded, run.report,  # noqa: SLF001 - one way
+                            f"epoch {epoch}, {phase} pass: ")
 
     # -- epochs -------------------------------------------------------------------------------------------
     def go(self) -> None:
@@ -532,14 +530,11 @@ class EpochRun:
         weights = session_weights(prepared)
         prepared.best = KeptWeights(epoch, weights.read())
         if self.options.keep_best:
-            self.write(self.options.keep_best, prepared.best.values, "--keep-best")
-
-    def write(self, path: str, values: dict[str, np.ndarray], what: str) -> None:
-        write_weights(self.run.report, path, values, what)
+            write_weights(self.run.report, self.options.keep_best, prepared.best.values, "--keep-best")
 
     def finish(self) -> None:
         """The page's results after the run: each figure's mean over the last test pass (the other results are
-        those of its last batch), the figures' per-epoch history; and the final Variables written when asked."""
+        those of its last batch), the figures' per-epoch history."""
         report = self.run.report
         values, history = report.results.values, report.results.history
         aliases = getattr(self.built, "aliases", {}) or {}
@@ -553,8 +548,6 @@ class EpochRun:
                 history[f.key] = list(self.history[f.name])
         report.steps_done = len(report.epochs)
         report.warnings.extend(not_numbers(self.plan, report.epochs))
-        if self.options.save_weights:
-            self.write(self.options.save_weights, session_weights(self.run.prepared).read(), "--save-weights")
 
 
 def not_numbers(plan: EpochPlan, epochs: list[dict[str, Any]]) -> list[BuildError]:
@@ -609,9 +602,8 @@ def write_weights(report: Any, path: str, values: dict[str, np.ndarray], what: s
 
 
 def save_final_weights(run: Any, path: str) -> None:
-    """``--save-weights`` of a run in steps: the Variables' values at its end."""
-    if run.report.steps_done:
-        write_weights(run.report, path, session_weights(run.prepared).read())
+    """``--save-weights``: the Variables' values at the end of a run (in epochs or in steps) written at ``path``."""
+    write_weights(run.report, path, session_weights(run.prepared).read())
 
 
 def session_weights(prepared: Any) -> SessionWeights:
@@ -623,19 +615,21 @@ def session_weights(prepared: Any) -> SessionWeights:
 
 
 def run_epochs(runner: Any, page: Any, run: Any, options: EpochOptions, cancel: threading.Event | None,
-               started: float | None = None) -> None:
+               started: float | None = None) -> bool:
     """Run ``options.epochs`` epochs of the prepared page of ``run`` (a ``RunState``); results, figures and errors go
     to ``run.report``. The run ends between batches once ``cancel`` is set or the runner's timeout (counted from
-    ``started``, a ``time.perf_counter()``) is past."""
+    ``started``, a ``time.perf_counter()``) is past. Returns whether the epochs began (False: the page cannot train,
+    ``plan_epochs`` said why)."""
     plan = plan_epochs(page, run.an, run.prepared.built, options.epochs)
     if plan is None or isinstance(plan, BuildError):
         if plan is not None:
             run.report.errors.append(plan)
-        return
+        return False
     plan.full = full_fetches(plan, run.lists(False)[0], run.prepared.built)
     run.report.warnings.extend(plan_warnings(plan, run.an) + softmax_logits(page, run.an, run.prepared.built))
     run.prepared.rerun.clear()  # the Variables change: no result of a run before stays true
     EpochRun(runner, run, plan, options, cancel, started).go()
+    return True
 
 
 def plan_warnings(plan: EpochPlan, an: Any) -> list[BuildError]:

@@ -109,7 +109,13 @@ def parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, lis
                     continue  # parsed below, once its dtype and shape pins are known
                 if raw is None or raw == "":
                     continue
-                attrs[name] = parse_attr(raw, a.type)
+                value = parse_attr(raw, a.type)
+                if a.allowed is not None or a.minimum is not None:
+                    value, problem = declared_range(decl, a, value)
+                    if problem is not None:
+                        err(bid, name, problem)
+                        continue
+                attrs[name] = value
             elif name in decl_inputs:
                 if name in wired:
                     continue  # a wire wins over a value typed into the pin
@@ -158,4 +164,21 @@ def parse_pins(bid: str, pins: dict[str, Any], decl: Block, wired: dict[str, lis
     return attrs, vals
 
 
-__all__ = ["Pins", "block_pins", "dat_message", "dat_missing", "parse_pins"]
+def declared_range(decl: Block, a: Any, value: Any) -> tuple[Any, str | None]:
+    """A hand-declared block's setting ``value`` of attr ``a`` against its declaration: a string among ``allowed``
+    (the value then spelled as declared: ``SAME`` is ``same``), a whole number at least ``minimum``. Returns (the
+    value, the problem or None). OpDef blocks check theirs as they are built (``blocks.opblock``: their type attrs
+    are decided by what is wired); the ClientSession's settings are the session plan's (``app.engine.analysis``)."""
+    if decl.origin != "hand" or decl.name == "ClientSession":
+        return value, None
+    if a.allowed is not None and a.type == "string":
+        spelled = next((c for c in a.allowed if str(c).lower() == str(value).lower()), None)
+        if spelled is None:
+            return value, f"pin '{a.name}' must be one of {', '.join(map(str, a.allowed))}, got {value!r}"
+        return spelled, None
+    if a.minimum is not None and a.type == "int" and value < a.minimum:
+        return value, f"pin '{a.name}' must be a whole number of at least {a.minimum}, got {value!r}"
+    return value, None
+
+
+__all__ = ["Pins", "block_pins", "dat_message", "dat_missing", "declared_range", "parse_pins"]

@@ -287,24 +287,11 @@ class Runner:
                 from enuflow.app.engine.epochs import EpochOptions, logged, run_epochs
 
                 on_epoch = logged(log, run.prepared, on_epoch) if log is not None else on_epoch
-                run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best, save_weights), cancel,
-                           t0)
-                run.report.seconds = time.perf_counter() - t0
-                return _explained(page, run.report)
-            if keep_best:
-                run.report.warnings.append(BuildError(None, None, f"keep best ({keep_best}) writes nothing: the page "
-                                                                  "runs steps, not epochs (--epochs N, or the "
-                                                                  "ClientSession's epochs pin)"))
-            watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
-            try:
-                self._loop(run, watchers)
-            finally:
-                for w in watchers:
-                    w.end(run.report.steps_done, run)
-            # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
-            run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
-            self._keep(run)
-            if save_weights:
+                ran = run_epochs(self, page, run, EpochOptions(n_epochs, on_epoch, on_batch, keep_best), cancel, t0)
+            else:
+                self._run_steps(run, on_step, step_results, on_debug, log, cancel, t0, keep_best)
+                ran = run.report.steps_done > 0
+            if save_weights and ran:
                 from enuflow.app.engine.epochs import save_final_weights
 
                 save_final_weights(run, save_weights)
@@ -313,6 +300,23 @@ class Runner:
         finally:
             if log is not None:
                 log.close()
+
+    def _run_steps(self, run: RunState, on_step: Callable | None, step_results: str, on_debug: Callable | None,
+                   log: Any, cancel: threading.Event | None, t0: float, keep_best: str | None) -> None:
+        """Run the steps of a prepared page (``run``), the observers watching them."""
+        if keep_best:
+            run.report.warnings.append(BuildError(None, None, f"keep best ({keep_best}) writes nothing: the page "
+                                                              "runs steps, not epochs (--epochs N, or the "
+                                                              "ClientSession's epochs pin)"))
+        watchers = self._observers(run, on_step, step_results, on_debug, log, cancel, t0)
+        try:
+            self._loop(run, watchers)
+        finally:
+            for w in watchers:
+                w.end(run.report.steps_done, run)
+        # the blocks that failed in this run are run apart in the next one (a block that ran fine is no more)
+        run.prepared.failing = frozenset(b for b in run.report.failed_blocks if b)
+        self._keep(run)
 
     def _start(self, page: Page, steps: int | None, allow_io: bool, reset: bool,
                to: Sequence[str] | None = None) -> RunState | RunReport:
@@ -569,14 +573,15 @@ class Runner:
         return True
 
     def _failed(self, tf: Any, prepared: _Prepared, an: Analysis, e: Any, excluded: set[str],
-                report: RunReport) -> str | None:
+                report: RunReport, where: str = "") -> str | None:
         """Report a failed session call: the block whose op raised ``e`` (or the cluster tasks that stopped
-        answering) leaves the run with what depends on it. Returns why, for the results the call lost, or None
-        when the run cannot go on (an error no block can be blamed for, or the cluster is gone)."""
+        answering) leaves the run with what depends on it; ``where`` begins the block's message (an epoch run's
+        "epoch 2, test pass: "). Returns why, for the results the call lost, or None when the run cannot go on (an
+        error no block can be blamed for, or the cluster is gone)."""
         if self._connection_error(tf, e):
             return "a cluster task stopped answering" if self._lost(tf, prepared, an, e, excluded, report) else None
         bid = self._blame(prepared.built, e)
-        report.errors.append(BuildError(bid, None, clean_message(e.message)))
+        report.errors.append(BuildError(bid, None, where + clean_message(e.message)))
         if bid is None or bid in excluded:
             return None
         report.failed_blocks.add(bid)

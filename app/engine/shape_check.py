@@ -39,11 +39,11 @@ from enuflow.app.document.page import Page
 from enuflow.app.document.static_types import shape_text
 from enuflow.app.engine import hazards
 from enuflow.app.engine.analysis import Analysis, AnalysisCache, analyse, bakeable
-from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild, convert_value
+from enuflow.app.engine.builder import BuiltGraph, PageScope, _failure, _PageBuild
 from enuflow.app.engine.problems import BuildError
 from enuflow.app.gcpause import paused_gc
 from enuflow.blocks.opblock import tensor_dtype
-from enuflow.blocks.tf import attr_value, load
+from enuflow.blocks.tf import load
 
 _NODE_NAMED = re.compile(r" for node '[^']*'")
 #: the dtypes of the inputs that a block's ops depend on by their static types alone (``ShapeChecker._wired``)
@@ -282,14 +282,7 @@ class _CheckScope(PageScope):
         arr = (an.values.get(block_id) or {}).get(pin)
         if arr is None or not bakeable(arr) or an.decls[block_id].name == "Placeholder":
             return super().fed_placeholder(block_id, op_name, pin, dt, shape)
-        tf = load()
-        from tensorflow.core.framework import attr_value_pb2
-
-        value = convert_value(arr, dt)
-        proto = tf.make_tensor_proto(value, dtype=tf.as_dtype(dt))
-        op = self.graph._create_op_internal("Const", [], name=op_name, attrs={
-            "value": attr_value_pb2.AttrValue(tensor=proto), "dtype": attr_value(dt, "type")})
-        return op.outputs[0]
+        return self.const(op_name, arr, dt)
 
 
 def _after(bid: str, ins: dict[str, list[Any]], controls: list[str] | None, failed: set[str]) -> bool:

@@ -473,32 +473,37 @@ class WorkerClient:
         (``app.engine.shape_check``); returns the request's id at once, and a "checked" event with that ``run_id``
         follows (after the run in progress, if any). The child keeps its checker, so the check of a page after an
         edit makes only the blocks the edit reaches. Starts the child if needed."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the worker client is closed")
-            cid = next(self._ids)
-            data = encode_message({"cmd": "check", "run_id": cid, "page": page_doc, "allow_io": bool(allow_io)})
-            if not self.alive:
-                self._spawn()
-            assert self._child is not None
-            self._child.outbox.put(data)
-            return cid
+        return self._request({"cmd": "check", "page": page_doc, "allow_io": bool(allow_io)})[0]
 
     def restore_best(self, path: str | None = None) -> int:
         """Assign the Variables of the last run's best epoch (or, with ``path``, a checkpoint's) into the child's live
         session (the page's next Step or Run with reset off continues from them); returns the request's id at once,
         and a "restored" event with that ``run_id`` follows (after the run in progress, if any): ``epoch`` (the
-        epoch restored; 0 for a checkpoint) and ``errors``. Starts the child if needed (with nothing to restore)."""
+        epoch restored; 0 for a checkpoint) and ``errors``. Without a child there is no session to restore into: the
+        event (its error) comes from here, and no child is started for it."""
+        rid, sent = self._request({"cmd": "restore", "path": str(path) if path else None}, start=False)
+        if not sent:  # on a thread of its own, as the child's answers come: after this returns its id
+            ev = WorkerEvent("restored", run_id=rid, errors=[{"block": None, "port": None,
+                                                              "message": "nothing to restore into: the page has not "
+                                                                         "run in this worker"}])
+            threading.Thread(target=self._emit, args=(ev,), name="enuflow-restored", daemon=True).start()
+        return rid
+
+    def _request(self, msg: dict[str, Any], start: bool = True) -> tuple[int, bool]:
+        """Send ``msg`` with a new request id as its ``run_id`` (the child answers after the run in progress, if any);
+        returns (the id, whether it was sent). The child is started if needed when ``start``, else a message for no
+        child is not sent."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the worker client is closed")
             rid = next(self._ids)
-            data = encode_message({"cmd": "restore", "run_id": rid, "path": str(path) if path else None})
             if not self.alive:
+                if not start:
+                    return rid, False
                 self._spawn()
             assert self._child is not None
-            self._child.outbox.put(data)
-            return rid
+            self._child.outbox.put(encode_message({**msg, "run_id": rid}))
+            return rid, True
 
     def start(self) -> None:
         """Start the child now unless one is running; returns at once ("ready" follows)."""

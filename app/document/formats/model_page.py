@@ -172,6 +172,14 @@ class PageBuilder:
         self.outputs: dict[str, list[str]] = {}  # node -> output port names by index
         self.ids: dict[str, str] = {}  # node -> block id
         self._inert: set[str] = set()  # NoOps without inputs, left out with the control inputs from them
+        self._read: set[str] | None = None  # ``read_nodes``, once worked out
+
+    def read_nodes(self) -> set[str]:
+        """The names of the nodes of the model that some node takes an input from (data or control), worked out
+        once per import."""
+        if self._read is None:
+            self._read = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+        return self._read
 
     def array(self, tensor: Any) -> np.ndarray:
         """A Const's value (overridden where TensorFlow reads what numpy cannot)."""
@@ -273,7 +281,7 @@ class PageBuilder:
         TensorFlow's lowering of control flow leaves behind). A used variant or resource Placeholder raises
         PageFileError naming it: a page cannot feed such a value."""
         gd = self.mg.graph_def
-        used = {_split_input(s)[0] for n in gd.node for s in n.input}
+        used = self.read_nodes()
         keep = set(self.mg.targets) | set(self.mg.initializers) | set(self.mg.inputs.values())
         nodes, dropped, seen = [], 0, set()
         for n in gd.node:
@@ -357,7 +365,7 @@ class PageBuilder:
         GraphDef the table initialisers nothing waits for (``TABLE_INITIALIZERS``)."""
         names = list(self.mg.initializers)
         if not names:
-            used = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+            used = self.read_nodes()
             names = [n.name for n in self.mg.graph_def.node
                      if n.op in TABLE_INITIALIZERS and n.name not in used and n.name in self.ids]
         ports = [p for p in (self._op_port(n) for n in names) if p is not None]
@@ -401,7 +409,7 @@ class PageBuilder:
         aside; of those, when some are a frozen function's outputs (``Identity``, ``Identity_1``, ...: how
         ``convert_variables_to_constants_v2`` names them), only those (a lowered loop's unread ``Exit``s are
         leftovers)."""
-        used = {_split_input(s)[0] for n in self.mg.graph_def.node for s in n.input}
+        used = self.read_nodes()
         sinks = [n for n in self.mg.graph_def.node if n.name in self.ids and n.name not in used
                  and n.op not in ("Const", "Placeholder", "NoOp") and self.outputs.get(n.name)
                  and self.page.block(self.ids[n.name]).type not in ("Variable",)]
