@@ -20,11 +20,12 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QFontInfo, QMouseEvent, QTransform
+from PySide6.QtGui import QColor, QFontInfo, QMouseEvent, QTransform
 from PySide6.QtWidgets import QMessageBox, QStyleOptionGraphicsItem
 
 from enuflow.app.document.page import BlockInstance, Link, Page
 from enuflow.app.gui.canvas.items import BlockItem
+from enuflow.app.gui.style import theme
 from tests.test_gui import drop_from_palette
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -454,6 +455,61 @@ def test_ctrl_l_on_a_3000_block_page_moves_every_wire_draws_it_far_out_and_undoe
     for bid, it in w.scene.blocks.items():
         assert it.pos() == before[bid]
     wires_at_ports()
+
+
+def test_a_big_page_far_out_draws_its_wires_and_zoomed_in_they_can_be_picked_and_deleted(window, qtbot, tmp_path):
+    """A 2,500-block page opened far out: its wires are drawn (grey lines between the boxes) but, that far out, a
+    press where a wire runs finds no wire; links added and removed there follow the page. Zoomed in to 100 %, a
+    press on a wire's middle finds that wire, and selecting it and pressing Delete removes its link."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from enuflow.app.gui.canvas.items import WireItem
+
+    w = window
+    n = 2500
+    doc = {"format": "enuflow.page", "version": 1, "name": "chain",
+           "blocks": [{"id": f"b{i}", "type": "Identity", "pos": [250 * (i % 125), 140 * (i // 125)]}
+                      for i in range(n)],
+           "links": [{"from": [f"b{i - 1}", "output"], "to": [f"b{i}", "input"]} for i in range(1, n)]}
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert w.open_path(str(path), ask=False)
+    qtbot.wait(20)
+    assert w.view.zoom() < 0.05  # opened fitted, far out
+
+    def wires_at(wire: Any) -> list[Any]:
+        ax, ay, bx, by = wire.ends
+        return [it for it in w.scene.items(QPointF((ax + bx) / 2, (ay + by) / 2)) if isinstance(it, WireItem)]
+
+    def grey_pixels() -> int:
+        img = QImage(w.view.viewport().size(), QImage.Format.Format_RGB32)
+        painter = QPainter(img)
+        w.view.render(painter)
+        painter.end()
+        wire = QColor(theme().wire).rgb()
+        return sum(img.pixel(x, y) == wire for x in range(img.width()) for y in range(0, img.height(), 2))
+
+    assert grey_pixels() > 100  # the wires are drawn far out
+    first = w.scene.wires[Link("b0", "output", "b1", "input")]
+    assert wires_at(first) == []  # but a press there picks no wire
+    w.page.remove_link(Link("b0", "output", "b1", "input"))
+    w.page.add_link(Link("b0", "output", "b2", "input"))
+    assert len(w.scene.wire_items()) == len(w.page.links) == n - 1
+    w.view.resetTransform()
+    w.view.centerOn(w.block_item("b1"))
+    qtbot.wait(20)
+    w.view.viewport().repaint()
+    assert not w.scene.overview_on
+    assert all(x.link != first.link for x in wires_at(first))  # the removed link's wire is gone
+    added = w.scene.wires[Link("b0", "output", "b2", "input")]
+    kept = w.scene.wires[Link("b1", "output", "b2", "input")]
+    assert kept in wires_at(kept) and added in wires_at(added)
+    w.scene.clearSelection()
+    kept.setSelected(True)
+    w.delete_selection()
+    assert Link("b1", "output", "b2", "input") not in w.page.links and len(w.page.links) == n - 2
+    w.undo.undo()
+    assert Link("b1", "output", "b2", "input") in w.page.links
 
 
 def test_a_control_link_is_drawn_dashed_and_says_what_it_orders(window, tmp_path):

@@ -151,8 +151,7 @@ class PageScene(QGraphicsScene):
         #: the instance path whose definition is shown ("" for the page): results are keyed below it
         self.path = ""
         self._stale_kept: dict[str, set[str]] = {}
-        # items paint nothing; the view draws ``overview`` (a big page opens fitted: far out, most likely)
-        self.overview_on = len(page.blocks) >= SETTLE_BLOCKS
+        self.overview_on = False  # items paint nothing, the view draws ``overview`` (set by ``rebuild``)
         self.overview = Overview(self.blocks, self.wire_items)
         self.destroyed.connect(thaw)
         #: blocks whose results the last run took from the run before (paths: ``d1/mm``; a cached re-run)
@@ -193,6 +192,8 @@ class PageScene(QGraphicsScene):
         self._repeats.clear()
         self._loose.clear()
         self.blocks.clear()
+        # a big page is drawn by the overview until the view says otherwise (it opens fitted: far out, most likely)
+        self.overview_on = len(self.page.blocks) >= SETTLE_BLOCKS
         wired: dict[str, set[str]] = {}
         for ln in self.page.links:
             if ln.src_port.endswith("]"):
