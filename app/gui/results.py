@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
 
 from enuflow.app.document.tensors import cell_text, dtype_name
+from enuflow.app.gui.choices import refill
 from enuflow.app.gui.plots import HeatMap, TileView, TrendPlot
 
 
@@ -267,13 +268,7 @@ class ResultsDock(QWidget):
     def show_block(self, block_id: str | None) -> None:
         self.block_id = block_id
         ports = [p for (b, p) in self.values if b == block_id]
-        cur = self.pin.currentText()
-        self.pin.blockSignals(True)
-        self.pin.clear()
-        self.pin.addItems(ports)
-        if cur in ports:
-            self.pin.setCurrentText(cur)
-        self.pin.blockSignals(False)
+        refill(self.pin, ports)
         self._show_pin(self.pin.currentText())
         self._fill_trends()
 
@@ -306,13 +301,7 @@ class ResultsDock(QWidget):
         names = list(self.page_trend_defs)
         names += [f"{b}.{p}" for (b, p), h in self.history.items() if (b == self.block_id or not self.block_id) and h]
         names += list(self.page_trends)
-        cur = self.trend_choice.currentText()
-        self.trend_choice.blockSignals(True)
-        self.trend_choice.clear()
-        self.trend_choice.addItems(names)
-        if cur in names:
-            self.trend_choice.setCurrentText(cur)
-        self.trend_choice.blockSignals(False)
+        refill(self.trend_choice, names)
         self._show_trend(self.trend_choice.currentText())
 
     def _show_trend(self, name: str) -> None:

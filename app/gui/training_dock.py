@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from enuflow.app.gui.choices import refill
+
 #: a colour per figure (the same figure has the same colour in train and test)
 COLOURS = ("#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab")
 SPLITS = ("train", "test")
@@ -175,13 +177,7 @@ class ConfusionTable(QWidget):
         self.epoch = epoch
         names = sorted(self.matrices)
         if names != [self.choice.itemText(i) for i in range(self.choice.count())]:
-            keep = self.choice.currentText()
-            self.choice.blockSignals(True)
-            self.choice.clear()
-            self.choice.addItems(names)
-            if keep in names:
-                self.choice.setCurrentText(keep)
-            self.choice.blockSignals(False)
+            refill(self.choice, names)
         self.choice.setVisible(len(names) > 1)
         self._show_chosen(self.choice.currentText())
 

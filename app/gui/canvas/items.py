@@ -672,10 +672,7 @@ class WireItem(QGraphicsRectItem):
         """Go into ``scene`` as one of its items, painting itself (a loose wire, when the overview gives way)."""
         self._scene_flags(False)
         self.loose = self.quiet = False
-        if self.src is not None and self.dst is not None:
-            self._cache_by_length()
-        else:
-            self.setCacheMode(_CACHED)
+        self._cache_again()
         scene.addItem(self)
 
     def set_quiet(self, quiet: bool) -> None:
@@ -684,10 +681,14 @@ class WireItem(QGraphicsRectItem):
             self.quiet = quiet
             self.setFlag(_NO_CONTENTS, quiet)
             if not quiet:
-                if self.src is not None and self.dst is not None:
-                    self._cache_by_length()
-                else:
-                    self.setCacheMode(_CACHED)
+                self._cache_again()
+
+    def _cache_again(self) -> None:
+        """Painting again: a picture cache, unless the wire is long (a wire with an end missing: cached)."""
+        if self.src is not None and self.dst is not None:
+            self._cache_by_length()
+        else:
+            self.setCacheMode(_CACHED)
 
     def tip(self) -> str:
         ln = self.link
